@@ -1,0 +1,325 @@
+//! Typed settings read from Spin variables.
+//!
+//! Components read variables through the [`Variables`] trait (Spin's variables API in
+//! production, a map in tests). Every accessor returns a [`ConfigError`] that names the
+//! variable, so a misconfiguration reads "variable `webhook_max_body_bytes` is malformed: ..."
+//! in the readiness report, in the problem a client gets and in the log.
+//!
+//! Variable names are declared once, in [`names`], and must match `spin.toml`.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::time::Duration;
+
+use thiserror::Error;
+
+/// The application variables, as declared in `spin.toml`.
+pub mod names {
+    /// Minimum level of log lines: `error`, `warn`, `info`, `debug` or `trace`.
+    pub const LOG_LEVEL: &str = "log_level";
+    /// Whitespace-separated bearer tokens for the API (several, to rotate without downtime).
+    pub const API_TOKEN: &str = "api_token";
+    /// Whitespace-separated GitHub webhook secrets.
+    pub const WEBHOOK_GITHUB_SECRET: &str = "webhook_github_secret";
+    /// Whitespace-separated Stripe endpoint secrets (`whsec_...`).
+    pub const WEBHOOK_STRIPE_SECRET: &str = "webhook_stripe_secret";
+    /// Whitespace-separated Standard Webhooks secrets (`whsec_<base64>`).
+    pub const WEBHOOK_STANDARD_SECRET: &str = "webhook_standard_secret";
+    /// Largest webhook body accepted, in bytes.
+    pub const WEBHOOK_MAX_BODY_BYTES: &str = "webhook_max_body_bytes";
+    /// How far a signed timestamp may be from now, in seconds, either way.
+    pub const WEBHOOK_TIMESTAMP_TOLERANCE_SECS: &str = "webhook_timestamp_tolerance_secs";
+}
+
+/// Why a variable could not be turned into a setting.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum ConfigError {
+    /// Neither the environment nor `spin.toml` gives the variable a value.
+    #[error("variable `{name}` is not set")]
+    Missing {
+        /// The variable.
+        name: String,
+    },
+    /// The variable has a value that is not what the setting needs.
+    #[error("variable `{name}` is malformed: {reason}")]
+    Malformed {
+        /// The variable.
+        name: String,
+        /// What is wrong with its value (never the value itself: it may be a secret).
+        reason: String,
+    },
+    /// The variables provider failed (for example a vault that did not answer).
+    #[error("variable `{name}` could not be read: {reason}")]
+    Unavailable {
+        /// The variable.
+        name: String,
+        /// The provider's error.
+        reason: String,
+    },
+}
+
+impl ConfigError {
+    /// The variable this error is about.
+    pub fn variable(&self) -> &str {
+        match self {
+            Self::Missing { name }
+            | Self::Malformed { name, .. }
+            | Self::Unavailable { name, .. } => name,
+        }
+    }
+
+    fn malformed(name: &str, reason: impl Into<String>) -> Self {
+        Self::Malformed {
+            name: name.to_owned(),
+            reason: reason.into(),
+        }
+    }
+}
+
+/// Where variables come from.
+pub trait Variables {
+    /// The value of a variable; `Ok(None)` when it is not defined for this component.
+    fn get(&self, name: &str) -> Result<Option<String>, ConfigError>;
+}
+
+/// Variables from a map: for tests and for tools.
+#[derive(Debug, Clone, Default)]
+pub struct StaticVariables(HashMap<String, String>);
+
+impl StaticVariables {
+    /// Variables from `(name, value)` pairs.
+    pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Self {
+        Self(
+            pairs
+                .into_iter()
+                .map(|(name, value)| (name.to_owned(), value.to_owned()))
+                .collect(),
+        )
+    }
+
+    /// Sets one variable.
+    pub fn set(&mut self, name: &str, value: &str) {
+        self.0.insert(name.to_owned(), value.to_owned());
+    }
+}
+
+impl Variables for StaticVariables {
+    fn get(&self, name: &str) -> Result<Option<String>, ConfigError> {
+        Ok(self.0.get(name).cloned())
+    }
+}
+
+/// The variable's value, or [`ConfigError::Missing`].
+pub fn required(vars: &dyn Variables, name: &str) -> Result<String, ConfigError> {
+    vars.get(name)?.ok_or_else(|| ConfigError::Missing {
+        name: name.to_owned(),
+    })
+}
+
+/// A whole number within `min..=max`.
+pub fn integer_in(
+    vars: &dyn Variables,
+    name: &str,
+    min: u64,
+    max: u64,
+) -> Result<u64, ConfigError> {
+    let raw = required(vars, name)?;
+    let value: u64 = raw.trim().parse().map_err(|_| {
+        ConfigError::malformed(name, format!("expected a whole number, got {raw:?}"))
+    })?;
+    if !(min..=max).contains(&value) {
+        return Err(ConfigError::malformed(
+            name,
+            format!("must be between {min} and {max}, got {value}"),
+        ));
+    }
+    Ok(value)
+}
+
+/// A secret that never prints itself.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret value.
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    /// The secret value. Call sites are few and grep-able on purpose.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+/// Whitespace-separated secrets: during a rotation the old and the new one are both valid. An
+/// unset or blank variable gives an empty list, which callers treat as "feature disabled".
+pub fn secret_list(vars: &dyn Variables, name: &str) -> Result<Vec<Secret>, ConfigError> {
+    Ok(vars
+        .get(name)?
+        .unwrap_or_default()
+        .split_whitespace()
+        .map(Secret::new)
+        .collect())
+}
+
+/// Log verbosity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogLevel {
+    /// Errors only.
+    Error,
+    /// Warnings and errors.
+    Warn,
+    /// One line per request plus warnings and errors (the default).
+    Info,
+    /// Diagnostics.
+    Debug,
+    /// Everything.
+    Trace,
+}
+
+impl LogLevel {
+    /// The level from the `log_level` variable; unset means `info`.
+    pub fn load(vars: &dyn Variables) -> Result<Self, ConfigError> {
+        match vars.get(names::LOG_LEVEL)?.as_deref().map(str::trim) {
+            None | Some("") => Ok(Self::Info),
+            Some(text) => match text.to_ascii_lowercase().as_str() {
+                "error" => Ok(Self::Error),
+                "warn" | "warning" => Ok(Self::Warn),
+                "info" => Ok(Self::Info),
+                "debug" => Ok(Self::Debug),
+                "trace" => Ok(Self::Trace),
+                _ => Err(ConfigError::malformed(
+                    names::LOG_LEVEL,
+                    format!("expected one of error, warn, info, debug, trace; got {text:?}"),
+                )),
+            },
+        }
+    }
+
+    /// The matching `tracing` level.
+    pub fn as_tracing(self) -> tracing::Level {
+        match self {
+            Self::Error => tracing::Level::ERROR,
+            Self::Warn => tracing::Level::WARN,
+            Self::Info => tracing::Level::INFO,
+            Self::Debug => tracing::Level::DEBUG,
+            Self::Trace => tracing::Level::TRACE,
+        }
+    }
+}
+
+/// The webhook limits every replica must agree on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WebhookLimits {
+    /// Largest body accepted.
+    pub max_body_bytes: usize,
+    /// How far a signed timestamp may be from now, either way.
+    pub timestamp_tolerance: Duration,
+}
+
+impl WebhookLimits {
+    /// Default `webhook_max_body_bytes`: 1 MiB.
+    pub const DEFAULT_MAX_BODY_BYTES: u64 = 1024 * 1024;
+    /// Upper bound on `webhook_max_body_bytes`: 16 MiB. A body is held in memory twice (raw and
+    /// stored), and Spin instances are small.
+    pub const MAX_MAX_BODY_BYTES: u64 = 16 * 1024 * 1024;
+    /// Default `webhook_timestamp_tolerance_secs`: 300, as Stripe and Standard Webhooks advise.
+    pub const DEFAULT_TOLERANCE_SECS: u64 = 300;
+    /// Upper bound on the tolerance: one day. Larger makes replay protection meaningless.
+    pub const MAX_TOLERANCE_SECS: u64 = 86_400;
+
+    /// Reads and validates both settings.
+    pub fn load(vars: &dyn Variables) -> Result<Self, ConfigError> {
+        let max_body_bytes = integer_in(
+            vars,
+            names::WEBHOOK_MAX_BODY_BYTES,
+            1,
+            Self::MAX_MAX_BODY_BYTES,
+        )?;
+        let tolerance = integer_in(
+            vars,
+            names::WEBHOOK_TIMESTAMP_TOLERANCE_SECS,
+            1,
+            Self::MAX_TOLERANCE_SECS,
+        )?;
+        Ok(Self {
+            // Bounded by MAX_MAX_BODY_BYTES above, so this fits any usize we run on.
+            max_body_bytes: usize::try_from(max_body_bytes).unwrap_or(usize::MAX),
+            timestamp_tolerance: Duration::from_secs(tolerance),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars(pairs: &[(&str, &str)]) -> StaticVariables {
+        StaticVariables::from_pairs(pairs.iter().copied())
+    }
+
+    #[test]
+    fn missing_variable_is_named() {
+        let error = required(&vars(&[]), "api_token").unwrap_err();
+        assert_eq!(error.to_string(), "variable `api_token` is not set");
+        assert_eq!(error.variable(), "api_token");
+    }
+
+    #[test]
+    fn integers_are_parsed_and_bounded() {
+        let v = vars(&[("n", " 42 "), ("bad", "forty"), ("big", "1000")]);
+        assert_eq!(integer_in(&v, "n", 1, 100), Ok(42));
+        let error = integer_in(&v, "bad", 1, 100).unwrap_err();
+        assert!(error.to_string().contains("`bad` is malformed"), "{error}");
+        let error = integer_in(&v, "big", 1, 100).unwrap_err();
+        assert!(error.to_string().contains("between 1 and 100"), "{error}");
+    }
+
+    #[test]
+    fn secret_lists_split_on_whitespace_and_never_print() {
+        let v = vars(&[("s", "  old-secret \n new-secret ")]);
+        let secrets = secret_list(&v, "s").unwrap();
+        assert_eq!(secrets.len(), 2);
+        assert_eq!(secrets[1].expose(), "new-secret");
+        assert!(!format!("{secrets:?}").contains("secret\""));
+        assert!(!format!("{secrets:?}").contains("old-secret"));
+        assert!(secret_list(&vars(&[]), "s").unwrap().is_empty());
+    }
+
+    #[test]
+    fn webhook_limits_validate_both_settings() {
+        let ok = vars(&[
+            (names::WEBHOOK_MAX_BODY_BYTES, "1048576"),
+            (names::WEBHOOK_TIMESTAMP_TOLERANCE_SECS, "300"),
+        ]);
+        let limits = WebhookLimits::load(&ok).unwrap();
+        assert_eq!(limits.max_body_bytes, 1_048_576);
+        assert_eq!(limits.timestamp_tolerance, Duration::from_secs(300));
+
+        let bad = vars(&[
+            (names::WEBHOOK_MAX_BODY_BYTES, "0"),
+            (names::WEBHOOK_TIMESTAMP_TOLERANCE_SECS, "300"),
+        ]);
+        assert_eq!(
+            WebhookLimits::load(&bad).unwrap_err().variable(),
+            names::WEBHOOK_MAX_BODY_BYTES
+        );
+    }
+
+    #[test]
+    fn log_level_defaults_to_info_and_rejects_nonsense() {
+        assert_eq!(LogLevel::load(&vars(&[])), Ok(LogLevel::Info));
+        assert_eq!(
+            LogLevel::load(&vars(&[(names::LOG_LEVEL, "DEBUG")])),
+            Ok(LogLevel::Debug)
+        );
+        assert!(LogLevel::load(&vars(&[(names::LOG_LEVEL, "loud")])).is_err());
+    }
+}

@@ -1,0 +1,31 @@
+//! The Spin-free core of webhook-inbox.
+//!
+//! Everything the three components (`health`, `api`, `webhook`) have in common lives here, and
+//! none of it depends on `spin-sdk`: calling a Spin host API from a native `cargo test` aborts the
+//! process, so the logic is written against small traits ([`kv::KeyValue`],
+//! [`config::Variables`], [`clock::Clock`]) and tested natively. The `spin-adapter` crate
+//! implements those traits over the Spin host and is the only code that talks to Spin.
+//!
+//! | module | job |
+//! |---|---|
+//! | [`problem`] | one error type, rendered as RFC 9457 `application/problem+json` |
+//! | [`http`] | the request pipeline: request ids, body limits, routing, one log line per request |
+//! | [`request_id`] | `x-request-id`: taken from the caller when well-formed, otherwise minted |
+//! | [`build_info`] | crate version and git commit baked in at build time |
+//! | [`config`] | typed settings read from Spin variables, with errors that name the variable |
+//! | [`clock`] | an injectable clock, so time-dependent code is tested with fixed time |
+//! | [`logging`] | a `tracing` subscriber that writes one JSON object per line to stderr |
+//! | [`kv`] | the key-value trait the stores are written against, plus an in-memory store |
+#![forbid(unsafe_code)]
+
+pub mod build_info;
+pub mod clock;
+pub mod config;
+
+pub mod http;
+pub mod kv;
+pub mod logging;
+pub mod problem;
+pub mod request_id;
+
+pub use problem::{FieldError, Problem, ProblemKind};

@@ -1,0 +1,255 @@
+//! Structured logs: one JSON object per line on stderr.
+//!
+//! Spin forwards a component's stderr to its own log (and to the pod log on SpinKube), so a
+//! JSON line per event is all a log pipeline needs. This is a deliberately small `tracing`
+//! subscriber rather than `tracing-subscriber`'s JSON formatter: it supports events (what we
+//! emit), not spans, and keeps each component well under its size budget.
+//!
+//! What is logged is decided at the call sites, which only ever pass methods, routes, statuses,
+//! ids and outcomes: never a header value, a body, a token or a secret. Tests in the services
+//! capture these lines and check that.
+
+use std::fmt;
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+
+use serde_json::{Map, Value};
+use tracing_core::field::{Field, Visit};
+use tracing_core::span::{Attributes, Id, Record};
+use tracing_core::{Event, Level, LevelFilter, Metadata, Subscriber};
+
+use crate::clock::rfc3339_millis;
+use crate::config::LogLevel;
+
+/// A `tracing` subscriber that writes each event as one JSON line.
+pub struct JsonLines {
+    max_level: Level,
+    component: &'static str,
+    writer: Mutex<Box<dyn Write + Send>>,
+}
+
+impl fmt::Debug for JsonLines {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JsonLines")
+            .field("max_level", &self.max_level)
+            .field("component", &self.component)
+            .finish_non_exhaustive()
+    }
+}
+
+impl JsonLines {
+    /// Writes to `writer`, tagging each line with the component name.
+    pub fn new(component: &'static str, level: LogLevel, writer: Box<dyn Write + Send>) -> Self {
+        Self {
+            max_level: level.as_tracing(),
+            component,
+            writer: Mutex::new(writer),
+        }
+    }
+
+    /// Writes to stderr.
+    pub fn stderr(component: &'static str, level: LogLevel) -> Self {
+        Self::new(component, level, Box::new(std::io::stderr()))
+    }
+}
+
+/// Installs a stderr [`JsonLines`] as the global subscriber. On Spin every request runs in a
+/// fresh instance, so this runs once per request; if a subscriber is already installed (native
+/// tests), the existing one is kept.
+pub fn init(component: &'static str, level: LogLevel) {
+    // An Err only means a subscriber is already installed, which is fine.
+    let _ = tracing::subscriber::set_global_default(JsonLines::stderr(component, level));
+}
+
+impl Subscriber for JsonLines {
+    fn enabled(&self, metadata: &Metadata<'_>) -> bool {
+        // `Level` orders TRACE as the greatest: "at most as verbose as max_level".
+        *metadata.level() <= self.max_level
+    }
+
+    fn max_level_hint(&self) -> Option<LevelFilter> {
+        Some(LevelFilter::from_level(self.max_level))
+    }
+
+    fn new_span(&self, _span: &Attributes<'_>) -> Id {
+        // Spans are not recorded; every span gets the same id.
+        Id::from_u64(1)
+    }
+
+    fn record(&self, _span: &Id, _values: &Record<'_>) {}
+
+    fn record_follows_from(&self, _span: &Id, _follows: &Id) {}
+
+    fn event(&self, event: &Event<'_>) {
+        let mut fields = Map::new();
+        fields.insert(
+            "ts".into(),
+            Value::String(rfc3339_millis(chrono::Utc::now())),
+        );
+        fields.insert(
+            "level".into(),
+            Value::String(event.metadata().level().as_str().to_ascii_lowercase()),
+        );
+        fields.insert("component".into(), Value::String(self.component.into()));
+        event.record(&mut JsonVisitor(&mut fields));
+
+        let mut line = serde_json::to_vec(&Value::Object(fields)).unwrap_or_default();
+        line.push(b'\n');
+        let mut writer = self
+            .writer
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        // A log line that cannot be written must not fail the request.
+        let _ = writer.write_all(&line);
+        let _ = writer.flush();
+    }
+
+    fn enter(&self, _span: &Id) {}
+
+    fn exit(&self, _span: &Id) {}
+}
+
+struct JsonVisitor<'a>(&'a mut Map<String, Value>);
+
+impl Visit for JsonVisitor<'_> {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        self.0
+            .insert(field.name().into(), Value::String(value.into()));
+    }
+
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        self.0.insert(field.name().into(), Value::from(value));
+    }
+
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        self.0.insert(field.name().into(), Value::from(value));
+    }
+
+    fn record_f64(&mut self, field: &Field, value: f64) {
+        self.0.insert(field.name().into(), Value::from(value));
+    }
+
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        self.0.insert(field.name().into(), Value::Bool(value));
+    }
+
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        self.0
+            .insert(field.name().into(), Value::String(format!("{value:?}")));
+    }
+}
+
+/// Log capture for tests, across the workspace.
+///
+/// `tracing` caches per call site whether anyone is interested in it, and that cache races when
+/// parallel tests install and drop scoped subscribers. So tests share one global subscriber at
+/// `debug` level whose output goes to the buffer of whichever test thread is capturing.
+#[derive(Debug, Clone, Default)]
+pub struct CapturedLogs(Arc<Mutex<Vec<u8>>>);
+
+thread_local! {
+    static CAPTURE: std::cell::RefCell<Option<CapturedLogs>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Writes into the capturing test thread's buffer, if any.
+struct ThreadSink;
+
+impl Write for ThreadSink {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        CAPTURE.with(|capture| {
+            if let Some(logs) = capture.borrow().as_ref() {
+                logs.0
+                    .lock()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner())
+                    .extend_from_slice(buf);
+            }
+        });
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl CapturedLogs {
+    /// Runs `f` and returns what it logged on this thread.
+    pub fn capture<R>(f: impl FnOnce() -> R) -> (R, Self) {
+        static INSTALL: std::sync::Once = std::sync::Once::new();
+        INSTALL.call_once(|| {
+            let subscriber = JsonLines::new("test", LogLevel::Debug, Box::new(ThreadSink));
+            // If a test binary installed its own global subscriber first, captures stay empty
+            // and the assertions that read them fail loudly.
+            let _ = tracing::subscriber::set_global_default(subscriber);
+        });
+        let logs = Self::default();
+        CAPTURE.with(|capture| *capture.borrow_mut() = Some(logs.clone()));
+        let result = f();
+        CAPTURE.with(|capture| *capture.borrow_mut() = None);
+        (result, logs)
+    }
+
+    /// Everything written so far, as text.
+    pub fn text(&self) -> String {
+        let bytes = self
+            .0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        String::from_utf8_lossy(&bytes).into_owned()
+    }
+
+    /// Every line parsed as JSON (a line that is not JSON becomes `Value::Null`).
+    pub fn lines(&self) -> Vec<Value> {
+        self.text()
+            .lines()
+            .map(|line| serde_json::from_str(line).unwrap_or(Value::Null))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn writes_one_json_object_per_event() {
+        let ((), logs) = CapturedLogs::capture(|| {
+            tracing::info!(
+                method = "GET",
+                status = 200_u64,
+                latency_ms = 1.5,
+                ok = true,
+                "request"
+            );
+            tracing::warn!(reason = ?"quoted", "second");
+        });
+        let lines = logs.lines();
+        assert_eq!(lines.len(), 2, "{}", logs.text());
+        assert_eq!(lines[0]["message"], "request");
+        assert_eq!(lines[0]["method"], "GET");
+        assert_eq!(lines[0]["status"], 200);
+        assert_eq!(lines[0]["latency_ms"], 1.5);
+        assert_eq!(lines[0]["ok"], true);
+        assert_eq!(lines[0]["level"], "info");
+        assert_eq!(lines[0]["component"], "test");
+        assert!(lines[0]["ts"].as_str().is_some_and(|ts| ts.ends_with('Z')));
+        assert_eq!(lines[1]["reason"], "\"quoted\"");
+    }
+
+    #[test]
+    fn filters_below_the_configured_level() {
+        let warn = JsonLines::new("test", LogLevel::Warn, Box::new(std::io::sink()));
+        assert_eq!(warn.max_level_hint(), Some(LevelFilter::WARN));
+        let debug = JsonLines::new("test", LogLevel::Debug, Box::new(std::io::sink()));
+        assert_eq!(debug.max_level_hint(), Some(LevelFilter::DEBUG));
+    }
+
+    #[test]
+    fn hostile_field_values_stay_inside_one_line() {
+        let ((), logs) = CapturedLogs::capture(|| {
+            tracing::info!(path = "/x\n{\"level\":\"error\"}", "request");
+        });
+        assert_eq!(logs.text().lines().count(), 1);
+        assert_eq!(logs.lines()[0]["level"], "info");
+    }
+}

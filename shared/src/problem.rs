@@ -1,0 +1,455 @@
+//! RFC 9457 problem details: the one error type every handler returns.
+//!
+//! A [`Problem`] carries the standard members (`type`, `title`, `status`, `detail`, `instance`),
+//! an `errors` list that names each offending field, the request id (so a caller can quote it),
+//! and the response headers some statuses require (`Allow` on 405, `Retry-After` on 503,
+//! `WWW-Authenticate` on 401). Each kind of problem has a stable `type` URI listed in
+//! `docs/problems.md`.
+
+use http::header::{HeaderName, HeaderValue, CACHE_CONTROL, CONTENT_TYPE};
+use http::StatusCode;
+use serde::Serialize;
+
+use crate::http::Response;
+
+/// Media type of every error body.
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+/// Prefix of every problem `type`. A URN rather than a URL: the types are documented in
+/// `docs/problems.md`, and a fork should not send clients to someone else's web site.
+pub const TYPE_PREFIX: &str = "urn:webhook-inbox:problem:";
+
+/// The catalogue of problems this application reports. Adding a variant means documenting it in
+/// `docs/problems.md`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProblemKind {
+    /// The request is malformed: bad JSON, a bad query parameter, a malformed header.
+    InvalidRequest,
+    /// A signature header is missing or malformed (webhooks).
+    InvalidSignatureHeader,
+    /// Credentials are missing or wrong.
+    Unauthorized,
+    /// A webhook signature does not verify, or its timestamp is outside the tolerance.
+    SignatureMismatch,
+    /// Nothing is served at this path.
+    NotFound,
+    /// The path exists but not for this method.
+    MethodNotAllowed,
+    /// The client does not accept any media type we can produce.
+    NotAcceptable,
+    /// `If-Match` did not match the current representation.
+    PreconditionFailed,
+    /// A request with a body arrived without a length we can check.
+    LengthRequired,
+    /// The body is larger than this route accepts.
+    PayloadTooLarge,
+    /// The body's media type is not one this route accepts.
+    UnsupportedMediaType,
+    /// A setting is missing or malformed, so the feature is off until an operator fixes it.
+    Misconfigured,
+    /// The key-value store failed; nothing was (half-)written and the request may be retried.
+    StoreUnavailable,
+    /// The same delivery is being stored by a concurrent request; retry shortly.
+    DeliveryInProgress,
+    /// A readiness check failed (the `checks` member says which).
+    NotReady,
+    /// A bug: should never be seen. Logged with the request id.
+    Internal,
+}
+
+impl ProblemKind {
+    /// The HTTP status this kind of problem is answered with.
+    pub fn status(self) -> StatusCode {
+        match self {
+            Self::InvalidRequest | Self::InvalidSignatureHeader => StatusCode::BAD_REQUEST,
+            Self::Unauthorized | Self::SignatureMismatch => StatusCode::UNAUTHORIZED,
+            Self::NotFound => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::NotAcceptable => StatusCode::NOT_ACCEPTABLE,
+            Self::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
+            Self::LengthRequired => StatusCode::LENGTH_REQUIRED,
+            Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::Misconfigured
+            | Self::StoreUnavailable
+            | Self::DeliveryInProgress
+            | Self::NotReady => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The last segment of the `type` URI.
+    pub fn slug(self) -> &'static str {
+        match self {
+            Self::InvalidRequest => "invalid-request",
+            Self::InvalidSignatureHeader => "invalid-signature-header",
+            Self::Unauthorized => "unauthorized",
+            Self::SignatureMismatch => "signature-mismatch",
+            Self::NotFound => "not-found",
+            Self::MethodNotAllowed => "method-not-allowed",
+            Self::NotAcceptable => "not-acceptable",
+            Self::PreconditionFailed => "precondition-failed",
+            Self::LengthRequired => "length-required",
+            Self::PayloadTooLarge => "payload-too-large",
+            Self::UnsupportedMediaType => "unsupported-media-type",
+            Self::Misconfigured => "misconfigured",
+            Self::StoreUnavailable => "store-unavailable",
+            Self::DeliveryInProgress => "delivery-in-progress",
+            Self::NotReady => "not-ready",
+            Self::Internal => "internal",
+        }
+    }
+
+    /// A short, human-readable summary that does not change between occurrences.
+    pub fn title(self) -> &'static str {
+        match self {
+            Self::InvalidRequest => "The request is invalid",
+            Self::InvalidSignatureHeader => "The signature headers are missing or malformed",
+            Self::Unauthorized => "Authentication is required",
+            Self::SignatureMismatch => "The webhook signature does not verify",
+            Self::NotFound => "Not found",
+            Self::MethodNotAllowed => "Method not allowed",
+            Self::NotAcceptable => "Not acceptable",
+            Self::PreconditionFailed => "Precondition failed",
+            Self::LengthRequired => "Length required",
+            Self::PayloadTooLarge => "Payload too large",
+            Self::UnsupportedMediaType => "Unsupported media type",
+            Self::Misconfigured => "The service is not configured for this request",
+            Self::StoreUnavailable => "The event store is unavailable",
+            Self::DeliveryInProgress => "The same delivery is being processed",
+            Self::NotReady => "The service is not ready",
+            Self::Internal => "Internal error",
+        }
+    }
+
+    /// Every kind, for documentation and tests.
+    pub const ALL: [ProblemKind; 16] = [
+        Self::InvalidRequest,
+        Self::InvalidSignatureHeader,
+        Self::Unauthorized,
+        Self::SignatureMismatch,
+        Self::NotFound,
+        Self::MethodNotAllowed,
+        Self::NotAcceptable,
+        Self::PreconditionFailed,
+        Self::LengthRequired,
+        Self::PayloadTooLarge,
+        Self::UnsupportedMediaType,
+        Self::Misconfigured,
+        Self::StoreUnavailable,
+        Self::DeliveryInProgress,
+        Self::NotReady,
+        Self::Internal,
+    ];
+}
+
+/// One offending input, named so a client can point at it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FieldError {
+    /// Where the problem is: a query parameter (`limit`), a header (`header:If-Match`), a body
+    /// member as a JSON pointer (`/status`), or a path segment (`path:id`).
+    pub field: String,
+    /// What is wrong with it.
+    pub detail: String,
+}
+
+impl FieldError {
+    /// A field error.
+    pub fn new(field: impl Into<String>, detail: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            detail: detail.into(),
+        }
+    }
+}
+
+/// An RFC 9457 problem, ready to be rendered as a response. Boxed: it travels in the `Err`
+/// side of every handler's `Result`, which should stay small.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Problem(Box<Details>);
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+struct Details {
+    #[serde(rename = "type")]
+    type_uri: String,
+    title: &'static str,
+    status: u16,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    detail: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    instance: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    errors: Vec<FieldError>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    request_id: Option<String>,
+    /// Problem-type-specific members (RFC 9457 section 3.2), e.g. `checks` on readiness.
+    #[serde(flatten)]
+    extensions: serde_json::Map<String, serde_json::Value>,
+    #[serde(skip)]
+    kind: ProblemKind,
+    #[serde(skip)]
+    headers: Vec<(HeaderName, HeaderValue)>,
+}
+
+impl Problem {
+    /// A problem of this kind with no detail yet.
+    pub fn new(kind: ProblemKind) -> Self {
+        Self(Box::new(Details {
+            type_uri: format!("{TYPE_PREFIX}{}", kind.slug()),
+            title: kind.title(),
+            status: kind.status().as_u16(),
+            detail: None,
+            instance: None,
+            errors: Vec::new(),
+            request_id: None,
+            extensions: serde_json::Map::new(),
+            kind,
+            headers: Vec::new(),
+        }))
+    }
+
+    /// Shorthand for `Problem::new(kind).with_detail(detail)`.
+    pub fn of(kind: ProblemKind, detail: impl Into<String>) -> Self {
+        Self::new(kind).with_detail(detail)
+    }
+
+    /// 400 naming the offending fields; `detail` summarises.
+    pub fn invalid(detail: impl Into<String>, errors: Vec<FieldError>) -> Self {
+        let mut problem = Self::of(ProblemKind::InvalidRequest, detail);
+        problem.0.errors = errors;
+        problem
+    }
+
+    /// 503 for a failed store, with `Retry-After` so well-behaved clients come back.
+    pub fn store_unavailable(retry_after_secs: u32) -> Self {
+        Self::of(
+            ProblemKind::StoreUnavailable,
+            "the key-value store did not answer; nothing was stored, retry later",
+        )
+        .with_retry_after(retry_after_secs)
+    }
+
+    /// 405 with the `Allow` header listing what the route serves.
+    pub fn method_not_allowed(method: &http::Method, allow: &[http::Method]) -> Self {
+        let allow_list = allow
+            .iter()
+            .map(http::Method::as_str)
+            .collect::<Vec<_>>()
+            .join(", ");
+        Self::of(
+            ProblemKind::MethodNotAllowed,
+            format!("{method} is not allowed here; allowed: {allow_list}"),
+        )
+        .with_header(http::header::ALLOW, &allow_list)
+    }
+
+    /// 404 for a path nothing serves.
+    pub fn route_not_found(path: &str) -> Self {
+        Self::of(
+            ProblemKind::NotFound,
+            format!("nothing is served at {path}"),
+        )
+    }
+
+    /// Adds or replaces the human-readable explanation of this occurrence.
+    pub fn with_detail(mut self, detail: impl Into<String>) -> Self {
+        self.0.detail = Some(detail.into());
+        self
+    }
+
+    /// Adds one field error.
+    pub fn with_error(mut self, error: FieldError) -> Self {
+        self.0.errors.push(error);
+        self
+    }
+
+    /// Sets `instance`, the URI reference of the resource the problem occurred on.
+    pub fn with_instance(mut self, instance: impl Into<String>) -> Self {
+        self.0.instance = Some(instance.into());
+        self
+    }
+
+    /// Adds an extension member. The standard member names are reserved and ignored here.
+    pub fn with_extension(mut self, name: &str, value: serde_json::Value) -> Self {
+        const RESERVED: [&str; 7] = [
+            "type",
+            "title",
+            "status",
+            "detail",
+            "instance",
+            "errors",
+            "request_id",
+        ];
+        if !RESERVED.contains(&name) {
+            self.0.extensions.insert(name.to_owned(), value);
+        }
+        self
+    }
+
+    /// Sets the request id extension member.
+    pub fn with_request_id(mut self, request_id: impl Into<String>) -> Self {
+        self.0.request_id = Some(request_id.into());
+        self
+    }
+
+    /// Adds `Retry-After: <seconds>`.
+    pub fn with_retry_after(self, seconds: u32) -> Self {
+        self.with_header(http::header::RETRY_AFTER, &seconds.to_string())
+    }
+
+    /// Adds a response header. Values that are not valid header text are dropped rather than
+    /// panicking: a problem must always render.
+    pub fn with_header(mut self, name: HeaderName, value: &str) -> Self {
+        if let Ok(value) = HeaderValue::from_str(value) {
+            self.0.headers.push((name, value));
+        }
+        self
+    }
+
+    /// The kind of problem.
+    pub fn kind(&self) -> ProblemKind {
+        self.0.kind
+    }
+
+    /// The HTTP status.
+    pub fn status(&self) -> StatusCode {
+        self.0.kind.status()
+    }
+
+    /// The detail, if any.
+    pub fn detail(&self) -> Option<&str> {
+        self.0.detail.as_deref()
+    }
+
+    /// The field errors.
+    pub fn errors(&self) -> &[FieldError] {
+        &self.0.errors
+    }
+
+    /// Whether `instance` is already set.
+    pub fn has_instance(&self) -> bool {
+        self.0.instance.is_some()
+    }
+
+    /// Renders the problem as an `application/problem+json` response.
+    pub fn into_response(self) -> Response {
+        let body = serde_json::to_vec(&*self.0).unwrap_or_else(|_| {
+            // Serializing plain strings and numbers cannot fail; keep a fallback anyway.
+            br#"{"type":"about:blank","title":"Internal error","status":500}"#.to_vec()
+        });
+        let mut response = Response::new(body);
+        *response.status_mut() = self.status();
+        let headers = response.headers_mut();
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+        headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        for (name, value) in self.0.headers {
+            headers.append(name, value);
+        }
+        response
+    }
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} ({})", self.0.title, self.0.status)?;
+        if let Some(detail) = &self.0.detail {
+            write!(f, ": {detail}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for Problem {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::Value;
+
+    fn body(response: &Response) -> Value {
+        serde_json::from_slice(response.body()).unwrap_or(Value::Null)
+    }
+
+    #[test]
+    fn renders_rfc9457_members_and_media_type() {
+        let response = Problem::invalid(
+            "the query is invalid",
+            vec![FieldError::new("limit", "must be between 1 and 200")],
+        )
+        .with_instance("/api/events")
+        .with_request_id("req-1")
+        .into_response();
+
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+        assert_eq!(response.headers()[CONTENT_TYPE], PROBLEM_JSON);
+        let json = body(&response);
+        assert_eq!(json["type"], "urn:webhook-inbox:problem:invalid-request");
+        assert_eq!(json["title"], "The request is invalid");
+        assert_eq!(json["status"], 400);
+        assert_eq!(json["detail"], "the query is invalid");
+        assert_eq!(json["instance"], "/api/events");
+        assert_eq!(json["request_id"], "req-1");
+        assert_eq!(json["errors"][0]["field"], "limit");
+    }
+
+    #[test]
+    fn extensions_are_flattened_but_cannot_shadow_standard_members() {
+        let json = body(
+            &Problem::new(ProblemKind::StoreUnavailable)
+                .with_extension("checks", serde_json::json!([1]))
+                .with_extension("status", serde_json::json!(200))
+                .into_response(),
+        );
+        assert_eq!(json["checks"], serde_json::json!([1]));
+        assert_eq!(json["status"], 503);
+    }
+
+    #[test]
+    fn omits_empty_optional_members() {
+        let json = body(&Problem::new(ProblemKind::NotFound).into_response());
+        let object = json.as_object().cloned().unwrap_or_default();
+        let mut keys: Vec<_> = object.keys().cloned().collect();
+        keys.sort();
+        assert_eq!(keys, ["status", "title", "type"]);
+    }
+
+    #[test]
+    fn method_not_allowed_lists_allowed_methods() {
+        let response = Problem::method_not_allowed(
+            &http::Method::POST,
+            &[http::Method::GET, http::Method::HEAD],
+        )
+        .into_response();
+        assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
+        assert_eq!(response.headers()[http::header::ALLOW], "GET, HEAD");
+    }
+
+    #[test]
+    fn store_unavailable_asks_to_retry() {
+        let response = Problem::store_unavailable(5).into_response();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(response.headers()[http::header::RETRY_AFTER], "5");
+    }
+
+    #[test]
+    fn invalid_header_values_are_dropped_not_panicked() {
+        let response = Problem::new(ProblemKind::Unauthorized)
+            .with_header(http::header::WWW_AUTHENTICATE, "bad\nvalue")
+            .into_response();
+        assert!(response
+            .headers()
+            .get(http::header::WWW_AUTHENTICATE)
+            .is_none());
+    }
+
+    #[test]
+    fn every_kind_has_a_unique_slug_and_an_error_status() {
+        let mut slugs: Vec<_> = ProblemKind::ALL.iter().map(|k| k.slug()).collect();
+        slugs.sort_unstable();
+        slugs.dedup();
+        assert_eq!(slugs.len(), ProblemKind::ALL.len());
+        assert!(ProblemKind::ALL
+            .iter()
+            .all(|k| k.status().is_client_error() || k.status().is_server_error()));
+    }
+}
