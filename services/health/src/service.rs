@@ -1,0 +1,385 @@
+//! Liveness and readiness, independent of Spin.
+//!
+//! - `GET /healthz` answers as long as the component can run: it checks nothing external, so a
+//!   broken store never makes Kubernetes restart healthy pods.
+//! - `GET /readyz` checks what the app depends on: a write/read/delete round trip on the
+//!   `default` key-value store, and that every variable this component can see resolves and is
+//!   well-formed. It answers 200 with the per-check list, or 503 (problem+json) naming the failing
+//!   checks, so Kubernetes stops routing to a replica whose store is down.
+
+use std::time::Instant;
+
+use http::request::Parts;
+use http::{Method, StatusCode};
+use serde::Serialize;
+use shared::build_info::BuildInfo;
+use shared::clock::{rfc3339, Clock};
+use shared::config::{self, names, ConfigError, LogLevel, Variables, WebhookLimits};
+use shared::http::{json, BodyPolicy, Request, RequestContext, Response, Router, Service};
+use shared::kv::{KeyValue, KvError};
+use shared::problem::{Problem, ProblemKind};
+
+/// The variables the health component is granted in spin.toml; each must resolve.
+pub const VISIBLE_VARIABLES: [&str; 3] = [
+    names::LOG_LEVEL,
+    names::WEBHOOK_MAX_BODY_BYTES,
+    names::WEBHOOK_TIMESTAMP_TOLERANCE_SECS,
+];
+
+/// The health component's state for one request.
+pub struct Health<K, V, C> {
+    store: Result<K, KvError>,
+    vars: V,
+    clock: C,
+    build: BuildInfo,
+    router: Result<Router<Self>, String>,
+}
+
+impl<K, V, C> std::fmt::Debug for Health<K, V, C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Health")
+            .field("build", &self.build)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<K: KeyValue, V: Variables, C: Clock> Health<K, V, C> {
+    /// The component over an (opened or failed-to-open) store, variables and a clock.
+    pub fn new(store: Result<K, KvError>, vars: V, clock: C, build: BuildInfo) -> Self {
+        let router = Router::new()
+            .route("/healthz", Method::GET, Self::healthz)
+            .and_then(|r| r.route("/readyz", Method::GET, Self::readyz));
+        Self {
+            store,
+            vars,
+            clock,
+            build,
+            router,
+        }
+    }
+
+    fn healthz(&self, _: &RequestContext, _: Request) -> Result<Response, Problem> {
+        #[derive(Serialize)]
+        struct Liveness<'a> {
+            status: &'a str,
+            timestamp: String,
+            version: &'a str,
+            commit: &'a str,
+        }
+        json(
+            StatusCode::OK,
+            &Liveness {
+                status: "ok",
+                timestamp: rfc3339(self.clock.now()),
+                version: self.build.version,
+                commit: self.build.commit,
+            },
+        )
+    }
+
+    fn readyz(&self, ctx: &RequestContext, _: Request) -> Result<Response, Problem> {
+        let checks = vec![self.check_store(ctx), self.check_variables()];
+        let failed: Vec<&str> = checks
+            .iter()
+            .filter(|check| check.status == CheckStatus::Fail)
+            .map(|check| check.name)
+            .collect();
+        if failed.is_empty() {
+            return json(
+                StatusCode::OK,
+                &serde_json::json!({ "status": "ready", "checks": checks }),
+            );
+        }
+        Err(Problem::of(
+            ProblemKind::NotReady,
+            format!("not ready: {} failed", failed.join(", ")),
+        )
+        .with_extension("checks", serde_json::to_value(&checks).unwrap_or_default())
+        .with_retry_after(5))
+    }
+
+    /// Write, read back and delete a probe key unique to this request.
+    fn check_store(&self, ctx: &RequestContext) -> Check {
+        let started = Instant::now();
+        let result = self.store.as_ref().map_err(Clone::clone).and_then(|store| {
+            let key = format!("health:probe:{}", ctx.request_id());
+            let value = rfc3339(self.clock.now()).into_bytes();
+            store.set(&key, &value)?;
+            let read = store.get(&key)?;
+            store.delete(&key)?;
+            if read.as_deref() == Some(value.as_slice()) {
+                Ok(())
+            } else {
+                Err(KvError::Unavailable(
+                    "the probe value read back differs from the one written".into(),
+                ))
+            }
+        });
+        Check::from_result("key_value", started, result.map_err(|e| e.to_string()))
+    }
+
+    /// Every visible variable resolves, and the settings parse.
+    fn check_variables(&self) -> Check {
+        let started = Instant::now();
+        let result = VISIBLE_VARIABLES
+            .iter()
+            .try_for_each(|name| config::required(&self.vars, name).map(drop))
+            .and_then(|()| LogLevel::load(&self.vars).map(drop))
+            .and_then(|()| WebhookLimits::load(&self.vars).map(drop));
+        Check::from_result(
+            "variables",
+            started,
+            result.map_err(|e: ConfigError| e.to_string()),
+        )
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+enum CheckStatus {
+    Ok,
+    Fail,
+}
+
+#[derive(Debug, Serialize)]
+struct Check {
+    name: &'static str,
+    status: CheckStatus,
+    duration_ms: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
+}
+
+impl Check {
+    fn from_result(name: &'static str, started: Instant, result: Result<(), String>) -> Self {
+        let duration_ms = (started.elapsed().as_secs_f64() * 1_000_000.0).round() / 1000.0;
+        match result {
+            Ok(()) => Self {
+                name,
+                status: CheckStatus::Ok,
+                duration_ms,
+                error: None,
+            },
+            Err(error) => Self {
+                name,
+                status: CheckStatus::Fail,
+                duration_ms,
+                error: Some(error),
+            },
+        }
+    }
+}
+
+impl<K: KeyValue, V: Variables, C: Clock> Service for Health<K, V, C> {
+    fn name(&self) -> &'static str {
+        "health"
+    }
+
+    fn body_policy(&self, _: &Parts) -> Result<BodyPolicy, Problem> {
+        Ok(BodyPolicy::SMALL)
+    }
+
+    fn handle(&self, ctx: &mut RequestContext, request: Request) -> Response {
+        match &self.router {
+            Ok(router) => router.dispatch(self, ctx, request),
+            Err(error) => ctx.render(Problem::of(
+                ProblemKind::Internal,
+                format!("the route table is invalid: {error}"),
+            )),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use shared::clock::ManualClock;
+    use shared::config::StaticVariables;
+    use shared::http::testing::{body_json, call, header_of, request};
+    use shared::kv::testing::{FaultyKv, Op};
+    use shared::kv::MemoryKv;
+
+    fn good_vars() -> StaticVariables {
+        StaticVariables::from_pairs([
+            (names::LOG_LEVEL, "info"),
+            (names::WEBHOOK_MAX_BODY_BYTES, "1048576"),
+            (names::WEBHOOK_TIMESTAMP_TOLERANCE_SECS, "300"),
+        ])
+    }
+
+    fn health<K: KeyValue>(
+        store: Result<K, KvError>,
+        vars: StaticVariables,
+    ) -> Health<K, StaticVariables, ManualClock> {
+        Health::new(
+            store,
+            vars,
+            ManualClock::at_unix(1_800_000_000),
+            BuildInfo::new("9.9.9", Some("abc1234")),
+        )
+    }
+
+    #[test]
+    fn healthz_reports_status_time_and_build() {
+        let kv = MemoryKv::new();
+        let response = call(
+            &health(Ok(&kv), good_vars()),
+            request(Method::GET, "/healthz", &[], b""),
+        );
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(header_of(&response, "cache-control"), Some("no-store"));
+        let body = body_json(&response);
+        assert_eq!(body["status"], "ok");
+        assert_eq!(body["timestamp"], "2027-01-15T08:00:00Z");
+        assert_eq!(body["version"], "9.9.9");
+        assert_eq!(body["commit"], "abc1234");
+    }
+
+    #[test]
+    fn healthz_does_not_touch_the_store() {
+        let kv = MemoryKv::new();
+        let faulty = FaultyKv::new(&kv, |_, _, _| true);
+        let response = call(
+            &health(Ok(&faulty), good_vars()),
+            request(Method::GET, "/healthz", &[], b""),
+        );
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(faulty.operations(), 0);
+    }
+
+    #[test]
+    fn head_healthz_has_headers_and_no_body() {
+        let kv = MemoryKv::new();
+        let response = call(
+            &health(Ok(&kv), good_vars()),
+            request(Method::HEAD, "/healthz", &[], b""),
+        );
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(header_of(&response, "cache-control"), Some("no-store"));
+        assert_eq!(
+            header_of(&response, "content-type"),
+            Some("application/json")
+        );
+        assert!(response.body().is_empty());
+    }
+
+    #[test]
+    fn readyz_passes_and_leaves_no_probe_key_behind() {
+        let kv = MemoryKv::new();
+        let response = call(
+            &health(Ok(&kv), good_vars()),
+            request(Method::GET, "/readyz", &[], b""),
+        );
+        assert_eq!(response.status(), StatusCode::OK);
+        let body = body_json(&response);
+        assert_eq!(body["status"], "ready");
+        assert_eq!(body["checks"][0]["name"], "key_value");
+        assert_eq!(body["checks"][0]["status"], "ok");
+        assert_eq!(body["checks"][1]["name"], "variables");
+        assert_eq!(body["checks"][1]["status"], "ok");
+        assert!(kv.keys().is_empty(), "{:?}", kv.keys());
+    }
+
+    #[test]
+    fn readyz_fails_with_503_naming_the_store_when_a_write_fails() {
+        let kv = MemoryKv::new();
+        let faulty = FaultyKv::new(&kv, |op, _, _| op == Op::Set);
+        let response = call(
+            &health(Ok(&faulty), good_vars()),
+            request(Method::GET, "/readyz", &[], b""),
+        );
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(
+            header_of(&response, "content-type"),
+            Some("application/problem+json")
+        );
+        assert_eq!(header_of(&response, "retry-after"), Some("5"));
+        let body = body_json(&response);
+        assert_eq!(body["type"], "urn:webhook-inbox:problem:not-ready");
+        assert_eq!(body["detail"], "not ready: key_value failed");
+        assert_eq!(body["checks"][0]["status"], "fail");
+        assert!(body["checks"][0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("injected failure"));
+        assert_eq!(body["checks"][1]["status"], "ok");
+    }
+
+    #[test]
+    fn readyz_fails_when_the_store_cannot_be_opened() {
+        let response = call(
+            &health::<MemoryKv>(Err(KvError::Refused("no such store".into())), good_vars()),
+            request(Method::GET, "/readyz", &[], b""),
+        );
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert!(body_json(&response)["checks"][0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("no such store"));
+    }
+
+    #[test]
+    fn readyz_names_a_malformed_or_missing_variable() {
+        let kv = MemoryKv::new();
+        let mut vars = good_vars();
+        vars.set(names::WEBHOOK_MAX_BODY_BYTES, "lots");
+        let response = call(
+            &health(Ok(&kv), vars),
+            request(Method::GET, "/readyz", &[], b""),
+        );
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        let body = body_json(&response);
+        assert_eq!(body["type"], "urn:webhook-inbox:problem:not-ready");
+        assert_eq!(body["detail"], "not ready: variables failed");
+        let error = body["checks"][1]["error"].as_str().unwrap();
+        assert!(
+            error.contains("`webhook_max_body_bytes` is malformed"),
+            "{error}"
+        );
+
+        let vars = StaticVariables::from_pairs([(names::LOG_LEVEL, "info")]);
+        let response = call(
+            &health(Ok(&kv), vars),
+            request(Method::GET, "/readyz", &[], b""),
+        );
+        let error = body_json(&response)["checks"][1]["error"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        assert!(
+            error.contains("`webhook_max_body_bytes` is not set"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn other_methods_get_405_with_allow() {
+        let kv = MemoryKv::new();
+        for path in ["/healthz", "/readyz"] {
+            let response = call(
+                &health(Ok(&kv), good_vars()),
+                request(Method::POST, path, &[], b""),
+            );
+            assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
+            assert_eq!(header_of(&response, "allow"), Some("GET, HEAD"));
+            assert_eq!(
+                header_of(&response, "content-type"),
+                Some("application/problem+json")
+            );
+        }
+    }
+
+    #[test]
+    fn unknown_paths_get_a_problem_404() {
+        let kv = MemoryKv::new();
+        let response = call(
+            &health(Ok(&kv), good_vars()),
+            request(Method::GET, "/nope/x", &[], b""),
+        );
+        assert_eq!(response.status(), StatusCode::NOT_FOUND);
+        assert_eq!(
+            body_json(&response)["type"],
+            "urn:webhook-inbox:problem:not-found"
+        );
+    }
+}

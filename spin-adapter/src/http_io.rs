@@ -1,0 +1,123 @@
+//! `wasi:http` incoming requests in, `http::Response`s out.
+
+use http::header::{HeaderName, HeaderValue};
+use http::request::Parts;
+use shared::config::LogLevel;
+use shared::http::{BodyError, Response, Service};
+use shared::problem::{FieldError, Problem};
+use spin_sdk::http::{Fields, IncomingRequest, OutgoingResponse, ResponseOutparam};
+use wasi::io::streams::StreamError;
+
+use crate::SpinVariables;
+
+/// Bytes asked of the host per read.
+const READ_CHUNK: u64 = 64 * 1024;
+
+/// Serves one request: sets up logging, converts the head, lets [`shared::http::serve`] decide
+/// (reading the body only if the head is admissible), and writes the response.
+pub async fn serve_incoming<S: Service>(
+    component: &'static str,
+    request: IncomingRequest,
+    response_out: ResponseOutparam,
+    make_service: impl FnOnce() -> S,
+) {
+    // A malformed log_level must not take the service down: log at info and let readiness
+    // report the variable.
+    let level = LogLevel::load(&SpinVariables).unwrap_or(LogLevel::Info);
+    shared::logging::init(component, level);
+
+    let response = match head_of(&request) {
+        Ok(head) => {
+            let service = make_service();
+            shared::http::serve(&service, head, |limit| read_body(&request, limit))
+        }
+        Err(problem) => problem.into_response(),
+    };
+    respond(response_out, response).await;
+}
+
+/// The request line and headers as `http` types.
+fn head_of(request: &IncomingRequest) -> Result<Parts, Problem> {
+    let method =
+        http::Method::from_bytes(request.method().to_string().as_bytes()).map_err(|_| {
+            Problem::invalid(
+                "the request method is not a valid token",
+                vec![FieldError::new("method", "invalid")],
+            )
+        })?;
+    let path_and_query = request.path_with_query().unwrap_or_else(|| "/".to_owned());
+    let uri: http::Uri = path_and_query.parse().map_err(|_| {
+        Problem::invalid(
+            "the request target is not a valid URI",
+            vec![FieldError::new("path", "invalid")],
+        )
+    })?;
+
+    let mut builder = http::Request::builder().method(method).uri(uri);
+    for (name, value) in request.headers().entries() {
+        // Headers that are not valid `http` header text are dropped; nothing we read can be
+        // missing for that reason without the handler noticing and answering 400.
+        if let (Ok(name), Ok(value)) = (
+            HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_bytes(&value),
+        ) {
+            builder = builder.header(name, value);
+        }
+    }
+    let (head, ()) = builder
+        .body(())
+        .map_err(|error| Problem::invalid(format!("the request head is invalid: {error}"), vec![]))?
+        .into_parts();
+    Ok(head)
+}
+
+/// Reads the body, stopping as soon as it exceeds `limit`.
+fn read_body(request: &IncomingRequest, limit: usize) -> Result<Vec<u8>, BodyError> {
+    let body = request
+        .consume()
+        .map_err(|()| BodyError::Read("the body was already consumed".into()))?;
+    let stream = body
+        .stream()
+        .map_err(|()| BodyError::Read("the body stream is unavailable".into()))?;
+    let mut bytes = Vec::new();
+    loop {
+        match stream.blocking_read(READ_CHUNK) {
+            Ok(chunk) => {
+                if bytes.len().saturating_add(chunk.len()) > limit {
+                    return Err(BodyError::TooLarge { limit });
+                }
+                bytes.extend_from_slice(&chunk);
+            }
+            Err(StreamError::Closed) => break,
+            Err(StreamError::LastOperationFailed(error)) => {
+                return Err(BodyError::Read(error.to_debug_string()));
+            }
+        }
+    }
+    Ok(bytes)
+}
+
+/// Writes the response. A failure here means the client went away; there is no one left to
+/// tell, so it is logged.
+async fn respond(response_out: ResponseOutparam, response: Response) {
+    let (parts, body) = response.into_parts();
+    let headers: Vec<(String, Vec<u8>)> = parts
+        .headers
+        .iter()
+        .map(|(name, value)| (name.as_str().to_owned(), value.as_bytes().to_vec()))
+        .collect();
+    let fields = Fields::from_list(&headers).unwrap_or_else(|error| {
+        tracing::error!(error = ?error, "response headers rejected by the host");
+        Fields::new()
+    });
+    let outgoing = OutgoingResponse::new(fields);
+    if outgoing.set_status_code(parts.status.as_u16()).is_err() {
+        tracing::error!(
+            status = parts.status.as_u16(),
+            "status rejected by the host"
+        );
+    }
+    if let Err(error) = response_out.set_with_body(outgoing, body).await {
+        tracing::warn!(error = ?error, "could not write the response body");
+    }
+}
