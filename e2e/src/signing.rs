@@ -1,0 +1,1 @@
+//! Signing helpers for webhook deliveries (filled in with the webhook service).

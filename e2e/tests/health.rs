@@ -1,0 +1,154 @@
+//! `/healthz`, `/readyz` and the fallback 404 against the real `spin up`.
+
+use e2e::redis::RedisServer;
+use e2e::{start_or_skip, SpinOptions};
+
+#[test]
+fn healthz_reports_ok_with_build_info_and_no_store() {
+    let app = start_or_skip!("healthz", SpinOptions::default());
+    let response = app.client().get("/healthz").send().unwrap();
+    assert_eq!(response.status, 200, "{}", response.text());
+    assert_eq!(response.header("cache-control"), Some("no-store"));
+    assert_eq!(response.header("content-type"), Some("application/json"));
+    let body = response.json();
+    assert_eq!(body["status"], "ok");
+    assert_eq!(body["version"], env!("CARGO_PKG_VERSION"));
+    assert!(body["commit"].as_str().is_some_and(|c| !c.is_empty()));
+    let timestamp = body["timestamp"].as_str().unwrap();
+    assert!(
+        timestamp.ends_with('Z') && timestamp.len() == 20,
+        "{timestamp}"
+    );
+}
+
+#[test]
+fn head_healthz_has_the_same_status_and_headers_without_body() {
+    let app = start_or_skip!("head healthz", SpinOptions::default());
+    let response = app.client().request("HEAD", "/healthz").send().unwrap();
+    assert_eq!(response.status, 200);
+    assert_eq!(response.header("cache-control"), Some("no-store"));
+    assert_eq!(response.header("content-type"), Some("application/json"));
+    assert!(response.body.is_empty());
+}
+
+#[test]
+fn readyz_checks_the_store_and_variables() {
+    let app = start_or_skip!("readyz", SpinOptions::default());
+    let response = app.client().get("/readyz").send().unwrap();
+    assert_eq!(response.status, 200, "{}", response.text());
+    let body = response.json();
+    assert_eq!(body["status"], "ready");
+    let checks = body["checks"].as_array().unwrap();
+    let names: Vec<_> = checks.iter().map(|c| c["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["key_value", "variables"]);
+    assert!(checks.iter().all(|c| c["status"] == "ok"), "{body}");
+}
+
+#[test]
+fn readyz_is_503_naming_a_malformed_variable() {
+    let app = start_or_skip!(
+        "readyz misconfigured",
+        SpinOptions::default().variable("webhook_timestamp_tolerance_secs", "soon")
+    );
+    let response = app.client().get("/readyz").send().unwrap();
+    let body = response.assert_problem(503);
+    assert_eq!(body["detail"], "not ready: variables failed");
+    assert_eq!(response.header("retry-after"), Some("5"));
+    let error = body["checks"][1]["error"].as_str().unwrap();
+    assert!(
+        error.contains("`webhook_timestamp_tolerance_secs` is malformed"),
+        "{error}"
+    );
+    // Liveness is unaffected: a config mistake must not make Kubernetes restart the pod.
+    assert_eq!(app.client().get("/healthz").send().unwrap().status, 200);
+}
+
+/// A Redis that refuses writes (over `maxmemory` with `noeviction`) makes every store operation
+/// fail with an error, which is what the components see when a store breaks. (A Redis that is
+/// gone entirely makes Spin's client wait forever instead; in a cluster the probe timeout turns
+/// that into "not ready" too. See docs/operations.md.)
+#[test]
+fn readyz_is_503_when_the_store_fails_and_liveness_stays_200() {
+    let Some(redis) = RedisServer::start("readyz store down") else {
+        return;
+    };
+    let app = start_or_skip!(
+        "readyz store down",
+        SpinOptions::default().runtime_config(&redis.runtime_config())
+    );
+    assert_eq!(app.client().get("/readyz").send().unwrap().status, 200);
+
+    redis.refuse_writes();
+    let response = app.client().get("/readyz").send().unwrap();
+    let body = response.assert_problem(503);
+    assert_eq!(body["detail"], "not ready: key_value failed", "{body}");
+    assert_eq!(body["checks"][0]["status"], "fail");
+    assert_eq!(body["checks"][1]["status"], "ok");
+    assert_eq!(app.client().get("/healthz").send().unwrap().status, 200);
+}
+
+#[test]
+fn other_methods_get_405_with_allow() {
+    let app = start_or_skip!("405", SpinOptions::default());
+    for (method, path) in [
+        ("POST", "/healthz"),
+        ("DELETE", "/readyz"),
+        ("PUT", "/healthz"),
+    ] {
+        let response = app.client().request(method, path).send().unwrap();
+        response.assert_problem(405);
+        assert_eq!(
+            response.header("allow"),
+            Some("GET, HEAD"),
+            "{method} {path}"
+        );
+    }
+}
+
+#[test]
+fn unknown_routes_get_a_problem_404_and_request_ids_are_echoed() {
+    let app = start_or_skip!("404", SpinOptions::default());
+    let response = app
+        .client()
+        .get("/no/such/thing")
+        .header("x-request-id", "e2e-req-1")
+        .send()
+        .unwrap();
+    let body = response.assert_problem(404);
+    assert_eq!(body["instance"], "/no/such/thing");
+    assert_eq!(response.header("x-request-id"), Some("e2e-req-1"));
+    assert_eq!(body["request_id"], "e2e-req-1");
+
+    let minted = app.client().get("/healthz").send().unwrap();
+    assert_eq!(minted.header("x-request-id").map(str::len), Some(32));
+}
+
+#[test]
+fn logs_one_json_line_per_request() {
+    let app = start_or_skip!("logs", SpinOptions::default());
+    app.client()
+        .get("/healthz")
+        .header("x-request-id", "log-probe-1")
+        .send()
+        .unwrap();
+    // Spin writes component stderr to the log dir as it arrives; give it a moment.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let line = loop {
+        let logs = app.component_logs();
+        if let Some(line) = logs.lines().find(|l| l.contains("log-probe-1")) {
+            break line.to_owned();
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no log line:\n{}",
+            app.logs()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    let json: serde_json::Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(json["method"], "GET");
+    assert_eq!(json["route"], "/healthz");
+    assert_eq!(json["status"], 200);
+    assert_eq!(json["component"], "health");
+    assert!(json["latency_ms"].is_number());
+}
