@@ -16,11 +16,14 @@
 //! | [`clock`] | an injectable clock, so time-dependent code is tested with fixed time |
 //! | [`logging`] | a `tracing` subscriber that writes one JSON object per line to stderr |
 //! | [`kv`] | the key-value trait the stores are written against, plus an in-memory store |
+//! | [`events`] | the event store: deduplicated ingestion, listing, status, stats (key layout inside) |
+//! | [`events`] | the event store: deduplicated ingestion, listing, status, stats (key layout inside) |
 #![forbid(unsafe_code)]
 
 pub mod build_info;
 pub mod clock;
 pub mod config;
+pub mod events;
 
 pub mod http;
 pub mod kv;
