@@ -19,6 +19,7 @@
 
 pub mod http;
 pub mod redis;
+pub mod signing;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

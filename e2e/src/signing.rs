@@ -1,1 +1,80 @@
-//! Signing helpers for webhook deliveries (filled in with the webhook service).
+//! Signed deliveries, built the way each provider builds them (with the project's own
+//! `webhook-verify` signers, which are checked against the providers' published vectors).
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use webhook_verify::{github, standard, stripe};
+
+use crate::http::{Client, RequestBuilder};
+
+/// Test secrets, one per provider. Obviously fake.
+pub const GITHUB_SECRET: &str = "e2e-github-secret";
+/// Test secret for Stripe.
+pub const STRIPE_SECRET: &str = "whsec_e2e_stripe_secret";
+/// Test secret for Standard Webhooks (`whsec_` + base64 of "e2e-standard-webhooks-key").
+pub const STANDARD_SECRET: &str = "whsec_ZTJlLXN0YW5kYXJkLXdlYmhvb2tzLWtleQ==";
+/// The API token the e2e apps are started with.
+pub const API_TOKEN: &str = "e2e-api-token";
+
+/// The app options with every provider and the API configured.
+pub fn configured() -> crate::SpinOptions {
+    crate::SpinOptions::default()
+        .variable("webhook_github_secret", GITHUB_SECRET)
+        .variable("webhook_stripe_secret", STRIPE_SECRET)
+        .variable("webhook_standard_secret", STANDARD_SECRET)
+        .variable("api_token", API_TOKEN)
+}
+
+/// Now, in Unix seconds.
+pub fn now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+        .unwrap_or_default()
+}
+
+/// A GitHub delivery of `body` with JSON content type.
+pub fn github(client: &Client, delivery: &str, event: &str, body: &str) -> RequestBuilder {
+    client
+        .post("/webhooks/github")
+        .header("content-type", "application/json")
+        .header("x-github-delivery", delivery)
+        .header("x-github-event", event)
+        .header(
+            "x-hub-signature-256",
+            &github::sign(GITHUB_SECRET.as_bytes(), body.as_bytes()),
+        )
+        .body(body)
+}
+
+/// A Stripe event `{"id": id, "type": kind, ...}` signed at `timestamp`.
+pub fn stripe(client: &Client, id: &str, kind: &str, timestamp: i64) -> RequestBuilder {
+    let body =
+        serde_json::json!({"id": id, "object": "event", "type": kind, "data": {"object": {}}})
+            .to_string();
+    client
+        .post("/webhooks/stripe")
+        .header("content-type", "application/json")
+        .header(
+            "stripe-signature",
+            &stripe::sign(STRIPE_SECRET.as_bytes(), timestamp, body.as_bytes()),
+        )
+        .body(body)
+}
+
+/// A Standard Webhooks message `{"type": kind, ...}` with id `id`, signed at `timestamp`.
+pub fn standard(client: &Client, id: &str, kind: &str, timestamp: i64) -> RequestBuilder {
+    let body = serde_json::json!({"type": kind, "timestamp": "2026-01-01T00:00:00Z", "data": {}})
+        .to_string();
+    let key = standard::Key::parse(STANDARD_SECRET).expect("the test secret is valid");
+    client
+        .post("/webhooks/standard")
+        .header("content-type", "application/json")
+        .header("webhook-id", id)
+        .header("webhook-timestamp", &timestamp.to_string())
+        .header(
+            "webhook-signature",
+            &standard::sign(&key, id, timestamp, body.as_bytes()),
+        )
+        .body(body)
+}

@@ -1,5 +1,13 @@
 //! `/healthz`, `/readyz` and the fallback 404 against the real `spin up`.
 
+// Test code: a panic here is a failed test, which is what these would be.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
 use e2e::redis::RedisServer;
 use e2e::{start_or_skip, SpinOptions};
 

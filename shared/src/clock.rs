@@ -7,19 +7,19 @@
 use std::sync::Mutex;
 use std::time::Duration;
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use crate::time::Timestamp;
 
 /// A source of the current time that can also wait.
 pub trait Clock: Send + Sync {
-    /// The current UTC time.
-    fn now(&self) -> DateTime<Utc>;
+    /// The current time.
+    fn now(&self) -> Timestamp;
 
     /// Blocks the current request for `duration`. On Spin this suspends only this instance.
     fn sleep(&self, duration: Duration);
 }
 
 impl<C: Clock + ?Sized> Clock for &C {
-    fn now(&self) -> DateTime<Utc> {
+    fn now(&self) -> Timestamp {
         (**self).now()
     }
 
@@ -33,8 +33,11 @@ impl<C: Clock + ?Sized> Clock for &C {
 pub struct SystemClock;
 
 impl Clock for SystemClock {
-    fn now(&self) -> DateTime<Utc> {
-        Utc::now()
+    fn now(&self) -> Timestamp {
+        let since_epoch = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        Timestamp::from_unix_millis(i64::try_from(since_epoch.as_millis()).unwrap_or(i64::MAX))
     }
 
     fn sleep(&self, duration: Duration) {
@@ -45,12 +48,12 @@ impl Clock for SystemClock {
 /// A clock that only moves when told to (or when something sleeps on it): for tests.
 #[derive(Debug)]
 pub struct ManualClock {
-    now: Mutex<DateTime<Utc>>,
+    now: Mutex<Timestamp>,
 }
 
 impl ManualClock {
     /// A clock stopped at `now`.
-    pub fn at(now: DateTime<Utc>) -> Self {
+    pub fn at(now: Timestamp) -> Self {
         Self {
             now: Mutex::new(now),
         }
@@ -58,7 +61,7 @@ impl ManualClock {
 
     /// A clock stopped at the given Unix time in seconds.
     pub fn at_unix(seconds: i64) -> Self {
-        Self::at(DateTime::from_timestamp(seconds, 0).unwrap_or_default())
+        Self::at(Timestamp::from_unix_seconds(seconds))
     }
 
     /// Moves the clock forward.
@@ -67,12 +70,12 @@ impl ManualClock {
             .now
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        *now += chrono::Duration::from_std(by).unwrap_or_default();
+        *now = now.plus(by);
     }
 }
 
 impl Clock for ManualClock {
-    fn now(&self) -> DateTime<Utc> {
+    fn now(&self) -> Timestamp {
         *self
             .now
             .lock()
@@ -86,16 +89,6 @@ impl Clock for ManualClock {
     }
 }
 
-/// RFC 3339 in UTC with second precision and a `Z`, e.g. `2026-11-24T13:24:53Z`.
-pub fn rfc3339(time: DateTime<Utc>) -> String {
-    time.to_rfc3339_opts(SecondsFormat::Secs, true)
-}
-
-/// RFC 3339 in UTC with millisecond precision, for stored timestamps that order events.
-pub fn rfc3339_millis(time: DateTime<Utc>) -> String {
-    time.to_rfc3339_opts(SecondsFormat::Millis, true)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -103,20 +96,13 @@ mod tests {
     #[test]
     fn manual_clock_moves_only_when_told() {
         let clock = ManualClock::at_unix(1_700_000_000);
-        assert_eq!(clock.now().timestamp(), 1_700_000_000);
+        assert_eq!(clock.now().unix_seconds(), 1_700_000_000);
         clock.sleep(Duration::from_secs(3));
-        assert_eq!(clock.now().timestamp(), 1_700_000_003);
-    }
-
-    #[test]
-    fn formats_rfc3339_utc() {
-        let clock = ManualClock::at_unix(0);
-        assert_eq!(rfc3339(clock.now()), "1970-01-01T00:00:00Z");
-        assert_eq!(rfc3339_millis(clock.now()), "1970-01-01T00:00:00.000Z");
+        assert_eq!(clock.now().unix_seconds(), 1_700_000_003);
     }
 
     #[test]
     fn system_clock_is_after_2020() {
-        assert!(SystemClock.now().timestamp() > 1_577_836_800);
+        assert!(SystemClock.now().unix_seconds() > 1_577_836_800);
     }
 }

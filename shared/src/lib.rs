@@ -14,6 +14,7 @@
 //! | [`build_info`] | crate version and git commit baked in at build time |
 //! | [`config`] | typed settings read from Spin variables, with errors that name the variable |
 //! | [`clock`] | an injectable clock, so time-dependent code is tested with fixed time |
+//! | [`time`] | UTC instants and RFC 3339, without chrono's size |
 //! | [`logging`] | a `tracing` subscriber that writes one JSON object per line to stderr |
 //! | [`kv`] | the key-value trait the stores are written against, plus an in-memory store |
 //! | [`events`] | the event store: deduplicated ingestion, listing, status, stats (key layout inside) |
@@ -30,5 +31,6 @@ pub mod kv;
 pub mod logging;
 pub mod problem;
 pub mod request_id;
+pub mod time;
 
 pub use problem::{FieldError, Problem, ProblemKind};

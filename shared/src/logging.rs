@@ -18,7 +18,7 @@ use tracing_core::field::{Field, Visit};
 use tracing_core::span::{Attributes, Id, Record};
 use tracing_core::{Event, Level, LevelFilter, Metadata, Subscriber};
 
-use crate::clock::rfc3339_millis;
+use crate::clock::{Clock, SystemClock};
 use crate::config::LogLevel;
 
 /// A `tracing` subscriber that writes each event as one JSON line.
@@ -84,7 +84,7 @@ impl Subscriber for JsonLines {
         let mut fields = Map::new();
         fields.insert(
             "ts".into(),
-            Value::String(rfc3339_millis(chrono::Utc::now())),
+            Value::String(SystemClock.now().to_rfc3339_millis()),
         );
         fields.insert(
             "level".into(),
@@ -113,8 +113,12 @@ struct JsonVisitor<'a>(&'a mut Map<String, Value>);
 
 impl Visit for JsonVisitor<'_> {
     fn record_str(&mut self, field: &Field, value: &str) {
-        self.0
-            .insert(field.name().into(), Value::String(value.into()));
+        // Empty means "not known for this request" (e.g. the delivery id of a request rejected
+        // before it was read): leave the field out rather than log "".
+        if !value.is_empty() {
+            self.0
+                .insert(field.name().into(), Value::String(value.into()));
+        }
     }
 
     fn record_u64(&mut self, field: &Field, value: u64) {
@@ -221,7 +225,7 @@ mod tests {
                 ok = true,
                 "request"
             );
-            tracing::warn!(reason = ?"quoted", "second");
+            tracing::warn!(reason = ?"quoted", unknown = "", "second");
         });
         let lines = logs.lines();
         assert_eq!(lines.len(), 2, "{}", logs.text());
@@ -234,6 +238,11 @@ mod tests {
         assert_eq!(lines[0]["component"], "test");
         assert!(lines[0]["ts"].as_str().is_some_and(|ts| ts.ends_with('Z')));
         assert_eq!(lines[1]["reason"], "\"quoted\"");
+        assert!(
+            lines[1].get("unknown").is_none(),
+            "empty fields are left out: {}",
+            lines[1]
+        );
     }
 
     #[test]

@@ -6,11 +6,9 @@
 //! `WWW-Authenticate` on 401). Each kind of problem has a stable `type` URI listed in
 //! `docs/problems.md`.
 
-use http::header::{HeaderName, HeaderValue, CACHE_CONTROL, CONTENT_TYPE};
-use http::StatusCode;
 use serde::Serialize;
 
-use crate::http::Response;
+use crate::http::{Headers, Method, Response, StatusCode};
 
 /// Media type of every error body.
 pub const PROBLEM_JSON: &str = "application/problem+json";
@@ -37,6 +35,8 @@ pub enum ProblemKind {
     MethodNotAllowed,
     /// The client does not accept any media type we can produce.
     NotAcceptable,
+    /// The change conflicts with the resource's state (e.g. reopening a processed event).
+    Conflict,
     /// `If-Match` did not match the current representation.
     PreconditionFailed,
     /// A request with a body arrived without a length we can check.
@@ -66,6 +66,7 @@ impl ProblemKind {
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::NotAcceptable => StatusCode::NOT_ACCEPTABLE,
+            Self::Conflict => StatusCode::CONFLICT,
             Self::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
             Self::LengthRequired => StatusCode::LENGTH_REQUIRED,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
@@ -88,6 +89,7 @@ impl ProblemKind {
             Self::NotFound => "not-found",
             Self::MethodNotAllowed => "method-not-allowed",
             Self::NotAcceptable => "not-acceptable",
+            Self::Conflict => "conflict",
             Self::PreconditionFailed => "precondition-failed",
             Self::LengthRequired => "length-required",
             Self::PayloadTooLarge => "payload-too-large",
@@ -110,6 +112,7 @@ impl ProblemKind {
             Self::NotFound => "Not found",
             Self::MethodNotAllowed => "Method not allowed",
             Self::NotAcceptable => "Not acceptable",
+            Self::Conflict => "Conflict",
             Self::PreconditionFailed => "Precondition failed",
             Self::LengthRequired => "Length required",
             Self::PayloadTooLarge => "Payload too large",
@@ -123,7 +126,7 @@ impl ProblemKind {
     }
 
     /// Every kind, for documentation and tests.
-    pub const ALL: [ProblemKind; 16] = [
+    pub const ALL: [ProblemKind; 17] = [
         Self::InvalidRequest,
         Self::InvalidSignatureHeader,
         Self::Unauthorized,
@@ -131,6 +134,7 @@ impl ProblemKind {
         Self::NotFound,
         Self::MethodNotAllowed,
         Self::NotAcceptable,
+        Self::Conflict,
         Self::PreconditionFailed,
         Self::LengthRequired,
         Self::PayloadTooLarge,
@@ -188,7 +192,7 @@ struct Details {
     #[serde(skip)]
     kind: ProblemKind,
     #[serde(skip)]
-    headers: Vec<(HeaderName, HeaderValue)>,
+    headers: Headers,
 }
 
 impl Problem {
@@ -204,7 +208,7 @@ impl Problem {
             request_id: None,
             extensions: serde_json::Map::new(),
             kind,
-            headers: Vec::new(),
+            headers: Headers::new(),
         }))
     }
 
@@ -230,17 +234,17 @@ impl Problem {
     }
 
     /// 405 with the `Allow` header listing what the route serves.
-    pub fn method_not_allowed(method: &http::Method, allow: &[http::Method]) -> Self {
+    pub fn method_not_allowed(method: &Method, allow: &[Method]) -> Self {
         let allow_list = allow
             .iter()
-            .map(http::Method::as_str)
+            .map(Method::as_str)
             .collect::<Vec<_>>()
             .join(", ");
         Self::of(
             ProblemKind::MethodNotAllowed,
             format!("{method} is not allowed here; allowed: {allow_list}"),
         )
-        .with_header(http::header::ALLOW, &allow_list)
+        .with_header("allow", &allow_list)
     }
 
     /// 404 for a path nothing serves.
@@ -294,15 +298,13 @@ impl Problem {
 
     /// Adds `Retry-After: <seconds>`.
     pub fn with_retry_after(self, seconds: u32) -> Self {
-        self.with_header(http::header::RETRY_AFTER, &seconds.to_string())
+        self.with_header("retry-after", &seconds.to_string())
     }
 
     /// Adds a response header. Values that are not valid header text are dropped rather than
     /// panicking: a problem must always render.
-    pub fn with_header(mut self, name: HeaderName, value: &str) -> Self {
-        if let Ok(value) = HeaderValue::from_str(value) {
-            self.0.headers.push((name, value));
-        }
+    pub fn with_header(mut self, name: &str, value: &str) -> Self {
+        self.0.headers.append(name, value);
         self
     }
 
@@ -337,13 +339,11 @@ impl Problem {
             // Serializing plain strings and numbers cannot fail; keep a fallback anyway.
             br#"{"type":"about:blank","title":"Internal error","status":500}"#.to_vec()
         });
-        let mut response = Response::new(body);
-        *response.status_mut() = self.status();
-        let headers = response.headers_mut();
-        headers.insert(CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
-        headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        for (name, value) in self.0.headers {
-            headers.append(name, value);
+        let mut response = Response::new(self.status(), body)
+            .with_header("content-type", PROBLEM_JSON)
+            .with_header("cache-control", "no-store");
+        for (name, value) in self.0.headers.iter() {
+            response.headers_mut().append(name, value);
         }
         response
     }
@@ -381,7 +381,7 @@ mod tests {
         .into_response();
 
         assert_eq!(response.status(), StatusCode::BAD_REQUEST);
-        assert_eq!(response.headers()[CONTENT_TYPE], PROBLEM_JSON);
+        assert_eq!(response.headers().get("content-type"), Some(PROBLEM_JSON));
         let json = body(&response);
         assert_eq!(json["type"], "urn:webhook-inbox:problem:invalid-request");
         assert_eq!(json["title"], "The request is invalid");
@@ -415,31 +415,25 @@ mod tests {
 
     #[test]
     fn method_not_allowed_lists_allowed_methods() {
-        let response = Problem::method_not_allowed(
-            &http::Method::POST,
-            &[http::Method::GET, http::Method::HEAD],
-        )
-        .into_response();
+        let response = Problem::method_not_allowed(&Method::POST, &[Method::GET, Method::HEAD])
+            .into_response();
         assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
-        assert_eq!(response.headers()[http::header::ALLOW], "GET, HEAD");
+        assert_eq!(response.headers().get("allow"), Some("GET, HEAD"));
     }
 
     #[test]
     fn store_unavailable_asks_to_retry() {
         let response = Problem::store_unavailable(5).into_response();
         assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
-        assert_eq!(response.headers()[http::header::RETRY_AFTER], "5");
+        assert_eq!(response.headers().get("retry-after"), Some("5"));
     }
 
     #[test]
     fn invalid_header_values_are_dropped_not_panicked() {
         let response = Problem::new(ProblemKind::Unauthorized)
-            .with_header(http::header::WWW_AUTHENTICATE, "bad\nvalue")
+            .with_header("www-authenticate", "bad\nvalue")
             .into_response();
-        assert!(response
-            .headers()
-            .get(http::header::WWW_AUTHENTICATE)
-            .is_none());
+        assert!(response.headers().get("www-authenticate").is_none());
     }
 
     #[test]

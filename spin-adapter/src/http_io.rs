@@ -1,9 +1,7 @@
 //! `wasi:http` incoming requests in, `http::Response`s out.
 
-use http::header::{HeaderName, HeaderValue};
-use http::request::Parts;
 use shared::config::LogLevel;
-use shared::http::{BodyError, Response, Service};
+use shared::http::{BodyError, Head, Method, Response, Service};
 use shared::problem::{FieldError, Problem};
 use spin_sdk::http::{Fields, IncomingRequest, OutgoingResponse, ResponseOutparam};
 use wasi::io::streams::StreamError;
@@ -36,38 +34,23 @@ pub async fn serve_incoming<S: Service>(
     respond(response_out, response).await;
 }
 
-/// The request line and headers as `http` types.
-fn head_of(request: &IncomingRequest) -> Result<Parts, Problem> {
-    let method =
-        http::Method::from_bytes(request.method().to_string().as_bytes()).map_err(|_| {
-            Problem::invalid(
-                "the request method is not a valid token",
-                vec![FieldError::new("method", "invalid")],
-            )
-        })?;
-    let path_and_query = request.path_with_query().unwrap_or_else(|| "/".to_owned());
-    let uri: http::Uri = path_and_query.parse().map_err(|_| {
+/// The request line and headers as the shared types.
+fn head_of(request: &IncomingRequest) -> Result<Head, Problem> {
+    let method = Method::parse(&request.method().to_string()).ok_or_else(|| {
         Problem::invalid(
-            "the request target is not a valid URI",
-            vec![FieldError::new("path", "invalid")],
+            "the request method is not a valid token",
+            vec![FieldError::new("method", "invalid")],
         )
     })?;
-
-    let mut builder = http::Request::builder().method(method).uri(uri);
+    let target = request.path_with_query().unwrap_or_else(|| "/".to_owned());
+    let mut head = Head::new(method, &target);
     for (name, value) in request.headers().entries() {
-        // Headers that are not valid `http` header text are dropped; nothing we read can be
-        // missing for that reason without the handler noticing and answering 400.
-        if let (Ok(name), Ok(value)) = (
-            HeaderName::from_bytes(name.as_bytes()),
-            HeaderValue::from_bytes(&value),
-        ) {
-            builder = builder.header(name, value);
+        // Header values that are not text are dropped: every header we read is text, so a
+        // handler that needs one answers "missing or malformed" (400) instead.
+        if let Ok(value) = String::from_utf8(value) {
+            head.headers.append(&name, &value);
         }
     }
-    let (head, ()) = builder
-        .body(())
-        .map_err(|error| Problem::invalid(format!("the request head is invalid: {error}"), vec![]))?
-        .into_parts();
     Ok(head)
 }
 
@@ -99,23 +82,21 @@ fn read_body(request: &IncomingRequest, limit: usize) -> Result<Vec<u8>, BodyErr
 
 /// Writes the response. A failure here means the client went away; there is no one left to
 /// tell, so it is logged.
-async fn respond(response_out: ResponseOutparam, response: Response) {
-    let (parts, body) = response.into_parts();
-    let headers: Vec<(String, Vec<u8>)> = parts
-        .headers
+async fn respond(response_out: ResponseOutparam, mut response: Response) {
+    let headers: Vec<(String, Vec<u8>)> = response
+        .headers()
         .iter()
-        .map(|(name, value)| (name.as_str().to_owned(), value.as_bytes().to_vec()))
+        .map(|(name, value)| (name.to_owned(), value.as_bytes().to_vec()))
         .collect();
+    let status = response.status().as_u16();
+    let body = std::mem::take(response.body_mut());
     let fields = Fields::from_list(&headers).unwrap_or_else(|error| {
         tracing::error!(error = ?error, "response headers rejected by the host");
         Fields::new()
     });
     let outgoing = OutgoingResponse::new(fields);
-    if outgoing.set_status_code(parts.status.as_u16()).is_err() {
-        tracing::error!(
-            status = parts.status.as_u16(),
-            "status rejected by the host"
-        );
+    if outgoing.set_status_code(status).is_err() {
+        tracing::error!(status, "status rejected by the host");
     }
     if let Err(error) = response_out.set_with_body(outgoing, body).await {
         tracing::warn!(error = ?error, "could not write the response body");

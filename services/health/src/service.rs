@@ -9,13 +9,13 @@
 
 use std::time::Instant;
 
-use http::request::Parts;
-use http::{Method, StatusCode};
 use serde::Serialize;
 use shared::build_info::BuildInfo;
-use shared::clock::{rfc3339, Clock};
+use shared::clock::Clock;
 use shared::config::{self, names, ConfigError, LogLevel, Variables, WebhookLimits};
-use shared::http::{json, BodyPolicy, Request, RequestContext, Response, Router, Service};
+use shared::http::{
+    json, BodyPolicy, Head, Method, Request, RequestContext, Response, Router, Service, StatusCode,
+};
 use shared::kv::{KeyValue, KvError};
 use shared::problem::{Problem, ProblemKind};
 
@@ -70,7 +70,7 @@ impl<K: KeyValue, V: Variables, C: Clock> Health<K, V, C> {
             StatusCode::OK,
             &Liveness {
                 status: "ok",
-                timestamp: rfc3339(self.clock.now()),
+                timestamp: self.clock.now().to_rfc3339_seconds(),
                 version: self.build.version,
                 commit: self.build.commit,
             },
@@ -103,7 +103,7 @@ impl<K: KeyValue, V: Variables, C: Clock> Health<K, V, C> {
         let started = Instant::now();
         let result = self.store.as_ref().map_err(Clone::clone).and_then(|store| {
             let key = format!("health:probe:{}", ctx.request_id());
-            let value = rfc3339(self.clock.now()).into_bytes();
+            let value = self.clock.now().to_rfc3339_millis().into_bytes();
             store.set(&key, &value)?;
             let read = store.get(&key)?;
             store.delete(&key)?;
@@ -175,7 +175,7 @@ impl<K: KeyValue, V: Variables, C: Clock> Service for Health<K, V, C> {
         "health"
     }
 
-    fn body_policy(&self, _: &Parts) -> Result<BodyPolicy, Problem> {
+    fn body_policy(&self, _: &Head) -> Result<BodyPolicy, Problem> {
         Ok(BodyPolicy::SMALL)
     }
 

@@ -4,10 +4,11 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use sha2::{Digest, Sha256};
+
+use crate::time::Timestamp;
 
 /// Why an input could not become a domain value. The message is safe to show to the caller.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -270,12 +271,12 @@ pub struct EventMeta {
     /// The provider's event type.
     pub event_type: EventType,
     /// When we accepted it.
-    pub received_at: DateTime<Utc>,
+    pub received_at: Timestamp,
     /// Pending or processed.
     pub status: EventStatus,
     /// When a consumer marked it processed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub processed_at: Option<DateTime<Utc>>,
+    pub processed_at: Option<Timestamp>,
 }
 
 /// The large, immutable part of a stored event: what a consumer needs to act on and re-verify

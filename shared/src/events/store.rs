@@ -4,7 +4,6 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
@@ -15,6 +14,7 @@ use super::model::{
 };
 use crate::clock::Clock;
 use crate::kv::{KeyValue, KvError};
+use crate::time::Timestamp;
 
 /// Why the store could not do what was asked.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -94,9 +94,9 @@ pub struct ListFilter {
     /// Only this status.
     pub status: Option<EventStatus>,
     /// Received at or after.
-    pub since: Option<DateTime<Utc>>,
+    pub since: Option<Timestamp>,
     /// Received before.
-    pub until: Option<DateTime<Utc>>,
+    pub until: Option<Timestamp>,
 }
 
 impl ListFilter {
@@ -337,9 +337,9 @@ impl<K: KeyValue, C: Clock> EventStore<K, C> {
             Some(cursor) => cursor.before_seq.saturating_sub(1),
             None => u64::try_from(self.kv.increment(keys::SEQ, 0)?).unwrap_or_default(),
         };
-        let stop_before = filter.since.map(|since| {
-            since - chrono::Duration::from_std(self.tuning.clock_skew).unwrap_or_default()
-        });
+        let stop_before = filter
+            .since
+            .map(|since| since.minus(self.tuning.clock_skew));
         let mut items = Vec::new();
         let mut scanned = 0;
         let mut exhausted = false;
@@ -507,7 +507,7 @@ impl<K: KeyValue, C: Clock> EventStore<K, C> {
     }
 
     fn now_ms(&self) -> i64 {
-        self.clock.now().timestamp_millis()
+        self.clock.now().unix_millis()
     }
 }
 

@@ -41,7 +41,7 @@ fn first_copy_is_accepted_later_copies_are_duplicates() {
     let meta = accepted(store.ingest(new_event(Provider::Github, "d-1")));
     assert_eq!(meta.seq, 1);
     assert_eq!(meta.status, EventStatus::Pending);
-    assert_eq!(meta.received_at.timestamp(), T0);
+    assert_eq!(meta.received_at.unix_seconds(), T0);
     assert_eq!(
         store.ingest(new_event(Provider::Github, "d-1")),
         Ok(Ingested::Duplicate(meta.id.clone()))

@@ -1,25 +1,21 @@
-//! The request pipeline every component runs, written against the `http` crate's types.
+//! The request pipeline every component runs.
 //!
 //! [`serve`] is what the Spin adapter calls once it has the request head: it assigns the request
 //! id, enforces the service's body limit (from `Content-Length` before reading a byte, and again
 //! while reading), hands the request to the service, strips bodies from `HEAD` answers, echoes
-//! `x-request-id`, and writes one JSON log line. [`Router`] maps paths (routefinder syntax,
+//! `x-request-id`, and writes one JSON log line. [`Router`] maps paths (Spin's and routefinder's syntax,
 //! `/api/events/:id`) and methods to handlers and answers 404 and 405 (with `Allow`) itself.
+
+mod message;
 
 use std::time::Instant;
 
-use http::header::{HeaderValue, CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE};
-use http::request::Parts;
-use http::{Method, StatusCode};
 use serde::Serialize;
+
+pub use message::{Head, Headers, Method, Request, Response, StatusCode};
 
 use crate::problem::{FieldError, Problem, ProblemKind};
 use crate::request_id::{self, RequestId};
-
-/// A request with its whole body.
-pub type Request = http::Request<Vec<u8>>;
-/// A response with its whole body.
-pub type Response = http::Response<Vec<u8>>;
 
 /// What the pipeline knows about a request besides the request itself.
 #[derive(Debug, Clone)]
@@ -117,7 +113,7 @@ pub trait Service {
 
     /// The body policy for this request, or a problem that answers it without reading the body
     /// (for example a misconfigured limit).
-    fn body_policy(&self, head: &Parts) -> Result<BodyPolicy, Problem>;
+    fn body_policy(&self, head: &Head) -> Result<BodyPolicy, Problem>;
 
     /// Answers a request. Problems are rendered with [`RequestContext::render`].
     fn handle(&self, ctx: &mut RequestContext, request: Request) -> Response;
@@ -129,11 +125,11 @@ pub trait Service {
 /// [`BodyError::TooLarge`]) as soon as more than `limit` bytes arrive.
 pub fn serve<S: Service>(
     service: &S,
-    head: Parts,
+    head: Head,
     read_body: impl FnOnce(usize) -> Result<Vec<u8>, BodyError>,
 ) -> Response {
     let started = Instant::now();
-    let mut ctx = RequestContext::new(RequestId::from_headers(&head.headers), head.uri.path());
+    let mut ctx = RequestContext::new(RequestId::from_headers(&head.headers), head.path.as_str());
     let method = head.method.clone();
 
     let mut response = match admit(service, &head)
@@ -146,9 +142,9 @@ pub fn serve<S: Service>(
     if method == Method::HEAD {
         response.body_mut().clear();
     }
-    if let Ok(value) = HeaderValue::from_str(ctx.request_id().as_str()) {
-        response.headers_mut().insert(request_id::HEADER, value);
-    }
+    response
+        .headers_mut()
+        .insert(request_id::HEADER, ctx.request_id().as_str());
 
     let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
     tracing::info!(
@@ -163,7 +159,7 @@ pub fn serve<S: Service>(
 }
 
 /// Checks the head against the service's body policy; returns the limit to read with.
-fn admit<S: Service>(service: &S, head: &Parts) -> Result<usize, Problem> {
+fn admit<S: Service>(service: &S, head: &Head) -> Result<usize, Problem> {
     let policy = service.body_policy(head)?;
     match declared_length(head)? {
         Some(length) if length > policy.limit => Err(body_problem(&BodyError::TooLarge {
@@ -180,14 +176,14 @@ fn admit<S: Service>(service: &S, head: &Parts) -> Result<usize, Problem> {
 }
 
 /// The `Content-Length` the client declared, if any.
-fn declared_length(head: &Parts) -> Result<Option<usize>, Problem> {
-    let Some(value) = head.headers.get(CONTENT_LENGTH) else {
+fn declared_length(head: &Head) -> Result<Option<usize>, Problem> {
+    let Some(value) = head.headers.get("content-length") else {
         return Ok(None);
     };
-    value
-        .to_str()
-        .ok()
-        .and_then(|text| text.trim().parse::<usize>().ok())
+    let digits = value.trim();
+    (!digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| digits.parse::<usize>().ok())
+        .flatten()
         .map(Some)
         .ok_or_else(|| {
             Problem::invalid(
@@ -201,9 +197,8 @@ fn declared_length(head: &Parts) -> Result<Option<usize>, Problem> {
 }
 
 /// Whether the request says it has a body (a length, or chunked transfer).
-fn carries_body(head: &Parts) -> bool {
-    head.headers.contains_key(http::header::TRANSFER_ENCODING)
-        || matches!(head.method, Method::POST | Method::PUT | Method::PATCH)
+fn carries_body(head: &Head) -> bool {
+    head.headers.contains_key("transfer-encoding") || head.method.expects_body()
 }
 
 fn body_problem(error: &BodyError) -> Problem {
@@ -222,13 +217,53 @@ pub type Handler<S> = fn(&S, &RequestContext, Request) -> Result<Response, Probl
 
 struct Route<S> {
     template: &'static str,
+    segments: Vec<Segment>,
     handlers: Vec<(Method, Handler<S>)>,
 }
 
+/// Path parameters captured by a route: `(name, value)`.
+type Captures = Vec<(String, String)>;
+
+/// One `/`-separated part of a route template.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Segment {
+    /// Matches exactly this text.
+    Literal(&'static str),
+    /// `:name`: matches any one non-empty segment and captures it.
+    Param(&'static str),
+}
+
+impl<S> Route<S> {
+    /// The captures if `path` matches, with a specificity score: literal segments earlier in
+    /// the path win over parameters (`/api/events/stats` beats `/api/events/:id`).
+    fn matches(&self, path: &str) -> Option<(Vec<bool>, Captures)> {
+        let parts: Vec<&str> = path.strip_prefix('/')?.split('/').collect();
+        if parts.len() != self.segments.len() {
+            return None;
+        }
+        let mut score = Vec::with_capacity(parts.len());
+        let mut captures = Vec::new();
+        for (segment, part) in self.segments.iter().zip(parts) {
+            match segment {
+                Segment::Literal(text) if *text == part => score.push(true),
+                Segment::Param(name) if !part.is_empty() => {
+                    score.push(false);
+                    captures.push(((*name).to_owned(), part.to_owned()));
+                }
+                _ => return None,
+            }
+        }
+        Some((score, captures))
+    }
+}
+
 /// Maps paths and methods to handlers.
+///
+/// Templates are `/`-separated literals and `:name` parameters (the syntax of routefinder,
+/// which `spin_sdk::http::Router` uses). This matcher is a few dozen lines rather than
+/// routefinder itself because the whole route table of a component has a handful of entries
+/// and routefinder's general matcher costs about 9 KB of each component's size budget.
 pub struct Router<S> {
-    /// Template to index into `table`.
-    routes: routefinder::Router<usize>,
     table: Vec<Route<S>>,
 }
 
@@ -249,14 +284,12 @@ impl<S> Default for Router<S> {
 impl<S> Router<S> {
     /// An empty router: every path is a 404.
     pub fn new() -> Self {
-        Self {
-            routes: routefinder::Router::new(),
-            table: Vec::new(),
-        }
+        Self { table: Vec::new() }
     }
 
     /// Serves `method` on `template` with `handler`. `GET` also serves `HEAD`. Fails only for a
-    /// template routefinder cannot parse, which the services' unit tests rule out.
+    /// malformed template (not starting with `/`, or with an empty or unnamed segment), which
+    /// the services' unit tests rule out.
     pub fn route(
         mut self,
         template: &'static str,
@@ -269,35 +302,47 @@ impl<S> Router<S> {
             .find(|route| route.template == template)
         {
             route.handlers.push((method, handler));
-        } else {
-            self.routes.add(template, self.table.len())?;
-            self.table.push(Route {
-                template,
-                handlers: vec![(method, handler)],
-            });
+            return Ok(self);
         }
+        let segments = template
+            .strip_prefix('/')
+            .ok_or_else(|| format!("route {template:?} must start with /"))?
+            .split('/')
+            .map(|segment| match segment.strip_prefix(':') {
+                Some("") | None if segment.is_empty() || segment == ":" => {
+                    Err(format!("route {template:?} has an empty segment"))
+                }
+                Some(name) => Ok(Segment::Param(name)),
+                None => Ok(Segment::Literal(segment)),
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        self.table.push(Route {
+            template,
+            segments,
+            handlers: vec![(method, handler)],
+        });
         Ok(self)
     }
 
     /// Routes a request: 404 when no template matches, 405 (with `Allow`) when the template
     /// matches but not the method.
     pub fn dispatch(&self, state: &S, ctx: &mut RequestContext, request: Request) -> Response {
-        let path = request.uri().path().to_owned();
-        let Some((found, route)) = self
-            .routes
-            .best_match(&path)
-            .and_then(|found| self.table.get(*found.handler()).map(|route| (found, route)))
-        else {
-            return ctx.render(Problem::route_not_found(&path));
+        let best = self
+            .table
+            .iter()
+            .filter_map(|route| {
+                route
+                    .matches(request.path())
+                    .map(|(score, captures)| (score, captures, route))
+            })
+            .max_by(|a, b| a.0.cmp(&b.0));
+        let Some((_, captures, route)) = best else {
+            return ctx.render(Problem::route_not_found(request.path()));
         };
         ctx.route = route.template;
-        ctx.params = found
-            .captures()
-            .iter()
-            .map(|(name, value)| (name.to_owned(), value.to_owned()))
-            .collect();
+        ctx.params = captures;
 
-        let wanted = if request.method() == Method::HEAD {
+        let wanted = if *request.method() == Method::HEAD {
             Method::GET
         } else {
             request.method().clone()
@@ -333,25 +378,19 @@ pub fn json<T: Serialize>(status: StatusCode, body: &T) -> Result<Response, Prob
             format!("could not encode the response: {error}"),
         )
     })?;
-    let mut response = Response::new(bytes);
-    *response.status_mut() = status;
-    let headers = response.headers_mut();
-    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    Ok(response)
+    Ok(Response::new(status, bytes)
+        .with_header("content-type", "application/json")
+        .with_header("cache-control", "no-store"))
 }
 
-/// A header's value as text, if present and visible ASCII.
+/// A header's value as text.
 pub fn header<'a>(request: &'a Request, name: &str) -> Option<&'a str> {
-    request
-        .headers()
-        .get(name)
-        .and_then(|value| value.to_str().ok())
+    request.headers().get(name)
 }
 
 /// The media type of the request body (`Content-Type` without parameters, lower-cased).
 pub fn media_type(request: &Request) -> Option<String> {
-    header(request, CONTENT_TYPE.as_str()).map(|value| {
+    header(request, "content-type").map(|value| {
         value
             .split(';')
             .next()
@@ -365,13 +404,13 @@ pub fn media_type(request: &Request) -> Option<String> {
 pub mod testing {
     use super::*;
 
-    /// A request with the given method, URI, headers and body.
-    pub fn request(method: Method, uri: &str, headers: &[(&str, &str)], body: &[u8]) -> Request {
-        let mut builder = http::Request::builder().method(method).uri(uri);
+    /// A request with the given method, target, headers and body.
+    pub fn request(method: Method, target: &str, headers: &[(&str, &str)], body: &[u8]) -> Request {
+        let mut head = Head::new(method, target);
         for (name, value) in headers {
-            builder = builder.header(*name, *value);
+            head.headers.append(name, value);
         }
-        builder.body(body.to_vec()).unwrap_or_default()
+        Request::from_parts(head, body.to_vec())
     }
 
     /// Runs a request through [`serve`] with an in-memory body.
@@ -393,7 +432,7 @@ pub mod testing {
 
     /// A response header as text.
     pub fn header_of<'a>(response: &'a Response, name: &str) -> Option<&'a str> {
-        response.headers().get(name).and_then(|v| v.to_str().ok())
+        response.headers().get(name)
     }
 }
 
@@ -435,7 +474,7 @@ mod tests {
         fn name(&self) -> &'static str {
             "echo"
         }
-        fn body_policy(&self, _: &Parts) -> Result<BodyPolicy, Problem> {
+        fn body_policy(&self, _: &Head) -> Result<BodyPolicy, Problem> {
             Ok(self.policy)
         }
         fn handle(&self, ctx: &mut RequestContext, request: Request) -> Response {
@@ -453,6 +492,37 @@ mod tests {
         let response = call(&echo(POLICY), request(Method::GET, "/things/42", &[], b""));
         assert_eq!(response.status(), StatusCode::OK);
         assert_eq!(body_json(&response)["id"], "42");
+    }
+
+    #[test]
+    fn literal_segments_beat_parameters_and_lengths_must_match() {
+        fn literal(_: &Echo, _: &RequestContext, _: Request) -> Result<Response, Problem> {
+            json(StatusCode::OK, &"literal")
+        }
+        let mut service = echo(POLICY);
+        service.router = std::mem::take(&mut service.router)
+            .route("/things/special", Method::GET, literal)
+            .unwrap();
+        let response = call(&service, request(Method::GET, "/things/special", &[], b""));
+        assert_eq!(body_json(&response), "literal");
+        let response = call(&service, request(Method::GET, "/things/other", &[], b""));
+        assert_eq!(body_json(&response)["id"], "other");
+        for path in ["/things", "/things/", "/things/1/2", "things/1"] {
+            let response = call(&service, request(Method::GET, path, &[], b""));
+            assert_eq!(response.status(), StatusCode::NOT_FOUND, "{path}");
+        }
+    }
+
+    #[test]
+    fn malformed_templates_are_refused() {
+        for template in ["", "no-slash", "/a//b", "/a/:"] {
+            assert!(
+                Router::<Echo>::new()
+                    .route(template, Method::GET, fail)
+                    .is_err(),
+                "{template}"
+            );
+        }
     }
 
     #[test]

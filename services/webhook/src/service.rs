@@ -1,0 +1,284 @@
+//! `POST /webhooks/{provider}`: verify, deduplicate, store, answer.
+//!
+//! The checks run cheapest-and-most-fundamental first, and authentication comes before anything
+//! that reads the payload, so an unauthenticated caller learns nothing about what we accept:
+//!
+//! | step | failure |
+//! |---|---|
+//! | body within `webhook_max_body_bytes` (from `Content-Length` before reading, then while reading) | 413 |
+//! | provider known | 404 |
+//! | provider's secret configured (and well-formed) | 404 (503 if malformed) |
+//! | signature headers present and well-formed | 400 |
+//! | signature (and, for Stripe and Standard Webhooks, timestamp) verifies | 401 |
+//! | `Content-Type` is one the provider sends | 415 |
+//! | UTF-8 JSON object (GitHub forms: in `payload`) | 400 |
+//! | delivery id and event type present | 400 |
+//! | stored, or found already stored | 202 / 200, else 503 with `Retry-After` |
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use serde::Serialize;
+use shared::clock::Clock;
+use shared::config::{names, Variables, WebhookLimits};
+use shared::events::{EventId, EventStore, Ingested, NewEvent, Provider, StoreError};
+use shared::http::{
+    json, media_type, BodyPolicy, Head, Method, Request, RequestContext, Response, Router, Service,
+    StatusCode,
+};
+use shared::kv::{KeyValue, KvError};
+use shared::problem::{FieldError, Problem, ProblemKind};
+
+use crate::providers::{self, Secrets};
+
+/// Seconds a client should wait after a store failure.
+const RETRY_AFTER_STORE_SECS: u32 = 5;
+/// Seconds a duplicate should wait while the original is still being stored.
+const RETRY_AFTER_IN_PROGRESS_SECS: u32 = 2;
+
+/// The webhook component's state for one request.
+pub struct Webhooks<K, V, C> {
+    store: Result<K, KvError>,
+    vars: V,
+    clock: C,
+    router: Result<Router<Self>, String>,
+}
+
+impl<K, V, C> std::fmt::Debug for Webhooks<K, V, C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Webhooks").finish_non_exhaustive()
+    }
+}
+
+/// The answer to an accepted or duplicate delivery.
+#[derive(Debug, Serialize)]
+struct Receipt<'a> {
+    id: &'a str,
+    duplicate: bool,
+}
+
+/// What the delivery log line says, filled in as the request progresses.
+#[derive(Debug, Default)]
+struct DeliveryLog {
+    provider: &'static str,
+    delivery_id: String,
+    event_type: String,
+    event_id: String,
+}
+
+impl<K: KeyValue, V: Variables, C: Clock> Webhooks<K, V, C> {
+    /// The component over an (opened or failed-to-open) store, variables and a clock.
+    pub fn new(store: Result<K, KvError>, vars: V, clock: C) -> Self {
+        let router = Router::new().route("/webhooks/:provider", Method::POST, Self::receive);
+        Self {
+            store,
+            vars,
+            clock,
+            router,
+        }
+    }
+
+    fn receive(&self, ctx: &RequestContext, request: Request) -> Result<Response, Problem> {
+        let started = Instant::now();
+        let mut log = DeliveryLog::default();
+        let result = self.process(ctx, &request, &mut log);
+        let (outcome, status) = match &result {
+            Ok(response) if response.status() == StatusCode::ACCEPTED => {
+                ("accepted", response.status())
+            }
+            Ok(response) => ("duplicate", response.status()),
+            Err(problem) => (problem.kind().slug(), problem.status()),
+        };
+        tracing::info!(
+            provider = log.provider,
+            delivery_id = log.delivery_id.as_str(),
+            event_type = log.event_type.as_str(),
+            event_id = log.event_id.as_str(),
+            outcome,
+            status = u64::from(status.as_u16()),
+            latency_ms = (started.elapsed().as_secs_f64() * 1_000_000.0).round() / 1000.0,
+            request_id = ctx.request_id().as_str(),
+            "delivery"
+        );
+        result
+    }
+
+    fn process(
+        &self,
+        ctx: &RequestContext,
+        request: &Request,
+        log: &mut DeliveryLog,
+    ) -> Result<Response, Problem> {
+        let name = ctx.param("provider").unwrap_or_default();
+        let provider = Provider::parse(name).ok_or_else(|| {
+            Problem::of(
+                ProblemKind::NotFound,
+                format!(
+                    "unknown provider {name:?}; this service accepts {}",
+                    Provider::ALL.map(Provider::as_str).join(", ")
+                ),
+            )
+        })?;
+        log.provider = provider.as_str();
+
+        let secrets = Secrets::load(provider, &self.vars).map_err(misconfigured)?;
+        if secrets.is_empty() {
+            return Err(Problem::of(
+                ProblemKind::NotFound,
+                format!(
+                    "the {provider} provider is not configured: set the {} variable to enable it",
+                    providers::secret_variable(provider)
+                ),
+            ));
+        }
+        let limits = WebhookLimits::load(&self.vars).map_err(misconfigured)?;
+
+        providers::verify(
+            provider,
+            &secrets,
+            request.headers(),
+            request.body(),
+            self.clock.now().unix_seconds(),
+            limits.timestamp_tolerance,
+        )
+        .map_err(|error| providers::verify_problem(&error))?;
+
+        let media = media_type(request).unwrap_or_default();
+        let accepted = providers::media_types(provider);
+        if !accepted.contains(&media.as_str()) {
+            let detail = if media.is_empty() {
+                "the request has no Content-Type".to_owned()
+            } else {
+                format!("{media} is not accepted")
+            };
+            return Err(Problem::of(
+                ProblemKind::UnsupportedMediaType,
+                format!(
+                    "{detail}; {provider} deliveries are {}",
+                    accepted.join(" or ")
+                ),
+            )
+            .with_header("accept-post", &accepted.join(", ")));
+        }
+        let text = std::str::from_utf8(request.body()).map_err(|error| {
+            Problem::invalid(
+                "the body is not UTF-8",
+                vec![FieldError::new("body", error.to_string())],
+            )
+        })?;
+        let payload = providers::payload(&media, text)?;
+        let (delivery_id, event_type) = providers::identify(provider, request.headers(), &payload)?;
+        log.delivery_id = delivery_id.as_str().to_owned();
+        log.event_type = event_type.as_str().to_owned();
+
+        let headers: BTreeMap<String, String> = providers::kept_headers(provider)
+            .iter()
+            .filter_map(|name| {
+                let value = request.headers().get(name)?;
+                Some(((*name).to_owned(), value.to_owned()))
+            })
+            .collect();
+        let event = NewEvent {
+            provider,
+            delivery_id,
+            event_type,
+            headers,
+            content_type: media,
+            raw_body: text.to_owned(),
+            json: payload,
+        };
+
+        let store = self.event_store()?;
+        let (id, status, duplicate) = match store.ingest(event) {
+            Ok(Ingested::Accepted(meta)) => (meta.id, StatusCode::ACCEPTED, false),
+            Ok(Ingested::Duplicate(id)) => (id, StatusCode::OK, true),
+            Err(error) => return Err(store_problem(&error)),
+        };
+        log.event_id = id.as_str().to_owned();
+        receipt(&id, status, duplicate)
+    }
+
+    fn event_store(&self) -> Result<EventStore<&K, &C>, Problem> {
+        match &self.store {
+            Ok(kv) => Ok(EventStore::new(kv, &self.clock)),
+            Err(error) => {
+                tracing::error!(error = %error, "key-value store unavailable");
+                Err(Problem::store_unavailable(RETRY_AFTER_STORE_SECS))
+            }
+        }
+    }
+}
+
+fn receipt(id: &EventId, status: StatusCode, duplicate: bool) -> Result<Response, Problem> {
+    let mut response = json(
+        status,
+        &Receipt {
+            id: id.as_str(),
+            duplicate,
+        },
+    )?;
+    response
+        .headers_mut()
+        .insert("location", &format!("/api/events/{id}"));
+    Ok(response)
+}
+
+fn misconfigured(error: shared::config::ConfigError) -> Problem {
+    tracing::error!(variable = error.variable(), error = %error, "webhook misconfigured");
+    Problem::of(ProblemKind::Misconfigured, error.to_string()).with_retry_after(60)
+}
+
+fn store_problem(error: &StoreError) -> Problem {
+    match error {
+        StoreError::InProgress => Problem::of(
+            ProblemKind::DeliveryInProgress,
+            "the same delivery is being stored by a concurrent request; retry shortly",
+        )
+        .with_retry_after(RETRY_AFTER_IN_PROGRESS_SECS),
+        StoreError::Kv(kv) => {
+            tracing::error!(error = %kv, "store failed; delivery not acknowledged");
+            Problem::store_unavailable(RETRY_AFTER_STORE_SECS)
+        }
+        StoreError::Corrupt { key, reason } => {
+            tracing::error!(key, reason, "corrupt record");
+            Problem::of(ProblemKind::Internal, "a stored record is corrupt")
+        }
+    }
+}
+
+impl<K: KeyValue, V: Variables, C: Clock> Service for Webhooks<K, V, C> {
+    fn name(&self) -> &'static str {
+        "webhook"
+    }
+
+    fn body_policy(&self, _: &Head) -> Result<BodyPolicy, Problem> {
+        let limits = WebhookLimits::load(&self.vars).map_err(misconfigured)?;
+        Ok(BodyPolicy {
+            limit: limits.max_body_bytes,
+            // Providers send a length, but chunked bodies are still bounded while reading.
+            require_length: false,
+        })
+    }
+
+    fn handle(&self, ctx: &mut RequestContext, request: Request) -> Response {
+        match &self.router {
+            Ok(router) => router.dispatch(self, ctx, request),
+            Err(error) => ctx.render(Problem::of(
+                ProblemKind::Internal,
+                format!("the route table is invalid: {error}"),
+            )),
+        }
+    }
+}
+
+/// The variable names this component reads, for documentation and tests.
+pub const VARIABLES: [&str; 5] = [
+    names::WEBHOOK_GITHUB_SECRET,
+    names::WEBHOOK_STRIPE_SECRET,
+    names::WEBHOOK_STANDARD_SECRET,
+    names::WEBHOOK_MAX_BODY_BYTES,
+    names::WEBHOOK_TIMESTAMP_TOLERANCE_SECS,
+];
+
+#[cfg(test)]
+mod tests;

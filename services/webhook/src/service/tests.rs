@@ -1,0 +1,493 @@
+//! The webhook service against the in-memory store: every answer of the table in the module
+//! docs, and what is logged.
+
+use super::*;
+use proptest::prelude::*;
+use shared::clock::ManualClock;
+use shared::config::StaticVariables;
+use shared::events::ListFilter;
+use shared::http::testing::{body_json, call, header_of, request};
+use shared::kv::testing::{FaultyKv, Op};
+use shared::kv::MemoryKv;
+use shared::logging::CapturedLogs;
+use webhook_verify::{github, standard, stripe};
+
+const NOW: i64 = 1_800_000_000;
+const GITHUB_SECRET: &str = "gh-test-secret";
+const STRIPE_SECRET: &str = "whsec_stripe_test_secret";
+const STANDARD_SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+
+fn vars() -> StaticVariables {
+    StaticVariables::from_pairs([
+        (names::WEBHOOK_GITHUB_SECRET, GITHUB_SECRET),
+        (names::WEBHOOK_STRIPE_SECRET, STRIPE_SECRET),
+        (names::WEBHOOK_STANDARD_SECRET, STANDARD_SECRET),
+        (names::WEBHOOK_MAX_BODY_BYTES, "1024"),
+        (names::WEBHOOK_TIMESTAMP_TOLERANCE_SECS, "300"),
+    ])
+}
+
+fn service<K: KeyValue>(kv: K, vars: StaticVariables) -> Webhooks<K, StaticVariables, ManualClock> {
+    Webhooks::new(Ok(kv), vars, ManualClock::at_unix(NOW))
+}
+
+fn github_request(delivery: &str, body: &str) -> Request {
+    let signature = github::sign(GITHUB_SECRET.as_bytes(), body.as_bytes());
+    request(
+        Method::POST,
+        "/webhooks/github",
+        &[
+            ("content-type", "application/json"),
+            ("x-github-delivery", delivery),
+            ("x-github-event", "push"),
+            ("x-hub-signature-256", &signature),
+        ],
+        body.as_bytes(),
+    )
+}
+
+fn stripe_request(body: &str, timestamp: i64) -> Request {
+    let signature = stripe::sign(STRIPE_SECRET.as_bytes(), timestamp, body.as_bytes());
+    request(
+        Method::POST,
+        "/webhooks/stripe",
+        &[
+            ("content-type", "application/json"),
+            ("stripe-signature", &signature),
+        ],
+        body.as_bytes(),
+    )
+}
+
+fn standard_request(id: &str, body: &str, timestamp: i64) -> Request {
+    let key = standard::Key::parse(STANDARD_SECRET).unwrap();
+    let signature = standard::sign(&key, id, timestamp, body.as_bytes());
+    request(
+        Method::POST,
+        "/webhooks/standard",
+        &[
+            ("content-type", "application/json; charset=utf-8"),
+            ("webhook-id", id),
+            ("webhook-timestamp", &timestamp.to_string()),
+            ("webhook-signature", &signature),
+        ],
+        body.as_bytes(),
+    )
+}
+
+fn assert_problem(response: &Response, status: u16, slug: &str) -> serde_json::Value {
+    assert_eq!(
+        response.status().as_u16(),
+        status,
+        "{}",
+        String::from_utf8_lossy(response.body())
+    );
+    assert_eq!(
+        header_of(response, "content-type"),
+        Some("application/problem+json")
+    );
+    let body = body_json(response);
+    assert_eq!(
+        body["type"],
+        format!("urn:webhook-inbox:problem:{slug}"),
+        "{body}"
+    );
+    body
+}
+
+#[test]
+fn each_provider_is_accepted_once_then_reported_duplicate() {
+    let kv = MemoryKv::new();
+    let svc = service(&kv, vars());
+    let requests = [
+        github_request("d-1", r#"{"ref":"refs/heads/main"}"#),
+        stripe_request(r#"{"id":"evt_1","type":"invoice.paid"}"#, NOW - 10),
+        standard_request("msg_1", r#"{"type":"user.created","data":{}}"#, NOW + 10),
+    ];
+    for req in requests {
+        let first = call(&svc, req.clone());
+        assert_eq!(
+            first.status(),
+            StatusCode::ACCEPTED,
+            "{}",
+            String::from_utf8_lossy(first.body())
+        );
+        let receipt = body_json(&first);
+        assert_eq!(receipt["duplicate"], false);
+        let id = receipt["id"].as_str().unwrap().to_owned();
+        assert_eq!(
+            header_of(&first, "location"),
+            Some(format!("/api/events/{id}").as_str())
+        );
+
+        let again = call(&svc, req);
+        assert_eq!(again.status(), StatusCode::OK);
+        assert_eq!(
+            body_json(&again),
+            serde_json::json!({"id": id, "duplicate": true})
+        );
+    }
+    let store = EventStore::new(&kv, ManualClock::at_unix(NOW));
+    let page = store.list(&ListFilter::default(), 10, None).unwrap();
+    assert_eq!(page.items.len(), 3);
+    let types: Vec<_> = page.items.iter().map(|m| m.event_type.as_str()).collect();
+    assert_eq!(types, ["user.created", "invoice.paid", "push"]);
+}
+
+#[test]
+fn stored_events_keep_raw_body_json_and_signature_headers() {
+    let kv = MemoryKv::new();
+    let svc = service(&kv, vars());
+    let body = r#"{"id":"evt_9",  "type":"charge.refunded","amount":1.10}"#;
+    let response = call(&svc, stripe_request(body, NOW));
+    let id = EventId::parse(body_json(&response)["id"].as_str().unwrap()).unwrap();
+    let stored = EventStore::new(&kv, ManualClock::at_unix(NOW))
+        .get(&id)
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.body.raw_body, body);
+    assert_eq!(stored.body.json.get(), body);
+    assert!(stored.body.headers["stripe-signature"].starts_with(&format!("t={NOW},v1=")));
+    assert_eq!(stored.body.headers["content-type"], "application/json");
+    assert_eq!(stored.meta.delivery_id.as_str(), "evt_9");
+    // A consumer can re-verify from what is stored.
+    let mut headers = shared::http::Headers::new();
+    headers.insert("stripe-signature", &stored.body.headers["stripe-signature"]);
+    assert_eq!(
+        stripe::verify(
+            headers.get("stripe-signature"),
+            stored.body.raw_body.as_bytes(),
+            &[STRIPE_SECRET.as_bytes()],
+            NOW,
+            std::time::Duration::from_secs(300)
+        ),
+        Ok(())
+    );
+}
+
+#[test]
+fn github_form_deliveries_are_accepted() {
+    let kv = MemoryKv::new();
+    let svc = service(&kv, vars());
+    let body = "payload=%7B%22zen%22%3A%22Keep+it+logically+awesome.%22%7D";
+    let signature = github::sign(GITHUB_SECRET.as_bytes(), body.as_bytes());
+    let req = request(
+        Method::POST,
+        "/webhooks/github",
+        &[
+            ("content-type", "application/x-www-form-urlencoded"),
+            ("x-github-delivery", "form-1"),
+            ("x-github-event", "ping"),
+            ("x-hub-signature-256", &signature),
+        ],
+        body.as_bytes(),
+    );
+    let response = call(&svc, req);
+    assert_eq!(response.status(), StatusCode::ACCEPTED);
+    let id = EventId::parse(body_json(&response)["id"].as_str().unwrap()).unwrap();
+    let stored = EventStore::new(&kv, ManualClock::at_unix(NOW))
+        .get(&id)
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        stored.body.raw_body, body,
+        "the raw form is kept for re-verification"
+    );
+    assert_eq!(
+        stored.body.json.get(),
+        r#"{"zen":"Keep it logically awesome."}"#
+    );
+}
+
+#[test]
+fn rotation_accepts_old_and_new_secrets() {
+    let kv = MemoryKv::new();
+    let mut v = vars();
+    v.set(
+        names::WEBHOOK_GITHUB_SECRET,
+        &format!("new-secret {GITHUB_SECRET}"),
+    );
+    let response = call(&service(&kv, v), github_request("rot-1", "{}"));
+    assert_eq!(response.status(), StatusCode::ACCEPTED);
+}
+
+#[test]
+fn unknown_and_unconfigured_providers_are_404() {
+    let kv = MemoryKv::new();
+    let response = call(
+        &service(&kv, vars()),
+        request(Method::POST, "/webhooks/gitlab", &[], b"{}"),
+    );
+    let body = assert_problem(&response, 404, "not-found");
+    assert!(body["detail"]
+        .as_str()
+        .unwrap()
+        .contains("github, stripe, standard"));
+
+    let mut v = vars();
+    v.set(names::WEBHOOK_STRIPE_SECRET, "   ");
+    let response = call(&service(&kv, v), stripe_request("{}", NOW));
+    let body = assert_problem(&response, 404, "not-found");
+    assert!(
+        body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("webhook_stripe_secret"),
+        "{body}"
+    );
+}
+
+#[test]
+fn signature_headers_missing_or_malformed_are_400() {
+    let kv = MemoryKv::new();
+    let svc = service(&kv, vars());
+    let mut req = github_request("d", "{}");
+    req.headers_mut().remove("x-hub-signature-256");
+    let body = assert_problem(&call(&svc, req), 400, "invalid-signature-header");
+    assert_eq!(body["errors"][0]["field"], "header:x-hub-signature-256");
+
+    let mut req = stripe_request("{}", NOW);
+    req.headers_mut()
+        .insert("stripe-signature", "t=soon,v1=abc");
+    assert_problem(&call(&svc, req), 400, "invalid-signature-header");
+
+    let mut req = standard_request("msg", "{}", NOW);
+    req.headers_mut().remove("webhook-timestamp");
+    let body = assert_problem(&call(&svc, req), 400, "invalid-signature-header");
+    assert_eq!(body["errors"][0]["field"], "header:webhook-timestamp");
+}
+
+#[test]
+fn wrong_signatures_and_stale_timestamps_are_401() {
+    let kv = MemoryKv::new();
+    let svc = service(&kv, vars());
+    let mut req = github_request("d", "{}");
+    *req.body_mut() = b"{\"tampered\":true}".to_vec();
+    let response = call(&svc, req);
+    assert_problem(&response, 401, "signature-mismatch");
+    assert!(header_of(&response, "www-authenticate").is_some());
+
+    let response = call(&svc, stripe_request(r#"{"id":"e","type":"t"}"#, NOW - 301));
+    let body = assert_problem(&response, 401, "signature-mismatch");
+    assert!(body["detail"].as_str().unwrap().contains("301 s"), "{body}");
+    let response = call(&svc, standard_request("m", r#"{"type":"t"}"#, NOW + 301));
+    assert_problem(&response, 401, "signature-mismatch");
+    assert!(kv.keys().is_empty(), "nothing stored: {:?}", kv.keys());
+}
+
+#[test]
+fn the_tolerance_is_configurable() {
+    let kv = MemoryKv::new();
+    let mut v = vars();
+    v.set(names::WEBHOOK_TIMESTAMP_TOLERANCE_SECS, "600");
+    let response = call(
+        &service(&kv, v),
+        stripe_request(r#"{"id":"e","type":"t"}"#, NOW - 500),
+    );
+    assert_eq!(response.status(), StatusCode::ACCEPTED);
+}
+
+#[test]
+fn unsupported_or_missing_content_types_are_415() {
+    let kv = MemoryKv::new();
+    let svc = service(&kv, vars());
+    let mut req = stripe_request(r#"{"id":"e","type":"t"}"#, NOW);
+    req.headers_mut().insert("content-type", "text/plain");
+    let response = call(&svc, req);
+    assert_problem(&response, 415, "unsupported-media-type");
+    assert_eq!(
+        header_of(&response, "accept-post"),
+        Some("application/json")
+    );
+
+    let mut req = github_request("d", "{}");
+    req.headers_mut().remove("content-type");
+    assert_problem(&call(&svc, req), 415, "unsupported-media-type");
+}
+
+#[test]
+fn invalid_payloads_are_400_naming_the_field() {
+    let kv = MemoryKv::new();
+    let svc = service(&kv, vars());
+    let body = assert_problem(
+        &call(&svc, stripe_request("{\"id\":", NOW)),
+        400,
+        "invalid-request",
+    );
+    assert_eq!(body["errors"][0]["field"], "body");
+    let body = assert_problem(
+        &call(&svc, stripe_request(r#"{"type":"x"}"#, NOW)),
+        400,
+        "invalid-request",
+    );
+    assert_eq!(body["errors"][0]["field"], "/id");
+    let body = assert_problem(
+        &call(&svc, standard_request("m", r#"{"type":7}"#, NOW)),
+        400,
+        "invalid-request",
+    );
+    assert_eq!(body["errors"][0]["field"], "/type");
+    let body = assert_problem(
+        &call(
+            &svc,
+            stripe_request(r#"{"id":"has space","type":"x"}"#, NOW),
+        ),
+        400,
+        "invalid-request",
+    );
+    assert_eq!(body["errors"][0]["field"], "/id");
+
+    let mut req = github_request("d", "{}");
+    req.headers_mut().remove("x-github-event");
+    let body = assert_problem(&call(&svc, req), 400, "invalid-request");
+    assert_eq!(body["errors"][0]["field"], "header:x-github-event");
+
+    let bytes = [b'{', 0xff, b'}'];
+    let signature = github::sign(GITHUB_SECRET.as_bytes(), &bytes);
+    let req = request(
+        Method::POST,
+        "/webhooks/github",
+        &[
+            ("content-type", "application/json"),
+            ("x-hub-signature-256", &signature),
+        ],
+        &bytes,
+    );
+    assert_problem(&call(&svc, req), 400, "invalid-request");
+    assert!(kv.keys().is_empty());
+}
+
+#[test]
+fn oversized_bodies_are_413_before_verification() {
+    let kv = MemoryKv::new();
+    let svc = service(&kv, vars());
+    let big = format!(r#"{{"pad":"{}"}}"#, "x".repeat(1100));
+    assert_problem(
+        &call(&svc, github_request("d", &big)),
+        413,
+        "payload-too-large",
+    );
+    let mut req = github_request("d", "{}");
+    req.headers_mut().insert("content-length", "1025");
+    assert_problem(&call(&svc, req), 413, "payload-too-large");
+}
+
+#[test]
+fn other_methods_are_405() {
+    let kv = MemoryKv::new();
+    let response = call(
+        &service(&kv, vars()),
+        request(Method::GET, "/webhooks/github", &[], b""),
+    );
+    assert_problem(&response, 405, "method-not-allowed");
+    assert_eq!(header_of(&response, "allow"), Some("POST"));
+}
+
+#[test]
+fn a_failing_store_is_503_with_retry_after_and_the_retry_is_stored() {
+    let kv = MemoryKv::new();
+    let faulty = FaultyKv::new(&kv, |op, _, _| op == Op::SetMany);
+    let response = call(&service(&faulty, vars()), github_request("flaky", "{}"));
+    assert_problem(&response, 503, "store-unavailable");
+    assert_eq!(header_of(&response, "retry-after"), Some("5"));
+
+    let response = call(&service(&kv, vars()), github_request("flaky", "{}"));
+    assert_eq!(response.status(), StatusCode::ACCEPTED);
+}
+
+#[test]
+fn a_misconfigured_limit_is_503_naming_the_variable() {
+    let kv = MemoryKv::new();
+    let mut v = vars();
+    v.set(names::WEBHOOK_MAX_BODY_BYTES, "huge");
+    let body = assert_problem(
+        &call(&service(&kv, v), github_request("d", "{}")),
+        503,
+        "misconfigured",
+    );
+    assert!(body["detail"]
+        .as_str()
+        .unwrap()
+        .contains("webhook_max_body_bytes"));
+}
+
+#[test]
+fn one_log_line_per_delivery_without_secrets_signatures_or_bodies() {
+    let kv = MemoryKv::new();
+    let svc = service(&kv, vars());
+    let body = r#"{"secret_payload_marker":true}"#;
+    let req = github_request("log-1", body);
+    let signature = header_of_request(&req, "x-hub-signature-256");
+    let (_, logs) = CapturedLogs::capture(|| {
+        call(&svc, req.clone());
+        let mut bad = req;
+        *bad.body_mut() = b"{}".to_vec();
+        call(&svc, bad);
+    });
+    let deliveries: Vec<_> = logs
+        .lines()
+        .into_iter()
+        .filter(|l| l["message"] == "delivery")
+        .collect();
+    assert_eq!(deliveries.len(), 2, "{}", logs.text());
+    assert_eq!(deliveries[0]["provider"], "github");
+    assert_eq!(deliveries[0]["delivery_id"], "log-1");
+    assert_eq!(deliveries[0]["event_type"], "push");
+    assert_eq!(deliveries[0]["outcome"], "accepted");
+    assert!(deliveries[0]["latency_ms"].is_number());
+    assert_eq!(deliveries[1]["outcome"], "signature-mismatch");
+    let text = logs.text();
+    for secret in [
+        GITHUB_SECRET,
+        STRIPE_SECRET,
+        STANDARD_SECRET,
+        &signature,
+        "secret_payload_marker",
+    ] {
+        assert!(!text.contains(secret), "{secret} leaked into logs:\n{text}");
+    }
+}
+
+fn header_of_request(request: &Request, name: &str) -> String {
+    request.headers().get(name).unwrap().to_owned()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// Whatever arrives, the answer is a deliberate 2xx or 4xx, never a 5xx or a panic.
+    #[test]
+    fn arbitrary_requests_never_cause_a_server_error(
+        provider in prop_oneof![Just("github".to_owned()), Just("stripe".to_owned()), Just("standard".to_owned()), ".{0,12}"],
+        headers in proptest::collection::vec(
+            (prop_oneof![
+                Just("content-type".to_owned()), Just("x-hub-signature-256".to_owned()),
+                Just("stripe-signature".to_owned()), Just("webhook-id".to_owned()),
+                Just("webhook-timestamp".to_owned()), Just("webhook-signature".to_owned()),
+                Just("x-github-delivery".to_owned()), Just("x-github-event".to_owned()),
+            ], "[ -~]{0,80}"),
+            0..8,
+        ),
+        body in proptest::collection::vec(any::<u8>(), 0..300),
+    ) {
+        let kv = MemoryKv::new();
+        let svc = service(&kv, vars());
+        let header_refs: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+        let uri = format!("/webhooks/{}", provider.replace(|c: char| !c.is_ascii_alphanumeric(), "x"));
+        let response = call(&svc, request(Method::POST, &uri, &header_refs, &body));
+        prop_assert!(!response.status().is_server_error(), "{}", String::from_utf8_lossy(response.body()));
+    }
+
+    /// A correctly signed arbitrary JSON object is always stored.
+    #[test]
+    fn correctly_signed_deliveries_are_always_accepted(
+        delivery in "[!-~]{1,64}",
+        text in "[ -~]{0,200}",
+    ) {
+        let kv = MemoryKv::new();
+        let svc = service(&kv, vars());
+        let body = serde_json::json!({"text": text}).to_string();
+        let response = call(&svc, github_request(&delivery, &body));
+        prop_assert_eq!(response.status(), StatusCode::ACCEPTED, "{}", String::from_utf8_lossy(response.body()));
+    }
+}

@@ -1,0 +1,125 @@
+//! GitHub: `X-Hub-Signature-256: sha256=<hex HMAC-SHA256(secret, raw body)>`.
+//!
+//! See <https://docs.github.com/en/webhooks/using-webhooks/validating-webhook-deliveries>.
+//! GitHub signs no timestamp, so there is no replay window to check; replays are caught by
+//! delivery-id deduplication instead.
+
+use crate::{any_key_signs, required, sign_raw, VerifyError};
+
+/// The signature header.
+pub const SIGNATURE_HEADER: &str = "x-hub-signature-256";
+const PREFIX: &str = "sha256=";
+
+/// Verifies a GitHub delivery against any of `secrets`, given the `X-Hub-Signature-256` value.
+pub fn verify(signature: Option<&str>, body: &[u8], secrets: &[&[u8]]) -> Result<(), VerifyError> {
+    let value = required(signature, SIGNATURE_HEADER)?;
+    let hex_signature = value
+        .strip_prefix(PREFIX)
+        .ok_or(VerifyError::MalformedHeader {
+            header: SIGNATURE_HEADER,
+            reason: "expected sha256=<hex>",
+        })?;
+    let signature = hex::decode(hex_signature)
+        .ok()
+        .filter(|bytes| bytes.len() == 32)
+        .ok_or(VerifyError::MalformedHeader {
+            header: SIGNATURE_HEADER,
+            reason: "expected 64 hex digits after sha256=",
+        })?;
+    if any_key_signs(secrets, &[body], &signature) {
+        Ok(())
+    } else {
+        Err(VerifyError::SignatureMismatch)
+    }
+}
+
+/// The `X-Hub-Signature-256` value GitHub would send.
+pub fn sign(secret: &[u8], body: &[u8]) -> String {
+    format!("{PREFIX}{}", hex::encode(sign_raw(secret, &[body])))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn headers(signature: &str) -> Option<&str> {
+        Some(signature)
+    }
+
+    // The example from GitHub's documentation.
+    const DOC_SECRET: &[u8] = b"It's a Secret to Everybody";
+    const DOC_BODY: &[u8] = b"Hello, World!";
+    const DOC_SIGNATURE: &str =
+        "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17";
+
+    #[test]
+    fn verifies_githubs_published_example() {
+        assert_eq!(
+            verify(headers(DOC_SIGNATURE), DOC_BODY, &[DOC_SECRET]),
+            Ok(())
+        );
+        assert_eq!(sign(DOC_SECRET, DOC_BODY), DOC_SIGNATURE);
+    }
+
+    #[test]
+    fn rejects_a_changed_body_or_secret() {
+        assert_eq!(
+            verify(headers(DOC_SIGNATURE), b"Hello, World?", &[DOC_SECRET]),
+            Err(VerifyError::SignatureMismatch)
+        );
+        assert_eq!(
+            verify(headers(DOC_SIGNATURE), DOC_BODY, &[b"other"]),
+            Err(VerifyError::SignatureMismatch)
+        );
+    }
+
+    #[test]
+    fn accepts_any_secret_of_a_rotation() {
+        assert_eq!(
+            verify(
+                headers(DOC_SIGNATURE),
+                DOC_BODY,
+                &[b"new-secret", DOC_SECRET]
+            ),
+            Ok(())
+        );
+        assert_eq!(
+            verify(headers(DOC_SIGNATURE), DOC_BODY, &[]),
+            Err(VerifyError::SignatureMismatch)
+        );
+    }
+
+    #[test]
+    fn malformed_headers_are_400_material() {
+        assert_eq!(
+            verify(None, DOC_BODY, &[DOC_SECRET]),
+            Err(VerifyError::MissingHeader(SIGNATURE_HEADER))
+        );
+        for bad in [
+            "757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17",
+            "sha1=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17",
+            "sha256=zz",
+            "sha256=757107ea",
+            "sha256=",
+        ] {
+            let error = verify(headers(bad), DOC_BODY, &[DOC_SECRET]).unwrap_err();
+            assert!(error.is_malformed(), "{bad}: {error}");
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn never_panics(signature in ".{0,100}", body in proptest::collection::vec(any::<u8>(), 0..256)) {
+            let _ = verify(headers(&signature), &body, &[DOC_SECRET]);
+        }
+
+        #[test]
+        fn a_correctly_signed_body_always_verifies(
+            secret in proptest::collection::vec(any::<u8>(), 1..64),
+            body in proptest::collection::vec(any::<u8>(), 0..512),
+        ) {
+            prop_assert_eq!(verify(headers(&sign(&secret, &body)), &body, &[&secret]), Ok(()));
+        }
+    }
+}
