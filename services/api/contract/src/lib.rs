@@ -1,0 +1,290 @@
+//! The contract of the event inbox API: what goes over the wire, and which operations exist.
+//!
+//! Both the `api` component and its OpenAPI document are built from this crate: the component's
+//! router registers exactly [`Operation::ALL`], and the document (feature `openapi`, generated
+//! with utoipa at build time) describes the same operations with schemas derived from these
+//! types. A route cannot be served without being documented, or documented without being
+//! served; the `api` crate's tests check both directions.
+#![forbid(unsafe_code)]
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+
+#[cfg(feature = "openapi")]
+pub mod openapi;
+
+/// Who sent an event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum Provider {
+    /// GitHub.
+    Github,
+    /// Stripe.
+    Stripe,
+    /// A Standard Webhooks sender (Svix and others).
+    Standard,
+}
+
+/// Where a consumer is with an event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// Stored, not yet handled by a consumer.
+    Pending,
+    /// Handled by a consumer. Final.
+    Processed,
+}
+
+/// An event as listed (no payload).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct EventSummary {
+    /// `evt_` and 32 hex digits: the first 128 bits of SHA-256(provider "\n" delivery_id).
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            pattern = "^evt_[0-9a-f]{32}$",
+            example = "evt_45c7e4d103b89e99d136273d963606e0"
+        )
+    )]
+    pub id: String,
+    /// Who sent it.
+    pub provider: Provider,
+    /// The provider's delivery id (`X-GitHub-Delivery`, Stripe event id, `webhook-id`).
+    pub delivery_id: String,
+    /// The provider's event type (`X-GitHub-Event`, or the body's `type`).
+    pub event_type: String,
+    /// Pending or processed.
+    pub status: Status,
+    /// When the delivery was accepted (RFC 3339, UTC).
+    #[cfg_attr(feature = "openapi", schema(format = DateTime))]
+    pub received_at: String,
+    /// When a consumer marked it processed (RFC 3339, UTC).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(format = DateTime))]
+    pub processed_at: Option<String>,
+}
+
+/// What was delivered, kept so a consumer can act on it and re-verify its signature.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Payload {
+    /// The delivery's `Content-Type`.
+    pub content_type: String,
+    /// The signature-relevant request headers, names lower-cased.
+    pub headers: BTreeMap<String, String>,
+    /// The request body, byte for byte.
+    pub raw_body: String,
+    /// The JSON payload (the body, or GitHub's form field `payload`), exactly as sent.
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub json: Box<RawValue>,
+}
+
+/// A whole event.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct EventDetail {
+    /// The event id.
+    pub id: String,
+    /// Who sent it.
+    pub provider: Provider,
+    /// The provider's delivery id.
+    pub delivery_id: String,
+    /// The provider's event type.
+    pub event_type: String,
+    /// Pending or processed.
+    pub status: Status,
+    /// When the delivery was accepted (RFC 3339, UTC).
+    #[cfg_attr(feature = "openapi", schema(format = DateTime))]
+    pub received_at: String,
+    /// When a consumer marked it processed (RFC 3339, UTC).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(format = DateTime))]
+    pub processed_at: Option<String>,
+    /// What was delivered.
+    pub payload: Payload,
+}
+
+/// One page of events, newest first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct EventPage {
+    /// The events on this page.
+    pub items: Vec<EventSummary>,
+    /// Pass as `cursor` to get the next page; `null` on the last page. Also in the `Link`
+    /// header (`rel="next"`).
+    pub next_cursor: Option<String>,
+}
+
+/// A JSON merge patch (RFC 7396) of an event. Only `status` can change, and only from
+/// `pending` to `processed`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct EventPatch {
+    /// The new status.
+    pub status: Option<Status>,
+}
+
+/// Event counts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Counts {
+    /// Pending events.
+    pub pending: u64,
+    /// Processed events.
+    pub processed: u64,
+    /// Both.
+    pub total: u64,
+}
+
+/// Event counts, kept by atomic counters (no scan).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Stats {
+    /// All providers together.
+    pub total: Counts,
+    /// Per provider (`github`, `stripe`, `standard`).
+    pub by_provider: BTreeMap<String, Counts>,
+}
+
+/// One offending input of a 4xx answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct FieldError {
+    /// `limit` (query parameter), `header:If-Match`, `/status` (JSON pointer), `path:id`.
+    pub field: String,
+    /// What is wrong with it.
+    pub detail: String,
+}
+
+/// An RFC 9457 problem (`application/problem+json`): every error this API returns.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Problem {
+    /// `urn:webhook-inbox:problem:<slug>`; see docs/problems.md.
+    #[serde(rename = "type")]
+    pub problem_type: String,
+    /// A short summary of the problem type.
+    pub title: String,
+    /// The HTTP status.
+    pub status: u16,
+    /// What went wrong this time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    /// The request path.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instance: Option<String>,
+    /// Each offending input.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<FieldError>,
+    /// The request id (`x-request-id`), to quote when asking for help.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+}
+
+/// Every operation of the API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Operation {
+    /// `GET /api/events`
+    ListEvents,
+    /// `GET /api/events/{id}`
+    GetEvent,
+    /// `PATCH /api/events/{id}`
+    UpdateEvent,
+    /// `DELETE /api/events/{id}`
+    DeleteEvent,
+    /// `GET /api/stats`
+    GetStats,
+    /// `GET /api/openapi.json`
+    GetOpenApi,
+}
+
+impl Operation {
+    /// All operations, in documentation order.
+    pub const ALL: [Operation; 6] = [
+        Self::ListEvents,
+        Self::GetEvent,
+        Self::UpdateEvent,
+        Self::DeleteEvent,
+        Self::GetStats,
+        Self::GetOpenApi,
+    ];
+
+    /// The HTTP method.
+    pub const fn method(self) -> &'static str {
+        match self {
+            Self::ListEvents | Self::GetEvent | Self::GetStats | Self::GetOpenApi => "GET",
+            Self::UpdateEvent => "PATCH",
+            Self::DeleteEvent => "DELETE",
+        }
+    }
+
+    /// The route in the router's syntax (`:name` parameters).
+    pub const fn route(self) -> &'static str {
+        match self {
+            Self::ListEvents => "/api/events",
+            Self::GetEvent | Self::UpdateEvent | Self::DeleteEvent => "/api/events/:id",
+            Self::GetStats => "/api/stats",
+            Self::GetOpenApi => "/api/openapi.json",
+        }
+    }
+
+    /// The path in OpenAPI's syntax (`{name}` parameters).
+    pub fn openapi_path(self) -> String {
+        self.route()
+            .split('/')
+            .map(|segment| match segment.strip_prefix(':') {
+                Some(name) => format!("{{{name}}}"),
+                None => segment.to_owned(),
+            })
+            .collect::<Vec<_>>()
+            .join("/")
+    }
+
+    /// The OpenAPI `operationId`.
+    pub const fn id(self) -> &'static str {
+        match self {
+            Self::ListEvents => "listEvents",
+            Self::GetEvent => "getEvent",
+            Self::UpdateEvent => "updateEvent",
+            Self::DeleteEvent => "deleteEvent",
+            Self::GetStats => "getStats",
+            Self::GetOpenApi => "getOpenApi",
+        }
+    }
+
+    /// Whether a bearer token is required.
+    pub const fn authenticated(self) -> bool {
+        !matches!(self, Self::GetOpenApi)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn openapi_paths_use_braces() {
+        assert_eq!(Operation::GetEvent.openapi_path(), "/api/events/{id}");
+        assert_eq!(Operation::ListEvents.openapi_path(), "/api/events");
+    }
+
+    #[test]
+    fn operation_ids_are_unique() {
+        let mut ids: Vec<_> = Operation::ALL.iter().map(|op| op.id()).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        assert_eq!(ids.len(), Operation::ALL.len());
+    }
+
+    #[test]
+    fn patches_reject_unknown_fields() {
+        assert!(serde_json::from_str::<EventPatch>(r#"{"status":"processed"}"#).is_ok());
+        assert!(serde_json::from_str::<EventPatch>(r#"{"statuss":"processed"}"#).is_err());
+    }
+}

@@ -1,0 +1,359 @@
+//! The OpenAPI 3.1 document, generated from [`Operation::ALL`] and the wire types' derived
+//! schemas. Nothing here is hand-written JSON: change a type or an operation and the document
+//! follows.
+
+use utoipa::openapi::header::HeaderBuilder;
+use utoipa::openapi::path::{
+    HttpMethod, OperationBuilder, ParameterBuilder, ParameterIn, PathItem, PathsBuilder,
+};
+use utoipa::openapi::request_body::RequestBodyBuilder;
+use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, SchemaFormat, Type};
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityRequirement, SecurityScheme};
+use utoipa::openapi::{
+    ComponentsBuilder, ContentBuilder, InfoBuilder, LicenseBuilder, OpenApi, OpenApiBuilder, Ref,
+    RefOr, Required, ResponseBuilder, Schema,
+};
+
+use crate::{
+    Counts, EventDetail, EventPage, EventPatch, EventSummary, FieldError, Operation, Payload,
+    Problem, Provider, Stats, Status,
+};
+
+const JSON: &str = "application/json";
+const PROBLEM_JSON: &str = "application/problem+json";
+const MERGE_PATCH_JSON: &str = "application/merge-patch+json";
+const BEARER: &str = "bearer";
+
+fn string_schema() -> ObjectBuilder {
+    ObjectBuilder::new().schema_type(Type::String)
+}
+
+fn schema_ref(name: &str) -> RefOr<Schema> {
+    RefOr::Ref(Ref::from_schema_name(name))
+}
+
+fn header(description: &str) -> utoipa::openapi::header::Header {
+    HeaderBuilder::new()
+        .schema(string_schema())
+        .description(Some(description))
+        .build()
+}
+
+fn json_response(description: &str, schema: &str) -> ResponseBuilder {
+    ResponseBuilder::new().description(description).content(
+        JSON,
+        ContentBuilder::new()
+            .schema(Some(schema_ref(schema)))
+            .build(),
+    )
+}
+
+fn problem(description: &str) -> ResponseBuilder {
+    ResponseBuilder::new().description(description).content(
+        PROBLEM_JSON,
+        ContentBuilder::new()
+            .schema(Some(schema_ref("Problem")))
+            .build(),
+    )
+}
+
+fn query(name: &str, description: &str, schema: ObjectBuilder) -> ParameterBuilder {
+    ParameterBuilder::new()
+        .name(name)
+        .parameter_in(ParameterIn::Query)
+        .required(Required::False)
+        .description(Some(description))
+        .schema(Some(schema))
+}
+
+fn enum_schema(values: &[&str]) -> ObjectBuilder {
+    string_schema().enum_values(Some(values.iter().copied()))
+}
+
+fn date_time() -> ObjectBuilder {
+    string_schema().format(Some(SchemaFormat::KnownFormat(KnownFormat::DateTime)))
+}
+
+/// The operation's documentation: parameters, body and every response it can give.
+fn operation(op: Operation) -> OperationBuilder {
+    let mut builder = OperationBuilder::new()
+        .operation_id(Some(op.id()))
+        .tag("events");
+    if op.authenticated() {
+        builder = builder.security(SecurityRequirement::new(BEARER, Vec::<String>::new()));
+    }
+    let id_parameter = ParameterBuilder::new()
+        .name("id")
+        .parameter_in(ParameterIn::Path)
+        .required(Required::True)
+        .description(Some("The event id."))
+        .schema(Some(string_schema().pattern(Some("^evt_[0-9a-f]{32}$"))));
+    let etag = header("A strong validator of this representation.");
+    let if_match = || {
+        ParameterBuilder::new()
+            .name("If-Match")
+            .parameter_in(ParameterIn::Header)
+            .required(Required::False)
+            .description(Some(
+                "Only act if the event's current ETag is one of these (or `*`).",
+            ))
+            .schema(Some(string_schema()))
+    };
+
+    builder = match op {
+        Operation::ListEvents => builder
+            .summary(Some("List events, newest first"))
+            .description(Some(
+                "Cursor-paginated. A page reads only the events it returns plus, when filters \
+                 skip events, at most 500 index entries; when that bound is reached before the \
+                 page is full, the page is returned short with a `next_cursor`.",
+            ))
+            .parameter(query(
+                "limit",
+                "Page size, 1 to 200 (default 50).",
+                ObjectBuilder::new()
+                    .schema_type(Type::Integer)
+                    .minimum(Some(1))
+                    .maximum(Some(200)),
+            ))
+            .parameter(query(
+                "cursor",
+                "`next_cursor` of the previous page.",
+                string_schema(),
+            ))
+            .parameter(query(
+                "provider",
+                "Only this provider.",
+                enum_schema(&["github", "stripe", "standard"]),
+            ))
+            .parameter(query("type", "Only this event type.", string_schema()))
+            .parameter(query(
+                "status",
+                "Only this status.",
+                enum_schema(&["pending", "processed"]),
+            ))
+            .parameter(query(
+                "since",
+                "Received at or after (RFC 3339).",
+                date_time(),
+            ))
+            .parameter(query("until", "Received before (RFC 3339).", date_time()))
+            .response(
+                "200",
+                json_response("A page of events.", "EventPage").header(
+                    "Link",
+                    header("`<...>; rel=\"next\"` when there is a next page."),
+                ),
+            )
+            .response(
+                "400",
+                problem("A query parameter is invalid or unknown (each is named in `errors`)."),
+            ),
+        Operation::GetEvent => builder
+            .summary(Some("Get one event with its payload"))
+            .parameter(id_parameter)
+            .parameter(
+                ParameterBuilder::new()
+                    .name("If-None-Match")
+                    .parameter_in(ParameterIn::Header)
+                    .required(Required::False)
+                    .description(Some(
+                        "Answer 304 if the event still has one of these ETags.",
+                    ))
+                    .schema(Some(string_schema())),
+            )
+            .response(
+                "200",
+                json_response("The event.", "EventDetail").header("ETag", etag.clone()),
+            )
+            .response(
+                "304",
+                ResponseBuilder::new()
+                    .description("Not modified.")
+                    .header("ETag", etag.clone()),
+            )
+            .response("404", problem("No event with this id.")),
+        Operation::UpdateEvent => builder
+            .summary(Some("Mark an event processed"))
+            .parameter(id_parameter)
+            .parameter(if_match())
+            .request_body(Some(
+                RequestBodyBuilder::new()
+                    .required(Some(Required::True))
+                    .content(
+                        MERGE_PATCH_JSON,
+                        ContentBuilder::new()
+                            .schema(Some(schema_ref("EventPatch")))
+                            .build(),
+                    )
+                    .content(
+                        JSON,
+                        ContentBuilder::new()
+                            .schema(Some(schema_ref("EventPatch")))
+                            .build(),
+                    )
+                    .build(),
+            ))
+            .response(
+                "200",
+                json_response("The updated event.", "EventDetail").header("ETag", etag),
+            )
+            .response(
+                "400",
+                problem("The patch is not valid JSON, has unknown members, or an invalid status."),
+            )
+            .response("404", problem("No event with this id."))
+            .response(
+                "409",
+                problem("A processed event cannot return to pending."),
+            )
+            .response("411", problem("The request has no Content-Length."))
+            .response("412", problem("If-Match did not match the current ETag."))
+            .response("413", problem("The patch is larger than 16 KiB."))
+            .response(
+                "415",
+                problem("The body is not application/merge-patch+json or application/json."),
+            ),
+        Operation::DeleteEvent => builder
+            .summary(Some("Delete an event"))
+            .parameter(id_parameter)
+            .parameter(if_match())
+            .response("204", ResponseBuilder::new().description("Deleted."))
+            .response("404", problem("No event with this id."))
+            .response("412", problem("If-Match did not match the current ETag.")),
+        Operation::GetStats => builder
+            .summary(Some("Event counts per provider and status"))
+            .response("200", json_response("The counts.", "Stats")),
+        Operation::GetOpenApi => builder.summary(Some("This document")).response(
+            "200",
+            ResponseBuilder::new()
+                .description("The OpenAPI 3.1 document.")
+                .content(
+                    JSON,
+                    ContentBuilder::new()
+                        .schema(Some(ObjectBuilder::new().schema_type(Type::Object)))
+                        .build(),
+                ),
+        ),
+    };
+    if op.authenticated() {
+        builder = builder
+            .response(
+                "401",
+                problem("The bearer token is missing or wrong.").header(
+                    "WWW-Authenticate",
+                    header("`Bearer realm=\"webhook-inbox\"`"),
+                ),
+            )
+            .response(
+                "503",
+                problem("No API token is configured (the API fails closed), or the store failed.")
+                    .header("Retry-After", header("Seconds to wait before retrying.")),
+            );
+    }
+    builder
+        .response(
+            "405",
+            problem("The path does not support this method.")
+                .header("Allow", header("The methods it supports.")),
+        )
+        .response("406", problem("The Accept header excludes JSON."))
+}
+
+/// The whole document.
+pub fn document() -> OpenApi {
+    let mut paths = PathsBuilder::new();
+    let mut by_path: Vec<(String, PathItem)> = Vec::new();
+    for op in Operation::ALL {
+        let method = match op.method() {
+            "PATCH" => HttpMethod::Patch,
+            "DELETE" => HttpMethod::Delete,
+            _ => HttpMethod::Get,
+        };
+        let built = operation(op).build();
+        let path = op.openapi_path();
+        match by_path.iter_mut().find(|(p, _)| *p == path) {
+            Some((_, item)) => item.merge_operations(PathItem::new(method, built)),
+            None => by_path.push((path, PathItem::new(method, built))),
+        }
+    }
+    for (path, item) in by_path {
+        paths = paths.path(path, item);
+    }
+
+    let components = ComponentsBuilder::new()
+        .schema_from::<Provider>()
+        .schema_from::<Status>()
+        .schema_from::<EventSummary>()
+        .schema_from::<EventDetail>()
+        .schema_from::<Payload>()
+        .schema_from::<EventPage>()
+        .schema_from::<EventPatch>()
+        .schema_from::<Counts>()
+        .schema_from::<Stats>()
+        .schema_from::<FieldError>()
+        .schema_from::<Problem>()
+        .security_scheme(
+            BEARER,
+            SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
+        )
+        .build();
+
+    OpenApiBuilder::new()
+        .info(
+            InfoBuilder::new()
+                .title("webhook-inbox API")
+                .version(env!("CARGO_PKG_VERSION"))
+                .description(Some(
+                    "An authenticated inbox over the webhook deliveries the webhook processor \
+                     verified and stored. Every error is an RFC 9457 problem.",
+                ))
+                .license(Some(LicenseBuilder::new().name("Apache-2.0").build())),
+        )
+        .paths(paths)
+        .components(Some(components))
+        .build()
+}
+
+/// The document as pretty-printed JSON.
+pub fn document_json() -> String {
+    document().to_pretty_json().unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn documents_every_operation_and_schema() {
+        let json: serde_json::Value = serde_json::from_str(&document_json()).unwrap();
+        assert_eq!(json["openapi"], "3.1.0");
+        for op in Operation::ALL {
+            let path = &json["paths"][op.openapi_path()][op.method().to_ascii_lowercase()];
+            assert_eq!(path["operationId"], op.id(), "{}", op.id());
+            assert_eq!(
+                path["security"].is_array(),
+                op.authenticated(),
+                "{}",
+                op.id()
+            );
+        }
+        for schema in [
+            "EventPage",
+            "EventDetail",
+            "EventPatch",
+            "Stats",
+            "Problem",
+            "Provider",
+        ] {
+            assert!(
+                json["components"]["schemas"][schema].is_object(),
+                "{schema}"
+            );
+        }
+        assert_eq!(
+            json["components"]["securitySchemes"]["bearer"]["scheme"],
+            "bearer"
+        );
+    }
+}

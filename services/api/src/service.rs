@@ -1,0 +1,369 @@
+//! The API's handlers. Each request is, in order: routed (404/405), authenticated (401/503),
+//! checked against `Accept` (406), then handled. Every response carries
+//! `Cache-Control: no-store` and `X-Content-Type-Options: nosniff`.
+
+use api_contract::{EventPage, Operation};
+use shared::clock::Clock;
+use shared::config::Variables;
+use shared::events::{EventId, EventStatus, EventStore, StatusChange, StoreError, StoredEvent};
+use shared::http::{
+    json, media_type, BodyPolicy, Head, Method, Request, RequestContext, Response, Router, Service,
+    StatusCode,
+};
+use shared::kv::{KeyValue, KvError};
+use shared::problem::{FieldError, Problem, ProblemKind};
+
+use crate::conditional::{check_if_match, etag, none_match_says_not_modified};
+use crate::{auth, query, representation, OPENAPI_JSON};
+
+/// Seconds a client should wait after a store failure.
+const RETRY_AFTER_STORE_SECS: u32 = 5;
+/// Largest PATCH body.
+const MAX_PATCH_BYTES: usize = 16 * 1024;
+/// Media types a PATCH may use.
+const PATCH_TYPES: [&str; 2] = ["application/merge-patch+json", "application/json"];
+
+/// The API component's state for one request.
+pub struct Api<K, V, C> {
+    store: Result<K, KvError>,
+    vars: V,
+    clock: C,
+    router: Result<Router<Self>, String>,
+}
+
+impl<K, V, C> std::fmt::Debug for Api<K, V, C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Api").finish_non_exhaustive()
+    }
+}
+
+type Handler<K, V, C> = fn(&Api<K, V, C>, &RequestContext, Request) -> Result<Response, Problem>;
+
+impl<K: KeyValue, V: Variables, C: Clock> Api<K, V, C> {
+    /// The component over an (opened or failed-to-open) store, variables and a clock.
+    pub fn new(store: Result<K, KvError>, vars: V, clock: C) -> Self {
+        let router = Operation::ALL.iter().try_fold(Router::new(), |router, op| {
+            router.route(
+                op.route(),
+                Method::from_static(op.method()),
+                Self::handler(*op),
+            )
+        });
+        Self {
+            store,
+            vars,
+            clock,
+            router,
+        }
+    }
+
+    /// The handler of each operation: exhaustive, so a new operation cannot go unserved.
+    fn handler(op: Operation) -> Handler<K, V, C> {
+        match op {
+            Operation::ListEvents => Self::list_events,
+            Operation::GetEvent => Self::get_event,
+            Operation::UpdateEvent => Self::update_event,
+            Operation::DeleteEvent => Self::delete_event,
+            Operation::GetStats => Self::get_stats,
+            Operation::GetOpenApi => Self::get_openapi,
+        }
+    }
+
+    fn event_store(&self) -> Result<EventStore<&K, &C>, Problem> {
+        match &self.store {
+            Ok(kv) => Ok(EventStore::new(kv, &self.clock)),
+            Err(error) => {
+                tracing::error!(error = %error, "key-value store unavailable");
+                Err(Problem::store_unavailable(RETRY_AFTER_STORE_SECS))
+            }
+        }
+    }
+
+    /// Authentication and content negotiation, shared by every authenticated operation.
+    fn admit(&self, request: &Request) -> Result<(), Problem> {
+        auth::authorize(request.headers().get("authorization"), &self.vars)?;
+        accepts_json(request.headers().get("accept"))
+    }
+
+    fn list_events(&self, _: &RequestContext, request: Request) -> Result<Response, Problem> {
+        self.admit(&request)?;
+        let query = query::parse(request.query())?;
+        let page = self
+            .event_store()?
+            .list(&query.filter, query.limit, query.cursor)
+            .map_err(|e| store_problem(&e))?;
+        let body = EventPage {
+            items: page.items.iter().map(representation::summary).collect(),
+            next_cursor: page.next.map(|cursor| cursor.encode()),
+        };
+        let mut response = json(StatusCode::OK, &body)?;
+        if let Some(cursor) = page.next {
+            response
+                .headers_mut()
+                .insert("link", &query::next_link(&query.carried, cursor));
+        }
+        Ok(response)
+    }
+
+    fn get_event(&self, ctx: &RequestContext, request: Request) -> Result<Response, Problem> {
+        self.admit(&request)?;
+        let event = self.load(ctx)?;
+        let (body, tag) = render(event)?;
+        if none_match_says_not_modified(request.headers().get("if-none-match"), &tag)? {
+            return Ok(Response::new(StatusCode::NOT_MODIFIED, Vec::new())
+                .with_header("etag", &tag)
+                .with_header("cache-control", "no-store"));
+        }
+        Ok(Response::new(StatusCode::OK, body)
+            .with_header("content-type", "application/json")
+            .with_header("cache-control", "no-store")
+            .with_header("etag", &tag))
+    }
+
+    fn update_event(&self, ctx: &RequestContext, request: Request) -> Result<Response, Problem> {
+        self.admit(&request)?;
+        let media = media_type(&request).unwrap_or_default();
+        if !PATCH_TYPES.contains(&media.as_str()) {
+            return Err(Problem::of(
+                ProblemKind::UnsupportedMediaType,
+                format!(
+                    "a patch is {}; got {}",
+                    PATCH_TYPES.join(" or "),
+                    if media.is_empty() {
+                        "no Content-Type"
+                    } else {
+                        &media
+                    }
+                ),
+            )
+            .with_header("accept-patch", &PATCH_TYPES.join(", ")));
+        }
+        let wanted = parse_patch(request.body())?;
+
+        let event = self.load(ctx)?;
+        let (_, tag) = render(event.clone())?;
+        check_if_match(request.headers().get("if-match"), &tag)?;
+        let Some(status) = wanted else {
+            // An empty merge patch changes nothing.
+            return self.respond_with(event, StatusCode::OK);
+        };
+        let store = self.event_store()?;
+        match store
+            .set_status(event.meta.clone(), status)
+            .map_err(|e| store_problem(&e))?
+        {
+            StatusChange::Updated(meta) | StatusChange::Unchanged(meta) => self.respond_with(
+                StoredEvent {
+                    meta,
+                    body: event.body,
+                },
+                StatusCode::OK,
+            ),
+            StatusChange::Illegal => Err(Problem::of(
+                ProblemKind::Conflict,
+                "the event is processed; processed events cannot return to pending",
+            )
+            .with_error(FieldError::new(
+                "/status",
+                "cannot change from processed to pending",
+            ))),
+            StatusChange::Gone => Err(not_found(ctx)),
+        }
+    }
+
+    fn delete_event(&self, ctx: &RequestContext, request: Request) -> Result<Response, Problem> {
+        self.admit(&request)?;
+        let event = self.load(ctx)?;
+        if request.headers().contains_key("if-match") {
+            let (_, tag) = render(event.clone())?;
+            check_if_match(request.headers().get("if-match"), &tag)?;
+        }
+        self.event_store()?
+            .delete(&event.meta)
+            .map_err(|e| store_problem(&e))?;
+        Ok(Response::new(StatusCode::NO_CONTENT, Vec::new())
+            .with_header("cache-control", "no-store"))
+    }
+
+    fn get_stats(&self, _: &RequestContext, request: Request) -> Result<Response, Problem> {
+        self.admit(&request)?;
+        let counts = self.event_store()?.stats().map_err(|e| store_problem(&e))?;
+        json(StatusCode::OK, &representation::stats(&counts))
+    }
+
+    fn get_openapi(&self, _: &RequestContext, request: Request) -> Result<Response, Problem> {
+        accepts_json(request.headers().get("accept"))?;
+        Ok(
+            Response::new(StatusCode::OK, OPENAPI_JSON.as_bytes().to_vec())
+                .with_header("content-type", "application/json")
+                .with_header("cache-control", "no-store"),
+        )
+    }
+
+    /// The event named by the path, or 404.
+    fn load(&self, ctx: &RequestContext) -> Result<StoredEvent, Problem> {
+        let raw = ctx.param("id").unwrap_or_default();
+        let id = EventId::parse(raw).map_err(|error| {
+            not_found(ctx).with_error(FieldError::new("path:id", error.to_string()))
+        })?;
+        self.event_store()?
+            .get(&id)
+            .map_err(|e| store_problem(&e))?
+            .ok_or_else(|| not_found(ctx))
+    }
+
+    fn respond_with(&self, event: StoredEvent, status: StatusCode) -> Result<Response, Problem> {
+        let (body, tag) = render(event)?;
+        Ok(Response::new(status, body)
+            .with_header("content-type", "application/json")
+            .with_header("cache-control", "no-store")
+            .with_header("etag", &tag))
+    }
+}
+
+/// The JSON of an event and its ETag.
+fn render(event: StoredEvent) -> Result<(Vec<u8>, String), Problem> {
+    let body = serde_json::to_vec(&representation::detail(event)).map_err(|error| {
+        Problem::of(
+            ProblemKind::Internal,
+            format!("could not encode the event: {error}"),
+        )
+    })?;
+    let tag = etag(&body);
+    Ok((body, tag))
+}
+
+fn not_found(ctx: &RequestContext) -> Problem {
+    Problem::of(
+        ProblemKind::NotFound,
+        format!("there is no event {}", ctx.param("id").unwrap_or_default()),
+    )
+}
+
+/// A merge patch of an event: only `status`, only as a string. `None` means "no change".
+fn parse_patch(body: &[u8]) -> Result<Option<EventStatus>, Problem> {
+    let value: serde_json::Value = serde_json::from_slice(body).map_err(|error| {
+        Problem::invalid(
+            format!("the patch is not valid JSON: {error}"),
+            vec![FieldError::new("body", error.to_string())],
+        )
+    })?;
+    let serde_json::Value::Object(members) = value else {
+        return Err(Problem::invalid(
+            "a merge patch of an event is a JSON object",
+            vec![FieldError::new("body", "not an object")],
+        ));
+    };
+    let mut errors: Vec<FieldError> = members
+        .keys()
+        .filter(|key| key.as_str() != "status")
+        .map(|key| FieldError::new(format!("/{key}"), "unknown member; only status can change"))
+        .collect();
+    let status = match members.get("status") {
+        None => None,
+        Some(serde_json::Value::String(text)) => match EventStatus::parse(text) {
+            Some(status) => Some(status),
+            None => {
+                errors.push(FieldError::new("/status", "must be pending or processed"));
+                None
+            }
+        },
+        Some(serde_json::Value::Null) => {
+            errors.push(FieldError::new("/status", "cannot be removed"));
+            None
+        }
+        Some(_) => {
+            errors.push(FieldError::new("/status", "must be a string"));
+            None
+        }
+    };
+    if errors.is_empty() {
+        Ok(status)
+    } else {
+        Err(Problem::invalid("the patch is invalid", errors))
+    }
+}
+
+/// 406 unless `Accept` (if sent) admits JSON.
+fn accepts_json(accept: Option<&str>) -> Result<(), Problem> {
+    let Some(accept) = accept else {
+        return Ok(());
+    };
+    let acceptable = accept.split(',').any(|range| {
+        let mut parts = range.split(';').map(str::trim);
+        let media = parts.next().unwrap_or_default().to_ascii_lowercase();
+        // q=0 (written 0, 0., 0.0, 0.00 or 0.000) is the only weight that refuses a type.
+        let refused = parts.any(|param| {
+            param.strip_prefix("q=").is_some_and(|q| {
+                q.strip_prefix('0').is_some_and(|rest| {
+                    rest.is_empty() || rest.trim_start_matches(['.', '0']).is_empty()
+                })
+            })
+        });
+        !refused
+            && matches!(
+                media.as_str(),
+                "*/*" | "application/*" | "application/json" | "application/problem+json"
+            )
+    });
+    if acceptable {
+        Ok(())
+    } else {
+        Err(Problem::of(
+            ProblemKind::NotAcceptable,
+            "this API only produces application/json; the Accept header excludes it",
+        )
+        .with_error(FieldError::new(
+            "header:Accept",
+            "must admit application/json",
+        )))
+    }
+}
+
+fn store_problem(error: &StoreError) -> Problem {
+    match error {
+        StoreError::Kv(kv) => {
+            tracing::error!(error = %kv, "store failed");
+            Problem::store_unavailable(RETRY_AFTER_STORE_SECS)
+        }
+        StoreError::InProgress => Problem::store_unavailable(RETRY_AFTER_STORE_SECS),
+        StoreError::Corrupt { key, reason } => {
+            tracing::error!(key, reason, "corrupt record");
+            Problem::of(ProblemKind::Internal, "a stored record is corrupt")
+        }
+    }
+}
+
+impl<K: KeyValue, V: Variables, C: Clock> Service for Api<K, V, C> {
+    fn name(&self) -> &'static str {
+        "api"
+    }
+
+    fn body_policy(&self, head: &Head) -> Result<BodyPolicy, Problem> {
+        Ok(if head.method == Method::PATCH {
+            BodyPolicy {
+                limit: MAX_PATCH_BYTES,
+                require_length: true,
+            }
+        } else {
+            BodyPolicy::SMALL
+        })
+    }
+
+    fn handle(&self, ctx: &mut RequestContext, request: Request) -> Response {
+        let mut response = match &self.router {
+            Ok(router) => router.dispatch(self, ctx, request),
+            Err(error) => ctx.render(Problem::of(
+                ProblemKind::Internal,
+                format!("the route table is invalid: {error}"),
+            )),
+        };
+        let headers = response.headers_mut();
+        headers.insert("cache-control", "no-store");
+        headers.insert("x-content-type-options", "nosniff");
+        response
+    }
+}
+
+#[cfg(test)]
+mod tests;
