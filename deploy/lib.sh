@@ -1,0 +1,196 @@
+# shellcheck shell=bash
+# Helpers shared by deploy/*.sh. Sourced, never executed.
+
+DEPLOY_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+REPO_ROOT="$(cd "${DEPLOY_DIR}/.." && pwd)"
+export DEPLOY_DIR REPO_ROOT
+
+# shellcheck source=SCRIPTDIR/versions.env
+source "${DEPLOY_DIR}/versions.env"
+
+# Defaults shared by the scripts; all overridable from the environment.
+: "${CLUSTER_NAME:=webhook-inbox}"
+: "${HTTP_PORT:=8081}"
+: "${KUBE_WAIT_TIMEOUT:=300s}"
+
+if [[ -t 1 && -z "${NO_COLOR:-}" ]]; then
+  _c_bold=$'\033[1m' _c_green=$'\033[32m' _c_yellow=$'\033[33m' _c_red=$'\033[31m' _c_reset=$'\033[0m'
+else
+  _c_bold='' _c_green='' _c_yellow='' _c_red='' _c_reset=''
+fi
+
+# Steps done so far, printed by print_summary.
+SUMMARY_LINES=()
+
+step() { printf '\n%s==> %s%s\n' "${_c_bold}" "$*" "${_c_reset}"; }
+info() { printf '    %s\n' "$*"; }
+ok() {
+  printf '    %sok%s %s\n' "${_c_green}" "${_c_reset}" "$*"
+  SUMMARY_LINES+=("ok    $*")
+}
+warn() {
+  printf '    %swarning:%s %s\n' "${_c_yellow}" "${_c_reset}" "$*" >&2
+  SUMMARY_LINES+=("warn  $*")
+}
+die() {
+  printf '%serror:%s %s\n' "${_c_red}" "${_c_reset}" "$*" >&2
+  exit 1
+}
+
+print_summary() {
+  local title="$1"
+  printf '\n%s==> Summary: %s%s\n' "${_c_bold}" "${title}" "${_c_reset}"
+  local line
+  # ${a[@]+...}: an empty array under `set -u` is an error in bash < 4.4 (macOS ships 3.2).
+  for line in ${SUMMARY_LINES[@]+"${SUMMARY_LINES[@]}"}; do
+    printf '    %s\n' "${line}"
+  done
+}
+
+# version_ge A B: true when version A >= version B (both like 1.2.3, leading v ignored).
+# Pure bash: old macOS `sort` has no -V.
+version_ge() {
+  local a="${1#v}" b="${2#v}" i x y
+  local -a av bv
+  IFS=. read -r -a av <<<"${a%%[-+]*}"
+  IFS=. read -r -a bv <<<"${b%%[-+]*}"
+  for i in 0 1 2; do
+    x="${av[i]:-0}" y="${bv[i]:-0}"
+    x="${x//[!0-9]/}" y="${y//[!0-9]/}"
+    ((10#${x:-0} > 10#${y:-0})) && return 0
+    ((10#${x:-0} < 10#${y:-0})) && return 1
+  done
+  return 0
+}
+
+# require_cmd NAME HINT: fail with an install hint when NAME is not on PATH.
+require_cmd() {
+  command -v "$1" >/dev/null 2>&1 || die "'$1' is required but not on PATH. $2"
+}
+
+check_docker() {
+  require_cmd docker "Install Docker (https://docs.docker.com/get-docker/) or Rancher Desktop."
+  docker info >/dev/null 2>&1 ||
+    die "Docker is installed but its engine is not reachable ('docker info' failed). Start Docker and retry."
+}
+
+check_k3d() {
+  require_cmd k3d "Install k3d >= v${MIN_K3D_VERSION} (https://k3d.io/#installation)."
+  local v
+  v="$(k3d version 2>/dev/null | sed -n 's/^k3d version v\{0,1\}\([0-9.]*\).*/\1/p' | head -n1)"
+  [[ -n "${v}" ]] || die "could not read the k3d version from 'k3d version'."
+  version_ge "${v}" "${MIN_K3D_VERSION}" || die "k3d ${v} is too old; need >= ${MIN_K3D_VERSION}."
+}
+
+check_kubectl() {
+  require_cmd kubectl "Install kubectl >= v${MIN_KUBECTL_VERSION} (https://kubernetes.io/docs/tasks/tools/)."
+  local v
+  v="$(kubectl version --client 2>/dev/null | sed -n 's/^Client Version: v\{0,1\}\([0-9.]*\).*/\1/p' | head -n1)"
+  [[ -n "${v}" ]] || die "could not read the kubectl version from 'kubectl version --client'."
+  # kustomize sortOptions (used by every overlay) need the kustomize v5 built into kubectl 1.27+.
+  version_ge "${v}" "${MIN_KUBECTL_VERSION}" || die "kubectl ${v} is too old; need >= ${MIN_KUBECTL_VERSION}."
+}
+
+check_helm() {
+  require_cmd helm "Install helm >= v${MIN_HELM_VERSION} (https://helm.sh/docs/intro/install/)."
+  local v
+  v="$(helm version --template '{{.Version}}' 2>/dev/null)"
+  v="${v#v}"
+  [[ -n "${v}" ]] || die "could not read the helm version from 'helm version'."
+  version_ge "${v}" "${MIN_HELM_VERSION}" || die "helm ${v} is too old; need >= ${MIN_HELM_VERSION} (OCI charts)."
+}
+
+# The kubectl context the scripts act on.
+current_context() { kubectl config current-context 2>/dev/null || true; }
+
+# guard_context: refuse to touch a cluster that is not this project's k3d cluster unless the user
+# said so (ALLOW_ANY_CONTEXT=1 or --yes), so a forgotten context never installs into production.
+guard_context() {
+  local ctx
+  ctx="$(current_context)"
+  [[ -n "${ctx}" ]] || die "kubectl has no current context. Run deploy/bootstrap.sh first, or select a cluster."
+  if [[ "${ctx}" != "k3d-${CLUSTER_NAME}" && "${ALLOW_ANY_CONTEXT:-0}" != "1" ]]; then
+    die "the current kubectl context is '${ctx}', not 'k3d-${CLUSTER_NAME}'. Re-run with --yes (or ALLOW_ANY_CONTEXT=1) to use it."
+  fi
+  info "kubectl context: ${ctx}"
+}
+
+# retry ATTEMPTS DELAY_SECONDS CMD...: run CMD until it succeeds.
+retry() {
+  local attempts="$1" delay="$2" n=1
+  shift 2
+  until "$@"; do
+    if ((n >= attempts)); then
+      return 1
+    fi
+    warn "attempt ${n}/${attempts} failed: $*; retrying in ${delay}s"
+    sleep "${delay}"
+    n=$((n + 1))
+  done
+}
+
+# wait_until SECONDS CMD...: poll CMD every 5 seconds, quietly, until it succeeds or time is up.
+wait_until() {
+  local seconds="$1" waited=0
+  shift
+  until "$@"; do
+    ((waited >= seconds)) && return 1
+    sleep 5
+    waited=$((waited + 5))
+  done
+}
+
+# wait_for_object NAMESPACE KIND/NAME SECONDS: wait until an object exists (e.g. one an operator
+# creates asynchronously).
+wait_for_object() {
+  local ns="$1" obj="$2" seconds="$3" waited=0
+  until kubectl -n "${ns}" get "${obj}" >/dev/null 2>&1; do
+    ((waited >= seconds)) && return 1
+    sleep 2
+    waited=$((waited + 2))
+  done
+}
+
+# random_secret: 48 hex characters from the kernel's CSPRNG (URL-safe, no quoting issues).
+random_secret() {
+  od -An -N24 -tx1 /dev/urandom | tr -d ' \n'
+}
+
+# render_deploy_manifest FILE: print a deploy/manifests file with @VAR@ placeholders replaced by
+# the pinned values from versions.env.
+render_deploy_manifest() {
+  sed -e "s|@REDIS_IMAGE@|${REDIS_IMAGE}|g" "$1"
+}
+
+# helm_install RELEASE NAMESPACE CHART [helm args...]: `helm upgrade --install`, first removing a
+# release whose only install failed or was interrupted (Helm cannot upgrade a release that was
+# never deployed), so that a re-run or retry() starts clean.
+helm_install() {
+  local release="$1" ns="$2"
+  shift 2
+  local status
+  status="$(helm status "${release}" --namespace "${ns}" 2>/dev/null | sed -n 's/^STATUS: //p' | head -n1)"
+  case "${status}" in
+    failed | pending-install | uninstalling)
+      if ! helm history "${release}" --namespace "${ns}" 2>/dev/null | grep -q 'deployed\|superseded'; then
+        warn "removing Helm release ${release} left '${status}' by an earlier run"
+        helm uninstall "${release}" --namespace "${ns}" --wait >/dev/null 2>&1 || true
+      fi
+      ;;
+  esac
+  helm upgrade --install "${release}" "$@" --namespace "${ns}"
+}
+
+# add_component_to_overlay KUSTOMIZATION_FILE COMPONENT_PATH: add a kustomize component to an
+# overlay's kustomization.yaml (used on private copies by deploy-app.sh --observability and
+# scripts/check-deploy.sh; the committed overlays stay untouched).
+add_component_to_overlay() {
+  local file="$1" component="$2"
+  if grep -q '^components:' "${file}"; then
+    # Block-style list assumed (`components:` then `  - path` lines). awk: portable to macOS.
+    awk -v c="${component}" '{ print } /^components:[[:space:]]*$/ { print "  - " c }' "${file}" >"${file}.tmp"
+    mv "${file}.tmp" "${file}"
+  else
+    printf '\ncomponents:\n  - %s\n' "${component}" >>"${file}"
+  fi
+}

@@ -1,0 +1,198 @@
+"""What the checks need from ``spin.toml`` (manifest version 2): variables, components, routes.
+
+Only the parts of the manifest that decide whether a SpinApp can work are modelled: which
+components exist, which HTTP routes each serves, which application variables each one reads
+(through ``{{ variable }}`` templates in ``[component.<id>.variables]``) and which key-value stores
+it opens.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+# Spin variable names: lowercase ASCII letters, digits and underscores, starting with a letter.
+VARIABLE_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+# A template reference: "{{ name }}" (spaces optional).
+TEMPLATE_REF = re.compile(r"\{\{\s*([A-Za-z0-9_]+)\s*\}\}")
+
+
+class ManifestError(ValueError):
+    """spin.toml cannot be used (unreadable, wrong version, inconsistent)."""
+
+
+@dataclass(frozen=True)
+class Variable:
+    """An application variable from ``[variables]``."""
+
+    name: str
+    default: str | None
+    required: bool
+    secret: bool
+
+    @property
+    def has_default(self) -> bool:
+        return self.default is not None
+
+
+@dataclass(frozen=True)
+class Route:
+    """One ``[[trigger.http]]`` entry."""
+
+    path: str
+    component: str
+    private: bool = False
+
+    @property
+    def is_wildcard(self) -> bool:
+        return self.path == "/..." or self.path.endswith("/...")
+
+    @property
+    def is_catch_all(self) -> bool:
+        return self.path == "/..."
+
+
+@dataclass
+class Component:
+    """A ``[component.<id>]`` table."""
+
+    id: str
+    # Component-level variable name -> template (e.g. "api_token" -> "{{ api_token }}").
+    variables: dict[str, str] = field(default_factory=dict)
+    key_value_stores: list[str] = field(default_factory=list)
+
+    @property
+    def app_variables(self) -> set[str]:
+        """Application variables this component reads through its templates."""
+        names: set[str] = set()
+        for template in self.variables.values():
+            names.update(TEMPLATE_REF.findall(template))
+        return names
+
+
+@dataclass
+class SpinManifest:
+    """The parsed manifest."""
+
+    path: Path
+    variables: dict[str, Variable]
+    components: dict[str, Component]
+    routes: list[Route]
+
+    @classmethod
+    def load(cls, path: str | Path) -> "SpinManifest":
+        path = Path(path)
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (OSError, tomllib.TOMLDecodeError) as error:
+            raise ManifestError(f"{path}: {error}") from error
+        return cls.from_dict(data, path)
+
+    @classmethod
+    def from_dict(cls, data: dict, path: str | Path = "spin.toml") -> "SpinManifest":
+        path = Path(path)
+        version = data.get("spin_manifest_version")
+        if version != 2:
+            raise ManifestError(f"{path}: spin_manifest_version must be 2, got {version!r}")
+
+        variables: dict[str, Variable] = {}
+        for name, spec in (data.get("variables") or {}).items():
+            if not isinstance(spec, dict):
+                raise ManifestError(f"{path}: variable {name!r} must be a table")
+            if not VARIABLE_NAME.match(name):
+                raise ManifestError(f"{path}: invalid variable name {name!r}")
+            default = spec.get("default")
+            variables[name] = Variable(
+                name=name,
+                default=None if default is None else str(default),
+                required=bool(spec.get("required", False)),
+                secret=bool(spec.get("secret", False)),
+            )
+
+        components: dict[str, Component] = {}
+        for component_id, spec in (data.get("component") or {}).items():
+            if not isinstance(spec, dict):
+                raise ManifestError(f"{path}: component {component_id!r} must be a table")
+            components[component_id] = Component(
+                id=component_id,
+                variables={k: str(v) for k, v in (spec.get("variables") or {}).items()},
+                key_value_stores=[str(s) for s in spec.get("key_value_stores") or []],
+            )
+
+        routes: list[Route] = []
+        for trigger in (data.get("trigger") or {}).get("http") or []:
+            component = trigger.get("component")
+            if not isinstance(component, str):
+                # Inline component tables have no id a SpinApp could retain; ignore them.
+                continue
+            route = trigger.get("route")
+            if isinstance(route, dict):
+                routes.append(Route(path="", component=component, private=bool(route.get("private"))))
+            elif isinstance(route, str):
+                routes.append(Route(path=route, component=component))
+            else:
+                raise ManifestError(f"{path}: http trigger for {component!r} has no route")
+            if component not in components:
+                raise ManifestError(f"{path}: http trigger names unknown component {component!r}")
+
+        manifest = cls(path=path, variables=variables, components=components, routes=routes)
+        for component in components.values():
+            for name in component.app_variables:
+                if name not in variables:
+                    raise ManifestError(
+                        f"{path}: component {component.id!r} references undeclared variable {name!r}"
+                    )
+        return manifest
+
+    def retained(self, components: list[str] | None) -> set[str]:
+        """Component ids kept by a SpinApp's ``components:`` (all of them when it is absent)."""
+        if components is None:
+            return set(self.components)
+        return {c for c in components if c in self.components}
+
+
+def _segments(path: str) -> list[str]:
+    return [s for s in path.split("/") if s]
+
+
+def route_matches(route: str, path: str) -> bool:
+    """Whether a Spin route pattern matches a request path.
+
+    Supports exact routes (``/healthz``), trailing wildcards (``/api/...`` matches ``/api`` and
+    everything below it; ``/...`` matches everything) and ``:name`` segments.
+    """
+    wildcard = route == "/..." or route.endswith("/...")
+    pattern = _segments(route[: -len("...")] if wildcard else route)
+    segments = _segments(path.split("?", 1)[0])
+    if wildcard:
+        if len(segments) < len(pattern):
+            return False
+        segments = segments[: len(pattern)]
+    elif len(segments) != len(pattern):
+        return False
+    return all(p.startswith(":") or p == s for p, s in zip(pattern, segments))
+
+
+def _specificity(route: Route) -> tuple[int, int, int]:
+    """Higher wins: exact before wildcard, then more literal segments, then more segments."""
+    base = route.path[: -len("...")] if route.is_wildcard else route.path
+    segments = _segments(base)
+    literal = sum(1 for s in segments if not s.startswith(":"))
+    return (0 if route.is_wildcard else 1, literal, len(segments))
+
+
+def best_route(routes: list[Route], path: str, components: set[str] | None = None) -> Route | None:
+    """The route Spin dispatches ``path`` to, among public routes of ``components`` (all if None)."""
+    candidates = [
+        r
+        for r in routes
+        if not r.private
+        and r.path
+        and (components is None or r.component in components)
+        and route_matches(r.path, path)
+    ]
+    if not candidates:
+        return None
+    return max(candidates, key=_specificity)

@@ -1,0 +1,158 @@
+"""The real overlays, rendered with kubectl kustomize, and what the configurations file buys.
+
+These render from a private copy of kustomize/ (dev's secrets.env comes from the committed
+example) and need kubectl; they skip loudly without it (fail under REQUIRE_TOOLS=1).
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import REPO, errors, find, find_all, kubectl, require_or_skip
+
+from deploy_check.external_refs import ExternalRefs
+from deploy_check.manifests import objects_from_docs
+from deploy_check.rules import Context, run_rules
+from deploy_check.spin_manifest import SpinManifest
+
+SORT_OPTIONS = (REPO / "kustomize" / "overlays" / "prod" / "kustomization.yaml").read_text()
+SORT_OPTIONS = SORT_OPTIONS[SORT_OPTIONS.index("sortOptions:") :]
+
+
+@pytest.fixture
+def tree(tmp_path: Path) -> Path:
+    require_or_skip(kubectl() is not None, "kubectl not found: cannot render the overlays")
+    shutil.copytree(REPO / "kustomize", tmp_path / "kustomize")
+    dev = tmp_path / "kustomize" / "overlays" / "dev"
+    shutil.copy(dev / "secrets.env.example", dev / "secrets.env")
+    return tmp_path / "kustomize"
+
+
+def render(directory: Path) -> list[dict]:
+    out = subprocess.run([kubectl(), "kustomize", str(directory)], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    return [d for d in yaml.safe_load_all(out.stdout) if d]
+
+
+def rule_findings(docs: list[dict], overlay: str, **kwargs):
+    ctx = Context(
+        objects=objects_from_docs(docs),
+        spin=SpinManifest.load(REPO / "spin.toml"),
+        external=ExternalRefs.load(REPO / "kustomize" / "external-refs.yaml", overlay),
+        require_digest=overlay == "prod",
+        **kwargs,
+    )
+    return run_rules(ctx)
+
+
+def wrapper(tree: Path, name: str, body: str) -> Path:
+    directory = tree / "overlays" / name
+    directory.mkdir()
+    (directory / "kustomization.yaml").write_text(body)
+    return directory
+
+
+@pytest.mark.parametrize("overlay", ["dev", "staging", "prod"])
+def test_real_overlays_render_and_pass_the_rules(tree: Path, overlay: str) -> None:
+    docs = render(tree / "overlays" / overlay)
+    assert errors(rule_findings(docs, overlay)) == []
+    assert {d["metadata"]["namespace"] for d in docs if d["kind"] != "Namespace"} == {f"webhook-inbox-{overlay}"}
+
+
+def test_images_reach_spinapps(tree: Path) -> None:
+    images = {d["spec"]["image"] for d in find_all(render(tree / "overlays" / "prod"), "SpinApp")}
+    assert len(images) == 1 and "@sha256:" in images.pop()
+    assert {d["spec"]["image"] for d in find_all(render(tree / "overlays" / "staging"), "SpinApp")} == {
+        "ghcr.io/example-org/webhook-inbox:0.1.0"
+    }
+
+
+def test_generated_names_reach_spinapps(tree: Path) -> None:
+    docs = render(tree / "overlays" / "dev")
+    secret = find(docs, "Secret")["metadata"]["name"]
+    settings = find(docs, "ConfigMap")["metadata"]["name"]
+    assert secret.startswith("webhook-inbox-secrets-") and settings.startswith("webhook-inbox-settings-")
+    api = find(docs, "SpinApp", "webhook-inbox-api")
+    refs = {v["valueFrom"].get("secretKeyRef", v["valueFrom"].get("configMapKeyRef"))["name"] for v in api["spec"]["variables"]}
+    assert refs == {secret, settings}
+
+
+def test_name_prefix_and_suffix_follow_into_autoscalers_ingress_and_refs(tree: Path) -> None:
+    # A platform team wrapping prod with a prefix: the HPAs must target the Deployments the
+    # operator will name after the *prefixed* SpinApps, and so must the Ingress backends.
+    body = f"namePrefix: acme-\nnameSuffix: -eu\nresources:\n  - ../prod\n{SORT_OPTIONS}"
+    docs = render(wrapper(tree, "prefixed", body))
+    apps = {d["metadata"]["name"] for d in find_all(docs, "SpinApp")}
+    assert apps == {"acme-webhook-inbox-api-eu", "acme-webhook-inbox-health-eu", "acme-webhook-inbox-webhook-eu"}
+    assert {h["spec"]["scaleTargetRef"]["name"] for h in find_all(docs, "HorizontalPodAutoscaler")} == apps
+    backends = {p["backend"]["service"]["name"] for p in find(docs, "Ingress")["spec"]["rules"][0]["http"]["paths"]}
+    assert backends == apps
+    executor = find(docs, "SpinAppExecutor")["metadata"]["name"]
+    assert executor == "acme-containerd-shim-spin-eu"
+    assert {a["spec"]["executor"] for a in find_all(docs, "SpinApp")} == {executor}
+    api = find(docs, "SpinApp", "acme-webhook-inbox-api-eu")
+    # Generated ConfigMap followed the prefix; the external Secrets (created outside git) did not.
+    names = {v["valueFrom"].get("secretKeyRef", v["valueFrom"].get("configMapKeyRef"))["name"] for v in api["spec"]["variables"]}
+    assert any(n.startswith("acme-webhook-inbox-settings-eu-") for n in names)
+    assert "webhook-inbox-secrets" in names
+    kv = api["spec"]["runtimeConfig"]["keyValueStores"][0]["options"][0]["valueFrom"]["secretKeyRef"]["name"]
+    assert kv == "webhook-inbox-redis"
+    assert api["spec"]["serviceAccountName"] == "acme-webhook-inbox-app-eu"
+    assert errors(rule_findings(docs, "prod")) == []
+
+
+def test_name_prefix_follows_into_http_scaled_objects(tree: Path) -> None:
+    body = f"namePrefix: acme-\nresources:\n  - ../staging\n{SORT_OPTIONS}"
+    docs = render(wrapper(tree, "prefixed-staging", body))
+    for hso in find_all(docs, "HTTPScaledObject"):
+        ref = hso["spec"]["scaleTargetRef"]
+        assert ref["name"] == ref["service"] == hso["metadata"]["name"]
+        assert ref["name"].startswith("acme-webhook-inbox-")
+    assert errors(rule_findings(docs, "staging")) == []
+
+
+def test_replicas_field_reaches_spinapps_but_never_adds_one(tree: Path) -> None:
+    body = (
+        "resources:\n  - ../dev\nreplicas:\n  - name: webhook-inbox-api\n    count: 3\n"
+        f"{SORT_OPTIONS}"
+    )
+    docs = render(wrapper(tree, "scaled", body))
+    assert find(docs, "SpinApp", "webhook-inbox-api")["spec"]["replicas"] == 3
+    body = f"resources:\n  - ../prod\nreplicas:\n  - name: webhook-inbox-api\n    count: 3\n{SORT_OPTIONS}"
+    docs = render(wrapper(tree, "scaled-prod", body))
+    assert "replicas" not in find(docs, "SpinApp", "webhook-inbox-api")["spec"]
+
+
+def test_wrapper_without_sort_options_is_caught(tree: Path) -> None:
+    # sortOptions are not inherited: a wrapper that forgets them puts SpinApps before the executor.
+    docs = render(wrapper(tree, "unsorted", "resources:\n  - ../prod\n"))
+    assert any("rejected by the operator's webhook" in m for m in errors(rule_findings(docs, "prod"), "apply-order"))
+
+
+def test_observability_component(tree: Path) -> None:
+    kustomization = tree / "overlays" / "prod" / "kustomization.yaml"
+    kustomization.write_text(kustomization.read_text() + "\ncomponents:\n  - ../../components/observability\n")
+    docs = render(tree / "overlays" / "prod")
+    otel = find(docs, "SpinAppExecutor")["spec"]["deploymentConfig"]["otel"]
+    assert otel == {"exporter_otlp_endpoint": "http://otel-collector.webhook-inbox-prod.svc.cluster.local:4318"}
+    assert find(docs, "ServiceMonitor")["spec"]["endpoints"][0]["port"] == "prom-metrics"
+    assert any(c["metadata"]["name"].startswith("otel-collector-config-") for c in find_all(docs, "ConfigMap"))
+    volume = find(docs, "Deployment", "otel-collector")["spec"]["template"]["spec"]["volumes"][0]
+    assert volume["configMap"]["name"].startswith("otel-collector-config-")
+    assert errors(rule_findings(docs, "prod")) == []
+
+
+@pytest.mark.parametrize("overlay", ["dev", "staging", "prod"])
+def test_fixtures_match_the_overlays(tree: Path, overlay: str) -> None:
+    # The rule tests mutate tests/fixtures/<overlay>.yaml: keep them what the overlays render.
+    fixture = (Path(__file__).parent / "fixtures" / f"{overlay}.yaml").read_text()
+    rendered = subprocess.run([kubectl(), "kustomize", str(tree / "overlays" / overlay)], capture_output=True, text=True)
+    body = "".join(line for line in fixture.splitlines(keepends=True) if not line.startswith("# "))
+    assert body == rendered.stdout, (
+        f"tests/fixtures/{overlay}.yaml is stale: run scripts/check-deploy.sh and copy "
+        f"out/check-deploy/rendered/{overlay}.yaml over it (keep the two header comment lines)"
+    )

@@ -1,0 +1,470 @@
+"""Every rule passes on the real rendered overlays and fires on a deliberately broken one."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import errors, find, find_all
+
+from deploy_check.external_refs import ExternalRefs
+from deploy_check.findings import WARNING
+from deploy_check.rules import RULES
+from deploy_check.spin_manifest import SpinManifest
+
+API = "webhook-inbox-api"
+HEALTH = "webhook-inbox-health"
+WEBHOOK = "webhook-inbox-webhook"
+
+
+@pytest.mark.parametrize("overlay", ["dev", "staging", "prod"])
+def test_rendered_overlays_pass(docs, check, overlay: str) -> None:
+    findings = check(docs(overlay), overlay)
+    assert errors(findings) == []
+
+
+def test_prod_placeholder_digest_is_a_warning_then_an_error(docs, check) -> None:
+    findings = check(docs("prod"), "prod")
+    assert [f.rule for f in findings if f.severity == WARNING] == ["image"] * 3
+    strict = check(docs("prod"), "prod", forbid_placeholder_digest=True)
+    assert len(errors(strict, "image")) == 3
+
+
+def test_every_rule_has_a_failing_test() -> None:
+    # Keep this list in step with RULES: a rule without a test below could silently never fire.
+    tested = {
+        "namespace", "apply-order", "spinapp-name", "executor", "replicas", "autoscaler-target",
+        "autoscaling-has-scaler", "components", "probes", "variables", "kv-stores", "resources",
+        "refs", "image", "ingress", "pdb", "network-policy",
+    }  # fmt: skip
+    assert tested == set(RULES)
+
+
+# --- namespace / apply order ------------------------------------------------------------------
+
+
+def test_namespace_missing_on_an_object(docs, check) -> None:
+    d = docs("prod")
+    del find(d, "Ingress")["metadata"]["namespace"]
+    assert any("has no metadata.namespace" in m for m in errors(check(d), "namespace"))
+
+
+def test_namespace_not_created(docs, check) -> None:
+    d = [o for o in docs("prod") if o["kind"] != "Namespace"]
+    assert any("not created by the overlay" in m for m in errors(check(d), "namespace"))
+
+
+def test_namespace_split(docs, check) -> None:
+    d = docs("prod")
+    find(d, "Ingress")["metadata"]["namespace"] = "elsewhere"
+    assert any("several namespaces" in m for m in errors(check(d), "namespace"))
+
+
+def test_apply_order_executor_after_spinapps(docs, check) -> None:
+    d = docs("prod")
+    executor = find(d, "SpinAppExecutor")
+    d.remove(executor)
+    d.append(executor)
+    messages = errors(check(d), "apply-order")
+    assert len(messages) == 3 and "rejected by the operator's webhook" in messages[0]
+
+
+def test_apply_order_namespace_last(docs, check) -> None:
+    d = docs("prod")
+    ns = find(d, "Namespace")
+    d.remove(ns)
+    d.append(ns)
+    assert any("before its Namespace" in m for m in errors(check(d), "apply-order"))
+
+
+# --- SpinApp / executor -------------------------------------------------------------------------
+
+
+def _rename_spinapp(d: list[dict], old: str, new: str) -> None:
+    find(d, "SpinApp", old)["metadata"]["name"] = new
+    for hpa in find_all(d, "HorizontalPodAutoscaler") + find_all(d, "HTTPScaledObject"):
+        ref = hpa["spec"]["scaleTargetRef"]
+        if ref["name"] == old:
+            ref["name"] = new
+            if "service" in ref:
+                ref["service"] = new
+    for path in find(d, "Ingress")["spec"]["rules"][0]["http"]["paths"]:
+        if path["backend"]["service"]["name"] == old:
+            path["backend"]["service"]["name"] = new
+
+
+def test_spinapp_name_too_long_for_the_operator_labels(docs, check) -> None:
+    d = docs("prod")
+    _rename_spinapp(d, API, "a" * 53)
+    assert any("at most 52" in m for m in errors(check(d), "spinapp-name"))
+
+
+def test_spinapp_name_not_dns_1035(docs, check) -> None:
+    d = docs("prod")
+    _rename_spinapp(d, API, "1-api")
+    assert any("DNS-1035" in m for m in errors(check(d), "spinapp-name"))
+
+
+def test_executor_unset(docs, check) -> None:
+    d = docs("prod")
+    del find(d, "SpinApp", API)["spec"]["executor"]
+    assert any("spec.executor is not set" in m for m in errors(check(d), "executor"))
+
+
+def test_executor_not_in_namespace(docs, check) -> None:
+    d = docs("prod")
+    find(d, "SpinAppExecutor")["metadata"]["namespace"] = "other"
+    assert len([m for m in errors(check(d), "executor") if "is not a SpinAppExecutor in namespace" in m]) == 3
+
+
+def test_executor_runtime_class_and_spin_image(docs, check) -> None:
+    d = docs("prod")
+    find(d, "SpinAppExecutor")["spec"]["deploymentConfig"]["spinImage"] = "ghcr.io/x/spin:1"
+    assert any("exactly one of runtimeClassName and spinImage" in m for m in errors(check(d), "executor"))
+
+
+def test_executor_create_deployment_without_config(docs, check) -> None:
+    d = docs("prod")
+    del find(d, "SpinAppExecutor")["spec"]["deploymentConfig"]
+    assert any("needs spec.deploymentConfig" in m for m in errors(check(d), "executor"))
+
+
+def test_replicas_with_autoscaling(docs, check) -> None:
+    d = docs("prod")
+    find(d, "SpinApp", API)["spec"]["replicas"] = 2
+    assert any("must be unset when enableAutoscaling" in m for m in errors(check(d), "replicas"))
+
+
+@pytest.mark.parametrize("replicas", [None, 0, "1"])
+def test_replicas_missing_or_invalid_without_autoscaling(docs, check, replicas) -> None:
+    d = docs("dev")
+    spec = find(d, "SpinApp", API)["spec"]
+    if replicas is None:
+        del spec["replicas"]
+    else:
+        spec["replicas"] = replicas
+    assert any("must be >= 1" in m for m in errors(check(d, "dev"), "replicas"))
+
+
+# --- autoscalers ---------------------------------------------------------------------------------
+
+
+def test_hpa_targets_something_else(docs, check) -> None:
+    d = docs("prod")
+    find(d, "HorizontalPodAutoscaler", API)["spec"]["scaleTargetRef"]["name"] = "api"
+    messages = errors(check(d), "autoscaler-target")
+    assert any("not named after a SpinApp" in m for m in messages)
+
+
+def test_hpa_targets_the_spinapp_kind(docs, check) -> None:
+    d = docs("prod")
+    ref = find(d, "HorizontalPodAutoscaler", API)["spec"]["scaleTargetRef"]
+    ref.update(apiVersion="core.spinkube.dev/v1alpha1", kind="SpinApp")
+    assert any("no scale subresource" in m for m in errors(check(d), "autoscaler-target"))
+
+
+def test_hpa_on_spinapp_without_autoscaling(docs, check) -> None:
+    d = docs("prod")
+    spec = find(d, "SpinApp", API)["spec"]
+    spec["enableAutoscaling"] = False
+    spec["replicas"] = 2
+    assert any("needs enableAutoscaling: true" in m for m in errors(check(d), "autoscaler-target"))
+
+
+def test_hpa_cpu_utilization_needs_cpu_request(docs, check) -> None:
+    d = docs("prod")
+    del find(d, "SpinApp", API)["spec"]["resources"]["requests"]["cpu"]
+    assert any("resources.requests.cpu" in m for m in errors(check(d), "autoscaler-target"))
+
+
+def test_two_autoscalers_on_one_deployment(docs, check) -> None:
+    d = docs("prod")
+    find(d, "HorizontalPodAutoscaler", HEALTH)["spec"]["scaleTargetRef"]["name"] = API
+    assert any("targeted by 2 autoscalers" in m for m in errors(check(d), "autoscaler-target"))
+
+
+def test_http_scaled_object_wrong_port(docs, check) -> None:
+    d = docs("staging")
+    find(d, "HTTPScaledObject", API)["spec"]["scaleTargetRef"]["port"] = 8080
+    assert any("use port: 80" in m for m in errors(check(d, "staging"), "autoscaler-target"))
+
+
+def test_http_scaled_object_port_and_port_name(docs, check) -> None:
+    d = docs("staging")
+    find(d, "HTTPScaledObject", API)["spec"]["scaleTargetRef"]["portName"] = "http"
+    assert any("exactly one of port and portName" in m for m in errors(check(d, "staging"), "autoscaler-target"))
+
+
+def test_http_scaled_object_unknown_service(docs, check) -> None:
+    d = docs("staging")
+    find(d, "HTTPScaledObject", API)["spec"]["scaleTargetRef"]["service"] = "api"
+    assert any("neither SpinApp" in m for m in errors(check(d, "staging"), "autoscaler-target"))
+
+
+def test_autoscaling_without_a_scaler(docs, check) -> None:
+    d = [o for o in docs("prod") if not (o["kind"] == "HorizontalPodAutoscaler" and o["metadata"]["name"] == API)]
+    assert any("no HPA/ScaledObject/HTTPScaledObject" in m for m in errors(check(d), "autoscaling-has-scaler"))
+
+
+# --- components, probes, variables, kv stores ------------------------------------------------------
+
+
+def test_unknown_component(docs, check) -> None:
+    d = docs("prod")
+    find(d, "SpinApp", API)["spec"]["components"] = ["api", "helth"]
+    assert any("'helth' is not in spin.toml" in m for m in errors(check(d), "components"))
+
+
+def test_probe_not_served_without_health(docs, check) -> None:
+    d = docs("prod")
+    find(d, "SpinApp", API)["spec"]["components"] = ["api"]
+    messages = errors(check(d), "probes")
+    assert any("/readyz is not served by any retained component" in m for m in messages)
+
+
+def test_probe_only_caught_by_the_catch_all(docs, check) -> None:
+    d = docs("prod")
+    find(d, "SpinApp", HEALTH)["spec"]["checks"]["liveness"]["httpGet"]["path"] = "/api/health"
+    assert any("catch-all route /..." in m for m in errors(check(d), "probes"))
+
+
+def test_probe_missing(docs, check) -> None:
+    d = docs("prod")
+    del find(d, "SpinApp", WEBHOOK)["spec"]["checks"]["liveness"]
+    assert any("checks.liveness.httpGet.path is not set" in m for m in errors(check(d), "probes"))
+
+
+def _variable(app: dict, name: str) -> dict:
+    return next(v for v in app["spec"]["variables"] if v["name"] == name)
+
+
+def test_secret_variable_as_plain_value(docs, check) -> None:
+    d = docs("prod")
+    var = _variable(find(d, "SpinApp", API), "api_token")
+    del var["valueFrom"]
+    var["value"] = "hunter2"
+    assert any("must come from valueFrom.secretKeyRef" in m for m in errors(check(d), "variables"))
+
+
+def test_secret_variable_from_configmap(docs, check) -> None:
+    d = docs("prod")
+    var = _variable(find(d, "SpinApp", WEBHOOK), "webhook_github_secret")
+    var["valueFrom"] = {"configMapKeyRef": {"name": "x", "key": "y"}}
+    assert any("never a plain value or a ConfigMap" in m for m in errors(check(d), "variables"))
+
+
+def test_secret_given_to_a_component_that_does_not_read_it(docs, check) -> None:
+    d = docs("prod")
+    token = _variable(find(d, "SpinApp", API), "api_token")
+    find(d, "SpinApp", WEBHOOK)["spec"]["variables"].append(token)
+    assert any("api_token is supplied but no retained component" in m for m in errors(check(d), "variables"))
+
+
+def test_undeclared_variable(docs, check) -> None:
+    d = docs("prod")
+    find(d, "SpinApp", API)["spec"]["variables"].append({"name": "api_tokn", "value": "x"})
+    assert any("not declared in spin.toml" in m for m in errors(check(d), "variables"))
+
+
+def test_secret_variable_not_supplied(docs, check) -> None:
+    d = docs("prod")
+    app = find(d, "SpinApp", API)
+    app["spec"]["variables"] = [v for v in app["spec"]["variables"] if v["name"] != "api_token"]
+    assert any("secret variable api_token" in m for m in errors(check(d), "variables"))
+
+
+def test_required_variable_not_supplied(docs, check, spin: SpinManifest) -> None:
+    import dataclasses
+
+    strict = dataclasses.replace(spin, variables=dict(spin.variables))
+    strict.variables["log_level"] = dataclasses.replace(spin.variables["log_level"], default=None, required=True)
+    d = docs("prod")
+    app = find(d, "SpinApp", HEALTH)
+    app["spec"]["variables"] = [v for v in app["spec"]["variables"] if v["name"] != "log_level"]
+    assert any("log_level (required" in m for m in errors(check(d, spin=strict), "variables"))
+
+
+def test_variable_value_and_value_from(docs, check) -> None:
+    d = docs("prod")
+    _variable(find(d, "SpinApp", API), "log_level")["value"] = "debug"
+    assert any("exactly one of value and valueFrom" in m for m in errors(check(d), "variables"))
+
+
+def test_variable_supplied_twice(docs, check) -> None:
+    d = docs("prod")
+    app = find(d, "SpinApp", API)
+    app["spec"]["variables"].append(dict(_variable(app, "log_level")))
+    assert any("supplied twice" in m for m in errors(check(d), "variables"))
+
+
+def test_kv_store_not_configured(docs, check) -> None:
+    d = docs("prod")
+    del find(d, "SpinApp", API)["spec"]["runtimeConfig"]
+    assert any("local SQLite file" in m for m in errors(check(d), "kv-stores"))
+
+
+def test_kv_store_local_type(docs, check) -> None:
+    d = docs("prod")
+    find(d, "SpinApp", API)["spec"]["runtimeConfig"]["keyValueStores"][0]["type"] = "spin"
+    assert any("use a shared backend" in m for m in errors(check(d), "kv-stores"))
+
+
+def test_kv_store_url_as_plain_value(docs, check) -> None:
+    d = docs("prod")
+    store = find(d, "SpinApp", API)["spec"]["runtimeConfig"]["keyValueStores"][0]
+    store["options"] = [{"name": "url", "value": "redis://:pw@redis:6379"}]
+    assert any("carries credentials" in m for m in errors(check(d), "kv-stores"))
+
+
+# --- resources ---------------------------------------------------------------------------------------
+
+
+def test_invocation_memory_above_the_limit(docs, check) -> None:
+    d = docs("prod")
+    find(d, "SpinApp", API)["spec"]["invocationLimits"]["memory"] = "1Gi"
+    assert any("exceeds the pod's memory limit" in m for m in errors(check(d), "resources"))
+
+
+def test_invocation_limits_missing(docs, check) -> None:
+    d = docs("prod")
+    del find(d, "SpinApp", API)["spec"]["invocationLimits"]
+    assert any("invocationLimits.memory is not set" in m for m in errors(check(d), "resources"))
+
+
+def test_resources_missing_and_malformed(docs, check) -> None:
+    d = docs("prod")
+    resources = find(d, "SpinApp", API)["spec"]["resources"]
+    del resources["limits"]["cpu"]
+    resources["requests"]["memory"] = "lots"
+    messages = errors(check(d), "resources")
+    assert any("resources.limits.cpu is not set" in m for m in messages)
+    assert any("not a quantity" in m for m in messages)
+
+
+def test_request_above_limit(docs, check) -> None:
+    d = docs("prod")
+    find(d, "SpinApp", API)["spec"]["resources"]["requests"]["cpu"] = "2"
+    assert any("requests.cpu exceeds the limit" in m for m in errors(check(d), "resources"))
+
+
+# --- references -----------------------------------------------------------------------------------
+
+
+def test_reference_to_an_unknown_secret(docs, check) -> None:
+    d = docs("prod")
+    _variable(find(d, "SpinApp", API), "api_token")["valueFrom"]["secretKeyRef"]["name"] = "typo-secrets"
+    assert any("typo-secrets is neither generated" in m for m in errors(check(d), "refs"))
+
+
+def test_reference_to_a_missing_key_of_a_generated_configmap(docs, check) -> None:
+    d = docs("prod")
+    _variable(find(d, "SpinApp", API), "log_level")["valueFrom"]["configMapKeyRef"]["key"] = "loglevel"
+    assert any("has no key 'loglevel'" in m for m in errors(check(d), "refs"))
+
+
+def test_external_key_not_documented(docs, check) -> None:
+    d = docs("prod")
+    _variable(find(d, "SpinApp", API), "api_token")["valueFrom"]["secretKeyRef"]["key"] = "token"
+    assert any("key 'token' of external Secret" in m for m in errors(check(d), "refs"))
+
+
+def test_dev_generated_secret_is_not_external(docs, check) -> None:
+    # dev generates webhook-inbox-secrets; without the generator its reference is unresolved.
+    d = [o for o in docs("dev") if not (o["kind"] == "Secret")]
+    assert any("neither generated" in m for m in errors(check(d, "dev"), "refs"))
+
+
+def test_unused_external_entry_is_a_warning(docs, check) -> None:
+    refs = ExternalRefs.from_dict(
+        {"overlays": {"prod": {"secrets": {"old": {"keys": ["k"], "createdBy": "hand"}}}}}, "prod"
+    )
+    findings = check(docs("prod"), "prod", external=refs)
+    assert any(f.rule == "refs" and f.severity == WARNING and "old" in f.subject for f in findings)
+
+
+# --- image ---------------------------------------------------------------------------------------------
+
+
+def test_spinapps_with_different_images(docs, check) -> None:
+    d = docs("staging")
+    find(d, "SpinApp", API)["spec"]["image"] = "ghcr.io/example-org/webhook-inbox:0.2.0"
+    assert any("same app image" in m for m in errors(check(d, "staging"), "image"))
+
+
+@pytest.mark.parametrize(
+    ("image", "message"),
+    [("ghcr.io/example-org/webhook-inbox", "neither tag nor digest"), ("ghcr.io/example-org/webhook-inbox:latest", "latest")],
+)
+def test_unpinned_images(docs, check, image: str, message: str) -> None:
+    d = docs("dev")
+    for app in find_all(d, "SpinApp"):
+        app["spec"]["image"] = image
+    assert any(message in m for m in errors(check(d, "dev"), "image"))
+
+
+def test_prod_image_must_be_a_digest(docs, check) -> None:
+    d = docs("prod")
+    for app in find_all(d, "SpinApp"):
+        app["spec"]["image"] = "ghcr.io/example-org/webhook-inbox:1.0.0"
+    assert any("pinned by digest" in m for m in errors(check(d), "image"))
+
+
+def test_registry_port_is_not_a_tag(docs, check) -> None:
+    d = docs("dev")
+    for app in find_all(d, "SpinApp"):
+        app["spec"]["image"] = "registry.local:5000/webhook-inbox"
+    assert any("neither tag nor digest" in m for m in errors(check(d, "dev"), "image"))
+
+
+# --- ingress, PDB, network policies ----------------------------------------------------------------------
+
+
+def _ingress_path(d: list[dict], path: str) -> dict:
+    return next(p for p in find(d, "Ingress")["spec"]["rules"][0]["http"]["paths"] if p["path"] == path)
+
+
+def test_ingress_path_to_a_spinapp_that_does_not_serve_it(docs, check) -> None:
+    d = docs("prod")
+    _ingress_path(d, "/api")["backend"]["service"]["name"] = HEALTH
+    assert any("routes /api to api, which SpinApp webhook-inbox-health" in m for m in errors(check(d), "ingress"))
+
+
+def test_ingress_wrong_port(docs, check) -> None:
+    d = docs("prod")
+    _ingress_path(d, "/webhooks")["backend"]["service"]["port"] = {"number": 8080}
+    assert any("listens on port 80" in m for m in errors(check(d), "ingress"))
+
+
+def test_ingress_unknown_backend(docs, check) -> None:
+    d = docs("prod")
+    _ingress_path(d, "/webhooks")["backend"]["service"]["name"] = "webhooks"
+    assert any("neither a SpinApp's Service nor a Service" in m for m in errors(check(d), "ingress"))
+
+
+def test_ingress_to_the_interceptor_service_port(docs, check) -> None:
+    d = docs("staging")
+    _ingress_path(d, "/")["backend"]["service"]["port"] = {"number": 9090}
+    assert any("has no port" in m for m in errors(check(d, "staging"), "ingress"))
+
+
+def test_pdb_selecting_nothing(docs, check) -> None:
+    d = docs("prod")
+    find(d, "PodDisruptionBudget", API)["spec"]["selector"]["matchLabels"]["app.kubernetes.io/component"] = "apii"
+    assert any("matches the pods of no SpinApp" in m for m in errors(check(d), "pdb"))
+
+
+def test_pdb_blocking_drains(docs, check) -> None:
+    d = docs("prod")
+    find(d, "PodDisruptionBudget", API)["spec"]["minAvailable"] = 2
+    assert any("node drains would block forever" in m for m in errors(check(d), "pdb"))
+
+
+def test_pdb_max_unavailable_zero(docs, check) -> None:
+    d = docs("prod")
+    spec = find(d, "PodDisruptionBudget", API)["spec"]
+    del spec["minAvailable"]
+    spec["maxUnavailable"] = 0
+    assert any("maxUnavailable 0" in m for m in errors(check(d), "pdb"))
+
+
+def test_no_default_deny(docs, check) -> None:
+    d = [o for o in docs("prod") if not (o["kind"] == "NetworkPolicy" and o["metadata"]["name"] == "default-deny-all")]
+    assert any("no default-deny" in m for m in errors(check(d), "network-policy"))

@@ -1,0 +1,102 @@
+"""spin.toml parsing and Spin route matching."""
+
+import pytest
+
+from deploy_check.quantity import QuantityError, parse_quantity
+from deploy_check.spin_manifest import ManifestError, Route, SpinManifest, best_route, route_matches
+
+
+def test_parses_variables_components_and_routes(spin: SpinManifest) -> None:
+    assert spin.variables["api_token"].secret and spin.variables["api_token"].has_default
+    assert not spin.variables["log_level"].secret
+    assert set(spin.components) == {"health", "api", "webhook"}
+    assert spin.components["api"].app_variables == {"log_level", "api_token"}
+    assert "api_token" not in spin.components["health"].app_variables
+    assert spin.components["webhook"].key_value_stores == ["default"]
+    assert {r.path for r in spin.routes if r.component == "health"} == {"/healthz", "/readyz", "/..."}
+
+
+@pytest.mark.parametrize(
+    ("route", "path", "expected"),
+    [
+        ("/healthz", "/healthz", True),
+        ("/healthz", "/healthz/x", False),
+        ("/api/...", "/api", True),
+        ("/api/...", "/api/events/1", True),
+        ("/api/...", "/apiary", False),
+        ("/...", "/anything/at/all", True),
+        ("/...", "/", True),
+        ("/users/:id", "/users/7", True),
+        ("/users/:id", "/users/7/x", False),
+        ("/api/...", "/api/events?x=1", True),
+    ],
+)
+def test_route_matches(route: str, path: str, expected: bool) -> None:
+    assert route_matches(route, path) is expected
+
+
+def test_best_route_prefers_exact_then_longest_wildcard(spin: SpinManifest) -> None:
+    assert best_route(spin.routes, "/healthz").path == "/healthz"
+    assert best_route(spin.routes, "/api/events").component == "api"
+    assert best_route(spin.routes, "/nope").is_catch_all
+    # Without the health component nothing catches unknown paths.
+    assert best_route(spin.routes, "/nope", {"api", "webhook"}) is None
+    # Filtering components can change the winner: /api/x falls through to health's catch-all.
+    assert best_route(spin.routes, "/api/x", {"health"}).is_catch_all
+
+
+def test_private_routes_serve_nothing() -> None:
+    assert best_route([Route(path="", component="x", private=True)], "/") is None
+
+
+def base_manifest() -> dict:
+    return {
+        "spin_manifest_version": 2,
+        "variables": {"a": {"default": "1"}},
+        "trigger": {"http": [{"route": "/...", "component": "c"}]},
+        "component": {"c": {"variables": {"a": "{{ a }}"}}},
+    }
+
+
+def test_rejects_manifest_version_1() -> None:
+    data = base_manifest()
+    data["spin_manifest_version"] = 1
+    with pytest.raises(ManifestError, match="must be 2"):
+        SpinManifest.from_dict(data)
+
+
+def test_rejects_undeclared_variable_reference() -> None:
+    data = base_manifest()
+    data["component"]["c"]["variables"]["b"] = "prefix-{{ missing }}"
+    with pytest.raises(ManifestError, match="undeclared variable 'missing'"):
+        SpinManifest.from_dict(data)
+
+
+def test_rejects_trigger_for_unknown_component() -> None:
+    data = base_manifest()
+    data["trigger"]["http"].append({"route": "/x", "component": "ghost"})
+    with pytest.raises(ManifestError, match="unknown component 'ghost'"):
+        SpinManifest.from_dict(data)
+
+
+def test_multiple_template_references() -> None:
+    data = base_manifest()
+    data["variables"]["b"] = {"required": True}
+    data["component"]["c"]["variables"]["ab"] = "{{a}}:{{ b }}"
+    assert SpinManifest.from_dict(data).components["c"].app_variables == {"a", "b"}
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [("128Mi", 128 * 2**20), ("1Gi", 2**30), ("500m", "0.5"), ("2", 2), ("1e3", 1000), ("1.5k", 1500), (3, 3)],
+)
+def test_quantities(text, value) -> None:
+    from decimal import Decimal
+
+    assert parse_quantity(text) == Decimal(str(value))
+
+
+@pytest.mark.parametrize("text", ["12 Mi", "Mi", "1.2.3", "", True, None])
+def test_bad_quantities(text) -> None:
+    with pytest.raises(QuantityError):
+        parse_quantity(text)
