@@ -437,6 +437,16 @@ mod tests {
     }
 
     #[test]
+    fn docs_problems_md_lists_every_kind_with_its_status() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/problems.md");
+        let doc = std::fs::read_to_string(path).unwrap();
+        for kind in ProblemKind::ALL {
+            let row = format!("| `{}` | {} |", kind.slug(), kind.status().as_u16());
+            assert!(doc.contains(&row), "docs/problems.md lacks {row}");
+        }
+    }
+
+    #[test]
     fn every_kind_has_a_unique_slug_and_an_error_status() {
         let mut slugs: Vec<_> = ProblemKind::ALL.iter().map(|k| k.slug()).collect();
         slugs.sort_unstable();
