@@ -5,10 +5,10 @@
 use api_contract::{EventPage, Operation};
 use shared::clock::Clock;
 use shared::config::Variables;
-use shared::events::{EventId, EventStatus, EventStore, StatusChange, StoreError, StoredEvent};
+use shared::events::{EventId, EventStatus, EventStore, StatusChange, StoredEvent};
 use shared::http::{
-    json, media_type, BodyPolicy, Head, Method, Request, RequestContext, Response, Router, Service,
-    StatusCode,
+    dispatch, json, media_type, BodyPolicy, Head, Method, Request, RequestContext, Response,
+    Router, Service, StatusCode,
 };
 use shared::kv::{KeyValue, KvError};
 use shared::problem::{FieldError, Problem, ProblemKind};
@@ -16,8 +16,6 @@ use shared::problem::{FieldError, Problem, ProblemKind};
 use crate::conditional::{check_if_match, etag, none_match_says_not_modified};
 use crate::{auth, query, representation, OPENAPI_JSON};
 
-/// Seconds a client should wait after a store failure.
-const RETRY_AFTER_STORE_SECS: u32 = 5;
 /// Largest PATCH body.
 const MAX_PATCH_BYTES: usize = 16 * 1024;
 /// Media types a PATCH may use.
@@ -70,13 +68,7 @@ impl<K: KeyValue, V: Variables, C: Clock> Api<K, V, C> {
     }
 
     fn event_store(&self) -> Result<EventStore<&K, &C>, Problem> {
-        match &self.store {
-            Ok(kv) => Ok(EventStore::new(kv, &self.clock)),
-            Err(error) => {
-                tracing::error!(error = %error, "key-value store unavailable");
-                Err(Problem::store_unavailable(RETRY_AFTER_STORE_SECS))
-            }
-        }
+        EventStore::over(&self.store, &self.clock)
     }
 
     /// Authentication and content negotiation, shared by every authenticated operation.
@@ -91,7 +83,7 @@ impl<K: KeyValue, V: Variables, C: Clock> Api<K, V, C> {
         let page = self
             .event_store()?
             .list(&query.filter, query.limit, query.cursor)
-            .map_err(|e| store_problem(&e))?;
+            .map_err(|e| e.to_problem())?;
         let body = EventPage {
             items: page.items.iter().map(representation::summary).collect(),
             next_cursor: page.next.map(|cursor| cursor.encode()),
@@ -150,7 +142,7 @@ impl<K: KeyValue, V: Variables, C: Clock> Api<K, V, C> {
         let store = self.event_store()?;
         match store
             .set_status(event.meta.clone(), status)
-            .map_err(|e| store_problem(&e))?
+            .map_err(|e| e.to_problem())?
         {
             StatusChange::Updated(meta) | StatusChange::Unchanged(meta) => self.respond_with(
                 StoredEvent {
@@ -180,14 +172,14 @@ impl<K: KeyValue, V: Variables, C: Clock> Api<K, V, C> {
         }
         self.event_store()?
             .delete(&event.meta)
-            .map_err(|e| store_problem(&e))?;
+            .map_err(|e| e.to_problem())?;
         Ok(Response::new(StatusCode::NO_CONTENT, Vec::new())
             .with_header("cache-control", "no-store"))
     }
 
     fn get_stats(&self, _: &RequestContext, request: Request) -> Result<Response, Problem> {
         self.admit(&request)?;
-        let counts = self.event_store()?.stats().map_err(|e| store_problem(&e))?;
+        let counts = self.event_store()?.stats().map_err(|e| e.to_problem())?;
         json(StatusCode::OK, &representation::stats(&counts))
     }
 
@@ -208,7 +200,7 @@ impl<K: KeyValue, V: Variables, C: Clock> Api<K, V, C> {
         })?;
         self.event_store()?
             .get(&id)
-            .map_err(|e| store_problem(&e))?
+            .map_err(|e| e.to_problem())?
             .ok_or_else(|| not_found(ctx))
     }
 
@@ -320,20 +312,6 @@ fn accepts_json(accept: Option<&str>) -> Result<(), Problem> {
     }
 }
 
-fn store_problem(error: &StoreError) -> Problem {
-    match error {
-        StoreError::Kv(kv) => {
-            tracing::error!(error = %kv, "store failed");
-            Problem::store_unavailable(RETRY_AFTER_STORE_SECS)
-        }
-        StoreError::InProgress => Problem::store_unavailable(RETRY_AFTER_STORE_SECS),
-        StoreError::Corrupt { key, reason } => {
-            tracing::error!(key, reason, "corrupt record");
-            Problem::of(ProblemKind::Internal, "a stored record is corrupt")
-        }
-    }
-}
-
 impl<K: KeyValue, V: Variables, C: Clock> Service for Api<K, V, C> {
     fn name(&self) -> &'static str {
         "api"
@@ -351,13 +329,7 @@ impl<K: KeyValue, V: Variables, C: Clock> Service for Api<K, V, C> {
     }
 
     fn handle(&self, ctx: &mut RequestContext, request: Request) -> Response {
-        let mut response = match &self.router {
-            Ok(router) => router.dispatch(self, ctx, request),
-            Err(error) => ctx.render(Problem::of(
-                ProblemKind::Internal,
-                format!("the route table is invalid: {error}"),
-            )),
-        };
+        let mut response = dispatch(&self.router, self, ctx, request);
         let headers = response.headers_mut();
         headers.insert("cache-control", "no-store");
         headers.insert("x-content-type-options", "nosniff");

@@ -14,7 +14,8 @@ use shared::build_info::BuildInfo;
 use shared::clock::Clock;
 use shared::config::{self, names, ConfigError, LogLevel, Variables, WebhookLimits};
 use shared::http::{
-    json, BodyPolicy, Head, Method, Request, RequestContext, Response, Router, Service, StatusCode,
+    dispatch, json, BodyPolicy, Head, Method, Request, RequestContext, Response, Router, Service,
+    StatusCode,
 };
 use shared::kv::{KeyValue, KvError};
 use shared::problem::{Problem, ProblemKind};
@@ -180,13 +181,7 @@ impl<K: KeyValue, V: Variables, C: Clock> Service for Health<K, V, C> {
     }
 
     fn handle(&self, ctx: &mut RequestContext, request: Request) -> Response {
-        match &self.router {
-            Ok(router) => router.dispatch(self, ctx, request),
-            Err(error) => ctx.render(Problem::of(
-                ProblemKind::Internal,
-                format!("the route table is invalid: {error}"),
-            )),
-        }
+        dispatch(&self.router, self, ctx, request)
     }
 }
 

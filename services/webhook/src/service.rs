@@ -21,20 +21,15 @@ use std::time::Instant;
 use serde::Serialize;
 use shared::clock::Clock;
 use shared::config::{names, Variables, WebhookLimits};
-use shared::events::{EventId, EventStore, Ingested, NewEvent, Provider, StoreError};
+use shared::events::{EventId, EventStore, Ingested, NewEvent, Provider};
 use shared::http::{
-    json, media_type, BodyPolicy, Head, Method, Request, RequestContext, Response, Router, Service,
-    StatusCode,
+    dispatch, json, media_type, BodyPolicy, Head, Method, Request, RequestContext, Response,
+    Router, Service, StatusCode,
 };
 use shared::kv::{KeyValue, KvError};
 use shared::problem::{FieldError, Problem, ProblemKind};
 
 use crate::providers::{self, Secrets};
-
-/// Seconds a client should wait after a store failure.
-const RETRY_AFTER_STORE_SECS: u32 = 5;
-/// Seconds a duplicate should wait while the original is still being stored.
-const RETRY_AFTER_IN_PROGRESS_SECS: u32 = 2;
 
 /// The webhook component's state for one request.
 pub struct Webhooks<K, V, C> {
@@ -188,24 +183,13 @@ impl<K: KeyValue, V: Variables, C: Clock> Webhooks<K, V, C> {
             json: payload,
         };
 
-        let store = self.event_store()?;
-        let (id, status, duplicate) = match store.ingest(event) {
-            Ok(Ingested::Accepted(meta)) => (meta.id, StatusCode::ACCEPTED, false),
-            Ok(Ingested::Duplicate(id)) => (id, StatusCode::OK, true),
-            Err(error) => return Err(store_problem(&error)),
+        let store = EventStore::over(&self.store, &self.clock)?;
+        let (id, status, duplicate) = match store.ingest(event).map_err(|e| e.to_problem())? {
+            Ingested::Accepted(meta) => (meta.id, StatusCode::ACCEPTED, false),
+            Ingested::Duplicate(id) => (id, StatusCode::OK, true),
         };
         log.event_id = id.as_str().to_owned();
         receipt(&id, status, duplicate)
-    }
-
-    fn event_store(&self) -> Result<EventStore<&K, &C>, Problem> {
-        match &self.store {
-            Ok(kv) => Ok(EventStore::new(kv, &self.clock)),
-            Err(error) => {
-                tracing::error!(error = %error, "key-value store unavailable");
-                Err(Problem::store_unavailable(RETRY_AFTER_STORE_SECS))
-            }
-        }
     }
 }
 
@@ -228,24 +212,6 @@ fn misconfigured(error: shared::config::ConfigError) -> Problem {
     Problem::of(ProblemKind::Misconfigured, error.to_string()).with_retry_after(60)
 }
 
-fn store_problem(error: &StoreError) -> Problem {
-    match error {
-        StoreError::InProgress => Problem::of(
-            ProblemKind::DeliveryInProgress,
-            "the same delivery is being stored by a concurrent request; retry shortly",
-        )
-        .with_retry_after(RETRY_AFTER_IN_PROGRESS_SECS),
-        StoreError::Kv(kv) => {
-            tracing::error!(error = %kv, "store failed; delivery not acknowledged");
-            Problem::store_unavailable(RETRY_AFTER_STORE_SECS)
-        }
-        StoreError::Corrupt { key, reason } => {
-            tracing::error!(key, reason, "corrupt record");
-            Problem::of(ProblemKind::Internal, "a stored record is corrupt")
-        }
-    }
-}
-
 impl<K: KeyValue, V: Variables, C: Clock> Service for Webhooks<K, V, C> {
     fn name(&self) -> &'static str {
         "webhook"
@@ -261,13 +227,7 @@ impl<K: KeyValue, V: Variables, C: Clock> Service for Webhooks<K, V, C> {
     }
 
     fn handle(&self, ctx: &mut RequestContext, request: Request) -> Response {
-        match &self.router {
-            Ok(router) => router.dispatch(self, ctx, request),
-            Err(error) => ctx.render(Problem::of(
-                ProblemKind::Internal,
-                format!("the route table is invalid: {error}"),
-            )),
-        }
+        dispatch(&self.router, self, ctx, request)
     }
 }
 

@@ -66,7 +66,10 @@ pub use model::{
     DeliveryId, EventBody, EventId, EventMeta, EventStatus, EventType, InvalidValue, NewEvent,
     Provider, StoredEvent,
 };
-pub use store::{Counts, EventStore, Ingested, ListFilter, Page, StatusChange, StoreError, Tuning};
+pub use store::{
+    Counts, EventStore, Ingested, ListFilter, Page, StatusChange, StoreError, Tuning,
+    RETRY_AFTER_IN_PROGRESS_SECS, RETRY_AFTER_STORE_SECS,
+};
 
 #[cfg(test)]
 mod tests;

@@ -370,6 +370,23 @@ impl<S> Router<S> {
     }
 }
 
+/// Dispatches through a router built at start-up; a router that failed to build (a malformed
+/// template, ruled out by each service's unit tests) answers 500 rather than panicking.
+pub fn dispatch<S>(
+    router: &Result<Router<S>, String>,
+    state: &S,
+    ctx: &mut RequestContext,
+    request: Request,
+) -> Response {
+    match router {
+        Ok(router) => router.dispatch(state, ctx, request),
+        Err(error) => ctx.render(Problem::of(
+            ProblemKind::Internal,
+            format!("the route table is invalid: {error}"),
+        )),
+    }
+}
+
 /// A JSON response with `Cache-Control: no-store` (everything we serve is live state).
 pub fn json<T: Serialize>(status: StatusCode, body: &T) -> Result<Response, Problem> {
     let bytes = serde_json::to_vec(body).map_err(|error| {
@@ -401,6 +418,8 @@ pub fn media_type(request: &Request) -> Option<String> {
 }
 
 /// Helpers for tests across the workspace: building requests and reading responses.
+// Indexing a `serde_json::Value` by key yields `Null` when absent; it cannot panic.
+#[allow(clippy::indexing_slicing)]
 pub mod testing {
     use super::*;
 
@@ -423,6 +442,37 @@ pub mod testing {
                 Ok(body)
             }
         })
+    }
+
+    /// Asserts an RFC 9457 problem with this status and `type` slug; returns its body.
+    pub fn assert_problem(response: &Response, status: u16, slug: &str) -> serde_json::Value {
+        let text = String::from_utf8_lossy(response.body()).into_owned();
+        assert_eq!(response.status().as_u16(), status, "{text}");
+        assert_eq!(
+            header_of(response, "content-type"),
+            Some(crate::problem::PROBLEM_JSON),
+            "{text}"
+        );
+        let body = body_json(response);
+        assert_eq!(
+            body["type"],
+            format!("{}{slug}", crate::problem::TYPE_PREFIX),
+            "{text}"
+        );
+        body
+    }
+
+    /// The `field` of each entry of a problem's `errors`.
+    pub fn error_fields(problem: &serde_json::Value) -> Vec<String> {
+        problem["errors"]
+            .as_array()
+            .map(|errors| {
+                errors
+                    .iter()
+                    .map(|e| e["field"].as_str().unwrap_or_default().to_owned())
+                    .collect()
+            })
+            .unwrap_or_default()
     }
 
     /// The response body as JSON (`Null` if it is not JSON).

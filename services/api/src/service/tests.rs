@@ -8,7 +8,9 @@ use proptest::prelude::*;
 use shared::clock::ManualClock;
 use shared::config::{names, StaticVariables};
 use shared::events::{DeliveryId, EventType, Ingested, NewEvent, Provider};
-use shared::http::testing::{body_json, call, header_of, request};
+use shared::http::testing::{
+    assert_problem as problem, body_json, call, error_fields as fields, header_of, request,
+};
 use shared::kv::testing::{FaultyKv, Op};
 use shared::kv::MemoryKv;
 
@@ -70,38 +72,6 @@ fn patch(id: &str, body: &str, extra: &[(&str, &str)]) -> Request {
         &headers,
         body.as_bytes(),
     )
-}
-
-fn problem(response: &Response, status: u16, slug: &str) -> serde_json::Value {
-    assert_eq!(
-        response.status().as_u16(),
-        status,
-        "{}",
-        String::from_utf8_lossy(response.body())
-    );
-    assert_eq!(
-        header_of(response, "content-type"),
-        Some("application/problem+json")
-    );
-    let body = body_json(response);
-    assert_eq!(
-        body["type"],
-        format!("urn:webhook-inbox:problem:{slug}"),
-        "{body}"
-    );
-    body
-}
-
-fn fields(body: &serde_json::Value) -> Vec<String> {
-    body["errors"]
-        .as_array()
-        .map(|errors| {
-            errors
-                .iter()
-                .map(|e| e["field"].as_str().unwrap_or_default().to_owned())
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 #[test]

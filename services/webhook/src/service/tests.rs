@@ -6,7 +6,7 @@ use proptest::prelude::*;
 use shared::clock::ManualClock;
 use shared::config::StaticVariables;
 use shared::events::ListFilter;
-use shared::http::testing::{body_json, call, header_of, request};
+use shared::http::testing::{assert_problem, body_json, call, header_of, request};
 use shared::kv::testing::{FaultyKv, Op};
 use shared::kv::MemoryKv;
 use shared::logging::CapturedLogs;
@@ -73,26 +73,6 @@ fn standard_request(id: &str, body: &str, timestamp: i64) -> Request {
         ],
         body.as_bytes(),
     )
-}
-
-fn assert_problem(response: &Response, status: u16, slug: &str) -> serde_json::Value {
-    assert_eq!(
-        response.status().as_u16(),
-        status,
-        "{}",
-        String::from_utf8_lossy(response.body())
-    );
-    assert_eq!(
-        header_of(response, "content-type"),
-        Some("application/problem+json")
-    );
-    let body = body_json(response);
-    assert_eq!(
-        body["type"],
-        format!("urn:webhook-inbox:problem:{slug}"),
-        "{body}"
-    );
-    body
 }
 
 #[test]
