@@ -230,21 +230,14 @@ impl<K: KeyValue, C: Clock> EventStore<K, C> {
         // Each step moves past one abandoned generation; a handful is plenty.
         for _ in 0..4 {
             if self.kv.increment(&keys::claim(id, generation), 1)? == 1 {
-                self.kv.set(
-                    &keys::lease(id, generation),
-                    self.now_ms().to_string().as_bytes(),
-                )?;
-                if generation > 0 {
-                    self.kv
-                        .set(&keys::generation(id), generation.to_string().as_bytes())?;
-                    // A takeover happens after a release, and owners release after committing:
-                    // re-check so a committed event is never stored twice.
-                    if self.kv.get(&keys::meta(id))?.is_some() {
+                return match self.take_ownership(id, generation) {
+                    Ok(claim) => Ok(claim),
+                    Err(error) => {
+                        // Let the next retry take over at once instead of after the lease.
                         self.release(id, generation);
-                        return Ok(Claim::Duplicate);
+                        Err(error)
                     }
-                }
-                return Ok(Claim::Owner(generation));
+                };
             }
             match self.lease_state(id, generation)? {
                 Lease::Held => return self.wait_for_commit(id),
@@ -261,6 +254,26 @@ impl<K: KeyValue, C: Clock> EventStore<K, C> {
             }
         }
         Ok(Claim::Busy)
+    }
+
+    /// The steps after winning a claim: record the lease and, on a takeover, make sure the
+    /// event was not committed meanwhile.
+    fn take_ownership(&self, id: &EventId, generation: u64) -> Result<Claim, StoreError> {
+        self.kv.set(
+            &keys::lease(id, generation),
+            self.now_ms().to_string().as_bytes(),
+        )?;
+        if generation > 0 {
+            self.kv
+                .set(&keys::generation(id), generation.to_string().as_bytes())?;
+            // A takeover happens after a release, and owners release after committing:
+            // re-check so a committed event is never stored twice.
+            if self.kv.get(&keys::meta(id))?.is_some() {
+                self.release(id, generation);
+                return Ok(Claim::Duplicate);
+            }
+        }
+        Ok(Claim::Owner(generation))
     }
 
     fn wait_for_commit(&self, id: &EventId) -> Result<Claim, StoreError> {

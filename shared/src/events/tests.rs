@@ -184,6 +184,23 @@ fn an_abandoned_claim_is_taken_over_after_the_lease() {
 }
 
 #[test]
+fn an_owner_that_fails_right_after_claiming_releases_so_the_retry_is_immediate() {
+    let kv = MemoryKv::new();
+    let clock = ManualClock::at_unix(T0);
+    // The claim succeeds, then writing the lease fails (once).
+    let failing_once = std::sync::atomic::AtomicBool::new(true);
+    let once = FaultyKv::new(&kv, |op, key, _| {
+        op == Op::Set
+            && key.starts_with("events:lease:")
+            && failing_once.swap(false, std::sync::atomic::Ordering::SeqCst)
+    });
+    let failed = EventStore::new(&once, &clock).ingest(new_event(Provider::Github, "lease-fail"));
+    assert!(matches!(failed, Err(StoreError::Kv(_))), "{failed:?}");
+    // No waiting for the lease: the next attempt takes over straight away.
+    accepted(EventStore::new(&kv, &clock).ingest(new_event(Provider::Github, "lease-fail")));
+}
+
+#[test]
 fn a_deleted_event_can_be_delivered_again() {
     let kv = MemoryKv::new();
     let clock = ManualClock::at_unix(T0);
