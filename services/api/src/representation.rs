@@ -34,15 +34,8 @@ pub fn summary(meta: &EventMeta) -> EventSummary {
 
 /// A whole event.
 pub fn detail(event: StoredEvent) -> EventDetail {
-    let summary = summary(&event.meta);
     EventDetail {
-        id: summary.id,
-        provider: summary.provider,
-        delivery_id: summary.delivery_id,
-        event_type: summary.event_type,
-        status: summary.status,
-        received_at: summary.received_at,
-        processed_at: summary.processed_at,
+        summary: summary(&event.meta),
         payload: Payload {
             content_type: event.body.content_type,
             headers: event.body.headers,

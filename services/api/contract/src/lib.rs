@@ -84,27 +84,13 @@ pub struct Payload {
     pub json: Box<RawValue>,
 }
 
-/// A whole event.
+/// A whole event: the listed fields and what was delivered.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct EventDetail {
-    /// The event id.
-    pub id: String,
-    /// Who sent it.
-    pub provider: Provider,
-    /// The provider's delivery id.
-    pub delivery_id: String,
-    /// The provider's event type.
-    pub event_type: String,
-    /// Pending or processed.
-    pub status: Status,
-    /// When the delivery was accepted (RFC 3339, UTC).
-    #[cfg_attr(feature = "openapi", schema(format = DateTime))]
-    pub received_at: String,
-    /// When a consumer marked it processed (RFC 3339, UTC).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(feature = "openapi", schema(format = DateTime))]
-    pub processed_at: Option<String>,
+    /// The fields a listing shows.
+    #[serde(flatten)]
+    pub summary: EventSummary,
     /// What was delivered.
     pub payload: Payload,
 }
