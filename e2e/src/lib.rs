@@ -19,6 +19,7 @@
 
 pub mod http;
 pub mod redis;
+pub mod registry;
 pub mod signing;
 
 use std::path::{Path, PathBuf};
@@ -77,13 +78,30 @@ pub fn require_program(override_var: &str, name: &str, test: &str) -> Option<Pat
     }
 }
 
-/// Builds every component once per test binary with `spin build` (a no-op when up to date).
-fn build_app(spin: &Path) {
+/// The commit the harness stamps into its builds (`GIT_COMMIT`, as `scripts/dev` and the release
+/// workflow do): the checkout's `HEAD`, or `None` outside a git checkout.
+pub fn git_commit() -> Option<String> {
+    let output = Command::new("git")
+        .args(["rev-parse", "HEAD"])
+        .current_dir(repo_root())
+        .output()
+        .ok()?;
+    let commit = String::from_utf8(output.stdout).ok()?.trim().to_owned();
+    (output.status.success() && !commit.is_empty()).then_some(commit)
+}
+
+/// Builds every component once per test binary with `spin build` (a no-op when up to date), with
+/// the checkout's commit stamped in.
+pub fn build_app(spin: &Path) {
     static BUILT: OnceLock<Result<(), String>> = OnceLock::new();
     let result = BUILT.get_or_init(|| {
         let started = Instant::now();
         eprintln!("e2e: spin build (once per test binary) ...");
-        let output = Command::new(spin)
+        let mut command = Command::new(spin);
+        if let Some(commit) = git_commit() {
+            command.env("GIT_COMMIT", commit);
+        }
+        let output = command
             .arg("build")
             .arg("--from")
             .arg(repo_root().join("spin.toml"))
@@ -127,12 +145,21 @@ pub struct SpinOptions {
     pub runtime_config: Option<String>,
     /// A state directory to reuse (to restart an app over the same store); fresh if `None`.
     pub state_dir: Option<PathBuf>,
+    /// Run the app pushed to this registry reference (plain HTTP, e.g. a local registry)
+    /// instead of the checkout's `spin.toml`.
+    pub registry_reference: Option<String>,
 }
 
 impl SpinOptions {
     /// Sets an application variable.
     pub fn variable(mut self, name: &str, value: &str) -> Self {
         self.variables.push((name.to_owned(), value.to_owned()));
+        self
+    }
+
+    /// Runs the app from this registry reference (see [`registry::OciRegistry`]).
+    pub fn from_registry(mut self, reference: &str) -> Self {
+        self.registry_reference = Some(reference.to_owned());
         self
     }
 
@@ -182,10 +209,18 @@ impl SpinApp {
         let listen = format!("127.0.0.1:{port}");
 
         let mut command = Command::new(spin);
+        command.arg("up");
+        match &options.registry_reference {
+            // Pulled into a cache of this test's own, so nothing from an earlier pull is reused.
+            Some(reference) => command
+                .arg("--from")
+                .arg(reference)
+                .arg("--insecure")
+                .arg("--cache-dir")
+                .arg(work_dir.path().join("registry-cache")),
+            None => command.arg("--from").arg(repo_root().join("spin.toml")),
+        };
         command
-            .arg("up")
-            .arg("--from")
-            .arg(repo_root().join("spin.toml"))
             .arg("--listen")
             .arg(&listen)
             .arg("--state-dir")
