@@ -323,9 +323,37 @@ impl SpinApp {
     }
 
     fn kill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        stop_gracefully(&mut self.child);
     }
+}
+
+/// How long a process gets to exit after SIGTERM before it is killed.
+const STOP_GRACE: Duration = Duration::from_secs(5);
+
+/// Stops `child` with SIGTERM, then SIGKILL after [`STOP_GRACE`]. `spin up` runs the app in a
+/// child process (`spin trigger http`) that it stops on SIGTERM; SIGKILL would orphan it, still
+/// serving and holding its port.
+pub fn stop_gracefully(child: &mut Child) {
+    if matches!(child.try_wait(), Ok(Some(_))) {
+        return;
+    }
+    // `kill` from procps: std has no portable SIGTERM, and this crate forbids unsafe (libc).
+    let signalled = Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status()
+        .is_ok_and(|status| status.success());
+    if signalled {
+        let deadline = Instant::now() + STOP_GRACE;
+        while Instant::now() < deadline {
+            if matches!(child.try_wait(), Ok(Some(_))) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
 }
 
 impl Drop for SpinApp {

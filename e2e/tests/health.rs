@@ -160,3 +160,34 @@ fn logs_one_json_line_per_request() {
     assert_eq!(json["component"], "health");
     assert!(json["latency_ms"].is_number());
 }
+
+/// The processes serving `--listen 127.0.0.1:<port>` (`spin up` and the `spin trigger http` it
+/// starts), from /proc.
+fn processes_listening_on(port: u16) -> Vec<String> {
+    let needle = format!("127.0.0.1:{port}");
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|entry| std::fs::read(entry.path().join("cmdline")).ok())
+        .map(|raw| String::from_utf8_lossy(&raw).replace('\0', " "))
+        .filter(|cmdline| cmdline.contains("spin") && cmdline.contains(&needle))
+        .collect()
+}
+
+#[test]
+fn stopping_the_app_stops_every_spin_process() {
+    let app = start_or_skip!("stop", SpinOptions::default());
+    let port = app.port;
+    assert!(
+        processes_listening_on(port).len() >= 2,
+        "expected spin up and its trigger: {:?}",
+        processes_listening_on(port)
+    );
+    app.stop();
+    // Exited processes can linger as zombies for a moment before their parent reaps them.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while !processes_listening_on(port).is_empty() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert_eq!(processes_listening_on(port), Vec::<String>::new());
+}
