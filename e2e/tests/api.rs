@@ -466,3 +466,37 @@ fn every_documented_operation_answers_as_documented() {
     .collect();
     assert_eq!(exercised, expected);
 }
+
+/// Every answer declares its length instead of being sent chunked. A chunked answer made Spin
+/// write the head, the body and the closing chunk separately, and with Nagle's algorithm on its
+/// listener a share of them waited ~40 ms for the client's delayed ACK (BENCHMARKS.md).
+#[test]
+fn answers_are_length_framed_not_chunked() {
+    let app = start_or_skip!("api framing", configured());
+    let client = app.client();
+    ingest_github(&client, "e2e-framing-1", "push");
+    for (path, status) in [
+        ("/api/events?limit=50", 200),
+        ("/api/stats", 200),
+        ("/api/events/evt_00000000000000000000000000000000", 404),
+        ("/healthz", 200),
+        ("/nowhere", 404),
+    ] {
+        let response = get(&client, path);
+        assert_eq!(response.status, status, "{path}: {}", response.text());
+        assert_eq!(response.header("transfer-encoding"), None, "{path}");
+        let length = response.body.len().to_string();
+        assert_eq!(
+            response.header("content-length"),
+            Some(length.as_str()),
+            "{path}"
+        );
+    }
+    let head = client
+        .request("HEAD", "/api/stats")
+        .bearer(API_TOKEN)
+        .send()
+        .unwrap();
+    assert_eq!(head.status, 200);
+    assert!(head.body.is_empty());
+}

@@ -3,7 +3,7 @@
 use shared::config::LogLevel;
 use shared::http::{BodyError, Head, Method, Response, Service};
 use shared::problem::{FieldError, Problem};
-use spin_sdk::http::{Fields, IncomingRequest, OutgoingResponse, ResponseOutparam};
+use spin_sdk::http::{Fields, IncomingRequest, OutgoingBody, OutgoingResponse, ResponseOutparam};
 use wasi::io::streams::StreamError;
 
 use crate::SpinVariables;
@@ -31,7 +31,7 @@ pub async fn serve_incoming<S: Service>(
         }
         Err(problem) => problem.into_response(),
     };
-    respond(response_out, response).await;
+    respond(response_out, response);
 }
 
 /// The request line and headers as the shared types.
@@ -82,7 +82,13 @@ fn read_body(request: &IncomingRequest, limit: usize) -> Result<Vec<u8>, BodyErr
 
 /// Writes the response. A failure here means the client went away; there is no one left to
 /// tell, so it is logged.
-async fn respond(response_out: ResponseOutparam, mut response: Response) {
+///
+/// The body goes into the host's buffer *before* the response is handed over, as much of it as
+/// the host takes without waiting (all of it, for every body this app sends). Handing the head
+/// over first, as `ResponseOutparam::set_with_body` does, lets the host flush the head on its
+/// own; Spin's listener keeps Nagle's algorithm on, so the body then waits for the client's
+/// delayed ACK: ~40 ms on a share of responses (BENCHMARKS.md, "Findings").
+fn respond(response_out: ResponseOutparam, mut response: Response) {
     let headers: Vec<(String, Vec<u8>)> = response
         .headers()
         .iter()
@@ -98,7 +104,39 @@ async fn respond(response_out: ResponseOutparam, mut response: Response) {
     if outgoing.set_status_code(status).is_err() {
         tracing::error!(status, "status rejected by the host");
     }
-    if let Err(error) = response_out.set_with_body(outgoing, body).await {
-        tracing::warn!(error = ?error, "could not write the response body");
+    let Ok(outgoing_body) = outgoing.body() else {
+        tracing::error!("the response body was already taken");
+        response_out.set(outgoing);
+        return;
+    };
+    let Ok(stream) = outgoing_body.write() else {
+        tracing::error!("the response body stream is unavailable");
+        response_out.set(outgoing);
+        return;
+    };
+    // Before the head is handed over, only write what the host accepts right now: a blocking
+    // write here could wait for a reader that only starts once the head is set.
+    let ready = stream
+        .check_write()
+        .ok()
+        .and_then(|permit| usize::try_from(permit).ok())
+        .unwrap_or(0)
+        .min(body.len());
+    let (now, later) = body.split_at(ready);
+    let mut written = now.is_empty() || stream.write(now).is_ok();
+    response_out.set(outgoing);
+    if written {
+        // The blocking API takes at most 4096 bytes per call.
+        written = later
+            .chunks(4096)
+            .all(|chunk| stream.blocking_write_and_flush(chunk).is_ok())
+            && stream.blocking_flush().is_ok();
+    }
+    if !written {
+        tracing::warn!("could not write the response body (the client went away?)");
+    }
+    drop(stream);
+    if OutgoingBody::finish(outgoing_body, None).is_err() {
+        tracing::warn!("could not finish the response body");
     }
 }
