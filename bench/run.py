@@ -1,0 +1,659 @@
+#!/usr/bin/env python3
+"""The benchmark suite: size, cold start, throughput and latency, memory and scaling, measured
+side by side in one run against two baselines:
+
+  hello   Spin's own hello-world HTTP component (bench/hello, the `http-rust` template), on the
+          same `spin up`: what any Spin app costs;
+  native  the same three services, unchanged, on hyper (the `bench` crate), over Spin's SQLite
+          store layout: what the Wasm sandbox and Spin's host cost.
+
+Run it with `./scripts/bench.sh` (full, ~15 minutes on 2 cores) or `./scripts/bench.sh --smoke`
+(a short functional pass the test command runs: every measurement once, tiny, no targets judged).
+Results: out/bench/results.json (raw) and out/bench/report.md (the tables BENCHMARKS.md quotes).
+Standard library only, so it runs from a fresh clone with nothing but python3.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import gzip
+import http.client
+import json
+import os
+import platform
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+WASM_DIR = ROOT / "target" / "wasm32-wasip2" / "release"
+BENCH_BIN = ROOT / "target" / "bench-native" / "bench"
+APP_MANIFEST = ROOT / "spin.toml"
+HELLO_MANIFEST = ROOT / "bench" / "hello" / "spin.toml"
+COMPONENTS = ["health", "api", "webhook"]
+API_TOKEN = "bench-api-token"  # obviously fake; matches bench/src/delivery.rs
+GITHUB_SECRET = "bench-github-secret"
+COMPONENT_BUDGET = 400_000
+APP_BUDGET = 1_000_000
+TUTORIAL_APP_BYTES = 2_800_000
+LIST_PATH = "/api/events?limit=50"
+
+FULL = dict(launches=10, duration_ms=5000, warmup_ms=1000, concurrency=[1, 10, 50],
+            list_events=10_000, scaling=[1_000, 10_000, 100_000], scaling_ms=5000)
+SMOKE = dict(launches=2, duration_ms=300, warmup_ms=100, concurrency=[1, 10],
+             list_events=200, scaling=[100, 1_000], scaling_ms=300)
+
+
+# ---------------------------------------------------------------------------------------------
+# Output
+
+STARTED = time.monotonic()
+
+
+def log(message: str) -> None:
+    print(f"[{time.monotonic() - STARTED:6.1f}s] {message}", flush=True)
+
+
+def section(title: str) -> None:
+    print(f"\n\033[1m==> {title}\033[0m", flush=True)
+
+
+def fail(message: str) -> None:
+    print(f"bench: error: {message}", file=sys.stderr, flush=True)
+    sys.exit(1)
+
+
+# ---------------------------------------------------------------------------------------------
+# Processes
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def http_status(port: int, path: str, timeout: float = 2.0) -> int | None:
+    """The status of GET path, or None if nothing answers yet."""
+    try:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+        conn.request("GET", path)
+        status = conn.getresponse().status
+        conn.close()
+        return status
+    except OSError:
+        return None
+
+
+def process_tree(pid: int) -> list[int]:
+    """pid and all its descendants (spin up runs the app in a `spin trigger http` child)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            children.setdefault(int(fields[1]), []).append(int(entry.name))
+        except (OSError, IndexError, ValueError):
+            continue
+    tree, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        tree.append(current)
+        todo.extend(children.get(current, []))
+    return tree
+
+
+def memory_kib(pid: int, field: str) -> int:
+    """Sum of a /proc/<pid>/status field (VmRSS, VmHWM) over the process tree, in KiB."""
+    total = 0
+    for member in process_tree(pid):
+        try:
+            for line in Path(f"/proc/{member}/status").read_text().splitlines():
+                if line.startswith(field + ":"):
+                    total += int(line.split()[1])
+        except OSError:
+            continue
+    return total
+
+
+class Server:
+    """A server process on a free loopback port, stopped (SIGTERM, then SIGKILL) on exit."""
+
+    def __init__(self, name: str, argv_for_port, probe: str, workdir: Path, env=None):
+        self.name, self.argv_for_port, self.probe = name, argv_for_port, probe
+        self.workdir, self.env = workdir, env
+        self.proc: subprocess.Popen | None = None
+        self.port = 0
+
+    def start(self, timeout: float = 60.0) -> float:
+        """Starts it; returns seconds from launch to the first 200 on the probe path."""
+        self.port = free_port()
+        log_file = open(self.workdir / f"{self.name}-{self.port}.log", "wb")
+        env = dict(os.environ, **(self.env or {}))
+        launched = time.perf_counter()
+        self.proc = subprocess.Popen(self.argv_for_port(self.port), stdout=log_file,
+                                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                     cwd=self.workdir, env=env)
+        deadline = launched + timeout
+        while time.perf_counter() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{self.name} exited with {self.proc.returncode}; "
+                                   f"see {log_file.name}")
+            if http_status(self.port, self.probe, timeout=1.0) == 200:
+                return time.perf_counter() - launched
+            time.sleep(0.001)
+        raise RuntimeError(f"{self.name} did not answer {self.probe} within {timeout}s")
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def rss_kib(self) -> int:
+        return memory_kib(self.proc.pid, "VmRSS") if self.proc else 0
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *_):
+        self.stop()
+
+
+def app_env() -> dict[str, str]:
+    return {"SPIN_VARIABLE_API_TOKEN": API_TOKEN,
+            "SPIN_VARIABLE_WEBHOOK_GITHUB_SECRET": GITHUB_SECRET}
+
+
+def spin_server(spin: str, name: str, manifest: Path, probe: str, workdir: Path,
+                state_dir: Path, runtime_config: Path | None = None) -> Server:
+    def argv(port: int) -> list[str]:
+        args = [spin, "up", "--from", str(manifest), "--listen", f"127.0.0.1:{port}",
+                "--state-dir", str(state_dir), "--log-dir", str(workdir / f"{name}-logs")]
+        if runtime_config:
+            args += ["--runtime-config-file", str(runtime_config)]
+        return args
+    return Server(name, argv, probe, workdir, app_env())
+
+
+def native_server(workdir: Path, db: Path) -> Server:
+    return Server("native",
+                  lambda port: [str(BENCH_BIN), "native", "--listen", f"127.0.0.1:{port}",
+                                "--db", str(db)],
+                  "/healthz", workdir, app_env())
+
+
+def run(argv: list[str], **kwargs) -> subprocess.CompletedProcess:
+    result = subprocess.run(argv, capture_output=True, text=True, **kwargs)
+    if result.returncode != 0:
+        fail(f"{' '.join(argv)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
+    return result
+
+
+def load(port: int, cfg: dict, concurrency: int, *, get: str | None = None,
+         post_size: int | None = None, run_id: str = "", duration_ms: int | None = None) -> dict:
+    argv = [str(BENCH_BIN), "load", "--port", str(port), "--concurrency", str(concurrency),
+            "--duration-ms", str(duration_ms or cfg["duration_ms"]),
+            "--warmup-ms", str(cfg["warmup_ms"])]
+    if get is not None:
+        argv += ["--get", get, "--bearer", API_TOKEN]
+    else:
+        argv += ["--post-github", str(post_size), "--run", run_id]
+    return json.loads(run(argv).stdout)
+
+
+def seed_sqlite(n: int, db: Path) -> None:
+    db.parent.mkdir(parents=True, exist_ok=True)
+    run([str(BENCH_BIN), "seed", "--events", str(n), "--size", "1024", "--sqlite", str(db)])
+
+
+# ---------------------------------------------------------------------------------------------
+# Measurements
+
+
+def environment(spin: str) -> dict:
+    cpu = next((line.split(":", 1)[1].strip()
+                for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor())
+    mem_kib = next(int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines()
+                   if line.startswith("MemTotal"))
+
+    def version(argv):
+        try:
+            return subprocess.run(argv, capture_output=True, text=True).stdout.strip().splitlines()[0]
+        except (OSError, IndexError):
+            return "not found"
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
+                            text=True, cwd=ROOT).stdout.strip() or "unknown"
+    return {"date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+            "cpu": cpu, "cores": os.cpu_count(), "memory_gib": round(mem_kib / 1024 / 1024, 1),
+            "kernel": platform.release(), "spin": version([spin, "--version"]),
+            "rustc": version(["rustc", "--version"]), "commit": commit,
+            "redis": version(["redis-server", "--version"])}
+
+
+def build(spin: str) -> None:
+    env = dict(os.environ)
+    env.setdefault("GIT_COMMIT", subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True,
+                                                text=True, cwd=ROOT).stdout.strip() or "unknown")
+    for what, argv in [("app (spin build)", [spin, "build", "--from", str(APP_MANIFEST)]),
+                       ("hello baseline (spin build)", [spin, "build", "--from", str(HELLO_MANIFEST)]),
+                       ("native tools (cargo build --profile bench-native -p bench)",
+                        ["cargo", "build", "--quiet", "--profile", "bench-native", "-p", "bench"])]:
+        t0 = time.monotonic()
+        log(f"build {what} ...")
+        run(argv, cwd=ROOT, env=env)
+        log(f"build {what}: {time.monotonic() - t0:.1f}s")
+
+
+def gz(data: bytes) -> int:
+    return len(gzip.compress(data, compresslevel=9, mtime=0))
+
+
+def sizes(spin: str, workdir: Path) -> dict:
+    result = {"components": {}, "hello": {}}
+    for name in COMPONENTS:
+        data = (WASM_DIR / f"{name}.wasm").read_bytes()
+        result["components"][name] = {"raw": len(data), "gzip": gz(data)}
+        log(f"size {name}.wasm: {len(data):,} B raw, {result['components'][name]['gzip']:,} B gzip")
+    hello = (WASM_DIR / "bench_hello.wasm").read_bytes()
+    result["hello"] = {"raw": len(hello), "gzip": gz(hello)}
+    result["app_components_raw"] = sum(c["raw"] for c in result["components"].values())
+    result["artifact"] = pushed_artifact(spin, workdir)
+    return result
+
+
+def pushed_artifact(spin: str, workdir: Path) -> dict | None:
+    """Pushes the app to a throwaway local registry and sums what a node pulls."""
+    registry = shutil.which("docker-registry")
+    if not registry:
+        log("artifact: docker-registry not found, skipped (apt install docker-registry)")
+        return None
+    port = free_port()
+    config = workdir / "registry.yml"
+    config.write_text(f"version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n"
+                      f"    rootdirectory: {workdir / 'registry'}\nhttp:\n  addr: 127.0.0.1:{port}\n")
+    # The registry's port is fixed by its config file, so it is started by hand, not by Server.
+    with open(workdir / "registry.log", "wb") as log_file:
+        proc = subprocess.Popen([registry, "serve", str(config)], stdout=log_file,
+                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 30
+        while http_status(port, "/v2/") != 200:
+            if time.monotonic() > deadline or proc.poll() is not None:
+                fail("the local registry did not start")
+            time.sleep(0.05)
+        image = f"127.0.0.1:{port}/bench/webhook-inbox"
+        reference = run([str(ROOT / "scripts" / "push.sh"), "--insecure", image, "bench"],
+                        cwd=ROOT, env=dict(os.environ, SPIN_BIN=spin)).stdout.strip().splitlines()[-1]
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        conn.request("GET", "/v2/bench/webhook-inbox/manifests/bench",
+                     headers={"Accept": "application/vnd.oci.image.manifest.v1+json"})
+        manifest_bytes = conn.getresponse().read()
+        manifest = json.loads(manifest_bytes)
+        raw, gzipped = len(manifest_bytes), len(manifest_bytes)
+        for blob in [manifest["config"], *manifest["layers"]]:
+            conn.request("GET", f"/v2/bench/webhook-inbox/blobs/{blob['digest']}")
+            data = conn.getresponse().read()
+            raw += len(data)
+            gzipped += gz(data)
+        log(f"artifact {reference}: {raw:,} B raw, {gzipped:,} B gzip, "
+            f"{len(manifest['layers'])} layers")
+        return {"reference": reference, "raw": raw, "gzip": gzipped,
+                "layers": len(manifest["layers"])}
+    finally:
+        proc.terminate()
+        proc.wait()
+
+
+def cold_starts(spin: str, cfg: dict, workdir: Path) -> dict:
+    targets = {"app": (APP_MANIFEST, "/healthz"), "hello": (HELLO_MANIFEST, "/")}
+    samples: dict[str, list[float]] = {name: [] for name in targets}
+    # One untimed launch each: Spin compiles each component once into its cache, as a node does
+    # on first pull; every launch measured below starts from that same warm cache.
+    for name, (manifest, probe) in targets.items():
+        with spin_server(spin, name, manifest, probe, workdir, workdir / f"cold-{name}") as s:
+            s.start()
+    for launch in range(cfg["launches"]):
+        for name, (manifest, probe) in targets.items():  # interleaved, so drift hits both
+            state = workdir / f"cold-{name}-{launch}"
+            with spin_server(spin, name, manifest, probe, workdir, state) as server:
+                samples[name].append(server.start() * 1000)
+        log(f"cold start launch {launch + 1}/{cfg['launches']}: app {samples['app'][-1]:.0f} ms, "
+            f"hello {samples['hello'][-1]:.0f} ms")
+    return {name: {"median_ms": statistics.median(values), "max_ms": max(values),
+                   "min_ms": min(values), "samples_ms": [round(v, 1) for v in values]}
+            for name, values in samples.items()}
+
+
+class RssSampler:
+    """Peak resident memory of a server's process tree while it is under load."""
+
+    def __init__(self, server: Server):
+        self.server, self.peak, self._stop = server, 0, threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self):
+        while not self._stop.is_set():
+            self.peak = max(self.peak, self.server.rss_kib())
+            time.sleep(0.05)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_):
+        self._stop.set()
+        self._thread.join()
+
+
+def throughput(spin: str, cfg: dict, workdir: Path) -> tuple[list[dict], dict, dict]:
+    cells: list[dict] = []
+    memory: dict[str, dict] = {}
+    stamp = str(int(time.time()))
+
+    app_state = workdir / "tp-app"
+    seed_sqlite(cfg["list_events"], app_state / "sqlite_key_value.db")
+    native_db = workdir / "tp-native" / "sqlite_key_value.db"
+    seed_sqlite(cfg["list_events"], native_db)
+    log(f"seeded {cfg['list_events']:,} events for the app and for native")
+
+    servers = {
+        "hello": spin_server(spin, "hello", HELLO_MANIFEST, "/", workdir, workdir / "tp-hello"),
+        "app": spin_server(spin, "app", APP_MANIFEST, "/healthz", workdir, app_state),
+        "native": native_server(workdir, native_db),
+    }
+    hey_results = {}
+    for name, server in servers.items():
+        with server:
+            server.start()
+            http_status(server.port, server.probe)
+            time.sleep(0.5)
+            idle = server.rss_kib()
+            plan = [("GET /" if name == "hello" else "GET /healthz", {"get": server.probe})]
+            if name != "hello":
+                plan += [(f"GET {LIST_PATH}", {"get": LIST_PATH}),
+                         ("POST /webhooks/github 1 KB", {"post_size": 1024}),
+                         ("POST /webhooks/github 64 KB", {"post_size": 65536})]
+            with RssSampler(server) as sampler:
+                for endpoint, how in plan:
+                    for c in cfg["concurrency"]:
+                        run_id = f"{stamp}-{name}-{how.get('post_size', 0)}-{c}"
+                        result = load(server.port, cfg, c, run_id=run_id, **how)
+                        cells.append({"target": name, "endpoint": endpoint, **result})
+                        log(f"{name:6} {endpoint:30} c={c:<3} {result['rps']:9.1f} req/s  "
+                            f"p50 {result['p50_ms']:7.2f} ms  p99 {result['p99_ms']:7.2f} ms  "
+                            f"errors {result['errors']}")
+                if shutil.which("hey") and name in ("app", "hello"):
+                    hey_results[name] = hey(server.port, server.probe, cfg)
+            memory[name] = {"idle_rss_mib": round(idle / 1024, 1),
+                            "peak_rss_mib": round(sampler.peak / 1024, 1)}
+            log(f"{name} memory: idle {memory[name]['idle_rss_mib']} MiB, "
+                f"peak under load {memory[name]['peak_rss_mib']} MiB")
+    return cells, memory, hey_results
+
+
+def hey(port: int, path: str, cfg: dict) -> dict:
+    """`hey` against the same endpoint at c=10: a cross-check of the project's load generator."""
+    seconds = max(1, cfg["duration_ms"] // 1000)
+    out = run(["hey", "-z", f"{seconds}s", "-c", "10", f"http://127.0.0.1:{port}{path}"]).stdout
+    rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    p99 = re.search(r"99%+ in ([\d.]+) secs", out)
+    result = {"rps": float(rps.group(1)) if rps else None,
+              "p99_ms": float(p99.group(1)) * 1000 if p99 else None}
+    log(f"hey cross-check {path} c=10: {result}")
+    return result
+
+
+def scaling(spin: str, cfg: dict, workdir: Path) -> list[dict]:
+    rows = []
+    backends = ["sqlite"] + (["redis"] if shutil.which("redis-server") and shutil.which("redis-cli")
+                             else [])
+    if "redis" not in backends:
+        log("scaling: redis-server/redis-cli not found, Redis skipped")
+    for backend in backends:
+        for n in cfg["scaling"]:
+            state = workdir / f"scale-{backend}-{n}"
+            state.mkdir(parents=True)
+            runtime_config, redis = None, None
+            t0 = time.monotonic()
+            if backend == "sqlite":
+                seed_sqlite(n, state / "sqlite_key_value.db")
+            else:
+                redis_port = free_port()
+                redis = subprocess.Popen(["redis-server", "--port", str(redis_port), "--bind",
+                                          "127.0.0.1", "--save", "", "--appendonly", "no",
+                                          "--dir", str(state)],
+                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                wait_for_redis(redis_port)
+                seed = subprocess.Popen([str(BENCH_BIN), "seed", "--events", str(n), "--size",
+                                         "1024", "--resp"], stdout=subprocess.PIPE)
+                run(["redis-cli", "-p", str(redis_port), "--pipe"], stdin=seed.stdout)
+                seed.wait()
+                runtime_config = state / "runtime-config.toml"
+                runtime_config.write_text(f'[key_value_store.default]\ntype = "redis"\n'
+                                          f'url = "redis://127.0.0.1:{redis_port}"\n')
+            log(f"scaling {backend}: seeded {n:,} events in {time.monotonic() - t0:.1f}s")
+            try:
+                with spin_server(spin, "app", APP_MANIFEST, "/healthz", workdir, state,
+                                 runtime_config) as server:
+                    server.start()
+                    listing = load(server.port, cfg, 10, get=LIST_PATH,
+                                   duration_ms=cfg["scaling_ms"])
+                    ingest = load(server.port, cfg, 10, post_size=1024,
+                                  run_id=f"scale-{backend}-{n}-{int(time.time())}",
+                                  duration_ms=cfg["scaling_ms"])
+            finally:
+                if redis:
+                    redis.terminate()
+                    redis.wait()
+            rows.append({"backend": backend, "events": n, "list": listing, "ingest": ingest})
+            log(f"scaling {backend} {n:>7,} events: list p50 {listing['p50_ms']:.2f} ms "
+                f"p99 {listing['p99_ms']:.2f} ms ({listing['rps']:.0f} req/s); ingest "
+                f"{ingest['rps']:.0f} req/s p99 {ingest['p99_ms']:.1f} ms")
+    return rows
+
+
+def wait_for_redis(port: int) -> None:
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5) as s:
+                s.sendall(b"PING\r\n")
+                if s.recv(16).startswith(b"+PONG"):
+                    return
+        except OSError:
+            time.sleep(0.05)
+    fail(f"redis-server on port {port} did not answer PING")
+
+
+# ---------------------------------------------------------------------------------------------
+# Targets and reports
+
+
+def cell(cells, target, endpoint, c):
+    return next((x for x in cells if x["target"] == target and x["endpoint"] == endpoint
+                 and x["concurrency"] == c), None)
+
+
+def targets(results: dict, cfg: dict) -> list[dict]:
+    checks = []
+
+    def check(name, measured, limit, passed, detail):
+        checks.append({"target": name, "measured": round(measured, 3), "limit": limit,
+                       "pass": bool(passed), "detail": detail})
+
+    s = results["sizes"]
+    for name, size in s["components"].items():
+        check(f"{name}.wasm <= 400 KB", size["raw"], COMPONENT_BUDGET,
+              size["raw"] <= COMPONENT_BUDGET, f"{size['raw']:,} B")
+    check("app components <= 1 MB", s["app_components_raw"], APP_BUDGET,
+          s["app_components_raw"] <= APP_BUDGET, f"{s['app_components_raw']:,} B")
+    if s.get("artifact"):
+        a = s["artifact"]["raw"]
+        check("pushed artifact <= 1 MB", a, APP_BUDGET, a <= APP_BUDGET, f"{a:,} B")
+    cells = results["throughput"]
+    for c in cfg["concurrency"]:
+        app, hello = cell(cells, "app", "GET /healthz", c), cell(cells, "hello", "GET /", c)
+        if app and hello and hello["rps"] and hello["p99_ms"]:
+            r = app["rps"] / hello["rps"]
+            check(f"GET /healthz req/s >= 0.9x hello (c={c})", r, 0.9, r >= 0.9,
+                  f"{app['rps']:.0f} vs {hello['rps']:.0f} req/s")
+            r = app["p99_ms"] / hello["p99_ms"]
+            check(f"GET /healthz p99 <= 1.2x hello (c={c})", r, 1.2, r <= 1.2,
+                  f"{app['p99_ms']:.2f} vs {hello['p99_ms']:.2f} ms")
+    cold = results["cold_start"]
+    r = cold["app"]["median_ms"] / cold["hello"]["median_ms"]
+    check("cold start median <= 1.2x hello", r, 1.2, r <= 1.2,
+          f"{cold['app']['median_ms']:.1f} vs {cold['hello']['median_ms']:.1f} ms")
+    for backend in sorted({row["backend"] for row in results["scaling"]}):
+        rows = [row for row in results["scaling"] if row["backend"] == backend]
+        small, large = rows[0], rows[-1]
+        if small["list"]["p99_ms"]:
+            r = large["list"]["p99_ms"] / small["list"]["p99_ms"]
+            check(f"listing p99 at {large['events']:,} <= 1.5x at {small['events']:,} ({backend})",
+                  r, 1.5, r <= 1.5,
+                  f"{large['list']['p99_ms']:.2f} vs {small['list']['p99_ms']:.2f} ms")
+    return checks
+
+
+def markdown(results: dict) -> str:
+    env, s = results["environment"], results["sizes"]
+    out = [f"Run {env['date']} at commit `{env['commit']}` ({results['mode']} mode): "
+           f"{env['cpu']}, {env['cores']} cores, {env['memory_gib']} GiB, Linux {env['kernel']}; "
+           f"{env['spin']}; {env['rustc']}; {env['redis']}.", ""]
+    out += ["### Size", "", "| artifact | raw | gzip | budget |", "|---|---:|---:|---:|"]
+    for name, size in s["components"].items():
+        out.append(f"| {name}.wasm | {size['raw']:,} | {size['gzip']:,} | 400,000 |")
+    out.append(f"| all three components | {s['app_components_raw']:,} | "
+               f"{sum(c['gzip'] for c in s['components'].values()):,} | 1,000,000 |")
+    if s.get("artifact"):
+        a = s["artifact"]
+        out.append(f"| pushed app artifact (manifest + config + {a['layers']} layers) | "
+                   f"{a['raw']:,} | {a['gzip']:,} | 1,000,000 |")
+    out.append(f"| hello-world baseline .wasm | {s['hello']['raw']:,} | {s['hello']['gzip']:,} | |")
+    out.append(f"| the tutorial's app | {TUTORIAL_APP_BYTES:,} | | |")
+    cold = results["cold_start"]
+    out += ["", "### Cold start (launch of `spin up` to first 200, warm compilation cache)", "",
+            "| target | launches | median ms | min ms | max ms |", "|---|---:|---:|---:|---:|"]
+    for name, c in cold.items():
+        out.append(f"| {name} | {len(c['samples_ms'])} | {c['median_ms']:.1f} | "
+                   f"{c['min_ms']:.1f} | {c['max_ms']:.1f} |")
+    out += ["", "### Throughput and latency (closed loop, loopback, "
+            f"{results['config']['duration_ms'] / 1000:g} s per cell)", "",
+            "| target | endpoint | c | req/s | p50 ms | p99 ms | errors | vs baseline |",
+            "|---|---|---:|---:|---:|---:|---:|---|"]
+    for x in results["throughput"]:
+        if x["target"] == "app":
+            base = (cell(results["throughput"], "hello", "GET /", x["concurrency"])
+                    if x["endpoint"] == "GET /healthz" else None)
+            native = cell(results["throughput"], "native", x["endpoint"], x["concurrency"])
+            parts = []
+            if base and base["rps"]:
+                parts.append(f"{x['rps'] / base['rps']:.2f}x hello req/s")
+            if native and native["rps"]:
+                parts.append(f"{x['rps'] / native['rps']:.2f}x native req/s")
+            ratio = ", ".join(parts)
+        else:
+            ratio = ""
+        out.append(f"| {x['target']} | {x['endpoint']} | {x['concurrency']} | {x['rps']:,.0f} | "
+                   f"{x['p50_ms']:.2f} | {x['p99_ms']:.2f} | {x['errors']} | {ratio} |")
+    if results.get("hey"):
+        out += ["", "`hey` cross-check at c=10: " + "; ".join(
+            f"{name} {h['rps']:,.0f} req/s, p99 {h['p99_ms']:.2f} ms"
+            for name, h in results["hey"].items() if h.get("rps"))]
+    out += ["", "### Memory (resident set of the whole process tree)", "",
+            "| target | idle MiB | peak under load MiB |", "|---|---:|---:|"]
+    for name, m in results["memory"].items():
+        out.append(f"| {name} | {m['idle_rss_mib']} | {m['peak_rss_mib']} |")
+    out += ["", f"### Scaling (c=10, {results['config']['scaling_ms'] / 1000:g} s per cell)", "",
+            f"| store | events | list p50 ms | list p99 ms | list req/s | ingest req/s | "
+            f"ingest p99 ms |", "|---|---:|---:|---:|---:|---:|---:|"]
+    for row in results["scaling"]:
+        out.append(f"| {row['backend']} | {row['events']:,} | {row['list']['p50_ms']:.2f} | "
+                   f"{row['list']['p99_ms']:.2f} | {row['list']['rps']:,.0f} | "
+                   f"{row['ingest']['rps']:,.0f} | {row['ingest']['p99_ms']:.1f} |")
+    out += ["", "### Targets", "", "| target | measured | limit | result |", "|---|---|---|---|"]
+    for t in results["targets"]:
+        out.append(f"| {t['target']} | {t['detail']} (ratio {t['measured']:g}) "
+                   f"| {t['limit']:g} | {'PASS' if t['pass'] else 'MISS'} |"
+                   if t["limit"] < 100 else
+                   f"| {t['target']} | {t['detail']} | {t['limit']:,} | "
+                   f"{'PASS' if t['pass'] else 'MISS'} |")
+    return "\n".join(out) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--smoke", action="store_true",
+                        help="tiny functional pass (the test command runs this)")
+    parser.add_argument("--out", default=str(ROOT / "out" / "bench"), help="results directory")
+    parser.add_argument("--skip-build", action="store_true", help="use what target/ holds")
+    args = parser.parse_args()
+    cfg = SMOKE if args.smoke else FULL
+    spin = os.environ.get("SPIN_BIN") or shutil.which("spin")
+    if not spin:
+        fail("spin not found: install it (https://spinframework.dev/install) or set SPIN_BIN")
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    mode = "smoke" if args.smoke else "full"
+
+    results: dict = {"mode": mode, "config": cfg}
+    with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
+        workdir = Path(tmp)
+        section("1/6 environment")
+        results["environment"] = environment(spin)
+        for key, value in results["environment"].items():
+            log(f"{key}: {value}")
+        section("2/6 build")
+        if args.skip_build:
+            log("skipped (--skip-build)")
+        else:
+            build(spin)
+        section("3/6 size")
+        results["sizes"] = sizes(spin, workdir)
+        section(f"4/6 cold start ({cfg['launches']} launches each, interleaved)")
+        results["cold_start"] = cold_starts(spin, cfg, workdir)
+        section("5/6 throughput, latency and memory")
+        results["throughput"], results["memory"], results["hey"] = throughput(spin, cfg, workdir)
+        section("6/6 scaling with stored events")
+        results["scaling"] = scaling(spin, cfg, workdir)
+
+    results["targets"] = targets(results, cfg)
+    (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+    report = markdown(results)
+    (out / "report.md").write_text(report)
+
+    section("summary")
+    print(report)
+    broken = [x for x in results["throughput"] if x["errors"] or not x["requests"]]
+    broken += [row for row in results["scaling"]
+               if row["list"]["errors"] or row["ingest"]["errors"]
+               or not row["list"]["requests"] or not row["ingest"]["requests"]]
+    missed = [t for t in results["targets"] if not t["pass"]]
+    print(f"results: {out / 'results.json'}, {out / 'report.md'}")
+    if broken:
+        fail(f"{len(broken)} measurement(s) had errors or no answers: see the tables above")
+    if args.smoke:
+        print("bench (smoke): every measurement ran without errors; targets are not judged on a "
+              "smoke run.")
+    else:
+        print(f"bench: {len(results['targets']) - len(missed)}/{len(results['targets'])} targets "
+              f"met" + (f"; missed: {', '.join(t['target'] for t in missed)}" if missed else ""))
+
+
+if __name__ == "__main__":
+    main()

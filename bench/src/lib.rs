@@ -1,0 +1,14 @@
+//! The native half of the benchmark suite (`bench/run.py` drives it):
+//!
+//! - [`native`]: the app's three services on hyper, over Spin's SQLite store layout, so the cost
+//!   of the Wasm sandbox shows as a ratio;
+//! - [`seed`]: stores N events through the real webhook service and bulk-loads them into Spin's
+//!   SQLite file or Redis, so scaling runs start at 100 000 events in seconds;
+//! - [`load`]: the load generator (unique signed deliveries per request).
+#![forbid(unsafe_code)]
+
+pub mod delivery;
+pub mod load;
+pub mod native;
+pub mod seed;
+pub mod sqlite_kv;
