@@ -156,6 +156,16 @@ random_secret() {
   od -An -N24 -tx1 /dev/urandom | tr -d ' \n'
 }
 
+# random_app_secrets_env: the dev overlay's secrets.env (KEY=value lines) with random values.
+# Print it only into a file created under `umask 077`, never to a terminal or a log.
+random_app_secrets_env() {
+  echo "api_token=$(random_secret)"
+  echo "webhook_github_secret=$(random_secret)"
+  echo "webhook_stripe_secret=whsec_$(random_secret)"
+  # Standard Webhooks secrets are whsec_ + base64 of the key bytes.
+  echo "webhook_standard_secret=whsec_$(head -c 32 /dev/urandom | base64 | tr -d '\n')"
+}
+
 # render_deploy_manifest FILE: print a deploy/manifests file with @VAR@ placeholders replaced by
 # the pinned values from versions.env.
 render_deploy_manifest() {
@@ -193,4 +203,44 @@ add_component_to_overlay() {
   else
     printf '\ncomponents:\n  - %s\n' "${component}" >>"${file}"
   fi
+}
+
+# parse_image_ref REF: split an app image reference into IMAGE_NAME and IMAGE_PIN, the two halves
+# of a kustomize `images:` entry (IMAGE_PIN is `digest: sha256:...` or `newTag: "..."`).
+# REF is repo@sha256:<64 hex> or repo:tag; anything else dies.
+parse_image_ref() {
+  local ref="$1"
+  if [[ "${ref}" =~ ^[a-z0-9][^@[:space:]]*@sha256:[0-9a-f]{64}$ ]]; then
+    IMAGE_NAME="${ref%@*}" IMAGE_PIN="digest: ${ref#*@}"
+    [[ "${IMAGE_NAME##*/}" != *:* ]] || die "an image reference has a tag or a digest, not both: '${ref}'"
+  elif [[ "${ref}" != *@* && "${ref##*/}" == *:* && "${ref}" =~ ^[a-z0-9][^[:space:]]*$ ]]; then
+    IMAGE_NAME="${ref%:*}" IMAGE_PIN="newTag: \"${ref##*:}\""
+  else
+    die "an image reference needs a tag or a digest (repo:tag or repo@sha256:<64 hex>), got '${ref}'"
+  fi
+}
+
+# image_overlay KUSTOMIZE_COPY ENV IMAGE: in a private copy of kustomize/ (never the committed
+# one), add overlays/with-image, a wrapper kustomization over overlays/ENV whose `images:` entry
+# points the overlay's app image at IMAGE (repo:tag or repo@sha256:digest), like
+# `kustomize edit set image` on the overlay but with kubectl alone. It repeats the overlay's
+# sortOptions, which are not inherited. Sets IMAGE_OVERLAY_DIR to the wrapper's folder.
+image_overlay() {
+  local copy="$1" env="$2" image="$3" current
+  parse_image_ref "${image}"
+  # The name the overlay's SpinApps carry today (tag or digest stripped): what `images:` matches.
+  current="$(kubectl kustomize "${copy}/overlays/${env}" | sed -n 's/^  image: //p')"
+  current="${current%%$'\n'*}"
+  current="${current%@*}"
+  [[ "${current##*/}" == *:* ]] && current="${current%:*}"
+  [[ -n "${current}" ]] || die "could not find the SpinApps' image in the rendered overlay ${env}"
+  IMAGE_OVERLAY_DIR="${copy}/overlays/with-image"
+  mkdir -p "${IMAGE_OVERLAY_DIR}"
+  {
+    printf 'resources:\n  - ../%s\nimages:\n  - name: %s\n    newName: %s\n    %s\n' \
+      "${env}" "${current}" "${IMAGE_NAME}" "${IMAGE_PIN}"
+    # sortOptions are not inherited: repeat the overlay's.
+    awk '/^sortOptions:/ { p = 1; print; next } p && /^[^[:space:]#]/ { p = 0 } p' \
+      "${copy}/overlays/${env}/kustomization.yaml"
+  } >"${IMAGE_OVERLAY_DIR}/kustomization.yaml"
 }

@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
 # The one command that runs every test: `./scripts/test.sh`.
+# `./scripts/test.sh STEP...` runs only those steps (CI runs them as separate jobs), e.g.
+# `./scripts/test.sh fmt clippy`; the toolchain and python steps are added when a step needs them.
 #
 #   toolchain   the pinned Rust toolchain and the wasm32-wasip2 target (installed if missing)
 #   python      .venv/ with requirements-dev.txt (installed or updated when it changes)
@@ -9,8 +11,12 @@
 #   wasm        release build of each component; size budget (scripts/wasm-sizes.sh)
 #   openapi     the API's generated OpenAPI document validates as OpenAPI 3.1
 #   e2e         black-box tests against the real `spin up` (and redis-server)
+#   bench       the benchmark suite's smoke run (scripts/bench.sh --smoke): every measurement
+#               once, tiny, must answer without errors; no timing is judged
 #   deploy      kustomize overlays rendered and checked offline (scripts/check-deploy.sh)
-#   lint        shellcheck over scripts/ and .ci/, actionlint over .github/workflows/
+#   lint        shellcheck over every script (scripts/, scripts/ci/, .ci/run, deploy/); over
+#               .github/workflows/: actionlint (with shellcheck), the GitHub workflow JSON schema
+#               (check-jsonschema, offline) and every action pinned to a commit sha
 #
 # Env: REQUIRE_SPIN=1   missing spin/redis-server fail the e2e tests instead of skipping them
 #      REQUIRE_TOOLS=1  missing deploy/lint tools fail instead of skipping (.ci/run sets both)
@@ -51,9 +57,9 @@ skip() { # NAME REASON
 }
 
 toolchain() {
-  rustup show active-toolchain >/dev/null
+  rustup show active-toolchain >/dev/null || return 1
   if ! rustup target list --installed | grep -qx wasm32-wasip2; then
-    rustup target add wasm32-wasip2
+    rustup target add wasm32-wasip2 || return 1
   fi
   rustc --version
 }
@@ -66,49 +72,104 @@ python_tools() {
     echo "python tools up to date"
     return 0
   fi
-  python3 -m venv .venv
-  .venv/bin/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+  # `|| return 1`: errexit is off inside `if "$@"`, and a failed install must not be stamped.
+  python3 -m venv .venv || return 1
+  .venv/bin/pip install --quiet --disable-pip-version-check -r requirements-dev.txt || return 1
   echo "${want}" > "${stamp}"
 }
 
 openapi() {
   mkdir -p out
-  cargo run --quiet -p api-contract --features openapi --bin openapi > out/openapi.json
+  cargo run --quiet -p api-contract --features openapi --bin openapi > out/openapi.json || return 1
   .venv/bin/openapi-spec-validator out/openapi.json
 }
 
 lint() {
-  local shellcheck=.venv/bin/shellcheck actionlint=.venv/bin/actionlint
+  local shellcheck=.venv/bin/shellcheck actionlint=.venv/bin/actionlint jsonschema=.venv/bin/check-jsonschema rc=0
   [[ -x "${shellcheck}" ]] || shellcheck=$(command -v shellcheck)
   [[ -x "${actionlint}" ]] || actionlint=$(command -v actionlint)
-  "${shellcheck}" -x scripts/*.sh scripts/dev .ci/run
-  "${actionlint}" -shellcheck "${shellcheck}" .github/workflows/*.yml
+  [[ -x "${jsonschema}" ]] || jsonschema=$(command -v check-jsonschema)
+  # Every linter runs; any failure fails the step (errexit is off inside `if "$@"`).
+  "${shellcheck}" -x scripts/*.sh scripts/dev scripts/ci/*.sh .ci/run deploy/*.sh deploy/versions.env || rc=1
+  "${actionlint}" -shellcheck "${shellcheck}" .github/workflows/*.yml || rc=1
+  # The schema ships inside the check-jsonschema wheel: no network.
+  "${jsonschema}" --builtin-schema vendor.github-workflows .github/workflows/*.yml || rc=1
+  scripts/ci/check-action-pins.sh .github/workflows/*.yml || rc=1
+  return "${rc}"
 }
 
-step toolchain toolchain
-if command -v python3 >/dev/null; then step python python_tools; else skip python "python3"; fi
-step fmt cargo fmt --all -- --check
-step clippy cargo clippy --workspace --all-targets --quiet -- -D warnings
-step unit cargo test --workspace --exclude e2e --quiet
-step wasm scripts/wasm-sizes.sh
-if [[ -x .venv/bin/openapi-spec-validator ]]; then step openapi openapi; else skip openapi "openapi-spec-validator"; fi
-spin_bin="${SPIN_BIN:-$(command -v spin || true)}"
-if [[ -z "${spin_bin}" && "${REQUIRE_SPIN}" != 1 ]]; then
-  printf '\n\033[1;33m%s\n%s\n%s\033[0m\n' \
-    "************************************************************************" \
-    "e2e: spin not found (SPIN_BIN or PATH): the end-to-end tests SKIP themselves." \
-    "Install Spin (https://spinframework.dev/install) or set REQUIRE_SPIN=1 to fail."
-  step e2e-skipped cargo test -p e2e --quiet -- --test-threads=2
-  results[-1]="SKIP  e2e (spin not found; the e2e tests were compiled but skipped)"
+e2e() {
+  local spin_bin="${SPIN_BIN:-$(command -v spin || true)}"
+  if [[ -z "${spin_bin}" && "${REQUIRE_SPIN}" != 1 ]]; then
+    printf '\n\033[1;33m%s\n%s\n%s\033[0m\n' \
+      "************************************************************************" \
+      "e2e: spin not found (SPIN_BIN or PATH): the end-to-end tests SKIP themselves." \
+      "Install Spin (https://spinframework.dev/install) or set REQUIRE_SPIN=1 to fail."
+    step e2e-skipped cargo test -p e2e --quiet -- --test-threads=2
+    results[-1]="SKIP  e2e (spin not found; the e2e tests were compiled but skipped)"
+  else
+    step e2e cargo test -p e2e --quiet -- --test-threads=2
+  fi
+}
+
+bench_smoke() {
+  local spin_bin="${SPIN_BIN:-$(command -v spin || true)}"
+  if [[ -z "${spin_bin}" && "${REQUIRE_SPIN}" != 1 ]]; then
+    skip bench "spin not found"
+  else
+    step bench scripts/bench.sh --smoke --out out/bench-smoke
+  fi
+}
+
+have_lint_tools() {
+  [[ -x .venv/bin/shellcheck || -n "$(command -v shellcheck)" ]] &&
+    [[ -x .venv/bin/actionlint || -n "$(command -v actionlint)" ]] &&
+    [[ -x .venv/bin/check-jsonschema || -n "$(command -v check-jsonschema)" ]]
+}
+
+run_step() { # NAME: one step of the test command, with its skip rules
+  case "$1" in
+    toolchain) step toolchain toolchain ;;
+    python) if command -v python3 >/dev/null; then step python python_tools; else skip python "python3"; fi ;;
+    fmt) step fmt cargo fmt --all -- --check ;;
+    clippy) step clippy cargo clippy --workspace --all-targets --quiet -- -D warnings ;;
+    unit) step unit cargo test --workspace --exclude e2e --quiet ;;
+    wasm) step wasm scripts/wasm-sizes.sh ;;
+    openapi) if [[ -x .venv/bin/openapi-spec-validator ]]; then step openapi openapi; else skip openapi "openapi-spec-validator"; fi ;;
+    e2e) e2e ;;
+    bench) bench_smoke ;;
+    deploy) step deploy scripts/check-deploy.sh ;;
+    lint) if have_lint_tools; then step lint lint; else skip lint "shellcheck/actionlint/check-jsonschema"; fi ;;
+  esac
+}
+
+usage() {
+  sed -n '2,/^set -euo pipefail/{/^set /d;s/^# \{0,1\}//;p}' "${BASH_SOURCE[0]}"
+}
+
+# No argument: every step, in this order. Arguments: those steps (plus their prerequisites), in
+# this order whatever the order given.
+STEPS=(toolchain python fmt clippy unit wasm openapi e2e bench deploy lint)
+selected=()
+if (($# == 0)); then
+  selected=("${STEPS[@]}")
 else
-  step e2e cargo test -p e2e --quiet -- --test-threads=2
+  declare -A wanted=()
+  for arg in "$@"; do
+    case "${arg}" in
+      -h | --help) usage; exit 0 ;;
+      toolchain | python | fmt | clippy | unit | wasm | openapi | e2e | bench | deploy | lint) wanted[${arg}]=1 ;;
+      *) echo "test.sh: unknown step '${arg}' (steps: ${STEPS[*]})" >&2; exit 2 ;;
+    esac
+  done
+  for s in fmt clippy unit wasm openapi e2e bench; do [[ -z "${wanted[${s}]:-}" ]] || wanted[toolchain]=1; done
+  for s in openapi deploy lint; do [[ -z "${wanted[${s}]:-}" ]] || wanted[python]=1; done
+  for s in "${STEPS[@]}"; do [[ -z "${wanted[${s}]:-}" ]] || selected+=("${s}"); done
 fi
-step deploy scripts/check-deploy.sh
-if [[ -x .venv/bin/shellcheck || -n "$(command -v shellcheck)" ]] && [[ -x .venv/bin/actionlint || -n "$(command -v actionlint)" ]]; then
-  step lint lint
-else
-  skip lint "shellcheck/actionlint"
-fi
+
+for name in "${selected[@]}"; do
+  run_step "${name}"
+done
 
 printf '\n\033[1m==> test summary (%ss)\033[0m\n' "$(($(date +%s) - started))"
 printf '  %s\n' "${results[@]}"

@@ -2,32 +2,72 @@
 # Builds every component for wasm32-wasip2 in release mode and checks the size budget:
 # at most 400 KB (400,000 bytes) per component and 1 MB (1,000,000 bytes) for the whole app.
 # Prints a table; exits non-zero if a budget is exceeded.
+#
+# Usage: scripts/wasm-sizes.sh [--locked] [COMPONENT...]
+#   no COMPONENT  every component, and the whole-app budget (the test command's `wasm` step)
+#   COMPONENT...  only those (health, api, webhook), each against the per-component budget: the
+#                 CI and release workflows run one job per component
+#   --locked      passed to cargo: Cargo.lock must already be up to date (CI)
+# With GITHUB_STEP_SUMMARY set (GitHub Actions), the table is also appended to the run summary.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 readonly COMPONENT_BUDGET=400000
 readonly APP_BUDGET=1000000
-readonly COMPONENTS=(health api webhook)
+readonly ALL_COMPONENTS=(health api webhook)
 
-echo "==> wasm-sizes: cargo build --release --target wasm32-wasip2 (${COMPONENTS[*]})"
+cargo_flags=()
+components=()
+for arg in "$@"; do
+  case "${arg}" in
+    --locked) cargo_flags+=(--locked) ;;
+    -h | --help) sed -n '2,/^set -euo pipefail/{/^set /d;s/^# \{0,1\}//;p}' "${BASH_SOURCE[0]}"; exit 0 ;;
+    health | api | webhook) components+=("${arg}") ;;
+    *) echo "wasm-sizes: unknown argument '${arg}' (components: ${ALL_COMPONENTS[*]})" >&2; exit 2 ;;
+  esac
+done
+whole_app=0
+if ((${#components[@]} == 0)); then
+  components=("${ALL_COMPONENTS[@]}")
+  whole_app=1
+fi
+
+echo "==> wasm-sizes: cargo build --release --target wasm32-wasip2 (${components[*]})"
 packages=()
-for component in "${COMPONENTS[@]}"; do packages+=(-p "${component}"); done
-cargo build --quiet --release --target wasm32-wasip2 "${packages[@]}"
+for component in "${components[@]}"; do packages+=(-p "${component}"); done
+cargo build --quiet ${cargo_flags[@]+"${cargo_flags[@]}"} --release --target wasm32-wasip2 "${packages[@]}"
 
 total=0
 over=0
+summary=()
 printf '\n  %-10s %12s %12s\n' component bytes budget
-for component in "${COMPONENTS[@]}"; do
+for component in "${components[@]}"; do
   wasm="target/wasm32-wasip2/release/${component}.wasm"
   size=$(wc -c < "${wasm}")
   total=$((total + size))
   verdict=ok
   if (( size > COMPONENT_BUDGET )); then verdict=OVER; over=1; fi
   printf '  %-10s %12d %12d  %s\n' "${component}" "${size}" "${COMPONENT_BUDGET}" "${verdict}"
+  summary+=("| \`${component}.wasm\` | ${size} | ${COMPONENT_BUDGET} | ${verdict} |")
 done
-verdict=ok
-if (( total > APP_BUDGET )); then verdict=OVER; over=1; fi
-printf '  %-10s %12d %12d  %s\n\n' total "${total}" "${APP_BUDGET}" "${verdict}"
+if ((whole_app)); then
+  verdict=ok
+  if (( total > APP_BUDGET )); then verdict=OVER; over=1; fi
+  printf '  %-10s %12d %12d  %s\n' total "${total}" "${APP_BUDGET}" "${verdict}"
+  summary+=("| total | ${total} | ${APP_BUDGET} | ${verdict} |")
+fi
+echo
+
+if [[ -n "${GITHUB_STEP_SUMMARY:-}" ]]; then
+  {
+    echo "### Wasm size (release, wasm32-wasip2)"
+    echo
+    echo "| component | bytes | budget | |"
+    echo "|---|---:|---:|---|"
+    printf '%s\n' "${summary[@]}"
+    echo
+  } >>"${GITHUB_STEP_SUMMARY}"
+fi
 
 if (( over )); then
   echo "wasm-sizes: FAIL (a size budget is exceeded; see docs/architecture.md on keeping components small)"

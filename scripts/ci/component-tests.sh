@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Runs one component's tests natively: the component's crate (services/COMPONENT) and its
+# sub-crates (services/COMPONENT/*: api-contract for api, webhook-verify for webhook). The release
+# workflow runs it once per component before building that component's Wasm.
+#
+# Usage: scripts/ci/component-tests.sh [--locked] COMPONENT      COMPONENT: health | api | webhook
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+
+flags=()
+component=""
+for arg in "$@"; do
+  case "${arg}" in
+    --locked) flags+=(--locked) ;;
+    -h | --help) sed -n '2,/^set -euo pipefail/{/^set /d;s/^# \{0,1\}//;p}' "${BASH_SOURCE[0]}"; exit 0 ;;
+    health | api | webhook) component="${arg}" ;;
+    *) echo "component-tests: unknown argument '${arg}'" >&2; exit 2 ;;
+  esac
+done
+[[ -n "${component}" ]] || { echo "component-tests: COMPONENT is required (health, api or webhook)" >&2; exit 2; }
+
+packages=()
+for manifest in "services/${component}/Cargo.toml" "services/${component}"/*/Cargo.toml; do
+  [[ -f "${manifest}" ]] || continue
+  name="$(sed -n '/^\[package\]/,/^\[/{s/^name *= *"\(.*\)"/\1/p;}' "${manifest}" | head -n1)"
+  [[ -n "${name}" ]] || { echo "component-tests: no package name in ${manifest}" >&2; exit 1; }
+  packages+=(-p "${name}")
+done
+echo "==> component-tests: cargo test ${flags[*]:+${flags[*]} }${packages[*]}"
+cargo test ${flags[@]+"${flags[@]}"} "${packages[@]}"

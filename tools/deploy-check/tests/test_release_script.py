@@ -1,0 +1,298 @@
+"""deploy/release.sh (what .github/workflows/deploy.yml runs), offline through --dry-run.
+
+The dry run renders exactly what a real run applies (the overlay in a private copy, the image
+pinned by a kustomize `images:` wrapper) and touches no cluster, so these tests prove the image
+reaches every SpinApp, the apply order survives the wrapper, the operator's and the project's
+rules still hold, and malformed input is refused before anything is contacted. They need kubectl
+for `kubectl kustomize` and skip loudly without it (fail under REQUIRE_TOOLS=1).
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import REPO, errors, find, find_all, kubectl, require_or_skip
+
+from deploy_check.external_refs import ExternalRefs
+from deploy_check.manifests import objects_from_docs
+from deploy_check.rules import Context, run_rules
+from deploy_check.spin_manifest import SpinManifest
+
+SCRIPT = REPO / "deploy" / "release.sh"
+DEPLOY_APP = REPO / "deploy" / "deploy-app.sh"
+DIGEST = "sha256:" + "ab12" * 16
+IMAGE = f"ghcr.io/acme/webhook-inbox@{DIGEST}"
+
+
+def run(*args: str, script: Path = SCRIPT, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    environment = dict(os.environ, NO_COLOR="1")
+    environment.pop("IMAGE_REPOSITORY", None)
+    # kubectl from the project's .venv first, as scripts/check-deploy.sh does.
+    tool = kubectl()
+    if tool:
+        environment["PATH"] = f"{Path(tool).parent}{os.pathsep}{environment['PATH']}"
+    environment.update(env or {})
+    return subprocess.run(["bash", str(script), *args], capture_output=True, text=True, env=environment, timeout=120)
+
+
+def dry_run(overlay: str, *args: str, env: dict[str, str] | None = None) -> tuple[list[dict], str]:
+    require_or_skip(kubectl() is not None, "kubectl not found: cannot render the overlays")
+    out = run(overlay, "--image", IMAGE, "--dry-run", *args, env=env)
+    assert out.returncode == 0, out.stderr
+    return [d for d in yaml.safe_load_all(out.stdout) if d], out.stderr
+
+
+def rule_findings(docs: list[dict], overlay: str):
+    ctx = Context(
+        objects=objects_from_docs(docs),
+        spin=SpinManifest.load(REPO / "spin.toml"),
+        external=ExternalRefs.load(REPO / "kustomize" / "external-refs.yaml", overlay),
+        require_digest=overlay == "prod",
+        forbid_placeholder_digest=True,
+    )
+    return run_rules(ctx)
+
+
+def test_help() -> None:
+    out = run("--help")
+    assert out.returncode == 0
+    assert "Usage: deploy/release.sh ENV --image REF" in out.stdout
+    assert "--dry-run" in out.stdout
+
+
+@pytest.mark.parametrize("overlay", ["dev", "staging", "prod"])
+def test_dry_run_pins_the_digest_on_every_spinapp_and_keeps_the_rules(overlay: str) -> None:
+    docs, plan = dry_run(overlay)
+    apps = find_all(docs, "SpinApp")
+    assert {a["metadata"]["name"] for a in apps} == {
+        "webhook-inbox-health",
+        "webhook-inbox-api",
+        "webhook-inbox-webhook",
+    }
+    assert {a["spec"]["image"] for a in apps} == {IMAGE}
+    assert {d["metadata"]["namespace"] for d in docs if d["kind"] != "Namespace"} == {f"webhook-inbox-{overlay}"}
+    # The wrapper repeats sortOptions: the executor is created before the SpinApps (apply-order
+    # rule), and no placeholder digest is left anywhere.
+    assert errors(rule_findings(docs, overlay)) == []
+    kinds = [d["kind"] for d in docs]
+    assert kinds.index("SpinAppExecutor") < min(i for i, k in enumerate(kinds) if k == "SpinApp")
+    assert f"image:      {IMAGE}" in plan
+    for app in apps:
+        assert f"SpinApp {app['metadata']['name']}:" in plan
+    smoke = "KEDA HTTP interceptor" if overlay == "staging" else "service/<each SpinApp> port 80"
+    assert smoke in plan
+
+
+def test_dry_run_never_renders_a_real_dev_secret(tmp_path: Path) -> None:
+    secrets = tmp_path / "secrets.env"
+    secrets.write_text("api_token=real-token-must-not-appear\n")
+    docs, _ = dry_run("dev", "--secrets-env", str(secrets))
+    data = find(docs, "Secret")["data"]
+    assert base64.b64decode(data["api_token"]).decode() == "dev-api-token-CHANGE-ME"
+
+
+def test_bare_digest_takes_the_repository() -> None:
+    require_or_skip(kubectl() is not None, "kubectl not found: cannot render the overlays")
+    out = run("prod", "--image", DIGEST, "--repository", "ghcr.io/acme/webhook-inbox", "--dry-run")
+    assert out.returncode == 0, out.stderr
+    images = {a["spec"]["image"] for a in find_all([d for d in yaml.safe_load_all(out.stdout) if d], "SpinApp")}
+    assert images == {IMAGE}
+    out = run("prod", "--image", DIGEST, "--dry-run", env={"IMAGE_REPOSITORY": "ghcr.io/acme/webhook-inbox"})
+    assert out.returncode == 0, out.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["prod", "--image", "ghcr.io/acme/webhook-inbox:1.2.3"], "must be pinned by digest"),
+        (["prod", "--image", "ghcr.io/acme/webhook-inbox@sha256:abc"], "must be pinned by digest"),
+        (["prod", "--image", f"ghcr.io/acme/webhook-inbox:1.2.3@{DIGEST}"], "not both"),
+        (["prod", "--image", DIGEST], "name the repository"),
+        (["prod"], "--image is required"),
+        (["qa", "--image", IMAGE], "unknown ENV"),
+        (["--image", IMAGE], "ENV is required"),
+        (["staging", "--image", IMAGE, "--secrets-env", "/etc/hostname"], "for dev only"),
+        (["dev", "--image", IMAGE, "--secrets-env", "/nonexistent/secrets.env"], "no such file"),
+        (["prod", "--image", IMAGE, "--expect-commit", "main"], "git commit sha"),
+        (["prod", "--image", IMAGE, "--frobnicate"], "unknown option"),
+    ],
+)
+def test_bad_input_is_refused_before_any_cluster_call(args: list[str], message: str) -> None:
+    # KUBECONFIG at a file that does not exist: a kubectl call would fail differently.
+    out = run(*args, "--dry-run", env={"KUBECONFIG": "/nonexistent/kubeconfig"})
+    assert out.returncode != 0
+    assert message in out.stderr, out.stderr
+
+
+def test_deploy_app_refuses_a_malformed_image_before_the_cluster() -> None:
+    out = run("dev", "--image", "webhook-inbox", script=DEPLOY_APP, env={"KUBECONFIG": "/nonexistent/kubeconfig"})
+    assert out.returncode != 0
+    assert "needs a tag or a digest" in out.stderr, out.stderr
+
+
+# --- the real path, against a fake kubectl ------------------------------------------------------
+# No cluster is available offline, so a stand-in kubectl answers the calls release.sh makes the
+# way a cluster with the spin-operator would: the operator's Deployments run the applied image,
+# and `port-forward` serves /healthz and /readyz from a local HTTP server. It proves the order of
+# the steps, the digest reaching the Deployments, dev keeping its Secret values, the staging path
+# through the interceptor with the Ingress host, the commit check, and that no secret is printed.
+FAKE_KUBECTL = r'''#!/usr/bin/env python3
+import http.server, json, os, subprocess, sys
+
+args = sys.argv[1:]
+state = os.environ["FAKE_STATE"]
+with open(os.path.join(state, "calls.log"), "a") as log:
+    log.write(" ".join(args) + "\n")
+ns = None
+if args[:1] == ["-n"]:
+    ns, args = args[1], args[2:]
+
+def applied():
+    path = os.path.join(state, "applied.yaml")
+    return open(path).read() if os.path.exists(path) else ""
+
+def image():
+    for line in applied().splitlines():
+        if line.startswith("  image: "):
+            return line.split(": ", 1)[1]
+    return ""
+
+if args[:2] == ["version", "--client"]:
+    print("Client Version: v1.35.0")
+elif args[:2] == ["config", "current-context"]:
+    print("ci-cluster")
+elif args[:1] == ["kustomize"]:
+    os.execv(os.environ["REAL_KUBECTL"], [os.environ["REAL_KUBECTL"], *args])
+elif args[:1] == ["apply"]:
+    text = open(args[args.index("-f") + 1]).read()
+    open(os.path.join(state, "applied.yaml"), "w").write(text)
+    print("applied")
+elif args[:3] == ["get", "secret", "webhook-inbox-redis"] or args[:3] == ["get", "secret", "webhook-inbox-secrets"]:
+    print("secret/" + args[2])
+elif args[:2] == ["get", "spinapps"]:
+    print("webhook-inbox-secrets-old123\nwebhook-inbox-settings-x\n", end="")
+elif args[:3] == ["get", "secret", "webhook-inbox-secrets-old123"]:
+    assert "base64decode" in " ".join(args)
+    print("api_token=kept-token-1 kept-token-2\nwebhook_github_secret=kept-gh\n", end="")
+elif args[:2] == ["get", "deployment"]:
+    print(image() + " ")
+elif args[:2] == ["rollout", "status"]:
+    print(f"deployment {args[2]} successfully rolled out")
+elif args[:2] == ["get", "ingress"]:
+    print("staging.webhook-inbox.localhost", end="")
+elif args[:3] == ["get", "service", "keda-http-interceptor"]:
+    print("8080" if "ports" in args[-1] else "keda-add-ons-http-interceptor-proxy.keda.svc.cluster.local", end="")
+elif args[:1] == ["port-forward"]:
+    want_host = os.environ.get("FAKE_HOST")
+    commit = os.environ.get("FAKE_COMMIT", "unknown")
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            with open(os.path.join(state, "requests.log"), "a") as log:
+                log.write(f"{ns} {args[1]} {self.path} {self.headers.get('Host')}\n")
+            if want_host and self.headers.get("Host") != want_host:
+                self.send_response(404); self.end_headers(); return
+            body = {"/healthz": {"status": "ok", "commit": commit}, "/readyz": {"status": "ready"}}.get(self.path)
+            self.send_response(200 if body else 404)
+            self.end_headers()
+            self.wfile.write(json.dumps(body or {}).encode())
+
+        def log_message(self, *a):
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+    print(f"Forwarding from 127.0.0.1:{server.server_port} -> {args[2].lstrip(':')}", flush=True)
+    server.serve_forever()
+else:
+    sys.exit(f"fake kubectl: unexpected call {sys.argv[1:]}")
+'''
+
+
+@pytest.fixture
+def fake_cluster(tmp_path: Path):
+    require_or_skip(kubectl() is not None, "kubectl not found: cannot render the overlays")
+    require_or_skip(subprocess.run(["sh", "-c", "command -v curl"], capture_output=True).returncode == 0, "curl not found")
+    bin_dir, state = tmp_path / "bin", tmp_path / "state"
+    bin_dir.mkdir()
+    state.mkdir()
+    fake = bin_dir / "kubectl"
+    fake.write_text(FAKE_KUBECTL)
+    fake.chmod(0o755)
+
+    def deploy(*args: str, **env: str) -> subprocess.CompletedProcess:
+        environment = dict(
+            os.environ,
+            NO_COLOR="1",
+            PATH=f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
+            FAKE_STATE=str(state),
+            REAL_KUBECTL=str(kubectl()),
+            SMOKE_TIMEOUT="5",
+            **env,
+        )
+        return subprocess.run(["bash", str(SCRIPT), *args], capture_output=True, text=True, env=environment, timeout=120)
+
+    def calls() -> list[str]:
+        return (state / "calls.log").read_text().splitlines()
+
+    def requests() -> list[str]:
+        path = state / "requests.log"
+        return path.read_text().splitlines() if path.exists() else []
+
+    def applied() -> list[dict]:
+        return [d for d in yaml.safe_load_all((state / "applied.yaml").read_text()) if d]
+
+    deploy.calls, deploy.requests, deploy.applied = calls, requests, applied  # type: ignore[attr-defined]
+    return deploy
+
+
+def test_prod_applies_waits_and_smoke_tests_every_service(fake_cluster) -> None:
+    commit = "0123456789abcdef0123456789abcdef01234567"
+    out = fake_cluster("prod", "--image", IMAGE, "--yes", "--expect-commit", commit, FAKE_COMMIT=commit)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert {a["spec"]["image"] for a in find_all(fake_cluster.applied(), "SpinApp")} == {IMAGE}
+    calls = fake_cluster.calls()
+    apply = next(i for i, c in enumerate(calls) if c.startswith("apply"))
+    rollouts = [i for i, c in enumerate(calls) if c.startswith("-n webhook-inbox-prod rollout status")]
+    forwards = [i for i, c in enumerate(calls) if "port-forward" in c]
+    assert len(rollouts) == 3 and len(forwards) == 3 and apply < min(rollouts) and max(rollouts) < min(forwards)
+    paths = sorted(r.split()[1:3] for r in fake_cluster.requests())
+    assert [p for p in paths if p[1] == "/readyz"] == [
+        ["service/webhook-inbox-api", "/readyz"],
+        ["service/webhook-inbox-health", "/readyz"],
+        ["service/webhook-inbox-webhook", "/readyz"],
+    ]
+    assert "GET /readyz -> 200" in out.stdout
+
+
+def test_a_wrong_commit_fails_the_smoke_test(fake_cluster) -> None:
+    out = fake_cluster("prod", "--image", IMAGE, "--yes", "--expect-commit", "0123456", FAKE_COMMIT="fedcba9")
+    assert out.returncode != 0
+    assert "not commit 0123456" in out.stderr
+
+
+def test_staging_goes_through_the_interceptor_with_the_ingress_host(fake_cluster) -> None:
+    out = fake_cluster("staging", "--image", IMAGE, "--yes", FAKE_HOST="staging.webhook-inbox.localhost")
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert any(c == "-n keda port-forward service/keda-add-ons-http-interceptor-proxy :8080" for c in fake_cluster.calls())
+    assert {r.split()[3] for r in fake_cluster.requests()} == {"staging.webhook-inbox.localhost"}
+
+
+def test_dev_keeps_the_cluster_secret_values_and_never_prints_them(fake_cluster) -> None:
+    out = fake_cluster("dev", "--image", IMAGE, "--yes", "--no-smoke-test")
+    assert out.returncode == 0, out.stdout + out.stderr
+    data = find(fake_cluster.applied(), "Secret")["data"]
+    assert base64.b64decode(data["api_token"]).decode() == "kept-token-1 kept-token-2"
+    assert base64.b64decode(data["webhook_github_secret"]).decode() == "kept-gh"
+    assert "kept-token" not in out.stdout + out.stderr
+    assert "keeps the values of webhook-inbox-secrets-old123" in out.stdout
+
+
+def test_context_guard(fake_cluster) -> None:
+    out = fake_cluster("prod", "--image", IMAGE)
+    assert out.returncode != 0
+    assert "not 'k3d-webhook-inbox'" in out.stderr
