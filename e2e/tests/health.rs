@@ -132,10 +132,19 @@ fn unknown_routes_get_a_problem_404_and_request_ids_are_echoed() {
 }
 
 #[test]
-fn logs_one_json_line_per_request() {
+fn logs_one_json_line_per_request_but_not_for_successful_probes() {
     let app = start_or_skip!("logs", SpinOptions::default());
-    app.client()
-        .get("/healthz")
+    let client = app.client();
+    for path in ["/healthz", "/readyz"] {
+        let response = client
+            .get(path)
+            .header("x-request-id", "log-probe-quiet")
+            .send()
+            .unwrap();
+        assert_eq!(response.status, 200, "{path}");
+    }
+    client
+        .get("/nowhere")
         .header("x-request-id", "log-probe-1")
         .send()
         .unwrap();
@@ -155,10 +164,16 @@ fn logs_one_json_line_per_request() {
     };
     let json: serde_json::Value = serde_json::from_str(&line).unwrap();
     assert_eq!(json["method"], "GET");
-    assert_eq!(json["route"], "/healthz");
-    assert_eq!(json["status"], 200);
+    assert_eq!(json["route"], "unmatched");
+    assert_eq!(json["status"], 404);
     assert_eq!(json["component"], "health");
     assert!(json["latency_ms"].is_number());
+    // The probes were answered before /nowhere, so their lines would be there by now.
+    assert!(
+        !app.component_logs().contains("log-probe-quiet"),
+        "a successful probe was logged:\n{}",
+        app.component_logs()
+    );
 }
 
 /// The processes serving `--listen 127.0.0.1:<port>` (`spin up` and the `spin trigger http` it

@@ -11,19 +11,29 @@
 
 use std::fmt;
 use std::io::Write;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use serde_json::{Map, Value};
 use tracing_core::field::{Field, Visit};
 use tracing_core::span::{Attributes, Id, Record};
+use tracing_core::subscriber::Interest;
 use tracing_core::{Event, Level, LevelFilter, Metadata, Subscriber};
 
 use crate::clock::{Clock, SystemClock};
 use crate::config::LogLevel;
 
+/// Where the level comes from when it is first needed.
+type LevelSource = Box<dyn Fn() -> LogLevel + Send + Sync>;
+
 /// A `tracing` subscriber that writes each event as one JSON line.
+///
+/// The level can be resolved lazily, at the first event: on Spin it comes from the `log_level`
+/// variable, and a variable lookup is a host call that costs more than everything else a
+/// `/healthz` answer does (Spin runs each lookup under `block_in_place`; BENCHMARKS.md). A request
+/// that logs nothing never looks it up.
 pub struct JsonLines {
-    max_level: Level,
+    max_level: OnceLock<Level>,
+    level_source: LevelSource,
     component: &'static str,
     writer: Mutex<Box<dyn Write + Send>>,
 }
@@ -31,7 +41,7 @@ pub struct JsonLines {
 impl fmt::Debug for JsonLines {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("JsonLines")
-            .field("max_level", &self.max_level)
+            .field("max_level", &self.max_level.get())
             .field("component", &self.component)
             .finish_non_exhaustive()
     }
@@ -40,35 +50,73 @@ impl fmt::Debug for JsonLines {
 impl JsonLines {
     /// Writes to `writer`, tagging each line with the component name.
     pub fn new(component: &'static str, level: LogLevel, writer: Box<dyn Write + Send>) -> Self {
+        let lines = Self::deferred(component, move || level, writer);
+        lines.level();
+        lines
+    }
+
+    /// Like [`JsonLines::new`], with the level read from `level_source` when the first event
+    /// needs it.
+    pub fn deferred(
+        component: &'static str,
+        level_source: impl Fn() -> LogLevel + Send + Sync + 'static,
+        writer: Box<dyn Write + Send>,
+    ) -> Self {
         Self {
-            max_level: level.as_tracing(),
+            max_level: OnceLock::new(),
+            level_source: Box::new(level_source),
             component,
             writer: Mutex::new(writer),
         }
     }
 
-    /// Writes to stderr.
-    pub fn stderr(component: &'static str, level: LogLevel) -> Self {
-        Self::new(component, level, Box::new(std::io::stderr()))
+    fn level(&self) -> Level {
+        *self
+            .max_level
+            .get_or_init(|| (self.level_source)().as_tracing())
     }
 }
 
-/// Installs a stderr [`JsonLines`] as the global subscriber. On Spin every request runs in a
-/// fresh instance, so this runs once per request; if a subscriber is already installed (native
-/// tests), the existing one is kept.
+/// Installs a stderr [`JsonLines`] at a fixed level as the global subscriber (tools, native
+/// servers). If a subscriber is already installed (native tests), the existing one is kept.
 pub fn init(component: &'static str, level: LogLevel) {
     // An Err only means a subscriber is already installed, which is fine.
-    let _ = tracing::subscriber::set_global_default(JsonLines::stderr(component, level));
+    let _ = tracing::subscriber::set_global_default(JsonLines::new(
+        component,
+        level,
+        Box::new(std::io::stderr()),
+    ));
+}
+
+/// Installs a stderr [`JsonLines`] whose level is read from `level_source` at the first event.
+/// On Spin every request runs in a fresh instance, so this runs once per request.
+pub fn init_deferred(
+    component: &'static str,
+    level_source: impl Fn() -> LogLevel + Send + Sync + 'static,
+) {
+    let subscriber = JsonLines::deferred(component, level_source, Box::new(std::io::stderr()));
+    let _ = tracing::subscriber::set_global_default(subscriber);
 }
 
 impl Subscriber for JsonLines {
     fn enabled(&self, metadata: &Metadata<'_>) -> bool {
         // `Level` orders TRACE as the greatest: "at most as verbose as max_level".
-        *metadata.level() <= self.max_level
+        *metadata.level() <= self.level()
+    }
+
+    fn register_callsite(&self, metadata: &'static Metadata<'static>) -> Interest {
+        // The default asks `enabled` now, which would resolve a deferred level as soon as any
+        // call site registers; "sometimes" defers the question to the event itself.
+        match self.max_level.get() {
+            Some(level) if metadata.level() <= level => Interest::always(),
+            Some(_) => Interest::never(),
+            None => Interest::sometimes(),
+        }
     }
 
     fn max_level_hint(&self) -> Option<LevelFilter> {
-        Some(LevelFilter::from_level(self.max_level))
+        // Unknown until resolved: every event reaches `enabled`, which resolves it.
+        self.max_level.get().copied().map(LevelFilter::from_level)
     }
 
     fn new_span(&self, _span: &Attributes<'_>) -> Id {
@@ -251,6 +299,27 @@ mod tests {
         assert_eq!(warn.max_level_hint(), Some(LevelFilter::WARN));
         let debug = JsonLines::new("test", LogLevel::Debug, Box::new(std::io::sink()));
         assert_eq!(debug.max_level_hint(), Some(LevelFilter::DEBUG));
+    }
+
+    #[test]
+    fn a_deferred_level_is_read_once_and_only_when_an_event_needs_it() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let reads = Arc::new(AtomicUsize::new(0));
+        let counter = Arc::clone(&reads);
+        let lines = JsonLines::deferred(
+            "test",
+            move || {
+                counter.fetch_add(1, Ordering::SeqCst);
+                LogLevel::Warn
+            },
+            Box::new(std::io::sink()),
+        );
+        assert_eq!(lines.max_level_hint(), None);
+        assert_eq!(reads.load(Ordering::SeqCst), 0, "not read before an event");
+        assert!(Level::INFO > lines.level(), "warn filters info");
+        assert_eq!(lines.max_level_hint(), Some(LevelFilter::WARN));
+        lines.level();
+        assert_eq!(reads.load(Ordering::SeqCst), 1, "read once");
     }
 
     #[test]

@@ -19,10 +19,12 @@ pub async fn serve_incoming<S: Service>(
     response_out: ResponseOutparam,
     make_service: impl FnOnce() -> S,
 ) {
-    // A malformed log_level must not take the service down: log at info and let readiness
-    // report the variable.
-    let level = LogLevel::load(&SpinVariables).unwrap_or(LogLevel::Info);
-    shared::logging::init(component, level);
+    // The level is read at the first event (a variable lookup is a costly host call, and a
+    // successful probe logs nothing). A malformed log_level must not take the service down:
+    // log at info and let readiness report the variable.
+    shared::logging::init_deferred(component, || {
+        LogLevel::load(&SpinVariables).unwrap_or(LogLevel::Info)
+    });
 
     let response = match head_of(&request) {
         Ok(head) => {

@@ -1,26 +1,40 @@
 //! `wasi:keyvalue@0.2.0-draft2` as [`KeyValue`]. See the `shared::kv` docs for which operations
 //! we use and why.
 
+use std::cell::OnceCell;
+
 use shared::kv::{KeyValue, KvError};
 use spin_sdk::wit::wasi::keyvalue::{atomics, batch, store};
 
-/// A bucket of the Spin key-value store.
+/// A bucket of the Spin key-value store, opened on first use: a request that never touches the
+/// store (`/healthz`, a rejected webhook, an unauthenticated API call) never pays for opening it.
 #[derive(Debug)]
 pub struct SpinKv {
-    bucket: store::Bucket,
+    label: String,
+    bucket: OnceCell<Result<store::Bucket, KvError>>,
 }
 
 impl SpinKv {
-    /// Opens the store labelled `default` (declared in spin.toml's `key_value_stores`).
+    /// The store labelled `default` (declared in spin.toml's `key_value_stores`). Opening is
+    /// deferred to the first operation, which reports a store that cannot be opened; the
+    /// `Result` stays so the services' constructors take an eagerly opened store the same way.
     pub fn open_default() -> Result<Self, KvError> {
-        Self::open("default")
+        Ok(Self::open("default"))
     }
 
-    /// Opens a store by label.
-    pub fn open(label: &str) -> Result<Self, KvError> {
-        store::open(label)
-            .map(|bucket| Self { bucket })
-            .map_err(map_error)
+    /// A store by label, opened on first use.
+    pub fn open(label: &str) -> Self {
+        Self {
+            label: label.to_owned(),
+            bucket: OnceCell::new(),
+        }
+    }
+
+    fn bucket(&self) -> Result<&store::Bucket, KvError> {
+        self.bucket
+            .get_or_init(|| store::open(&self.label).map_err(map_error))
+            .as_ref()
+            .map_err(Clone::clone)
     }
 }
 
@@ -34,22 +48,22 @@ fn map_error(error: store::Error) -> KvError {
 
 impl KeyValue for SpinKv {
     fn get(&self, key: &str) -> Result<Option<Vec<u8>>, KvError> {
-        self.bucket.get(key).map_err(map_error)
+        self.bucket()?.get(key).map_err(map_error)
     }
 
     fn set(&self, key: &str, value: &[u8]) -> Result<(), KvError> {
-        self.bucket.set(key, value).map_err(map_error)
+        self.bucket()?.set(key, value).map_err(map_error)
     }
 
     fn set_many(&self, entries: &[(String, Vec<u8>)]) -> Result<(), KvError> {
-        batch::set_many(&self.bucket, entries).map_err(map_error)
+        batch::set_many(self.bucket()?, entries).map_err(map_error)
     }
 
     fn delete(&self, key: &str) -> Result<(), KvError> {
-        self.bucket.delete(key).map_err(map_error)
+        self.bucket()?.delete(key).map_err(map_error)
     }
 
     fn increment(&self, key: &str, delta: i64) -> Result<i64, KvError> {
-        atomics::increment(&self.bucket, key, delta).map_err(map_error)
+        atomics::increment(self.bucket()?, key, delta).map_err(map_error)
     }
 }

@@ -183,6 +183,14 @@ impl<K: KeyValue, V: Variables, C: Clock> Service for Health<K, V, C> {
     fn handle(&self, ctx: &mut RequestContext, request: Request) -> Response {
         dispatch(&self.router, self, ctx, request)
     }
+
+    /// Probes that succeed are not logged (failures and everything else are): the kubelet asks
+    /// every few seconds, and an unlogged `/healthz` also skips the `log_level` lookup, which is
+    /// most of what a probe would otherwise cost on Spin (BENCHMARKS.md).
+    fn logs_request(&self, route: &'static str, status: StatusCode) -> bool {
+        let probe = matches!(route, "/healthz" | "/readyz");
+        !(probe && status.as_u16() < 300)
+    }
 }
 
 #[cfg(test)]
@@ -311,6 +319,24 @@ mod tests {
             .as_str()
             .unwrap()
             .contains("no such store"));
+    }
+
+    #[test]
+    fn successful_probes_are_not_logged_but_failures_and_other_paths_are() {
+        use shared::logging::CapturedLogs;
+        let kv = MemoryKv::new();
+        let logged = |service: &Health<&MemoryKv, StaticVariables, ManualClock>, path: &str| {
+            let (response, logs) =
+                CapturedLogs::capture(|| call(service, request(Method::GET, path, &[], b"")));
+            (response.status().as_u16(), logs.lines().len())
+        };
+        let healthy = health(Ok(&kv), good_vars());
+        assert_eq!(logged(&healthy, "/healthz"), (200, 0));
+        assert_eq!(logged(&healthy, "/readyz"), (200, 0));
+        assert_eq!(logged(&healthy, "/nowhere"), (404, 1));
+        let mut vars = good_vars();
+        vars.set(names::WEBHOOK_MAX_BODY_BYTES, "lots");
+        assert_eq!(logged(&health(Ok(&kv), vars), "/readyz"), (503, 1));
     }
 
     #[test]

@@ -117,6 +117,13 @@ pub trait Service {
 
     /// Answers a request. Problems are rendered with [`RequestContext::render`].
     fn handle(&self, ctx: &mut RequestContext, request: Request) -> Response;
+
+    /// Whether the pipeline writes the request log line for this answer. Every answer is logged
+    /// unless a service says otherwise (health probes that succeed: the kubelet asks every few
+    /// seconds, and a line per probe is noise that also costs a `log_level` lookup).
+    fn logs_request(&self, _route: &'static str, _status: StatusCode) -> bool {
+        true
+    }
 }
 
 /// Runs one request through the pipeline.
@@ -152,6 +159,9 @@ pub fn serve<S: Service>(
         .headers_mut()
         .insert(request_id::HEADER, ctx.request_id().as_str());
 
+    if !service.logs_request(ctx.route(), response.status()) {
+        return response;
+    }
     let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
     tracing::info!(
         method = method.as_str(),
