@@ -433,7 +433,7 @@ def check_probes(ctx: Context) -> list[Finding]:
                         f"({', '.join(sorted(retained))}); retain the component that serves it",
                     )
                 )
-            elif route.is_catch_all:
+            elif route.is_catch_all and str(path) not in ctx.spin.components[route.component].serves:
                 findings.append(
                     error(
                         "probes",

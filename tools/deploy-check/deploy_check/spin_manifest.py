@@ -62,6 +62,9 @@ class Component:
     # Component-level variable name -> template (e.g. "api_token" -> "{{ api_token }}").
     variables: dict[str, str] = field(default_factory=dict)
     key_value_stores: list[str] = field(default_factory=list)
+    # Paths its catch-all route really serves (not the 404 fallback), declared in spin.toml as
+    # `[component.<id>.tool.deploy-check] serves = [...]` (Spin ignores `tool` tables).
+    serves: list[str] = field(default_factory=list)
 
     @property
     def app_variables(self) -> set[str]:
@@ -119,6 +122,7 @@ class SpinManifest:
                 id=component_id,
                 variables={k: str(v) for k, v in (spec.get("variables") or {}).items()},
                 key_value_stores=[str(s) for s in spec.get("key_value_stores") or []],
+                serves=[str(p) for p in ((spec.get("tool") or {}).get("deploy-check") or {}).get("serves") or []],
             )
 
         routes: list[Route] = []

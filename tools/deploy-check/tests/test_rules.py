@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from conftest import errors, find, find_all
 
@@ -224,6 +226,24 @@ def test_probe_only_caught_by_the_catch_all(docs, check) -> None:
     d = docs("prod")
     find(d, "SpinApp", HEALTH)["spec"]["checks"]["liveness"]["httpGet"]["path"] = "/api/health"
     assert any("catch-all route /..." in m for m in errors(check(d), "probes"))
+
+
+def test_a_catch_all_that_declares_the_probe_paths_serves_them(docs, check, spin) -> None:
+    # The repository's shape: health has only the catch-all route (one trigger starts faster)
+    # and declares in `[component.health.tool.deploy-check]` the paths it really serves.
+    routes = [r for r in spin.routes if r.component != "health" or r.is_catch_all]
+    health = spin.components["health"]
+    lean = dataclasses.replace(
+        spin,
+        routes=routes,
+        components={**spin.components, "health": dataclasses.replace(health, serves=["/healthz", "/readyz"])},
+    )
+    assert errors(check(docs("prod"), spin=lean), "probes") == []
+    half = dataclasses.replace(
+        lean, components={**spin.components, "health": dataclasses.replace(health, serves=["/healthz"])}
+    )
+    messages = errors(check(docs("prod"), spin=half), "probes")
+    assert messages and all("/readyz is only matched by health's catch-all" in m for m in messages)
 
 
 def test_probe_missing(docs, check) -> None:

@@ -100,3 +100,17 @@ def test_quantities(text, value) -> None:
 def test_bad_quantities(text) -> None:
     with pytest.raises(QuantityError):
         parse_quantity(text)
+
+
+def test_reads_the_paths_a_catch_all_declares_it_serves() -> None:
+    manifest = SpinManifest.from_dict(
+        {
+            "spin_manifest_version": 2,
+            "trigger": {"http": [{"route": "/...", "component": "health"}]},
+            "component": {"health": {"source": "h.wasm", "tool": {"deploy-check": {"serves": ["/healthz"]}}}},
+        }
+    )
+    assert manifest.components["health"].serves == ["/healthz"]
+    assert SpinManifest.from_dict(
+        {"spin_manifest_version": 2, "component": {"api": {"source": "a.wasm"}}}
+    ).components["api"].serves == []
