@@ -322,15 +322,16 @@ def pushed_artifact(spin: str, workdir: Path) -> dict | None:
         proc.wait()
 
 
-def deployed_shapes() -> dict[str, list[str]]:
-    """The component subsets the kustomize base deploys, one SpinApp each (`components:`)."""
+def deployed_shapes() -> dict[str, tuple[list[str], str]]:
+    """What each SpinApp of the kustomize base runs: its `components:` and its liveness path."""
     text = (ROOT / "kustomize" / "base" / "spinapps.yaml").read_text()
     shapes = {}
     for doc in text.split("\n---"):
         name = re.search(r"^  name: webhook-inbox-(\w+)$", doc, re.M)
         listed = re.search(r"^  components:\n((?:    - [\w-]+\n)+)", doc, re.M)
-        if name and listed:
-            shapes[name.group(1)] = re.findall(r"- ([\w-]+)", listed.group(1))
+        liveness = re.search(r"^    liveness:\n      httpGet:\n        path: (\S+)$", doc, re.M)
+        if name and listed and liveness:
+            shapes[name.group(1)] = (re.findall(r"- ([\w-]+)", listed.group(1)), liveness.group(1))
     if not shapes:
         fail("could not read the SpinApps' components from kustomize/base/spinapps.yaml")
     return shapes
@@ -349,21 +350,21 @@ def hello_times_three(workdir: Path) -> Path:
 
 
 def cold_starts(spin: str, cfg: dict, workdir: Path) -> dict:
-    """Launch-to-first-200 on /healthz (hello: any path) for the app as `spin up` runs it on a
-    laptop, for each SpinApp as SpinKube runs it (its `components:` subset), and the baselines."""
-    targets: dict[str, tuple[Path, list[str]]] = {
-        "hello": (HELLO_MANIFEST, []),
-        "hello x3": (hello_times_three(workdir), []),
-        "app (all components)": (APP_MANIFEST, []),
+    """Launch-to-first-200 on the liveness path (hello: any path) for the app as `spin up` runs
+    it on a laptop, for each SpinApp as SpinKube runs it (its `components:`), and the baselines."""
+    targets: dict[str, tuple[Path, list[str], str]] = {
+        "hello": (HELLO_MANIFEST, [], "/healthz"),
+        "hello x3": (hello_times_three(workdir), [], "/healthz"),
+        "app (all components)": (APP_MANIFEST, [], "/healthz"),
     }
-    for service, components in deployed_shapes().items():
+    for service, (components, liveness) in deployed_shapes().items():
         flags = [flag for component in components for flag in ("-c", component)]
-        targets[f"{service} SpinApp ({' + '.join(components)})"] = (APP_MANIFEST, flags)
+        targets[f"{service} SpinApp ({' + '.join(components)})"] = (APP_MANIFEST, flags, liveness)
     samples: dict[str, list[float]] = {name: [] for name in targets}
 
     def launch(name: str, state: Path) -> float:
-        manifest, flags = targets[name]
-        server = spin_server(spin, "cold", manifest, "/healthz", workdir, state, extra=flags)
+        manifest, flags, probe = targets[name]
+        server = spin_server(spin, "cold", manifest, probe, workdir, state, extra=flags)
         with server:
             return server.start() * 1000
 

@@ -117,6 +117,22 @@ spinapp_names() {
   ' "$1"
 }
 
+# probe_path FILE APP readiness|liveness: the SpinApp's checks.<kind>.httpGet.path in FILE (each
+# component answers its probes under its own prefix, e.g. /api/readyz).
+probe_path() {
+  awk -v app="$2" -v kind="$3" '
+    /^---/ { kind_ok = 0; name = ""; in_checks = 0; in_probe = 0; next }
+    /^kind: SpinApp/ { kind_ok = 1; next }
+    /^metadata:/ { meta = 1; next }
+    /^[^[:space:]]/ { meta = 0 }
+    meta && /^  name:/ { name = $2 }
+    /^  checks:/ { in_checks = 1; next }
+    /^  [^[:space:]]/ { in_checks = 0 }
+    in_checks && /^    [^[:space:]]/ { in_probe = ($1 == kind ":") }
+    kind_ok && name == app && in_checks && in_probe && /^        path:/ { print $2; exit }
+  ' "$1"
+}
+
 render() {
   image_overlay "${COPY}" "${APP_ENV}" "${IMAGE}"
   kubectl kustomize "${IMAGE_OVERLAY_DIR}" >"${RENDERED}"
@@ -141,12 +157,15 @@ if ((DRY_RUN)); then
       info "SpinApp ${app}: apply, wait for deployment/${app} to run the image, rollout status"
     done
     if ((SMOKE_TEST)); then
-      if [[ "${APP_ENV}" == staging ]]; then
-        info "smoke test: GET /healthz, /readyz through the KEDA HTTP interceptor (kubectl port-forward)"
-      else
-        info "smoke test: GET /healthz, /readyz on service/<each SpinApp> port 80 (kubectl port-forward)"
-      fi
-      [[ -z "${EXPECT_COMMIT}" ]] || info "            /healthz must report commit ${EXPECT_COMMIT}"
+      for app in ${apps}; do
+        paths="$(probe_path "${RENDERED}" "${app}" liveness) $(probe_path "${RENDERED}" "${app}" readiness)"
+        if [[ "${APP_ENV}" == staging ]]; then
+          info "smoke test: GET ${paths} through the KEDA HTTP interceptor (kubectl port-forward)"
+        else
+          info "smoke test: GET ${paths} on service/${app} port 80 (kubectl port-forward)"
+        fi
+      done
+      [[ -z "${EXPECT_COMMIT}" ]] || info "            liveness must report commit ${EXPECT_COMMIT}"
     fi
   } >&2
   cat "${RENDERED}"
@@ -257,20 +276,24 @@ probe() {
   [[ "${code}" == 200 ]]
 }
 
-# smoke WHAT [HOST]: /healthz and /readyz through the current port-forward.
+# smoke WHAT APP [HOST]: the SpinApp's own liveness and readiness paths (its checks) through the
+# current port-forward.
 smoke() {
-  local what="$1" host="${2:-}"
-  wait_until "${SMOKE_TIMEOUT}" probe /healthz "${host}" ||
-    die "${what}: GET /healthz did not answer 200 within ${SMOKE_TIMEOUT}s (kubectl -n ${NAMESPACE} get pods; logs of the pods)"
+  local what="$1" app="$2" host="${3:-}" live ready
+  live="$(probe_path "${RENDERED}" "${app}" liveness)"
+  ready="$(probe_path "${RENDERED}" "${app}" readiness)"
+  [[ -n "${live}" && -n "${ready}" ]] || die "${app}: the rendered SpinApp has no liveness/readiness httpGet path"
+  wait_until "${SMOKE_TIMEOUT}" probe "${live}" "${host}" ||
+    die "${what}: GET ${live} did not answer 200 within ${SMOKE_TIMEOUT}s (kubectl -n ${NAMESPACE} get pods; logs of the pods)"
   if [[ -n "${EXPECT_COMMIT}" ]] && ! grep -Eq "\"commit\" *: *\"${EXPECT_COMMIT}" "${WORK}/body"; then
-    die "${what}: /healthz reports $(cat "${WORK}/body"), not commit ${EXPECT_COMMIT}"
+    die "${what}: ${live} reports $(cat "${WORK}/body"), not commit ${EXPECT_COMMIT}"
   fi
-  ok "${what}: GET /healthz -> 200 $(cat "${WORK}/body")"
-  # /readyz does a write/read/delete round trip on the key-value store: it proves the Redis
+  ok "${what}: GET ${live} -> 200 $(cat "${WORK}/body")"
+  # Readiness does a write/read/delete round trip on the key-value store: it proves the Redis
   # Secret, the runtime config and the NetworkPolicies.
-  wait_until "${SMOKE_TIMEOUT}" probe /readyz "${host}" ||
-    die "${what}: GET /readyz did not answer 200 within ${SMOKE_TIMEOUT}s: $(cat "${WORK}/body" 2>/dev/null)"
-  ok "${what}: GET /readyz -> 200"
+  wait_until "${SMOKE_TIMEOUT}" probe "${ready}" "${host}" ||
+    die "${what}: GET ${ready} did not answer 200 within ${SMOKE_TIMEOUT}s: $(cat "${WORK}/body" 2>/dev/null)"
+  ok "${what}: GET ${ready} -> 200"
 }
 
 if ((SMOKE_TEST)); then
@@ -285,13 +308,15 @@ if ((SMOKE_TEST)); then
       die "could not read the Ingress host or the interceptor Service from ${NAMESPACE}"
     step "Smoke test through the KEDA HTTP interceptor (${proxy_ns}/${proxy_name}:${proxy_port}, Host: ${host})"
     port_forward "${proxy_ns}" "service/${proxy_name}" "${proxy_port}"
-    smoke "interceptor" "${host}"
+    for app in ${apps}; do
+      smoke "interceptor -> ${app}" "${app}" "${host}"
+    done
     stop_port_forward
   else
     step "Smoke test in the cluster (kubectl port-forward to each SpinApp's Service)"
     for app in ${apps}; do
       port_forward "${NAMESPACE}" "service/${app}" 80
-      smoke "service/${app}"
+      smoke "service/${app}" "${app}"
       stop_port_forward
     done
   fi

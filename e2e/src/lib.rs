@@ -148,12 +148,25 @@ pub struct SpinOptions {
     /// Run the app pushed to this registry reference (plain HTTP, e.g. a local registry)
     /// instead of the checkout's `spin.toml`.
     pub registry_reference: Option<String>,
+    /// Run only these components (`spin up -c`), as a SpinApp's `components:` makes SpinKube do;
+    /// all of them if empty.
+    pub components: Vec<String>,
+    /// The path that answers 200 once the app serves (default `/healthz`).
+    pub liveness_path: Option<String>,
 }
 
 impl SpinOptions {
     /// Sets an application variable.
     pub fn variable(mut self, name: &str, value: &str) -> Self {
         self.variables.push((name.to_owned(), value.to_owned()));
+        self
+    }
+
+    /// Runs only this component (repeatable), as one SpinApp does on SpinKube, and waits for
+    /// `liveness_path` instead of `/healthz`.
+    pub fn component(mut self, id: &str, liveness_path: &str) -> Self {
+        self.components.push(id.to_owned());
+        self.liveness_path = Some(liveness_path.to_owned());
         self
     }
 
@@ -220,6 +233,9 @@ impl SpinApp {
                 .arg(work_dir.path().join("registry-cache")),
             None => command.arg("--from").arg(repo_root().join("spin.toml")),
         };
+        for component in &options.components {
+            command.arg("--component-id").arg(component);
+        }
         command
             .arg("--listen")
             .arg(&listen)
@@ -259,17 +275,17 @@ impl SpinApp {
             work_dir,
             state_dir,
         };
-        app.wait_until_serving()?;
+        app.wait_until_serving(options.liveness_path.as_deref().unwrap_or("/healthz"))?;
         Ok(app)
     }
 
-    fn wait_until_serving(&mut self) -> Result<(), String> {
+    fn wait_until_serving(&mut self, liveness_path: &str) -> Result<(), String> {
         let deadline = Instant::now() + START_TIMEOUT;
         while Instant::now() < deadline {
             if let Ok(Some(status)) = self.child.try_wait() {
                 return Err(format!("spin up exited with {status}:\n{}", self.logs()));
             }
-            if let Ok(response) = self.client().get("/healthz").send() {
+            if let Ok(response) = self.client().get(liveness_path).send() {
                 if response.status == 200 {
                     return Ok(());
                 }
@@ -277,7 +293,7 @@ impl SpinApp {
             std::thread::sleep(Duration::from_millis(100));
         }
         Err(format!(
-            "/healthz did not answer within {START_TIMEOUT:?}:\n{}",
+            "{liveness_path} did not answer within {START_TIMEOUT:?}:\n{}",
             self.logs()
         ))
     }

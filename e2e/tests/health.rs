@@ -206,3 +206,39 @@ fn stopping_the_app_stops_every_spin_process() {
     }
     assert_eq!(processes_listening_on(port), Vec::<String>::new());
 }
+
+/// Each SpinApp runs one component (`components:`), so each component answers its own probes,
+/// unauthenticated, and a successful probe is not logged. Run here the way SpinKube runs each
+/// pod: `spin up --component-id <one>`.
+#[test]
+fn each_component_alone_answers_its_own_probes() {
+    for (component, prefix) in [("api", "/api"), ("webhook", "/webhooks"), ("health", "")] {
+        let liveness = format!("{prefix}/healthz");
+        let readiness = format!("{prefix}/readyz");
+        let app = start_or_skip!(
+            "component probes",
+            e2e::signing::configured().component(component, &liveness)
+        );
+        let client = app.client();
+        let live = client.get(&liveness).send().unwrap();
+        assert_eq!(live.status, 200, "{component}: {}", live.text());
+        assert_eq!(live.json()["status"], "ok");
+        let ready = client
+            .get(&readiness)
+            .header("x-request-id", "component-probe")
+            .send()
+            .unwrap();
+        assert_eq!(ready.status, 200, "{component}: {}", ready.text());
+        assert_eq!(ready.json()["checks"][0]["name"], "key_value");
+        // Only this component runs: the others' routes are not served.
+        if component != "health" {
+            assert_eq!(client.get("/healthz").send().unwrap().status, 404);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        assert!(
+            !app.component_logs().contains("component-probe"),
+            "a successful probe was logged:\n{}",
+            app.component_logs()
+        );
+    }
+}

@@ -18,7 +18,7 @@
 //! | [`logging`] | a `tracing` subscriber that writes one JSON object per line to stderr |
 //! | [`kv`] | the key-value trait the stores are written against, plus an in-memory store |
 //! | [`events`] | the event store: deduplicated ingestion, listing, status, stats (key layout inside) |
-//! | [`events`] | the event store: deduplicated ingestion, listing, status, stats (key layout inside) |
+//! | [`probes`] | liveness and readiness answers, the same in every component |
 #![forbid(unsafe_code)]
 
 pub mod build_info;
@@ -29,6 +29,7 @@ pub mod events;
 pub mod http;
 pub mod kv;
 pub mod logging;
+pub mod probes;
 pub mod problem;
 pub mod request_id;
 pub mod time;

@@ -4,13 +4,14 @@
 
 use api_contract::{EventPage, Operation};
 use shared::clock::Clock;
-use shared::config::Variables;
+use shared::config::{self, names, ConfigError, LogLevel, Variables};
 use shared::events::{EventId, EventStatus, EventStore, StatusChange, StoredEvent};
 use shared::http::{
     dispatch, json, media_type, BodyPolicy, Head, Method, Request, RequestContext, Response,
     Router, Service, StatusCode,
 };
 use shared::kv::{KeyValue, KvError};
+use shared::probes::{self, Readiness};
 use shared::problem::{FieldError, Problem, ProblemKind};
 
 use crate::conditional::{check_if_match, etag, none_match_says_not_modified};
@@ -40,13 +41,18 @@ type Handler<K, V, C> = fn(&Api<K, V, C>, &RequestContext, Request) -> Result<Re
 impl<K: KeyValue, V: Variables, C: Clock> Api<K, V, C> {
     /// The component over an (opened or failed-to-open) store, variables and a clock.
     pub fn new(store: Result<K, KvError>, vars: V, clock: C) -> Self {
-        let router = Operation::ALL.iter().try_fold(Router::new(), |router, op| {
-            router.route(
-                op.route(),
-                Method::from_static(op.method()),
-                Self::handler(*op),
-            )
-        });
+        let router = Operation::ALL
+            .iter()
+            .try_fold(Router::new(), |router, op| {
+                router.route(
+                    op.route(),
+                    Method::from_static(op.method()),
+                    Self::handler(*op),
+                )
+            })
+            // The pod's probes: operational, unauthenticated, and not part of the API contract.
+            .and_then(|r| r.route("/api/healthz", Method::GET, Self::healthz))
+            .and_then(|r| r.route("/api/readyz", Method::GET, Self::readyz));
         Self {
             store,
             vars,
@@ -181,6 +187,20 @@ impl<K: KeyValue, V: Variables, C: Clock> Api<K, V, C> {
         self.admit(&request)?;
         let counts = self.event_store()?.stats().map_err(|e| e.to_problem())?;
         json(StatusCode::OK, &representation::stats(&counts))
+    }
+
+    fn healthz(&self, _: &RequestContext, _: Request) -> Result<Response, Problem> {
+        probes::liveness(&self.clock, shared::build_info!())
+    }
+
+    /// Ready when the store answers and the variables parse (a malformed token list keeps this
+    /// replica out of rotation).
+    fn readyz(&self, ctx: &RequestContext, _: Request) -> Result<Response, Problem> {
+        let readiness = Readiness {
+            variables: &VISIBLE_VARIABLES,
+            validate: validate::<V>,
+        };
+        readiness.answer(ctx, &self.store, &self.vars, &self.clock)
     }
 
     fn get_openapi(&self, _: &RequestContext, request: Request) -> Result<Response, Problem> {
@@ -335,6 +355,19 @@ impl<K: KeyValue, V: Variables, C: Clock> Service for Api<K, V, C> {
         headers.insert("x-content-type-options", "nosniff");
         response
     }
+
+    fn logs_request(&self, route: &'static str, status: StatusCode) -> bool {
+        !probes::is_quiet(route, status)
+    }
+}
+
+/// Every variable the API component is granted in spin.toml; each must resolve.
+const VISIBLE_VARIABLES: [&str; 2] = [names::LOG_LEVEL, names::API_TOKEN];
+
+/// The settings the API uses parse: the log level and the token list.
+fn validate<V: Variables>(vars: &V) -> Result<(), ConfigError> {
+    LogLevel::load(vars)?;
+    config::secret_list(vars, names::API_TOKEN).map(drop)
 }
 
 #[cfg(test)]

@@ -1,24 +1,19 @@
-//! Liveness and readiness, independent of Spin.
+//! Liveness and readiness at `/healthz` and `/readyz` (answered by [`shared::probes`]), and the
+//! RFC 9457 404 for every path no other component serves.
 //!
-//! - `GET /healthz` answers as long as the component can run: it checks nothing external, so a
-//!   broken store never makes Kubernetes restart healthy pods.
-//! - `GET /readyz` checks what the app depends on: a write/read/delete round trip on the
-//!   `default` key-value store, and that every variable this component can see resolves and is
-//!   well-formed. It answers 200 with the per-check list, or 503 (problem+json) naming the failing
-//!   checks, so Kubernetes stops routing to a replica whose store is down.
+//! The health SpinApp probes these; the API and webhook components answer the same probes under
+//! their own prefixes, so each pod runs one component.
 
-use std::time::Instant;
-
-use serde::Serialize;
 use shared::build_info::BuildInfo;
 use shared::clock::Clock;
-use shared::config::{self, names, ConfigError, LogLevel, Variables, WebhookLimits};
+use shared::config::{names, ConfigError, LogLevel, Variables, WebhookLimits};
 use shared::http::{
-    dispatch, json, BodyPolicy, Head, Method, Request, RequestContext, Response, Router, Service,
+    dispatch, BodyPolicy, Head, Method, Request, RequestContext, Response, Router, Service,
     StatusCode,
 };
 use shared::kv::{KeyValue, KvError};
-use shared::problem::{Problem, ProblemKind};
+use shared::probes::{self, Readiness};
+use shared::problem::Problem;
 
 /// The variables the health component is granted in spin.toml; each must resolve.
 pub const VISIBLE_VARIABLES: [&str; 3] = [
@@ -60,115 +55,22 @@ impl<K: KeyValue, V: Variables, C: Clock> Health<K, V, C> {
     }
 
     fn healthz(&self, _: &RequestContext, _: Request) -> Result<Response, Problem> {
-        #[derive(Serialize)]
-        struct Liveness<'a> {
-            status: &'a str,
-            timestamp: String,
-            version: &'a str,
-            commit: &'a str,
-        }
-        json(
-            StatusCode::OK,
-            &Liveness {
-                status: "ok",
-                timestamp: self.clock.now().to_rfc3339_seconds(),
-                version: self.build.version,
-                commit: self.build.commit,
-            },
-        )
+        probes::liveness(&self.clock, self.build)
     }
 
     fn readyz(&self, ctx: &RequestContext, _: Request) -> Result<Response, Problem> {
-        let checks = vec![self.check_store(ctx), self.check_variables()];
-        let failed: Vec<&str> = checks
-            .iter()
-            .filter(|check| check.status == CheckStatus::Fail)
-            .map(|check| check.name)
-            .collect();
-        if failed.is_empty() {
-            return json(
-                StatusCode::OK,
-                &serde_json::json!({ "status": "ready", "checks": checks }),
-            );
-        }
-        Err(Problem::of(
-            ProblemKind::NotReady,
-            format!("not ready: {} failed", failed.join(", ")),
-        )
-        .with_extension("checks", serde_json::to_value(&checks).unwrap_or_default())
-        .with_retry_after(5))
-    }
-
-    /// Write, read back and delete a probe key unique to this request.
-    fn check_store(&self, ctx: &RequestContext) -> Check {
-        let started = Instant::now();
-        let result = self.store.as_ref().map_err(Clone::clone).and_then(|store| {
-            let key = format!("health:probe:{}", ctx.request_id());
-            let value = self.clock.now().to_rfc3339_millis().into_bytes();
-            store.set(&key, &value)?;
-            let read = store.get(&key)?;
-            store.delete(&key)?;
-            if read.as_deref() == Some(value.as_slice()) {
-                Ok(())
-            } else {
-                Err(KvError::Unavailable(
-                    "the probe value read back differs from the one written".into(),
-                ))
-            }
-        });
-        Check::from_result("key_value", started, result.map_err(|e| e.to_string()))
-    }
-
-    /// Every visible variable resolves, and the settings parse.
-    fn check_variables(&self) -> Check {
-        let started = Instant::now();
-        let result = VISIBLE_VARIABLES
-            .iter()
-            .try_for_each(|name| config::required(&self.vars, name).map(drop))
-            .and_then(|()| LogLevel::load(&self.vars).map(drop))
-            .and_then(|()| WebhookLimits::load(&self.vars).map(drop));
-        Check::from_result(
-            "variables",
-            started,
-            result.map_err(|e: ConfigError| e.to_string()),
-        )
+        let readiness = Readiness {
+            variables: &VISIBLE_VARIABLES,
+            validate: validate::<V>,
+        };
+        readiness.answer(ctx, &self.store, &self.vars, &self.clock)
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-enum CheckStatus {
-    Ok,
-    Fail,
-}
-
-#[derive(Debug, Serialize)]
-struct Check {
-    name: &'static str,
-    status: CheckStatus,
-    duration_ms: f64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    error: Option<String>,
-}
-
-impl Check {
-    fn from_result(name: &'static str, started: Instant, result: Result<(), String>) -> Self {
-        let duration_ms = (started.elapsed().as_secs_f64() * 1_000_000.0).round() / 1000.0;
-        match result {
-            Ok(()) => Self {
-                name,
-                status: CheckStatus::Ok,
-                duration_ms,
-                error: None,
-            },
-            Err(error) => Self {
-                name,
-                status: CheckStatus::Fail,
-                duration_ms,
-                error: Some(error),
-            },
-        }
-    }
+/// The settings the health component can see parse.
+fn validate<V: Variables>(vars: &V) -> Result<(), ConfigError> {
+    LogLevel::load(vars)?;
+    WebhookLimits::load(vars).map(drop)
 }
 
 impl<K: KeyValue, V: Variables, C: Clock> Service for Health<K, V, C> {
@@ -188,8 +90,7 @@ impl<K: KeyValue, V: Variables, C: Clock> Service for Health<K, V, C> {
     /// every few seconds, and an unlogged `/healthz` also skips the `log_level` lookup, which is
     /// most of what a probe would otherwise cost on Spin (BENCHMARKS.md).
     fn logs_request(&self, route: &'static str, status: StatusCode) -> bool {
-        let probe = matches!(route, "/healthz" | "/readyz");
-        !(probe && status.as_u16() < 300)
+        !probes::is_quiet(route, status)
     }
 }
 

@@ -20,13 +20,14 @@ use std::time::Instant;
 
 use serde::Serialize;
 use shared::clock::Clock;
-use shared::config::{names, Variables, WebhookLimits};
+use shared::config::{names, ConfigError, LogLevel, Variables, WebhookLimits};
 use shared::events::{EventId, EventStore, Ingested, NewEvent, Provider};
 use shared::http::{
     dispatch, json, media_type, BodyPolicy, Head, Method, Request, RequestContext, Response,
     Router, Service, StatusCode,
 };
 use shared::kv::{KeyValue, KvError};
+use shared::probes::{self, Readiness};
 use shared::problem::{FieldError, Problem, ProblemKind};
 
 use crate::providers::{self, Secrets};
@@ -64,13 +65,32 @@ struct DeliveryLog {
 impl<K: KeyValue, V: Variables, C: Clock> Webhooks<K, V, C> {
     /// The component over an (opened or failed-to-open) store, variables and a clock.
     pub fn new(store: Result<K, KvError>, vars: V, clock: C) -> Self {
-        let router = Router::new().route("/webhooks/:provider", Method::POST, Self::receive);
+        // The probes are literal segments, so they win over `:provider` (and no provider is
+        // called `healthz` or `readyz`).
+        let router = Router::new()
+            .route("/webhooks/:provider", Method::POST, Self::receive)
+            .and_then(|r| r.route("/webhooks/healthz", Method::GET, Self::healthz))
+            .and_then(|r| r.route("/webhooks/readyz", Method::GET, Self::readyz));
         Self {
             store,
             vars,
             clock,
             router,
         }
+    }
+
+    fn healthz(&self, _: &RequestContext, _: Request) -> Result<Response, Problem> {
+        probes::liveness(&self.clock, shared::build_info!())
+    }
+
+    /// Ready when the store answers and every variable the component sees parses (a malformed
+    /// secret or limit keeps this replica out of rotation instead of failing deliveries).
+    fn readyz(&self, ctx: &RequestContext, _: Request) -> Result<Response, Problem> {
+        let readiness = Readiness {
+            variables: &VISIBLE_VARIABLES,
+            validate: validate::<V>,
+        };
+        readiness.answer(ctx, &self.store, &self.vars, &self.clock)
     }
 
     fn receive(&self, ctx: &RequestContext, request: Request) -> Result<Response, Problem> {
@@ -207,7 +227,7 @@ fn receipt(id: &EventId, status: StatusCode, duplicate: bool) -> Result<Response
     Ok(response)
 }
 
-fn misconfigured(error: shared::config::ConfigError) -> Problem {
+fn misconfigured(error: ConfigError) -> Problem {
     tracing::error!(variable = error.variable(), error = %error, "webhook misconfigured");
     Problem::of(ProblemKind::Misconfigured, error.to_string()).with_retry_after(60)
 }
@@ -217,7 +237,11 @@ impl<K: KeyValue, V: Variables, C: Clock> Service for Webhooks<K, V, C> {
         "webhook"
     }
 
-    fn body_policy(&self, _: &Head) -> Result<BodyPolicy, Problem> {
+    fn body_policy(&self, head: &Head) -> Result<BodyPolicy, Problem> {
+        // Only deliveries have bodies; a probe must not pay for reading the limits.
+        if head.method != Method::POST {
+            return Ok(BodyPolicy::SMALL);
+        }
         let limits = WebhookLimits::load(&self.vars).map_err(misconfigured)?;
         Ok(BodyPolicy {
             limit: limits.max_body_bytes,
@@ -229,6 +253,30 @@ impl<K: KeyValue, V: Variables, C: Clock> Service for Webhooks<K, V, C> {
     fn handle(&self, ctx: &mut RequestContext, request: Request) -> Response {
         dispatch(&self.router, self, ctx, request)
     }
+
+    fn logs_request(&self, route: &'static str, status: StatusCode) -> bool {
+        !probes::is_quiet(route, status)
+    }
+}
+
+/// Every variable the webhook component is granted in spin.toml; each must resolve.
+const VISIBLE_VARIABLES: [&str; 6] = [
+    names::LOG_LEVEL,
+    names::WEBHOOK_GITHUB_SECRET,
+    names::WEBHOOK_STRIPE_SECRET,
+    names::WEBHOOK_STANDARD_SECRET,
+    names::WEBHOOK_MAX_BODY_BYTES,
+    names::WEBHOOK_TIMESTAMP_TOLERANCE_SECS,
+];
+
+/// The settings the webhook component uses parse: the log level, the limits, every provider's
+/// secrets.
+fn validate<V: Variables>(vars: &V) -> Result<(), ConfigError> {
+    LogLevel::load(vars)?;
+    WebhookLimits::load(vars)?;
+    Provider::ALL
+        .into_iter()
+        .try_for_each(|provider| Secrets::load(provider, vars).map(drop))
 }
 
 /// The variable names this component reads, for documentation and tests.

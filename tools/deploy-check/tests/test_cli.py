@@ -28,7 +28,7 @@ def test_rules_pass(capsys) -> None:
 
 def test_rules_fail_with_exit_1(tmp_path, docs, capsys) -> None:
     d = docs("dev")
-    find(d, "SpinApp", "webhook-inbox-api")["spec"]["components"] = ["api"]
+    find(d, "SpinApp", "webhook-inbox-api")["spec"]["components"] = ["health"]
     code = main(["rules", write(tmp_path, d), "--overlay", "dev", "--spin-toml", SPIN, "--external-refs", REFS])
     out = capsys.readouterr().out
     assert code == 1
@@ -37,7 +37,7 @@ def test_rules_fail_with_exit_1(tmp_path, docs, capsys) -> None:
 
 def test_rules_only(tmp_path, docs) -> None:
     d = docs("dev")
-    find(d, "SpinApp", "webhook-inbox-api")["spec"]["components"] = ["api"]
+    find(d, "SpinApp", "webhook-inbox-api")["spec"]["components"] = ["health"]
     rendered = write(tmp_path, d)
     base = ["rules", rendered, "--overlay", "dev", "--spin-toml", SPIN, "--external-refs", REFS]
     assert main(base + ["--only", "image"]) == 0

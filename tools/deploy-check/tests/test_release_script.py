@@ -84,8 +84,10 @@ def test_dry_run_pins_the_digest_on_every_spinapp_and_keeps_the_rules(overlay: s
     assert f"image:      {IMAGE}" in plan
     for app in apps:
         assert f"SpinApp {app['metadata']['name']}:" in plan
-    smoke = "KEDA HTTP interceptor" if overlay == "staging" else "service/<each SpinApp> port 80"
+    smoke = "KEDA HTTP interceptor" if overlay == "staging" else "on service/webhook-inbox-api port 80"
     assert smoke in plan
+    # Each SpinApp is smoke-tested on its own probe paths.
+    assert "GET /api/healthz /api/readyz" in plan
 
 
 def test_dry_run_never_renders_a_real_dev_secret(tmp_path: Path) -> None:
@@ -197,7 +199,8 @@ elif args[:1] == ["port-forward"]:
                 log.write(f"{ns} {args[1]} {self.path} {self.headers.get('Host')}\n")
             if want_host and self.headers.get("Host") != want_host:
                 self.send_response(404); self.end_headers(); return
-            body = {"/healthz": {"status": "ok", "commit": commit}, "/readyz": {"status": "ready"}}.get(self.path)
+            probe = self.path.rsplit("/", 1)[-1]
+            body = {"healthz": {"status": "ok", "commit": commit}, "readyz": {"status": "ready"}}.get(probe)
             self.send_response(200 if body else 404)
             self.end_headers()
             self.wfile.write(json.dumps(body or {}).encode())
@@ -261,12 +264,13 @@ def test_prod_applies_waits_and_smoke_tests_every_service(fake_cluster) -> None:
     forwards = [i for i, c in enumerate(calls) if "port-forward" in c]
     assert len(rollouts) == 3 and len(forwards) == 3 and apply < min(rollouts) and max(rollouts) < min(forwards)
     paths = sorted(r.split()[1:3] for r in fake_cluster.requests())
-    assert [p for p in paths if p[1] == "/readyz"] == [
-        ["service/webhook-inbox-api", "/readyz"],
+    # Each SpinApp is probed on its own component's paths (its checks).
+    assert [p for p in paths if p[1].endswith("/readyz")] == [
+        ["service/webhook-inbox-api", "/api/readyz"],
         ["service/webhook-inbox-health", "/readyz"],
-        ["service/webhook-inbox-webhook", "/readyz"],
+        ["service/webhook-inbox-webhook", "/webhooks/readyz"],
     ]
-    assert "GET /readyz -> 200" in out.stdout
+    assert "GET /webhooks/readyz -> 200" in out.stdout
 
 
 def test_a_wrong_commit_fails_the_smoke_test(fake_cluster) -> None:
@@ -280,6 +284,7 @@ def test_staging_goes_through_the_interceptor_with_the_ingress_host(fake_cluster
     assert out.returncode == 0, out.stdout + out.stderr
     assert any(c == "-n keda port-forward service/keda-add-ons-http-interceptor-proxy :8080" for c in fake_cluster.calls())
     assert {r.split()[3] for r in fake_cluster.requests()} == {"staging.webhook-inbox.localhost"}
+    assert {r.split()[2] for r in fake_cluster.requests()} >= {"/readyz", "/api/readyz", "/webhooks/readyz"}
 
 
 def test_dev_keeps_the_cluster_secret_values_and_never_prints_them(fake_cluster) -> None:

@@ -215,11 +215,12 @@ def test_unknown_component(docs, check) -> None:
     assert any("'helth' is not in spin.toml" in m for m in errors(check(d), "components"))
 
 
-def test_probe_not_served_without_health(docs, check) -> None:
+def test_probe_not_served_by_the_retained_component(docs, check) -> None:
+    # The API pod probes /api/readyz: retaining only `webhook` leaves nothing to answer it.
     d = docs("prod")
-    find(d, "SpinApp", API)["spec"]["components"] = ["api"]
+    find(d, "SpinApp", API)["spec"]["components"] = ["webhook"]
     messages = errors(check(d), "probes")
-    assert any("/readyz is not served by any retained component" in m for m in messages)
+    assert any("/api/readyz is not served by any retained component" in m for m in messages)
 
 
 def test_probe_only_caught_by_the_catch_all(docs, check) -> None:

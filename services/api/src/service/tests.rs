@@ -673,3 +673,38 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn probes_need_no_token_and_succeed_quietly() {
+    let kv = MemoryKv::new();
+    let mut vars = vars();
+    vars.set(names::LOG_LEVEL, "info");
+    let service = Api::new(Ok(&kv), vars, ManualClock::at_unix(1_800_000_000));
+    let (responses, logs) = shared::logging::CapturedLogs::capture(|| {
+        ["/api/healthz", "/api/readyz"]
+            .map(|path| call(&service, request(Method::GET, path, &[], b"")))
+    });
+    let [live, ready] = responses;
+    assert_eq!(live.status(), StatusCode::OK);
+    assert_eq!(body_json(&live)["status"], "ok");
+    assert_eq!(ready.status(), StatusCode::OK, "{}", body_json(&ready));
+    assert!(logs.lines().is_empty(), "{}", logs.text());
+    assert!(
+        kv.keys().is_empty(),
+        "the probe key is removed: {:?}",
+        kv.keys()
+    );
+}
+
+#[test]
+fn readiness_fails_when_a_variable_is_missing() {
+    // log_level is not set here: Spin always defines it (spin.toml has a default), so its absence
+    // means the component was not granted it.
+    let kv = MemoryKv::new();
+    let response = call(&api(&kv), request(Method::GET, "/api/readyz", &[], b""));
+    let problem = problem(&response, 503, "not-ready");
+    assert!(problem["checks"][1]["error"]
+        .as_str()
+        .unwrap()
+        .contains(names::LOG_LEVEL));
+}

@@ -471,3 +471,56 @@ proptest! {
         prop_assert_eq!(response.status(), StatusCode::ACCEPTED, "{}", String::from_utf8_lossy(response.body()));
     }
 }
+
+fn probe_vars() -> StaticVariables {
+    let mut vars = vars();
+    vars.set(names::LOG_LEVEL, "info");
+    vars
+}
+
+#[test]
+fn probes_answer_under_the_prefix_and_succeed_quietly() {
+    let kv = MemoryKv::new();
+    let service = service(&kv, probe_vars());
+    let (responses, logs) = CapturedLogs::capture(|| {
+        ["/webhooks/healthz", "/webhooks/readyz"]
+            .map(|path| call(&service, request(Method::GET, path, &[], b"")))
+    });
+    let [live, ready] = responses;
+    assert_eq!(live.status(), StatusCode::OK);
+    assert_eq!(body_json(&live)["status"], "ok");
+    assert_eq!(ready.status(), StatusCode::OK, "{}", body_json(&ready));
+    assert_eq!(body_json(&ready)["status"], "ready");
+    assert!(logs.lines().is_empty(), "{}", logs.text());
+    // The probe key is gone again.
+    assert!(kv.keys().is_empty(), "{:?}", kv.keys());
+}
+
+#[test]
+fn readiness_names_a_malformed_secret_and_a_failing_store() {
+    let kv = MemoryKv::new();
+    let mut vars = probe_vars();
+    vars.set(names::WEBHOOK_STANDARD_SECRET, "whsec_not*base64");
+    let (response, logs) = CapturedLogs::capture(|| {
+        call(
+            &service(&kv, vars),
+            request(Method::GET, "/webhooks/readyz", &[], b""),
+        )
+    });
+    let problem = assert_problem(&response, 503, "not-ready");
+    assert!(problem["checks"][1]["error"]
+        .as_str()
+        .unwrap()
+        .contains(names::WEBHOOK_STANDARD_SECRET));
+    assert_eq!(logs.lines().len(), 1, "a failed probe is logged");
+
+    let inner = MemoryKv::new();
+    let faulty = FaultyKv::new(&inner, |op, _, _| op == Op::Set);
+    let response = call(
+        &service(&faulty, probe_vars()),
+        request(Method::GET, "/webhooks/readyz", &[], b""),
+    );
+    let problem = assert_problem(&response, 503, "not-ready");
+    assert_eq!(problem["checks"][0]["name"], "key_value");
+    assert_eq!(problem["checks"][0]["status"], "fail");
+}

@@ -1,0 +1,183 @@
+//! Liveness and readiness answers, for every component that a pod runs on its own.
+//!
+//! On SpinKube each SpinApp keeps only its own component (`components:`), and its probes must hit
+//! a route that component serves: `health` answers `/healthz` and `/readyz`, the API
+//! `/api/healthz` and `/api/readyz`, the webhook processor `/webhooks/healthz` and
+//! `/webhooks/readyz`. They all answer the same way:
+//!
+//! - liveness checks nothing external, so a broken store never makes Kubernetes restart healthy
+//!   pods;
+//! - readiness does a write/read/delete round trip on the `default` key-value store and checks
+//!   that every variable the component can see resolves and parses. It answers 200 with the
+//!   per-check list, or 503 (problem+json, `Retry-After`) naming the failing checks, so a replica
+//!   whose store is down, or whose own configuration is malformed, gets no traffic.
+
+use std::time::Instant;
+
+use serde::Serialize;
+
+use crate::build_info::BuildInfo;
+use crate::clock::Clock;
+use crate::config::{self, ConfigError, Variables};
+use crate::http::{json, RequestContext, Response, StatusCode};
+use crate::kv::{KeyValue, KvError};
+use crate::problem::{Problem, ProblemKind};
+
+/// `GET …/healthz`: 200 with the build, as long as the component runs.
+pub fn liveness(clock: &impl Clock, build: BuildInfo) -> Result<Response, Problem> {
+    #[derive(Serialize)]
+    struct Liveness<'a> {
+        status: &'a str,
+        timestamp: String,
+        version: &'a str,
+        commit: &'a str,
+    }
+    json(
+        StatusCode::OK,
+        &Liveness {
+            status: "ok",
+            timestamp: clock.now().to_rfc3339_seconds(),
+            version: build.version,
+            commit: build.commit,
+        },
+    )
+}
+
+/// What a component's readiness checks beyond the store: the variables it can see (each must
+/// resolve) and how it parses them (each parse must succeed).
+pub struct Readiness<'a, V> {
+    /// The variables the component is granted in spin.toml.
+    pub variables: &'a [&'a str],
+    /// Parses the settings the way the component will use them.
+    pub validate: fn(&V) -> Result<(), ConfigError>,
+}
+
+impl<V> std::fmt::Debug for Readiness<'_, V> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Readiness")
+            .field("variables", &self.variables)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<V: Variables> Readiness<'_, V> {
+    /// `GET …/readyz`: 200 with the checks, or 503 naming the failing ones.
+    pub fn answer<K: KeyValue>(
+        &self,
+        ctx: &RequestContext,
+        store: &Result<K, KvError>,
+        vars: &V,
+        clock: &impl Clock,
+    ) -> Result<Response, Problem> {
+        let checks = vec![check_store(ctx, store, clock), self.check_variables(vars)];
+        let failed: Vec<&str> = checks
+            .iter()
+            .filter(|check| check.status == CheckStatus::Fail)
+            .map(|check| check.name)
+            .collect();
+        if failed.is_empty() {
+            return json(
+                StatusCode::OK,
+                &serde_json::json!({ "status": "ready", "checks": checks }),
+            );
+        }
+        Err(Problem::of(
+            ProblemKind::NotReady,
+            format!("not ready: {} failed", failed.join(", ")),
+        )
+        .with_extension("checks", serde_json::to_value(&checks).unwrap_or_default())
+        .with_retry_after(5))
+    }
+
+    /// Every visible variable resolves, and the settings parse.
+    fn check_variables(&self, vars: &V) -> Check {
+        let started = Instant::now();
+        let result = self
+            .variables
+            .iter()
+            .try_for_each(|name| config::required(vars, name).map(drop))
+            .and_then(|()| (self.validate)(vars));
+        Check::from_result(
+            "variables",
+            started,
+            result.map_err(|e: ConfigError| e.to_string()),
+        )
+    }
+}
+
+/// Whether an answer is a probe that succeeded, which components do not log (the kubelet asks
+/// every few seconds; failures are logged).
+pub fn is_quiet(route: &str, status: StatusCode) -> bool {
+    let probe = route.ends_with("/healthz") || route.ends_with("/readyz");
+    probe && status.as_u16() < 300
+}
+
+/// Write, read back and delete a probe key unique to this request.
+fn check_store<K: KeyValue>(
+    ctx: &RequestContext,
+    store: &Result<K, KvError>,
+    clock: &impl Clock,
+) -> Check {
+    let started = Instant::now();
+    let result = store.as_ref().map_err(Clone::clone).and_then(|store| {
+        let key = format!("health:probe:{}", ctx.request_id());
+        let value = clock.now().to_rfc3339_millis().into_bytes();
+        store.set(&key, &value)?;
+        let read = store.get(&key)?;
+        store.delete(&key)?;
+        if read.as_deref() == Some(value.as_slice()) {
+            Ok(())
+        } else {
+            Err(KvError::Unavailable(
+                "the probe value read back differs from the one written".into(),
+            ))
+        }
+    });
+    Check::from_result("key_value", started, result.map_err(|e| e.to_string()))
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+enum CheckStatus {
+    Ok,
+    Fail,
+}
+
+#[derive(Debug, Serialize)]
+struct Check {
+    name: &'static str,
+    status: CheckStatus,
+    duration_ms: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
+}
+
+impl Check {
+    fn from_result(name: &'static str, started: Instant, result: Result<(), String>) -> Self {
+        let duration_ms = (started.elapsed().as_secs_f64() * 1_000_000.0).round() / 1000.0;
+        let (status, error) = match result {
+            Ok(()) => (CheckStatus::Ok, None),
+            Err(error) => (CheckStatus::Fail, Some(error)),
+        };
+        Self {
+            name,
+            status,
+            duration_ms,
+            error,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_successful_probe_answers_are_quiet() {
+        assert!(is_quiet("/healthz", StatusCode::OK));
+        assert!(is_quiet("/api/readyz", StatusCode::OK));
+        assert!(!is_quiet("/api/readyz", StatusCode::SERVICE_UNAVAILABLE));
+        assert!(!is_quiet("/api/events", StatusCode::OK));
+        assert!(!is_quiet("unmatched", StatusCode::NOT_FOUND));
+    }
+}
