@@ -19,9 +19,55 @@ use serde::Serialize;
 use crate::build_info::BuildInfo;
 use crate::clock::Clock;
 use crate::config::{self, ConfigError, Variables};
-use crate::http::{json, RequestContext, Response, StatusCode};
+use crate::http::{json, Method, Request, RequestContext, Response, Router, StatusCode};
 use crate::kv::{KeyValue, KvError};
 use crate::problem::{Problem, ProblemKind};
+
+/// A component that answers the probes: where they are and what readiness checks.
+pub trait Probed: Sized {
+    /// The key-value store the readiness round trip uses.
+    type Store: KeyValue;
+    /// Where the component's variables come from.
+    type Vars: Variables;
+    /// The component's clock.
+    type Clock: Clock;
+    /// The liveness path, e.g. `/api/healthz`.
+    const LIVENESS: &'static str;
+    /// The readiness path, e.g. `/api/readyz`.
+    const READINESS: &'static str;
+    /// The variables the component is granted in spin.toml; each must resolve.
+    const VISIBLE_VARIABLES: &'static [&'static str];
+
+    /// The (opened or failed-to-open) store.
+    fn store(&self) -> &Result<Self::Store, KvError>;
+    /// The variables.
+    fn vars(&self) -> &Self::Vars;
+    /// The clock.
+    fn clock(&self) -> &Self::Clock;
+    /// The component's version and commit (`shared::build_info!()` in the component's crate).
+    fn build(&self) -> BuildInfo;
+    /// Parses the settings the way the component will use them.
+    fn validate(vars: &Self::Vars) -> Result<(), ConfigError>;
+}
+
+/// Adds the component's two probes to its router.
+pub fn route<S: Probed>(router: Router<S>) -> Result<Router<S>, String> {
+    router
+        .route(S::LIVENESS, Method::GET, live::<S>)?
+        .route(S::READINESS, Method::GET, ready::<S>)
+}
+
+fn live<S: Probed>(component: &S, _: &RequestContext, _: Request) -> Result<Response, Problem> {
+    liveness(component.clock(), component.build())
+}
+
+fn ready<S: Probed>(component: &S, ctx: &RequestContext, _: Request) -> Result<Response, Problem> {
+    let readiness = Readiness {
+        variables: S::VISIBLE_VARIABLES,
+        validate: S::validate,
+    };
+    readiness.answer(ctx, component.store(), component.vars(), component.clock())
+}
 
 /// `GET …/healthz`: 200 with the build, as long as the component runs.
 pub fn liveness(clock: &impl Clock, build: BuildInfo) -> Result<Response, Problem> {

@@ -3,6 +3,7 @@
 //! `Cache-Control: no-store` and `X-Content-Type-Options: nosniff`.
 
 use api_contract::{EventPage, Operation};
+use shared::build_info::BuildInfo;
 use shared::clock::Clock;
 use shared::config::{self, names, ConfigError, LogLevel, Variables};
 use shared::events::{EventId, EventStatus, EventStore, StatusChange, StoredEvent};
@@ -11,7 +12,7 @@ use shared::http::{
     Router, Service, StatusCode,
 };
 use shared::kv::{KeyValue, KvError};
-use shared::probes::{self, Readiness};
+use shared::probes::{self, Probed};
 use shared::problem::{FieldError, Problem, ProblemKind};
 
 use crate::conditional::{check_if_match, etag, none_match_says_not_modified};
@@ -51,8 +52,7 @@ impl<K: KeyValue, V: Variables, C: Clock> Api<K, V, C> {
                 )
             })
             // The pod's probes: operational, unauthenticated, and not part of the API contract.
-            .and_then(|r| r.route("/api/healthz", Method::GET, Self::healthz))
-            .and_then(|r| r.route("/api/readyz", Method::GET, Self::readyz));
+            .and_then(probes::route);
         Self {
             store,
             vars,
@@ -187,20 +187,6 @@ impl<K: KeyValue, V: Variables, C: Clock> Api<K, V, C> {
         self.admit(&request)?;
         let counts = self.event_store()?.stats().map_err(|e| e.to_problem())?;
         json(StatusCode::OK, &representation::stats(&counts))
-    }
-
-    fn healthz(&self, _: &RequestContext, _: Request) -> Result<Response, Problem> {
-        probes::liveness(&self.clock, shared::build_info!())
-    }
-
-    /// Ready when the store answers and the variables parse (a malformed token list keeps this
-    /// replica out of rotation).
-    fn readyz(&self, ctx: &RequestContext, _: Request) -> Result<Response, Problem> {
-        let readiness = Readiness {
-            variables: &VISIBLE_VARIABLES,
-            validate: validate::<V>,
-        };
-        readiness.answer(ctx, &self.store, &self.vars, &self.clock)
     }
 
     fn get_openapi(&self, _: &RequestContext, request: Request) -> Result<Response, Problem> {
@@ -361,13 +347,37 @@ impl<K: KeyValue, V: Variables, C: Clock> Service for Api<K, V, C> {
     }
 }
 
-/// Every variable the API component is granted in spin.toml; each must resolve.
-const VISIBLE_VARIABLES: [&str; 2] = [names::LOG_LEVEL, names::API_TOKEN];
+/// Ready when the store answers and the variables parse (a malformed token list keeps this
+/// replica out of rotation).
+impl<K: KeyValue, V: Variables, C: Clock> Probed for Api<K, V, C> {
+    type Store = K;
+    type Vars = V;
+    type Clock = C;
+    const LIVENESS: &'static str = "/api/healthz";
+    const READINESS: &'static str = "/api/readyz";
+    const VISIBLE_VARIABLES: &'static [&'static str] = &[names::LOG_LEVEL, names::API_TOKEN];
 
-/// The settings the API uses parse: the log level and the token list.
-fn validate<V: Variables>(vars: &V) -> Result<(), ConfigError> {
-    LogLevel::load(vars)?;
-    config::secret_list(vars, names::API_TOKEN).map(drop)
+    fn store(&self) -> &Result<K, KvError> {
+        &self.store
+    }
+
+    fn vars(&self) -> &V {
+        &self.vars
+    }
+
+    fn clock(&self) -> &C {
+        &self.clock
+    }
+
+    fn build(&self) -> BuildInfo {
+        shared::build_info!()
+    }
+
+    /// The log level and the token list parse.
+    fn validate(vars: &V) -> Result<(), ConfigError> {
+        LogLevel::load(vars)?;
+        config::secret_list(vars, names::API_TOKEN).map(drop)
+    }
 }
 
 #[cfg(test)]

@@ -8,11 +8,10 @@ use shared::build_info::BuildInfo;
 use shared::clock::Clock;
 use shared::config::{names, ConfigError, LogLevel, Variables, WebhookLimits};
 use shared::http::{
-    dispatch, BodyPolicy, Head, Method, Request, RequestContext, Response, Router, Service,
-    StatusCode,
+    dispatch, BodyPolicy, Head, Request, RequestContext, Response, Router, Service, StatusCode,
 };
 use shared::kv::{KeyValue, KvError};
-use shared::probes::{self, Readiness};
+use shared::probes::{self, Probed};
 use shared::problem::Problem;
 
 /// The variables the health component is granted in spin.toml; each must resolve.
@@ -42,9 +41,7 @@ impl<K, V, C> std::fmt::Debug for Health<K, V, C> {
 impl<K: KeyValue, V: Variables, C: Clock> Health<K, V, C> {
     /// The component over an (opened or failed-to-open) store, variables and a clock.
     pub fn new(store: Result<K, KvError>, vars: V, clock: C, build: BuildInfo) -> Self {
-        let router = Router::new()
-            .route("/healthz", Method::GET, Self::healthz)
-            .and_then(|r| r.route("/readyz", Method::GET, Self::readyz));
+        let router = probes::route(Router::new());
         Self {
             store,
             vars,
@@ -53,24 +50,37 @@ impl<K: KeyValue, V: Variables, C: Clock> Health<K, V, C> {
             router,
         }
     }
-
-    fn healthz(&self, _: &RequestContext, _: Request) -> Result<Response, Problem> {
-        probes::liveness(&self.clock, self.build)
-    }
-
-    fn readyz(&self, ctx: &RequestContext, _: Request) -> Result<Response, Problem> {
-        let readiness = Readiness {
-            variables: &VISIBLE_VARIABLES,
-            validate: validate::<V>,
-        };
-        readiness.answer(ctx, &self.store, &self.vars, &self.clock)
-    }
 }
 
-/// The settings the health component can see parse.
-fn validate<V: Variables>(vars: &V) -> Result<(), ConfigError> {
-    LogLevel::load(vars)?;
-    WebhookLimits::load(vars).map(drop)
+impl<K: KeyValue, V: Variables, C: Clock> Probed for Health<K, V, C> {
+    type Store = K;
+    type Vars = V;
+    type Clock = C;
+    const LIVENESS: &'static str = "/healthz";
+    const READINESS: &'static str = "/readyz";
+    const VISIBLE_VARIABLES: &'static [&'static str] = &VISIBLE_VARIABLES;
+
+    fn store(&self) -> &Result<K, KvError> {
+        &self.store
+    }
+
+    fn vars(&self) -> &V {
+        &self.vars
+    }
+
+    fn clock(&self) -> &C {
+        &self.clock
+    }
+
+    fn build(&self) -> BuildInfo {
+        self.build
+    }
+
+    /// The settings the health component can see parse.
+    fn validate(vars: &V) -> Result<(), ConfigError> {
+        LogLevel::load(vars)?;
+        WebhookLimits::load(vars).map(drop)
+    }
 }
 
 impl<K: KeyValue, V: Variables, C: Clock> Service for Health<K, V, C> {
@@ -100,6 +110,7 @@ mod tests {
     use shared::clock::ManualClock;
     use shared::config::StaticVariables;
     use shared::http::testing::{body_json, call, header_of, request};
+    use shared::http::Method;
     use shared::kv::testing::{FaultyKv, Op};
     use shared::kv::MemoryKv;
 

@@ -19,6 +19,7 @@ use std::collections::BTreeMap;
 use std::time::Instant;
 
 use serde::Serialize;
+use shared::build_info::BuildInfo;
 use shared::clock::Clock;
 use shared::config::{names, ConfigError, LogLevel, Variables, WebhookLimits};
 use shared::events::{EventId, EventStore, Ingested, NewEvent, Provider};
@@ -27,7 +28,7 @@ use shared::http::{
     Router, Service, StatusCode,
 };
 use shared::kv::{KeyValue, KvError};
-use shared::probes::{self, Readiness};
+use shared::probes::{self, Probed};
 use shared::problem::{FieldError, Problem, ProblemKind};
 
 use crate::providers::{self, Secrets};
@@ -65,32 +66,15 @@ struct DeliveryLog {
 impl<K: KeyValue, V: Variables, C: Clock> Webhooks<K, V, C> {
     /// The component over an (opened or failed-to-open) store, variables and a clock.
     pub fn new(store: Result<K, KvError>, vars: V, clock: C) -> Self {
-        // The probes are literal segments, so they win over `:provider` (and no provider is
-        // called `healthz` or `readyz`).
         let router = Router::new()
             .route("/webhooks/:provider", Method::POST, Self::receive)
-            .and_then(|r| r.route("/webhooks/healthz", Method::GET, Self::healthz))
-            .and_then(|r| r.route("/webhooks/readyz", Method::GET, Self::readyz));
+            .and_then(probes::route);
         Self {
             store,
             vars,
             clock,
             router,
         }
-    }
-
-    fn healthz(&self, _: &RequestContext, _: Request) -> Result<Response, Problem> {
-        probes::liveness(&self.clock, shared::build_info!())
-    }
-
-    /// Ready when the store answers and every variable the component sees parses (a malformed
-    /// secret or limit keeps this replica out of rotation instead of failing deliveries).
-    fn readyz(&self, ctx: &RequestContext, _: Request) -> Result<Response, Problem> {
-        let readiness = Readiness {
-            variables: &VISIBLE_VARIABLES,
-            validate: validate::<V>,
-        };
-        readiness.answer(ctx, &self.store, &self.vars, &self.clock)
     }
 
     fn receive(&self, ctx: &RequestContext, request: Request) -> Result<Response, Problem> {
@@ -259,24 +243,48 @@ impl<K: KeyValue, V: Variables, C: Clock> Service for Webhooks<K, V, C> {
     }
 }
 
-/// Every variable the webhook component is granted in spin.toml; each must resolve.
-const VISIBLE_VARIABLES: [&str; 6] = [
-    names::LOG_LEVEL,
-    names::WEBHOOK_GITHUB_SECRET,
-    names::WEBHOOK_STRIPE_SECRET,
-    names::WEBHOOK_STANDARD_SECRET,
-    names::WEBHOOK_MAX_BODY_BYTES,
-    names::WEBHOOK_TIMESTAMP_TOLERANCE_SECS,
-];
+/// Ready when the store answers and every variable the component sees parses (a malformed
+/// secret or limit keeps this replica out of rotation instead of failing deliveries).
+impl<K: KeyValue, V: Variables, C: Clock> Probed for Webhooks<K, V, C> {
+    type Store = K;
+    type Vars = V;
+    type Clock = C;
+    // Literal segments win over `:provider` (and no provider is called `healthz` or `readyz`).
+    const LIVENESS: &'static str = "/webhooks/healthz";
+    const READINESS: &'static str = "/webhooks/readyz";
+    const VISIBLE_VARIABLES: &'static [&'static str] = &[
+        names::LOG_LEVEL,
+        names::WEBHOOK_GITHUB_SECRET,
+        names::WEBHOOK_STRIPE_SECRET,
+        names::WEBHOOK_STANDARD_SECRET,
+        names::WEBHOOK_MAX_BODY_BYTES,
+        names::WEBHOOK_TIMESTAMP_TOLERANCE_SECS,
+    ];
 
-/// The settings the webhook component uses parse: the log level, the limits, every provider's
-/// secrets.
-fn validate<V: Variables>(vars: &V) -> Result<(), ConfigError> {
-    LogLevel::load(vars)?;
-    WebhookLimits::load(vars)?;
-    Provider::ALL
-        .into_iter()
-        .try_for_each(|provider| Secrets::load(provider, vars).map(drop))
+    fn store(&self) -> &Result<K, KvError> {
+        &self.store
+    }
+
+    fn vars(&self) -> &V {
+        &self.vars
+    }
+
+    fn clock(&self) -> &C {
+        &self.clock
+    }
+
+    fn build(&self) -> BuildInfo {
+        shared::build_info!()
+    }
+
+    /// The log level, the limits and every provider's secrets parse.
+    fn validate(vars: &V) -> Result<(), ConfigError> {
+        LogLevel::load(vars)?;
+        WebhookLimits::load(vars)?;
+        Provider::ALL
+            .into_iter()
+            .try_for_each(|provider| Secrets::load(provider, vars).map(drop))
+    }
 }
 
 /// The variable names this component reads, for documentation and tests.
