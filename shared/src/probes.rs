@@ -61,16 +61,33 @@ fn live<S: Probed>(component: &S, _: &RequestContext, _: Request) -> Result<Resp
     liveness(component.clock(), component.build())
 }
 
+/// `GET …/readyz`: 200 with the checks, or 503 naming the failing ones.
 fn ready<S: Probed>(component: &S, ctx: &RequestContext, _: Request) -> Result<Response, Problem> {
-    let readiness = Readiness {
-        variables: S::VISIBLE_VARIABLES,
-        validate: S::validate,
-    };
-    readiness.answer(ctx, component.store(), component.vars(), component.clock())
+    let checks = vec![
+        check_store(ctx, component.store(), component.clock()),
+        check_variables::<S>(component.vars()),
+    ];
+    let failed: Vec<&str> = checks
+        .iter()
+        .filter(|check| check.status == CheckStatus::Fail)
+        .map(|check| check.name)
+        .collect();
+    if failed.is_empty() {
+        return json(
+            StatusCode::OK,
+            &serde_json::json!({ "status": "ready", "checks": checks }),
+        );
+    }
+    Err(Problem::of(
+        ProblemKind::NotReady,
+        format!("not ready: {} failed", failed.join(", ")),
+    )
+    .with_extension("checks", serde_json::to_value(&checks).unwrap_or_default())
+    .with_retry_after(5))
 }
 
 /// `GET …/healthz`: 200 with the build, as long as the component runs.
-pub fn liveness(clock: &impl Clock, build: BuildInfo) -> Result<Response, Problem> {
+fn liveness(clock: &impl Clock, build: BuildInfo) -> Result<Response, Problem> {
     #[derive(Serialize)]
     struct Liveness<'a> {
         status: &'a str,
@@ -89,66 +106,18 @@ pub fn liveness(clock: &impl Clock, build: BuildInfo) -> Result<Response, Proble
     )
 }
 
-/// What a component's readiness checks beyond the store: the variables it can see (each must
-/// resolve) and how it parses them (each parse must succeed).
-pub struct Readiness<'a, V> {
-    /// The variables the component is granted in spin.toml.
-    pub variables: &'a [&'a str],
-    /// Parses the settings the way the component will use them.
-    pub validate: fn(&V) -> Result<(), ConfigError>,
-}
-
-impl<V> std::fmt::Debug for Readiness<'_, V> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Readiness")
-            .field("variables", &self.variables)
-            .finish_non_exhaustive()
-    }
-}
-
-impl<V: Variables> Readiness<'_, V> {
-    /// `GET …/readyz`: 200 with the checks, or 503 naming the failing ones.
-    pub fn answer<K: KeyValue>(
-        &self,
-        ctx: &RequestContext,
-        store: &Result<K, KvError>,
-        vars: &V,
-        clock: &impl Clock,
-    ) -> Result<Response, Problem> {
-        let checks = vec![check_store(ctx, store, clock), self.check_variables(vars)];
-        let failed: Vec<&str> = checks
-            .iter()
-            .filter(|check| check.status == CheckStatus::Fail)
-            .map(|check| check.name)
-            .collect();
-        if failed.is_empty() {
-            return json(
-                StatusCode::OK,
-                &serde_json::json!({ "status": "ready", "checks": checks }),
-            );
-        }
-        Err(Problem::of(
-            ProblemKind::NotReady,
-            format!("not ready: {} failed", failed.join(", ")),
-        )
-        .with_extension("checks", serde_json::to_value(&checks).unwrap_or_default())
-        .with_retry_after(5))
-    }
-
-    /// Every visible variable resolves, and the settings parse.
-    fn check_variables(&self, vars: &V) -> Check {
-        let started = Instant::now();
-        let result = self
-            .variables
-            .iter()
-            .try_for_each(|name| config::required(vars, name).map(drop))
-            .and_then(|()| (self.validate)(vars));
-        Check::from_result(
-            "variables",
-            started,
-            result.map_err(|e: ConfigError| e.to_string()),
-        )
-    }
+/// Every visible variable resolves, and the settings parse.
+fn check_variables<S: Probed>(vars: &S::Vars) -> Check {
+    let started = Instant::now();
+    let result = S::VISIBLE_VARIABLES
+        .iter()
+        .try_for_each(|name| config::required(vars, name).map(drop))
+        .and_then(|()| S::validate(vars));
+    Check::from_result(
+        "variables",
+        started,
+        result.map_err(|e: ConfigError| e.to_string()),
+    )
 }
 
 /// Whether an answer is a probe that succeeded, which components do not log (the kubelet asks
