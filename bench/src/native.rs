@@ -55,7 +55,7 @@ impl NativeApp {
             }
             Ok(body)
         };
-        let store = Ok(&self.kv);
+        let store = &self.kv;
         let vars = self.vars.clone();
         if under(&head.path, "/api") {
             let service = api::Api::new(store, vars, SystemClock);

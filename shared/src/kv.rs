@@ -14,7 +14,9 @@
 //! Counters written by `increment` must only ever be read through `increment(key, 0)`: SQLite
 //! stores them as 8 little-endian bytes, Redis as decimal text.
 
+#[cfg(any(test, feature = "testing"))]
 use std::collections::BTreeMap;
+#[cfg(any(test, feature = "testing"))]
 use std::sync::Mutex;
 
 use thiserror::Error;
@@ -67,12 +69,14 @@ impl<K: KeyValue + ?Sized> KeyValue for &K {
     }
 }
 
-/// An in-memory store with the same semantics, for native tests.
+/// An in-memory store with the same semantics, for native tests (feature `testing`).
+#[cfg(any(test, feature = "testing"))]
 #[derive(Debug, Default)]
 pub struct MemoryKv {
     entries: Mutex<BTreeMap<String, Vec<u8>>>,
 }
 
+#[cfg(any(test, feature = "testing"))]
 impl MemoryKv {
     /// An empty store.
     pub fn new() -> Self {
@@ -91,6 +95,7 @@ impl MemoryKv {
     }
 }
 
+#[cfg(any(test, feature = "testing"))]
 impl KeyValue for MemoryKv {
     fn get(&self, key: &str) -> Result<Option<Vec<u8>>, KvError> {
         Ok(self.lock().get(key).cloned())
@@ -132,7 +137,8 @@ impl KeyValue for MemoryKv {
     }
 }
 
-/// Fault injection for tests: a store that fails chosen operations.
+/// Fault injection for tests: a store that fails chosen operations (feature `testing`).
+#[cfg(any(test, feature = "testing"))]
 pub mod testing {
     use super::*;
     use std::sync::atomic::{AtomicUsize, Ordering};

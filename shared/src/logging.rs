@@ -196,16 +196,20 @@ impl Visit for JsonVisitor<'_> {
 /// `tracing` caches per call site whether anyone is interested in it, and that cache races when
 /// parallel tests install and drop scoped subscribers. So tests share one global subscriber at
 /// `debug` level whose output goes to the buffer of whichever test thread is capturing.
+#[cfg(any(test, feature = "testing"))]
 #[derive(Debug, Clone, Default)]
 pub struct CapturedLogs(Arc<Mutex<Vec<u8>>>);
 
+#[cfg(any(test, feature = "testing"))]
 thread_local! {
     static CAPTURE: std::cell::RefCell<Option<CapturedLogs>> = const { std::cell::RefCell::new(None) };
 }
 
 /// Writes into the capturing test thread's buffer, if any.
+#[cfg(any(test, feature = "testing"))]
 struct ThreadSink;
 
+#[cfg(any(test, feature = "testing"))]
 impl Write for ThreadSink {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         CAPTURE.with(|capture| {
@@ -224,6 +228,7 @@ impl Write for ThreadSink {
     }
 }
 
+#[cfg(any(test, feature = "testing"))]
 impl CapturedLogs {
     /// Runs `f` and returns what it logged on this thread.
     pub fn capture<R>(f: impl FnOnce() -> R) -> (R, Self) {

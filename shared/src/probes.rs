@@ -38,8 +38,8 @@ pub trait Probed: Sized {
     /// The variables the component is granted in spin.toml; each must resolve.
     const VISIBLE_VARIABLES: &'static [&'static str];
 
-    /// The (opened or failed-to-open) store.
-    fn store(&self) -> &Result<Self::Store, KvError>;
+    /// The store.
+    fn store(&self) -> &Self::Store;
     /// The variables.
     fn vars(&self) -> &Self::Vars;
     /// The clock.
@@ -51,9 +51,9 @@ pub trait Probed: Sized {
 }
 
 /// Adds the component's two probes to its router.
-pub fn route<S: Probed>(router: Router<S>) -> Result<Router<S>, String> {
+pub fn route<S: Probed>(router: Router<S>) -> Router<S> {
     router
-        .route(S::LIVENESS, Method::GET, live::<S>)?
+        .route(S::LIVENESS, Method::GET, live::<S>)
         .route(S::READINESS, Method::GET, ready::<S>)
 }
 
@@ -128,13 +128,9 @@ pub fn is_quiet(route: &str, status: StatusCode) -> bool {
 }
 
 /// Write, read back and delete a probe key unique to this request.
-fn check_store<K: KeyValue>(
-    ctx: &RequestContext,
-    store: &Result<K, KvError>,
-    clock: &impl Clock,
-) -> Check {
+fn check_store<K: KeyValue>(ctx: &RequestContext, store: &K, clock: &impl Clock) -> Check {
     let started = Instant::now();
-    let result = store.as_ref().map_err(Clone::clone).and_then(|store| {
+    let round_trip = || {
         let key = format!("health:probe:{}", ctx.request_id());
         let value = clock.now().to_rfc3339_millis().into_bytes();
         store.set(&key, &value)?;
@@ -147,7 +143,8 @@ fn check_store<K: KeyValue>(
                 "the probe value read back differs from the one written".into(),
             ))
         }
-    });
+    };
+    let result: Result<(), KvError> = round_trip();
     Check::from_result("key_value", started, result.map_err(|e| e.to_string()))
 }
 

@@ -16,10 +16,9 @@ pub struct SpinKv {
 
 impl SpinKv {
     /// The store labelled `default` (declared in spin.toml's `key_value_stores`). Opening is
-    /// deferred to the first operation, which reports a store that cannot be opened; the
-    /// `Result` stays so the services' constructors take an eagerly opened store the same way.
-    pub fn open_default() -> Result<Self, KvError> {
-        Ok(Self::open("default"))
+    /// deferred to the first operation, which reports a store that cannot be opened.
+    pub fn open_default() -> Self {
+        Self::open("default")
     }
 
     /// A store by label, opened on first use.

@@ -2,16 +2,16 @@
 //! checked against `Accept` (406), then handled. Every response carries
 //! `Cache-Control: no-store` and `X-Content-Type-Options: nosniff`.
 
-use api_contract::{EventPage, Operation};
+use api_contract::{EventPage, HttpMethod, Operation};
 use shared::build_info::BuildInfo;
 use shared::clock::Clock;
 use shared::config::{self, names, ConfigError, LogLevel, Variables};
 use shared::events::{EventId, EventStatus, EventStore, StatusChange, StoredEvent};
 use shared::http::{
-    dispatch, json, media_type, BodyPolicy, Head, Method, Request, RequestContext, Response,
-    Router, Service, StatusCode,
+    json, media_type, BodyPolicy, Handler, Head, Method, Request, RequestContext, Response, Router,
+    Service, StatusCode,
 };
-use shared::kv::{KeyValue, KvError};
+use shared::kv::KeyValue;
 use shared::probes::{self, Probed};
 use shared::problem::{FieldError, Problem, ProblemKind};
 
@@ -25,10 +25,10 @@ const PATCH_TYPES: [&str; 2] = ["application/merge-patch+json", "application/jso
 
 /// The API component's state for one request.
 pub struct Api<K, V, C> {
-    store: Result<K, KvError>,
+    store: K,
     vars: V,
     clock: C,
-    router: Result<Router<Self>, String>,
+    router: Router<Self>,
 }
 
 impl<K, V, C> std::fmt::Debug for Api<K, V, C> {
@@ -37,22 +37,14 @@ impl<K, V, C> std::fmt::Debug for Api<K, V, C> {
     }
 }
 
-type Handler<K, V, C> = fn(&Api<K, V, C>, &RequestContext, Request) -> Result<Response, Problem>;
-
 impl<K: KeyValue, V: Variables, C: Clock> Api<K, V, C> {
-    /// The component over an (opened or failed-to-open) store, variables and a clock.
-    pub fn new(store: Result<K, KvError>, vars: V, clock: C) -> Self {
-        let router = Operation::ALL
-            .iter()
-            .try_fold(Router::new(), |router, op| {
-                router.route(
-                    op.route(),
-                    Method::from_static(op.method()),
-                    Self::handler(*op),
-                )
-            })
-            // The pod's probes: operational, unauthenticated, and not part of the API contract.
-            .and_then(probes::route);
+    /// The component over a store, variables and a clock.
+    pub fn new(store: K, vars: V, clock: C) -> Self {
+        let router = Operation::ALL.iter().fold(Router::new(), |router, op| {
+            router.route(op.route(), method(op.method()), Self::handler(*op))
+        });
+        // The pod's probes: operational, unauthenticated, and not part of the API contract.
+        let router = probes::route(router);
         Self {
             store,
             vars,
@@ -62,7 +54,7 @@ impl<K: KeyValue, V: Variables, C: Clock> Api<K, V, C> {
     }
 
     /// The handler of each operation: exhaustive, so a new operation cannot go unserved.
-    fn handler(op: Operation) -> Handler<K, V, C> {
+    fn handler(op: Operation) -> Handler<Self> {
         match op {
             Operation::ListEvents => Self::list_events,
             Operation::GetEvent => Self::get_event,
@@ -73,8 +65,8 @@ impl<K: KeyValue, V: Variables, C: Clock> Api<K, V, C> {
         }
     }
 
-    fn event_store(&self) -> Result<EventStore<&K, &C>, Problem> {
-        EventStore::over(&self.store, &self.clock)
+    fn event_store(&self) -> EventStore<&K, &C> {
+        EventStore::new(&self.store, &self.clock)
     }
 
     /// Authentication and content negotiation, shared by every authenticated operation.
@@ -87,9 +79,8 @@ impl<K: KeyValue, V: Variables, C: Clock> Api<K, V, C> {
         self.admit(&request)?;
         let query = query::parse(request.query())?;
         let page = self
-            .event_store()?
-            .list(&query.filter, query.limit, query.cursor)
-            .map_err(|e| e.to_problem())?;
+            .event_store()
+            .list(&query.filter, query.limit, query.cursor)?;
         let body = EventPage {
             items: page.items.iter().map(representation::summary).collect(),
             next_cursor: page.next.map(|cursor| cursor.encode()),
@@ -145,11 +136,8 @@ impl<K: KeyValue, V: Variables, C: Clock> Api<K, V, C> {
             // An empty merge patch changes nothing.
             return self.respond_with(event, StatusCode::OK);
         };
-        let store = self.event_store()?;
-        match store
-            .set_status(event.meta.clone(), status)
-            .map_err(|e| e.to_problem())?
-        {
+        let store = self.event_store();
+        match store.set_status(event.meta.clone(), status)? {
             StatusChange::Updated(meta) | StatusChange::Unchanged(meta) => self.respond_with(
                 StoredEvent {
                     meta,
@@ -176,16 +164,14 @@ impl<K: KeyValue, V: Variables, C: Clock> Api<K, V, C> {
             let (_, tag) = render(event.clone())?;
             check_if_match(request.headers().get("if-match"), &tag)?;
         }
-        self.event_store()?
-            .delete(&event.meta)
-            .map_err(|e| e.to_problem())?;
+        self.event_store().delete(&event.meta)?;
         Ok(Response::new(StatusCode::NO_CONTENT, Vec::new())
             .with_header("cache-control", "no-store"))
     }
 
     fn get_stats(&self, _: &RequestContext, request: Request) -> Result<Response, Problem> {
         self.admit(&request)?;
-        let counts = self.event_store()?.stats().map_err(|e| e.to_problem())?;
+        let counts = self.event_store().stats()?;
         json(StatusCode::OK, &representation::stats(&counts))
     }
 
@@ -204,10 +190,7 @@ impl<K: KeyValue, V: Variables, C: Clock> Api<K, V, C> {
         let id = EventId::parse(raw).map_err(|error| {
             not_found(ctx).with_error(FieldError::new("path:id", error.to_string()))
         })?;
-        self.event_store()?
-            .get(&id)
-            .map_err(|e| e.to_problem())?
-            .ok_or_else(|| not_found(ctx))
+        self.event_store().get(&id)?.ok_or_else(|| not_found(ctx))
     }
 
     fn respond_with(&self, event: StoredEvent, status: StatusCode) -> Result<Response, Problem> {
@@ -216,6 +199,16 @@ impl<K: KeyValue, V: Variables, C: Clock> Api<K, V, C> {
             .with_header("content-type", "application/json")
             .with_header("cache-control", "no-store")
             .with_header("etag", &tag))
+    }
+}
+
+/// The router's method for a contract method.
+fn method(method: HttpMethod) -> Method {
+    match method {
+        HttpMethod::Get => Method::GET,
+        HttpMethod::Post => Method::POST,
+        HttpMethod::Patch => Method::PATCH,
+        HttpMethod::Delete => Method::DELETE,
     }
 }
 
@@ -319,10 +312,6 @@ fn accepts_json(accept: Option<&str>) -> Result<(), Problem> {
 }
 
 impl<K: KeyValue, V: Variables, C: Clock> Service for Api<K, V, C> {
-    fn name(&self) -> &'static str {
-        "api"
-    }
-
     fn body_policy(&self, head: &Head) -> Result<BodyPolicy, Problem> {
         Ok(if head.method == Method::PATCH {
             BodyPolicy {
@@ -335,15 +324,11 @@ impl<K: KeyValue, V: Variables, C: Clock> Service for Api<K, V, C> {
     }
 
     fn handle(&self, ctx: &mut RequestContext, request: Request) -> Response {
-        let mut response = dispatch(&self.router, self, ctx, request);
+        let mut response = self.router.dispatch(self, ctx, request);
         let headers = response.headers_mut();
         headers.insert("cache-control", "no-store");
         headers.insert("x-content-type-options", "nosniff");
         response
-    }
-
-    fn logs_request(&self, route: &'static str, status: StatusCode) -> bool {
-        !probes::is_quiet(route, status)
     }
 }
 
@@ -357,7 +342,7 @@ impl<K: KeyValue, V: Variables, C: Clock> Probed for Api<K, V, C> {
     const READINESS: &'static str = "/api/readyz";
     const VISIBLE_VARIABLES: &'static [&'static str] = &[names::LOG_LEVEL, names::API_TOKEN];
 
-    fn store(&self) -> &Result<K, KvError> {
+    fn store(&self) -> &K {
         &self.store
     }
 

@@ -7,10 +7,8 @@
 use shared::build_info::BuildInfo;
 use shared::clock::Clock;
 use shared::config::{names, ConfigError, LogLevel, Variables, WebhookLimits};
-use shared::http::{
-    dispatch, BodyPolicy, Head, Request, RequestContext, Response, Router, Service, StatusCode,
-};
-use shared::kv::{KeyValue, KvError};
+use shared::http::{BodyPolicy, Head, Request, RequestContext, Response, Router, Service};
+use shared::kv::KeyValue;
 use shared::probes::{self, Probed};
 use shared::problem::Problem;
 
@@ -23,11 +21,11 @@ pub const VISIBLE_VARIABLES: [&str; 3] = [
 
 /// The health component's state for one request.
 pub struct Health<K, V, C> {
-    store: Result<K, KvError>,
+    store: K,
     vars: V,
     clock: C,
     build: BuildInfo,
-    router: Result<Router<Self>, String>,
+    router: Router<Self>,
 }
 
 impl<K, V, C> std::fmt::Debug for Health<K, V, C> {
@@ -39,8 +37,8 @@ impl<K, V, C> std::fmt::Debug for Health<K, V, C> {
 }
 
 impl<K: KeyValue, V: Variables, C: Clock> Health<K, V, C> {
-    /// The component over an (opened or failed-to-open) store, variables and a clock.
-    pub fn new(store: Result<K, KvError>, vars: V, clock: C, build: BuildInfo) -> Self {
+    /// The component over a store, variables, a clock and its build.
+    pub fn new(store: K, vars: V, clock: C, build: BuildInfo) -> Self {
         let router = probes::route(Router::new());
         Self {
             store,
@@ -60,7 +58,7 @@ impl<K: KeyValue, V: Variables, C: Clock> Probed for Health<K, V, C> {
     const READINESS: &'static str = "/readyz";
     const VISIBLE_VARIABLES: &'static [&'static str] = &VISIBLE_VARIABLES;
 
-    fn store(&self) -> &Result<K, KvError> {
+    fn store(&self) -> &K {
         &self.store
     }
 
@@ -84,23 +82,12 @@ impl<K: KeyValue, V: Variables, C: Clock> Probed for Health<K, V, C> {
 }
 
 impl<K: KeyValue, V: Variables, C: Clock> Service for Health<K, V, C> {
-    fn name(&self) -> &'static str {
-        "health"
-    }
-
     fn body_policy(&self, _: &Head) -> Result<BodyPolicy, Problem> {
         Ok(BodyPolicy::SMALL)
     }
 
     fn handle(&self, ctx: &mut RequestContext, request: Request) -> Response {
-        dispatch(&self.router, self, ctx, request)
-    }
-
-    /// Probes that succeed are not logged (failures and everything else are): the kubelet asks
-    /// every few seconds, and an unlogged `/healthz` also skips the `log_level` lookup, which is
-    /// most of what a probe would otherwise cost on Spin (BENCHMARKS.md).
-    fn logs_request(&self, route: &'static str, status: StatusCode) -> bool {
-        !probes::is_quiet(route, status)
+        self.router.dispatch(self, ctx, request)
     }
 }
 
@@ -110,7 +97,7 @@ mod tests {
     use shared::clock::ManualClock;
     use shared::config::StaticVariables;
     use shared::http::testing::{body_json, call, header_of, request};
-    use shared::http::Method;
+    use shared::http::{Method, StatusCode};
     use shared::kv::testing::{FaultyKv, Op};
     use shared::kv::MemoryKv;
 
@@ -123,7 +110,7 @@ mod tests {
     }
 
     fn health<K: KeyValue>(
-        store: Result<K, KvError>,
+        store: K,
         vars: StaticVariables,
     ) -> Health<K, StaticVariables, ManualClock> {
         Health::new(
@@ -135,10 +122,18 @@ mod tests {
     }
 
     #[test]
+    fn every_route_template_is_well_formed() {
+        let kv = MemoryKv::new();
+        for template in health(&kv, good_vars()).router.templates() {
+            assert_eq!(shared::http::template_error(template), None);
+        }
+    }
+
+    #[test]
     fn healthz_reports_status_time_and_build() {
         let kv = MemoryKv::new();
         let response = call(
-            &health(Ok(&kv), good_vars()),
+            &health(&kv, good_vars()),
             request(Method::GET, "/healthz", &[], b""),
         );
         assert_eq!(response.status(), StatusCode::OK);
@@ -155,7 +150,7 @@ mod tests {
         let kv = MemoryKv::new();
         let faulty = FaultyKv::new(&kv, |_, _, _| true);
         let response = call(
-            &health(Ok(&faulty), good_vars()),
+            &health(&faulty, good_vars()),
             request(Method::GET, "/healthz", &[], b""),
         );
         assert_eq!(response.status(), StatusCode::OK);
@@ -166,7 +161,7 @@ mod tests {
     fn head_healthz_has_headers_and_no_body() {
         let kv = MemoryKv::new();
         let response = call(
-            &health(Ok(&kv), good_vars()),
+            &health(&kv, good_vars()),
             request(Method::HEAD, "/healthz", &[], b""),
         );
         assert_eq!(response.status(), StatusCode::OK);
@@ -182,7 +177,7 @@ mod tests {
     fn readyz_passes_and_leaves_no_probe_key_behind() {
         let kv = MemoryKv::new();
         let response = call(
-            &health(Ok(&kv), good_vars()),
+            &health(&kv, good_vars()),
             request(Method::GET, "/readyz", &[], b""),
         );
         assert_eq!(response.status(), StatusCode::OK);
@@ -200,7 +195,7 @@ mod tests {
         let kv = MemoryKv::new();
         let faulty = FaultyKv::new(&kv, |op, _, _| op == Op::Set);
         let response = call(
-            &health(Ok(&faulty), good_vars()),
+            &health(&faulty, good_vars()),
             request(Method::GET, "/readyz", &[], b""),
         );
         assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
@@ -221,19 +216,6 @@ mod tests {
     }
 
     #[test]
-    fn readyz_fails_when_the_store_cannot_be_opened() {
-        let response = call(
-            &health::<MemoryKv>(Err(KvError::Refused("no such store".into())), good_vars()),
-            request(Method::GET, "/readyz", &[], b""),
-        );
-        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
-        assert!(body_json(&response)["checks"][0]["error"]
-            .as_str()
-            .unwrap()
-            .contains("no such store"));
-    }
-
-    #[test]
     fn successful_probes_are_not_logged_but_failures_and_other_paths_are() {
         use shared::logging::CapturedLogs;
         let kv = MemoryKv::new();
@@ -242,13 +224,13 @@ mod tests {
                 CapturedLogs::capture(|| call(service, request(Method::GET, path, &[], b"")));
             (response.status().as_u16(), logs.lines().len())
         };
-        let healthy = health(Ok(&kv), good_vars());
+        let healthy = health(&kv, good_vars());
         assert_eq!(logged(&healthy, "/healthz"), (200, 0));
         assert_eq!(logged(&healthy, "/readyz"), (200, 0));
         assert_eq!(logged(&healthy, "/nowhere"), (404, 1));
         let mut vars = good_vars();
         vars.set(names::WEBHOOK_MAX_BODY_BYTES, "lots");
-        assert_eq!(logged(&health(Ok(&kv), vars), "/readyz"), (503, 1));
+        assert_eq!(logged(&health(&kv, vars), "/readyz"), (503, 1));
     }
 
     #[test]
@@ -257,7 +239,7 @@ mod tests {
         let mut vars = good_vars();
         vars.set(names::WEBHOOK_MAX_BODY_BYTES, "lots");
         let response = call(
-            &health(Ok(&kv), vars),
+            &health(&kv, vars),
             request(Method::GET, "/readyz", &[], b""),
         );
         assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
@@ -272,7 +254,7 @@ mod tests {
 
         let vars = StaticVariables::from_pairs([(names::LOG_LEVEL, "info")]);
         let response = call(
-            &health(Ok(&kv), vars),
+            &health(&kv, vars),
             request(Method::GET, "/readyz", &[], b""),
         );
         let error = body_json(&response)["checks"][1]["error"]
@@ -290,7 +272,7 @@ mod tests {
         let kv = MemoryKv::new();
         for path in ["/healthz", "/readyz"] {
             let response = call(
-                &health(Ok(&kv), good_vars()),
+                &health(&kv, good_vars()),
                 request(Method::POST, path, &[], b""),
             );
             assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
@@ -306,7 +288,7 @@ mod tests {
     fn unknown_paths_get_a_problem_404() {
         let kv = MemoryKv::new();
         let response = call(
-            &health(Ok(&kv), good_vars()),
+            &health(&kv, good_vars()),
             request(Method::GET, "/nope/x", &[], b""),
         );
         assert_eq!(response.status(), StatusCode::NOT_FOUND);

@@ -24,10 +24,10 @@ use shared::clock::Clock;
 use shared::config::{names, ConfigError, LogLevel, Variables, WebhookLimits};
 use shared::events::{EventId, EventStore, Ingested, NewEvent, Provider};
 use shared::http::{
-    dispatch, json, media_type, BodyPolicy, Head, Method, Request, RequestContext, Response,
-    Router, Service, StatusCode,
+    json, media_type, BodyPolicy, Head, Method, Request, RequestContext, Response, Router, Service,
+    StatusCode,
 };
-use shared::kv::{KeyValue, KvError};
+use shared::kv::KeyValue;
 use shared::probes::{self, Probed};
 use shared::problem::{FieldError, Problem, ProblemKind};
 
@@ -35,10 +35,10 @@ use crate::providers::{self, Secrets};
 
 /// The webhook component's state for one request.
 pub struct Webhooks<K, V, C> {
-    store: Result<K, KvError>,
+    store: K,
     vars: V,
     clock: C,
-    router: Result<Router<Self>, String>,
+    router: Router<Self>,
 }
 
 impl<K, V, C> std::fmt::Debug for Webhooks<K, V, C> {
@@ -64,11 +64,10 @@ struct DeliveryLog {
 }
 
 impl<K: KeyValue, V: Variables, C: Clock> Webhooks<K, V, C> {
-    /// The component over an (opened or failed-to-open) store, variables and a clock.
-    pub fn new(store: Result<K, KvError>, vars: V, clock: C) -> Self {
-        let router = Router::new()
-            .route("/webhooks/:provider", Method::POST, Self::receive)
-            .and_then(probes::route);
+    /// The component over a store, variables and a clock.
+    pub fn new(store: K, vars: V, clock: C) -> Self {
+        let router =
+            probes::route(Router::new().route("/webhooks/:provider", Method::POST, Self::receive));
         Self {
             store,
             vars,
@@ -187,8 +186,8 @@ impl<K: KeyValue, V: Variables, C: Clock> Webhooks<K, V, C> {
             json: payload,
         };
 
-        let store = EventStore::over(&self.store, &self.clock)?;
-        let (id, status, duplicate) = match store.ingest(event).map_err(|e| e.to_problem())? {
+        let store = EventStore::new(&self.store, &self.clock);
+        let (id, status, duplicate) = match store.ingest(event)? {
             Ingested::Accepted(meta) => (meta.id, StatusCode::ACCEPTED, false),
             Ingested::Duplicate(id) => (id, StatusCode::OK, true),
         };
@@ -217,10 +216,6 @@ fn misconfigured(error: ConfigError) -> Problem {
 }
 
 impl<K: KeyValue, V: Variables, C: Clock> Service for Webhooks<K, V, C> {
-    fn name(&self) -> &'static str {
-        "webhook"
-    }
-
     fn body_policy(&self, head: &Head) -> Result<BodyPolicy, Problem> {
         // Only deliveries have bodies; a probe must not pay for reading the limits.
         if head.method != Method::POST {
@@ -235,11 +230,7 @@ impl<K: KeyValue, V: Variables, C: Clock> Service for Webhooks<K, V, C> {
     }
 
     fn handle(&self, ctx: &mut RequestContext, request: Request) -> Response {
-        dispatch(&self.router, self, ctx, request)
-    }
-
-    fn logs_request(&self, route: &'static str, status: StatusCode) -> bool {
-        !probes::is_quiet(route, status)
+        self.router.dispatch(self, ctx, request)
     }
 }
 
@@ -261,7 +252,7 @@ impl<K: KeyValue, V: Variables, C: Clock> Probed for Webhooks<K, V, C> {
         names::WEBHOOK_TIMESTAMP_TOLERANCE_SECS,
     ];
 
-    fn store(&self) -> &Result<K, KvError> {
+    fn store(&self) -> &K {
         &self.store
     }
 

@@ -41,20 +41,20 @@ pub const RETRY_AFTER_STORE_SECS: u32 = 5;
 /// Seconds a duplicate should wait while the original is still being stored.
 pub const RETRY_AFTER_IN_PROGRESS_SECS: u32 = 2;
 
-impl StoreError {
-    /// The answer to give the client (logged here, once, with what the client is not told).
-    pub fn to_problem(&self) -> Problem {
-        match self {
-            Self::Kv(error) => {
+/// The answer to give the client (logged here, once, with what the client is not told).
+impl From<StoreError> for Problem {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::Kv(error) => {
                 tracing::error!(error = %error, "store failed; nothing was stored");
                 Problem::store_unavailable(RETRY_AFTER_STORE_SECS)
             }
-            Self::InProgress => Problem::of(
+            StoreError::InProgress => Problem::of(
                 ProblemKind::DeliveryInProgress,
                 "the same delivery is being stored by a concurrent request; retry shortly",
             )
             .with_retry_after(RETRY_AFTER_IN_PROGRESS_SECS),
-            Self::Corrupt { key, reason } => {
+            StoreError::Corrupt { key, reason } => {
                 tracing::error!(key, reason, "corrupt record");
                 Problem::of(ProblemKind::Internal, "a stored record is corrupt")
             }
@@ -175,18 +175,6 @@ pub struct EventStore<K, C> {
 }
 
 impl<K: KeyValue, C: Clock> EventStore<K, C> {
-    /// A store over a key-value store that may have failed to open: the failure becomes the
-    /// 503 problem a handler returns.
-    pub fn over<'a>(
-        kv: &'a Result<K, KvError>,
-        clock: &'a C,
-    ) -> Result<EventStore<&'a K, &'a C>, Problem> {
-        match kv {
-            Ok(kv) => Ok(EventStore::new(kv, clock)),
-            Err(error) => Err(StoreError::Kv(error.clone()).to_problem()),
-        }
-    }
-
     /// A store with the default tuning.
     pub fn new(kv: K, clock: C) -> Self {
         Self::with_tuning(kv, clock, Tuning::default())

@@ -173,6 +173,32 @@ pub struct Problem {
     pub request_id: Option<String>,
 }
 
+/// The HTTP methods the API's operations use. A method of its own, not a string, so the router
+/// and the OpenAPI document map it exhaustively (a new `POST` cannot be documented as a `GET`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum HttpMethod {
+    /// `GET` (the router also serves `HEAD` with it).
+    Get,
+    /// `POST`
+    Post,
+    /// `PATCH`
+    Patch,
+    /// `DELETE`
+    Delete,
+}
+
+impl HttpMethod {
+    /// The method token.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Get => "GET",
+            Self::Post => "POST",
+            Self::Patch => "PATCH",
+            Self::Delete => "DELETE",
+        }
+    }
+}
+
 /// Every operation of the API.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Operation {
@@ -202,11 +228,13 @@ impl Operation {
     ];
 
     /// The HTTP method.
-    pub const fn method(self) -> &'static str {
+    pub const fn method(self) -> HttpMethod {
         match self {
-            Self::ListEvents | Self::GetEvent | Self::GetStats | Self::GetOpenApi => "GET",
-            Self::UpdateEvent => "PATCH",
-            Self::DeleteEvent => "DELETE",
+            Self::ListEvents | Self::GetEvent | Self::GetStats | Self::GetOpenApi => {
+                HttpMethod::Get
+            }
+            Self::UpdateEvent => HttpMethod::Patch,
+            Self::DeleteEvent => HttpMethod::Delete,
         }
     }
 

@@ -266,9 +266,10 @@ pub fn document() -> OpenApi {
     let mut by_path: Vec<(String, PathItem)> = Vec::new();
     for op in Operation::ALL {
         let method = match op.method() {
-            "PATCH" => HttpMethod::Patch,
-            "DELETE" => HttpMethod::Delete,
-            _ => HttpMethod::Get,
+            crate::HttpMethod::Get => HttpMethod::Get,
+            crate::HttpMethod::Post => HttpMethod::Post,
+            crate::HttpMethod::Patch => HttpMethod::Patch,
+            crate::HttpMethod::Delete => HttpMethod::Delete,
         };
         let built = operation(op).build();
         let path = op.openapi_path();
@@ -329,7 +330,7 @@ mod tests {
         let json: serde_json::Value = serde_json::from_str(&document_json()).unwrap();
         assert_eq!(json["openapi"], "3.1.0");
         for op in Operation::ALL {
-            let path = &json["paths"][op.openapi_path()][op.method().to_ascii_lowercase()];
+            let path = &json["paths"][op.openapi_path()][op.method().as_str().to_ascii_lowercase()];
             assert_eq!(path["operationId"], op.id(), "{}", op.id());
             assert_eq!(
                 path["security"].is_array(),

@@ -22,7 +22,7 @@ fn vars() -> StaticVariables {
 }
 
 fn api<K: KeyValue>(kv: K) -> Api<K, StaticVariables, ManualClock> {
-    Api::new(Ok(kv), vars(), ManualClock::at_unix(NOW))
+    Api::new(kv, vars(), ManualClock::at_unix(NOW))
 }
 
 fn ingest(kv: &MemoryKv, provider: Provider, delivery: &str, kind: &str) -> String {
@@ -75,6 +75,17 @@ fn patch(id: &str, body: &str, extra: &[(&str, &str)]) -> Request {
 }
 
 #[test]
+fn every_route_template_is_well_formed() {
+    let kv = MemoryKv::new();
+    let component = api(&kv);
+    let templates: Vec<_> = component.router.templates().collect();
+    assert!(!templates.is_empty());
+    for template in templates {
+        assert_eq!(shared::http::template_error(template), None);
+    }
+}
+
+#[test]
 fn every_route_requires_a_valid_bearer_token_except_the_document() {
     let kv = MemoryKv::new();
     let api = api(&kv);
@@ -82,7 +93,7 @@ fn every_route_requires_a_valid_bearer_token_except_the_document() {
         let path = op
             .route()
             .replace(":id", "evt_00000000000000000000000000000000");
-        let method = Method::from_static(op.method());
+        let method = Method::from_static(op.method().as_str());
         let response = call(
             &api,
             request(method.clone(), &path, &[("content-length", "2")], b"{}"),
@@ -115,11 +126,7 @@ fn every_route_requires_a_valid_bearer_token_except_the_document() {
 #[test]
 fn no_configured_token_means_closed_not_open() {
     let kv = MemoryKv::new();
-    let api = Api::new(
-        Ok(&kv),
-        StaticVariables::default(),
-        ManualClock::at_unix(NOW),
-    );
+    let api = Api::new(&kv, StaticVariables::default(), ManualClock::at_unix(NOW));
     let response = call(&api, get("/api/events"));
     let body = problem(&response, 503, "misconfigured");
     assert!(body["detail"].as_str().unwrap().contains("api_token"));
@@ -614,7 +621,8 @@ fn the_openapi_document_covers_every_routed_operation() {
     let kv = MemoryKv::new();
     let api = api(&kv);
     for op in Operation::ALL {
-        let documented = &document["paths"][op.openapi_path()][op.method().to_ascii_lowercase()];
+        let documented =
+            &document["paths"][op.openapi_path()][op.method().as_str().to_ascii_lowercase()];
         assert_eq!(documented["operationId"], op.id());
         // And it is routed: neither "no such path" nor "no such method".
         let path = op
@@ -623,7 +631,7 @@ fn the_openapi_document_covers_every_routed_operation() {
         let response = call(
             &api,
             authed(
-                Method::from_static(op.method()),
+                Method::from_static(op.method().as_str()),
                 &path,
                 &[("content-type", "application/json")],
                 b"{}",
@@ -679,7 +687,7 @@ fn probes_need_no_token_and_succeed_quietly() {
     let kv = MemoryKv::new();
     let mut vars = vars();
     vars.set(names::LOG_LEVEL, "info");
-    let service = Api::new(Ok(&kv), vars, ManualClock::at_unix(1_800_000_000));
+    let service = Api::new(&kv, vars, ManualClock::at_unix(1_800_000_000));
     let (responses, logs) = shared::logging::CapturedLogs::capture(|| {
         ["/api/healthz", "/api/readyz"]
             .map(|path| call(&service, request(Method::GET, path, &[], b"")))

@@ -28,7 +28,7 @@ fn vars() -> StaticVariables {
 }
 
 fn service<K: KeyValue>(kv: K, vars: StaticVariables) -> Webhooks<K, StaticVariables, ManualClock> {
-    Webhooks::new(Ok(kv), vars, ManualClock::at_unix(NOW))
+    Webhooks::new(kv, vars, ManualClock::at_unix(NOW))
 }
 
 fn github_request(delivery: &str, body: &str) -> Request {
@@ -73,6 +73,17 @@ fn standard_request(id: &str, body: &str, timestamp: i64) -> Request {
         ],
         body.as_bytes(),
     )
+}
+
+#[test]
+fn every_route_template_is_well_formed() {
+    let kv = MemoryKv::new();
+    let component = service(&kv, vars());
+    let templates: Vec<_> = component.router.templates().collect();
+    assert!(!templates.is_empty());
+    for template in templates {
+        assert_eq!(shared::http::template_error(template), None);
+    }
 }
 
 #[test]
