@@ -20,44 +20,70 @@ enum Tag<'a> {
     Weak(&'a str),
 }
 
-/// Parses `*` or a comma-separated list of (possibly weak) entity tags.
+/// Parses `*` or a list of entity tags, per RFC 9110's grammar (sections 8.8.3 and 5.6.1):
+///
+/// ```text
+/// If-Match = "*" / #entity-tag      entity-tag = [ "W/" ] DQUOTE *etagc DQUOTE
+/// etagc    = %x21 / %x23-7E / obs-text   (any visible character but DQUOTE; commas included)
+/// #element = [ element ] *( OWS "," OWS [ element ] )   (empty members are ignored)
+/// ```
+///
+/// So `W/",a", "b"` is two tags, `",a"` and `"b"`: a comma inside quotes belongs to the tag.
 fn parse<'a>(header: &'static str, value: &'a str) -> Result<Vec<Tag<'a>>, Problem> {
-    let value = value.trim();
-    if value == "*" {
+    let invalid = |reason: String| {
+        Problem::invalid(
+            format!("{header} must be * or a list of quoted entity tags"),
+            vec![FieldError::new(format!("header:{header}"), reason)],
+        )
+    };
+    let is_ows = |c: char| c == ' ' || c == '\t';
+    if value.trim_matches(is_ows) == "*" {
         return Ok(vec![Tag::Any]);
     }
-    value
-        .split(',')
-        .map(str::trim)
-        .filter(|member| !member.is_empty())
-        .map(|member| {
-            let (weak, quoted) = match member.strip_prefix("W/") {
-                Some(rest) => (true, rest),
-                None => (false, member),
-            };
-            let valid = quoted.len() >= 2
-                && quoted.starts_with('"')
-                && quoted.ends_with('"')
-                && !quoted
-                    .get(1..quoted.len() - 1)
-                    .unwrap_or("\"")
-                    .contains('"');
-            if !valid {
-                return Err(Problem::invalid(
-                    format!("{header} must be * or a list of quoted entity tags"),
-                    vec![FieldError::new(
-                        format!("header:{header}"),
-                        format!("{member:?} is not an entity tag"),
-                    )],
-                ));
-            }
-            Ok(if weak {
-                Tag::Weak(quoted)
-            } else {
-                Tag::Strong(quoted)
-            })
-        })
-        .collect()
+    let mut tags = Vec::new();
+    let mut rest = value;
+    loop {
+        rest = rest.trim_start_matches(|c: char| is_ows(c) || c == ',');
+        if rest.is_empty() {
+            return Ok(tags);
+        }
+        let (weak, quoted) = match rest.strip_prefix("W/") {
+            Some(after) => (true, after),
+            None => (false, rest),
+        };
+        let Some(opaque) = quoted.strip_prefix('"') else {
+            return Err(invalid(format!("{} is not an entity tag", first_member(rest))));
+        };
+        let Some(end) = opaque.find('"') else {
+            return Err(invalid("an entity tag is missing its closing quote".into()));
+        };
+        let (inner, after) = opaque.split_at(end);
+        if let Some(bad) = inner.chars().find(|c| !etagc(*c)) {
+            return Err(invalid(format!(
+                "an entity tag contains {bad:?}, which RFC 9110 does not allow"
+            )));
+        }
+        let tag = quoted.get(..end + 2).unwrap_or(quoted);
+        tags.push(if weak { Tag::Weak(tag) } else { Tag::Strong(tag) });
+        rest = after.get(1..).unwrap_or_default().trim_start_matches(is_ows);
+        if !rest.is_empty() && !rest.starts_with(',') {
+            return Err(invalid(format!(
+                "{} follows an entity tag without a comma",
+                first_member(rest)
+            )));
+        }
+    }
+}
+
+/// `etagc`: any visible ASCII character but `"`, or a non-ASCII one (RFC 9110 `obs-text`).
+fn etagc(c: char) -> bool {
+    matches!(c, '\x21' | '\x23'..='\x7e') || !c.is_ascii()
+}
+
+/// The start of an unparseable member, quoted for the error (short; the header is not a secret).
+fn first_member(rest: &str) -> String {
+    let member: String = rest.chars().take_while(|c| *c != ',').take(40).collect();
+    format!("{member:?}")
 }
 
 /// `If-None-Match` (weak comparison): whether the client already has `current`, so a GET can
@@ -146,11 +172,89 @@ mod tests {
         );
     }
 
+    #[test]
+    fn commas_inside_quotes_belong_to_the_tag() {
+        let tags = parse("If-None-Match", "W/\",a\", \"b\"").unwrap();
+        assert_eq!(tags, [Tag::Weak("\",a\""), Tag::Strong("\"b\"")]);
+        assert!(none_match_says_not_modified(Some("W/\",a\", \"b\""), "\",a\"").unwrap());
+        assert!(none_match_says_not_modified(Some("W/\",a\", \"b\""), "\"b\"").unwrap());
+        assert!(!none_match_says_not_modified(Some("W/\",a\", \"b\""), "\"a\"").unwrap());
+    }
+
+    #[test]
+    fn list_syntax_follows_rfc_9110() {
+        // Empty members and optional whitespace (spaces and tabs) are allowed.
+        assert_eq!(parse("If-Match", " ,\t\"a\" ,, \"b\",").unwrap().len(), 2);
+        assert_eq!(parse("If-Match", "\"\"").unwrap(), [Tag::Strong("\"\"")]);
+        assert_eq!(parse("If-Match", "").unwrap(), []);
+        for bad in [
+            "abc",
+            "\"a",
+            "\"a\" \"b\"",
+            "\"a\"b",
+            "w/\"a\"",
+            "W/ \"a\"",
+            "\"a b\"",
+            "\"a\u{7f}\"",
+            "*, \"a\"",
+            "W/",
+        ] {
+            let problem = parse("If-Match", bad).unwrap_err();
+            assert_eq!(problem.status().as_u16(), 400, "{bad:?}");
+            assert_eq!(problem.errors()[0].field, "header:If-Match", "{bad:?}");
+        }
+    }
+
+    /// An RFC 9110 `etagc` string.
+    fn opaque() -> impl Strategy<Value = String> {
+        proptest::collection::vec(
+            prop_oneof![
+                Just('!'),
+                (0x23u8..=0x7e).prop_map(char::from),
+                Just(','),
+                Just('é'),
+            ],
+            0..12,
+        )
+        .prop_map(|chars| chars.into_iter().collect())
+    }
+
     proptest! {
         #[test]
         fn parsing_never_panics(value in ".{0,80}") {
             let _ = none_match_says_not_modified(Some(&value), "\"x\"");
             let _ = check_if_match(Some(&value), "\"x\"");
+        }
+
+        #[test]
+        fn every_well_formed_list_parses_back_to_its_tags(
+            tags in proptest::collection::vec((any::<bool>(), opaque()), 1..6),
+            separators in proptest::collection::vec("[ \t]{0,2},[ \t,]{0,3}", 6),
+        ) {
+            let rendered: Vec<String> = tags
+                .iter()
+                .map(|(weak, opaque)| format!("{}\"{opaque}\"", if *weak { "W/" } else { "" }))
+                .collect();
+            let mut header = String::new();
+            for (i, tag) in rendered.iter().enumerate() {
+                if i > 0 {
+                    header.push_str(&separators[i]);
+                }
+                header.push_str(tag);
+            }
+            let parsed = parse("If-None-Match", &header).unwrap();
+            let expected: Vec<Tag<'_>> = tags
+                .iter()
+                .zip(&rendered)
+                .map(|((weak, _), text)| {
+                    if *weak {
+                        Tag::Weak(text.strip_prefix("W/").unwrap())
+                    } else {
+                        Tag::Strong(text.as_str())
+                    }
+                })
+                .collect();
+            prop_assert_eq!(parsed, expected);
         }
     }
 }
