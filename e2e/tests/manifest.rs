@@ -1,0 +1,160 @@
+//! spin.toml against the workspace: every component's `watch` list covers every source it is
+//! built from, so `spin watch` rebuilds on any change that changes the component. Runs without
+//! Spin.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+fn root() -> PathBuf {
+    e2e::repo_root()
+}
+
+fn read_toml(path: &Path) -> toml::Table {
+    let text = std::fs::read_to_string(path)
+        .unwrap_or_else(|error| panic!("{}: {error}", path.display()));
+    text.parse()
+        .unwrap_or_else(|error| panic!("{}: {error}", path.display()))
+}
+
+/// The crate directory (relative to the repository root) of the package `name`.
+fn crate_dir(name: &str) -> PathBuf {
+    let workspace = read_toml(&root().join("Cargo.toml"));
+    workspace["workspace"]["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|member| PathBuf::from(member.as_str().unwrap()))
+        .find(|dir| read_toml(&root().join(dir).join("Cargo.toml"))["package"]["name"].as_str() == Some(name))
+        .unwrap_or_else(|| panic!("no workspace member is called {name}"))
+}
+
+/// The directories of `dir`'s crate and of every path dependency it builds with (normal and
+/// build dependencies, transitively), relative to the repository root.
+fn source_dirs(dir: &Path, seen: &mut BTreeSet<PathBuf>) {
+    if !seen.insert(dir.to_path_buf()) {
+        return;
+    }
+    let manifest = read_toml(&root().join(dir).join("Cargo.toml"));
+    let workspace = read_toml(&root().join("Cargo.toml"));
+    for table in ["dependencies", "build-dependencies"] {
+        let Some(deps) = manifest.get(table).and_then(|t| t.as_table()) else {
+            continue;
+        };
+        for (name, spec) in deps {
+            let path = if spec.get("workspace").and_then(|w| w.as_bool()) == Some(true) {
+                workspace["workspace"]["dependencies"]
+                    .get(name)
+                    .and_then(|d| d.get("path"))
+                    .map(|p| PathBuf::from(p.as_str().unwrap()))
+            } else {
+                spec.get("path")
+                    .map(|p| normalize(&dir.join(p.as_str().unwrap())))
+            };
+            if let Some(path) = path {
+                source_dirs(&path, seen);
+            }
+        }
+    }
+}
+
+fn normalize(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for part in path.components() {
+        match part {
+            std::path::Component::ParentDir => {
+                out.pop();
+            }
+            std::path::Component::CurDir => {}
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+/// Whether a watch glob covers `file` (only the `**/*.ext` and literal forms spin.toml uses).
+fn covers(glob: &str, file: &str) -> bool {
+    match glob.split_once("**/") {
+        Some((prefix, pattern)) => {
+            file.starts_with(prefix)
+                && match pattern.strip_prefix('*') {
+                    Some(suffix) => file.ends_with(suffix),
+                    None => file.ends_with(&format!("/{pattern}")) || file == format!("{prefix}{pattern}"),
+                }
+        }
+        None => glob == file,
+    }
+}
+
+#[test]
+fn every_component_watches_every_source_it_is_built_from() {
+    let manifest = read_toml(&root().join("spin.toml"));
+    let components = manifest["component"].as_table().unwrap();
+    assert!(!components.is_empty());
+    for (id, component) in components {
+        let build = &component["build"];
+        let command = build["command"].as_str().unwrap();
+        let package = command
+            .split_whitespace()
+            .skip_while(|word| *word != "-p")
+            .nth(1)
+            .unwrap_or_else(|| panic!("component {id}: build command names no package: {command}"));
+        let watch: Vec<&str> = build["watch"]
+            .as_array()
+            .unwrap_or_else(|| panic!("component {id} has no watch list"))
+            .iter()
+            .map(|glob| glob.as_str().unwrap())
+            .collect();
+        let mut dirs = BTreeSet::new();
+        source_dirs(&crate_dir(package), &mut dirs);
+        let mut files: Vec<String> = vec!["Cargo.toml".into(), "Cargo.lock".into()];
+        for dir in &dirs {
+            let dir_text = dir.to_str().unwrap().to_owned();
+            files.push(format!("{dir_text}/Cargo.toml"));
+            for entry in walk(&root().join(dir)) {
+                let relative = entry.strip_prefix(root()).unwrap().to_str().unwrap().to_owned();
+                if relative.ends_with(".rs") || relative.ends_with(".json") {
+                    // Nested crates (a member inside this crate's folder) are checked on their own.
+                    files.push(relative);
+                }
+            }
+        }
+        let missing: Vec<&String> = files
+            .iter()
+            .filter(|file| !watch.iter().any(|glob| covers(glob, file)))
+            .collect();
+        assert!(
+            missing.is_empty(),
+            "component {id}: spin.toml's watch misses {missing:?} (dirs {dirs:?})"
+        );
+    }
+}
+
+/// Every file under `dir`, skipping build output.
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return files;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.file_name().is_some_and(|name| name == "target" || name == "node_modules") {
+            continue;
+        }
+        if path.is_dir() {
+            files.extend(walk(&path));
+        } else {
+            files.push(path);
+        }
+    }
+    files
+}
+
+#[test]
+fn watch_globs_match_as_spin_reads_them() {
+    assert!(covers("shared/src/**/*.rs", "shared/src/http/mod.rs"));
+    assert!(covers("shared/src/**/*.rs", "shared/src/lib.rs"));
+    assert!(!covers("shared/src/**/*.rs", "shared/Cargo.toml"));
+    assert!(covers("Cargo.toml", "Cargo.toml"));
+    assert!(!covers("services/api/src/**/*.rs", "services/api/contract/src/lib.rs"));
+}
