@@ -1,18 +1,21 @@
-//! Webhook signature verification for the three providers this service accepts.
+//! Webhook signature verification for the providers this service accepts.
 //!
 //! Small on purpose, like the Standard Webhooks reference library: each verifier takes the
 //! values of the headers its scheme reads (so it works with any HTTP library), the raw body bytes, the configured secrets (several during a rotation) and,
 //! where the scheme signs a timestamp, the current time, so tests pin time instead of sleeping.
-//! Signatures are compared with `hmac`'s constant-time `verify_slice`. Nothing here logs.
+//! Signatures are compared with `hmac`'s constant-time `verify_slice`. Nothing here logs, and no
+//! error carries a secret or a signature.
 //!
-//! | provider | header | signed bytes | encoding |
-//! |---|---|---|---|
-//! | [`github`] | `X-Hub-Signature-256: sha256=<sig>` | body | hex |
-//! | [`stripe`] | `Stripe-Signature: t=<ts>,v1=<sig>[,v1=<sig>...]` | `<ts>.<body>` | hex |
-//! | [`standard`] | `webhook-signature: v1,<sig> [v1,<sig>...]` | `<webhook-id>.<webhook-timestamp>.<body>` | base64 |
+//! | provider | header | signed bytes | encoding | replay window |
+//! |---|---|---|---|---|
+//! | [`github`] | `X-Hub-Signature-256: sha256=<sig>` | body | hex | none |
+//! | [`stripe`] | `Stripe-Signature: t=<ts>,v1=<sig>[,v1=<sig>...]` | `<ts>.<body>` | hex | `t=` (s) |
+//! | [`standard`] | `webhook-signature: v1,<sig> [v1,<sig>...]` | `<webhook-id>.<webhook-timestamp>.<body>` | base64 | `webhook-timestamp` (s) |
+//! | [`shopify`] | `X-Shopify-Hmac-Sha256: <sig>` | body | base64 | none |
 #![forbid(unsafe_code)]
 
 pub mod github;
+pub mod shopify;
 pub mod standard;
 pub mod stripe;
 
