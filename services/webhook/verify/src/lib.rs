@@ -12,10 +12,12 @@
 //! | [`stripe`] | `Stripe-Signature: t=<ts>,v1=<sig>[,v1=<sig>...]` | `<ts>.<body>` | hex | `t=` (s) |
 //! | [`standard`] | `webhook-signature: v1,<sig> [v1,<sig>...]` | `<webhook-id>.<webhook-timestamp>.<body>` | base64 | `webhook-timestamp` (s) |
 //! | [`shopify`] | `X-Shopify-Hmac-Sha256: <sig>` | body | base64 | none |
+//! | [`slack`] | `X-Slack-Signature: v0=<sig>` | `v0:<X-Slack-Request-Timestamp>:<body>` | hex | `X-Slack-Request-Timestamp` (s) |
 #![forbid(unsafe_code)]
 
 pub mod github;
 pub mod shopify;
+pub mod slack;
 pub mod standard;
 pub mod stripe;
 
