@@ -1,18 +1,25 @@
-//! Webhook signature verification for the three providers this service accepts.
+//! Webhook signature verification for the providers this service accepts.
 //!
 //! Small on purpose, like the Standard Webhooks reference library: each verifier takes the
 //! values of the headers its scheme reads (so it works with any HTTP library), the raw body bytes, the configured secrets (several during a rotation) and,
 //! where the scheme signs a timestamp, the current time, so tests pin time instead of sleeping.
-//! Signatures are compared with `hmac`'s constant-time `verify_slice`. Nothing here logs.
+//! Signatures are compared with `hmac`'s constant-time `verify_slice`. Nothing here logs, and no
+//! error carries a secret or a signature.
 //!
-//! | provider | header | signed bytes | encoding |
-//! |---|---|---|---|
-//! | [`github`] | `X-Hub-Signature-256: sha256=<sig>` | body | hex |
-//! | [`stripe`] | `Stripe-Signature: t=<ts>,v1=<sig>[,v1=<sig>...]` | `<ts>.<body>` | hex |
-//! | [`standard`] | `webhook-signature: v1,<sig> [v1,<sig>...]` | `<webhook-id>.<webhook-timestamp>.<body>` | base64 |
+//! | provider | header | signed bytes | encoding | replay window |
+//! |---|---|---|---|---|
+//! | [`github`] | `X-Hub-Signature-256: sha256=<sig>` | body | hex | none |
+//! | [`stripe`] | `Stripe-Signature: t=<ts>,v1=<sig>[,v1=<sig>...]` | `<ts>.<body>` | hex | `t=` (s) |
+//! | [`standard`] | `webhook-signature: v1,<sig> [v1,<sig>...]` | `<webhook-id>.<webhook-timestamp>.<body>` | base64 | `webhook-timestamp` (s) |
+//! | [`shopify`] | `X-Shopify-Hmac-Sha256: <sig>` | body | base64 | none |
+//! | [`slack`] | `X-Slack-Signature: v0=<sig>` | `v0:<X-Slack-Request-Timestamp>:<body>` | hex | `X-Slack-Request-Timestamp` (s) |
+//! | [`linear`] | `Linear-Signature: <sig>` | body | hex | the body's `webhookTimestamp` (ms) |
 #![forbid(unsafe_code)]
 
 pub mod github;
+pub mod linear;
+pub mod shopify;
+pub mod slack;
 pub mod standard;
 pub mod stripe;
 
@@ -35,6 +42,15 @@ pub enum VerifyError {
         /// What is wrong with it.
         reason: &'static str,
     },
+    /// A field of the body that the scheme reads (Linear's signed `webhookTimestamp`) is absent or
+    /// does not have the scheme's shape. Only reported for a body whose signature verified.
+    #[error("the body's {field} field is malformed: {reason}")]
+    MalformedBody {
+        /// The field, as named in the body.
+        field: &'static str,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
     /// The signed timestamp is too far from now (a replay, or a badly wrong clock).
     #[error(
         "the signed timestamp is {skew_secs} s from now, more than the {tolerance_secs} s allowed"
@@ -54,7 +70,10 @@ impl VerifyError {
     /// Whether the caller sent something malformed (400) rather than something unauthentic
     /// (401).
     pub fn is_malformed(&self) -> bool {
-        matches!(self, Self::MissingHeader(_) | Self::MalformedHeader { .. })
+        matches!(
+            self,
+            Self::MissingHeader(_) | Self::MalformedHeader { .. } | Self::MalformedBody { .. }
+        )
     }
 }
 
@@ -121,6 +140,42 @@ mod tests {
         assert!(check_timestamp(1300, 1000, tolerance).is_ok());
         assert!(check_timestamp(999, 1300, tolerance).is_err());
         assert!(check_timestamp(1301, 1000, tolerance).is_err());
+    }
+
+    #[test]
+    fn malformed_input_is_400_material_and_the_rest_401() {
+        let malformed = [
+            VerifyError::MissingHeader("h"),
+            VerifyError::MalformedHeader {
+                header: "h",
+                reason: "r",
+            },
+            VerifyError::MalformedBody {
+                field: "webhookTimestamp",
+                reason: "missing",
+            },
+        ];
+        for error in malformed {
+            assert!(error.is_malformed(), "{error}");
+        }
+        let unauthentic = [
+            VerifyError::SignatureMismatch,
+            VerifyError::TimestampOutOfTolerance {
+                skew_secs: 301,
+                tolerance_secs: 300,
+            },
+        ];
+        for error in unauthentic {
+            assert!(!error.is_malformed(), "{error}");
+        }
+        assert_eq!(
+            VerifyError::MalformedBody {
+                field: "webhookTimestamp",
+                reason: "missing",
+            }
+            .to_string(),
+            "the body's webhookTimestamp field is malformed: missing"
+        );
     }
 
     #[test]
