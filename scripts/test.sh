@@ -16,7 +16,8 @@
 #   deploy      kustomize overlays rendered and checked offline (scripts/check-deploy.sh)
 #   lint        shellcheck over every script (scripts/, scripts/ci/, .ci/run, deploy/); over
 #               .github/workflows/: actionlint (with shellcheck), the GitHub workflow JSON schema
-#               (check-jsonschema, offline) and every action pinned to a commit sha
+#               (check-jsonschema, offline) and every action pinned to a commit sha; unused
+#               Cargo dependencies (cargo-machete)
 #
 # Env: REQUIRE_SPIN=1   missing spin/redis-server fail the e2e tests instead of skipping them
 #      REQUIRE_TOOLS=1  missing deploy/lint tools fail instead of skipping (.ci/run sets both)
@@ -95,6 +96,15 @@ lint() {
   # The schema ships inside the check-jsonschema wheel: no network.
   "${jsonschema}" --builtin-schema vendor.github-workflows .github/workflows/*.yml || rc=1
   scripts/ci/check-action-pins.sh .github/workflows/*.yml || rc=1
+  # Unused dependencies (cargo-machete, from crates.io; .ci/run installs it).
+  if command -v cargo-machete >/dev/null; then
+    cargo machete || rc=1
+  elif [[ "${REQUIRE_TOOLS}" == 1 ]]; then
+    echo "lint: cargo-machete not found (cargo install cargo-machete --locked)" >&2
+    rc=1
+  else
+    printf '\033[1;33mlint: cargo-machete not found: unused dependencies not checked\033[0m\n'
+  fi
   return "${rc}"
 }
 
