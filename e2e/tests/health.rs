@@ -242,3 +242,41 @@ fn each_component_alone_answers_its_own_probes() {
         );
     }
 }
+
+/// A response whose whole body reached the client is not a write failure: the host stops reading
+/// the body stream once it has `Content-Length` bytes, so a flush after that reports "closed".
+/// Seen as a spurious warn on ordinary requests before `respond` counted what it wrote.
+#[test]
+fn delivered_responses_log_no_write_warnings() {
+    let app = start_or_skip!(
+        "no-write-warnings",
+        SpinOptions::default().variable("api_token", "quiet-token")
+    );
+    let client = app.client();
+    let mut last = String::new();
+    for round in 0..15 {
+        for path in ["/healthz", "/nowhere", "/api/openapi.json", "/api/events"] {
+            let id = format!("quiet-{round}-{}", path.len());
+            let response = client
+                .get(path)
+                .header("authorization", "Bearer quiet-token")
+                .header("x-request-id", &id)
+                .send()
+                .unwrap();
+            assert!(response.status == 200 || response.status == 404, "{path}");
+            last = id;
+        }
+    }
+    // The last request's line (the api logs every listing) means the earlier ones are written.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while !app.component_logs().contains(&last) {
+        assert!(std::time::Instant::now() < deadline, "{}", app.logs());
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let logs = app.component_logs();
+    let warnings: Vec<&str> = logs
+        .lines()
+        .filter(|line| line.contains("\"level\":\"warn\"") || line.contains("\"level\":\"error\""))
+        .collect();
+    assert!(warnings.is_empty(), "{warnings:#?}");
+}

@@ -1,7 +1,12 @@
 //! spin.toml against the workspace: every component's `watch` list covers every source it is
 //! built from, so `spin watch` rebuilds on any change that changes the component. Runs without
 //! Spin.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -11,8 +16,8 @@ fn root() -> PathBuf {
 }
 
 fn read_toml(path: &Path) -> toml::Table {
-    let text = std::fs::read_to_string(path)
-        .unwrap_or_else(|error| panic!("{}: {error}", path.display()));
+    let text =
+        std::fs::read_to_string(path).unwrap_or_else(|error| panic!("{}: {error}", path.display()));
     text.parse()
         .unwrap_or_else(|error| panic!("{}: {error}", path.display()))
 }
@@ -25,7 +30,10 @@ fn crate_dir(name: &str) -> PathBuf {
         .unwrap()
         .iter()
         .map(|member| PathBuf::from(member.as_str().unwrap()))
-        .find(|dir| read_toml(&root().join(dir).join("Cargo.toml"))["package"]["name"].as_str() == Some(name))
+        .find(|dir| {
+            read_toml(&root().join(dir).join("Cargo.toml"))["package"]["name"].as_str()
+                == Some(name)
+        })
         .unwrap_or_else(|| panic!("no workspace member is called {name}"))
 }
 
@@ -79,7 +87,10 @@ fn covers(glob: &str, file: &str) -> bool {
             file.starts_with(prefix)
                 && match pattern.strip_prefix('*') {
                     Some(suffix) => file.ends_with(suffix),
-                    None => file.ends_with(&format!("/{pattern}")) || file == format!("{prefix}{pattern}"),
+                    None => {
+                        file.ends_with(&format!("/{pattern}"))
+                            || file == format!("{prefix}{pattern}")
+                    }
                 }
         }
         None => glob == file,
@@ -112,7 +123,12 @@ fn every_component_watches_every_source_it_is_built_from() {
             let dir_text = dir.to_str().unwrap().to_owned();
             files.push(format!("{dir_text}/Cargo.toml"));
             for entry in walk(&root().join(dir)) {
-                let relative = entry.strip_prefix(root()).unwrap().to_str().unwrap().to_owned();
+                let relative = entry
+                    .strip_prefix(root())
+                    .unwrap()
+                    .to_str()
+                    .unwrap()
+                    .to_owned();
                 if relative.ends_with(".rs") || relative.ends_with(".json") {
                     // Nested crates (a member inside this crate's folder) are checked on their own.
                     files.push(relative);
@@ -138,7 +154,10 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
     };
     for entry in entries.flatten() {
         let path = entry.path();
-        if path.file_name().is_some_and(|name| name == "target" || name == "node_modules") {
+        if path
+            .file_name()
+            .is_some_and(|name| name == "target" || name == "node_modules")
+        {
             continue;
         }
         if path.is_dir() {
@@ -156,5 +175,8 @@ fn watch_globs_match_as_spin_reads_them() {
     assert!(covers("shared/src/**/*.rs", "shared/src/lib.rs"));
     assert!(!covers("shared/src/**/*.rs", "shared/Cargo.toml"));
     assert!(covers("Cargo.toml", "Cargo.toml"));
-    assert!(!covers("services/api/src/**/*.rs", "services/api/contract/src/lib.rs"));
+    assert!(!covers(
+        "services/api/src/**/*.rs",
+        "services/api/contract/src/lib.rs"
+    ));
 }

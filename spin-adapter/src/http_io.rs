@@ -4,7 +4,7 @@ use shared::config::LogLevel;
 use shared::http::{BodyError, Head, Method, Response, Service};
 use shared::problem::{FieldError, Problem};
 use spin_sdk::http::{Fields, IncomingRequest, OutgoingBody, OutgoingResponse, ResponseOutparam};
-use wasi::io::streams::StreamError;
+use wasi::io::streams::{OutputStream, StreamError};
 
 use crate::SpinVariables;
 
@@ -118,27 +118,65 @@ fn respond(response_out: ResponseOutparam, mut response: Response) {
     };
     // Before the head is handed over, only write what the host accepts right now: a blocking
     // write here could wait for a reader that only starts once the head is set.
-    let ready = stream
+    let mut written = write_ready(&stream, &body);
+    response_out.set(outgoing);
+    if let Some(rest) = body.get(written..) {
+        written += write_all(&stream, rest);
+    }
+    // Only bytes the host did not take mean the client did not get the body. A flush that fails
+    // after every byte was taken does not: the host stops reading once it has `Content-Length`
+    // bytes and closes the stream, and the client has the whole response by then.
+    if written < body.len() {
+        tracing::warn!(
+            written,
+            length = body.len(),
+            "the client went away before the whole response body was written"
+        );
+    } else {
+        let _ = stream.blocking_flush();
+    }
+    drop(stream);
+    if OutgoingBody::finish(outgoing_body, None).is_err() && written < body.len() {
+        tracing::debug!("could not finish the response body");
+    }
+}
+
+/// Writes what the stream accepts without waiting; returns how many bytes it took.
+fn write_ready(stream: &OutputStream, bytes: &[u8]) -> usize {
+    let permit = stream
         .check_write()
         .ok()
         .and_then(|permit| usize::try_from(permit).ok())
         .unwrap_or(0)
-        .min(body.len());
-    let (now, later) = body.split_at(ready);
-    let mut written = now.is_empty() || stream.write(now).is_ok();
-    response_out.set(outgoing);
-    if written {
-        // The blocking API takes at most 4096 bytes per call.
-        written = later
-            .chunks(4096)
-            .all(|chunk| stream.blocking_write_and_flush(chunk).is_ok())
-            && stream.blocking_flush().is_ok();
+        .min(bytes.len());
+    match bytes.get(..permit) {
+        Some(now) if !now.is_empty() && stream.write(now).is_ok() => now.len(),
+        _ => 0,
     }
-    if !written {
-        tracing::warn!("could not write the response body (the client went away?)");
+}
+
+/// Writes `bytes`, waiting for the host to take them; returns how many it took (fewer only if
+/// the stream closed or failed first). No flush per write: a flush can fail once the host has
+/// everything it was promised, which is not a failure to deliver.
+fn write_all(stream: &OutputStream, mut bytes: &[u8]) -> usize {
+    let mut written = 0;
+    while !bytes.is_empty() {
+        let permit = match stream.check_write() {
+            Ok(0) => {
+                stream.subscribe().block();
+                continue;
+            }
+            Ok(permit) => usize::try_from(permit)
+                .unwrap_or(usize::MAX)
+                .min(bytes.len()),
+            Err(_) => break,
+        };
+        let (now, rest) = bytes.split_at(permit);
+        if stream.write(now).is_err() {
+            break;
+        }
+        written += now.len();
+        bytes = rest;
     }
-    drop(stream);
-    if OutgoingBody::finish(outgoing_body, None).is_err() {
-        tracing::warn!("could not finish the response body");
-    }
+    written
 }

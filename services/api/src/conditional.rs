@@ -52,7 +52,10 @@ fn parse<'a>(header: &'static str, value: &'a str) -> Result<Vec<Tag<'a>>, Probl
             None => (false, rest),
         };
         let Some(opaque) = quoted.strip_prefix('"') else {
-            return Err(invalid(format!("{} is not an entity tag", first_member(rest))));
+            return Err(invalid(format!(
+                "{} is not an entity tag",
+                first_member(rest)
+            )));
         };
         let Some(end) = opaque.find('"') else {
             return Err(invalid("an entity tag is missing its closing quote".into()));
@@ -64,8 +67,15 @@ fn parse<'a>(header: &'static str, value: &'a str) -> Result<Vec<Tag<'a>>, Probl
             )));
         }
         let tag = quoted.get(..end + 2).unwrap_or(quoted);
-        tags.push(if weak { Tag::Weak(tag) } else { Tag::Strong(tag) });
-        rest = after.get(1..).unwrap_or_default().trim_start_matches(is_ows);
+        tags.push(if weak {
+            Tag::Weak(tag)
+        } else {
+            Tag::Strong(tag)
+        });
+        rest = after
+            .get(1..)
+            .unwrap_or_default()
+            .trim_start_matches(is_ows);
         if !rest.is_empty() && !rest.starts_with(',') {
             return Err(invalid(format!(
                 "{} follows an entity tag without a comma",
