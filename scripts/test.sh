@@ -10,7 +10,8 @@
 #   unit        cargo test for every crate but e2e: unit, handler and property tests
 #   wasm        release build of each component; size budget (scripts/wasm-sizes.sh)
 #   openapi     the API's generated OpenAPI document validates as OpenAPI 3.1
-#   e2e         black-box tests against the real `spin up` (and redis-server)
+#   e2e         black-box tests against the real `spin up` (and redis-server, a local OCI
+#               registry), and the API contract checked by schemathesis against it
 #   bench       the benchmark suite's smoke run (scripts/bench.sh --smoke): every measurement
 #               once, tiny, must answer without errors; no timing is judged
 #   deploy      kustomize overlays rendered and checked offline (scripts/check-deploy.sh)
@@ -173,7 +174,7 @@ else
     esac
   done
   for s in fmt clippy unit wasm openapi e2e bench; do [[ -z "${wanted[${s}]:-}" ]] || wanted[toolchain]=1; done
-  for s in openapi deploy lint; do [[ -z "${wanted[${s}]:-}" ]] || wanted[python]=1; done
+  for s in openapi e2e deploy lint; do [[ -z "${wanted[${s}]:-}" ]] || wanted[python]=1; done
   for s in "${STEPS[@]}"; do [[ -z "${wanted[${s}]:-}" ]] || selected+=("${s}"); done
 fi
 

@@ -15,6 +15,26 @@ use serde_json::value::RawValue;
 #[cfg(feature = "openapi")]
 pub mod openapi;
 
+/// The exact shapes of the API's string inputs, as the OpenAPI document declares them. The `api`
+/// crate's property tests check that the server accepts every string matching each pattern
+/// and refuses every other, so the document and the parsers cannot drift apart.
+pub mod patterns {
+    /// An event id.
+    pub const EVENT_ID: &str = "^evt_[0-9a-f]{32}$";
+    /// A listing cursor: hex of `v1:` and 1 to 20 decimal digits (opaque to clients).
+    pub const CURSOR: &str = "^76313a(3[0-9]){1,20}$";
+    /// An event type: 1 to 128 visible ASCII characters.
+    pub const EVENT_TYPE: &str = "^[!-~]{1,128}$";
+    /// An action: 1 to 64 visible ASCII characters.
+    pub const ACTION: &str = "^[!-~]{1,64}$";
+    /// A source label: 1 to 32 of a-z, 0-9 and `-`, not starting with `-`.
+    pub const SOURCE: &str = "^[a-z0-9][a-z0-9-]{0,31}$";
+    /// `If-Match` / `If-None-Match`: `*` or a list of entity tags (RFC 9110: `W/` optional,
+    /// quoted, any visible ASCII but `"` inside, commas between, empty members allowed).
+    pub const ENTITY_TAGS: &str =
+        r#"^[ \t]*(\*|((W/)?"[!#-~]*")?([ \t]*,[ \t]*((W/)?"[!#-~]*")?)*)[ \t]*$"#;
+}
+
 /// Who sent an event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -56,8 +76,18 @@ pub struct EventSummary {
     pub provider: Provider,
     /// The provider's delivery id (`X-GitHub-Delivery`, Stripe event id, `webhook-id`).
     pub delivery_id: String,
-    /// The provider's event type (`X-GitHub-Event`, or the body's `type`).
-    pub event_type: String,
+    /// The provider's event type (`X-GitHub-Event`, the body's `type`, ...). Absent when the
+    /// delivery named none (Standard Webhooks only recommends a `type`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event_type: Option<String>,
+    /// What happened within the type, where the provider says: GitHub's `action` (`issues` +
+    /// `opened`), Linear's `action` (`Issue` + `create`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub action: Option<String>,
+    /// The label of the secret that verified it (`label=secret` in the provider's secret
+    /// list): tells two senders of one provider apart. Absent for unlabelled secrets.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
     /// Pending or processed.
     pub status: Status,
     /// When the delivery was accepted (RFC 3339, UTC).
@@ -112,7 +142,9 @@ pub struct EventPage {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct EventPatch {
-    /// The new status.
+    /// The new status. May be left out (no change), never `null`: a status cannot be removed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(nullable = false))]
     pub status: Option<Status>,
 }
 

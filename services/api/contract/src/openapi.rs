@@ -3,6 +3,7 @@
 //! follows.
 
 use utoipa::openapi::header::HeaderBuilder;
+use utoipa::openapi::link::LinkBuilder;
 use utoipa::openapi::path::{
     HttpMethod, OperationBuilder, ParameterBuilder, ParameterIn, PathItem, PathsBuilder,
 };
@@ -15,8 +16,8 @@ use utoipa::openapi::{
 };
 
 use crate::{
-    Counts, EventDetail, EventPage, EventPatch, EventSummary, FieldError, Operation, Payload,
-    Problem, Provider, Stats, Status,
+    patterns, Counts, EventDetail, EventPage, EventPatch, EventSummary, FieldError, Operation,
+    Payload, Problem, Provider, Stats, Status,
 };
 
 const JSON: &str = "application/json";
@@ -74,6 +75,13 @@ fn date_time() -> ObjectBuilder {
     string_schema().format(Some(SchemaFormat::KnownFormat(KnownFormat::DateTime)))
 }
 
+/// A link (for clients and stateful testers) to `target`, passing `id` from `expression`.
+fn link(target: Operation, expression: &str) -> LinkBuilder {
+    LinkBuilder::new()
+        .operation_id(target.id())
+        .parameter("id", expression)
+}
+
 /// The operation's documentation: parameters, body and every response it can give.
 fn operation(op: Operation) -> OperationBuilder {
     let mut builder = OperationBuilder::new()
@@ -87,7 +95,7 @@ fn operation(op: Operation) -> OperationBuilder {
         .parameter_in(ParameterIn::Path)
         .required(Required::True)
         .description(Some("The event id."))
-        .schema(Some(string_schema().pattern(Some("^evt_[0-9a-f]{32}$"))));
+        .schema(Some(string_schema().pattern(Some(patterns::EVENT_ID))));
     let etag = header("A strong validator of this representation.");
     let if_match = || {
         ParameterBuilder::new()
@@ -97,7 +105,7 @@ fn operation(op: Operation) -> OperationBuilder {
             .description(Some(
                 "Only act if the event's current ETag is one of these (or `*`).",
             ))
-            .schema(Some(string_schema()))
+            .schema(Some(string_schema().pattern(Some(patterns::ENTITY_TAGS))))
     };
 
     builder = match op {
@@ -118,15 +126,19 @@ fn operation(op: Operation) -> OperationBuilder {
             ))
             .parameter(query(
                 "cursor",
-                "`next_cursor` of the previous page.",
-                string_schema(),
+                "`next_cursor` of the previous page (opaque).",
+                string_schema().pattern(Some(patterns::CURSOR)),
             ))
             .parameter(query(
                 "provider",
                 "Only this provider.",
                 enum_schema(&["github", "stripe", "standard"]),
             ))
-            .parameter(query("type", "Only this event type.", string_schema()))
+            .parameter(query(
+                "type",
+                "Only this event type.",
+                string_schema().pattern(Some(patterns::EVENT_TYPE)),
+            ))
             .parameter(query(
                 "status",
                 "Only this status.",
@@ -137,13 +149,26 @@ fn operation(op: Operation) -> OperationBuilder {
                 "Received at or after (RFC 3339).",
                 date_time(),
             ))
-            .parameter(query("until", "Received before (RFC 3339).", date_time()))
+            .parameter(query(
+                "until",
+                "Received before (RFC 3339). An `until` at or before `since` matches nothing.",
+                date_time(),
+            ))
             .response(
                 "200",
-                json_response("A page of events.", "EventPage").header(
-                    "Link",
-                    header("`<...>; rel=\"next\"` when there is a next page."),
-                ),
+                json_response("A page of events.", "EventPage")
+                    .header(
+                        "Link",
+                        header("`<...>; rel=\"next\"` when there is a next page."),
+                    )
+                    .link(
+                        "GetFirstEvent",
+                        link(Operation::GetEvent, "$response.body#/items/0/id").build(),
+                    )
+                    .link(
+                        "DeleteFirstEvent",
+                        link(Operation::DeleteEvent, "$response.body#/items/0/id").build(),
+                    ),
             )
             .response(
                 "400",
@@ -160,17 +185,34 @@ fn operation(op: Operation) -> OperationBuilder {
                     .description(Some(
                         "Answer 304 if the event still has one of these ETags.",
                     ))
-                    .schema(Some(string_schema())),
+                    .schema(Some(string_schema().pattern(Some(patterns::ENTITY_TAGS)))),
             )
             .response(
                 "200",
-                json_response("The event.", "EventDetail").header("ETag", etag.clone()),
+                json_response("The event.", "EventDetail")
+                    .header("ETag", etag.clone())
+                    .link(
+                        "UpdateThisEvent",
+                        link(Operation::UpdateEvent, "$request.path.id")
+                            .parameter("header.If-Match", "$response.header.ETag")
+                            .build(),
+                    )
+                    .link(
+                        "DeleteThisEvent",
+                        link(Operation::DeleteEvent, "$request.path.id")
+                            .parameter("header.If-Match", "$response.header.ETag")
+                            .build(),
+                    ),
             )
             .response(
                 "304",
                 ResponseBuilder::new()
                     .description("Not modified.")
                     .header("ETag", etag.clone()),
+            )
+            .response(
+                "400",
+                problem("If-None-Match is not `*` or a list of entity tags."),
             )
             .response("404", problem("No event with this id.")),
         Operation::UpdateEvent => builder
@@ -200,7 +242,10 @@ fn operation(op: Operation) -> OperationBuilder {
             )
             .response(
                 "400",
-                problem("The patch is not valid JSON, has unknown members, or an invalid status."),
+                problem(
+                    "The patch is not valid JSON, has unknown members, an invalid or null status, \
+                     or If-Match is not `*` or a list of entity tags.",
+                ),
             )
             .response("404", problem("No event with this id."))
             .response(
@@ -219,6 +264,10 @@ fn operation(op: Operation) -> OperationBuilder {
             .parameter(id_parameter)
             .parameter(if_match())
             .response("204", ResponseBuilder::new().description("Deleted."))
+            .response(
+                "400",
+                problem("If-Match is not `*` or a list of entity tags."),
+            )
             .response("404", problem("No event with this id."))
             .response("412", problem("If-Match did not match the current ETag.")),
         Operation::GetStats => builder
@@ -316,9 +365,43 @@ pub fn document() -> OpenApi {
         .build()
 }
 
+/// The document as JSON, with utoipa 5.5's Link objects fixed: it serializes their fields in
+/// snake case (`operation_id`, `operation_ref`, `request_body`), which OpenAPI tools ignore or
+/// refuse, so the links are renamed to `operationId`, `operationRef` and `requestBody`.
+pub fn document_value() -> serde_json::Value {
+    let mut value = serde_json::to_value(document()).unwrap_or_default();
+    fix_links(&mut value);
+    value
+}
+
+fn fix_links(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::Object(members) => {
+            if let Some(serde_json::Value::Object(links)) = members.get_mut("links") {
+                for link in links.values_mut() {
+                    if let serde_json::Value::Object(fields) = link {
+                        for (from, to) in [
+                            ("operation_id", "operationId"),
+                            ("operation_ref", "operationRef"),
+                            ("request_body", "requestBody"),
+                        ] {
+                            if let Some(field) = fields.remove(from) {
+                                fields.insert(to.to_owned(), field);
+                            }
+                        }
+                    }
+                }
+            }
+            members.values_mut().for_each(fix_links);
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(fix_links),
+        _ => {}
+    }
+}
+
 /// The document as pretty-printed JSON.
 pub fn document_json() -> String {
-    document().to_pretty_json().unwrap_or_default()
+    serde_json::to_string_pretty(&document_value()).unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -356,5 +439,10 @@ mod tests {
             json["components"]["securitySchemes"]["bearer"]["scheme"],
             "bearer"
         );
+        // Links name their target the way OpenAPI spells it, and the target exists.
+        let links = &json["paths"]["/api/events"]["get"]["responses"]["200"]["links"];
+        let target = links["GetFirstEvent"]["operationId"].as_str().unwrap();
+        assert!(Operation::ALL.iter().any(|op| op.id() == target));
+        assert!(!document_json().contains("operation_id"));
     }
 }
