@@ -131,6 +131,15 @@ impl KeyValue for Recorded {
         Ok(())
     }
 
+    fn delete_many(&self, keys: &[String]) -> Result<(), KvError> {
+        let mut state = self.state()?;
+        for key in keys {
+            state.values.remove(key);
+            state.counters.remove(key);
+        }
+        Ok(())
+    }
+
     fn increment(&self, key: &str, delta: i64) -> Result<i64, KvError> {
         let mut state = self.state()?;
         let counter = state.counters.entry(key.to_owned()).or_default();

@@ -111,6 +111,20 @@ impl KeyValue for SqliteKv {
             .map_err(unavailable)
     }
 
+    fn delete_many(&self, keys: &[String]) -> Result<(), KvError> {
+        // As Spin does it: one statement (Spin binds the keys as an array).
+        let mut connection = self.lock()?;
+        let transaction = connection.transaction().map_err(unavailable)?;
+        for key in keys {
+            transaction
+                .prepare_cached("DELETE FROM spin_key_value WHERE store=$1 AND key=$2")
+                .map_err(unavailable)?
+                .execute(params![self.store, key])
+                .map_err(unavailable)?;
+        }
+        transaction.commit().map_err(unavailable)
+    }
+
     fn increment(&self, key: &str, delta: i64) -> Result<i64, KvError> {
         // As Spin does it: read, add, upsert, in one transaction under the connection lock.
         let mut connection = self.lock()?;

@@ -99,6 +99,66 @@ impl RedisServer {
     }
 }
 
+/// A `MONITOR` connection: every command the server runs, as it runs it.
+#[derive(Debug)]
+pub struct Monitor {
+    lines: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    stream: std::net::TcpStream,
+}
+
+impl Monitor {
+    /// The command names seen since the last call (e.g. `["PING", "INCRBY", "MSET"]`), once
+    /// the server has been quiet for a moment.
+    pub fn take(&self) -> Vec<String> {
+        let mut last = usize::MAX;
+        loop {
+            std::thread::sleep(Duration::from_millis(150));
+            let len = self.lines.lock().map(|l| l.len()).unwrap_or(0);
+            if len == last {
+                break;
+            }
+            last = len;
+        }
+        let lines = std::mem::take(&mut *self.lines.lock().expect("monitor lock"));
+        lines
+            .iter()
+            .filter_map(|line| line.split('"').nth(1).map(str::to_ascii_uppercase))
+            .collect()
+    }
+}
+
+impl Drop for Monitor {
+    fn drop(&mut self) {
+        let _ = self.stream.shutdown(std::net::Shutdown::Both);
+    }
+}
+
+impl RedisServer {
+    /// Starts a `MONITOR` connection.
+    pub fn monitor(&self) -> Monitor {
+        use std::io::{BufRead, Write};
+        let mut stream = std::net::TcpStream::connect(("127.0.0.1", self.port)).expect("connect");
+        stream.write_all(b"MONITOR\r\n").expect("write");
+        let reader = std::io::BufReader::new(stream.try_clone().expect("clone"));
+        let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let sink = lines.clone();
+        std::thread::spawn(move || {
+            for line in reader.lines() {
+                let Ok(line) = line else { break };
+                // `+OK` first, then one `+<time> [db addr] "CMD" "arg"...` line per command.
+                if line.contains('"') {
+                    if let Ok(mut lines) = sink.lock() {
+                        lines.push(line);
+                    }
+                }
+            }
+        });
+        let monitor = Monitor { lines, stream };
+        monitor.take();
+        monitor
+    }
+}
+
 impl Drop for RedisServer {
     fn drop(&mut self) {
         let _ = self.child.kill();

@@ -240,28 +240,17 @@ fn a_body_at_the_default_limit_is_stored() {
 }
 
 /// Fires `copies` identical deliveries at the given apps at once (round-robin) and returns
-/// the statuses and ids. A copy answered 503 `delivery-in-progress` (it could not see the first
-/// copy commit within its wait: a slow store) is retried after its `Retry-After`, as senders do,
-/// and the retry's answer is what is returned.
+/// the statuses and ids. No copy is retried: every copy but the first must be told "duplicate"
+/// within the store's wait for the commit (a 503 `delivery-in-progress` is only for an original
+/// that is genuinely stuck, and a sender that gets one does not know its delivery was stored).
 fn race(
     apps: &[&SpinApp],
     copies: usize,
     make: impl Fn(&e2e::Client) -> e2e::http::RequestBuilder + Sync,
 ) -> Vec<(u16, String)> {
-    let outcomes = race_once(apps, copies, &make);
-    outcomes
+    race_once(apps, copies, &make)
         .into_iter()
-        .enumerate()
-        .map(|(n, (status, id, slug))| {
-            if status != 503 {
-                return (status, id);
-            }
-            assert_eq!(slug, "delivery-in-progress", "only a busy copy may be 503");
-            std::thread::sleep(std::time::Duration::from_secs(2));
-            let retry = make(&apps[n % apps.len()].client()).send().unwrap();
-            let id = retry.json()["id"].as_str().unwrap_or_default().to_owned();
-            (retry.status, id)
-        })
+        .map(|(status, id, _)| (status, id))
         .collect()
 }
 

@@ -11,7 +11,9 @@
 
 use std::fmt;
 use std::io::Write;
-use std::sync::{Arc, Mutex, OnceLock};
+#[cfg(any(test, feature = "testing"))]
+use std::sync::Arc;
+use std::sync::{Mutex, OnceLock};
 
 use serde_json::{Map, Value};
 use tracing_core::field::{Field, Visit};

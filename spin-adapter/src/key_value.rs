@@ -62,6 +62,10 @@ impl KeyValue for SpinKv {
         self.bucket()?.delete(key).map_err(map_error)
     }
 
+    fn delete_many(&self, keys: &[String]) -> Result<(), KvError> {
+        batch::delete_many(self.bucket()?, keys).map_err(map_error)
+    }
+
     fn increment(&self, key: &str, delta: i64) -> Result<i64, KvError> {
         atomics::increment(self.bucket()?, key, delta).map_err(map_error)
     }

@@ -230,6 +230,17 @@ mod tests {
     }
 
     proptest! {
+        /// Every header the OpenAPI document's pattern admits parses (so it can only be
+        /// answered 2xx, 304 or 412, never 400).
+        #[test]
+        fn every_documented_header_parses(
+            value in proptest::string::string_regex(
+                api_contract::patterns::ENTITY_TAGS.trim_start_matches('^').trim_end_matches('$')
+            ).unwrap()
+        ) {
+            prop_assert!(parse("If-Match", &value).is_ok(), "{:?}", value);
+        }
+
         #[test]
         fn parsing_never_panics(value in ".{0,80}") {
             let _ = none_match_says_not_modified(Some(&value), "\"x\"");

@@ -1,6 +1,8 @@
 //! The query string of `GET /api/events`: every parameter validated, every problem named.
 
-use shared::events::{Cursor, EventStatus, EventType, ListFilter, Provider};
+use shared::events::{
+    Cursor, EventAction, EventStatus, EventType, ListFilter, Provider, SourceLabel, TypeFilter,
+};
 use shared::problem::{FieldError, Problem};
 use shared::time::Timestamp;
 
@@ -9,8 +11,9 @@ pub const DEFAULT_LIMIT: usize = 50;
 /// Largest page size.
 pub const MAX_LIMIT: usize = 200;
 
-const KNOWN: [&str; 7] = [
-    "limit", "cursor", "provider", "type", "status", "since", "until",
+const KNOWN: [&str; 10] = [
+    "limit", "cursor", "provider", "type", "has_type", "action", "source", "status", "since",
+    "until",
 ];
 
 /// A validated listing query.
@@ -56,11 +59,6 @@ pub fn parse(query: Option<&str>) -> Result<ListQuery, Problem> {
             parsed.carried.push((name, value));
         }
     }
-    if let (Some(since), Some(until)) = (parsed.filter.since, parsed.filter.until) {
-        if since >= until {
-            errors.push(FieldError::new("until", "must be later than since"));
-        }
-    }
     if errors.is_empty() {
         Ok(parsed)
     } else {
@@ -87,7 +85,27 @@ fn apply(parsed: &mut ListQuery, name: &str, value: &str) -> Result<(), String> 
             );
         }
         "type" => {
-            parsed.filter.event_type = Some(EventType::parse(value).map_err(|e| e.to_string())?);
+            let kind = EventType::parse(value).map_err(|e| e.to_string())?;
+            parsed.filter.event_type = match parsed.filter.event_type {
+                TypeFilter::Untyped => return Err("cannot be combined with has_type=false".into()),
+                _ => TypeFilter::Is(kind),
+            };
+        }
+        "has_type" => {
+            parsed.filter.event_type = match (value, &parsed.filter.event_type) {
+                ("false", TypeFilter::Is(_)) => return Err("cannot be combined with type".into()),
+                ("false", _) => TypeFilter::Untyped,
+                // A `type` is narrower than "has one"; keep it.
+                ("true", TypeFilter::Is(kind)) => TypeFilter::Is(kind.clone()),
+                ("true", _) => TypeFilter::Typed,
+                _ => return Err("must be true or false".into()),
+            };
+        }
+        "action" => {
+            parsed.filter.action = Some(EventAction::parse(value).map_err(|e| e.to_string())?);
+        }
+        "source" => {
+            parsed.filter.source = Some(SourceLabel::parse(value).map_err(|e| e.to_string())?);
         }
         "status" => {
             parsed.filter.status = Some(
@@ -150,8 +168,8 @@ mod tests {
         assert_eq!(parsed.cursor, Some(Cursor { before_seq: 9 }));
         assert_eq!(parsed.filter.provider, Some(Provider::Stripe));
         assert_eq!(
-            parsed.filter.event_type.as_ref().map(EventType::as_str),
-            Some("invoice.paid")
+            parsed.filter.event_type,
+            TypeFilter::Is(EventType::parse("invoice.paid").unwrap())
         );
         assert_eq!(parsed.filter.status, Some(EventStatus::Processed));
         assert_eq!(
@@ -175,10 +193,12 @@ mod tests {
         assert_eq!(fields("limit=abc"), ["limit"]);
         assert_eq!(fields("limit=5&limit=6"), ["limit"]);
         assert_eq!(fields("type=has%20space"), ["type"]);
-        assert_eq!(
-            fields("since=2026-02-01T00:00:00Z&until=2026-01-01T00:00:00Z"),
-            ["until"]
-        );
+        // An empty window is a valid query that matches nothing (the document cannot express
+        // "later than since", so the server does not refuse it).
+        assert!(parse(Some(
+            "since=2026-02-01T00:00:00Z&until=2026-01-01T00:00:00Z"
+        ))
+        .is_ok());
     }
 
     #[test]
@@ -195,10 +215,60 @@ mod tests {
         );
     }
 
+    /// A strategy for the strings a documented pattern matches (anchors dropped).
+    fn matching(pattern: &str) -> proptest::string::RegexGeneratorStrategy<String> {
+        proptest::string::string_regex(pattern.trim_start_matches('^').trim_end_matches('$'))
+            .unwrap()
+    }
+
+    fn accepted(name: &str, value: &str) -> bool {
+        let query = form_urlencoded::Serializer::new(String::new())
+            .append_pair(name, value)
+            .finish();
+        parse(Some(&query)).is_ok()
+    }
+
     proptest! {
         #[test]
         fn parsing_never_panics(query in ".{0,200}") {
             let _ = parse(Some(&query));
+        }
+
+        /// The OpenAPI document's patterns are exactly what the parser accepts.
+        #[test]
+        fn documented_cursors_and_types_are_accepted(
+            cursor in matching(api_contract::patterns::CURSOR),
+            kind in matching(api_contract::patterns::EVENT_TYPE),
+        ) {
+            prop_assert!(accepted("cursor", &cursor), "{}", cursor);
+            prop_assert!(accepted("type", &kind), "{}", kind);
+        }
+
+        #[test]
+        fn strings_outside_the_documented_patterns_are_refused(
+            cursor in matching(api_contract::patterns::CURSOR),
+            kind in matching(api_contract::patterns::EVENT_TYPE),
+            cut in 0usize..64,
+            odd in prop_oneof![Just(' '), Just('é'), Just('A'), Just('\u{7f}'), Just('g')],
+        ) {
+            // Cursor: a character replaced by one the pattern excludes, one digit pair too
+            // many, or a truncation that leaves half a pair or no digits.
+            let mut broken: Vec<char> = cursor.chars().collect();
+            let at = cut % broken.len();
+            broken[at] = odd;
+            prop_assert!(!accepted("cursor", &broken.iter().collect::<String>()));
+            let too_long = cursor.clone() + "30".repeat(21).as_str();
+            prop_assert!(!accepted("cursor", &too_long));
+            prop_assert!(!accepted("cursor", &cursor[..(6 + cut % 2).min(cursor.len() - 1)]));
+            // Type: a space, non-ASCII or DEL inside, empty, or over 128 characters.
+            if odd != 'A' && odd != 'g' {
+                let mut broken: Vec<char> = kind.chars().collect();
+                let at = cut % broken.len();
+                broken[at] = odd;
+                prop_assert!(!accepted("type", &broken.iter().collect::<String>()));
+            }
+            prop_assert!(!accepted("type", ""));
+            prop_assert!(!accepted("type", &"x".repeat(129)));
         }
     }
 }

@@ -179,7 +179,9 @@ impl<K: KeyValue, V: Variables, C: Clock> Webhooks<K, V, C> {
         let event = NewEvent {
             provider,
             delivery_id,
-            event_type,
+            event_type: Some(event_type),
+            action: None,
+            source: None,
             headers,
             content_type: media,
             raw_body: text.to_owned(),

@@ -3,6 +3,11 @@
 //! A cursor says "continue with events older than sequence number N". It is hex text so
 //! clients treat it as opaque (and it needs no escaping in a URL), and versioned so the format
 //! can change without breaking clients that hold an old one mid-walk.
+//!
+//! Exactly the strings `^76313a(3[0-9]){1,20}$` decode (lower-case hex of `v1:` and 1 to 20
+//! decimal digits): the API's OpenAPI document declares that pattern, and a property test holds
+//! the two together. `before_seq = 0` is a valid cursor for an empty page, and a number above
+//! `u64::MAX` means "from the newest" (no sequence number is that high).
 
 use super::model::InvalidValue;
 
@@ -15,7 +20,8 @@ pub struct Cursor {
 
 impl Cursor {
     const VERSION: &'static str = "v1:";
-    const MAX_LEN: usize = 64;
+    /// Most digits: enough for `u64::MAX`.
+    const MAX_DIGITS: usize = 20;
 
     /// The cursor as an opaque string.
     pub fn encode(self) -> String {
@@ -25,7 +31,11 @@ impl Cursor {
     /// Parses a cursor a client sent back.
     pub fn decode(text: &str) -> Result<Self, InvalidValue> {
         let invalid = || InvalidValue("not a cursor this API issued".into());
-        if text.len() > Self::MAX_LEN {
+        // Lower-case hex only: the encoding is ours, and one spelling per cursor keeps the
+        // accepted set exactly the documented pattern.
+        if text.len() > 2 * (Self::VERSION.len() + Self::MAX_DIGITS)
+            || text.bytes().any(|b| b.is_ascii_uppercase())
+        {
             return Err(invalid());
         }
         let bytes = hex::decode(text).map_err(|_| invalid())?;
@@ -33,8 +43,8 @@ impl Cursor {
         let seq = text
             .strip_prefix(Self::VERSION)
             .filter(|digits| !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()))
-            .and_then(|digits| digits.parse::<u64>().ok())
-            .filter(|seq| *seq >= 1)
+            .and_then(|digits| digits.parse::<u128>().ok())
+            .map(|seq| u64::try_from(seq).unwrap_or(u64::MAX))
             .ok_or_else(invalid)?;
         Ok(Self { before_seq: seq })
     }
@@ -57,11 +67,12 @@ mod tests {
             "",
             "!!",
             "76313a",
-            "76313a30",
+            "76313A31",
             "76323a3432",
             &hex::encode("v1:-1"),
             &hex::encode("v1:+4"),
-            &hex::encode("v1:99999999999999999999"),
+            &hex::encode("v1:999999999999999999999"),
+            &hex::encode("v1:000000000000000000001"),
         ] {
             assert!(Cursor::decode(bad).is_err(), "{bad:?}");
         }

@@ -138,6 +138,94 @@ impl From<EventType> for String {
     }
 }
 
+/// What happened within an event type, where the provider says (GitHub's `action`: an `issues`
+/// event is `opened`, `closed`, ...). Visible ASCII, 1 to 64 bytes.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct EventAction(String);
+
+impl EventAction {
+    /// Longest accepted action.
+    pub const MAX_LEN: usize = 64;
+
+    /// Validates an action.
+    pub fn parse(value: &str) -> Result<Self, InvalidValue> {
+        visible_ascii("the action", value, Self::MAX_LEN).map(Self)
+    }
+
+    /// The action as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for EventAction {
+    type Error = InvalidValue;
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        Self::parse(&value)
+    }
+}
+
+impl From<EventAction> for String {
+    fn from(value: EventAction) -> Self {
+        value.0
+    }
+}
+
+/// The label of the secret that verified a delivery (`label=secret` in a provider's secret
+/// list): tells two senders of one provider apart. 1 to 32 of `[a-z0-9-]`, starting with a
+/// letter or digit.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct SourceLabel(String);
+
+impl SourceLabel {
+    /// Longest accepted label.
+    pub const MAX_LEN: usize = 32;
+
+    /// Validates a label.
+    pub fn parse(value: &str) -> Result<Self, InvalidValue> {
+        let valid = !value.is_empty()
+            && value.len() <= Self::MAX_LEN
+            && !value.starts_with('-')
+            && value
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        if valid {
+            Ok(Self(value.to_owned()))
+        } else {
+            Err(InvalidValue(format!(
+                "a source label is 1 to {} of a-z, 0-9 and -, not starting with -",
+                Self::MAX_LEN
+            )))
+        }
+    }
+
+    /// The label as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for SourceLabel {
+    type Error = InvalidValue;
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        Self::parse(&value)
+    }
+}
+
+impl From<SourceLabel> for String {
+    fn from(value: SourceLabel) -> Self {
+        value.0
+    }
+}
+
+impl fmt::Display for SourceLabel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 /// An event id: `evt_` and 32 lower-case hex digits.
 ///
 /// Derived from the provider and the delivery id (the first 128 bits of
@@ -244,8 +332,13 @@ pub struct NewEvent {
     pub provider: Provider,
     /// The provider's delivery id.
     pub delivery_id: DeliveryId,
-    /// The provider's event type.
-    pub event_type: EventType,
+    /// The provider's event type, if the delivery names one (Standard Webhooks only recommends
+    /// a `type`).
+    pub event_type: Option<EventType>,
+    /// What happened within the type, where the provider says (GitHub's `action`).
+    pub action: Option<EventAction>,
+    /// The label of the secret that verified it, if the secret had one.
+    pub source: Option<SourceLabel>,
     /// The headers a consumer needs to re-verify the signature, names lower-cased.
     pub headers: BTreeMap<String, String>,
     /// The request's `Content-Type`.
@@ -257,19 +350,31 @@ pub struct NewEvent {
     pub json: Box<RawValue>,
 }
 
-/// The small, mutable part of a stored event: what listings read.
+/// The small, mutable part of a stored event: what listings read. Written twice, atomically: as
+/// the meta record (the commit point, read by id) and as the event's index entry (read by
+/// listings, one record per listed event).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EventMeta {
     /// The event id.
     pub id: EventId,
     /// Position in the global order (newest is highest).
     pub seq: u64,
+    /// The claim generation that stored it (0 unless a crashed attempt was taken over).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub generation: u64,
     /// Who sent it.
     pub provider: Provider,
     /// The provider's delivery id.
     pub delivery_id: DeliveryId,
-    /// The provider's event type.
-    pub event_type: EventType,
+    /// The provider's event type, if the delivery named one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event_type: Option<EventType>,
+    /// What happened within the type (GitHub's `action`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub action: Option<EventAction>,
+    /// The label of the secret that verified it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<SourceLabel>,
     /// When we accepted it.
     pub received_at: Timestamp,
     /// Pending or processed.
@@ -277,6 +382,10 @@ pub struct EventMeta {
     /// When a consumer marked it processed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub processed_at: Option<Timestamp>,
+}
+
+fn is_zero(value: &u64) -> bool {
+    *value == 0
 }
 
 /// The large, immutable part of a stored event: what a consumer needs to act on and re-verify

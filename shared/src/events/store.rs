@@ -8,9 +8,11 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use super::cursor::Cursor;
+use super::ingest::RELEASED;
 use super::keys;
 use super::model::{
-    EventBody, EventId, EventMeta, EventStatus, EventType, NewEvent, Provider, StoredEvent,
+    EventAction, EventBody, EventId, EventMeta, EventStatus, EventType, Provider, SourceLabel,
+    StoredEvent,
 };
 use crate::clock::Clock;
 use crate::kv::{KeyValue, KvError};
@@ -62,15 +64,6 @@ impl From<StoreError> for Problem {
     }
 }
 
-/// The result of ingesting a delivery.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Ingested {
-    /// First time we see it: stored now.
-    Accepted(EventMeta),
-    /// Already stored (by an earlier or a concurrent request).
-    Duplicate(EventId),
-}
-
 /// The result of a status change.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StatusChange {
@@ -91,8 +84,11 @@ pub struct Tuning {
     pub lease: Duration,
     /// How long a duplicate waits for the concurrent original to be committed.
     pub wait_for_commit: Duration,
-    /// Polling interval while waiting.
+    /// The first pause while waiting; it doubles up to 200 ms.
     pub poll_interval: Duration,
+    /// An owner does not commit later than `lease - commit_margin` after its claim (a
+    /// contender could be taking over by then); it answers "in progress" instead.
+    pub commit_margin: Duration,
     /// Most index entries one listing request reads (returned plus filtered out).
     pub max_scan: usize,
     /// How far replica clocks may disagree; bounds the `since` early stop.
@@ -103,10 +99,36 @@ impl Default for Tuning {
     fn default() -> Self {
         Self {
             lease: Duration::from_secs(30),
-            wait_for_commit: Duration::from_secs(3),
-            poll_interval: Duration::from_millis(20),
+            wait_for_commit: Duration::from_secs(5),
+            poll_interval: Duration::from_millis(5),
+            commit_margin: Duration::from_secs(5),
             max_scan: 500,
             clock_skew: Duration::from_secs(300),
+        }
+    }
+}
+
+/// Which event types a listing returns.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum TypeFilter {
+    /// Every event.
+    #[default]
+    Any,
+    /// Only events of this type.
+    Is(EventType),
+    /// Only events whose delivery named a type.
+    Typed,
+    /// Only events whose delivery named no type.
+    Untyped,
+}
+
+impl TypeFilter {
+    fn matches(&self, event_type: Option<&EventType>) -> bool {
+        match self {
+            Self::Any => true,
+            Self::Is(wanted) => event_type == Some(wanted),
+            Self::Typed => event_type.is_some(),
+            Self::Untyped => event_type.is_none(),
         }
     }
 }
@@ -116,8 +138,12 @@ impl Default for Tuning {
 pub struct ListFilter {
     /// Only this provider.
     pub provider: Option<Provider>,
-    /// Only this event type.
-    pub event_type: Option<EventType>,
+    /// Which event types.
+    pub event_type: TypeFilter,
+    /// Only this action (GitHub's `action`).
+    pub action: Option<EventAction>,
+    /// Only events verified by the secret with this label.
+    pub source: Option<SourceLabel>,
     /// Only this status.
     pub status: Option<EventStatus>,
     /// Received at or after.
@@ -129,10 +155,15 @@ pub struct ListFilter {
 impl ListFilter {
     fn matches(&self, meta: &EventMeta) -> bool {
         self.provider.is_none_or(|p| p == meta.provider)
+            && self.event_type.matches(meta.event_type.as_ref())
             && self
-                .event_type
+                .action
                 .as_ref()
-                .is_none_or(|t| *t == meta.event_type)
+                .is_none_or(|a| Some(a) == meta.action.as_ref())
+            && self
+                .source
+                .as_ref()
+                .is_none_or(|s| Some(s) == meta.source.as_ref())
             && self.status.is_none_or(|s| s == meta.status)
             && self.since.is_none_or(|since| meta.received_at >= since)
             && self.until.is_none_or(|until| meta.received_at < until)
@@ -159,19 +190,12 @@ pub struct Counts {
     pub processed: u64,
 }
 
-/// What a claim on a delivery resolved to.
-enum Claim {
-    Owner(u64),
-    Duplicate,
-    Busy,
-}
-
 /// The event store over a key-value store and a clock.
 #[derive(Debug)]
 pub struct EventStore<K, C> {
-    kv: K,
-    clock: C,
-    tuning: Tuning,
+    pub(super) kv: K,
+    pub(super) clock: C,
+    pub(super) tuning: Tuning,
 }
 
 impl<K: KeyValue, C: Clock> EventStore<K, C> {
@@ -183,166 +207,6 @@ impl<K: KeyValue, C: Clock> EventStore<K, C> {
     /// A store with explicit tuning (tests shorten the lease).
     pub fn with_tuning(kv: K, clock: C, tuning: Tuning) -> Self {
         Self { kv, clock, tuning }
-    }
-
-    // ---------------------------------------------------------------- ingestion
-
-    /// Stores a verified delivery exactly once.
-    ///
-    /// Returns [`Ingested::Accepted`] to the one request that stored it, and
-    /// [`Ingested::Duplicate`] to every other copy once the original is committed. A copy that
-    /// arrives while the original is still being written waits up to `wait_for_commit`, then
-    /// gets [`StoreError::InProgress`] (the caller answers 503 and the provider retries).
-    pub fn ingest(&self, event: NewEvent) -> Result<Ingested, StoreError> {
-        let id = EventId::for_delivery(event.provider, &event.delivery_id);
-        if self.kv.get(&keys::meta(&id))?.is_some() {
-            return Ok(Ingested::Duplicate(id));
-        }
-        match self.claim(&id)? {
-            Claim::Duplicate => Ok(Ingested::Duplicate(id)),
-            Claim::Busy => Err(StoreError::InProgress),
-            Claim::Owner(generation) => {
-                let result = self.commit(&id, event);
-                // Released in both cases: after a commit the meta key answers duplicates, and
-                // after a failure the next retry must be able to take over at once.
-                self.release(&id, generation);
-                result.map(Ingested::Accepted)
-            }
-        }
-    }
-
-    /// Decides which request stores the delivery. Only `increment` is atomic on every Spin
-    /// backend, so ownership of a generation is "the increment that returned 1".
-    fn claim(&self, id: &EventId) -> Result<Claim, StoreError> {
-        let mut generation = self.read_generation(id)?;
-        // Each step moves past one abandoned generation; a handful is plenty.
-        for _ in 0..4 {
-            if self.kv.increment(&keys::claim(id, generation), 1)? == 1 {
-                return match self.take_ownership(id, generation) {
-                    Ok(claim) => Ok(claim),
-                    Err(error) => {
-                        // Let the next retry take over at once instead of after the lease.
-                        self.release(id, generation);
-                        Err(error)
-                    }
-                };
-            }
-            match self.lease_state(id, generation)? {
-                Lease::Held => return self.wait_for_commit(id),
-                Lease::Unknown => {
-                    // The owner crashed before writing its lease, or has not written it yet:
-                    // start the clock on its behalf so the claim can expire.
-                    self.kv.set(
-                        &keys::lease(id, generation),
-                        self.now_ms().to_string().as_bytes(),
-                    )?;
-                    return self.wait_for_commit(id);
-                }
-                Lease::Expired => generation += 1,
-            }
-        }
-        Ok(Claim::Busy)
-    }
-
-    /// The steps after winning a claim: record the lease and, on a takeover, make sure the
-    /// event was not committed meanwhile.
-    fn take_ownership(&self, id: &EventId, generation: u64) -> Result<Claim, StoreError> {
-        self.kv.set(
-            &keys::lease(id, generation),
-            self.now_ms().to_string().as_bytes(),
-        )?;
-        if generation > 0 {
-            self.kv
-                .set(&keys::generation(id), generation.to_string().as_bytes())?;
-            // A takeover happens after a release, and owners release after committing:
-            // re-check so a committed event is never stored twice.
-            if self.kv.get(&keys::meta(id))?.is_some() {
-                self.release(id, generation);
-                return Ok(Claim::Duplicate);
-            }
-        }
-        Ok(Claim::Owner(generation))
-    }
-
-    fn wait_for_commit(&self, id: &EventId) -> Result<Claim, StoreError> {
-        let mut waited = Duration::ZERO;
-        loop {
-            if self.kv.get(&keys::meta(id))?.is_some() {
-                return Ok(Claim::Duplicate);
-            }
-            if waited >= self.tuning.wait_for_commit {
-                return Ok(Claim::Busy);
-            }
-            self.clock.sleep(self.tuning.poll_interval);
-            waited += self.tuning.poll_interval;
-        }
-    }
-
-    fn read_generation(&self, id: &EventId) -> Result<u64, StoreError> {
-        Ok(self
-            .kv
-            .get(&keys::generation(id))?
-            .and_then(|bytes| std::str::from_utf8(&bytes).ok()?.parse().ok())
-            .unwrap_or(0))
-    }
-
-    fn lease_state(&self, id: &EventId, generation: u64) -> Result<Lease, StoreError> {
-        let started = self
-            .kv
-            .get(&keys::lease(id, generation))?
-            .and_then(|bytes| std::str::from_utf8(&bytes).ok()?.parse::<i64>().ok());
-        Ok(match started {
-            None => Lease::Unknown,
-            Some(0) => Lease::Expired,
-            Some(started) => {
-                let age_ms = self.now_ms().saturating_sub(started);
-                let lease_ms = i64::try_from(self.tuning.lease.as_millis()).unwrap_or(i64::MAX);
-                if age_ms >= lease_ms {
-                    Lease::Expired
-                } else {
-                    Lease::Held
-                }
-            }
-        })
-    }
-
-    /// Best effort: a release that fails only delays a takeover until the lease expires.
-    fn release(&self, id: &EventId, generation: u64) {
-        if let Err(error) = self.kv.set(&keys::lease(id, generation), b"0") {
-            tracing::warn!(event_id = id.as_str(), error = %error, "could not release claim");
-        }
-    }
-
-    /// Writes the event. Order matters: body and index first, then the meta key, whose
-    /// existence makes the event visible. A failure before the meta write leaves only records
-    /// nobody reads (an index entry whose meta is missing is skipped; a body is overwritten by
-    /// the retry).
-    fn commit(&self, id: &EventId, event: NewEvent) -> Result<EventMeta, StoreError> {
-        let seq = u64::try_from(self.kv.increment(keys::SEQ, 1)?).unwrap_or_default();
-        let meta = EventMeta {
-            id: id.clone(),
-            seq,
-            provider: event.provider,
-            delivery_id: event.delivery_id,
-            event_type: event.event_type,
-            received_at: self.clock.now(),
-            status: EventStatus::Pending,
-            processed_at: None,
-        };
-        let body = EventBody {
-            headers: event.headers,
-            content_type: event.content_type,
-            raw_body: event.raw_body,
-            json: event.json,
-        };
-        self.kv.set_many(&[
-            (keys::body(id), encode(&body)?),
-            (keys::index(seq), id.as_str().as_bytes().to_vec()),
-        ])?;
-        self.kv.set(&keys::meta(id), &encode(&meta)?)?;
-        // The event is durable from here on; a failed counter must not turn that into a 503.
-        self.bump(meta.provider, EventStatus::Pending, 1);
-        Ok(meta)
     }
 
     // ---------------------------------------------------------------- reading
@@ -373,6 +237,16 @@ impl<K: KeyValue, C: Clock> EventStore<K, C> {
         limit: usize,
         after: Option<Cursor>,
     ) -> Result<Page, StoreError> {
+        if let (Some(since), Some(until)) = (filter.since, filter.until) {
+            if since >= until {
+                // An empty window: nothing to read.
+                return Ok(Page {
+                    items: Vec::new(),
+                    next: None,
+                    scanned: 0,
+                });
+            }
+        }
         let mut position = match after {
             Some(cursor) => cursor.before_seq.saturating_sub(1),
             None => u64::try_from(self.kv.increment(keys::SEQ, 0)?).unwrap_or_default(),
@@ -410,17 +284,34 @@ impl<K: KeyValue, C: Clock> EventStore<K, C> {
         })
     }
 
-    /// The event committed at `seq`, if the index entry still points at a live event of that
-    /// incarnation (entries left by failed or superseded ingestions are skipped).
+    /// The event committed at `seq`, from its index entry alone: one read. An entry holds the
+    /// event's summary (the same record as its meta, written in the same atomic batch). An
+    /// entry in the previous layout holds only the event id; it is resolved through the meta
+    /// record, which must carry the same sequence number (entries of superseded attempts are
+    /// skipped), until a status change rewrites it in the current layout.
     fn meta_at(&self, seq: u64) -> Result<Option<EventMeta>, StoreError> {
-        let Some(id_bytes) = self.kv.get(&keys::index(seq))? else {
+        let key = keys::index(seq);
+        let Some(entry) = self.kv.get(&key)? else {
             return Ok(None);
         };
-        let Some(id) = std::str::from_utf8(&id_bytes)
+        if entry.first() == Some(&b'{') {
+            return match serde_json::from_slice::<EventMeta>(&entry) {
+                Ok(meta) if meta.seq == seq => Ok(Some(meta)),
+                Ok(_) => Ok(None),
+                Err(error) => {
+                    tracing::error!(key, reason = %error, "corrupt index entry skipped in listing");
+                    Ok(None)
+                }
+            };
+        }
+        let Some(id) = std::str::from_utf8(&entry)
             .ok()
             .and_then(|text| EventId::parse(text).ok())
         else {
-            tracing::error!(seq, "index entry does not hold an event id; skipped");
+            tracing::error!(
+                seq,
+                "index entry holds neither a summary nor an event id; skipped"
+            );
             return Ok(None);
         };
         match self.meta(&id) {
@@ -438,7 +329,8 @@ impl<K: KeyValue, C: Clock> EventStore<K, C> {
 
     /// Sets the status of an event. `pending` → `processed` moves the counters once, however
     /// many requests race; `processed` → `processed` is a no-op; `processed` → `pending` is
-    /// refused.
+    /// refused. The meta record and the index entry are rewritten in one atomic batch, so a
+    /// listing shows the change at once.
     ///
     /// `meta` is the metadata the caller read (and checked preconditions against).
     pub fn set_status(
@@ -458,7 +350,7 @@ impl<K: KeyValue, C: Clock> EventStore<K, C> {
                     self.bump(meta.provider, EventStatus::Pending, -1);
                     self.bump(meta.provider, EventStatus::Processed, 1);
                 }
-                // Writing the meta back after a concurrent delete would resurrect it; the
+                // Writing the records back after a concurrent delete would resurrect them; the
                 // delete claim narrows that window to the next two operations.
                 if self
                     .kv
@@ -472,14 +364,19 @@ impl<K: KeyValue, C: Clock> EventStore<K, C> {
                     processed_at: Some(self.clock.now()),
                     ..meta
                 };
-                self.kv.set(&keys::meta(&updated.id), &encode(&updated)?)?;
+                let summary = encode(&updated)?;
+                self.kv.set_many(&[
+                    (keys::meta(&updated.id), summary.clone()),
+                    (keys::index(updated.seq), summary),
+                ])?;
                 Ok(StatusChange::Updated(updated))
             }
         }
     }
 
-    /// Deletes an event: its meta key first (it disappears from reads at once), then its body
-    /// and index entry. The counters move once, however many requests race.
+    /// Deletes an event: its meta record, body and index entry in one atomic batch (it
+    /// disappears from reads and listings at once), then releases its claim so a redelivery
+    /// is stored again straight away. The counters move once, however many requests race.
     pub fn delete(&self, meta: &EventMeta) -> Result<(), StoreError> {
         if self
             .kv
@@ -488,12 +385,18 @@ impl<K: KeyValue, C: Clock> EventStore<K, C> {
         {
             self.bump(meta.provider, meta.status, -1);
         }
-        self.kv.delete(&keys::meta(&meta.id))?;
-        for key in [keys::body(&meta.id), keys::index(meta.seq)] {
-            // Leftovers are unreachable (no meta points at them) and harmless.
-            if let Err(error) = self.kv.delete(&key) {
-                tracing::warn!(key, error = %error, "could not delete; left unreachable");
-            }
+        self.kv.delete_many(&[
+            keys::meta(&meta.id),
+            keys::body(&meta.id),
+            keys::index(meta.seq),
+        ])?;
+        // A contender of the original delivery may have started the lease after the commit
+        // released it; released again, a redelivery takes over at once instead of waiting.
+        if let Err(error) = self
+            .kv
+            .set(&keys::lease(&meta.id, meta.generation), RELEASED)
+        {
+            tracing::warn!(event_id = meta.id.as_str(), error = %error, "could not release claim");
         }
         Ok(())
     }
@@ -523,7 +426,7 @@ impl<K: KeyValue, C: Clock> EventStore<K, C> {
         Ok(stats)
     }
 
-    fn bump(&self, provider: Provider, status: EventStatus, delta: i64) {
+    pub(super) fn bump(&self, provider: Provider, status: EventStatus, delta: i64) {
         let key = keys::stats(provider, status);
         if let Err(error) = self.kv.increment(&key, delta) {
             tracing::error!(key, delta, error = %error, "counter not updated; stats drift by one");
@@ -545,22 +448,9 @@ impl<K: KeyValue, C: Clock> EventStore<K, C> {
             }
         }
     }
-
-    fn now_ms(&self) -> i64 {
-        self.clock.now().unix_millis()
-    }
 }
 
-enum Lease {
-    /// The owner started recently.
-    Held,
-    /// No lease recorded.
-    Unknown,
-    /// Released, or older than the lease duration.
-    Expired,
-}
-
-fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, StoreError> {
+pub(super) fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, StoreError> {
     serde_json::to_vec(value).map_err(|error| StoreError::Corrupt {
         key: String::new(),
         reason: format!("could not encode: {error}"),

@@ -17,7 +17,9 @@ fn new_event(provider: Provider, delivery: &str) -> NewEvent {
     NewEvent {
         provider,
         delivery_id: DeliveryId::parse(delivery).unwrap(),
-        event_type: EventType::parse("thing.happened").unwrap(),
+        event_type: Some(EventType::parse("thing.happened").unwrap()),
+        action: None,
+        source: None,
         headers: BTreeMap::from([("x-signature".to_owned(), "sig".to_owned())]),
         content_type: "application/json".into(),
         raw_body: body.clone(),
@@ -118,10 +120,10 @@ fn fifty_concurrent_copies_are_stored_once() {
 fn a_failed_write_leaves_nothing_visible_and_the_retry_succeeds_at_once() {
     let kv = MemoryKv::new();
     let clock = ManualClock::at_unix(T0);
-    for failing in [Op::SetMany, Op::Set] {
-        // Fail the body/index batch, or the meta write (the only plain `set` of a `meta` key).
+    for failing in [Op::SetMany, Op::Increment] {
+        // Fail the commit batch, or the sequence number after the claim.
         let faulty = FaultyKv::new(&kv, move |op, key, _| {
-            op == failing && (op == Op::SetMany || key.starts_with("events:meta:"))
+            op == failing && (op == Op::SetMany || key == "events:seq")
         });
         let delivery = format!("fail-{failing:?}");
         let failed =
@@ -181,23 +183,6 @@ fn an_abandoned_claim_is_taken_over_after_the_lease() {
         store.ingest(new_event(Provider::Stripe, "evt_crash")),
         Ok(Ingested::Duplicate(meta.id))
     );
-}
-
-#[test]
-fn an_owner_that_fails_right_after_claiming_releases_so_the_retry_is_immediate() {
-    let kv = MemoryKv::new();
-    let clock = ManualClock::at_unix(T0);
-    // The claim succeeds, then writing the lease fails (once).
-    let failing_once = std::sync::atomic::AtomicBool::new(true);
-    let once = FaultyKv::new(&kv, |op, key, _| {
-        op == Op::Set
-            && key.starts_with("events:lease:")
-            && failing_once.swap(false, std::sync::atomic::Ordering::SeqCst)
-    });
-    let failed = EventStore::new(&once, &clock).ingest(new_event(Provider::Github, "lease-fail"));
-    assert!(matches!(failed, Err(StoreError::Kv(_))), "{failed:?}");
-    // No waiting for the lease: the next attempt takes over straight away.
-    accepted(EventStore::new(&kv, &clock).ingest(new_event(Provider::Github, "lease-fail")));
 }
 
 #[test]
@@ -278,7 +263,7 @@ fn filters_apply_and_the_scan_bound_returns_a_cursor() {
     assert_eq!(page.items.len(), 1);
 
     let typed = ListFilter {
-        event_type: Some(EventType::parse("other.type").unwrap()),
+        event_type: TypeFilter::Is(EventType::parse("other.type").unwrap()),
         ..ListFilter::default()
     };
     assert!(store.list(&typed, 50, Some(next)).unwrap().items.is_empty());
@@ -458,10 +443,226 @@ fn corrupt_records_are_reported_on_read_and_skipped_in_listings() {
     let bad = accepted(store.ingest(new_event(Provider::Github, "bad")));
     kv.set(&format!("events:meta:{}", bad.id), b"{not json")
         .unwrap();
+    kv.set(&format!("events:idx:{:020}", bad.seq), b"{not json")
+        .unwrap();
     assert!(matches!(
         store.meta(&bad.id),
         Err(StoreError::Corrupt { .. })
     ));
     let page = store.list(&ListFilter::default(), 10, None).unwrap();
     assert_eq!(page.items, vec![good]);
+}
+
+#[test]
+fn a_new_delivery_costs_four_operations_and_a_duplicate_two() {
+    use crate::kv::testing::CountingKv;
+    let kv = MemoryKv::new();
+    let counting = CountingKv::new(&kv);
+    let clock = ManualClock::at_unix(T0);
+    let store = EventStore::new(&counting, &clock);
+    accepted(store.ingest(new_event(Provider::Github, "count-me")));
+    // Claim, sequence number, the commit batch (body, index, meta, released lease), counter.
+    assert_eq!(
+        counting.take(),
+        [Op::Increment, Op::Increment, Op::SetMany, Op::Increment]
+    );
+    assert!(matches!(
+        store.ingest(new_event(Provider::Github, "count-me")),
+        Ok(Ingested::Duplicate(_))
+    ));
+    assert_eq!(counting.take(), [Op::Increment, Op::Get]);
+}
+
+#[test]
+fn a_page_of_fifty_costs_fifty_one_reads() {
+    use crate::kv::testing::CountingKv;
+    let kv = MemoryKv::new();
+    let clock = ManualClock::at_unix(T0);
+    let store = EventStore::new(&kv, &clock);
+    for n in 0..120 {
+        accepted(store.ingest(new_event(Provider::Stripe, &format!("page-{n}"))));
+    }
+    let counting = CountingKv::new(&kv);
+    let page = EventStore::new(&counting, &clock)
+        .list(&ListFilter::default(), 50, None)
+        .unwrap();
+    assert_eq!(page.items.len(), 50);
+    let ops = counting.take();
+    assert_eq!(ops.len(), 51, "{ops:?}");
+    assert_eq!(ops[0], Op::Increment, "the newest sequence number");
+    assert!(ops[1..].iter().all(|op| *op == Op::Get));
+}
+
+#[test]
+fn status_changes_and_deletes_show_in_listings_at_once() {
+    let kv = MemoryKv::new();
+    let clock = ManualClock::at_unix(T0);
+    let store = EventStore::new(&kv, &clock);
+    let first = accepted(store.ingest(new_event(Provider::Github, "seen-1")));
+    let second = accepted(store.ingest(new_event(Provider::Github, "seen-2")));
+    store
+        .set_status(first.clone(), EventStatus::Processed)
+        .unwrap();
+    let processed = ListFilter {
+        status: Some(EventStatus::Processed),
+        ..ListFilter::default()
+    };
+    let page = store.list(&processed, 10, None).unwrap();
+    assert_eq!(page.items.len(), 1);
+    assert_eq!(page.items[0].id, first.id);
+    assert!(page.items[0].processed_at.is_some());
+    store.delete(&second).unwrap();
+    let page = store.list(&ListFilter::default(), 10, None).unwrap();
+    assert_eq!(
+        page.items.iter().map(|m| &m.id).collect::<Vec<_>>(),
+        [&first.id]
+    );
+}
+
+/// A store written by the previous layout (index entries holding only the event id, meta
+/// records without the fields added since) is listed and read as before, and a status change
+/// rewrites the entry in the current layout.
+#[test]
+fn events_in_the_previous_layout_are_listed_read_and_migrated_on_write() {
+    let kv = MemoryKv::new();
+    let clock = ManualClock::at_unix(T0);
+    let id = EventId::for_delivery(Provider::Github, &DeliveryId::parse("old-1").unwrap());
+    kv.increment("events:seq", 7).unwrap();
+    kv.set("events:idx:00000000000000000007", id.as_str().as_bytes())
+        .unwrap();
+    let old_meta = format!(
+        r#"{{"id":"{id}","seq":7,"provider":"github","delivery_id":"old-1","event_type":"push","received_at":"2026-11-24T14:34:37.086Z","status":"pending"}}"#
+    );
+    kv.set(&format!("events:meta:{id}"), old_meta.as_bytes())
+        .unwrap();
+    kv.set(
+        &format!("events:body:{id}"),
+        br#"{"headers":{},"content_type":"application/json","raw_body":"{}","json":{}}"#,
+    )
+    .unwrap();
+    // A superseded entry of the old layout (its meta moved on to another sequence number).
+    kv.set("events:idx:00000000000000000006", id.as_str().as_bytes())
+        .unwrap();
+
+    let store = EventStore::new(&kv, &clock);
+    let page = store.list(&ListFilter::default(), 10, None).unwrap();
+    assert_eq!(page.items.len(), 1, "{page:?}");
+    let meta = page.items[0].clone();
+    assert_eq!((meta.seq, meta.delivery_id.as_str()), (7, "old-1"));
+    assert_eq!(
+        meta.event_type.as_ref().map(EventType::as_str),
+        Some("push")
+    );
+    assert!(store.get(&id).unwrap().is_some());
+    // A duplicate of it is recognised (its claim counter predates the fast path too).
+    kv.increment(&format!("events:claim:{id}:0"), 1).unwrap();
+    assert_eq!(
+        store.ingest(new_event(Provider::Github, "old-1")),
+        Ok(Ingested::Duplicate(id.clone()))
+    );
+
+    store.set_status(meta, EventStatus::Processed).unwrap();
+    let entry = kv.get("events:idx:00000000000000000007").unwrap().unwrap();
+    assert_eq!(entry.first(), Some(&b'{'), "rewritten as a summary");
+    let page = store.list(&ListFilter::default(), 10, None).unwrap();
+    assert_eq!(page.items[0].status, EventStatus::Processed);
+}
+
+#[test]
+fn a_contender_takes_over_at_once_when_the_owner_fails() {
+    use crate::clock::SystemClock;
+    let kv = Arc::new(MemoryKv::new());
+    let event = new_event(Provider::Github, "owner-fails");
+    let id = EventId::for_delivery(Provider::Github, &event.delivery_id);
+    // An owner holds generation 0 and has not committed.
+    kv.increment(&format!("events:claim:{id}:0"), 1).unwrap();
+    let tuning = Tuning {
+        wait_for_commit: Duration::from_secs(10),
+        ..Tuning::default()
+    };
+    let contender = {
+        let kv = kv.clone();
+        std::thread::spawn(move || {
+            let started = std::time::Instant::now();
+            let result = EventStore::with_tuning(&*kv, SystemClock, tuning).ingest(event);
+            (result, started.elapsed())
+        })
+    };
+    std::thread::sleep(Duration::from_millis(100));
+    // The owner's commit fails, and it releases its claim.
+    kv.set(&format!("events:lease:{id}:0"), b"0").unwrap();
+    let (result, took) = contender.join().unwrap();
+    let meta = accepted(result);
+    assert_eq!(meta.generation, 1);
+    assert!(took < Duration::from_secs(5), "waited {took:?}");
+}
+
+#[test]
+fn an_owner_that_held_its_claim_too_long_does_not_commit() {
+    /// Advances the clock by `lag` when the sequence number is taken (a stalled owner).
+    struct Stalling<'a> {
+        kv: &'a MemoryKv,
+        clock: &'a ManualClock,
+        lag: Duration,
+    }
+    impl KeyValue for Stalling<'_> {
+        fn get(&self, key: &str) -> Result<Option<Vec<u8>>, crate::kv::KvError> {
+            self.kv.get(key)
+        }
+        fn set(&self, key: &str, value: &[u8]) -> Result<(), crate::kv::KvError> {
+            self.kv.set(key, value)
+        }
+        fn set_many(&self, entries: &[(String, Vec<u8>)]) -> Result<(), crate::kv::KvError> {
+            self.kv.set_many(entries)
+        }
+        fn delete(&self, key: &str) -> Result<(), crate::kv::KvError> {
+            self.kv.delete(key)
+        }
+        fn delete_many(&self, keys: &[String]) -> Result<(), crate::kv::KvError> {
+            self.kv.delete_many(keys)
+        }
+        fn increment(&self, key: &str, delta: i64) -> Result<i64, crate::kv::KvError> {
+            if key == "events:seq" {
+                self.clock.advance(self.lag);
+            }
+            self.kv.increment(key, delta)
+        }
+    }
+    let kv = MemoryKv::new();
+    let clock = ManualClock::at_unix(T0);
+    let stalled = Stalling {
+        kv: &kv,
+        clock: &clock,
+        lag: Duration::from_secs(26),
+    };
+    assert_eq!(
+        EventStore::new(&stalled, &clock).ingest(new_event(Provider::Github, "stalled")),
+        Err(StoreError::InProgress)
+    );
+    let store = EventStore::new(&kv, &clock);
+    assert!(store
+        .list(&ListFilter::default(), 10, None)
+        .unwrap()
+        .items
+        .is_empty());
+    // It released its claim: the retry is stored at once.
+    accepted(store.ingest(new_event(Provider::Github, "stalled")));
+}
+
+#[test]
+fn a_redelivery_after_a_delete_is_stored_at_once_even_after_a_contended_first_delivery() {
+    let kv = MemoryKv::new();
+    let clock = ManualClock::at_unix(T0);
+    let store = EventStore::new(&kv, &clock);
+    let first = accepted(store.ingest(new_event(Provider::Github, "contended")));
+    // A contender of the first delivery started the lease just after the commit released it.
+    kv.set(
+        &format!("events:lease:{}:0", first.id),
+        (T0 * 1000).to_string().as_bytes(),
+    )
+    .unwrap();
+    store.delete(&first).unwrap();
+    // With a manual clock a wait would run the bound out at once and answer InProgress.
+    let second = accepted(store.ingest(new_event(Provider::Github, "contended")));
+    assert!(second.seq > first.seq);
 }

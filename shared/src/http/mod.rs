@@ -2,12 +2,12 @@
 //!
 //! | module | job |
 //! |---|---|
-//! | [`message`] | the request, response, method, status and header types |
-//! | [`context`] | what the pipeline knows about a request besides the request: id, route, params |
-//! | [`pipeline`] | [`serve`]: request id, body limits, the service, `HEAD`, one log line |
-//! | [`router`] | paths (`/api/events/:id`) and methods to handlers; 404 and 405 with `Allow` |
+//! | `message` | the request, response, method, status and header types |
+//! | `context` | [`RequestContext`]: what the pipeline knows besides the request: id, route, params |
+//! | `pipeline` | [`serve`]: request id, body limits, the service, `HEAD`, one log line |
+//! | `router` | [`Router`]: paths (`/api/events/:id`) and methods to handlers; 404 and 405 with `Allow` |
 //!
-//! [`testing`] (feature `testing`) builds requests and reads responses in tests.
+//! `testing` (feature `testing`) builds requests and reads responses in tests.
 
 mod context;
 mod message;

@@ -31,7 +31,9 @@ fn ingest(kv: &MemoryKv, provider: Provider, delivery: &str, kind: &str) -> Stri
     let event = NewEvent {
         provider,
         delivery_id: DeliveryId::parse(delivery).unwrap(),
-        event_type: EventType::parse(kind).unwrap(),
+        event_type: Some(EventType::parse(kind).unwrap()),
+        action: None,
+        source: None,
         headers: BTreeMap::from([("content-type".to_owned(), "application/json".to_owned())]),
         content_type: "application/json".into(),
         raw_body: body.clone(),

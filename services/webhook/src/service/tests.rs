@@ -121,7 +121,16 @@ fn each_provider_is_accepted_once_then_reported_duplicate() {
     let store = EventStore::new(&kv, ManualClock::at_unix(NOW));
     let page = store.list(&ListFilter::default(), 10, None).unwrap();
     assert_eq!(page.items.len(), 3);
-    let types: Vec<_> = page.items.iter().map(|m| m.event_type.as_str()).collect();
+    let types: Vec<_> = page
+        .items
+        .iter()
+        .map(|m| {
+            m.event_type
+                .as_ref()
+                .map(|t| t.as_str())
+                .unwrap_or_default()
+        })
+        .collect();
     assert_eq!(types, ["user.created", "invoice.paid", "push"]);
 }
 
