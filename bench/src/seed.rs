@@ -7,7 +7,7 @@ use std::io::Write;
 use std::sync::Mutex;
 
 use shared::clock::SystemClock;
-use shared::config::{names, StaticVariables};
+use shared::config::StaticVariables;
 use shared::http::{Head, Method};
 use shared::kv::{KeyValue, KvError};
 use thiserror::Error;
@@ -152,10 +152,7 @@ impl KeyValue for Recorded {
 pub fn seed(n: usize, size: usize, progress: impl Fn(usize)) -> Result<Recorded, SeedError> {
     let store = Recorded::default();
     let mut pairs = crate::native::manifest_defaults()?;
-    pairs.insert(
-        names::WEBHOOK_GITHUB_SECRET.to_owned(),
-        GITHUB_SECRET.to_owned(),
-    );
+    pairs.insert("webhook_github_secret".to_owned(), GITHUB_SECRET.to_owned());
     let vars = StaticVariables::from_pairs(pairs.iter().map(|(n, v)| (n.as_str(), v.as_str())));
     for index in 0..n {
         let delivery = Delivery::github(format!("seed-{index:08}"), size);

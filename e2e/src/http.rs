@@ -59,8 +59,16 @@ pub struct RequestBuilder {
 }
 
 impl RequestBuilder {
-    /// Adds a header.
+    /// Sets a header, replacing one of the same name (so a test can take a correctly signed
+    /// request and change one header).
     pub fn header(mut self, name: &str, value: &str) -> Self {
+        self.headers.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
+        self.headers.push((name.to_owned(), value.to_owned()));
+        self
+    }
+
+    /// Adds a header, keeping any of the same name (to send a repeated header).
+    pub fn append_header(mut self, name: &str, value: &str) -> Self {
         self.headers.push((name.to_owned(), value.to_owned()));
         self
     }

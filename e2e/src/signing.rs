@@ -3,7 +3,7 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use webhook_verify::{github, standard, stripe};
+use webhook_verify::{github, linear, shopify, slack, standard, stripe};
 
 use crate::http::{Client, RequestBuilder};
 
@@ -13,6 +13,12 @@ pub const GITHUB_SECRET: &str = "e2e-github-secret";
 pub const STRIPE_SECRET: &str = "whsec_e2e_stripe_secret";
 /// Test secret for Standard Webhooks (`whsec_` + base64 of "e2e-standard-webhooks-key").
 pub const STANDARD_SECRET: &str = "whsec_ZTJlLXN0YW5kYXJkLXdlYmhvb2tzLWtleQ==";
+/// Test secret for Shopify.
+pub const SHOPIFY_SECRET: &str = "e2e-shopify-client-secret";
+/// Test signing secret for Slack.
+pub const SLACK_SECRET: &str = "e2e-slack-signing-secret";
+/// Test signing secret for Linear.
+pub const LINEAR_SECRET: &str = "lin_wh_e2e_signing_secret";
 /// The API token the e2e apps are started with.
 pub const API_TOKEN: &str = "e2e-api-token";
 
@@ -22,6 +28,9 @@ pub fn configured() -> crate::SpinOptions {
         .variable("webhook_github_secret", GITHUB_SECRET)
         .variable("webhook_stripe_secret", STRIPE_SECRET)
         .variable("webhook_standard_secret", STANDARD_SECRET)
+        .variable("webhook_shopify_secret", SHOPIFY_SECRET)
+        .variable("webhook_slack_secret", SLACK_SECRET)
+        .variable("webhook_linear_secret", LINEAR_SECRET)
         .variable("api_token", API_TOKEN)
 }
 
@@ -86,6 +95,67 @@ pub fn standard(client: &Client, id: &str, kind: &str, timestamp: i64) -> Reques
         .header(
             "webhook-signature",
             &standard::sign(&key, id, timestamp, body.as_bytes()),
+        )
+        .body(body)
+}
+
+/// A Shopify delivery of `body` (`X-Shopify-Topic: topic`), signed with `secret`.
+pub fn shopify(client: &Client, id: &str, topic: &str, body: &str, secret: &str) -> RequestBuilder {
+    client
+        .post("/webhooks/shopify")
+        .header("content-type", "application/json")
+        .header("x-shopify-webhook-id", id)
+        .header("x-shopify-topic", topic)
+        .header("x-shopify-shop-domain", "e2e.myshopify.com")
+        .header(
+            "x-shopify-hmac-sha256",
+            &shopify::sign(secret.as_bytes(), body.as_bytes()),
+        )
+        .body(body)
+}
+
+/// A Slack Events API request of `body`, signed at `timestamp`.
+pub fn slack(client: &Client, body: &str, timestamp: i64) -> RequestBuilder {
+    client
+        .post("/webhooks/slack")
+        .header("content-type", "application/json")
+        .header("x-slack-request-timestamp", &timestamp.to_string())
+        .header(
+            "x-slack-signature",
+            &slack::sign(SLACK_SECRET.as_bytes(), timestamp, body.as_bytes()),
+        )
+        .body(body)
+}
+
+/// A Slack `event_callback` with this `event_id` and inner event type.
+pub fn slack_event(event_id: &str, kind: &str) -> String {
+    serde_json::json!({
+        "token": "e2e", "team_id": "T0E2E", "api_app_id": "A0E2E", "type": "event_callback",
+        "event_id": event_id, "event_time": 1, "event": {"type": kind, "text": "hello"}
+    })
+    .to_string()
+}
+
+/// A Linear delivery (`Linear-Event: event`, body `action`), timestamped at `at_ms`.
+pub fn linear(
+    client: &Client,
+    delivery: &str,
+    event: &str,
+    action: &str,
+    at_ms: i64,
+) -> RequestBuilder {
+    let body = serde_json::json!({
+        "action": action, "type": event, "data": {"id": "e2e"}, "webhookTimestamp": at_ms
+    })
+    .to_string();
+    client
+        .post("/webhooks/linear")
+        .header("content-type", "application/json; charset=utf-8")
+        .header("linear-delivery", delivery)
+        .header("linear-event", event)
+        .header(
+            "linear-signature",
+            &linear::sign(LINEAR_SECRET.as_bytes(), body.as_bytes()),
         )
         .body(body)
 }

@@ -180,3 +180,47 @@ fn watch_globs_match_as_spin_reads_them() {
         "services/api/contract/src/lib.rs"
     ));
 }
+
+/// The variables each component is granted in spin.toml, exactly as its code reads them (and so
+/// readiness checks them). deploy-check, in turn, checks that each SpinApp passes every variable
+/// its component is granted.
+#[test]
+fn every_component_is_granted_exactly_the_variables_its_code_reads() {
+    let manifest = read_toml(&root().join("spin.toml"));
+    let declared: BTreeSet<&str> = manifest["variables"]
+        .as_table()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    let code: [(&str, Vec<&str>); 3] = [
+        ("health", health::service::VARIABLES.to_vec()),
+        ("api", api::service::VARIABLES.to_vec()),
+        ("webhook", webhook::service::variables()),
+    ];
+    for (id, read) in code {
+        let granted: BTreeSet<&str> = manifest["component"][id]["variables"]
+            .as_table()
+            .unwrap_or_else(|| panic!("component {id} has no variables table"))
+            .iter()
+            .map(|(name, template)| {
+                // Each is passed through from the application variable of the same name.
+                assert_eq!(
+                    template.as_str(),
+                    Some(format!("{{{{ {name} }}}}").as_str()),
+                    "component {id}: {name}"
+                );
+                name.as_str()
+            })
+            .collect();
+        let read: BTreeSet<&str> = read.into_iter().collect();
+        assert_eq!(
+            granted, read,
+            "component {id}: spin.toml grants vs the code reads"
+        );
+        assert!(
+            granted.is_subset(&declared),
+            "component {id}: undeclared variables"
+        );
+    }
+}

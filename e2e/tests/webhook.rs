@@ -34,6 +34,15 @@ fn signed_deliveries_of_every_provider_are_stored_once() {
         signing::github(&client, "e2e-gh-1", "push", r#"{"ref":"refs/heads/main"}"#),
         signing::stripe(&client, "evt_e2e_1", "invoice.paid", t),
         signing::standard(&client, "msg_e2e_1", "user.created", t),
+        signing::shopify(
+            &client,
+            "b54557e4-e2e",
+            "orders/create",
+            r#"{"id":820982911946154508}"#,
+            signing::SHOPIFY_SECRET,
+        ),
+        signing::slack(&client, &signing::slack_event("Ev0E2E", "app_mention"), t),
+        signing::linear(&client, "lin-e2e-1", "Issue", "create", t * 1000),
     ];
     for delivery in deliveries {
         let (id, duplicate) = receipt(&delivery.clone().send().unwrap(), 202);

@@ -13,18 +13,13 @@ use std::time::Duration;
 
 use thiserror::Error;
 
-/// The application variables, as declared in `spin.toml`.
+/// The application variables, as declared in `spin.toml`. (Each provider's secret variable,
+/// `webhook_<provider>_secret`, is in the webhook component's provider table.)
 pub mod names {
     /// Minimum level of log lines: `error`, `warn`, `info`, `debug` or `trace`.
     pub const LOG_LEVEL: &str = "log_level";
     /// Whitespace-separated bearer tokens for the API (several, to rotate without downtime).
     pub const API_TOKEN: &str = "api_token";
-    /// Whitespace-separated GitHub webhook secrets.
-    pub const WEBHOOK_GITHUB_SECRET: &str = "webhook_github_secret";
-    /// Whitespace-separated Stripe endpoint secrets (`whsec_...`).
-    pub const WEBHOOK_STRIPE_SECRET: &str = "webhook_stripe_secret";
-    /// Whitespace-separated Standard Webhooks secrets (`whsec_<base64>`).
-    pub const WEBHOOK_STANDARD_SECRET: &str = "webhook_standard_secret";
     /// Largest webhook body accepted, in bytes.
     pub const WEBHOOK_MAX_BODY_BYTES: &str = "webhook_max_body_bytes";
     /// How far a signed timestamp may be from now, in seconds, either way.

@@ -81,19 +81,20 @@ fn apply(parsed: &mut ListQuery, name: &str, value: &str) -> Result<(), String> 
         "provider" => {
             parsed.filter.provider = Some(
                 Provider::parse(value)
-                    .ok_or_else(|| "must be one of github, stripe, standard".to_owned())?,
+                    .ok_or_else(|| format!("must be one of {}", Provider::names()))?,
             );
         }
         "type" => {
             let kind = EventType::parse(value).map_err(|e| e.to_string())?;
             parsed.filter.event_type = match parsed.filter.event_type {
-                TypeFilter::Untyped => return Err("cannot be combined with has_type=false".into()),
+                // A type, and no type: nothing matches.
+                TypeFilter::Untyped => TypeFilter::Never,
                 _ => TypeFilter::Is(kind),
             };
         }
         "has_type" => {
             parsed.filter.event_type = match (value, &parsed.filter.event_type) {
-                ("false", TypeFilter::Is(_)) => return Err("cannot be combined with type".into()),
+                ("false", TypeFilter::Is(_)) => TypeFilter::Never,
                 ("false", _) => TypeFilter::Untyped,
                 // A `type` is narrower than "has one"; keep it.
                 ("true", TypeFilter::Is(kind)) => TypeFilter::Is(kind.clone()),

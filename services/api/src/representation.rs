@@ -4,14 +4,6 @@
 use api_contract::{Counts, EventDetail, EventSummary, Payload, Stats};
 use shared::events::{EventMeta, EventStatus, Provider, StoredEvent};
 
-fn provider(provider: Provider) -> api_contract::Provider {
-    match provider {
-        Provider::Github => api_contract::Provider::Github,
-        Provider::Stripe => api_contract::Provider::Stripe,
-        Provider::Standard => api_contract::Provider::Standard,
-    }
-}
-
 fn status(status: EventStatus) -> api_contract::Status {
     match status {
         EventStatus::Pending => api_contract::Status::Pending,
@@ -23,7 +15,7 @@ fn status(status: EventStatus) -> api_contract::Status {
 pub fn summary(meta: &EventMeta) -> EventSummary {
     EventSummary {
         id: meta.id.as_str().to_owned(),
-        provider: provider(meta.provider),
+        provider: api_contract::Provider(meta.provider),
         delivery_id: meta.delivery_id.as_str().to_owned(),
         event_type: meta.event_type.as_ref().map(|t| t.as_str().to_owned()),
         action: meta.action.as_ref().map(|a| a.as_str().to_owned()),

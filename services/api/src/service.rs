@@ -332,6 +332,9 @@ impl<K: KeyValue, V: Variables, C: Clock> Service for Api<K, V, C> {
     }
 }
 
+/// The variables the api component reads (spin.toml's `[component.api.variables]`).
+pub const VARIABLES: [&str; 2] = [names::LOG_LEVEL, names::API_TOKEN];
+
 /// Ready when the store answers and the variables parse (a malformed token list keeps this
 /// replica out of rotation).
 impl<K: KeyValue, V: Variables, C: Clock> Probed for Api<K, V, C> {
@@ -340,7 +343,9 @@ impl<K: KeyValue, V: Variables, C: Clock> Probed for Api<K, V, C> {
     type Clock = C;
     const LIVENESS: &'static str = "/api/healthz";
     const READINESS: &'static str = "/api/readyz";
-    const VISIBLE_VARIABLES: &'static [&'static str] = &[names::LOG_LEVEL, names::API_TOKEN];
+    fn visible_variables() -> Vec<&'static str> {
+        VARIABLES.to_vec()
+    }
 
     fn store(&self) -> &K {
         &self.store

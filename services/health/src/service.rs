@@ -13,7 +13,7 @@ use shared::probes::{self, Probed};
 use shared::problem::Problem;
 
 /// The variables the health component is granted in spin.toml; each must resolve.
-pub const VISIBLE_VARIABLES: [&str; 3] = [
+pub const VARIABLES: [&str; 3] = [
     names::LOG_LEVEL,
     names::WEBHOOK_MAX_BODY_BYTES,
     names::WEBHOOK_TIMESTAMP_TOLERANCE_SECS,
@@ -56,7 +56,9 @@ impl<K: KeyValue, V: Variables, C: Clock> Probed for Health<K, V, C> {
     type Clock = C;
     const LIVENESS: &'static str = "/healthz";
     const READINESS: &'static str = "/readyz";
-    const VISIBLE_VARIABLES: &'static [&'static str] = &VISIBLE_VARIABLES;
+    fn visible_variables() -> Vec<&'static str> {
+        VARIABLES.to_vec()
+    }
 
     fn store(&self) -> &K {
         &self.store

@@ -31,7 +31,7 @@ use shared::kv::KeyValue;
 use shared::probes::{self, Probed};
 use shared::problem::{FieldError, Problem, ProblemKind};
 
-use crate::providers::{self, Secrets};
+use crate::providers::{self, Secrets, Signed};
 
 /// The webhook component's state for one request.
 pub struct Webhooks<K, V, C> {
@@ -60,7 +60,10 @@ struct DeliveryLog {
     provider: &'static str,
     delivery_id: String,
     event_type: String,
+    source: String,
     event_id: String,
+    /// Set when the answer is neither a receipt nor a problem (a handshake).
+    outcome: Option<&'static str>,
 }
 
 impl<K: KeyValue, V: Variables, C: Clock> Webhooks<K, V, C> {
@@ -84,13 +87,14 @@ impl<K: KeyValue, V: Variables, C: Clock> Webhooks<K, V, C> {
             Ok(response) if response.status() == StatusCode::ACCEPTED => {
                 ("accepted", response.status())
             }
-            Ok(response) => ("duplicate", response.status()),
+            Ok(response) => (log.outcome.unwrap_or("duplicate"), response.status()),
             Err(problem) => (problem.kind().slug(), problem.status()),
         };
         tracing::info!(
             provider = log.provider,
             delivery_id = log.delivery_id.as_str(),
             event_type = log.event_type.as_str(),
+            source = log.source.as_str(),
             event_id = log.event_id.as_str(),
             outcome,
             status = u64::from(status.as_u16()),
@@ -113,37 +117,41 @@ impl<K: KeyValue, V: Variables, C: Clock> Webhooks<K, V, C> {
                 ProblemKind::NotFound,
                 format!(
                     "unknown provider {name:?}; this service accepts {}",
-                    Provider::ALL.map(Provider::as_str).join(", ")
+                    Provider::names()
                 ),
             )
         })?;
         log.provider = provider.as_str();
+        let spec = providers::spec(provider);
 
-        let secrets = Secrets::load(provider, &self.vars).map_err(misconfigured)?;
+        let secrets = Secrets::load(spec.secret_variable, spec.secret_format, &self.vars)
+            .map_err(misconfigured)?;
         if secrets.is_empty() {
             return Err(Problem::of(
                 ProblemKind::NotFound,
                 format!(
                     "the {provider} provider is not configured: set the {} variable to enable it",
-                    providers::secret_variable(provider)
+                    spec.secret_variable
                 ),
             ));
         }
         let limits = WebhookLimits::load(&self.vars).map_err(misconfigured)?;
 
-        providers::verify(
-            provider,
-            &secrets,
-            request.headers(),
-            request.body(),
-            self.clock.now().unix_seconds(),
-            limits.timestamp_tolerance,
-        )
-        .map_err(|error| providers::verify_problem(&error))?;
+        let signed = Signed {
+            headers: request.headers(),
+            body: request.body(),
+            now: self.clock.now(),
+            tolerance: limits.timestamp_tolerance,
+        };
+        let source = providers::verify_labelled(spec.verifier, &secrets, signed)
+            .map_err(|error| providers::verify_problem(&error))?;
+        log.source = source
+            .as_ref()
+            .map(|s| s.as_str().to_owned())
+            .unwrap_or_default();
 
         let media = media_type(request).unwrap_or_default();
-        let accepted = providers::media_types(provider);
-        if !accepted.contains(&media.as_str()) {
+        if !spec.media_types.contains(&media.as_str()) {
             let detail = if media.is_empty() {
                 "the request has no Content-Type".to_owned()
             } else {
@@ -153,10 +161,10 @@ impl<K: KeyValue, V: Variables, C: Clock> Webhooks<K, V, C> {
                 ProblemKind::UnsupportedMediaType,
                 format!(
                     "{detail}; {provider} deliveries are {}",
-                    accepted.join(" or ")
+                    spec.media_types.join(" or ")
                 ),
             )
-            .with_header("accept-post", &accepted.join(", ")));
+            .with_header("accept-post", &spec.media_types.join(", ")));
         }
         let text = std::str::from_utf8(request.body()).map_err(|error| {
             Problem::invalid(
@@ -165,11 +173,23 @@ impl<K: KeyValue, V: Variables, C: Clock> Webhooks<K, V, C> {
             )
         })?;
         let payload = providers::payload(&media, text)?;
-        let (delivery_id, event_type) = providers::identify(provider, request.headers(), &payload)?;
-        log.delivery_id = delivery_id.as_str().to_owned();
-        log.event_type = event_type.as_str().to_owned();
+        if let Some(challenge) = providers::handshake_answer(spec, &payload)? {
+            // Answered as the provider documents it, and not stored.
+            log.outcome = Some("handshake");
+            return Ok(Response::new(StatusCode::OK, challenge.into_bytes())
+                .with_header("content-type", "text/plain; charset=utf-8")
+                .with_header("cache-control", "no-store"));
+        }
+        let identity = providers::identify(spec, request.headers(), &payload)?;
+        log.delivery_id = identity.delivery_id.as_str().to_owned();
+        log.event_type = identity
+            .event_type
+            .as_ref()
+            .map(|t| t.as_str().to_owned())
+            .unwrap_or_default();
 
-        let headers: BTreeMap<String, String> = providers::kept_headers(provider)
+        let headers: BTreeMap<String, String> = spec
+            .kept_headers
             .iter()
             .filter_map(|name| {
                 let value = request.headers().get(name)?;
@@ -178,10 +198,10 @@ impl<K: KeyValue, V: Variables, C: Clock> Webhooks<K, V, C> {
             .collect();
         let event = NewEvent {
             provider,
-            delivery_id,
-            event_type: Some(event_type),
-            action: None,
-            source: None,
+            delivery_id: identity.delivery_id,
+            event_type: identity.event_type,
+            action: identity.action,
+            source,
             headers,
             content_type: media,
             raw_body: text.to_owned(),
@@ -245,14 +265,9 @@ impl<K: KeyValue, V: Variables, C: Clock> Probed for Webhooks<K, V, C> {
     // Literal segments win over `:provider` (and no provider is called `healthz` or `readyz`).
     const LIVENESS: &'static str = "/webhooks/healthz";
     const READINESS: &'static str = "/webhooks/readyz";
-    const VISIBLE_VARIABLES: &'static [&'static str] = &[
-        names::LOG_LEVEL,
-        names::WEBHOOK_GITHUB_SECRET,
-        names::WEBHOOK_STRIPE_SECRET,
-        names::WEBHOOK_STANDARD_SECRET,
-        names::WEBHOOK_MAX_BODY_BYTES,
-        names::WEBHOOK_TIMESTAMP_TOLERANCE_SECS,
-    ];
+    fn visible_variables() -> Vec<&'static str> {
+        variables()
+    }
 
     fn store(&self) -> &K {
         &self.store
@@ -274,20 +289,24 @@ impl<K: KeyValue, V: Variables, C: Clock> Probed for Webhooks<K, V, C> {
     fn validate(vars: &V) -> Result<(), ConfigError> {
         LogLevel::load(vars)?;
         WebhookLimits::load(vars)?;
-        Provider::ALL
-            .into_iter()
-            .try_for_each(|provider| Secrets::load(provider, vars).map(drop))
+        providers::SPECS.iter().try_for_each(|spec| {
+            Secrets::load(spec.secret_variable, spec.secret_format, vars).map(drop)
+        })
     }
 }
 
-/// The variable names this component reads, for documentation and tests.
-pub const VARIABLES: [&str; 5] = [
-    names::WEBHOOK_GITHUB_SECRET,
-    names::WEBHOOK_STRIPE_SECRET,
-    names::WEBHOOK_STANDARD_SECRET,
-    names::WEBHOOK_MAX_BODY_BYTES,
-    names::WEBHOOK_TIMESTAMP_TOLERANCE_SECS,
-];
+/// The variables the webhook component reads (spin.toml's `[component.webhook.variables]`): the
+/// shared settings and one secret variable per provider, from the provider table.
+pub fn variables() -> Vec<&'static str> {
+    [
+        names::LOG_LEVEL,
+        names::WEBHOOK_MAX_BODY_BYTES,
+        names::WEBHOOK_TIMESTAMP_TOLERANCE_SECS,
+    ]
+    .into_iter()
+    .chain(providers::secret_variables())
+    .collect()
+}
 
 #[cfg(test)]
 mod tests;

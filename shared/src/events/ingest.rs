@@ -168,7 +168,9 @@ impl<K: KeyValue, C: Clock> EventStore<K, C> {
                 return Ok(Waited::TimedOut);
             }
             polls += 1;
-            if polls.is_multiple_of(4) && matches!(self.lease_state(id, generation)?, Lease::Expired) {
+            if polls.is_multiple_of(4)
+                && matches!(self.lease_state(id, generation)?, Lease::Expired)
+            {
                 return Ok(Waited::OwnerGone);
             }
             self.clock.sleep(pause);

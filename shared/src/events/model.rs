@@ -15,36 +15,71 @@ use crate::time::Timestamp;
 #[error("{0}")]
 pub struct InvalidValue(pub String);
 
-/// A webhook provider this service verifies.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Provider {
+/// Declares [`Provider`]: one line per provider, its variant and the name used in paths
+/// (`/webhooks/<name>`), keys, JSON and the `webhook_<name>_secret` variable. Everything else
+/// that lists providers (the webhook component's table, query parsing, the OpenAPI enum, stats)
+/// is derived from [`Provider::ALL`].
+macro_rules! providers {
+    ($($(#[doc = $doc:literal])* $variant:ident => $name:literal,)+) => {
+        /// A webhook provider this service verifies.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        pub enum Provider {
+            $($(#[doc = $doc])* #[serde(rename = $name)] $variant,)+
+        }
+
+        impl Provider {
+            /// Every provider, in a stable order (the order of the declaration).
+            pub const ALL: &'static [Provider] = &[$(Self::$variant,)+];
+
+            /// The name used in paths (`/webhooks/github`), keys and JSON.
+            pub const fn as_str(self) -> &'static str {
+                match self {
+                    $(Self::$variant => $name,)+
+                }
+            }
+        }
+    };
+}
+
+providers! {
     /// GitHub (`X-Hub-Signature-256`).
-    Github,
+    Github => "github",
     /// Stripe (`Stripe-Signature`).
-    Stripe,
+    Stripe => "stripe",
     /// Standard Webhooks (`webhook-signature`), as sent by Svix and others.
-    Standard,
+    Standard => "standard",
+    /// Shopify (`X-Shopify-Hmac-Sha256`).
+    Shopify => "shopify",
+    /// Slack's Events API (`X-Slack-Signature`).
+    Slack => "slack",
+    /// Linear (`Linear-Signature`).
+    Linear => "linear",
 }
 
 impl Provider {
-    /// Every provider, in a stable order.
-    pub const ALL: [Provider; 3] = [Self::Github, Self::Stripe, Self::Standard];
-
-    /// The name used in paths (`/webhooks/github`), keys and JSON.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Github => "github",
-            Self::Stripe => "stripe",
-            Self::Standard => "standard",
-        }
-    }
-
     /// The provider named `name`, if we support it.
     pub fn parse(name: &str) -> Option<Self> {
         Self::ALL
-            .into_iter()
+            .iter()
+            .copied()
             .find(|provider| provider.as_str() == name)
+    }
+
+    /// Its position in [`Provider::ALL`] (for tables indexed by provider).
+    pub fn index(self) -> usize {
+        Self::ALL
+            .iter()
+            .position(|provider| *provider == self)
+            .unwrap_or_default()
+    }
+
+    /// The provider names, comma-separated, for messages.
+    pub fn names() -> String {
+        Self::ALL
+            .iter()
+            .map(|provider| provider.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 }
 
@@ -455,8 +490,14 @@ mod tests {
 
     #[test]
     fn providers_and_statuses_round_trip_their_names() {
-        for provider in Provider::ALL {
-            assert_eq!(Provider::parse(provider.as_str()), Some(provider));
+        for (index, provider) in Provider::ALL.iter().enumerate() {
+            assert_eq!(Provider::parse(provider.as_str()), Some(*provider));
+            assert_eq!(provider.index(), index);
+            // Serde uses the same name.
+            assert_eq!(
+                serde_json::to_string(provider).unwrap(),
+                format!("\"{}\"", provider.as_str())
+            );
         }
         for status in EventStatus::ALL {
             assert_eq!(EventStatus::parse(status.as_str()), Some(status));
@@ -466,7 +507,7 @@ mod tests {
 
     proptest! {
         #[test]
-        fn every_delivery_gets_a_parseable_id(provider in 0usize..3, delivery in "[!-~]{1,256}") {
+        fn every_delivery_gets_a_parseable_id(provider in 0usize..Provider::ALL.len(), delivery in "[!-~]{1,256}") {
             let delivery = DeliveryId::parse(&delivery).unwrap();
             let id = EventId::for_delivery(Provider::ALL[provider], &delivery);
             prop_assert!(EventId::parse(id.as_str()).is_ok());

@@ -120,6 +120,8 @@ pub enum TypeFilter {
     Typed,
     /// Only events whose delivery named no type.
     Untyped,
+    /// No event (a type was asked for together with "no type").
+    Never,
 }
 
 impl TypeFilter {
@@ -129,6 +131,7 @@ impl TypeFilter {
             Self::Is(wanted) => event_type == Some(wanted),
             Self::Typed => event_type.is_some(),
             Self::Untyped => event_type.is_none(),
+            Self::Never => false,
         }
     }
 }
@@ -237,15 +240,15 @@ impl<K: KeyValue, C: Clock> EventStore<K, C> {
         limit: usize,
         after: Option<Cursor>,
     ) -> Result<Page, StoreError> {
-        if let (Some(since), Some(until)) = (filter.since, filter.until) {
-            if since >= until {
-                // An empty window: nothing to read.
-                return Ok(Page {
-                    items: Vec::new(),
-                    next: None,
-                    scanned: 0,
-                });
-            }
+        let empty_window =
+            matches!((filter.since, filter.until), (Some(since), Some(until)) if since >= until);
+        if empty_window || filter.event_type == TypeFilter::Never {
+            // Nothing can match: nothing to read.
+            return Ok(Page {
+                items: Vec::new(),
+                next: None,
+                scanned: 0,
+            });
         }
         let mut position = match after {
             Some(cursor) => cursor.before_seq.saturating_sub(1),
@@ -406,7 +409,7 @@ impl<K: KeyValue, C: Clock> EventStore<K, C> {
     /// Event counts per provider, from the counters (six reads, no scan).
     pub fn stats(&self) -> Result<BTreeMap<Provider, Counts>, StoreError> {
         let mut stats = BTreeMap::new();
-        for provider in Provider::ALL {
+        for &provider in Provider::ALL {
             let read = |status| -> Result<u64, StoreError> {
                 // Clamped: a counter can only drift below zero if a request died between two
                 // increments, and a negative count helps nobody.

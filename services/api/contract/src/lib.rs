@@ -35,17 +35,30 @@ pub mod patterns {
         r#"^[ \t]*(\*|((W/)?"[!#-~]*")?([ \t]*,[ \t]*((W/)?"[!#-~]*")?)*)[ \t]*$"#;
 }
 
-/// Who sent an event.
+/// Who sent an event: one of `shared::events::Provider::ALL`, by name. The OpenAPI enum is
+/// built from that list, so a provider added there is documented here.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[serde(rename_all = "lowercase")]
-pub enum Provider {
-    /// GitHub.
-    Github,
-    /// Stripe.
-    Stripe,
-    /// A Standard Webhooks sender (Svix and others).
-    Standard,
+#[serde(transparent)]
+pub struct Provider(pub shared::events::Provider);
+
+#[cfg(feature = "openapi")]
+impl utoipa::PartialSchema for Provider {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .description(Some("Who sent it."))
+            .enum_values(Some(
+                shared::events::Provider::ALL.iter().map(|p| p.as_str()),
+            ))
+            .into()
+    }
+}
+
+#[cfg(feature = "openapi")]
+impl utoipa::ToSchema for Provider {
+    fn name() -> std::borrow::Cow<'static, str> {
+        "Provider".into()
+    }
 }
 
 /// Where a consumer is with an event.

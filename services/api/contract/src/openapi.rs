@@ -132,12 +132,36 @@ fn operation(op: Operation) -> OperationBuilder {
             .parameter(query(
                 "provider",
                 "Only this provider.",
-                enum_schema(&["github", "stripe", "standard"]),
+                enum_schema(
+                    &shared::events::Provider::ALL
+                        .iter()
+                        .map(|p| p.as_str())
+                        .collect::<Vec<_>>(),
+                ),
             ))
             .parameter(query(
                 "type",
                 "Only this event type.",
                 string_schema().pattern(Some(patterns::EVENT_TYPE)),
+            ))
+            .parameter(query(
+                "has_type",
+                "`false`: only events whose delivery named no type (Standard Webhooks only \
+                 recommends one); `true`: only events with a type. With `type`, `false` \
+                 matches nothing.",
+                ObjectBuilder::new().schema_type(Type::Boolean),
+            ))
+            .parameter(query(
+                "action",
+                "Only this action (GitHub's `action`, e.g. `type=issues&action=opened`; \
+                 Linear's, e.g. `create`).",
+                string_schema().pattern(Some(patterns::ACTION)),
+            ))
+            .parameter(query(
+                "source",
+                "Only events verified by the secret with this label (`label=secret` in the \
+                 provider's secret list).",
+                string_schema().pattern(Some(patterns::SOURCE)),
             ))
             .parameter(query(
                 "status",
@@ -172,7 +196,10 @@ fn operation(op: Operation) -> OperationBuilder {
             )
             .response(
                 "400",
-                problem("A query parameter is invalid or unknown (each is named in `errors`)."),
+                problem(
+                    "A query parameter is invalid, unknown or repeated (each is named in \
+                     `errors`).",
+                ),
             ),
         Operation::GetEvent => builder
             .summary(Some("Get one event with its payload"))

@@ -10,18 +10,24 @@ use shared::http::testing::{assert_problem, body_json, call, header_of, request}
 use shared::kv::testing::{FaultyKv, Op};
 use shared::kv::MemoryKv;
 use shared::logging::CapturedLogs;
-use webhook_verify::{github, standard, stripe};
+use webhook_verify::{github, linear, shopify, slack, standard, stripe};
 
 const NOW: i64 = 1_800_000_000;
 const GITHUB_SECRET: &str = "gh-test-secret";
 const STRIPE_SECRET: &str = "whsec_stripe_test_secret";
 const STANDARD_SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+const SHOPIFY_SECRET: &str = "shopify-test-client-secret";
+const SLACK_SECRET: &str = "8f742231b10e8888abcd99yyyzzz85a5";
+const LINEAR_SECRET: &str = "lin_wh_test_signing_secret";
 
 fn vars() -> StaticVariables {
     StaticVariables::from_pairs([
-        (names::WEBHOOK_GITHUB_SECRET, GITHUB_SECRET),
-        (names::WEBHOOK_STRIPE_SECRET, STRIPE_SECRET),
-        (names::WEBHOOK_STANDARD_SECRET, STANDARD_SECRET),
+        ("webhook_github_secret", GITHUB_SECRET),
+        ("webhook_stripe_secret", STRIPE_SECRET),
+        ("webhook_standard_secret", STANDARD_SECRET),
+        ("webhook_shopify_secret", SHOPIFY_SECRET),
+        ("webhook_slack_secret", SLACK_SECRET),
+        ("webhook_linear_secret", LINEAR_SECRET),
         (names::WEBHOOK_MAX_BODY_BYTES, "1024"),
         (names::WEBHOOK_TIMESTAMP_TOLERANCE_SECS, "300"),
     ])
@@ -75,6 +81,63 @@ fn standard_request(id: &str, body: &str, timestamp: i64) -> Request {
     )
 }
 
+fn shopify_request(id: &str, topic: &str, body: &str) -> Request {
+    let signature = shopify::sign(SHOPIFY_SECRET.as_bytes(), body.as_bytes());
+    request(
+        Method::POST,
+        "/webhooks/shopify",
+        &[
+            ("content-type", "application/json"),
+            ("x-shopify-webhook-id", id),
+            ("x-shopify-topic", topic),
+            ("x-shopify-shop-domain", "example.myshopify.com"),
+            ("x-shopify-hmac-sha256", &signature),
+        ],
+        body.as_bytes(),
+    )
+}
+
+fn slack_request(body: &str, timestamp: i64, retry: Option<&str>) -> Request {
+    let signature = slack::sign(SLACK_SECRET.as_bytes(), timestamp, body.as_bytes());
+    let timestamp = timestamp.to_string();
+    let mut headers = vec![
+        ("content-type", "application/json"),
+        ("x-slack-request-timestamp", timestamp.as_str()),
+        ("x-slack-signature", signature.as_str()),
+    ];
+    if let Some(retry) = retry {
+        headers.push(("x-slack-retry-num", retry));
+    }
+    request(Method::POST, "/webhooks/slack", &headers, body.as_bytes())
+}
+
+fn linear_request(delivery: &str, event: &str, body: &str) -> Request {
+    let signature = linear::sign(LINEAR_SECRET.as_bytes(), body.as_bytes());
+    request(
+        Method::POST,
+        "/webhooks/linear",
+        &[
+            ("content-type", "application/json; charset=utf-8"),
+            ("linear-delivery", delivery),
+            ("linear-event", event),
+            ("linear-signature", &signature),
+        ],
+        body.as_bytes(),
+    )
+}
+
+fn linear_body(action: &str, at_ms: i64) -> String {
+    format!(
+        r#"{{"action":"{action}","type":"Issue","data":{{"id":"i1"}},"webhookTimestamp":{at_ms}}}"#
+    )
+}
+
+fn slack_event(event_id: &str, kind: &str) -> String {
+    format!(
+        r#"{{"token":"x","team_id":"T1","type":"event_callback","event_id":"{event_id}","event_time":1,"event":{{"type":"{kind}","text":"hi"}}}}"#
+    )
+}
+
 #[test]
 fn every_route_template_is_well_formed() {
     let kv = MemoryKv::new();
@@ -94,6 +157,13 @@ fn each_provider_is_accepted_once_then_reported_duplicate() {
         github_request("d-1", r#"{"ref":"refs/heads/main"}"#),
         stripe_request(r#"{"id":"evt_1","type":"invoice.paid"}"#, NOW - 10),
         standard_request("msg_1", r#"{"type":"user.created","data":{}}"#, NOW + 10),
+        shopify_request(
+            "b54557e4-1",
+            "orders/create",
+            r#"{"id":820982911946154508}"#,
+        ),
+        slack_request(&slack_event("Ev01", "app_mention"), NOW - 5, None),
+        linear_request("lin-1", "Issue", &linear_body("create", NOW * 1000 - 2_000)),
     ];
     for req in requests {
         let first = call(&svc, req.clone());
@@ -120,7 +190,7 @@ fn each_provider_is_accepted_once_then_reported_duplicate() {
     }
     let store = EventStore::new(&kv, ManualClock::at_unix(NOW));
     let page = store.list(&ListFilter::default(), 10, None).unwrap();
-    assert_eq!(page.items.len(), 3);
+    assert_eq!(page.items.len(), 6);
     let types: Vec<_> = page
         .items
         .iter()
@@ -131,7 +201,17 @@ fn each_provider_is_accepted_once_then_reported_duplicate() {
                 .unwrap_or_default()
         })
         .collect();
-    assert_eq!(types, ["user.created", "invoice.paid", "push"]);
+    assert_eq!(
+        types,
+        [
+            "Issue",
+            "app_mention",
+            "orders/create",
+            "user.created",
+            "invoice.paid",
+            "push"
+        ]
+    );
 }
 
 #[test]
@@ -204,7 +284,7 @@ fn rotation_accepts_old_and_new_secrets() {
     let kv = MemoryKv::new();
     let mut v = vars();
     v.set(
-        names::WEBHOOK_GITHUB_SECRET,
+        "webhook_github_secret",
         &format!("new-secret {GITHUB_SECRET}"),
     );
     let response = call(&service(&kv, v), github_request("rot-1", "{}"));
@@ -225,7 +305,7 @@ fn unknown_and_unconfigured_providers_are_404() {
         .contains("github, stripe, standard"));
 
     let mut v = vars();
-    v.set(names::WEBHOOK_STRIPE_SECRET, "   ");
+    v.set("webhook_stripe_secret", "   ");
     let response = call(&service(&kv, v), stripe_request("{}", NOW));
     let body = assert_problem(&response, 404, "not-found");
     assert!(
@@ -520,7 +600,7 @@ fn probes_answer_under_the_prefix_and_succeed_quietly() {
 fn readiness_names_a_malformed_secret_and_a_failing_store() {
     let kv = MemoryKv::new();
     let mut vars = probe_vars();
-    vars.set(names::WEBHOOK_STANDARD_SECRET, "whsec_not*base64");
+    vars.set("webhook_standard_secret", "whsec_not*base64");
     let (response, logs) = CapturedLogs::capture(|| {
         call(
             &service(&kv, vars),
@@ -531,7 +611,7 @@ fn readiness_names_a_malformed_secret_and_a_failing_store() {
     assert!(problem["checks"][1]["error"]
         .as_str()
         .unwrap()
-        .contains(names::WEBHOOK_STANDARD_SECRET));
+        .contains("webhook_standard_secret"));
     assert_eq!(logs.lines().len(), 1, "a failed probe is logged");
 
     let inner = MemoryKv::new();
@@ -543,4 +623,189 @@ fn readiness_names_a_malformed_secret_and_a_failing_store() {
     let problem = assert_problem(&response, 503, "not-ready");
     assert_eq!(problem["checks"][0]["name"], "key_value");
     assert_eq!(problem["checks"][0]["status"], "fail");
+}
+
+#[test]
+fn new_providers_refuse_forged_stale_and_mistyped_deliveries() {
+    let kv = MemoryKv::new();
+    let svc = service(&kv, vars());
+    // Forged: the body changed after signing.
+    let mut forged = shopify_request("s-forged", "orders/create", r#"{"id":1}"#);
+    *forged.body_mut() = br#"{"id":2}"#.to_vec();
+    assert_problem(&call(&svc, forged), 401, "signature-mismatch");
+    let mut forged = linear_request("l-forged", "Issue", &linear_body("create", NOW * 1000));
+    *forged.body_mut() = linear_body("remove", NOW * 1000).into_bytes();
+    assert_problem(&call(&svc, forged), 401, "signature-mismatch");
+    let mut forged = slack_request(&slack_event("Ev-forged", "x"), NOW, None);
+    forged.body_mut().push(b' ');
+    assert_problem(&call(&svc, forged), 401, "signature-mismatch");
+    // Stale: outside the 300 s tolerance (Slack's header, Linear's signed body field).
+    let stale = slack_request(&slack_event("Ev-stale", "x"), NOW - 301, None);
+    assert_problem(&call(&svc, stale), 401, "signature-mismatch");
+    let stale = linear_request(
+        "l-stale",
+        "Issue",
+        &linear_body("create", (NOW - 301) * 1000),
+    );
+    assert_problem(&call(&svc, stale), 401, "signature-mismatch");
+    // A signed Linear body without its timestamp is malformed (400), naming the field.
+    let body = r#"{"action":"create","type":"Issue"}"#;
+    let problem = assert_problem(
+        &call(&svc, linear_request("l-nots", "Issue", body)),
+        400,
+        "invalid-request",
+    );
+    assert_eq!(problem["errors"][0]["field"], "/webhookTimestamp");
+    // Missing signature headers are 400.
+    let mut unsigned = shopify_request("s-unsigned", "orders/create", "{}");
+    unsigned.headers_mut().remove("x-shopify-hmac-sha256");
+    assert_problem(&call(&svc, unsigned), 400, "invalid-signature-header");
+    // Wrong media type: 415 with Accept-Post.
+    let mut form = shopify_request("s-form", "orders/create", "{}");
+    form.headers_mut()
+        .insert("content-type", "application/x-www-form-urlencoded");
+    let response = call(&svc, form);
+    assert_problem(&response, 415, "unsupported-media-type");
+    assert_eq!(
+        header_of(&response, "accept-post"),
+        Some("application/json")
+    );
+    assert!(
+        kv.keys().iter().all(|k| !k.starts_with("events:meta:")),
+        "nothing stored"
+    );
+}
+
+#[test]
+fn slack_url_verification_is_answered_with_the_challenge_and_not_stored() {
+    let kv = MemoryKv::new();
+    let svc = service(&kv, vars());
+    let body = r#"{"token":"Jhj5dZrVaK7ZwHHjRyZWjbDl","challenge":"3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P","type":"url_verification"}"#;
+    let response = call(&svc, slack_request(body, NOW, None));
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(
+        header_of(&response, "content-type"),
+        Some("text/plain; charset=utf-8")
+    );
+    assert_eq!(
+        response.body(),
+        b"3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P"
+    );
+    assert!(kv.keys().is_empty(), "{:?}", kv.keys());
+    // Only after the signature check.
+    let mut forged = slack_request(body, NOW, None);
+    forged
+        .headers_mut()
+        .insert("x-slack-signature", &format!("v0={}", "0".repeat(64)));
+    assert_problem(&call(&svc, forged), 401, "signature-mismatch");
+}
+
+#[test]
+fn slack_retries_are_duplicates() {
+    let kv = MemoryKv::new();
+    let svc = service(&kv, vars());
+    let body = slack_event("Ev-retry", "message");
+    let first = call(&svc, slack_request(&body, NOW, None));
+    assert_eq!(first.status(), StatusCode::ACCEPTED);
+    let retry = call(&svc, slack_request(&body, NOW + 60, Some("1")));
+    assert_eq!(retry.status(), StatusCode::OK);
+    assert_eq!(body_json(&retry)["duplicate"], true);
+    assert_eq!(body_json(&retry)["id"], body_json(&first)["id"]);
+}
+
+#[test]
+fn labelled_secrets_record_the_source_and_rotation_keeps_it() {
+    let kv = MemoryKv::new();
+    let mut v = vars();
+    // Two GitHub organisations; org-b is rotating (two secrets, one label).
+    v.set(
+        "webhook_github_secret",
+        &format!("org-a=org-a-secret org-b=org-b-old org-b={GITHUB_SECRET}"),
+    );
+    let svc = service(&kv, v);
+    let signed_with = |secret: &str, delivery: &str| {
+        let body = r#"{"zen":"hi"}"#;
+        let mut req = github_request(delivery, body);
+        req.headers_mut().insert(
+            "x-hub-signature-256",
+            &github::sign(secret.as_bytes(), body.as_bytes()),
+        );
+        req
+    };
+    for (secret, delivery) in [
+        ("org-a-secret", "from-a"),
+        ("org-b-old", "from-b-old"),
+        (GITHUB_SECRET, "from-b-new"),
+    ] {
+        let response = call(&svc, signed_with(secret, delivery));
+        assert_eq!(response.status(), StatusCode::ACCEPTED, "{delivery}");
+    }
+    let store = EventStore::new(&kv, ManualClock::at_unix(NOW));
+    let page = store.list(&ListFilter::default(), 10, None).unwrap();
+    let sources: Vec<_> = page
+        .items
+        .iter()
+        .map(|m| {
+            (
+                m.delivery_id.as_str(),
+                m.source.as_ref().map(|s| s.as_str()),
+            )
+        })
+        .collect();
+    assert_eq!(
+        sources,
+        [
+            ("from-b-new", Some("org-b")),
+            ("from-b-old", Some("org-b")),
+            ("from-a", Some("org-a"))
+        ]
+    );
+    // A bare secret records no source.
+    let plain = call(&service(&kv, vars()), github_request("plain", "{}"));
+    assert_eq!(plain.status(), StatusCode::ACCEPTED);
+}
+
+#[test]
+fn a_malformed_label_keeps_the_replica_out_of_rotation_without_echoing_secrets() {
+    let kv = MemoryKv::new();
+    let mut v = probe_vars();
+    v.set("webhook_slack_secret", "-bad=super-secret-value");
+    let response = call(
+        &service(&kv, v),
+        request(Method::GET, "/webhooks/readyz", &[], b""),
+    );
+    let problem = assert_problem(&response, 503, "not-ready");
+    let text = problem.to_string();
+    assert!(text.contains("webhook_slack_secret"), "{text}");
+    assert!(!text.contains("super-secret-value"), "{text}");
+}
+
+#[test]
+fn standard_webhooks_without_a_type_and_github_actions_are_stored() {
+    let kv = MemoryKv::new();
+    let svc = service(&kv, vars());
+    let untyped = call(
+        &svc,
+        standard_request("msg_untyped", r#"{"data":{"n":1}}"#, NOW),
+    );
+    assert_eq!(
+        untyped.status(),
+        StatusCode::ACCEPTED,
+        "{}",
+        String::from_utf8_lossy(untyped.body())
+    );
+    let mut issue = github_request("gh-issue", r#"{"action":"opened","issue":{"number":1}}"#);
+    issue.headers_mut().insert("x-github-event", "issues");
+    assert_eq!(call(&svc, issue).status(), StatusCode::ACCEPTED);
+    let store = EventStore::new(&kv, ManualClock::at_unix(NOW));
+    let page = store.list(&ListFilter::default(), 10, None).unwrap();
+    assert_eq!(
+        page.items[0].action.as_ref().map(|a| a.as_str()),
+        Some("opened")
+    );
+    assert_eq!(
+        page.items[0].event_type.as_ref().map(|t| t.as_str()),
+        Some("issues")
+    );
+    assert_eq!(page.items[1].event_type, None);
 }

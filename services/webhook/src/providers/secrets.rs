@@ -1,0 +1,155 @@
+//! A provider's secrets: a whitespace-separated list in one variable, several during a rotation,
+//! each optionally labelled `label=secret` so that the event records which sender it came from.
+
+use shared::config::{self, ConfigError, Secret, Variables};
+use shared::events::SourceLabel;
+use webhook_verify::standard;
+
+/// What a provider's secrets look like.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SecretFormat {
+    /// Used as the HMAC key as written (GitHub, Stripe's `whsec_...`, Shopify, Slack, Linear).
+    Text,
+    /// Standard Webhooks: `whsec_` and the base64 of the key.
+    StandardWebhooks,
+}
+
+/// One configured secret and its label.
+#[derive(Debug)]
+pub struct Labelled<K> {
+    /// The label (`label=` before the secret), if any.
+    pub label: Option<SourceLabel>,
+    /// The key.
+    pub key: K,
+}
+
+/// A provider's configured secrets.
+#[derive(Debug)]
+pub enum Secrets {
+    /// Used as HMAC keys as they are.
+    Text(Vec<Labelled<Secret>>),
+    /// Decoded Standard Webhooks keys.
+    StandardWebhooks(Vec<Labelled<standard::Key>>),
+}
+
+impl Secrets {
+    /// Reads and validates the secrets in `variable`; an empty list means "not configured".
+    ///
+    /// An entry is `label=secret` when what comes before its first `=` is made only of `a-z`,
+    /// `0-9` and `-` (the label must then be valid: 1 to 32 characters, not starting with `-`),
+    /// otherwise the whole entry is the secret (a base64 secret's `==` stays part of it). `=secret`
+    /// is an unlabelled secret that contains `=`. Errors name the variable and the entry's
+    /// position, never its text.
+    pub fn load(
+        variable: &str,
+        format: SecretFormat,
+        vars: &dyn Variables,
+    ) -> Result<Self, ConfigError> {
+        let malformed = |reason: String| ConfigError::Malformed {
+            name: variable.to_owned(),
+            reason,
+        };
+        let mut labelled = Vec::new();
+        let entries = config::secret_list(vars, variable)?;
+        for (position, entry) in entries.iter().enumerate() {
+            let entry = entry.expose();
+            let (label, secret) = match entry.split_once('=') {
+                Some((label, secret))
+                    if label
+                        .bytes()
+                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-') =>
+                {
+                    let label = if label.is_empty() {
+                        None
+                    } else {
+                        Some(SourceLabel::parse(label).map_err(|error| {
+                            malformed(format!("entry {}: {error}", position + 1))
+                        })?)
+                    };
+                    (label, secret)
+                }
+                _ => (None, entry),
+            };
+            if secret.is_empty() {
+                return Err(malformed(format!(
+                    "entry {}: the secret after `label=` is empty",
+                    position + 1
+                )));
+            }
+            labelled.push((label, secret));
+        }
+        match format {
+            SecretFormat::Text => Ok(Self::Text(
+                labelled
+                    .into_iter()
+                    .map(|(label, secret)| Labelled {
+                        label,
+                        key: Secret::new(secret),
+                    })
+                    .collect(),
+            )),
+            SecretFormat::StandardWebhooks => labelled
+                .into_iter()
+                .enumerate()
+                .map(|(position, (label, secret))| {
+                    standard::Key::parse(secret)
+                        .map(|key| Labelled { label, key })
+                        .map_err(|error| malformed(format!("entry {}: {error}", position + 1)))
+                })
+                .collect::<Result<Vec<_>, _>>()
+                .map(Self::StandardWebhooks),
+        }
+    }
+
+    /// Whether no secret is configured.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// How many secrets are configured.
+    pub fn len(&self) -> usize {
+        match self {
+            Self::Text(secrets) => secrets.len(),
+            Self::StandardWebhooks(keys) => keys.len(),
+        }
+    }
+
+    /// The label of the secret at `position`.
+    pub fn label(&self, position: usize) -> Option<&SourceLabel> {
+        match self {
+            Self::Text(secrets) => secrets.get(position)?.label.as_ref(),
+            Self::StandardWebhooks(keys) => keys.get(position)?.label.as_ref(),
+        }
+    }
+
+    /// Whether telling which secret verified a delivery can change its recorded source (more
+    /// than one secret, and some labelled).
+    pub fn labels_matter(&self) -> bool {
+        self.len() > 1 && (0..self.len()).any(|position| self.label(position).is_some())
+    }
+
+    /// The secret at `position` alone.
+    pub fn only(&self, position: usize) -> Self {
+        match self {
+            Self::Text(secrets) => Self::Text(
+                secrets
+                    .get(position)
+                    .map(|s| Labelled {
+                        label: s.label.clone(),
+                        key: s.key.clone(),
+                    })
+                    .into_iter()
+                    .collect(),
+            ),
+            Self::StandardWebhooks(keys) => Self::StandardWebhooks(
+                keys.get(position)
+                    .map(|k| Labelled {
+                        label: k.label.clone(),
+                        key: k.key.clone(),
+                    })
+                    .into_iter()
+                    .collect(),
+            ),
+        }
+    }
+}

@@ -1,0 +1,296 @@
+use super::*;
+use shared::config::StaticVariables;
+use shared::http::{Headers, StatusCode};
+
+fn json(text: &str) -> Box<serde_json::value::RawValue> {
+    payload(JSON, text).unwrap()
+}
+
+#[test]
+fn the_table_has_one_entry_per_provider_in_order() {
+    for (entry, provider) in SPECS.iter().zip(Provider::ALL) {
+        assert_eq!(entry.provider, *provider);
+        let spec = spec(*provider);
+        assert_eq!(spec.provider, *provider);
+        // The naming convention of spin.toml's variables.
+        assert_eq!(
+            spec.secret_variable,
+            format!("webhook_{}_secret", provider.as_str())
+        );
+        assert!(!spec.media_types.is_empty());
+        assert!(spec.kept_headers.contains(&"content-type"));
+        // Every header the entry reads is kept, so a stored delivery can be re-verified and
+        // re-identified.
+        for field in [Some(spec.delivery_id), Some(spec.event_type), spec.action]
+            .into_iter()
+            .flatten()
+        {
+            if let Field::Header(name) = field {
+                assert!(spec.kept_headers.contains(&name), "{provider}: {name}");
+            }
+        }
+    }
+    let mut variables: Vec<_> = secret_variables().collect();
+    variables.dedup();
+    assert_eq!(variables.len(), Provider::ALL.len());
+}
+
+#[test]
+fn standard_secrets_must_decode_and_errors_never_echo_them() {
+    let vars = StaticVariables::from_pairs([("webhook_standard_secret", "whsec_!!")]);
+    let error = Secrets::load(
+        "webhook_standard_secret",
+        SecretFormat::StandardWebhooks,
+        &vars,
+    )
+    .unwrap_err();
+    assert_eq!(error.variable(), "webhook_standard_secret");
+    assert!(!error.to_string().contains("!!"), "{error}");
+}
+
+#[test]
+fn unset_secrets_mean_not_configured() {
+    for spec in &SPECS {
+        let secrets = Secrets::load(
+            spec.secret_variable,
+            spec.secret_format,
+            &StaticVariables::default(),
+        )
+        .unwrap();
+        assert!(secrets.is_empty());
+    }
+}
+
+#[test]
+fn secrets_may_be_labelled_and_bare_ones_keep_their_equals_signs() {
+    let vars = StaticVariables::from_pairs([(
+        "s",
+        "org-a=alpha-secret org-b=beta=secret =gamma=with=equals whsec_ZTJlLXN0YW5kYXJk==",
+    )]);
+    let Secrets::Text(secrets) = Secrets::load("s", SecretFormat::Text, &vars).unwrap() else {
+        panic!("text secrets");
+    };
+    let seen: Vec<(Option<&str>, &str)> = secrets
+        .iter()
+        .map(|s| (s.label.as_ref().map(|l| l.as_str()), s.key.expose()))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            (Some("org-a"), "alpha-secret"),
+            (Some("org-b"), "beta=secret"),
+            (None, "gamma=with=equals"),
+            (None, "whsec_ZTJlLXN0YW5kYXJk=="),
+        ]
+    );
+    // Standard Webhooks keys take labels too.
+    let vars =
+        StaticVariables::from_pairs([("s", "svix-eu=whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")]);
+    let secrets = Secrets::load("s", SecretFormat::StandardWebhooks, &vars).unwrap();
+    assert_eq!(secrets.label(0).map(|l| l.as_str()), Some("svix-eu"));
+}
+
+#[test]
+fn malformed_labels_name_the_variable_and_the_entry_never_the_secret() {
+    for list in [
+        "ok=fine -bad=s3cret-value",
+        &format!("{}=s3cret-value", "a".repeat(33)),
+        "ok=fine empty=",
+    ] {
+        let vars = StaticVariables::from_pairs([("webhook_github_secret", list)]);
+        let error = Secrets::load("webhook_github_secret", SecretFormat::Text, &vars).unwrap_err();
+        let text = error.to_string();
+        assert_eq!(error.variable(), "webhook_github_secret");
+        assert!(
+            text.contains("entry 2") || text.contains("entry 1"),
+            "{text}"
+        );
+        assert!(!text.contains("s3cret"), "{text}");
+    }
+}
+
+#[test]
+fn github_forms_carry_json_in_payload() {
+    let json = payload(FORM, "payload=%7B%22zen%22%3A%22ok%22%7D&other=1").unwrap();
+    assert_eq!(json.get(), r#"{"zen":"ok"}"#);
+    assert_eq!(
+        payload(FORM, "other=1").unwrap_err().errors()[0].field,
+        "form:payload"
+    );
+    assert!(payload(FORM, "payload=nope").is_err());
+}
+
+#[test]
+fn payload_must_be_a_json_object() {
+    assert!(payload(JSON, " {\"a\":1}").is_ok());
+    for bad in ["", "[1]", "\"text\"", "{", "{\"a\":1} trailing"] {
+        assert_eq!(
+            payload(JSON, bad).unwrap_err().status(),
+            StatusCode::BAD_REQUEST,
+            "{bad:?}"
+        );
+    }
+}
+
+fn fields(problem: &shared::problem::Problem) -> Vec<&str> {
+    problem.errors().iter().map(|e| e.field.as_str()).collect()
+}
+
+#[test]
+fn identify_names_each_missing_field() {
+    let body = json(r#"{"id": 5}"#);
+    let problem = identify(spec(Provider::Stripe), &Headers::new(), &body).unwrap_err();
+    assert_eq!(fields(&problem), ["/id", "/type"]);
+    let problem = identify(spec(Provider::Github), &Headers::new(), &body).unwrap_err();
+    assert_eq!(
+        fields(&problem),
+        ["header:x-github-delivery", "header:x-github-event"]
+    );
+    let problem = identify(spec(Provider::Slack), &Headers::new(), &json("{}")).unwrap_err();
+    assert_eq!(fields(&problem), ["/event_id", "/event/type"]);
+}
+
+#[test]
+fn identify_reads_each_providers_locations() {
+    let mut headers = Headers::new();
+    for (name, value) in [
+        ("x-github-delivery", "d-1"),
+        ("x-github-event", "issues"),
+        ("webhook-id", "msg_1"),
+        ("x-shopify-webhook-id", "b54557e4"),
+        ("x-shopify-topic", "orders/create"),
+        ("linear-delivery", "234d1a4e"),
+        ("linear-event", "Issue"),
+    ] {
+        headers.insert(name, value);
+    }
+    let body = json(
+        r#"{"id":"evt_1","type":"invoice.paid","action":"opened","event_id":"Ev9",
+            "event":{"type":"app_mention","x":{"y":1}}}"#,
+    );
+    let read = |provider| {
+        let identity = identify(spec(provider), &headers, &body).unwrap();
+        (
+            identity.delivery_id.as_str().to_owned(),
+            identity.event_type.map(|t| t.as_str().to_owned()),
+            identity.action.map(|a| a.as_str().to_owned()),
+        )
+    };
+    let some = |text: &str| Some(text.to_owned());
+    assert_eq!(
+        read(Provider::Github),
+        ("d-1".into(), some("issues"), some("opened"))
+    );
+    assert_eq!(
+        read(Provider::Stripe),
+        ("evt_1".into(), some("invoice.paid"), None)
+    );
+    assert_eq!(
+        read(Provider::Standard),
+        ("msg_1".into(), some("invoice.paid"), None)
+    );
+    assert_eq!(
+        read(Provider::Shopify),
+        ("b54557e4".into(), some("orders/create"), None)
+    );
+    assert_eq!(
+        read(Provider::Slack),
+        ("Ev9".into(), some("app_mention"), None)
+    );
+    assert_eq!(
+        read(Provider::Linear),
+        ("234d1a4e".into(), some("Issue"), some("opened"))
+    );
+}
+
+#[test]
+fn standard_webhooks_without_a_type_are_untyped_and_other_providers_need_one() {
+    let mut headers = Headers::new();
+    headers.insert("webhook-id", "msg_untyped");
+    let identity = identify(spec(Provider::Standard), &headers, &json(r#"{"data":{}}"#)).unwrap();
+    assert_eq!(identity.event_type, None);
+    // A type that is there but not a string is still an error.
+    let problem = identify(spec(Provider::Standard), &headers, &json(r#"{"type":7}"#)).unwrap_err();
+    assert_eq!(fields(&problem), ["/type"]);
+}
+
+#[test]
+fn a_github_action_is_recorded_only_when_it_is_a_string() {
+    let mut headers = Headers::new();
+    headers.insert("x-github-delivery", "d-2");
+    headers.insert("x-github-event", "check_run");
+    for body in [
+        r#"{"zen":"x"}"#,
+        r#"{"action":{"nested":true}}"#,
+        r#"{"action":null}"#,
+    ] {
+        let identity = identify(spec(Provider::Github), &headers, &json(body)).unwrap();
+        assert_eq!(identity.action, None, "{body}");
+    }
+    let problem = identify(
+        spec(Provider::Github),
+        &headers,
+        &json(r#"{"action":"has space"}"#),
+    )
+    .unwrap_err();
+    assert_eq!(fields(&problem), ["/action"]);
+}
+
+#[test]
+fn json_pointers_follow_rfc_6901_escapes() {
+    let body = json(r#"{"a/b":{"c~d":"found"},"plain":"p"}"#);
+    assert!(matches!(
+        extract_pointer(&body, "/a~1b/c~0d").as_deref(),
+        Some("found")
+    ));
+    assert_eq!(extract_pointer(&body, "/missing"), None);
+    assert_eq!(extract_pointer(&body, "/plain/deeper"), None);
+}
+
+fn extract_pointer(payload: &serde_json::value::RawValue, pointer: &'static str) -> Option<String> {
+    let spec = Spec {
+        delivery_id: Field::Json(pointer),
+        ..SPECS_FOR_TESTS
+    };
+    identify(&spec, &Headers::new(), payload)
+        .ok()
+        .map(|identity| identity.delivery_id.as_str().to_owned())
+}
+
+const SPECS_FOR_TESTS: Spec = Spec {
+    provider: Provider::Standard,
+    secret_variable: "test",
+    secret_format: SecretFormat::Text,
+    verifier: verifiers::github,
+    media_types: &[JSON],
+    kept_headers: &["content-type"],
+    delivery_id: Field::Json("/id"),
+    event_type: Field::Json("/type"),
+    type_required: false,
+    action: None,
+    handshake: None,
+};
+
+#[test]
+fn slack_url_verification_is_a_handshake_answered_with_its_challenge() {
+    let slack = spec(Provider::Slack);
+    let challenge = json(
+        r#"{"token":"Jhj5dZrVaK7ZwHHjRyZWjbDl","challenge":"3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P","type":"url_verification"}"#,
+    );
+    assert_eq!(
+        handshake_answer(slack, &challenge).unwrap().as_deref(),
+        Some("3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P")
+    );
+    let callback = json(r#"{"type":"event_callback","event_id":"Ev1","event":{"type":"x"}}"#);
+    assert_eq!(handshake_answer(slack, &callback).unwrap(), None);
+    let broken = json(r#"{"type":"url_verification"}"#);
+    assert_eq!(
+        handshake_answer(slack, &broken).unwrap_err().status(),
+        StatusCode::BAD_REQUEST
+    );
+    // Other providers have no handshake.
+    assert_eq!(
+        handshake_answer(spec(Provider::Github), &challenge).unwrap(),
+        None
+    );
+}
