@@ -225,6 +225,18 @@ def check_collector(objs: list[dict[str, Any]]) -> list[str]:
         if not pipeline.get("receivers") or not pipeline.get("exporters"):
             problems.append(f"pipeline {pipeline_id}: needs at least one receiver and one exporter")
         processors = pipeline.get("processors") or []
+        ptypes = [p.split("/", 1)[0] for p in processors]
+        receives_otlp = any(r.split("/", 1)[0] == "otlp" for r in pipeline.get("receivers") or [])
+        if signal == "metrics" and receives_otlp:
+            # Spin's resource names no pod: without the sender's identity, replicas' cumulative
+            # series collide in the prometheus exporter.
+            if "k8sattributes" not in ptypes:
+                problems.append(
+                    f"pipeline {pipeline_id}: Spin's metrics carry no pod identity; add a k8sattributes "
+                    "processor (passthrough) so replicas' series stay apart"
+                )
+            elif "batch" in ptypes and ptypes.index("batch") < ptypes.index("k8sattributes"):
+                problems.append(f"pipeline {pipeline_id}: k8sattributes must run before batch (batch drops the connection)")
         if any(p.split("/", 1)[0] == "memory_limiter" for p in processors) and processors[0].split("/", 1)[0] != "memory_limiter":
             problems.append(f"pipeline {pipeline_id}: memory_limiter must be the first processor")
     for connector in sorted(defined["connectors"]):

@@ -183,3 +183,13 @@ def test_alert_without_runbook_entry_is_found():
     rule["spec"]["groups"][1]["rules"][0]["annotations"]["runbook"] = "docs/operations.md#webhookinboxsomethingnew"
     problems = obscheck.check_runbooks(REPO, [rule])
     assert any("no heading `WebhookInboxSomethingNew`" in p for p in problems), problems
+
+
+def test_metrics_from_spin_need_pod_identity():
+    cfg = config()
+    cfg["service"]["pipelines"]["metrics"]["processors"] = ["memory_limiter", "batch"]
+    problems = obscheck.check_collector(objects(config=cfg))
+    assert any("no pod identity" in p for p in problems), problems
+    cfg["service"]["pipelines"]["metrics"]["processors"] = ["memory_limiter", "batch", "k8sattributes"]
+    problems = obscheck.check_collector(objects(config=cfg))
+    assert any("k8sattributes must run before batch" in p for p in problems), problems
