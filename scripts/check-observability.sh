@@ -115,6 +115,15 @@ collector() {
   return "${rc}"
 }
 
+labels() {
+  local env rc=0
+  for env in "${OVERLAYS[@]}"; do
+    echo "-- ${env}"
+    obscheck labels "${ROOT}" "${OUT}/rendered/${env}.yaml" || rc=1
+  done
+  return "${rc}"
+}
+
 rules() {
   obscheck rules "${OUT}/rendered/prod.yaml" "${OUT}/rules"
   cp "${TOOL}/alerts.test.yaml" "${OUT}/rules/"
@@ -150,7 +159,7 @@ else
     missing schemas "SpinKube CRDs (SPINKUBE_CRDS_DIR=${SPINKUBE_CRDS_DIR})"
   fi
   check collector "otelcol-contrib 0.159.0 components, pipelines, Spin 3.6.3 signals" collector
-  check labels "providers and spin.toml routes vs the collector's bounds" obscheck labels "${ROOT}" "${OUT}/rendered/prod.yaml"
+  check labels "providers and spin.toml routes vs the collector's bounds; scrape references; runbooks" labels
   if have promtool; then
     check rules "promtool check/test rules ($(promtool --version 2>&1 | head -n1)) + mutants" rules
     check dashboard "Grafana schema (grafana-foundation-sdk f178d5a) + promtool over every query" dashboard

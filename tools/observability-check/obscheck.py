@@ -547,6 +547,7 @@ def check_labels(repo: Path, objs: list[dict[str, Any]]) -> list[str]:
         problems.append("shared/src/events/model.rs: could not read Provider::as_str")
     for provider in sorted(app_providers - set(PROVIDERS)):
         problems.append(f"the app serves provider {provider!r}, which the collector maps to `other`: add it")
+    problems.extend(check_scrape_refs(objs))
     spin = tomllib.loads((repo / "spin.toml").read_text(encoding="utf-8"))
     routes = {t["route"]: t["component"] for t in spin.get("trigger", {}).get("http", [])}
     if routes != ROUTE_COMPONENTS:
@@ -595,6 +596,31 @@ def check_mutants(rules_path: Path, tests_path: Path) -> tuple[list[str], int]:
                 if result.returncode == 0:
                     problems.append(f"alert {name}: the tests still pass with the alert {label}: they do not test it")
     return problems, runs
+
+
+def check_scrape_refs(objs: list[dict[str, Any]]) -> list[str]:
+    """The api ServiceMonitor selects the operator's Service and reads the Secret the api reads."""
+    problems: list[str] = []
+    monitor = one(objs, "ServiceMonitor", "webhook-inbox-api")
+    api = one(objs, "SpinApp", "webhook-inbox-api")
+    want_selector = {"core.spinkube.dev/app-name": api["metadata"]["name"]}
+    if monitor["spec"].get("selector", {}).get("matchLabels") != want_selector:
+        problems.append(f"ServiceMonitor webhook-inbox-api: selector must be {want_selector} (the operator's Service label)")
+    token_refs = {
+        v["valueFrom"]["secretKeyRef"]["name"]
+        for v in api["spec"].get("variables") or []
+        if v.get("name") == "api_token" and "secretKeyRef" in (v.get("valueFrom") or {})
+    }
+    for endpoint in monitor["spec"].get("endpoints") or []:
+        credentials = (endpoint.get("authorization") or {}).get("credentials") or {}
+        if endpoint.get("path") != "/api/metrics":
+            problems.append(f"ServiceMonitor webhook-inbox-api: path {endpoint.get('path')}, expected /api/metrics")
+        if credentials.get("key") != "api_token" or {credentials.get("name")} != token_refs:
+            problems.append(
+                f"ServiceMonitor webhook-inbox-api: token {credentials} is not the Secret key the api reads "
+                f"(api_token from {sorted(token_refs)})"
+            )
+    return problems
 
 
 def anchor(heading: str) -> str:

@@ -32,6 +32,8 @@ def objects(otel: dict | None = None, config: dict | None = None, image: str | N
         patch = yaml.safe_load((COMPONENT / "kustomization.yaml").read_text())["patches"][0]["patch"]
         otel = yaml.safe_load(patch)[0]["value"]
         otel = {k: v.replace("NAMESPACE", NS) for k, v in otel.items()}
+    docs.append(yaml.safe_load((COMPONENT / "api-servicemonitor.yaml").read_text()))
+    docs.extend(d for d in yaml.safe_load_all((REPO / "kustomize/base/spinapps.yaml").read_text()) if d)
     docs.append({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "otel-collector-config-abc", "namespace": NS},
                  "data": {"config.yaml": yaml.safe_dump(config)}})
     docs.append({"apiVersion": "core.spinkube.dev/v1alpha1", "kind": "SpinAppExecutor",
@@ -193,3 +195,14 @@ def test_metrics_from_spin_need_pod_identity():
     cfg["service"]["pipelines"]["metrics"]["processors"] = ["memory_limiter", "batch", "k8sattributes"]
     problems = obscheck.check_collector(objects(config=cfg))
     assert any("k8sattributes must run before batch" in p for p in problems), problems
+
+
+def test_servicemonitor_must_read_the_apis_secret():
+    # A generated (hash-suffixed) Secret the ServiceMonitor does not follow: Prometheus would get no token.
+    docs = objects()
+    api = next(d for d in docs if d["kind"] == "SpinApp" and d["metadata"]["name"] == "webhook-inbox-api")
+    for var in api["spec"]["variables"]:
+        if var["name"] == "api_token":
+            var["valueFrom"]["secretKeyRef"]["name"] = "webhook-inbox-secrets-bthc4tc7g6"
+    problems = obscheck.check_labels(REPO, docs)
+    assert any("is not the Secret key the api reads" in p for p in problems), problems
