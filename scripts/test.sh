@@ -15,6 +15,9 @@
 #   bench       the benchmark suite's smoke run (scripts/bench.sh --smoke): every measurement
 #               once, tiny, must answer without errors; no timing is judged
 #   deploy      kustomize overlays rendered and checked offline (scripts/check-deploy.sh)
+#   observability  the observability component offline (scripts/check-observability.sh): collector
+#               config vs its distribution and Spin's signals, promtool check/test rules, the
+#               Grafana dashboard's schema and queries
 #   lint        shellcheck over every script (scripts/, scripts/ci/, .ci/run, deploy/); over
 #               .github/workflows/: actionlint (with shellcheck), the GitHub workflow JSON schema
 #               (check-jsonschema, offline) and every action pinned to a commit sha; unused
@@ -149,7 +152,8 @@ run_step() { # NAME: one step of the test command, with its skip rules
     openapi) if [[ -x .venv/bin/openapi-spec-validator ]]; then step openapi openapi; else skip openapi "openapi-spec-validator"; fi ;;
     e2e) e2e ;;
     bench) bench_smoke ;;
-    deploy) step deploy scripts/check-deploy.sh ;;
+    deploy) step deploy env EXTRA_CRDS_DIR="${EXTRA_CRDS_DIR:-tools/observability-check/vendor/monitoring-crds}" scripts/check-deploy.sh ;;
+    observability) step observability scripts/check-observability.sh ;;
     lint) if have_lint_tools; then step lint lint; else skip lint "shellcheck/actionlint/check-jsonschema"; fi ;;
   esac
 }
@@ -160,7 +164,7 @@ usage() {
 
 # No argument: every step, in this order. Arguments: those steps (plus their prerequisites), in
 # this order whatever the order given.
-STEPS=(toolchain python fmt clippy unit wasm openapi e2e bench deploy lint)
+STEPS=(toolchain python fmt clippy unit wasm openapi e2e bench deploy observability lint)
 selected=()
 if (($# == 0)); then
   selected=("${STEPS[@]}")
@@ -169,12 +173,12 @@ else
   for arg in "$@"; do
     case "${arg}" in
       -h | --help) usage; exit 0 ;;
-      toolchain | python | fmt | clippy | unit | wasm | openapi | e2e | bench | deploy | lint) wanted[${arg}]=1 ;;
+      toolchain | python | fmt | clippy | unit | wasm | openapi | e2e | bench | deploy | observability | lint) wanted[${arg}]=1 ;;
       *) echo "test.sh: unknown step '${arg}' (steps: ${STEPS[*]})" >&2; exit 2 ;;
     esac
   done
   for s in fmt clippy unit wasm openapi e2e bench; do [[ -z "${wanted[${s}]:-}" ]] || wanted[toolchain]=1; done
-  for s in openapi e2e deploy lint; do [[ -z "${wanted[${s}]:-}" ]] || wanted[python]=1; done
+  for s in openapi e2e deploy observability lint; do [[ -z "${wanted[${s}]:-}" ]] || wanted[python]=1; done
   for s in "${STEPS[@]}"; do [[ -z "${wanted[${s}]:-}" ]] || selected+=("${s}"); done
 fi
 
