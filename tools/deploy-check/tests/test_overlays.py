@@ -138,7 +138,13 @@ def test_observability_component(tree: Path) -> None:
     kustomization.write_text(kustomization.read_text() + "\ncomponents:\n  - ../../components/observability\n")
     docs = render(tree / "overlays" / "prod")
     otel = find(docs, "SpinAppExecutor")["spec"]["deploymentConfig"]["otel"]
-    assert otel == {"exporter_otlp_endpoint": "http://otel-collector.webhook-inbox-prod.svc.cluster.local:4318"}
+    # Traces and metrics only (Spin 3.6.3 would export logs too from the combined endpoint, and
+    # the collector has no logs pipeline): issue 13, defect 5.
+    collector = "http://otel-collector.webhook-inbox-prod.svc.cluster.local:4318"
+    assert otel == {
+        "exporter_otlp_traces_endpoint": f"{collector}/v1/traces",
+        "exporter_otlp_metrics_endpoint": f"{collector}/v1/metrics",
+    }
     assert find(docs, "ServiceMonitor")["spec"]["endpoints"][0]["port"] == "prom-metrics"
     assert any(c["metadata"]["name"].startswith("otel-collector-config-") for c in find_all(docs, "ConfigMap"))
     volume = find(docs, "Deployment", "otel-collector")["spec"]["template"]["spec"]["volumes"][0]
