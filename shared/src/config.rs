@@ -24,6 +24,14 @@ pub mod names {
     pub const WEBHOOK_MAX_BODY_BYTES: &str = "webhook_max_body_bytes";
     /// How far a signed timestamp may be from now, in seconds, either way.
     pub const WEBHOOK_TIMESTAMP_TOLERANCE_SECS: &str = "webhook_timestamp_tolerance_secs";
+    /// Days a processed event is kept after it was marked processed.
+    pub const RETENTION_PROCESSED_DAYS: &str = "retention_processed_days";
+    /// Days a pending event is kept after it was received.
+    pub const RETENTION_PENDING_DAYS: &str = "retention_pending_days";
+    /// Most events kept in all, oldest pruned first (0: no cap).
+    pub const RETENTION_MAX_EVENTS: &str = "retention_max_events";
+    /// Days a pruned event's dedup record outlives its body, counted from its receipt.
+    pub const RETENTION_DEDUP_DAYS: &str = "retention_dedup_days";
 }
 
 /// Why a variable could not be turned into a setting.
@@ -252,9 +260,83 @@ impl WebhookLimits {
     }
 }
 
+/// How long events are kept (enforced by `EventStore::prune_for` and `EventStore::sweep`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retention {
+    /// A processed event is removed this long after it was marked processed.
+    pub processed: Duration,
+    /// A pending event is removed this long after it was received.
+    pub pending: Duration,
+    /// At most this many events are kept (counted in sequence numbers); `None`: no cap.
+    pub max_events: Option<u64>,
+    /// A pruned event's dedup record is kept until this long after its receipt, so a provider
+    /// retrying it within its retry window is still told "duplicate" (Stripe retries for up to
+    /// 3 days, Svix about a day).
+    pub dedup: Duration,
+}
+
+impl Retention {
+    /// One day.
+    const DAY: u64 = 86_400;
+    /// Upper bound on every day count: ten years.
+    const MAX_DAYS: u64 = 3_650;
+
+    /// Reads and validates the four settings (unset means the spin.toml defaults: 30, 90,
+    /// 100 000 and 3).
+    pub fn load(vars: &dyn Variables) -> Result<Self, ConfigError> {
+        let days = |name: &str, default: u64| -> Result<Duration, ConfigError> {
+            Ok(Duration::from_secs(
+                integer_or(vars, name, default, 1, Self::MAX_DAYS)? * Self::DAY,
+            ))
+        };
+        let max_events = integer_or(vars, names::RETENTION_MAX_EVENTS, 100_000, 0, u64::MAX / 2)?;
+        Ok(Self {
+            processed: days(names::RETENTION_PROCESSED_DAYS, 30)?,
+            pending: days(names::RETENTION_PENDING_DAYS, 90)?,
+            max_events: (max_events > 0).then_some(max_events),
+            dedup: days(names::RETENTION_DEDUP_DAYS, 3)?,
+        })
+    }
+}
+
+/// A whole number within `min..=max`, or `default` when the variable is not defined for the
+/// component or is blank.
+pub fn integer_or(
+    vars: &dyn Variables,
+    name: &str,
+    default: u64,
+    min: u64,
+    max: u64,
+) -> Result<u64, ConfigError> {
+    match vars.get(name)? {
+        Some(value) if !value.trim().is_empty() => integer_in(vars, name, min, max),
+        _ => Ok(default),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn retention_has_defaults_and_bounds() {
+        let defaults = Retention::load(&vars(&[])).unwrap();
+        assert_eq!(defaults.processed, Duration::from_secs(30 * 86_400));
+        assert_eq!(defaults.pending, Duration::from_secs(90 * 86_400));
+        assert_eq!(defaults.max_events, Some(100_000));
+        assert_eq!(defaults.dedup, Duration::from_secs(3 * 86_400));
+        let uncapped = Retention::load(&vars(&[(names::RETENTION_MAX_EVENTS, "0")])).unwrap();
+        assert_eq!(uncapped.max_events, None);
+        for (name, bad) in [
+            (names::RETENTION_PROCESSED_DAYS, "0"),
+            (names::RETENTION_PENDING_DAYS, "forever"),
+            (names::RETENTION_DEDUP_DAYS, "99999"),
+            (names::RETENTION_MAX_EVENTS, "-1"),
+        ] {
+            let error = Retention::load(&vars(&[(name, bad)])).unwrap_err();
+            assert_eq!(error.variable(), name);
+        }
+    }
 
     fn vars(pairs: &[(&str, &str)]) -> StaticVariables {
         StaticVariables::from_pairs(pairs.iter().copied())

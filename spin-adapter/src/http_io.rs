@@ -26,14 +26,20 @@ pub async fn serve_incoming<S: Service>(
         LogLevel::load(&SpinVariables).unwrap_or(LogLevel::Info)
     });
 
-    let response = match head_of(&request) {
+    let service = match head_of(&request) {
         Ok(head) => {
             let service = make_service();
-            shared::http::serve(&service, head, |limit| read_body(&request, limit))
+            let response = shared::http::serve(&service, head, |limit| read_body(&request, limit));
+            respond(response_out, response);
+            service
         }
-        Err(problem) => problem.into_response(),
+        Err(problem) => {
+            respond(response_out, problem.into_response());
+            return;
+        }
     };
-    respond(response_out, response);
+    // The response is complete (its body finished) before this runs.
+    service.after_response();
 }
 
 /// The request line and headers as the shared types.

@@ -49,6 +49,28 @@ pub fn delete_claim(id: &EventId, seq: u64) -> String {
     format!("events:deleted:{id}:{seq}")
 }
 
+/// The lowest sequence number retention has not yet got past (decimal; absent means 0).
+pub const FLOOR: &str = "events:floor";
+
+/// When the running retention sweep started (Unix ms, decimal): one sweep at a time, usually.
+pub const SWEEP: &str = "events:sweep";
+
+/// Counter: the highest tombstone number handed out.
+pub const TOMB_SEQ: &str = "events:tomb-seq";
+
+/// Tombstone `n`: what is needed to forget a pruned event whose dedup record outlives it.
+pub fn tombstone(n: u64) -> String {
+    format!("events:tomb:{n:020}")
+}
+
+/// The highest tombstone number already expired and removed (decimal; absent means 0).
+pub const TOMB_FLOOR: &str = "events:tomb-floor";
+
+/// Counter: events removed by retention for this reason.
+pub fn pruned(reason: &str) -> String {
+    format!("stats:pruned:{reason}")
+}
+
 /// Counter: how many events of this provider are in this status.
 pub fn stats(provider: Provider, status: EventStatus) -> String {
     format!("stats:{}:{}", provider.as_str(), status.as_str())

@@ -70,6 +70,7 @@ mod cursor;
 mod ingest;
 mod keys;
 mod model;
+mod retention;
 mod store;
 
 pub use cursor::Cursor;
@@ -78,6 +79,7 @@ pub use model::{
     DeliveryId, EventAction, EventBody, EventId, EventMeta, EventStatus, EventType, InvalidValue,
     NewEvent, Provider, SourceLabel, StoredEvent,
 };
+pub use retention::{PruneReason, Swept};
 pub use store::{
     Counts, EventStore, ListFilter, Page, StatusChange, StoreError, Tuning, TypeFilter,
     RETRY_AFTER_IN_PROGRESS_SECS, RETRY_AFTER_STORE_SECS,

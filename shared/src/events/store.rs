@@ -264,7 +264,7 @@ impl<K: KeyValue, C: Clock> EventStore<K, C> {
             let seq = position;
             position -= 1;
             scanned += 1;
-            let Some(meta) = self.meta_at(seq)? else {
+            let Some(meta) = self.summary_at(seq)? else {
                 continue;
             };
             if stop_before.is_some_and(|stop| meta.received_at < stop) {
@@ -292,7 +292,7 @@ impl<K: KeyValue, C: Clock> EventStore<K, C> {
     /// entry in the previous layout holds only the event id; it is resolved through the meta
     /// record, which must carry the same sequence number (entries of superseded attempts are
     /// skipped), until a status change rewrites it in the current layout.
-    fn meta_at(&self, seq: u64) -> Result<Option<EventMeta>, StoreError> {
+    pub(super) fn summary_at(&self, seq: u64) -> Result<Option<EventMeta>, StoreError> {
         let key = keys::index(seq);
         let Some(entry) = self.kv.get(&key)? else {
             return Ok(None);

@@ -666,3 +666,208 @@ fn a_redelivery_after_a_delete_is_stored_at_once_even_after_a_contended_first_de
     let second = accepted(store.ingest(new_event(Provider::Github, "contended")));
     assert!(second.seq > first.seq);
 }
+
+// ---------------------------------------------------------------- retention
+
+fn retention(max_events: Option<u64>) -> crate::config::Retention {
+    crate::config::Retention {
+        processed: Duration::from_secs(30 * 86_400),
+        pending: Duration::from_secs(90 * 86_400),
+        max_events,
+        dedup: Duration::from_secs(3 * 86_400),
+    }
+}
+
+fn pruned_count(store: &EventStore<&MemoryKv, &ManualClock>, reason: PruneReason) -> u64 {
+    store
+        .pruned()
+        .unwrap()
+        .into_iter()
+        .find(|(r, _)| *r == reason)
+        .map_or(0, |(_, n)| n)
+}
+
+#[test]
+fn the_count_cap_keeps_the_newest_k_and_a_pruned_delivery_is_still_a_duplicate() {
+    let kv = MemoryKv::new();
+    let clock = ManualClock::at_unix(T0);
+    let store = EventStore::new(&kv, &clock);
+    let rules = retention(Some(10));
+    for n in 0..25 {
+        let meta = accepted(store.ingest(new_event(Provider::Github, &format!("cap-{n}"))));
+        store.prune_for(meta.seq, &rules).unwrap();
+    }
+    let page = store.list(&ListFilter::default(), 100, None).unwrap();
+    assert_eq!(page.items.len(), 10);
+    assert_eq!(page.items.last().unwrap().delivery_id.as_str(), "cap-15");
+    assert_eq!(store.stats().unwrap()[&Provider::Github].pending, 10);
+    assert_eq!(pruned_count(&store, PruneReason::MaxEvents), 15);
+    // Within the dedup window, a provider's retry of a pruned delivery is still a duplicate,
+    // and the event reads as gone.
+    let retry = store.ingest(new_event(Provider::Github, "cap-0")).unwrap();
+    let Ingested::Duplicate(id) = retry else {
+        panic!("{retry:?}")
+    };
+    assert!(store.get(&id).unwrap().is_none());
+    // Once the window has passed, a sweep forgets it, and a redelivery is a new delivery.
+    clock.advance(Duration::from_secs(3 * 86_400 + 1));
+    let swept = store.sweep(&rules, 100, false).unwrap();
+    assert_eq!(swept.forgotten, 15);
+    accepted(store.ingest(new_event(Provider::Github, "cap-0")));
+}
+
+#[test]
+fn age_rules_prune_processed_and_pending_events_and_leave_nothing_behind() {
+    let kv = MemoryKv::new();
+    let clock = ManualClock::at_unix(T0);
+    let store = EventStore::new(&kv, &clock);
+    let rules = retention(None);
+    let old_processed = accepted(store.ingest(new_event(Provider::Stripe, "old-p")));
+    let old_pending = accepted(store.ingest(new_event(Provider::Stripe, "old-q")));
+    store
+        .set_status(old_processed.clone(), EventStatus::Processed)
+        .unwrap();
+    clock.advance(Duration::from_secs(31 * 86_400));
+    let young = accepted(store.ingest(new_event(Provider::Stripe, "young")));
+    // 31 days on: the processed one goes; the pending one (90 days) stays, and so does the
+    // young one.
+    let swept = store.sweep(&rules, 100, true).unwrap();
+    assert_eq!(swept.pruned, 1);
+    let ids: Vec<_> = store
+        .list(&ListFilter::default(), 10, None)
+        .unwrap()
+        .items
+        .into_iter()
+        .map(|m| m.id)
+        .collect();
+    assert_eq!(ids, [young.id.clone(), old_pending.id.clone()]);
+    assert_eq!(pruned_count(&store, PruneReason::ProcessedAge), 1);
+    // 90 days on: the old pending one goes; nothing of either is left but counters.
+    clock.advance(Duration::from_secs(60 * 86_400));
+    store.sweep(&rules, 100, true).unwrap();
+    assert_eq!(pruned_count(&store, PruneReason::PendingAge), 1);
+    let leftovers: Vec<_> = kv
+        .keys()
+        .into_iter()
+        .filter(|k| k.contains(old_processed.id.as_str()) || k.contains(old_pending.id.as_str()))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+    assert_eq!(store.stats().unwrap()[&Provider::Stripe].pending, 1);
+    assert_eq!(store.stats().unwrap()[&Provider::Stripe].processed, 0);
+}
+
+#[test]
+fn the_sweep_floor_stops_at_an_event_it_must_keep_and_looks_past_it() {
+    let kv = MemoryKv::new();
+    let clock = ManualClock::at_unix(T0);
+    let store = EventStore::new(&kv, &clock);
+    let rules = retention(None);
+    let blocker = accepted(store.ingest(new_event(Provider::Github, "blocker")));
+    let behind = accepted(store.ingest(new_event(Provider::Github, "behind")));
+    store.set_status(behind, EventStatus::Processed).unwrap();
+    clock.advance(Duration::from_secs(31 * 86_400));
+    store.sweep(&rules, 100, true).unwrap();
+    let page = store.list(&ListFilter::default(), 10, None).unwrap();
+    assert_eq!(page.items.iter().map(|m| &m.id).collect::<Vec<_>>(), [&blocker.id]);
+    assert_eq!(kv.get("events:floor").unwrap(), None, "the floor stays below the blocker");
+    clock.advance(Duration::from_secs(60 * 86_400));
+    store.sweep(&rules, 100, true).unwrap();
+    assert_eq!(kv.get("events:floor").unwrap().as_deref(), Some(&b"2"[..]));
+}
+
+#[test]
+fn sweeps_hold_off_each_other_and_work_in_bounded_steps() {
+    let kv = MemoryKv::new();
+    let clock = ManualClock::at_unix(T0);
+    let store = EventStore::new(&kv, &clock);
+    let rules = retention(None);
+    for n in 0..30 {
+        accepted(store.ingest(new_event(Provider::Github, &format!("aged-{n}"))));
+    }
+    clock.advance(Duration::from_secs(91 * 86_400));
+    let first = store.sweep(&rules, 10, false).unwrap();
+    assert_eq!((first.examined, first.pruned, first.skipped), (10, 10, false));
+    assert!(store.sweep(&rules, 10, false).unwrap().skipped, "within 2 s of the last");
+    clock.advance(Duration::from_secs(3));
+    assert_eq!(store.sweep(&rules, 10, false).unwrap().pruned, 10);
+    assert_eq!(store.sweep(&rules, 100, true).unwrap().pruned, 10);
+    assert!(store.list(&ListFilter::default(), 10, None).unwrap().items.is_empty());
+}
+
+#[test]
+fn concurrent_sweeps_prune_each_event_once_and_skip_none() {
+    let kv = Arc::new(MemoryKv::new());
+    let clock = Arc::new(ManualClock::at_unix(T0));
+    let rules = retention(None);
+    {
+        let store = EventStore::new(&*kv, &*clock);
+        for n in 0..200 {
+            accepted(store.ingest(new_event(Provider::Standard, &format!("c-{n}"))));
+        }
+    }
+    clock.advance(Duration::from_secs(91 * 86_400));
+    let handles: Vec<_> = (0..8)
+        .map(|_| {
+            let (kv, clock) = (kv.clone(), clock.clone());
+            std::thread::spawn(move || {
+                let store = EventStore::new(&*kv, &*clock);
+                for _ in 0..20 {
+                    store.sweep(&rules, 7, true).unwrap();
+                }
+            })
+        })
+        .collect();
+    for handle in handles {
+        handle.join().unwrap();
+    }
+    let store = EventStore::new(&*kv, &*clock);
+    assert!(store.list(&ListFilter::default(), 10, None).unwrap().items.is_empty());
+    assert_eq!(pruned_count(&store, PruneReason::PendingAge), 200);
+    assert_eq!(store.stats().unwrap()[&Provider::Standard].pending, 0);
+}
+
+#[test]
+fn a_store_failure_during_a_sweep_loses_nothing_that_must_be_kept() {
+    let kv = MemoryKv::new();
+    let clock = ManualClock::at_unix(T0);
+    let rules = retention(None);
+    let store = EventStore::new(&kv, &clock);
+    for n in 0..5 {
+        accepted(store.ingest(new_event(Provider::Github, &format!("f-{n}"))));
+    }
+    clock.advance(Duration::from_secs(91 * 86_400));
+    let young = accepted(store.ingest(new_event(Provider::Github, "keep-me")));
+    // Every third operation fails.
+    let faulty = FaultyKv::new(&kv, |_, _, n| n % 3 == 2);
+    for _ in 0..20 {
+        let _ = EventStore::new(&faulty, &clock).sweep(&rules, 100, true);
+    }
+    store.sweep(&rules, 100, true).unwrap();
+    let page = store.list(&ListFilter::default(), 10, None).unwrap();
+    assert_eq!(page.items.iter().map(|m| &m.id).collect::<Vec<_>>(), [&young.id]);
+    assert!(store.get(&young.id).unwrap().is_some());
+}
+
+#[test]
+fn a_capped_store_stays_bounded() {
+    let kv = MemoryKv::new();
+    let clock = ManualClock::at_unix(T0);
+    let store = EventStore::new(&kv, &clock);
+    let rules = retention(Some(50));
+    let mut sizes = Vec::new();
+    for n in 0..2_000 {
+        let meta = accepted(store.ingest(new_event(Provider::Github, &format!("b-{n}"))));
+        store.prune_for(meta.seq, &rules).unwrap();
+        if n % 10 == 0 {
+            // A day passes every ten deliveries: dedup records expire as they go.
+            clock.advance(Duration::from_secs(86_400 / 10 * 10));
+            store.sweep(&rules, 20, true).unwrap();
+        }
+        if n % 500 == 499 {
+            sizes.push(kv.keys().len());
+        }
+    }
+    // Level: the key count after 1 000 deliveries and after 2 000 is the same, within noise.
+    assert!(sizes.windows(2).all(|w| w[1] <= w[0] + 20), "{sizes:?}");
+    assert!(*sizes.last().unwrap() < 50 * 12, "{sizes:?}");
+}

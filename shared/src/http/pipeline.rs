@@ -58,6 +58,11 @@ pub trait Service {
     fn logs_request(&self, route: &'static str, status: StatusCode) -> bool {
         !crate::probes::is_quiet(route, status)
     }
+
+    /// Work to do once the response has been handed to the client (the host sends it while this
+    /// runs, so the client never waits for it): a first forwarding attempt, a bounded pruning
+    /// step. Nothing here may change the answer, and a failure is only logged.
+    fn after_response(&self) {}
 }
 
 /// Runs one request through the pipeline.

@@ -14,16 +14,19 @@ pub fn request(method: Method, target: &str, headers: &[(&str, &str)], body: &[u
     Request::from_parts(head, body.to_vec())
 }
 
-/// Runs a request through [`serve`] with an in-memory body.
+/// Runs a request through [`serve`] with an in-memory body, then the service's
+/// [`Service::after_response`] work, as the Spin adapter does.
 pub fn call<S: Service>(service: &S, request: Request) -> Response {
     let (head, body) = request.into_parts();
-    serve(service, head, |limit| {
+    let response = serve(service, head, |limit| {
         if body.len() > limit {
             Err(BodyError::TooLarge { limit })
         } else {
             Ok(body)
         }
-    })
+    });
+    service.after_response();
+    response
 }
 
 /// Asserts an RFC 9457 problem with this status and `type` slug; returns its body.
