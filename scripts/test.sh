@@ -8,9 +8,12 @@
 #   fmt         cargo fmt --check
 #   clippy      cargo clippy --workspace --all-targets -- -D warnings
 #   unit        cargo test for every crate but e2e: unit, handler and property tests
+#   ui          the console's browser logic under node --test (services/console/ui/test)
 #   wasm        release build of each component; size budget (scripts/wasm-sizes.sh)
 #   openapi     the API's generated OpenAPI document validates as OpenAPI 3.1
 #   e2e         black-box tests against the real `spin up` (and redis-server)
+#   browser     the console in Debian's Chromium via Playwright against the real `spin up`
+#               (e2e/browser); screenshots in out/console/
 #   bench       the benchmark suite's smoke run (scripts/bench.sh --smoke): every measurement
 #               once, tiny, must answer without errors; no timing is judged
 #   deploy      kustomize overlays rendered and checked offline (scripts/check-deploy.sh)
@@ -18,9 +21,10 @@
 #               .github/workflows/: actionlint (with shellcheck), the GitHub workflow JSON schema
 #               (check-jsonschema, offline) and every action pinned to a commit sha
 #
-# Env: REQUIRE_SPIN=1   missing spin/redis-server fail the e2e tests instead of skipping them
+# Env: REQUIRE_SPIN=1   missing spin/redis-server/chromium fail the e2e and browser tests instead of skipping
 #      REQUIRE_TOOLS=1  missing deploy/lint tools fail instead of skipping (.ci/run sets both)
 #      SPIN_BIN         the spin binary (default: `spin` on PATH)
+#      CHROMIUM_BIN     the browser (default: /usr/bin/chromium, then `chromium` on PATH)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -112,6 +116,14 @@ e2e() {
   fi
 }
 
+browser() { # pytest skips loudly without spin or chromium unless REQUIRE_SPIN=1
+  step browser .venv/bin/python -m pytest -p no:cacheprovider -q -rs e2e/browser
+  if [[ "${REQUIRE_SPIN}" != 1 ]] && { [[ -z "${SPIN_BIN:-$(command -v spin || true)}" ]] ||
+    [[ -z "${CHROMIUM_BIN:-$(command -v /usr/bin/chromium chromium | head -n1 || true)}" ]]; }; then
+    results[-1]="SKIP  browser (spin or chromium not found; the browser tests skipped)"
+  fi
+}
+
 bench_smoke() {
   local spin_bin="${SPIN_BIN:-$(command -v spin || true)}"
   if [[ -z "${spin_bin}" && "${REQUIRE_SPIN}" != 1 ]]; then
@@ -134,9 +146,11 @@ run_step() { # NAME: one step of the test command, with its skip rules
     fmt) step fmt cargo fmt --all -- --check ;;
     clippy) step clippy cargo clippy --workspace --all-targets --quiet -- -D warnings ;;
     unit) step unit cargo test --workspace --exclude e2e --quiet ;;
+    ui) if command -v node >/dev/null; then step ui node --test services/console/ui/test/; else skip ui "node"; fi ;;
     wasm) step wasm scripts/wasm-sizes.sh ;;
     openapi) if [[ -x .venv/bin/openapi-spec-validator ]]; then step openapi openapi; else skip openapi "openapi-spec-validator"; fi ;;
     e2e) e2e ;;
+    browser) if [[ -x .venv/bin/python ]]; then browser; else skip browser "python3 (.venv)"; fi ;;
     bench) bench_smoke ;;
     deploy) step deploy scripts/check-deploy.sh ;;
     lint) if have_lint_tools; then step lint lint; else skip lint "shellcheck/actionlint/check-jsonschema"; fi ;;
@@ -149,7 +163,7 @@ usage() {
 
 # No argument: every step, in this order. Arguments: those steps (plus their prerequisites), in
 # this order whatever the order given.
-STEPS=(toolchain python fmt clippy unit wasm openapi e2e bench deploy lint)
+STEPS=(toolchain python fmt clippy unit ui wasm openapi e2e browser bench deploy lint)
 selected=()
 if (($# == 0)); then
   selected=("${STEPS[@]}")
@@ -158,12 +172,12 @@ else
   for arg in "$@"; do
     case "${arg}" in
       -h | --help) usage; exit 0 ;;
-      toolchain | python | fmt | clippy | unit | wasm | openapi | e2e | bench | deploy | lint) wanted[${arg}]=1 ;;
+      toolchain | python | fmt | clippy | unit | ui | wasm | openapi | e2e | browser | bench | deploy | lint) wanted[${arg}]=1 ;;
       *) echo "test.sh: unknown step '${arg}' (steps: ${STEPS[*]})" >&2; exit 2 ;;
     esac
   done
-  for s in fmt clippy unit wasm openapi e2e bench; do [[ -z "${wanted[${s}]:-}" ]] || wanted[toolchain]=1; done
-  for s in openapi deploy lint; do [[ -z "${wanted[${s}]:-}" ]] || wanted[python]=1; done
+  for s in fmt clippy unit wasm openapi e2e browser bench; do [[ -z "${wanted[${s}]:-}" ]] || wanted[toolchain]=1; done
+  for s in openapi browser deploy lint; do [[ -z "${wanted[${s}]:-}" ]] || wanted[python]=1; done
   for s in "${STEPS[@]}"; do [[ -z "${wanted[${s}]:-}" ]] || selected+=("${s}"); done
 fi
 

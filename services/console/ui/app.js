@@ -453,7 +453,11 @@ function badge(status) {
 }
 
 function onRowClick(event) {
-  if (event.target.closest('a')) return; // the link navigates by itself
+  const link = event.target.closest('a[data-id]');
+  if (link) {
+    state.lastFocusedId = link.dataset.id; // the link navigates by itself; focus returns to it
+    return;
+  }
   const row = event.target.closest('tr[data-id]');
   if (row && !window.getSelection().toString()) openFromList(row.dataset.id);
 }
