@@ -179,7 +179,6 @@ def test_list_filter_open_mark_processed_handle_412_and_delete(app, page, watche
     assert stats.locator("tr", has_text="All").locator("td").all_text_contents() == ["5", "0", "5"]
     assert page.locator("#chart rect").count() >= 12
     assert "the 5 listed events" in page.locator("#chart-caption").text_content()
-    screenshot(page, "desktop-list")
 
     # Filters: a select applies at once; a typed type applies with Enter.
     page.get_by_label("Provider").select_option("stripe")
@@ -228,6 +227,8 @@ def test_list_filter_open_mark_processed_handle_412_and_delete(app, page, watche
 
     # Back to the list (the browser's back button), filtered by status.
     page.go_back()
+    expect(rows(page).filter(has_text="processed")).to_have_count(1)
+    screenshot(page, "desktop-list")
     page.get_by_label("Status").select_option("processed")
     expect(rows(page)).to_have_count(1)
     assert f"gh-{run}-3" in rows(page).first.text_content()
