@@ -102,8 +102,13 @@ def test_every_answer_carries_a_strict_policy_and_the_files_their_types(app, pag
 
 
 def test_sign_in_shows_a_wrong_tokens_problem_keeps_the_token_in_the_tab_and_signs_out(app, page, watched, request):
-    sign_in(page, app, "not-the-token")
+    sign_in(page, app, "not a token")
     problem = page.locator("#signin-problem")
+    problem.get_by_text("An API token is printable ASCII without spaces.").wait_for()
+    assert watched.failed == [], "refused before asking the API"
+
+    page.get_by_label("API token").fill("not-the-token")
+    page.get_by_label("API token").press("Enter")
     problem.get_by_text("Authentication is required").wait_for()
     assert "the bearer token is not valid" in problem.text_content()
     assert re.search(r"Request id [0-9a-f]{32}", problem.text_content())

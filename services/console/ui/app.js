@@ -146,8 +146,7 @@ function route() {
       applyFilters();
       // Signing in has just read the stats; a reload with a kept token has not.
       if (!$('stats-body').rows.length) loadStats();
-    }
-    else {
+    } else {
       refresh();
       restoreFocus();
     }
@@ -168,8 +167,10 @@ async function signIn(event) {
   event.preventDefault();
   const input = $('token');
   const token = input.value.trim();
-  if (!token) {
-    showProblem($('signin-problem'), { title: 'Enter an API token', detail: '', errors: [], requestId: '' });
+  const invalid = !token ? 'Enter an API token.'
+    : /[^\x21-\x7e]/.test(token) ? 'An API token is printable ASCII without spaces.' : null;
+  if (invalid) {
+    showProblem($('signin-problem'), { title: invalid, detail: '', errors: [], requestId: '' });
     input.focus();
     return;
   }
