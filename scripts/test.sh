@@ -8,10 +8,13 @@
 #   fmt         cargo fmt --check
 #   clippy      cargo clippy --workspace --all-targets -- -D warnings
 #   unit        cargo test for every crate but e2e: unit, handler and property tests
+#   ui          the console's browser logic under node --test (services/console/ui/test)
 #   wasm        release build of each component; size budget (scripts/wasm-sizes.sh)
 #   openapi     the API's generated OpenAPI document validates as OpenAPI 3.1
 #   e2e         black-box tests against the real `spin up` (and redis-server, a local OCI
 #               registry), and the API contract checked by schemathesis against it
+#   browser     the console in Debian's Chromium via Playwright against the real `spin up`
+#               (e2e/browser); screenshots in out/console/
 #   bench       the benchmark suite's smoke run (scripts/bench.sh --smoke): every measurement
 #               once, tiny, must answer without errors; no timing is judged
 #   deploy      kustomize overlays rendered and checked offline (scripts/check-deploy.sh)
@@ -23,9 +26,10 @@
 #               (check-jsonschema, offline) and every action pinned to a commit sha; unused
 #               Cargo dependencies (cargo-machete)
 #
-# Env: REQUIRE_SPIN=1   missing spin/redis-server fail the e2e tests instead of skipping them
+# Env: REQUIRE_SPIN=1   missing spin/redis-server/chromium fail the e2e and browser tests instead of skipping
 #      REQUIRE_TOOLS=1  missing deploy/lint tools fail instead of skipping (.ci/run sets both)
 #      SPIN_BIN         the spin binary (default: `spin` on PATH)
+#      CHROMIUM_BIN     the browser (default: /usr/bin/chromium, then `chromium` on PATH)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -126,6 +130,14 @@ e2e() {
   fi
 }
 
+browser() { # pytest skips loudly without spin or chromium unless REQUIRE_SPIN=1
+  step browser .venv/bin/python -m pytest -p no:cacheprovider -q -rs e2e/browser
+  if [[ "${REQUIRE_SPIN}" != 1 ]] && { [[ -z "${SPIN_BIN:-$(command -v spin || true)}" ]] ||
+    [[ -z "${CHROMIUM_BIN:-$(command -v /usr/bin/chromium chromium | head -n1 || true)}" ]]; }; then
+    results[-1]="SKIP  browser (spin or chromium not found; the browser tests skipped)"
+  fi
+}
+
 bench_smoke() {
   local spin_bin="${SPIN_BIN:-$(command -v spin || true)}"
   if [[ -z "${spin_bin}" && "${REQUIRE_SPIN}" != 1 ]]; then
@@ -148,9 +160,11 @@ run_step() { # NAME: one step of the test command, with its skip rules
     fmt) step fmt cargo fmt --all -- --check ;;
     clippy) step clippy cargo clippy --workspace --all-targets --quiet -- -D warnings ;;
     unit) step unit cargo test --workspace --exclude e2e --quiet ;;
+    ui) if command -v node >/dev/null; then step ui node --test services/console/ui/test/; else skip ui "node"; fi ;;
     wasm) step wasm scripts/wasm-sizes.sh ;;
     openapi) if [[ -x .venv/bin/openapi-spec-validator ]]; then step openapi openapi; else skip openapi "openapi-spec-validator"; fi ;;
     e2e) e2e ;;
+    browser) if [[ -x .venv/bin/python ]]; then browser; else skip browser "python3 (.venv)"; fi ;;
     bench) bench_smoke ;;
     deploy) step deploy env EXTRA_CRDS_DIR="${EXTRA_CRDS_DIR:-tools/observability-check/vendor/monitoring-crds}" scripts/check-deploy.sh ;;
     observability) step observability scripts/check-observability.sh ;;
@@ -164,7 +178,7 @@ usage() {
 
 # No argument: every step, in this order. Arguments: those steps (plus their prerequisites), in
 # this order whatever the order given.
-STEPS=(toolchain python fmt clippy unit wasm openapi e2e bench deploy observability lint)
+STEPS=(toolchain python fmt clippy unit ui wasm openapi e2e browser bench deploy observability lint)
 selected=()
 if (($# == 0)); then
   selected=("${STEPS[@]}")
@@ -173,12 +187,12 @@ else
   for arg in "$@"; do
     case "${arg}" in
       -h | --help) usage; exit 0 ;;
-      toolchain | python | fmt | clippy | unit | wasm | openapi | e2e | bench | deploy | observability | lint) wanted[${arg}]=1 ;;
+      toolchain | python | fmt | clippy | unit | ui | wasm | openapi | e2e | browser | bench | deploy | observability | lint) wanted[${arg}]=1 ;;
       *) echo "test.sh: unknown step '${arg}' (steps: ${STEPS[*]})" >&2; exit 2 ;;
     esac
   done
-  for s in fmt clippy unit wasm openapi e2e bench; do [[ -z "${wanted[${s}]:-}" ]] || wanted[toolchain]=1; done
-  for s in openapi e2e deploy observability lint; do [[ -z "${wanted[${s}]:-}" ]] || wanted[python]=1; done
+  for s in fmt clippy unit wasm openapi e2e browser bench; do [[ -z "${wanted[${s}]:-}" ]] || wanted[toolchain]=1; done
+  for s in openapi e2e browser deploy observability lint; do [[ -z "${wanted[${s}]:-}" ]] || wanted[python]=1; done
   for s in "${STEPS[@]}"; do [[ -z "${wanted[${s}]:-}" ]] || selected+=("${s}"); done
 fi
 

@@ -1,20 +1,20 @@
 #!/usr/bin/env bash
-# Builds every component for wasm32-wasip2 in release mode and checks the size budget:
-# at most 400 KB (400,000 bytes) per component and 1 MB (1,000,000 bytes) for the whole app.
+# Builds every component for wasm32-wasip2 in release mode and checks the size budget: at most
+# 400 KB (400,000 bytes) per component. Each component is pushed and pulled as its own artifact,
+# so the budget is per artifact; the sum of all of them is printed for information.
 # Prints a table; exits non-zero if a budget is exceeded.
 #
 # Usage: scripts/wasm-sizes.sh [--locked] [COMPONENT...]
-#   no COMPONENT  every component, and the whole-app budget (the test command's `wasm` step)
-#   COMPONENT...  only those (health, api, webhook), each against the per-component budget: the
-#                 CI and release workflows run one job per component
+#   no COMPONENT  every component (the test command's `wasm` step)
+#   COMPONENT...  only those (health, api, webhook, console): the CI and release workflows run one
+#                 job per component
 #   --locked      passed to cargo: Cargo.lock must already be up to date (CI)
 # With GITHUB_STEP_SUMMARY set (GitHub Actions), the table is also appended to the run summary.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 readonly COMPONENT_BUDGET=400000
-readonly APP_BUDGET=1000000
-readonly ALL_COMPONENTS=(health api webhook)
+readonly ALL_COMPONENTS=(health api webhook console)
 
 cargo_flags=()
 components=()
@@ -22,7 +22,7 @@ for arg in "$@"; do
   case "${arg}" in
     --locked) cargo_flags+=(--locked) ;;
     -h | --help) sed -n '2,/^set -euo pipefail/{/^set /d;s/^# \{0,1\}//;p}' "${BASH_SOURCE[0]}"; exit 0 ;;
-    health | api | webhook) components+=("${arg}") ;;
+    health | api | webhook | console) components+=("${arg}") ;;
     *) echo "wasm-sizes: unknown argument '${arg}' (components: ${ALL_COMPONENTS[*]})" >&2; exit 2 ;;
   esac
 done
@@ -51,10 +51,8 @@ for component in "${components[@]}"; do
   summary+=("| \`${component}.wasm\` | ${size} | ${COMPONENT_BUDGET} | ${verdict} |")
 done
 if ((whole_app)); then
-  verdict=ok
-  if (( total > APP_BUDGET )); then verdict=OVER; over=1; fi
-  printf '  %-10s %12d %12d  %s\n' total "${total}" "${APP_BUDGET}" "${verdict}"
-  summary+=("| total | ${total} | ${APP_BUDGET} | ${verdict} |")
+  printf '  %-10s %12d %12s  %s\n' total "${total}" - "(every component; no budget)"
+  summary+=("| total | ${total} | - | |")
 fi
 echo
 

@@ -193,11 +193,21 @@ fn every_component_is_granted_exactly_the_variables_its_code_reads() {
         .keys()
         .map(String::as_str)
         .collect();
-    let code: [(&str, Vec<&str>); 3] = [
+    let code: [(&str, Vec<&str>); 4] = [
         ("health", health::service::VARIABLES.to_vec()),
         ("api", api::service::VARIABLES.to_vec()),
         ("webhook", webhook::service::variables()),
+        ("console", console::service::VARIABLES.to_vec()),
     ];
+    let components = manifest["component"].as_table().unwrap();
+    assert_eq!(
+        components
+            .keys()
+            .map(String::as_str)
+            .collect::<BTreeSet<_>>(),
+        code.iter().map(|(id, _)| *id).collect::<BTreeSet<_>>(),
+        "every spin.toml component is checked here"
+    );
     for (id, read) in code {
         let granted: BTreeSet<&str> = manifest["component"][id]["variables"]
             .as_table()

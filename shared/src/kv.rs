@@ -75,6 +75,49 @@ impl<K: KeyValue + ?Sized> KeyValue for &K {
     }
 }
 
+/// The store of a component that is granted none (spin.toml lists no `key_value_stores`): every
+/// operation is refused. It only exists to name a type; such components never call it.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoStore;
+
+impl KeyValue for NoStore {
+    fn get(&self, _: &str) -> Result<Option<Vec<u8>>, KvError> {
+        Err(KvError::Refused(
+            "this component has no key-value store".into(),
+        ))
+    }
+
+    fn set(&self, _: &str, _: &[u8]) -> Result<(), KvError> {
+        Err(KvError::Refused(
+            "this component has no key-value store".into(),
+        ))
+    }
+
+    fn set_many(&self, _: &[(String, Vec<u8>)]) -> Result<(), KvError> {
+        Err(KvError::Refused(
+            "this component has no key-value store".into(),
+        ))
+    }
+
+    fn delete(&self, _: &str) -> Result<(), KvError> {
+        Err(KvError::Refused(
+            "this component has no key-value store".into(),
+        ))
+    }
+
+    fn delete_many(&self, _: &[String]) -> Result<(), KvError> {
+        Err(KvError::Refused(
+            "this component has no key-value store".into(),
+        ))
+    }
+
+    fn increment(&self, _: &str, _: i64) -> Result<i64, KvError> {
+        Err(KvError::Refused(
+            "this component has no key-value store".into(),
+        ))
+    }
+}
+
 /// An in-memory store with the same semantics, for native tests (feature `testing`).
 #[cfg(any(test, feature = "testing"))]
 #[derive(Debug, Default)]

@@ -39,8 +39,9 @@ pub trait Probed: Sized {
     /// component checks them against spin.toml.)
     fn visible_variables() -> Vec<&'static str>;
 
-    /// The store.
-    fn store(&self) -> &Self::Store;
+    /// The store its readiness round-trips, or `None` for a component granted no store (its
+    /// readiness is then its variables alone).
+    fn store(&self) -> Option<&Self::Store>;
     /// The variables.
     fn vars(&self) -> &Self::Vars;
     /// The clock.
@@ -64,10 +65,11 @@ fn live<S: Probed>(component: &S, _: &RequestContext, _: Request) -> Result<Resp
 
 /// `GET …/readyz`: 200 with the checks, or 503 naming the failing ones.
 fn ready<S: Probed>(component: &S, ctx: &RequestContext, _: Request) -> Result<Response, Problem> {
-    let checks = vec![
-        check_store(ctx, component.store(), component.clock()),
-        check_variables::<S>(component.vars()),
-    ];
+    let mut checks = Vec::with_capacity(2);
+    if let Some(store) = component.store() {
+        checks.push(check_store(ctx, store, component.clock()));
+    }
+    checks.push(check_variables::<S>(component.vars()));
     let failed: Vec<&str> = checks
         .iter()
         .filter(|check| check.status == CheckStatus::Fail)

@@ -4,7 +4,6 @@
 //! over the shared traits, tested natively. The last line of this file is the Spin adapter.
 
 pub mod auth;
-pub mod conditional;
 pub mod query;
 pub mod representation;
 pub mod service;

@@ -235,6 +235,18 @@ mod tests {
             let _ = parse(Some(&query));
         }
 
+        /// Every If-Match / If-None-Match the document's pattern admits parses, so it can only be
+        /// answered 2xx, 304 or 412, never 400.
+        #[test]
+        fn every_documented_entity_tag_header_parses(
+            value in matching(api_contract::patterns::ENTITY_TAGS)
+        ) {
+            use shared::http::conditional::{check_if_match, none_match_says_not_modified};
+            prop_assert!(none_match_says_not_modified(Some(&value), "\"x\"").is_ok(), "{:?}", value);
+            let answer = check_if_match(Some(&value), "\"x\"");
+            prop_assert!(answer.is_ok() || answer.unwrap_err().status().as_u16() == 412, "{:?}", value);
+        }
+
         /// The OpenAPI document's patterns are exactly what the parser accepts.
         #[test]
         fn documented_cursors_and_types_are_accepted(

@@ -15,8 +15,8 @@ use shared::kv::KeyValue;
 use shared::probes::{self, Probed};
 use shared::problem::{FieldError, Problem, ProblemKind};
 
-use crate::conditional::{check_if_match, etag, none_match_says_not_modified};
 use crate::{auth, query, representation, OPENAPI_JSON};
+use shared::http::conditional::{check_if_match, etag, none_match_says_not_modified};
 
 /// Largest PATCH body.
 const MAX_PATCH_BYTES: usize = 16 * 1024;
@@ -347,8 +347,8 @@ impl<K: KeyValue, V: Variables, C: Clock> Probed for Api<K, V, C> {
         VARIABLES.to_vec()
     }
 
-    fn store(&self) -> &K {
-        &self.store
+    fn store(&self) -> Option<&K> {
+        Some(&self.store)
     }
 
     fn vars(&self) -> &V {

@@ -60,8 +60,8 @@ impl<K: KeyValue, V: Variables, C: Clock> Probed for Health<K, V, C> {
         VARIABLES.to_vec()
     }
 
-    fn store(&self) -> &K {
-        &self.store
+    fn store(&self) -> Option<&K> {
+        Some(&self.store)
     }
 
     fn vars(&self) -> &V {

@@ -269,8 +269,8 @@ impl<K: KeyValue, V: Variables, C: Clock> Probed for Webhooks<K, V, C> {
         variables()
     }
 
-    fn store(&self) -> &K {
-        &self.store
+    fn store(&self) -> Option<&K> {
+        Some(&self.store)
     }
 
     fn vars(&self) -> &V {

@@ -768,8 +768,15 @@ fn the_sweep_floor_stops_at_an_event_it_must_keep_and_looks_past_it() {
     clock.advance(Duration::from_secs(31 * 86_400));
     store.sweep(&rules, 100, true).unwrap();
     let page = store.list(&ListFilter::default(), 10, None).unwrap();
-    assert_eq!(page.items.iter().map(|m| &m.id).collect::<Vec<_>>(), [&blocker.id]);
-    assert_eq!(kv.get("events:floor").unwrap(), None, "the floor stays below the blocker");
+    assert_eq!(
+        page.items.iter().map(|m| &m.id).collect::<Vec<_>>(),
+        [&blocker.id]
+    );
+    assert_eq!(
+        kv.get("events:floor").unwrap(),
+        None,
+        "the floor stays below the blocker"
+    );
     clock.advance(Duration::from_secs(60 * 86_400));
     store.sweep(&rules, 100, true).unwrap();
     assert_eq!(kv.get("events:floor").unwrap().as_deref(), Some(&b"2"[..]));
@@ -786,12 +793,22 @@ fn sweeps_hold_off_each_other_and_work_in_bounded_steps() {
     }
     clock.advance(Duration::from_secs(91 * 86_400));
     let first = store.sweep(&rules, 10, false).unwrap();
-    assert_eq!((first.examined, first.pruned, first.skipped), (10, 10, false));
-    assert!(store.sweep(&rules, 10, false).unwrap().skipped, "within 2 s of the last");
+    assert_eq!(
+        (first.examined, first.pruned, first.skipped),
+        (10, 10, false)
+    );
+    assert!(
+        store.sweep(&rules, 10, false).unwrap().skipped,
+        "within 2 s of the last"
+    );
     clock.advance(Duration::from_secs(3));
     assert_eq!(store.sweep(&rules, 10, false).unwrap().pruned, 10);
     assert_eq!(store.sweep(&rules, 100, true).unwrap().pruned, 10);
-    assert!(store.list(&ListFilter::default(), 10, None).unwrap().items.is_empty());
+    assert!(store
+        .list(&ListFilter::default(), 10, None)
+        .unwrap()
+        .items
+        .is_empty());
 }
 
 #[test]
@@ -821,7 +838,11 @@ fn concurrent_sweeps_prune_each_event_once_and_skip_none() {
         handle.join().unwrap();
     }
     let store = EventStore::new(&*kv, &*clock);
-    assert!(store.list(&ListFilter::default(), 10, None).unwrap().items.is_empty());
+    assert!(store
+        .list(&ListFilter::default(), 10, None)
+        .unwrap()
+        .items
+        .is_empty());
     assert_eq!(pruned_count(&store, PruneReason::PendingAge), 200);
     assert_eq!(store.stats().unwrap()[&Provider::Standard].pending, 0);
 }
@@ -844,7 +865,10 @@ fn a_store_failure_during_a_sweep_loses_nothing_that_must_be_kept() {
     }
     store.sweep(&rules, 100, true).unwrap();
     let page = store.list(&ListFilter::default(), 10, None).unwrap();
-    assert_eq!(page.items.iter().map(|m| &m.id).collect::<Vec<_>>(), [&young.id]);
+    assert_eq!(
+        page.items.iter().map(|m| &m.id).collect::<Vec<_>>(),
+        [&young.id]
+    );
     assert!(store.get(&young.id).unwrap().is_some());
 }
 

@@ -75,6 +75,8 @@ impl StatusCode {
     pub const NO_CONTENT: Self = Self(204);
     /// 304
     pub const NOT_MODIFIED: Self = Self(304);
+    /// 308
+    pub const PERMANENT_REDIRECT: Self = Self(308);
     /// 400
     pub const BAD_REQUEST: Self = Self(400);
     /// 401

@@ -6,9 +6,11 @@
 //! | `context` | [`RequestContext`]: what the pipeline knows besides the request: id, route, params |
 //! | `pipeline` | [`serve`]: request id, body limits, the service, `HEAD`, one log line |
 //! | `router` | [`Router`]: paths (`/api/events/:id`) and methods to handlers; 404 and 405 with `Allow` |
+//! | [`conditional`] | strong ETags and `If-Match` / `If-None-Match` (RFC 9110 grammar) |
 //!
 //! `testing` (feature `testing`) builds requests and reads responses in tests.
 
+pub mod conditional;
 mod context;
 mod message;
 mod pipeline;

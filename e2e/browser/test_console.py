@@ -1,0 +1,430 @@
+"""The console in a real browser (Debian's Chromium via Playwright) against the real `spin up`.
+
+`./scripts/test.sh browser` runs this file; screenshots (desktop and 375 px wide) go to out/console/.
+See conftest.py for how the app and the browser are found and started.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import uuid
+
+from conftest import API_TOKEN, CLAIMED, OUT, check_page, http, open_page
+from playwright.sync_api import expect
+
+TIMEOUT_MS = 15_000  # auto-refresh runs every 5 s
+
+
+def expect_failures(request, watched, *expected: tuple[int, str]) -> None:
+    """The failed requests since the last call are exactly these (status, path without query)."""
+    got = [(status, path.split("?", 1)[0]) for status, path in watched.take_failed()]
+    assert got == list(expected)
+    request.node.stash[CLAIMED] = request.node.stash.get(CLAIMED, 0) + len(got)
+
+
+def sign_in(page, app, token: str = API_TOKEN) -> None:
+    page.goto(f"{app.base_url}/console/")
+    field = page.get_by_label("API token")
+    field.fill(token)
+    field.press("Enter")
+
+
+def rows(page):
+    return page.locator("#events-body tr")
+
+
+def row_of(page, delivery: str):
+    return page.locator("#events-body tr", has=page.get_by_role("link", name=delivery, exact=True))
+
+
+def overflow(page, width: int) -> list[str]:
+    """The elements reaching past the right edge of a `width` px viewport (none, if it fits)."""
+    return page.evaluate("""(width) => [...document.querySelectorAll('body, body *')]
+        .filter((e) => e.getBoundingClientRect().right > width + 0.5
+          || (e.scrollWidth > width + 0.5 && getComputedStyle(e).overflowX === 'visible'))
+        .map((e) => `${e.tagName.toLowerCase()}#${e.id}.${e.className.baseVal ?? e.className}`)""", width)
+
+
+def screenshot(page, name: str) -> None:
+    OUT.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(OUT / f"{name}.png"), full_page=True)
+
+
+# --- headers ------------------------------------------------------------------------------------
+
+
+def test_every_answer_carries_a_strict_policy_and_the_files_their_types(app, page):
+    wanted = {
+        "/console/": "text/html; charset=utf-8",
+        "/console/app.js": "text/javascript; charset=utf-8",
+        "/console/logic.js": "text/javascript; charset=utf-8",
+        "/console/console.css": "text/css; charset=utf-8",
+        "/console/icon.svg": "image/svg+xml",
+    }
+    for path, content_type in wanted.items():
+        reply = http(app.base_url, "GET", path)
+        assert reply.status == 200, path
+        assert reply.header("content-type") == content_type, path
+        assert reply.header("cache-control") == "no-cache", path
+        etag = reply.header("etag")
+        assert re.fullmatch(r'"[0-9a-f]{16}"', etag), etag
+        again = http(app.base_url, "GET", path, {"if-none-match": etag})
+        assert (again.status, again.body) == (304, b""), path
+
+    for path in ["/console/", "/console", "/console/app.js", "/console/nope", "/console/healthz"]:
+        reply = http(app.base_url, "GET", path)
+        csp = reply.header("content-security-policy") or ""
+        directives = {d.split(" ", 1)[0]: d for d in csp.split("; ")}
+        assert directives.get("default-src") == "default-src 'self'", (path, csp)
+        assert directives.get("script-src") == "script-src 'self'", (path, csp)
+        assert directives.get("style-src") == "style-src 'self'", (path, csp)
+        assert directives.get("frame-ancestors") == "frame-ancestors 'none'", (path, csp)
+        assert directives.get("base-uri") == "base-uri 'none'", (path, csp)
+        assert "unsafe-inline" not in csp and "unsafe-eval" not in csp, (path, csp)
+        assert reply.header("x-content-type-options") == "nosniff", path
+        assert reply.header("referrer-policy") == "no-referrer", path
+        assert reply.header("x-frame-options") == "DENY", path
+
+    assert http(app.base_url, "GET", "/console/nope").status == 404
+    assert http(app.base_url, "POST", "/console/").status == 405
+    assert http(app.base_url, "GET", "/console/readyz").json()["status"] == "ready"
+
+    # /console is a permanent redirect to /console/ (read without following it).
+    import http.client
+    from urllib.parse import urlsplit
+    origin = urlsplit(app.base_url)
+    conn = http.client.HTTPConnection(origin.hostname, origin.port, timeout=10)
+    conn.request("GET", "/console")
+    moved = conn.getresponse()
+    assert (moved.status, moved.getheader("location")) == (308, "/console/")
+    conn.close()
+
+    # /console leads to /console/, and the page loads under its own policy (checked at teardown).
+    page.goto(f"{app.base_url}/console")
+    page.wait_for_url(f"{app.base_url}/console/")
+    page.get_by_label("API token").wait_for()
+    assert page.title() == "Sign in · webhook-inbox console"
+
+
+# --- sign-in ------------------------------------------------------------------------------------
+
+
+def test_sign_in_shows_a_wrong_tokens_problem_keeps_the_token_in_the_tab_and_signs_out(app, page, watched, request):
+    sign_in(page, app, "not a token")
+    problem = page.locator("#signin-problem")
+    problem.get_by_text("An API token is printable ASCII without spaces.").wait_for()
+    assert watched.failed == [], "refused before asking the API"
+
+    page.get_by_label("API token").fill("not-the-token")
+    page.get_by_label("API token").press("Enter")
+    problem.get_by_text("Authentication is required").wait_for()
+    assert "the bearer token is not valid" in problem.text_content()
+    assert re.search(r"Request id [0-9a-f]{32}", problem.text_content())
+    assert page.get_by_label("API token").is_visible()
+    assert page.evaluate("document.activeElement.id") == "token"
+    expect_failures(request, watched, (401, "/api/stats"))
+
+    page.get_by_label("API token").fill(API_TOKEN)
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("heading", name="Inbox").wait_for()
+    assert problem.is_hidden()
+    stored = page.evaluate("Object.fromEntries(Object.entries(sessionStorage))")
+    assert stored.get("webhook-inbox.console.token") == API_TOKEN
+    assert page.evaluate("localStorage.length") == 0
+    assert page.evaluate("document.cookie") == ""
+    assert page.context.cookies() == []
+    assert API_TOKEN not in page.url
+
+    # A reload keeps the session (this tab's sessionStorage); a new tab does not share it.
+    page.reload()
+    page.get_by_role("heading", name="Inbox").wait_for()
+    other = page.context.new_page()
+    other.goto(f"{app.base_url}/console/")
+    other.get_by_label("API token").wait_for()
+    other.close()
+
+    page.get_by_role("button", name="Sign out").click()
+    page.get_by_label("API token").wait_for()
+    assert page.evaluate("sessionStorage.getItem('webhook-inbox.console.token')") is None
+
+
+def test_a_rotated_token_returns_to_sign_in_with_the_problem(app, page, watched, request):
+    sign_in(page, app)
+    page.get_by_role("heading", name="Inbox").wait_for()
+    # The operator rotates the token: same port, same store, another api_token.
+    app.restart(api_token="the-new-token")
+    # The next auto-refresh is refused and the page goes back to sign-in, saying why.
+    page.locator("#signin-problem").get_by_text("Authentication is required").wait_for(timeout=TIMEOUT_MS)
+    assert page.evaluate("sessionStorage.getItem('webhook-inbox.console.token')") is None
+    failed = watched.take_failed()
+    got = {(status, path.split("?", 1)[0]) for status, path in failed}
+    assert got <= {(401, "/api/events"), (401, "/api/stats")} and got, got
+    # A refresh may also have found the app down while it restarted.
+    refused = [m for m in watched.console_errors if "ERR_CONNECTION_REFUSED" in m]
+    request.node.stash[CLAIMED] = len(failed) + len(refused)
+    sign_in(page, app, "the-new-token")
+    page.get_by_role("heading", name="Inbox").wait_for()
+
+
+# --- the inbox ----------------------------------------------------------------------------------
+
+
+def test_list_filter_open_mark_processed_handle_412_and_delete(app, page, watched, request):
+    run = uuid.uuid4().hex[:8]
+    app.github(f"gh-{run}-1", "push", {"ref": "refs/heads/main", "n": 1})
+    app.github(f"gh-{run}-2", "push", {"ref": "refs/heads/main", "n": 2})
+    issue_body = '{"action":"opened","issue":{"number":7,"title":"Flaky test"},"id":12345678901234567890}'
+    issue_id = app.github(f"gh-{run}-3", "issues", issue_body)
+    stripe_id = app.stripe(f"evt_{run}", "invoice.paid")
+    app.standard(f"msg_{run}", "user.created")
+
+    sign_in(page, app)
+    rows(page).nth(4).wait_for()
+    assert rows(page).count() == 5
+    headers = page.locator("#events-head th").all_text_contents()
+    assert headers == ["Received", "Provider", "Type", "Delivery", "Status"]
+    newest = rows(page).first.text_content()
+    assert "standard" in newest and "user.created" in newest and f"msg_{run}" in newest
+    assert "pending" in newest
+
+    stats = page.locator("#stats-body")
+    assert stats.locator("tr", has_text="github").locator("td").all_text_contents() == ["3", "0", "3"]
+    assert stats.locator("tr", has_text="All").locator("td").all_text_contents() == ["5", "0", "5"]
+    assert page.locator("#chart rect").count() >= 12
+    assert "the 5 listed events" in page.locator("#chart-caption").text_content()
+
+    # Filters: a select applies at once; a typed type applies with Enter.
+    page.get_by_label("Provider").select_option("stripe")
+    expect(rows(page)).to_have_count(1)
+    assert "invoice.paid" in rows(page).first.text_content()
+    page.get_by_role("button", name="Clear").click()
+    rows(page).nth(4).wait_for()
+    page.get_by_label("Type").fill("push")
+    page.get_by_label("Type").press("Enter")
+    expect(rows(page)).to_have_count(2)
+    assert all("push" in text for text in rows(page).all_text_contents())
+    page.get_by_role("button", name="Clear").click()
+    page.get_by_label("Received").select_option("custom")
+    page.get_by_label("From").fill("2099-01-01T00:00")
+    page.get_by_role("button", name="Apply filters").click()
+    page.get_by_text("No event matches these filters.").wait_for()
+    page.get_by_label("Received").select_option("15m")
+    rows(page).nth(4).wait_for()
+    page.get_by_role("button", name="Clear").click()
+    rows(page).nth(4).wait_for()
+
+    # Open the issue by clicking its row (not the link): everything that was delivered.
+    row_of(page, f"gh-{run}-3").locator("td").first.click()
+    page.wait_for_url(f"**/console/#/events/{issue_id}")
+    fields = page.locator("#detail-fields")
+    fields.get_by_text(issue_id).wait_for()
+    for text in ["github", "issues", f"gh-{run}-3", "pending"]:
+        assert text in fields.text_content()
+    header_rows = dict(zip(page.locator("#detail-headers td:first-child").all_text_contents(),
+                           page.locator("#detail-headers td:last-child").all_text_contents()))
+    assert header_rows["x-github-event"] == "issues"
+    assert header_rows["x-github-delivery"] == f"gh-{run}-3"
+    assert header_rows["x-hub-signature-256"].startswith("sha256=")
+    pretty = page.locator("#payload-json").text_content()
+    assert '"action": "opened"' in pretty
+    assert '"id": 12345678901234567890' in pretty, "big integers are shown as sent"
+    assert page.locator("#payload-raw").text_content() == issue_body
+
+    # Mark processed: If-Match from the ETag; the page shows the new state.
+    page.get_by_role("button", name="Mark processed").click()
+    page.locator("#detail-status").get_by_text("Marked processed.").wait_for()
+    assert "processed" in fields.text_content()
+    assert page.get_by_role("button", name="Processed").is_disabled()
+    assert app.api("GET", f"/api/events/{issue_id}").json()["status"] == "processed"
+    screenshot(page, "desktop-detail")
+
+    # Back to the list (the browser's back button), filtered by status.
+    page.go_back()
+    expect(rows(page).filter(has_text="processed")).to_have_count(1)
+    screenshot(page, "desktop-list")
+    page.get_by_label("Status").select_option("processed")
+    expect(rows(page)).to_have_count(1)
+    assert f"gh-{run}-3" in rows(page).first.text_content()
+    page.get_by_role("button", name="Clear").click()
+    rows(page).nth(4).wait_for()
+
+    # A concurrent change: someone marks the push processed while this page shows it pending.
+    push_id = row_of(page, f"gh-{run}-1").get_by_role("link").get_attribute("data-id")
+    row_of(page, f"gh-{run}-1").get_by_role("link").click()
+    fields.get_by_text(push_id).wait_for()
+    assert app.api("PATCH", f"/api/events/{push_id}", {"status": "processed"}).status == 200
+    page.get_by_role("button", name="Mark processed").click()
+    problem = page.locator("#detail-problem")
+    problem.get_by_text("Changed meanwhile, reload").wait_for()
+    assert "changed meanwhile" in problem.text_content()
+    expect_failures(request, watched, (412, f"/api/events/{push_id}"))
+    problem.get_by_role("button", name="Reload").click()
+    page.get_by_role("button", name="Processed").wait_for()
+    assert problem.is_hidden()
+
+    # Delete, with a confirmation that can be cancelled.
+    page.get_by_role("link", name="Back to events").click()
+    row_of(page, f"evt_{run}").get_by_role("link").click()
+    fields.get_by_text(stripe_id).wait_for()
+    page.get_by_role("button", name="Delete").click()
+    dialog = page.get_by_role("dialog", name="Delete this event?")
+    assert stripe_id in dialog.text_content()
+    dialog.get_by_role("button", name="Cancel").click()
+    assert dialog.is_hidden()
+    assert app.api("GET", f"/api/events/{stripe_id}").status == 200
+    page.get_by_role("button", name="Delete").click()
+    dialog.get_by_role("button", name="Delete").click()
+    page.locator("#list-status").get_by_text(f"Deleted {stripe_id}.").wait_for()
+    assert rows(page).count() == 4
+    assert row_of(page, f"evt_{run}").count() == 0
+    assert app.api("GET", f"/api/events/{stripe_id}").status == 404
+    stats.locator("tr", has_text="stripe").get_by_text("0").first.wait_for(timeout=TIMEOUT_MS)
+
+
+def test_html_in_stored_data_renders_as_text(app, page):
+    event_type = '"><img/src=x/onerror=window.__xss=1>'
+    delivery = "<script>window.__xss=2</script>"
+    payload = {
+        "title": "<script>window.__xss=3</script>",
+        "html": '"><img src=x onerror="window.__xss=4;alert(4)">',
+        "svg": "<svg onload=alert(5)></svg>",
+    }
+    event_id = app.github(delivery, event_type, payload)
+    sign_in(page, app)
+    row = rows(page).first
+    row.wait_for()
+    assert event_type in row.text_content()
+    assert row.get_by_role("link").text_content() == delivery
+    row.get_by_role("link").click()
+    page.locator("#detail-fields").get_by_text(event_id).wait_for()
+    pretty = page.locator("#payload-json").text_content()
+    for value in payload.values():
+        assert json.dumps(value) in pretty
+    assert page.locator("#payload-raw").text_content() == json.dumps(payload)
+    assert event_type in page.locator("#detail-headers").text_content()
+    assert delivery in page.locator("#curl-command").input_value()
+    page.wait_for_timeout(500)  # give an injected handler the time it would need
+    # Nothing was parsed as markup: no element, no handler, nothing ran (dialogs, errors and CSP
+    # violations are checked when the test ends).
+    assert page.evaluate("window.__xss") is None
+    assert page.locator("img").count() == 1, "only the header's logo"
+    assert page.locator("main img, main svg[onload], [onerror], [onload], main script").count() == 0
+    assert page.locator("script").count() == 1, "only app.js"
+
+
+# --- copy as curl -------------------------------------------------------------------------------
+
+
+def test_copy_as_curl_resends_the_stored_delivery_to_a_local_spin_up(app, page):
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=app.base_url)
+    body = "{\"zen\": \"it's <b>fine</b> $HOME `id`\",\n \"n\": 1}\n"
+    event_id = app.github("resend-1", "ping", body)
+    sign_in(page, app)
+    rows(page).first.get_by_role("link").click()
+    page.locator("#detail-fields").get_by_text(event_id).wait_for()
+    page.get_by_label("Re-send to").fill(app.base_url)
+    page.get_by_role("button", name="Copy as curl").click()
+    page.locator("#detail-status").get_by_text("Copied the curl command to the clipboard.").wait_for()
+    command = page.evaluate("navigator.clipboard.readText()")
+    assert command == page.locator("#curl-command").input_value()
+    assert command.startswith(f"curl -sS -X POST '{app.base_url}/webhooks/github'")
+    # Sent to the same store, the byte-exact copy verifies and is recognized as the same delivery.
+    result = subprocess.run(["bash", "-c", command], capture_output=True, text=True, timeout=30)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == {"id": event_id, "duplicate": True}
+
+
+# --- paging, refresh, keyboard, small screens ------------------------------------------------------
+
+
+def test_load_more_and_a_refresh_that_keeps_the_scroll_position(app, browser, watched, request):
+    for n in range(55):
+        app.github(f"page-{n:02}", "push", {"n": n})
+    context, page = open_page(browser, watched, 1280, 700)
+    try:
+        sign_in(page, app)
+        rows(page).nth(49).wait_for()
+        assert rows(page).count() == 50
+        assert "more to load" in page.locator("#list-status").text_content()
+        page.get_by_role("button", name="Load more").click()
+        rows(page).nth(54).wait_for()
+        assert rows(page).count() == 55
+        assert page.get_by_role("button", name="Load more").is_hidden()
+        assert rows(page).last.get_by_role("link").text_content() == "page-00"
+
+        # Read in the middle of the list; a new delivery arrives; the row stays where it was.
+        anchor = row_of(page, "page-30")
+        anchor.scroll_into_view_if_needed()
+        page.evaluate("window.scrollBy(0, 200)")
+        before_top = anchor.bounding_box()["y"]
+        before_scroll = page.evaluate("window.scrollY")
+        app.github("page-new", "push", {"n": "new"})
+        row_of(page, "page-new").wait_for(timeout=TIMEOUT_MS)
+        assert rows(page).count() == 56, "the page loaded with Load more is kept"
+        assert abs(anchor.bounding_box()["y"] - before_top) <= 1
+        assert page.evaluate("window.scrollY") > before_scroll
+        assert "1 new event" in page.locator("#list-status").text_content()
+        check_page(page, watched, request)
+    finally:
+        context.close()
+
+
+def test_keyboard_only_and_375_px_wide(app, browser, watched, request):
+    app.github("kbd-1", "push", {"n": 1})
+    app.github("kbd-2", "issues", '{"action":"closed","n":2}')
+    context, page = open_page(browser, watched, 375, 812)
+    try:
+        page.goto(f"{app.base_url}/console/")
+        # Every control has an accessible name: sign-in first.
+        page.keyboard.press("Tab")  # the skip link
+        assert page.evaluate("document.activeElement.textContent") == "Skip to content"
+        page.keyboard.press("Tab")
+        assert page.evaluate("document.activeElement.id") == "token"
+        page.keyboard.type(API_TOKEN)
+        page.keyboard.press("Enter")
+        rows(page).nth(1).wait_for()
+        unnamed = page.evaluate("""() => [...document.querySelectorAll('input, select, textarea')]
+            .filter((e) => e.offsetParent !== null && !e.labels.length && !e.getAttribute('aria-label'))
+            .map((e) => e.id)""")
+        assert unnamed == []
+        assert page.evaluate("document.documentElement.scrollWidth") <= 375, overflow(page, 375)
+        screenshot(page, "mobile-list")
+
+        # The rows' links are reachable, the arrow keys move between them, Enter opens one.
+        page.locator("#events-body a").first.focus()
+        page.keyboard.press("ArrowDown")
+        focused = page.evaluate("document.activeElement.textContent")
+        assert focused == "kbd-1"
+        outline = page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
+        assert outline != "none", "focus is visible"
+        page.keyboard.press("ArrowUp")
+        page.keyboard.press("Enter")
+        page.locator("#detail-fields").get_by_text("kbd-2").wait_for()
+        assert page.evaluate("document.activeElement.id") == "detail-title"
+        assert page.evaluate("document.documentElement.scrollWidth") <= 375, overflow(page, 375)
+        screenshot(page, "mobile-detail")
+        page.get_by_role("link", name="Back to events").focus()
+        page.keyboard.press("Enter")
+        expect(page.get_by_role("link", name="kbd-2", exact=True)).to_be_focused()
+        check_page(page, watched, request)
+    finally:
+        context.close()
+
+
+def test_empty_inbox_and_a_stopped_app_say_what_to_do(app, page, watched, request):
+    sign_in(page, app)
+    empty = page.locator("#list-empty")
+    empty.get_by_text("No events yet.").wait_for()
+    assert "/webhooks/github" in empty.text_content()
+    app.stop()
+    page.get_by_role("button", name="Refresh").click()
+    problem = page.locator("#list-problem")
+    problem.get_by_text("The API could not be reached").wait_for()
+    assert "Is the app running?" in problem.text_content()
+    # A fetch that cannot connect is logged by Chromium as a console error (net::ERR_...): claimed.
+    assert watched.take_failed() == []
+    errors = [m for m in watched.console_errors if "ERR_CONNECTION_REFUSED" in m]
+    watched.console_errors = [m for m in watched.console_errors if m not in errors]
+    request.node.stash[CLAIMED] = 0

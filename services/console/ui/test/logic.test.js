@@ -1,0 +1,337 @@
+// Unit tests of the console's logic: `node --test services/console/ui/test/` (the test command's
+// `ui` step). No dependencies: node:test, node:assert, and bash for the curl round trip.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+
+// Local times below are written for UTC; the formatting functions use the runtime's zone.
+process.env.TZ = 'UTC';
+
+const logic = await import('../logic.js');
+const {
+  COLUMNS, FILTERS, MISSING, typeLabel, visibleColumns, cellText, detailFields, providerOptions,
+  emptyFilters, filtersToQuery, isFiltered, eventsPath, mergeFirstPage, appendPage, formatTime,
+  formatAgo, formatBytes, utf8Length, bucketize, formatWidth, describeProblem, prettyJson,
+  payloadJson, shellQuote, normalizeBase, curlCommand, localToRfc3339,
+} = logic;
+
+const NOW = Date.parse('2026-11-24T14:00:00Z');
+const event = (n, extra = {}) => ({
+  id: `evt_${String(n).padStart(32, '0')}`,
+  provider: 'github',
+  delivery_id: `d-${n}`,
+  event_type: 'push',
+  status: 'pending',
+  received_at: new Date(NOW - n * 1000).toISOString(),
+  ...extra,
+});
+
+// --- columns and fields --------------------------------------------------------------------
+
+test('the table shows the listed fields, and optional columns only when an event has them', () => {
+  const plain = [event(1), event(2)];
+  assert.deepEqual(visibleColumns(plain).map((c) => c.key), ['received_at', 'provider', 'event_type', 'delivery_id', 'status']);
+  const withSource = [event(1), event(2, { source: 'org-hook' })];
+  assert.deepEqual(visibleColumns(withSource).map((c) => c.key), ['received_at', 'provider', 'event_type', 'source', 'delivery_id', 'status']);
+  assert.equal(cellText(COLUMNS.find((c) => c.key === 'source'), withSource[0]), MISSING);
+});
+
+test('type shows the action when there is one, and a dash when the type is absent', () => {
+  assert.equal(typeLabel({ event_type: 'issues', action: 'opened' }), 'issues \u00b7 opened');
+  assert.equal(typeLabel({ event_type: 'push' }), 'push');
+  assert.equal(typeLabel({}), MISSING);
+  assert.equal(typeLabel({ action: 'opened' }), 'opened');
+  assert.equal(typeLabel({ event_type: '', action: null }), MISSING);
+});
+
+test('cells tolerate missing, unknown and structured values', () => {
+  const provider = COLUMNS.find((c) => c.key === 'provider');
+  assert.equal(cellText(provider, { provider: 'shopify' }), 'shopify');
+  assert.equal(cellText(provider, {}), MISSING);
+  assert.equal(cellText(provider, { provider: { name: 'x' } }), '{"name":"x"}');
+  assert.equal(cellText(provider, { provider: 0 }), '0');
+});
+
+test('the detail lists known fields in order, then unknown scalar ones, never the payload', () => {
+  const fields = detailFields({
+    ...event(1), processed_at: null, action: 'opened', future_field: 'x', payload: {}, deliveries: [], nested: { a: 1 },
+  });
+  assert.deepEqual(fields.map((f) => f.key), ['id', 'provider', 'event_type', 'action', 'delivery_id', 'status', 'received_at', 'future_field']);
+  assert.equal(fields.at(-1).label, 'future field');
+});
+
+test('providers come from the stats when the API reports them', () => {
+  assert.deepEqual(providerOptions(null), ['github', 'standard', 'stripe']);
+  assert.deepEqual(providerOptions({ by_provider: {} }), ['github', 'standard', 'stripe']);
+  assert.deepEqual(providerOptions({ by_provider: { stripe: {}, shopify: {}, github: {}, linear: {}, slack: {}, standard: {} } }),
+    ['github', 'linear', 'shopify', 'slack', 'standard', 'stripe']);
+});
+
+test('every filter is a control with a label, and the ones sent are API parameters', () => {
+  const known = ['provider', 'type', 'status', 'since', 'until'];
+  for (const filter of FILTERS) {
+    assert.ok(filter.label, filter.name);
+    if (filter.param) assert.ok(known.includes(filter.param), filter.param);
+  }
+});
+
+// --- filters -> query ------------------------------------------------------------------------
+
+test('no filter asks for a page, newest first', () => {
+  const { params, error } = filtersToQuery(emptyFilters(), NOW);
+  assert.equal(error, null);
+  assert.equal(params.toString(), 'limit=50');
+  assert.equal(isFiltered(emptyFilters()), false);
+});
+
+test('filters map to the API parameters', () => {
+  const state = { ...emptyFilters(), provider: 'stripe', type: ' invoice.paid ', status: 'processed' };
+  const { params, error } = filtersToQuery(state, NOW, 20);
+  assert.equal(error, null);
+  assert.equal(params.toString(), 'limit=20&provider=stripe&type=invoice.paid&status=processed');
+  assert.equal(isFiltered(state), true);
+});
+
+test('a preset range becomes since, relative to now', () => {
+  const { params } = filtersToQuery({ ...emptyFilters(), range: '1h' }, NOW);
+  assert.equal(params.get('since'), '2026-11-24T13:00:00.000Z');
+  assert.equal(params.get('until'), null);
+  const week = filtersToQuery({ ...emptyFilters(), range: '7d' }, NOW).params;
+  assert.equal(week.get('since'), '2026-11-17T14:00:00.000Z');
+});
+
+test('a custom range sends local times as UTC, and refuses what the API would', () => {
+  const custom = { ...emptyFilters(), range: 'custom', since: '2026-11-24T10:30', until: '2026-11-24T12:00' };
+  const { params, error } = filtersToQuery(custom, NOW);
+  assert.equal(error, null);
+  assert.equal(params.get('since'), '2026-11-24T10:30:00.000Z');
+  assert.equal(params.get('until'), '2026-11-24T12:00:00.000Z');
+  assert.match(filtersToQuery({ ...custom, until: '2026-11-24T10:00' }, NOW).error, /later than/);
+  assert.match(filtersToQuery({ ...custom, since: 'yesterday' }, NOW).error, /not a date/);
+  assert.match(filtersToQuery({ ...emptyFilters(), type: 'a b' }, NOW).error, /spaces/);
+  // since/until fields are ignored unless the range is custom.
+  assert.equal(filtersToQuery({ ...custom, range: '' }, NOW).params.toString(), 'limit=50');
+  assert.equal(localToRfc3339(''), null);
+});
+
+test('the events path carries the cursor, encoded', () => {
+  const { params } = filtersToQuery({ ...emptyFilters(), type: 'a+b/c' }, NOW);
+  assert.equal(eventsPath(params, null), '/api/events?limit=50&type=a%2Bb%2Fc');
+  assert.equal(eventsPath(params, 'abc=='), '/api/events?limit=50&type=a%2Bb%2Fc&cursor=abc%3D%3D');
+});
+
+// --- merging refreshed pages -----------------------------------------------------------------
+
+test('a refresh adds new deliveries on top and keeps the pages loaded with Load more', () => {
+  const shown = [1, 2, 3, 4, 5, 6].map((n) => event(n)); // two pages of 3, cursor after 6
+  const fresh = [0, 1, 2].map((n) => event(n)); // one new delivery; the page ends at 2
+  const merged = mergeFirstPage(shown, 'after-6', fresh, 'after-2');
+  assert.deepEqual(merged.events.map((e) => e.delivery_id), ['d-0', 'd-1', 'd-2', 'd-3', 'd-4', 'd-5', 'd-6']);
+  assert.equal(merged.cursor, 'after-6');
+  assert.equal(merged.added, 1);
+});
+
+test('a refresh updates changed events and drops deleted or no longer matching ones', () => {
+  const shown = [1, 2, 3, 4].map((n) => event(n));
+  const fresh = [event(1, { status: 'processed' }), event(3), event(4)]; // 2 is gone
+  const merged = mergeFirstPage(shown, 'after-4', fresh, 'after-4');
+  assert.deepEqual(merged.events.map((e) => e.delivery_id), ['d-1', 'd-3', 'd-4']);
+  assert.equal(merged.events[0].status, 'processed');
+  assert.equal(merged.added, 0);
+});
+
+test('a refresh whose page is the whole list replaces it', () => {
+  const merged = mergeFirstPage([event(1), event(2)], null, [event(0), event(1)], null);
+  assert.deepEqual(merged.events.map((e) => e.delivery_id), ['d-0', 'd-1']);
+  assert.equal(merged.cursor, null);
+});
+
+test('when more arrived than a page holds, Load more continues after the fresh page', () => {
+  // d-3 .. d-9 arrived too and are not on the fresh page: keeping d-10, d-11 would hide them.
+  const shown = [10, 11].map((n) => event(n));
+  const fresh = [0, 1, 2].map((n) => event(n));
+  const merged = mergeFirstPage(shown, 'after-11', fresh, 'after-2');
+  assert.deepEqual(merged.events.map((e) => e.delivery_id), ['d-0', 'd-1', 'd-2']);
+  assert.equal(merged.cursor, 'after-2');
+  assert.equal(merged.added, 3);
+});
+
+test('a refresh keeps the shown events when the fresh page reaches the newest of them', () => {
+  const shown = [2, 3].map((n) => event(n));
+  const fresh = [0, 1, 2].map((n) => event(n));
+  const merged = mergeFirstPage(shown, 'after-3', fresh, 'after-2');
+  assert.deepEqual(merged.events.map((e) => e.delivery_id), ['d-0', 'd-1', 'd-2', 'd-3']);
+  assert.equal(merged.cursor, 'after-3');
+});
+
+test('load more skips events already shown', () => {
+  assert.deepEqual(appendPage([event(1), event(2)], [event(2), event(3)]).map((e) => e.delivery_id), ['d-1', 'd-2', 'd-3']);
+});
+
+// --- times and sizes -------------------------------------------------------------------------
+
+test('times are written in the local zone, and how long ago', () => {
+  assert.equal(formatTime('2026-11-24T14:34:37.086Z'), '2026-11-24 14:34:37');
+  assert.equal(formatTime('not a time'), 'not a time');
+  assert.equal(formatTime(undefined), MISSING);
+  assert.equal(formatAgo(new Date(NOW - 3000).toISOString(), NOW), 'just now');
+  assert.equal(formatAgo(new Date(NOW - 42e3).toISOString(), NOW), '42 s ago');
+  assert.equal(formatAgo(new Date(NOW - 5 * 60e3).toISOString(), NOW), '5 min ago');
+  assert.equal(formatAgo(new Date(NOW - 3 * 3600e3).toISOString(), NOW), '3 h ago');
+  assert.equal(formatAgo(new Date(NOW - 50 * 3600e3).toISOString(), NOW), '2 d ago');
+  assert.equal(formatAgo(new Date(NOW + 60e3).toISOString(), NOW), 'in the future');
+  assert.equal(formatAgo('nope', NOW), '');
+});
+
+test('byte counts', () => {
+  assert.equal(formatBytes(512), '512 B');
+  assert.equal(formatBytes(1536), '1.5 KB');
+  assert.equal(formatBytes(2_500_000), '2.5 MB');
+  assert.equal(utf8Length('h\u00e9'), 3);
+});
+
+// --- chart -----------------------------------------------------------------------------------
+
+test('deliveries are counted per round bucket, ending now', () => {
+  const times = [NOW - 10e3, NOW - 20e3, NOW - 30 * 60e3, NOW - 2 * 3600e3].map((t) => new Date(t).toISOString());
+  const buckets = bucketize(times, NOW, 24);
+  assert.equal(buckets.width, 15 * 60e3);
+  assert.equal(buckets.counts.length, 12); // 11:15 .. 14:00 in quarters of an hour (at least 12)
+  assert.equal(buckets.start, Date.parse('2026-11-24T11:15:00Z'));
+  assert.equal(buckets.counts.slice(0, 3).reduce((a, b) => a + b, 0), 0);
+  assert.equal(buckets.counts[3], 1); // 12:00-12:15
+  assert.equal(buckets.counts.reduce((a, b) => a + b, 0), 4);
+  assert.equal(buckets.counts.at(-1), 0); // 14:00-14:15: none yet
+  assert.equal(buckets.counts.at(-2), 2); // 13:45-14:00
+  assert.equal(formatWidth(buckets.width), '15 minutes');
+});
+
+test('a chart never has more buckets than asked, however old the events', () => {
+  const old = [new Date(NOW - 400 * 24 * 3600e3).toISOString(), new Date(NOW).toISOString()];
+  const buckets = bucketize(old, NOW, 24);
+  assert.ok(buckets.counts.length <= 24);
+  assert.equal(buckets.counts.reduce((a, b) => a + b, 0), 1, 'the event older than the chart is left out');
+  const burst = bucketize([new Date(NOW - 1000).toISOString(), new Date(NOW - 2000).toISOString()], NOW);
+  assert.equal(burst.width, 60e3);
+  assert.deepEqual(burst.counts, [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0]); // 13:59 and 14:00 (now)
+  assert.equal(bucketize([], NOW), null);
+  assert.equal(bucketize(['garbage'], NOW), null);
+  assert.equal(formatWidth(60e3), '1 minute');
+  assert.equal(formatWidth(3600e3), '1 hour');
+  assert.equal(formatWidth(6 * 3600e3), '6 hours');
+  assert.equal(formatWidth(24 * 3600e3), '1 day');
+});
+
+// --- problems --------------------------------------------------------------------------------
+
+test('problems are described from their RFC 9457 members', () => {
+  const problem = describeProblem(401, {
+    type: 'urn:webhook-inbox:problem:unauthorized', title: 'Authentication is required', status: 401,
+    detail: 'the bearer token is not valid', errors: [{ field: 'header:Authorization', detail: 'the bearer token is not valid' }],
+    request_id: 'abc',
+  });
+  assert.equal(problem.title, 'Authentication is required');
+  assert.equal(problem.detail, 'the bearer token is not valid');
+  assert.deepEqual(problem.errors, [{ field: 'header:Authorization', detail: 'the bearer token is not valid' }]);
+  assert.equal(problem.requestId, 'abc');
+  assert.equal(describeProblem(502, null).title, 'The API answered HTTP 502');
+  assert.equal(describeProblem(0, { detail: 'Failed to fetch' }).title, 'The API could not be reached');
+  assert.deepEqual(describeProblem(400, { errors: 'nope' }).errors, []);
+});
+
+// --- payloads --------------------------------------------------------------------------------
+
+test('pretty JSON keeps numbers and strings exactly as sent', () => {
+  const source = '{"id":12345678901234567890,"s":"a,{b}:[c] \\"q\\" \\\\","e":{},"a":[ ],"n":[1,2.50,-0e3,true,null]}';
+  assert.equal(prettyJson(source), [
+    '{',
+    '  "id": 12345678901234567890,',
+    '  "s": "a,{b}:[c] \\"q\\" \\\\",',
+    '  "e": {},',
+    '  "a": [],',
+    '  "n": [',
+    '    1,',
+    '    2.50,',
+    '    -0e3,',
+    '    true,',
+    '    null',
+    '  ]',
+    '}',
+  ].join('\n'));
+  assert.equal(prettyJson('"just a string"'), '"just a string"');
+  assert.equal(prettyJson('{"a":1'), null);
+  assert.equal(prettyJson('payload=%7B%7D'), null);
+  assert.equal(prettyJson(undefined), null);
+});
+
+test('the payload shown is the raw JSON body re-indented, else the stored json', () => {
+  assert.equal(payloadJson({ content_type: 'application/json; charset=utf-8', raw_body: '{"n":9007199254740993}', json: { n: 1 } }),
+    '{\n  "n": 9007199254740993\n}');
+  assert.equal(payloadJson({ content_type: 'application/x-www-form-urlencoded', raw_body: 'payload=%7B%22a%22%3A1%7D', json: { a: 1 } }),
+    '{\n  "a": 1\n}');
+  assert.equal(payloadJson(undefined), '');
+});
+
+// --- copy as curl ----------------------------------------------------------------------------
+
+/** Runs a command under bash with `curl` replaced by a function that prints its arguments. */
+function argumentsOf(command) {
+  const script = `curl() { printf '%s\\0' "$@"; }\n${command}\n`;
+  const result = spawnSync('bash', ['-c', script], { encoding: 'utf8' });
+  assert.equal(result.status, 0, result.stderr);
+  return result.stdout.split('\0').slice(0, -1);
+}
+
+test('shell quoting survives bash for every awkward character', () => {
+  const words = ["it's", '$HOME `id` $(id) "q" \\ !x', 'tab\there\nnewline', 'cr\rand\x1besc!', '<script>alert(1)</script>', '', '\u00e9\u{1f600}'];
+  for (const word of words) {
+    const result = spawnSync('bash', ['-c', `printf '%s' ${shellQuote(word)}`], { encoding: 'utf8' });
+    assert.equal(result.stdout, word, JSON.stringify(word));
+  }
+  assert.throws(() => shellQuote('nul\0'), /NUL/);
+});
+
+test('re-send addresses must be http(s) URLs', () => {
+  assert.equal(normalizeBase('http://127.0.0.1:3000/'), 'http://127.0.0.1:3000');
+  assert.equal(normalizeBase(' https://x.example/inbox// '), 'https://x.example/inbox');
+  assert.equal(normalizeBase('javascript:alert(1)'), null);
+  assert.equal(normalizeBase('127.0.0.1:3000'), null);
+  assert.equal(normalizeBase(''), null);
+});
+
+test('Copy as curl re-sends the stored delivery byte for byte with its headers', () => {
+  const body = '{"zen":"it\'s <script>alert(1)</script> \\"><img src=x onerror=alert(1)>","n":1}\n';
+  const detail = {
+    ...event(1),
+    payload: {
+      content_type: 'application/json',
+      headers: {
+        'x-github-event': 'push', 'x-github-delivery': 'd-1', 'content-type': 'application/json',
+        'x-hub-signature-256': 'sha256=abc', 'user-agent': 'GitHub-Hookshot/1', 'x-empty': '',
+      },
+      raw_body: body,
+      json: {},
+    },
+  };
+  const command = curlCommand(detail, 'http://127.0.0.1:3000/');
+  assert.ok(command.startsWith("curl -sS -X POST 'http://127.0.0.1:3000/webhooks/github'"), command);
+  assert.deepEqual(argumentsOf(command), [
+    '-sS', '-X', 'POST', 'http://127.0.0.1:3000/webhooks/github',
+    '-H', 'content-type: application/json',
+    '-H', 'user-agent: GitHub-Hookshot/1',
+    '-H', 'x-empty;',
+    '-H', 'x-github-delivery: d-1',
+    '-H', 'x-github-event: push',
+    '-H', 'x-hub-signature-256: sha256=abc',
+    '--data-raw', body,
+  ]);
+});
+
+test('Copy as curl adds the content type when no header has it, and refuses bad addresses', () => {
+  const detail = { provider: 'stripe', payload: { content_type: 'application/json', headers: { 'stripe-signature': 't=1,v1=x' }, raw_body: '{}' } };
+  const args = argumentsOf(curlCommand(detail, 'http://localhost:3000'));
+  assert.deepEqual(args, ['-sS', '-X', 'POST', 'http://localhost:3000/webhooks/stripe', '-H', 'content-type: application/json', '-H', 'stripe-signature: t=1,v1=x', '--data-raw', '{}']);
+  assert.throws(() => curlCommand(detail, 'file:///etc/passwd'), /http/);
+  const odd = { provider: 'a/b', payload: {} };
+  assert.equal(argumentsOf(curlCommand(odd))[3], 'http://127.0.0.1:3000/webhooks/a%2Fb');
+});
