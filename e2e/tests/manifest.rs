@@ -234,3 +234,54 @@ fn every_component_is_granted_exactly_the_variables_its_code_reads() {
         );
     }
 }
+
+/// The component spin.toml routes `path` to: the exact route, else the longest `/prefix/...`
+/// wildcard that covers it (Spin's rule: the most specific route wins).
+fn routed_component(manifest: &toml::Table, path: &str) -> Option<String> {
+    let triggers = manifest["trigger"]["http"].as_array()?;
+    let mut best: Option<(usize, String)> = None;
+    for trigger in triggers {
+        let route = trigger["route"].as_str()?;
+        let component = trigger["component"].as_str()?.to_owned();
+        let specificity = if route == path {
+            usize::MAX
+        } else if let Some(prefix) = route.strip_suffix("/...") {
+            if path == prefix || path.starts_with(&format!("{prefix}/")) {
+                prefix.len()
+            } else {
+                continue;
+            }
+        } else {
+            continue;
+        };
+        if best.as_ref().is_none_or(|(s, _)| specificity > *s) {
+            best = Some((specificity, component));
+        }
+    }
+    best.map(|(_, component)| component)
+}
+
+/// Every API operation's path reaches the component the contract says serves it.
+#[test]
+fn spin_toml_routes_every_api_operation_to_its_component() {
+    let manifest = read_toml(&root().join("spin.toml"));
+    for op in api_contract::Operation::ALL {
+        let path = op
+            .route()
+            .replace(":id", "evt_00000000000000000000000000000000");
+        let wanted = match op.server() {
+            api_contract::Server::Api => "api",
+            api_contract::Server::Console => "console",
+        };
+        assert_eq!(
+            routed_component(&manifest, &path).as_deref(),
+            Some(wanted),
+            "{} ({path})",
+            op.id()
+        );
+    }
+    assert_eq!(
+        routed_component(&manifest, console::service::OPENAPI_PATH).as_deref(),
+        Some("console")
+    );
+}

@@ -10,9 +10,6 @@ pub mod service;
 
 pub use service::Api;
 
-/// The OpenAPI 3.1 document, generated from `api-contract` by the build script.
-pub const OPENAPI_JSON: &str = include_str!(concat!(env!("OUT_DIR"), "/openapi.json"));
-
 spin_adapter::export_http_service!(
     "api",
     crate::Api::new(

@@ -8,14 +8,14 @@ use shared::clock::Clock;
 use shared::config::{self, names, ConfigError, LogLevel, Variables};
 use shared::events::{EventId, EventStatus, EventStore, StatusChange, StoredEvent};
 use shared::http::{
-    json, media_type, BodyPolicy, Handler, Head, Method, Request, RequestContext, Response, Router,
-    Service, StatusCode,
+    accepts_json, json, media_type, BodyPolicy, Handler, Head, Method, Request, RequestContext,
+    Response, Router, Service, StatusCode,
 };
 use shared::kv::KeyValue;
 use shared::probes::{self, Probed};
 use shared::problem::{FieldError, Problem, ProblemKind};
 
-use crate::{auth, query, representation, OPENAPI_JSON};
+use crate::{auth, query, representation};
 use shared::http::conditional::{check_if_match, etag, none_match_says_not_modified};
 
 /// Largest PATCH body.
@@ -40,9 +40,12 @@ impl<K, V, C> std::fmt::Debug for Api<K, V, C> {
 impl<K: KeyValue, V: Variables, C: Clock> Api<K, V, C> {
     /// The component over a store, variables and a clock.
     pub fn new(store: K, vars: V, clock: C) -> Self {
-        let router = Operation::ALL.iter().fold(Router::new(), |router, op| {
-            router.route(op.route(), method(op.method()), Self::handler(*op))
-        });
+        let router = Operation::ALL
+            .iter()
+            .filter_map(|op| Some((op, Self::handler(*op)?)))
+            .fold(Router::new(), |router, (op, handler)| {
+                router.route(op.route(), method(op.method()), handler)
+            });
         // The pod's probes: operational, unauthenticated, and not part of the API contract.
         let router = probes::route(router);
         Self {
@@ -53,15 +56,16 @@ impl<K: KeyValue, V: Variables, C: Clock> Api<K, V, C> {
         }
     }
 
-    /// The handler of each operation: exhaustive, so a new operation cannot go unserved.
-    fn handler(op: Operation) -> Handler<Self> {
+    /// The handler of each operation this component serves: exhaustive, so a new operation
+    /// cannot go unserved (the others are another component's: `Operation::server`).
+    fn handler(op: Operation) -> Option<Handler<Self>> {
         match op {
-            Operation::ListEvents => Self::list_events,
-            Operation::GetEvent => Self::get_event,
-            Operation::UpdateEvent => Self::update_event,
-            Operation::DeleteEvent => Self::delete_event,
-            Operation::GetStats => Self::get_stats,
-            Operation::GetOpenApi => Self::get_openapi,
+            Operation::ListEvents => Some(Self::list_events),
+            Operation::GetEvent => Some(Self::get_event),
+            Operation::UpdateEvent => Some(Self::update_event),
+            Operation::DeleteEvent => Some(Self::delete_event),
+            Operation::GetStats => Some(Self::get_stats),
+            Operation::GetOpenApi => None,
         }
     }
 
@@ -175,15 +179,6 @@ impl<K: KeyValue, V: Variables, C: Clock> Api<K, V, C> {
         json(StatusCode::OK, &representation::stats(&counts))
     }
 
-    fn get_openapi(&self, _: &RequestContext, request: Request) -> Result<Response, Problem> {
-        accepts_json(request.headers().get("accept"))?;
-        Ok(
-            Response::new(StatusCode::OK, OPENAPI_JSON.as_bytes().to_vec())
-                .with_header("content-type", "application/json")
-                .with_header("cache-control", "no-store"),
-        )
-    }
-
     /// The event named by the path, or 404.
     fn load(&self, ctx: &RequestContext) -> Result<StoredEvent, Problem> {
         let raw = ctx.param("id").unwrap_or_default();
@@ -272,42 +267,6 @@ fn parse_patch(body: &[u8]) -> Result<Option<EventStatus>, Problem> {
         Ok(status)
     } else {
         Err(Problem::invalid("the patch is invalid", errors))
-    }
-}
-
-/// 406 unless `Accept` (if sent) admits JSON.
-fn accepts_json(accept: Option<&str>) -> Result<(), Problem> {
-    let Some(accept) = accept else {
-        return Ok(());
-    };
-    let acceptable = accept.split(',').any(|range| {
-        let mut parts = range.split(';').map(str::trim);
-        let media = parts.next().unwrap_or_default().to_ascii_lowercase();
-        // q=0 (written 0, 0., 0.0, 0.00 or 0.000) is the only weight that refuses a type.
-        let refused = parts.any(|param| {
-            param.strip_prefix("q=").is_some_and(|q| {
-                q.strip_prefix('0').is_some_and(|rest| {
-                    rest.is_empty() || rest.trim_start_matches(['.', '0']).is_empty()
-                })
-            })
-        });
-        !refused
-            && matches!(
-                media.as_str(),
-                "*/*" | "application/*" | "application/json" | "application/problem+json"
-            )
-    });
-    if acceptable {
-        Ok(())
-    } else {
-        Err(Problem::of(
-            ProblemKind::NotAcceptable,
-            "this API only produces application/json; the Accept header excludes it",
-        )
-        .with_error(FieldError::new(
-            "header:Accept",
-            "must admit application/json",
-        )))
     }
 }
 

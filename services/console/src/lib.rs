@@ -10,6 +10,10 @@ pub mod service;
 
 pub use service::Console;
 
+/// The API's OpenAPI 3.1 document, generated from `api-contract` by the build script and served
+/// at `/api/openapi.json` (spin.toml routes that path here).
+pub const OPENAPI_JSON: &str = include_str!(concat!(env!("OUT_DIR"), "/openapi.json"));
+
 spin_adapter::export_http_service!(
     "console",
     crate::Console::new(

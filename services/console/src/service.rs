@@ -7,7 +7,8 @@ use shared::clock::Clock;
 use shared::config::{names, ConfigError, LogLevel, Variables};
 use shared::http::conditional::none_match_says_not_modified;
 use shared::http::{
-    BodyPolicy, Head, Method, Request, RequestContext, Response, Router, Service, StatusCode,
+    accepts_json, BodyPolicy, Head, Method, Request, RequestContext, Response, Router, Service,
+    StatusCode,
 };
 use shared::kv::NoStore;
 use shared::probes::{self, Probed};
@@ -48,6 +49,9 @@ pub const ASSET_CACHE_CONTROL: &str = "no-cache";
 /// redirect there, with a link for clients that do not follow it.
 pub const REDIRECT_BODY: &str = "The console is at /console/.\n";
 
+/// Where the API's OpenAPI document is served (`api_contract::Operation::GetOpenApi`'s route).
+pub const OPENAPI_PATH: &str = "/api/openapi.json";
+
 /// The variables the console is granted in spin.toml; each must resolve.
 pub const VARIABLES: [&str; 1] = [names::LOG_LEVEL];
 
@@ -77,7 +81,8 @@ impl<V: Variables, C: Clock> Console<V, C> {
             .fold(Router::new(), |router, asset| {
                 router.route(asset.path, Method::GET, Self::asset)
             })
-            .route("/console", Method::GET, Self::redirect);
+            .route("/console", Method::GET, Self::redirect)
+            .route(OPENAPI_PATH, Method::GET, Self::openapi);
         let router = probes::route(router);
         Self {
             vars,
@@ -102,6 +107,16 @@ impl<V: Variables, C: Clock> Console<V, C> {
             .with_header("content-type", asset.content_type)
             .with_header("etag", &etag)
             .with_header("cache-control", ASSET_CACHE_CONTROL))
+    }
+
+    /// `GET /api/openapi.json`: the API's document (no auth; 406 if `Accept` excludes JSON).
+    fn openapi(&self, _: &RequestContext, request: Request) -> Result<Response, Problem> {
+        accepts_json(request.headers().get("accept"))?;
+        Ok(
+            Response::new(StatusCode::OK, crate::OPENAPI_JSON.as_bytes().to_vec())
+                .with_header("content-type", "application/json")
+                .with_header("cache-control", "no-store"),
+        )
     }
 
     /// `GET /console`: on to `/console/` (308, so the method is kept).

@@ -15,14 +15,15 @@
 //! | delivery id and event type present | 400 |
 //! | stored, or found already stored | 202 / 200, else 503 with `Retry-After` |
 
+use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::time::Instant;
 
 use serde::Serialize;
 use shared::build_info::BuildInfo;
 use shared::clock::Clock;
-use shared::config::{names, ConfigError, LogLevel, Variables, WebhookLimits};
-use shared::events::{EventId, EventStore, Ingested, NewEvent, Provider};
+use shared::config::{names, ConfigError, LogLevel, Retention, Variables, WebhookLimits};
+use shared::events::{EventId, EventMeta, EventStore, Ingested, NewEvent, Provider};
 use shared::http::{
     json, media_type, BodyPolicy, Head, Method, Request, RequestContext, Response, Router, Service,
     StatusCode,
@@ -39,7 +40,13 @@ pub struct Webhooks<K, V, C> {
     vars: V,
     clock: C,
     router: Router<Self>,
+    /// The event this request stored, for the work done once the provider has its answer.
+    accepted: RefCell<Option<EventMeta>>,
 }
+
+/// Index entries one request's retention sweep reads at most (the work it adds after its answer
+/// stays small; the dispatch tick sweeps more).
+const SWEEP_BUDGET: usize = 16;
 
 impl<K, V, C> std::fmt::Debug for Webhooks<K, V, C> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -76,6 +83,7 @@ impl<K: KeyValue, V: Variables, C: Clock> Webhooks<K, V, C> {
             vars,
             clock,
             router,
+            accepted: RefCell::new(None),
         }
     }
 
@@ -210,7 +218,11 @@ impl<K: KeyValue, V: Variables, C: Clock> Webhooks<K, V, C> {
 
         let store = EventStore::new(&self.store, &self.clock);
         let (id, status, duplicate) = match store.ingest(event)? {
-            Ingested::Accepted(meta) => (meta.id, StatusCode::ACCEPTED, false),
+            Ingested::Accepted(meta) => {
+                let id = meta.id.clone();
+                self.accepted.replace(Some(meta));
+                (id, StatusCode::ACCEPTED, false)
+            }
             Ingested::Duplicate(id) => (id, StatusCode::OK, true),
         };
         log.event_id = id.as_str().to_owned();
@@ -254,6 +266,28 @@ impl<K: KeyValue, V: Variables, C: Clock> Service for Webhooks<K, V, C> {
     fn handle(&self, ctx: &mut RequestContext, request: Request) -> Response {
         self.router.dispatch(self, ctx, request)
     }
+
+    /// After an accepted delivery has its 202: retention (the count rule for this sequence
+    /// number, and a short sweep). A failure here changes nothing the provider was told.
+    fn after_response(&self) {
+        let Some(meta) = self.accepted.take() else {
+            return;
+        };
+        let retention = match Retention::load(&self.vars) {
+            Ok(retention) => retention,
+            Err(error) => {
+                tracing::error!(variable = error.variable(), error = %error, "retention misconfigured");
+                return;
+            }
+        };
+        let store = EventStore::new(&self.store, &self.clock);
+        if let Err(error) = store.prune_for(meta.seq, &retention) {
+            tracing::warn!(error = %error, "retention: the count rule will be applied by a sweep");
+        }
+        if let Err(error) = store.sweep(&retention, SWEEP_BUDGET, false) {
+            tracing::warn!(error = %error, "retention sweep failed; the next one resumes");
+        }
+    }
 }
 
 /// Ready when the store answers and every variable the component sees parses (a malformed
@@ -289,6 +323,7 @@ impl<K: KeyValue, V: Variables, C: Clock> Probed for Webhooks<K, V, C> {
     fn validate(vars: &V) -> Result<(), ConfigError> {
         LogLevel::load(vars)?;
         WebhookLimits::load(vars)?;
+        Retention::load(vars)?;
         providers::SPECS.iter().try_for_each(|spec| {
             Secrets::load(spec.secret_variable, spec.secret_format, vars).map(drop)
         })
@@ -302,6 +337,10 @@ pub fn variables() -> Vec<&'static str> {
         names::LOG_LEVEL,
         names::WEBHOOK_MAX_BODY_BYTES,
         names::WEBHOOK_TIMESTAMP_TOLERANCE_SECS,
+        names::RETENTION_PROCESSED_DAYS,
+        names::RETENTION_PENDING_DAYS,
+        names::RETENTION_MAX_EVENTS,
+        names::RETENTION_DEDUP_DAYS,
     ]
     .into_iter()
     .chain(providers::secret_variables())

@@ -25,7 +25,7 @@ pub use message::{Head, Headers, Method, Request, Response, StatusCode};
 pub use pipeline::{serve, BodyError, BodyPolicy, Service};
 pub use router::{template_error, Handler, Router};
 
-use crate::problem::{Problem, ProblemKind};
+use crate::problem::{FieldError, Problem, ProblemKind};
 
 /// A JSON response with `Cache-Control: no-store` (everything we serve is live state).
 pub fn json<T: Serialize>(status: StatusCode, body: &T) -> Result<Response, Problem> {
@@ -50,6 +50,42 @@ pub fn media_type(request: &Request) -> Option<String> {
             .trim()
             .to_ascii_lowercase()
     })
+}
+
+/// 406 unless `Accept` (if sent) admits JSON.
+pub fn accepts_json(accept: Option<&str>) -> Result<(), Problem> {
+    let Some(accept) = accept else {
+        return Ok(());
+    };
+    let acceptable = accept.split(',').any(|range| {
+        let mut parts = range.split(';').map(str::trim);
+        let media = parts.next().unwrap_or_default().to_ascii_lowercase();
+        // q=0 (written 0, 0., 0.0, 0.00 or 0.000) is the only weight that refuses a type.
+        let refused = parts.any(|param| {
+            param.strip_prefix("q=").is_some_and(|q| {
+                q.strip_prefix('0').is_some_and(|rest| {
+                    rest.is_empty() || rest.trim_start_matches(['.', '0']).is_empty()
+                })
+            })
+        });
+        !refused
+            && matches!(
+                media.as_str(),
+                "*/*" | "application/*" | "application/json" | "application/problem+json"
+            )
+    });
+    if acceptable {
+        Ok(())
+    } else {
+        Err(Problem::of(
+            ProblemKind::NotAcceptable,
+            "this API only produces application/json; the Accept header excludes it",
+        )
+        .with_error(FieldError::new(
+            "header:Accept",
+            "must admit application/json",
+        )))
+    }
 }
 
 #[cfg(test)]

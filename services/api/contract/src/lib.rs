@@ -244,6 +244,17 @@ impl HttpMethod {
     }
 }
 
+/// Which component serves an operation (spin.toml routes its path there).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Server {
+    /// The `api` component (`/api/...`).
+    Api,
+    /// The `console` component, which serves the app's static documents: the OpenAPI document
+    /// is a compiled-in file like the console's own, and the api component keeps its size
+    /// budget for the API.
+    Console,
+}
+
 /// Every operation of the API.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Operation {
@@ -314,6 +325,18 @@ impl Operation {
             Self::DeleteEvent => "deleteEvent",
             Self::GetStats => "getStats",
             Self::GetOpenApi => "getOpenApi",
+        }
+    }
+
+    /// Which component serves it.
+    pub const fn server(self) -> Server {
+        match self {
+            Self::GetOpenApi => Server::Console,
+            Self::ListEvents
+            | Self::GetEvent
+            | Self::UpdateEvent
+            | Self::DeleteEvent
+            | Self::GetStats => Server::Api,
         }
     }
 

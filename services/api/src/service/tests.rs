@@ -88,10 +88,13 @@ fn every_route_template_is_well_formed() {
 }
 
 #[test]
-fn every_route_requires_a_valid_bearer_token_except_the_document() {
+fn every_route_requires_a_valid_bearer_token() {
     let kv = MemoryKv::new();
     let api = api(&kv);
-    for op in Operation::ALL {
+    for op in Operation::ALL
+        .iter()
+        .filter(|op| op.server() == api_contract::Server::Api)
+    {
         let path = op
             .route()
             .replace(":id", "evt_00000000000000000000000000000000");
@@ -120,7 +123,7 @@ fn every_route_requires_a_valid_bearer_token_except_the_document() {
                 .unwrap()
                 .contains("invalid_token"));
         } else {
-            assert_eq!(response.status(), StatusCode::OK, "{}", op.id());
+            panic!("{} is unauthenticated but served by the api", op.id());
         }
     }
 }
@@ -618,7 +621,7 @@ fn store_failures_are_503_with_retry_after() {
 
 #[test]
 fn the_openapi_document_covers_every_routed_operation() {
-    let document: serde_json::Value = serde_json::from_str(OPENAPI_JSON).unwrap();
+    let document = api_contract::openapi::document_value();
     assert_eq!(document["openapi"], "3.1.0");
     let kv = MemoryKv::new();
     let api = api(&kv);
@@ -626,6 +629,10 @@ fn the_openapi_document_covers_every_routed_operation() {
         let documented =
             &document["paths"][op.openapi_path()][op.method().as_str().to_ascii_lowercase()];
         assert_eq!(documented["operationId"], op.id());
+        if op.server() != api_contract::Server::Api {
+            // Another component's (e2e/tests/manifest.rs checks spin.toml routes it there).
+            continue;
+        }
         // And it is routed: neither "no such path" nor "no such method".
         let path = op
             .route()

@@ -309,3 +309,18 @@ fn successful_probes_are_not_logged_but_pages_are() {
     assert_eq!(lines.len(), 1);
     assert_eq!(lines[0]["route"], "/console/index.html");
 }
+
+#[test]
+fn the_api_document_is_served_with_content_negotiation() {
+    let response = get(OPENAPI_PATH, &[]);
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(
+        header_of(&response, "content-type"),
+        Some("application/json")
+    );
+    let document = body_json(&response);
+    assert_eq!(document["openapi"], "3.1.0");
+    assert!(document["paths"]["/api/events"].is_object());
+    let refused = get(OPENAPI_PATH, &[("accept", "text/html")]);
+    assert_problem(&refused, 406, "not-acceptable");
+}

@@ -28,6 +28,10 @@ fn vars() -> StaticVariables {
         ("webhook_shopify_secret", SHOPIFY_SECRET),
         ("webhook_slack_secret", SLACK_SECRET),
         ("webhook_linear_secret", LINEAR_SECRET),
+        (names::RETENTION_PROCESSED_DAYS, "30"),
+        (names::RETENTION_PENDING_DAYS, "90"),
+        (names::RETENTION_MAX_EVENTS, "100000"),
+        (names::RETENTION_DEDUP_DAYS, "3"),
         (names::WEBHOOK_MAX_BODY_BYTES, "1024"),
         (names::WEBHOOK_TIMESTAMP_TOLERANCE_SECS, "300"),
     ])
@@ -808,4 +812,25 @@ fn standard_webhooks_without_a_type_and_github_actions_are_stored() {
         Some("issues")
     );
     assert_eq!(page.items[1].event_type, None);
+}
+
+#[test]
+fn accepted_deliveries_apply_the_retention_cap_after_answering() {
+    let kv = MemoryKv::new();
+    let mut v = vars();
+    v.set(names::RETENTION_MAX_EVENTS, "3");
+    let svc = service(&kv, v);
+    for n in 0..5 {
+        let response = call(&svc, github_request(&format!("cap-{n}"), "{}"));
+        assert_eq!(response.status(), StatusCode::ACCEPTED);
+    }
+    let store = EventStore::new(&kv, ManualClock::at_unix(NOW));
+    let page = store.list(&ListFilter::default(), 10, None).unwrap();
+    let kept: Vec<_> = page.items.iter().map(|m| m.delivery_id.as_str()).collect();
+    assert_eq!(kept, ["cap-4", "cap-3", "cap-2"]);
+    // A malformed retention setting never fails a delivery; readiness names it.
+    let mut v = vars();
+    v.set(names::RETENTION_MAX_EVENTS, "lots");
+    let response = call(&service(&kv, v), github_request("cap-bad", "{}"));
+    assert_eq!(response.status(), StatusCode::ACCEPTED);
 }
