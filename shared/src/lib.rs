@@ -17,7 +17,8 @@
 //! | [`time`] | UTC instants and RFC 3339, without chrono's size |
 //! | [`logging`] | a `tracing` subscriber that writes one JSON object per line to stderr |
 //! | [`kv`] | the key-value trait the stores are written against, plus an in-memory store |
-//! | [`events`] | the event store: deduplicated ingestion, listing, status, stats (key layout inside) |
+//! | [`events`] | the event store: deduplicated ingestion, listing, status, retention, stats (key layout inside) |
+//! | [`forwarding`] | delivery to destinations: signing, retries, dead letters, replay |
 //! | [`probes`] | liveness and readiness answers, the same in every component |
 #![forbid(unsafe_code)]
 
@@ -25,6 +26,7 @@ pub mod build_info;
 pub mod clock;
 pub mod config;
 pub mod events;
+pub mod forwarding;
 
 pub mod http;
 pub mod kv;

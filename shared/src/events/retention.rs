@@ -69,15 +69,21 @@ pub struct Swept {
     pub skipped: bool,
 }
 
-/// What is needed to forget a pruned event once its dedup window has passed.
+/// What is left to forget of a pruned event, and when.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct Tombstone {
     id: EventId,
     seq: u64,
     #[serde(default)]
     generation: u64,
-    received_at: Timestamp,
+    /// When it may go.
+    until: Timestamp,
+    /// Whether the dedup record (meta, claims) is still there; else only the delete claim is.
+    dedup: bool,
 }
+
+/// How long a pruned event's delete claim outlives it, so that sweeps racing on it count it once.
+const CLAIM_GRACE: Duration = Duration::from_secs(60);
 
 /// How long a sweep keeps other sweeps away.
 const SWEEP_HOLD: Duration = Duration::from_secs(2);
@@ -150,7 +156,7 @@ impl<K: KeyValue, C: Clock> EventStore<K, C> {
             .set(keys::SWEEP, now.unix_millis().to_string().as_bytes())?;
         let mut swept = Swept::default();
         self.sweep_events(retention, budget, now, &mut swept)?;
-        self.sweep_tombstones(retention, budget, now, &mut swept)?;
+        self.sweep_tombstones(budget, now, &mut swept)?;
         Ok(swept)
     }
 
@@ -196,7 +202,6 @@ impl<K: KeyValue, C: Clock> EventStore<K, C> {
 
     fn sweep_tombstones(
         &self,
-        retention: &Retention,
         budget: usize,
         now: Timestamp,
         swept: &mut Swept,
@@ -209,12 +214,16 @@ impl<K: KeyValue, C: Clock> EventStore<K, C> {
             examined += 1;
             if let Some(bytes) = self.kv.get(&key)? {
                 match serde_json::from_slice::<Tombstone>(&bytes) {
-                    // Tombstones are made in receipt order, up to replicas' clock skew: stop at
-                    // the first one still needed.
-                    Ok(tomb) if tomb.received_at.plus(retention.dedup) > now => break,
-                    Ok(tomb) => {
-                        self.forget(&tomb.id, tomb.seq, tomb.generation, Some(key))?;
+                    // Tombstones are made in pruning order, and expire roughly in it (up to the
+                    // dedup window): stop at the first one still needed.
+                    Ok(tomb) if tomb.until > now => break,
+                    Ok(tomb) if tomb.dedup => {
+                        self.forget(&tomb.id, tomb.seq, tomb.generation, &[key])?;
                         swept.forgotten += 1;
+                    }
+                    Ok(tomb) => {
+                        self.kv
+                            .delete_many(&[keys::delete_claim(&tomb.id, tomb.seq), key])?;
                     }
                     Err(error) => {
                         tracing::error!(key, reason = %error, "corrupt tombstone removed");
@@ -231,9 +240,10 @@ impl<K: KeyValue, C: Clock> EventStore<K, C> {
         Ok(())
     }
 
-    /// Removes an event for `reason`: its body and index entry at once; its meta record (the
-    /// dedup record) and claim keys too unless its dedup window is still open, in which case a
-    /// tombstone remembers to remove them later. Counted once, however many sweeps race.
+    /// Removes an event for `reason`: its body and index entry at once, and its meta record
+    /// (the dedup record) and claim keys too unless its dedup window is still open. A tombstone
+    /// remembers what is left (the dedup record until the window passes; the delete claim for a
+    /// minute, so sweeps racing on the event count it once). Counted once, through that claim.
     fn prune(
         &self,
         meta: &EventMeta,
@@ -244,19 +254,27 @@ impl<K: KeyValue, C: Clock> EventStore<K, C> {
             .kv
             .increment(&keys::delete_claim(&meta.id, meta.seq), 1)?
             == 1;
-        if meta.received_at.plus(retention.dedup) > self.clock.now() {
-            let n = u64::try_from(self.kv.increment(keys::TOMB_SEQ, 1)?).unwrap_or_default();
-            let tomb = Tombstone {
-                id: meta.id.clone(),
-                seq: meta.seq,
-                generation: meta.generation,
-                received_at: meta.received_at,
-            };
-            self.kv.set(&keys::tombstone(n), &encode(&tomb)?)?;
+        let now = self.clock.now();
+        let dedup_until = meta.received_at.plus(retention.dedup);
+        let dedup = dedup_until > now;
+        let n = u64::try_from(self.kv.increment(keys::TOMB_SEQ, 1)?).unwrap_or_default();
+        let tomb = Tombstone {
+            id: meta.id.clone(),
+            seq: meta.seq,
+            generation: meta.generation,
+            until: if dedup {
+                dedup_until
+            } else {
+                now.plus(CLAIM_GRACE)
+            },
+            dedup,
+        };
+        self.kv.set(&keys::tombstone(n), &encode(&tomb)?)?;
+        if dedup {
             self.kv
                 .delete_many(&[keys::body(&meta.id), keys::index(meta.seq)])?;
         } else {
-            self.forget(&meta.id, meta.seq, meta.generation, None)?;
+            self.forget(&meta.id, meta.seq, meta.generation, &[])?;
         }
         if first {
             self.bump(meta.provider, meta.status, -1);
@@ -267,14 +285,14 @@ impl<K: KeyValue, C: Clock> EventStore<K, C> {
         Ok(())
     }
 
-    /// Removes every record of one incarnation of an event (and `also`, e.g. its tombstone), in
-    /// one atomic batch. A redelivery after this is a new delivery.
+    /// Removes every record of one incarnation of an event (and `also`), in one atomic batch:
+    /// a redelivery after this is a new delivery. The delete claim is the tombstone's to remove.
     fn forget(
         &self,
         id: &EventId,
         seq: u64,
         generation: u64,
-        also: Option<String>,
+        also: &[String],
     ) -> Result<(), StoreError> {
         let mut doomed = vec![
             keys::meta(id),
@@ -282,13 +300,17 @@ impl<K: KeyValue, C: Clock> EventStore<K, C> {
             keys::index(seq),
             keys::generation(id),
             keys::processed_claim(id, seq),
-            keys::delete_claim(id, seq),
         ];
         for g in 0..=generation {
             doomed.push(keys::claim(id, g));
             doomed.push(keys::lease(id, g));
         }
-        doomed.extend(also);
+        // Its deliveries to destinations, and their claims.
+        doomed.extend(crate::forwarding::dispatch::keys_of(&self.kv, id)?);
+        doomed.extend_from_slice(also);
+        if also.iter().any(|key| key.starts_with("events:tomb:")) {
+            doomed.push(keys::delete_claim(id, seq));
+        }
         Ok(self.kv.delete_many(&doomed)?)
     }
 

@@ -287,12 +287,17 @@ impl<K: KeyValue, C: Clock> EventStore<K, C> {
         })
     }
 
+    /// The highest sequence number handed out (one read).
+    pub fn newest_seq(&self) -> Result<u64, StoreError> {
+        Ok(u64::try_from(self.kv.increment(keys::SEQ, 0)?).unwrap_or_default())
+    }
+
     /// The event committed at `seq`, from its index entry alone: one read. An entry holds the
     /// event's summary (the same record as its meta, written in the same atomic batch). An
     /// entry in the previous layout holds only the event id; it is resolved through the meta
     /// record, which must carry the same sequence number (entries of superseded attempts are
     /// skipped), until a status change rewrites it in the current layout.
-    pub(super) fn summary_at(&self, seq: u64) -> Result<Option<EventMeta>, StoreError> {
+    pub fn summary_at(&self, seq: u64) -> Result<Option<EventMeta>, StoreError> {
         let key = keys::index(seq);
         let Some(entry) = self.kv.get(&key)? else {
             return Ok(None);

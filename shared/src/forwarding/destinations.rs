@@ -1,0 +1,378 @@
+//! Where events are forwarded: the `forward_destinations` variable, a JSON array of
+//! `{"name", "url", "secret", "filter"}`, and the filter grammar.
+//!
+//! ```json
+//! [{"name": "billing", "url": "https://billing.internal/hooks", "secret": "whsec_...",
+//!   "filter": ["stripe:invoice.*", "stripe:customer.subscription.*"]},
+//!  {"name": "all-github", "url": "http://127.0.0.1:9000/in", "secret": "whsec_...",
+//!   "filter": "github:*"}]
+//! ```
+//!
+//! **Filters.** `filter` is a pattern or a list of patterns (any may match; absent: every
+//! event). A pattern is `provider:type`, `provider` or `type`, where `type` is an event type
+//! that may end in `*` (a prefix match: `invoice.*` matches `invoice.paid`, `*` matches every
+//! type, including none) and `provider` is a provider name or `*`. `github:issues` matches
+//! GitHub's `issues` events; `stripe` every Stripe event; `*.created` is not a pattern (`*` only
+//! at the end).
+
+use std::fmt;
+
+use serde::Deserialize;
+
+use crate::config::ConfigError;
+use crate::events::{EventMeta, Provider};
+
+/// The variable holding the destinations (secret: it carries their signing secrets).
+pub const VARIABLE: &str = "forward_destinations";
+
+/// A destination's name: 1 to 40 of `a-z`, `0-9` and `-`, unique in the list. It names the
+/// destination in records, stats, metrics and logs (never its URL or secret).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct DestinationName(String);
+
+impl DestinationName {
+    /// Longest accepted name.
+    pub const MAX_LEN: usize = 40;
+
+    /// Validates a name.
+    pub fn parse(value: &str) -> Result<Self, String> {
+        let valid = !value.is_empty()
+            && value.len() <= Self::MAX_LEN
+            && !value.starts_with('-')
+            && value
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        if valid {
+            Ok(Self(value.to_owned()))
+        } else {
+            Err(format!(
+                "a destination name is 1 to {} of a-z, 0-9 and -, not starting with -",
+                Self::MAX_LEN
+            ))
+        }
+    }
+
+    /// The name as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for DestinationName {
+    type Error = String;
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        Self::parse(&value)
+    }
+}
+
+impl From<DestinationName> for String {
+    fn from(value: DestinationName) -> Self {
+        value.0
+    }
+}
+
+impl fmt::Display for DestinationName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// One pattern of a filter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pattern {
+    /// `None`: any provider.
+    provider: Option<Provider>,
+    /// The type, or its prefix when `prefix`; `None`: any type (and none).
+    kind: Option<String>,
+    prefix: bool,
+}
+
+impl Pattern {
+    /// Parses `provider:type`, `provider` or `type` (see the module docs).
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let text = text.trim();
+        let (provider, kind) = match text.split_once(':') {
+            Some((provider, kind)) => (Some(provider), Some(kind)),
+            None => match Provider::parse(text) {
+                Some(_) => (Some(text), None),
+                None => (None, Some(text)),
+            },
+        };
+        let provider = match provider {
+            None | Some("*") => None,
+            Some(name) => Some(Provider::parse(name).ok_or_else(|| {
+                format!("{name:?} is not a provider (one of {})", Provider::names())
+            })?),
+        };
+        let (kind, prefix) = match kind {
+            None | Some("*") => (None, false),
+            Some(kind) => {
+                let (stem, prefix) = match kind.strip_suffix('*') {
+                    Some(stem) => (stem, true),
+                    None => (kind, false),
+                };
+                if stem.is_empty()
+                    || stem.contains('*')
+                    || !stem.bytes().all(|b| b.is_ascii_graphic())
+                {
+                    return Err(format!(
+                        "{kind:?} is not an event type pattern (visible ASCII, `*` only at the end)"
+                    ));
+                }
+                (Some(stem.to_owned()), prefix)
+            }
+        };
+        Ok(Self {
+            provider,
+            kind,
+            prefix,
+        })
+    }
+
+    fn matches(&self, meta: &EventMeta) -> bool {
+        let provider = self.provider.is_none_or(|p| p == meta.provider);
+        let kind = match (&self.kind, meta.event_type.as_ref().map(|t| t.as_str())) {
+            (None, _) => true,
+            (Some(_), None) => false,
+            (Some(stem), Some(kind)) if self.prefix => kind.starts_with(stem.as_str()),
+            (Some(stem), Some(kind)) => kind == stem,
+        };
+        provider && kind
+    }
+}
+
+/// A destination's filter: any of its patterns matches (no patterns: every event).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Filter(Vec<Pattern>);
+
+impl Filter {
+    /// Whether the event goes to the destination.
+    pub fn matches(&self, meta: &EventMeta) -> bool {
+        self.0.is_empty() || self.0.iter().any(|pattern| pattern.matches(meta))
+    }
+}
+
+/// Where a destination's signing secret comes from: `whsec_` and base64 (Standard Webhooks).
+#[derive(Clone, PartialEq, Eq)]
+pub struct SigningKey(Vec<u8>);
+
+impl SigningKey {
+    /// The key bytes (the HMAC-SHA256 key).
+    pub fn bytes(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl fmt::Debug for SigningKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SigningKey(<redacted>)")
+    }
+}
+
+/// One destination.
+#[derive(Debug, Clone)]
+pub struct Destination {
+    /// Its name.
+    pub name: DestinationName,
+    /// Where requests go: `https://...`, or `http://` to a loopback host.
+    pub url: Url,
+    /// The Standard Webhooks key requests are signed with.
+    pub key: SigningKey,
+    /// Which events it receives.
+    pub filter: Filter,
+}
+
+/// A destination URL, split the way requests and allowed-host checks need it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Url {
+    /// `http` or `https`.
+    pub scheme: String,
+    /// The host (lower case; an IPv6 literal keeps its brackets).
+    pub host: String,
+    /// The port, explicit or the scheme's default.
+    pub port: u16,
+    /// Path and query, starting with `/`.
+    pub path_and_query: String,
+}
+
+impl Url {
+    /// Parses an absolute `http(s)` URL without user info or fragment. Plain `http` is allowed
+    /// only to loopback (`localhost`, `127.x.x.x`, `[::1]`).
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let (scheme, rest) = text
+            .split_once("://")
+            .ok_or("the url must be absolute (https://host/path)")?;
+        let scheme = scheme.to_ascii_lowercase();
+        let default_port = match scheme.as_str() {
+            "https" => 443,
+            "http" => 80,
+            _ => return Err("the url's scheme must be https (or http to loopback)".into()),
+        };
+        if rest.contains('#')
+            || rest
+                .bytes()
+                .any(|b| b.is_ascii_whitespace() || b.is_ascii_control())
+        {
+            return Err("the url must not have a fragment, spaces or control characters".into());
+        }
+        let (authority, path) = match rest.find(['/', '?']) {
+            Some(at) => rest.split_at(at),
+            None => (rest, "/"),
+        };
+        if authority.contains('@') {
+            return Err("the url must not carry user info".into());
+        }
+        let (host, port) = match authority.strip_prefix('[') {
+            // An IPv6 literal: `[::1]:8080`.
+            Some(rest) => {
+                let (inside, after) = rest.split_once(']').ok_or("the url's host is malformed")?;
+                let port = match after {
+                    "" => None,
+                    _ => Some(
+                        after
+                            .strip_prefix(':')
+                            .ok_or("the url's host is malformed")?,
+                    ),
+                };
+                (format!("[{inside}]"), port)
+            }
+            None => match authority.split_once(':') {
+                Some((host, port)) => (host.to_owned(), Some(port)),
+                None => (authority.to_owned(), None),
+            },
+        };
+        let port = match port {
+            Some(digits) => digits
+                .parse::<u16>()
+                .ok()
+                .filter(|port| *port > 0)
+                .ok_or("the url's port is not a number from 1 to 65535")?,
+            None => default_port,
+        };
+        let host = host.to_ascii_lowercase();
+        if host.is_empty() || host.contains('/') {
+            return Err("the url has no host".into());
+        }
+        let path_and_query = if path.starts_with('?') {
+            format!("/{path}")
+        } else {
+            path.to_owned()
+        };
+        let url = Self {
+            scheme,
+            host,
+            port,
+            path_and_query,
+        };
+        if url.scheme == "http" && !url.is_loopback() {
+            return Err("plain http is only allowed to loopback (use https)".into());
+        }
+        Ok(url)
+    }
+
+    /// Whether the host is this machine.
+    pub fn is_loopback(&self) -> bool {
+        self.host == "localhost"
+            || self.host == "[::1]"
+            || self.host.strip_prefix("127.").is_some_and(|rest| {
+                rest.split('.').count() == 3
+                    && rest.split('.').all(|part| part.parse::<u8>().is_ok())
+            })
+    }
+
+    /// `scheme://host:port`: what Spin's `allowed_outbound_hosts` matches.
+    pub fn origin(&self) -> String {
+        format!("{}://{}:{}", self.scheme, self.host, self.port)
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Entry {
+    name: String,
+    url: String,
+    secret: String,
+    #[serde(default)]
+    filter: Option<FilterSpec>,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum FilterSpec {
+    One(String),
+    Many(Vec<String>),
+}
+
+/// Parses the variable's value. Empty or blank: no destinations. Errors name the entry and the
+/// field, never a secret or a URL (URLs can carry tokens).
+pub fn parse(value: &str) -> Result<Vec<Destination>, ConfigError> {
+    let malformed = |reason: String| ConfigError::Malformed {
+        name: VARIABLE.to_owned(),
+        reason,
+    };
+    if value.trim().is_empty() {
+        return Ok(Vec::new());
+    }
+    let entries: Vec<Entry> = serde_json::from_str(value).map_err(|error| {
+        // serde's message can quote the input: keep only where it failed.
+        malformed(format!(
+            "not a JSON array of {{name, url, secret, filter}} objects (line {}, column {})",
+            error.line(),
+            error.column()
+        ))
+    })?;
+    let mut destinations: Vec<Destination> = Vec::with_capacity(entries.len());
+    for (position, entry) in entries.into_iter().enumerate() {
+        let at = |field: &str, reason: String| {
+            malformed(format!("entry {} ({field}): {reason}", position + 1))
+        };
+        let name = DestinationName::parse(&entry.name).map_err(|e| at("name", e))?;
+        if destinations.iter().any(|d| d.name == name) {
+            return Err(at("name", format!("{name} is used twice")));
+        }
+        let url = Url::parse(&entry.url).map_err(|e| at("url", e))?;
+        let key = entry
+            .secret
+            .strip_prefix("whsec_")
+            .and_then(|encoded| {
+                use base64::Engine;
+                base64::engine::general_purpose::STANDARD
+                    .decode(encoded)
+                    .ok()
+            })
+            .filter(|key| !key.is_empty())
+            .map(SigningKey)
+            .ok_or_else(|| {
+                at(
+                    "secret",
+                    "must be whsec_ followed by base64 (Standard Webhooks)".into(),
+                )
+            })?;
+        let patterns = match entry.filter {
+            None => Vec::new(),
+            Some(FilterSpec::One(pattern)) => vec![pattern],
+            Some(FilterSpec::Many(patterns)) if patterns.is_empty() => {
+                return Err(at(
+                    "filter",
+                    "an empty list matches nothing; leave filter out for every event".into(),
+                ))
+            }
+            Some(FilterSpec::Many(patterns)) => patterns,
+        };
+        let filter = Filter(
+            patterns
+                .iter()
+                .map(|pattern| Pattern::parse(pattern))
+                .collect::<Result<_, _>>()
+                .map_err(|e| at("filter", e))?,
+        );
+        destinations.push(Destination {
+            name,
+            url,
+            key,
+            filter,
+        });
+    }
+    Ok(destinations)
+}

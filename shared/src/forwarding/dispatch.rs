@@ -1,0 +1,900 @@
+//! Delivering stored events: at least once to every matching destination, nothing lost, never
+//! the same attempt twice within a lease.
+//!
+//! Work comes from two places, both walked in bounded steps by [`Dispatcher::dispatch`]:
+//!
+//! 1. **New events**: the event index itself, from `fwd:floor` up. For each event and each
+//!    destination whose filter matches, attempt 1 is made unless its delivery record exists.
+//!    The floor moves past an event once each of its deliveries has a record, and past a gap
+//!    (a failed or deleted sequence number) once an event above it is older than the lease
+//!    (an ingestion older than that can no longer commit: docs/dedup.md). [`Dispatcher::dispatch_event`]
+//!    does the same for one event at once: the webhook component asks for it right after it
+//!    answered the provider.
+//! 2. **Due attempts**: pointers in 10-second buckets (`fwd:due:{bucket}:{k}`), written with the
+//!    record of each attempt: a *check* at `start + lease` (if its sender dies, the check finds
+//!    the attempt unfinished and takes it over), and the *retry* at the next attempt's time.
+//!    A bucket is left behind once every pointer in it is resolved.
+//!
+//! **Claims** work as ingestion's do, on `increment` alone: the request whose increment of
+//! `fwd:try:{e}:{d}:{n}` returns 1 sends attempt `n`. The sender writes no lease; the first
+//! contender starts the clock for it. A contender takes over (attempt `n + 1`) only once that
+//! lease is `lease` old, and a sender neither starts a send nor writes its outcome once its claim
+//! is older than `lease - timeout - margin`, so two replicas never send the same delivery at
+//! the same time. A store failure anywhere leaves the attempt due: its pointer stays unresolved,
+//! or its event's floor does not move.
+
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+use super::destinations::{Destination, DestinationName};
+use super::keys;
+use super::policy::{classify, jitter, Answer, Schedule, Verdict};
+use super::records::{Attempt, Record, State};
+use crate::clock::Clock;
+use crate::events::{EventId, EventMeta, EventStore, StoreError, StoredEvent};
+use crate::kv::KeyValue;
+use crate::time::Timestamp;
+
+/// Sends one attempt: the stored delivery, signed for the destination. Implemented over
+/// `wasi:http` by the forwarder component and by a scripted receiver in tests.
+pub trait Sender {
+    /// Sends `event` to `destination` as attempt `attempt` and returns what came back.
+    fn send(&self, destination: &Destination, event: &StoredEvent, attempt: u32) -> Answer;
+}
+
+impl<S: Sender + ?Sized> Sender for &S {
+    fn send(&self, destination: &Destination, event: &StoredEvent, attempt: u32) -> Answer {
+        (**self).send(destination, event, attempt)
+    }
+}
+
+/// Timing and bounds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Tuning {
+    /// A claimed attempt whose sender has not finished after this is taken over.
+    pub lease: Duration,
+    /// The longest one send may take (the sender enforces it).
+    pub send_timeout: Duration,
+    /// Slack for clock skew between replicas.
+    pub margin: Duration,
+    /// Width of a due-attempt bucket.
+    pub bucket: Duration,
+    /// Events one call reads at most.
+    pub max_events: usize,
+    /// Store reads of due-attempt buckets and pointers one call makes at most.
+    pub max_pointer_reads: usize,
+    /// Attempts one call sends at most.
+    pub max_sends: usize,
+    /// A call starts no send after it has run this long.
+    pub max_duration: Duration,
+}
+
+impl Default for Tuning {
+    fn default() -> Self {
+        Self {
+            lease: Duration::from_secs(60),
+            send_timeout: Duration::from_secs(10),
+            margin: Duration::from_secs(5),
+            bucket: Duration::from_secs(10),
+            max_events: 50,
+            max_pointer_reads: 200,
+            max_sends: 25,
+            max_duration: Duration::from_secs(20),
+        }
+    }
+}
+
+/// What a dispatch did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Report {
+    /// Attempts sent.
+    pub sent: u32,
+    /// Of those, delivered (2xx).
+    pub delivered: u32,
+    /// Of those, failed and scheduled again.
+    pub failed: u32,
+    /// Of those, or of abandoned ones, now dead letters.
+    pub dead: u32,
+    /// Work seen but left for a later call (a bound was reached, a sender is still busy, or
+    /// a store operation failed).
+    pub still_due: u32,
+    /// New events examined.
+    pub events: u32,
+}
+
+/// A pointer to an attempt that is due.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Pointer {
+    event: EventId,
+    destination: DestinationName,
+    attempt: u32,
+}
+
+/// A dead letter's entry in the dead-letter index.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct DeadEntry {
+    event: EventId,
+    destination: DestinationName,
+    at: Timestamp,
+}
+
+/// What an attempt (or a wish to make one) came to.
+enum Step {
+    /// Sent, with this verdict (or abandoned into a dead letter).
+    Done(Verdict),
+    /// Another request holds the claim; look again later.
+    Busy,
+    /// Nothing to do (already done, or no longer wanted).
+    Nothing,
+    /// A bound was reached before sending.
+    Deferred,
+}
+
+/// The state of a claim's lease.
+enum Lease {
+    Held,
+    Unknown,
+    Expired,
+}
+
+/// Forwarding over a key-value store, a clock and a sender.
+#[derive(Debug)]
+pub struct Dispatcher<'a, K, C, S> {
+    events: EventStore<&'a K, &'a C>,
+    kv: &'a K,
+    clock: &'a C,
+    sender: S,
+    destinations: &'a [Destination],
+    schedule: &'a Schedule,
+    tuning: Tuning,
+    started: Instant,
+    sends: std::cell::Cell<usize>,
+    floor_known: std::cell::Cell<bool>,
+}
+
+impl<'a, K: KeyValue, C: Clock, S: Sender> Dispatcher<'a, K, C, S> {
+    /// A dispatcher for these destinations and schedule.
+    pub fn new(
+        kv: &'a K,
+        clock: &'a C,
+        sender: S,
+        destinations: &'a [Destination],
+        schedule: &'a Schedule,
+        tuning: Tuning,
+    ) -> Self {
+        Self {
+            events: EventStore::new(kv, clock),
+            kv,
+            clock,
+            sender,
+            destinations,
+            schedule,
+            tuning,
+            started: Instant::now(),
+            sends: std::cell::Cell::new(0),
+            floor_known: std::cell::Cell::new(false),
+        }
+    }
+
+    /// One bounded round: new events from the floor, then due attempts.
+    pub fn dispatch(&self) -> Result<Report, StoreError> {
+        let mut report = Report::default();
+        if self.destinations.is_empty() {
+            return Ok(report);
+        }
+        self.register_destinations()?;
+        self.new_events(&mut report)?;
+        self.due_attempts(&mut report)?;
+        Ok(report)
+    }
+
+    /// Attempt 1 of `id`'s deliveries that have not started: for the webhook component's
+    /// request right after it stored the event. The floor is left to [`Self::dispatch`].
+    pub fn dispatch_event(&self, id: &EventId) -> Result<Report, StoreError> {
+        let mut report = Report::default();
+        if let Some(meta) = self.events.meta(id)? {
+            self.first_attempts(&meta, &mut report)?;
+        }
+        Ok(report)
+    }
+
+    /// The delivery records of an event, one per configured destination that matches it (a
+    /// destination nothing was tried for yet shows as pending with no attempts).
+    pub fn records(&self, meta: &EventMeta) -> Result<Vec<Record>, StoreError> {
+        self.destinations
+            .iter()
+            .filter(|d| d.filter.matches(meta))
+            .map(|d| {
+                Ok(self.record(&meta.id, &d.name)?.unwrap_or_else(|| {
+                    Record::new(meta.id.clone(), d.name.clone(), meta.received_at)
+                }))
+            })
+            .collect()
+    }
+
+    /// Queues an event's deliveries again, to every matching destination or the one named:
+    /// due now, counted as pending, the attempt history kept. Returns the records.
+    pub fn replay(
+        &self,
+        meta: &EventMeta,
+        only: Option<&DestinationName>,
+    ) -> Result<Vec<Record>, StoreError> {
+        let now = self.clock.now();
+        let mut replayed = Vec::new();
+        for destination in self.destinations.iter().filter(|d| d.filter.matches(meta)) {
+            if only.is_some_and(|name| *name != destination.name) {
+                continue;
+            }
+            let mut record = self
+                .record(&meta.id, &destination.name)?
+                .unwrap_or_else(|| Record::new(meta.id.clone(), destination.name.clone(), now));
+            let previous = (!record.attempts.is_empty()).then_some(record.state);
+            record.state = State::Pending;
+            record.next_at = Some(now);
+            record.replays += 1;
+            record.round_start = record.next_attempt;
+            let (b, k) = self.slot(now)?;
+            let pointer = Pointer {
+                event: meta.id.clone(),
+                destination: destination.name.clone(),
+                attempt: record.next_attempt,
+            };
+            self.kv.set_many(&[
+                (keys::record(&meta.id, &destination.name), encode(&record)?),
+                (keys::pointer(b, k), encode(&pointer)?),
+            ])?;
+            self.count_transition(&destination.name, previous, Some(State::Pending));
+            replayed.push(record);
+        }
+        Ok(replayed)
+    }
+
+    // ------------------------------------------------------------------ new events
+
+    fn new_events(&self, report: &mut Report) -> Result<(), StoreError> {
+        let floor = read_decimal(self.kv, keys::FLOOR)?;
+        let newest = self.events.newest_seq()?;
+        let old_enough = self.clock.now().minus(self.tuning.lease);
+        let (mut seq, mut advanced_to, mut contiguous) = (floor, floor, true);
+        let mut gap_since: Option<u64> = None;
+        while seq < newest && (report.events as usize) < self.tuning.max_events {
+            seq += 1;
+            report.events += 1;
+            let covered = match self.events.summary_at(seq)? {
+                None => {
+                    gap_since.get_or_insert(seq);
+                    continue;
+                }
+                Some(meta) => {
+                    // A gap below an event older than the lease can no longer fill.
+                    if gap_since.take().is_some() && meta.received_at > old_enough {
+                        contiguous = false;
+                    }
+                    self.first_attempts(&meta, report)?
+                }
+            };
+            contiguous &= covered;
+            if contiguous {
+                advanced_to = seq;
+            }
+        }
+        if advanced_to > floor {
+            self.kv
+                .set(keys::FLOOR, advanced_to.to_string().as_bytes())?;
+        }
+        Ok(())
+    }
+
+    /// Attempt 1 for each matching destination without a record. Returns whether every one of
+    /// them has a record now.
+    fn first_attempts(&self, meta: &EventMeta, report: &mut Report) -> Result<bool, StoreError> {
+        let mut covered = true;
+        for destination in self.destinations.iter().filter(|d| d.filter.matches(meta)) {
+            if self.record(&meta.id, &destination.name)?.is_some() {
+                continue;
+            }
+            let step = self.attempt(meta, destination, 1)?;
+            covered &= self.tally(step, report);
+        }
+        Ok(covered)
+    }
+
+    // ------------------------------------------------------------------ due attempts
+
+    fn due_attempts(&self, report: &mut Report) -> Result<(), StoreError> {
+        let now = self.clock.now();
+        let now_bucket = self.bucket_of(now);
+        let Some(floor) = self
+            .kv
+            .get(keys::BUCKET_FLOOR)?
+            .and_then(|bytes| std::str::from_utf8(&bytes).ok()?.trim().parse::<i64>().ok())
+        else {
+            // No pointer was ever written.
+            return Ok(());
+        };
+        // Buckets this far behind now can get no new pointer from a replica with a sane clock.
+        let settled = now_bucket - 1 - self.margin_buckets();
+        let mut reads = 0usize;
+        let mut advanced_to = floor;
+        let mut contiguous = true;
+        let mut b = floor;
+        while b <= now_bucket && reads < self.tuning.max_pointer_reads {
+            reads += 1;
+            let count = u64::try_from(self.kv.increment(&keys::bucket(b), 0)?).unwrap_or(0);
+            let hint = read_decimal(self.kv, &keys::resolved(b))?.min(count);
+            let (mut k, mut resolved_to, mut all) = (hint, hint, true);
+            while k < count && reads < self.tuning.max_pointer_reads {
+                k += 1;
+                reads += 1;
+                let resolved = self.resolve(b, k, report)?;
+                all &= resolved;
+                if all {
+                    resolved_to = k;
+                }
+            }
+            all &= k == count;
+            if resolved_to > hint {
+                self.kv
+                    .set(&keys::resolved(b), resolved_to.to_string().as_bytes())?;
+            }
+            contiguous &= all && b <= settled;
+            if contiguous {
+                advanced_to = b + 1;
+            }
+            b += 1;
+        }
+        if advanced_to > floor {
+            self.kv
+                .set(keys::BUCKET_FLOOR, advanced_to.to_string().as_bytes())?;
+        }
+        Ok(())
+    }
+
+    /// Whether pointer `k` of bucket `b` needs nothing more.
+    fn resolve(&self, b: i64, k: u64, report: &mut Report) -> Result<bool, StoreError> {
+        let now = self.clock.now();
+        let Some(bytes) = self.kv.get(&keys::pointer(b, k))? else {
+            // Its slot was taken but the write failed or has not landed yet.
+            return Ok(b < self.bucket_of(now) - self.margin_buckets());
+        };
+        let Ok(pointer) = serde_json::from_slice::<Pointer>(&bytes) else {
+            tracing::error!(b, k, "corrupt forwarding pointer skipped");
+            return Ok(true);
+        };
+        let n = pointer.attempt;
+        let Some(destination) = self
+            .destinations
+            .iter()
+            .find(|d| d.name == pointer.destination)
+        else {
+            // The destination was removed from the configuration.
+            return Ok(true);
+        };
+        let Some(record) = self.record(&pointer.event, &destination.name)? else {
+            return Ok(true);
+        };
+        let step = match record.in_flight {
+            // Another attempt is in flight: this pointer is stale if that one is newer.
+            Some((m, _)) if m != n => return Ok(m > n),
+            // A check: attempt `n` has not finished. Its claim decides (the lease).
+            Some(_) => match self.events.meta(&pointer.event)? {
+                Some(meta) => self.contend(&meta, destination, n)?,
+                None => return self.abandon(&record, destination, "the event was deleted"),
+            },
+            // Finished, replaced by a later attempt, or not due yet (a replica's clock ahead).
+            None if record.state != State::Pending || record.next_attempt != n => return Ok(true),
+            None if record.next_at.is_some_and(|due| due > now) => return Ok(false),
+            None => match self.events.meta(&pointer.event)? {
+                Some(meta) => self.attempt(&meta, destination, n)?,
+                None => return self.abandon(&record, destination, "the event was deleted"),
+            },
+        };
+        Ok(self.tally(step, report))
+    }
+
+    // ------------------------------------------------------------------ one attempt
+
+    /// Claims and sends attempt `n`, or contends for it.
+    fn attempt(
+        &self,
+        meta: &EventMeta,
+        destination: &Destination,
+        n: u32,
+    ) -> Result<Step, StoreError> {
+        if self.sends.get() >= self.tuning.max_sends
+            || self.started.elapsed() >= self.tuning.max_duration
+        {
+            return Ok(Step::Deferred);
+        }
+        if self
+            .kv
+            .increment(&keys::claim(&meta.id, &destination.name, n), 1)?
+            != 1
+        {
+            return self.contend(meta, destination, n);
+        }
+        self.sends.set(self.sends.get() + 1);
+        let claimed_at = self.clock.now();
+        let mut record = self
+            .record(&meta.id, &destination.name)?
+            .unwrap_or_else(|| Record::new(meta.id.clone(), destination.name.clone(), claimed_at));
+        let previous = (!record.attempts.is_empty() || record.replays > 0).then_some(record.state);
+        record.in_flight = Some((n, claimed_at));
+        record.next_attempt = n + 1;
+        // The check: if this sender dies, a dispatch finds the attempt unfinished after the lease.
+        let (b, k) = self.slot(claimed_at.plus(self.tuning.lease))?;
+        let check = Pointer {
+            event: meta.id.clone(),
+            destination: destination.name.clone(),
+            attempt: n,
+        };
+        self.kv.set_many(&[
+            (keys::record(&meta.id, &destination.name), encode(&record)?),
+            (keys::pointer(b, k), encode(&check)?),
+        ])?;
+
+        let Some(event) = self.events.get(&meta.id)? else {
+            return Ok(Step::Done(self.finish(
+                record,
+                destination,
+                previous,
+                claimed_at,
+                Attempt {
+                    n,
+                    at: claimed_at,
+                    status: None,
+                    error: Some("the event was deleted before it could be sent".into()),
+                    duration_ms: 0,
+                },
+                Verdict::Permanent,
+                None,
+            )?));
+        };
+        if !self.young(claimed_at, self.tuning.send_timeout + self.tuning.margin) {
+            // Too late to send safely: a contender may take over; leave it to the check.
+            return Ok(Step::Deferred);
+        }
+        let sent_at = Instant::now();
+        let answer = self.sender.send(destination, &event, n);
+        let duration_ms = u64::try_from(sent_at.elapsed().as_millis()).unwrap_or(u64::MAX);
+        let verdict = classify(&answer);
+        let (status, error, retry_after) = match answer {
+            Answer::Status { code, retry_after } => (Some(code), None, retry_after),
+            Answer::Failed(reason) => (None, Some(reason), None),
+        };
+        if !self.young(claimed_at, self.tuning.margin) {
+            tracing::warn!(
+                event_id = meta.id.as_str(),
+                destination = destination.name.as_str(),
+                attempt = n,
+                "outcome not recorded: the claim outlived its lease (the check retries it)"
+            );
+            return Ok(Step::Deferred);
+        }
+        let attempt = Attempt {
+            n,
+            at: claimed_at,
+            status,
+            error,
+            duration_ms,
+        };
+        let retry_after = retry_after.filter(|_| matches!(status, Some(429 | 503)));
+        Ok(Step::Done(self.finish(
+            record,
+            destination,
+            previous,
+            claimed_at,
+            attempt,
+            verdict,
+            retry_after,
+        )?))
+    }
+
+    /// Records an attempt's outcome in one batch (the record, the released lease, and the next
+    /// pointer or the dead letter), then the counters. Returns the final verdict (a retry with
+    /// the schedule used up is a dead letter).
+    #[allow(clippy::too_many_arguments)]
+    fn finish(
+        &self,
+        mut record: Record,
+        destination: &Destination,
+        previous: Option<State>,
+        claimed_at: Timestamp,
+        attempt: Attempt,
+        verdict: Verdict,
+        retry_after: Option<Duration>,
+    ) -> Result<Verdict, StoreError> {
+        let n = attempt.n;
+        record.in_flight = None;
+        record.attempts.push(attempt);
+        if record.attempts.len() > Record::KEPT_ATTEMPTS {
+            record.attempts.remove(0);
+        }
+        let round = n.saturating_sub(record.round_start) + 1;
+        let wait = match verdict {
+            Verdict::Retry => {
+                retry_after.or_else(|| self.schedule.wait_before(round + 1, jitter()))
+            }
+            Verdict::Delivered | Verdict::Permanent => None,
+        };
+        let verdict = match (verdict, wait) {
+            (Verdict::Retry, None) => Verdict::Permanent,
+            (verdict, _) => verdict,
+        };
+        let mut writes = vec![(
+            keys::lease(&record.event, &destination.name, n),
+            b"0".to_vec(),
+        )];
+        match (verdict, wait) {
+            (Verdict::Delivered, _) => {
+                record.state = State::Delivered;
+                record.next_at = None;
+            }
+            (Verdict::Retry, Some(wait)) => {
+                let due = claimed_at.plus(wait);
+                record.state = State::Pending;
+                record.next_at = Some(due);
+                let (b, k) = self.slot(due)?;
+                let pointer = Pointer {
+                    event: record.event.clone(),
+                    destination: destination.name.clone(),
+                    attempt: n + 1,
+                };
+                writes.push((keys::pointer(b, k), encode(&pointer)?));
+            }
+            _ => {
+                record.state = State::Dead;
+                record.next_at = None;
+                let k = u64::try_from(self.kv.increment(keys::DEAD_SEQ, 1)?).unwrap_or_default();
+                record.dead_entry = Some(k);
+                let entry = DeadEntry {
+                    event: record.event.clone(),
+                    destination: destination.name.clone(),
+                    at: self.clock.now(),
+                };
+                writes.push((keys::dead(k), encode(&entry)?));
+            }
+        }
+        writes.push((
+            keys::record(&record.event, &destination.name),
+            encode(&record)?,
+        ));
+        self.kv.set_many(&writes)?;
+        self.count_transition(&destination.name, previous, Some(record.state));
+        let result = match record.state {
+            State::Delivered => "delivered",
+            State::Pending => "retry",
+            State::Dead => "dead",
+        };
+        if let Err(error) = self
+            .kv
+            .increment(&keys::attempts(destination.name.as_str(), result), 1)
+        {
+            tracing::error!(error = %error, "attempt counter not updated");
+        }
+        tracing::info!(
+            event_id = record.event.as_str(),
+            destination = destination.name.as_str(),
+            attempt = n,
+            outcome = result,
+            "forward"
+        );
+        Ok(verdict)
+    }
+
+    /// Another request claimed attempt `n`: wait for it, or take over from a sender that is gone.
+    fn contend(
+        &self,
+        meta: &EventMeta,
+        destination: &Destination,
+        n: u32,
+    ) -> Result<Step, StoreError> {
+        let lease = match self.record(&meta.id, &destination.name)? {
+            Some(record) if record.in_flight.map(|(m, _)| m) == Some(n) => {
+                // The sender recorded when it claimed: that is the lease's start.
+                let since = record
+                    .in_flight
+                    .map_or(self.clock.now(), |(_, since)| since);
+                if self.young(since, Duration::ZERO) {
+                    Lease::Held
+                } else {
+                    Lease::Expired
+                }
+            }
+            Some(record) if record.next_attempt > n || record.state != State::Pending => {
+                return Ok(Step::Nothing);
+            }
+            // Claimed, and its sender has written nothing yet (or died before it could).
+            _ => self.lease_state(&meta.id, &destination.name, n)?,
+        };
+        match lease {
+            Lease::Held => Ok(Step::Busy),
+            Lease::Unknown => {
+                let now = self.clock.now().unix_millis().to_string();
+                self.kv
+                    .set(&keys::lease(&meta.id, &destination.name, n), now.as_bytes())?;
+                Ok(Step::Busy)
+            }
+            Lease::Expired if n < 200 => {
+                tracing::warn!(
+                    event_id = meta.id.as_str(),
+                    destination = destination.name.as_str(),
+                    attempt = n,
+                    "taking over an attempt whose sender did not finish"
+                );
+                self.attempt(meta, destination, n + 1)
+            }
+            Lease::Expired => Ok(Step::Busy),
+        }
+    }
+
+    /// Turns a delivery whose event is gone into a dead letter without sending.
+    fn abandon(
+        &self,
+        record: &Record,
+        destination: &Destination,
+        why: &str,
+    ) -> Result<bool, StoreError> {
+        let n = record.next_attempt;
+        if self
+            .kv
+            .increment(&keys::claim(&record.event, &destination.name, n), 1)?
+            != 1
+        {
+            return Ok(false);
+        }
+        let now = self.clock.now();
+        let mut claimed = record.clone();
+        claimed.next_attempt = n + 1;
+        self.finish(
+            claimed,
+            destination,
+            Some(record.state),
+            now,
+            Attempt {
+                n,
+                at: now,
+                status: None,
+                error: Some(why.to_owned()),
+                duration_ms: 0,
+            },
+            Verdict::Permanent,
+            None,
+        )?;
+        Ok(true)
+    }
+
+    // ------------------------------------------------------------------ helpers
+
+    fn tally(&self, step: Step, report: &mut Report) -> bool {
+        match step {
+            Step::Done(verdict) => {
+                report.sent += 1;
+                match verdict {
+                    Verdict::Delivered => report.delivered += 1,
+                    Verdict::Retry => report.failed += 1,
+                    Verdict::Permanent => report.dead += 1,
+                }
+                true
+            }
+            Step::Nothing => true,
+            Step::Busy | Step::Deferred => {
+                report.still_due += 1;
+                false
+            }
+        }
+    }
+
+    fn record(&self, e: &EventId, d: &DestinationName) -> Result<Option<Record>, StoreError> {
+        let key = keys::record(e, d);
+        match self.kv.get(&key)? {
+            None => Ok(None),
+            Some(bytes) => {
+                serde_json::from_slice(&bytes)
+                    .map(Some)
+                    .map_err(|error| StoreError::Corrupt {
+                        key,
+                        reason: error.to_string(),
+                    })
+            }
+        }
+    }
+
+    fn lease_state(&self, e: &EventId, d: &DestinationName, n: u32) -> Result<Lease, StoreError> {
+        let key = keys::lease(e, d, n);
+        Ok(match self.kv.get(&key)? {
+            None => Lease::Unknown,
+            Some(bytes) => match std::str::from_utf8(&bytes)
+                .ok()
+                .and_then(|t| t.parse::<i64>().ok())
+            {
+                Some(0) | None => Lease::Expired,
+                Some(started) => {
+                    let age = self.clock.now().unix_millis().saturating_sub(started);
+                    if age >= millis(self.tuning.lease) {
+                        Lease::Expired
+                    } else {
+                        Lease::Held
+                    }
+                }
+            },
+        })
+    }
+
+    /// Whether a claim made at `claimed_at` is still `leeway` short of its lease.
+    fn young(&self, claimed_at: Timestamp, leeway: Duration) -> bool {
+        let age = self
+            .clock
+            .now()
+            .unix_millis()
+            .saturating_sub(claimed_at.unix_millis());
+        age < millis(self.tuning.lease).saturating_sub(millis(leeway))
+    }
+
+    /// A slot in the bucket of `due`. The first pointer ever written also starts the bucket
+    /// floor, just below this replica's now (pointers are only ever written for now or later,
+    /// and replicas' clocks agree within the margin), so no bucket is skipped.
+    fn slot(&self, due: Timestamp) -> Result<(i64, u64), StoreError> {
+        if !self.floor_known.get() {
+            if self.kv.get(keys::BUCKET_FLOOR)?.is_none() {
+                let start = self.bucket_of(self.clock.now()) - self.margin_buckets() - 1;
+                self.kv
+                    .set(keys::BUCKET_FLOOR, start.to_string().as_bytes())?;
+            }
+            self.floor_known.set(true);
+        }
+        let b = self.bucket_of(due);
+        let k = u64::try_from(self.kv.increment(&keys::bucket(b), 1)?).unwrap_or_default();
+        Ok((b, k))
+    }
+
+    fn bucket_of(&self, at: Timestamp) -> i64 {
+        at.unix_millis() / millis(self.tuning.bucket).max(1)
+    }
+
+    fn margin_buckets(&self) -> i64 {
+        millis(self.tuning.margin) / millis(self.tuning.bucket).max(1) + 1
+    }
+
+    /// Moves the per-destination counters for one delivery from `from` to `to`.
+    fn count_transition(&self, d: &DestinationName, from: Option<State>, to: Option<State>) {
+        if from == to {
+            return;
+        }
+        for (state, delta) in [(from, -1), (to, 1)] {
+            if let Some(state) = state {
+                let key = keys::stats(d.as_str(), state.as_str());
+                if let Err(error) = self.kv.increment(&key, delta) {
+                    tracing::error!(key, error = %error, "forwarding counter not updated");
+                }
+            }
+        }
+    }
+
+    /// Keeps `fwd:destinations` listing every configured name (read by the API's stats and by
+    /// retention), written only when it changes.
+    fn register_destinations(&self) -> Result<(), StoreError> {
+        let mut names = registered(self.kv)?;
+        let before = names.len();
+        for destination in self.destinations {
+            if !names.contains(&destination.name) {
+                names.push(destination.name.clone());
+            }
+        }
+        if names.len() != before {
+            self.kv.set(keys::DESTINATIONS, &encode(&names)?)?;
+        }
+        Ok(())
+    }
+}
+
+/// One page of dead letters, newest first.
+#[derive(Debug, Clone, Default)]
+pub struct DeadLetters {
+    /// The dead deliveries.
+    pub items: Vec<Record>,
+    /// Pass as `before` for the next page, if there may be more.
+    pub next: Option<u64>,
+}
+
+/// Dead letters, newest first, optionally of one destination: at most `limit`, reading at most
+/// `max_scan` index entries (a replayed delivery's old entry is skipped: its record points at
+/// its newest dead entry, or is no longer dead).
+pub fn dead_letters<K: KeyValue>(
+    kv: &K,
+    destination: Option<&DestinationName>,
+    limit: usize,
+    before: Option<u64>,
+    max_scan: usize,
+) -> Result<DeadLetters, StoreError> {
+    let newest = u64::try_from(kv.increment(keys::DEAD_SEQ, 0)?).unwrap_or(0);
+    let mut k = before.map_or(newest, |before| before.saturating_sub(1).min(newest));
+    let (mut items, mut scanned) = (Vec::new(), 0);
+    while k >= 1 && items.len() < limit && scanned < max_scan {
+        scanned += 1;
+        let key = keys::dead(k);
+        k -= 1;
+        let Some(entry) = kv
+            .get(&key)?
+            .and_then(|bytes| serde_json::from_slice::<DeadEntry>(&bytes).ok())
+        else {
+            continue;
+        };
+        if destination.is_some_and(|d| *d != entry.destination) {
+            continue;
+        }
+        let record = kv
+            .get(&keys::record(&entry.event, &entry.destination))?
+            .and_then(|bytes| serde_json::from_slice::<Record>(&bytes).ok());
+        if let Some(record) = record {
+            if record.state == State::Dead && record.dead_entry == Some(k + 1) {
+                items.push(record);
+            }
+        }
+    }
+    Ok(DeadLetters {
+        items,
+        next: (k >= 1).then_some(k + 1),
+    })
+}
+
+/// The keys of an event's deliveries, for retention to remove with the event: each registered
+/// destination's record, claims and leases.
+pub fn keys_of<K: KeyValue>(kv: &K, event: &EventId) -> Result<Vec<String>, StoreError> {
+    let mut doomed = Vec::new();
+    for name in registered(kv)? {
+        let key = keys::record(event, &name);
+        let Some(bytes) = kv.get(&key)? else {
+            continue;
+        };
+        let last = serde_json::from_slice::<Record>(&bytes).map_or(1, |r| r.next_attempt);
+        for n in 1..=last {
+            doomed.push(keys::claim(event, &name, n));
+            doomed.push(keys::lease(event, &name, n));
+        }
+        doomed.push(key);
+    }
+    Ok(doomed)
+}
+
+/// The destination names forwarding has registered (configured now or before).
+pub fn registered<K: KeyValue>(kv: &K) -> Result<Vec<DestinationName>, StoreError> {
+    Ok(kv
+        .get(keys::DESTINATIONS)?
+        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+        .unwrap_or_default())
+}
+
+/// Per-destination counts: pending, delivered, dead (three reads per destination).
+pub fn counts<K: KeyValue>(kv: &K) -> Result<Vec<(DestinationName, [u64; 3])>, StoreError> {
+    registered(kv)?
+        .into_iter()
+        .map(|name| {
+            let mut counts = [0u64; 3];
+            for (slot, state) in counts.iter_mut().zip(State::ALL) {
+                let value = kv.increment(&keys::stats(name.as_str(), state.as_str()), 0)?;
+                *slot = u64::try_from(value).unwrap_or(0);
+            }
+            Ok((name, counts))
+        })
+        .collect()
+}
+
+fn read_decimal<K: KeyValue>(kv: &K, key: &str) -> Result<u64, StoreError> {
+    Ok(kv
+        .get(key)?
+        .and_then(|bytes| std::str::from_utf8(&bytes).ok()?.trim().parse().ok())
+        .unwrap_or(0))
+}
+
+fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, StoreError> {
+    serde_json::to_vec(value).map_err(|error| StoreError::Corrupt {
+        key: String::new(),
+        reason: format!("could not encode: {error}"),
+    })
+}
+
+fn millis(duration: Duration) -> i64 {
+    i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
+}

@@ -1,0 +1,64 @@
+//! Every key forwarding writes. `{e}` is an event id, `{d}` a destination name, `{n}` an attempt
+//! number (1 is the first), `{b}` a 10-second bucket (Unix seconds / 10).
+
+use super::destinations::DestinationName;
+use crate::events::EventId;
+
+/// The highest event sequence number whose deliveries have all started (decimal).
+pub const FLOOR: &str = "fwd:floor";
+
+/// The delivery record of event `e` to destination `d` (JSON).
+pub fn record(e: &EventId, d: &DestinationName) -> String {
+    format!("fwd:dlv:{e}:{d}")
+}
+
+/// Counter: claims on attempt `n` of delivering `e` to `d` (the one that gets 1 sends it).
+pub fn claim(e: &EventId, d: &DestinationName, n: u32) -> String {
+    format!("fwd:try:{e}:{d}:{n}")
+}
+
+/// When a contender started the clock on attempt `n`'s claim (Unix ms), `0` once its owner wrote
+/// the outcome.
+pub fn lease(e: &EventId, d: &DestinationName, n: u32) -> String {
+    format!("fwd:lease:{e}:{d}:{n}")
+}
+
+/// Counter: pointers queued in bucket `b`.
+pub fn bucket(b: i64) -> String {
+    format!("fwd:due:{b}")
+}
+
+/// Pointer `k` of bucket `b`: an attempt that is due then (JSON).
+pub fn pointer(b: i64, k: u64) -> String {
+    format!("fwd:due:{b}:{k}")
+}
+
+/// How many of bucket `b`'s pointers, from the first, are resolved (decimal; a hint).
+pub fn resolved(b: i64) -> String {
+    format!("fwd:due:{b}:resolved")
+}
+
+/// The lowest bucket not yet fully resolved (decimal).
+pub const BUCKET_FLOOR: &str = "fwd:due-floor";
+
+/// Counter: dead letters recorded (the newest is highest).
+pub const DEAD_SEQ: &str = "fwd:dead-seq";
+
+/// Dead letter `k`: which delivery died (JSON; the record says why).
+pub fn dead(k: u64) -> String {
+    format!("fwd:dead:{k:020}")
+}
+
+/// Counter: deliveries to `d` in `state` (`pending`, `delivered`, `dead`).
+pub fn stats(d: &str, state: &str) -> String {
+    format!("stats:fwd:{d}:{state}")
+}
+
+/// Counter: attempts to `d` with `result` (`delivered`, `retry`, `dead`).
+pub fn attempts(d: &str, result: &str) -> String {
+    format!("stats:fwd-attempts:{d}:{result}")
+}
+
+/// The destination names forwarding has seen configured (JSON list), so the API's stats and
+/// retention know which per-destination keys exist without reading the secret variable.
+pub const DESTINATIONS: &str = "fwd:destinations";

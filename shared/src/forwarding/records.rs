@@ -1,0 +1,106 @@
+//! What is kept about one event's delivery to one destination.
+
+use serde::{Deserialize, Serialize};
+
+use super::destinations::DestinationName;
+use crate::events::EventId;
+use crate::time::Timestamp;
+
+/// Where a delivery is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum State {
+    /// Waiting for its next attempt (or in one).
+    Pending,
+    /// The destination answered 2xx.
+    Delivered,
+    /// Refused for good, or out of attempts: a dead letter until replayed.
+    Dead,
+}
+
+impl State {
+    /// Every state.
+    pub const ALL: [State; 3] = [Self::Pending, Self::Delivered, Self::Dead];
+
+    /// The name used in JSON, stats and metrics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Delivered => "delivered",
+            Self::Dead => "dead",
+        }
+    }
+}
+
+/// One attempt.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Attempt {
+    /// 1 for the first; numbers keep counting across replays.
+    pub n: u32,
+    /// When it was sent.
+    pub at: Timestamp,
+    /// The destination's status code, if it answered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+    /// Why there was no answer (connection, timeout, ...), or why the attempt was abandoned.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// How long it took.
+    pub duration_ms: u64,
+}
+
+/// The delivery of one event to one destination.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Record {
+    /// The event.
+    pub event: EventId,
+    /// The destination.
+    pub destination: DestinationName,
+    /// Where it is.
+    pub state: State,
+    /// The attempt number the next send uses (1 + the last claimed).
+    pub next_attempt: u32,
+    /// The attempts of the current round, oldest first (at most [`Record::KEPT_ATTEMPTS`]; a
+    /// replay starts a new round).
+    pub attempts: Vec<Attempt>,
+    /// When the next attempt is due, while pending.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_at: Option<Timestamp>,
+    /// The attempt in flight and when it started, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub in_flight: Option<(u32, Timestamp)>,
+    /// How many times it was replayed.
+    #[serde(default)]
+    pub replays: u32,
+    /// The attempt number its current round started with (the schedule counts from it).
+    #[serde(default = "one")]
+    pub round_start: u32,
+    /// Its newest entry in the dead-letter index, while dead.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dead_entry: Option<u64>,
+}
+
+fn one() -> u32 {
+    1
+}
+
+impl Record {
+    /// Attempts kept per round (the schedule has at most 21).
+    pub const KEPT_ATTEMPTS: usize = 24;
+
+    /// A delivery nothing was tried for yet.
+    pub fn new(event: EventId, destination: DestinationName, now: Timestamp) -> Self {
+        Self {
+            event,
+            destination,
+            state: State::Pending,
+            next_attempt: 1,
+            attempts: Vec::new(),
+            next_at: Some(now),
+            in_flight: None,
+            replays: 0,
+            round_start: 1,
+            dead_entry: None,
+        }
+    }
+}

@@ -1,0 +1,624 @@
+//! Forwarding against the in-memory store and a scripted sender: delivery semantics, retries,
+//! dead letters, replay, claim races and store failures.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use super::destinations::{self, Destination};
+use super::dispatch::{counts, dead_letters, Dispatcher, Sender, Tuning};
+use super::policy::{Answer, Schedule};
+use super::records::State;
+use super::signing;
+use crate::clock::{Clock, ManualClock};
+use crate::events::{
+    DeliveryId, EventId, EventStore, EventType, Ingested, NewEvent, Provider, StoredEvent,
+};
+use crate::kv::testing::{FaultyKv, Op};
+use crate::kv::{KeyValue, MemoryKv};
+
+const T0: i64 = 1_800_000_000;
+/// `whsec_` + base64("forwarding-test-key").
+const KEY: &str = "whsec_Zm9yd2FyZGluZy10ZXN0LWtleQ==";
+
+/// Answers from a script per destination (the last answer repeats), and remembers every send.
+#[derive(Default)]
+struct Scripted {
+    scripts: Mutex<HashMap<String, Vec<Answer>>>,
+    sent: Mutex<Vec<(String, String, u32)>>,
+}
+
+impl Scripted {
+    fn answering(destination: &str, answers: Vec<Answer>) -> Self {
+        let scripted = Self::default();
+        scripted.script(destination, answers);
+        scripted
+    }
+
+    fn script(&self, destination: &str, answers: Vec<Answer>) {
+        self.scripts
+            .lock()
+            .unwrap()
+            .insert(destination.to_owned(), answers);
+    }
+
+    fn sent(&self) -> Vec<(String, String, u32)> {
+        self.sent.lock().unwrap().clone()
+    }
+}
+
+impl Sender for Scripted {
+    fn send(&self, destination: &Destination, event: &StoredEvent, attempt: u32) -> Answer {
+        self.sent.lock().unwrap().push((
+            event.meta.id.as_str().to_owned(),
+            destination.name.as_str().to_owned(),
+            attempt,
+        ));
+        let mut scripts = self.scripts.lock().unwrap();
+        let script = scripts
+            .entry(destination.name.as_str().to_owned())
+            .or_default();
+        match script.len() {
+            0 => ok(),
+            1 => script[0].clone(),
+            _ => script.remove(0),
+        }
+    }
+}
+
+fn ok() -> Answer {
+    status(200)
+}
+
+fn status(code: u16) -> Answer {
+    Answer::Status {
+        code,
+        retry_after: None,
+    }
+}
+
+fn destinations(json: &str) -> Vec<Destination> {
+    destinations::parse(json).unwrap()
+}
+
+fn one_destination() -> Vec<Destination> {
+    destinations(&format!(
+        r#"[{{"name":"sink","url":"http://127.0.0.1:9/in","secret":"{KEY}"}}]"#
+    ))
+}
+
+fn ingest(
+    kv: &MemoryKv,
+    clock: &ManualClock,
+    provider: Provider,
+    delivery: &str,
+    kind: &str,
+) -> EventId {
+    let body = format!(r#"{{"id":"{delivery}","type":"{kind}"}}"#);
+    let event = NewEvent {
+        provider,
+        delivery_id: DeliveryId::parse(delivery).unwrap(),
+        event_type: Some(EventType::parse(kind).unwrap()),
+        action: None,
+        source: None,
+        headers: BTreeMap::new(),
+        content_type: "application/json".into(),
+        raw_body: body.clone(),
+        json: serde_json::value::RawValue::from_string(body).unwrap(),
+    };
+    match EventStore::new(kv, clock).ingest(event).unwrap() {
+        Ingested::Accepted(meta) => meta.id,
+        other => panic!("{other:?}"),
+    }
+}
+
+fn dispatcher<'a, K: KeyValue, S: Sender>(
+    kv: &'a K,
+    clock: &'a ManualClock,
+    sender: S,
+    destinations: &'a [Destination],
+    schedule: &'a Schedule,
+) -> Dispatcher<'a, K, ManualClock, S> {
+    Dispatcher::new(kv, clock, sender, destinations, schedule, Tuning::default())
+}
+
+#[test]
+fn a_healthy_destination_gets_each_event_exactly_once() {
+    let (kv, clock) = (MemoryKv::new(), ManualClock::at_unix(T0));
+    let (targets, schedule) = (one_destination(), Schedule::default());
+    let sender = Scripted::default();
+    let ids: Vec<_> = (0..3)
+        .map(|n| ingest(&kv, &clock, Provider::Github, &format!("d-{n}"), "push"))
+        .collect();
+    let report = dispatcher(&kv, &clock, &sender, &targets, &schedule)
+        .dispatch()
+        .unwrap();
+    assert_eq!((report.sent, report.delivered, report.still_due), (3, 3, 0));
+    for _ in 0..3 {
+        clock.advance(Duration::from_secs(30));
+        let report = dispatcher(&kv, &clock, &sender, &targets, &schedule)
+            .dispatch()
+            .unwrap();
+        assert_eq!(report.sent, 0, "{report:?}");
+    }
+    let sent = sender.sent();
+    assert_eq!(sent.len(), 3);
+    assert!(ids
+        .iter()
+        .all(|id| sent.iter().filter(|s| s.0 == id.as_str()).count() == 1));
+    assert_eq!(counts(&kv).unwrap()[0].1, [0, 3, 0]);
+    let meta = EventStore::new(&kv, &clock).meta(&ids[0]).unwrap().unwrap();
+    let records = dispatcher(&kv, &clock, &sender, &targets, &schedule)
+        .records(&meta)
+        .unwrap();
+    assert_eq!(records[0].state, State::Delivered);
+    assert_eq!(records[0].attempts.len(), 1);
+    assert_eq!(records[0].attempts[0].status, Some(200));
+}
+
+#[test]
+fn failures_are_retried_in_backoff_order_then_delivered() {
+    let (kv, clock) = (MemoryKv::new(), ManualClock::at_unix(T0));
+    let (targets, schedule) = (one_destination(), Schedule::default());
+    let sender = Scripted::answering(
+        "sink",
+        vec![status(500), Answer::Failed("refused".into()), ok()],
+    );
+    let id = ingest(&kv, &clock, Provider::Stripe, "evt_r", "invoice.paid");
+    let dispatch = || {
+        dispatcher(&kv, &clock, &sender, &targets, &schedule)
+            .dispatch()
+            .unwrap()
+    };
+    assert_eq!(dispatch().failed, 1);
+    let meta = EventStore::new(&kv, &clock).meta(&id).unwrap().unwrap();
+    let record = |clock: &ManualClock| {
+        dispatcher(&kv, clock, &sender, &targets, &schedule)
+            .records(&meta)
+            .unwrap()
+            .remove(0)
+    };
+    let first_retry = record(&clock).next_at.unwrap();
+    let wait = first_retry.unix_millis() - T0 * 1000;
+    assert!((4_500..=5_500).contains(&wait), "5 s +- 10 %: {wait} ms");
+    // Not before it is due.
+    clock.advance(Duration::from_secs(2));
+    assert_eq!(dispatch().sent, 0);
+    clock.advance(Duration::from_secs(14));
+    assert_eq!(dispatch().failed, 1);
+    let second_retry = record(&clock).next_at.unwrap();
+    let wait = second_retry.unix_millis() - clock.now().unix_millis();
+    assert!(
+        (270_000..=330_000).contains(&wait),
+        "5 min +- 10 %: {wait} ms"
+    );
+    clock.advance(Duration::from_secs(340));
+    assert_eq!(dispatch().delivered, 1);
+    let done = record(&clock);
+    assert_eq!(done.state, State::Delivered);
+    let attempts: Vec<_> = done
+        .attempts
+        .iter()
+        .map(|a| (a.n, a.status, a.error.clone()))
+        .collect();
+    assert_eq!(
+        attempts,
+        [
+            (1, Some(500), None),
+            (2, None, Some("refused".to_owned())),
+            (3, Some(200), None)
+        ]
+    );
+    assert_eq!(
+        sender.sent().iter().map(|s| s.2).collect::<Vec<_>>(),
+        [1, 2, 3]
+    );
+}
+
+#[test]
+fn retry_after_on_429_and_503_replaces_the_schedule() {
+    let (kv, clock) = (MemoryKv::new(), ManualClock::at_unix(T0));
+    let (targets, schedule) = (one_destination(), Schedule::default());
+    let sender = Scripted::answering(
+        "sink",
+        vec![Answer::Status {
+            code: 429,
+            retry_after: Some(Duration::from_secs(120)),
+        }],
+    );
+    let id = ingest(&kv, &clock, Provider::Github, "ra", "push");
+    dispatcher(&kv, &clock, &sender, &targets, &schedule)
+        .dispatch()
+        .unwrap();
+    let meta = EventStore::new(&kv, &clock).meta(&id).unwrap().unwrap();
+    let record = dispatcher(&kv, &clock, &sender, &targets, &schedule)
+        .records(&meta)
+        .unwrap()
+        .remove(0);
+    assert_eq!(record.next_at.unwrap().unix_seconds(), T0 + 120);
+}
+
+#[test]
+fn a_permanent_refusal_is_a_dead_letter_at_once_and_replay_delivers_it() {
+    let (kv, clock) = (MemoryKv::new(), ManualClock::at_unix(T0));
+    let (targets, schedule) = (one_destination(), Schedule::default());
+    let sender = Scripted::answering("sink", vec![status(410)]);
+    let id = ingest(&kv, &clock, Provider::Github, "gone", "push");
+    let report = dispatcher(&kv, &clock, &sender, &targets, &schedule)
+        .dispatch()
+        .unwrap();
+    assert_eq!(report.dead, 1);
+    let page = dead_letters(&kv, None, 10, None, 100).unwrap();
+    assert_eq!(page.items.len(), 1);
+    assert_eq!(page.items[0].event, id);
+    assert_eq!(page.items[0].attempts[0].status, Some(410));
+    assert_eq!(counts(&kv).unwrap()[0].1, [0, 0, 1]);
+    // Nothing more happens to a dead letter.
+    clock.advance(Duration::from_secs(3_600));
+    assert_eq!(
+        dispatcher(&kv, &clock, &sender, &targets, &schedule)
+            .dispatch()
+            .unwrap()
+            .sent,
+        0
+    );
+    // Replay: due now, pending, then delivered.
+    sender.script("sink", vec![ok()]);
+    let meta = EventStore::new(&kv, &clock).meta(&id).unwrap().unwrap();
+    let replayed = dispatcher(&kv, &clock, &sender, &targets, &schedule)
+        .replay(&meta, None)
+        .unwrap();
+    assert_eq!(replayed[0].state, State::Pending);
+    assert_eq!(counts(&kv).unwrap()[0].1, [1, 0, 0]);
+    assert!(dead_letters(&kv, None, 10, None, 100)
+        .unwrap()
+        .items
+        .is_empty());
+    let report = dispatcher(&kv, &clock, &sender, &targets, &schedule)
+        .dispatch()
+        .unwrap();
+    assert_eq!(report.delivered, 1, "{report:?}");
+    assert_eq!(counts(&kv).unwrap()[0].1, [0, 1, 0]);
+    assert_eq!(
+        sender.sent().iter().map(|s| s.2).collect::<Vec<_>>(),
+        [1, 2]
+    );
+}
+
+#[test]
+fn an_exhausted_schedule_ends_in_a_dead_letter() {
+    let (kv, clock) = (MemoryKv::new(), ManualClock::at_unix(T0));
+    let targets = one_destination();
+    let schedule = Schedule::parse("1s,1s").unwrap();
+    let sender = Scripted::answering("sink", vec![status(503)]);
+    ingest(&kv, &clock, Provider::Github, "tired", "push");
+    for _ in 0..6 {
+        dispatcher(&kv, &clock, &sender, &targets, &schedule)
+            .dispatch()
+            .unwrap();
+        clock.advance(Duration::from_secs(12));
+    }
+    assert_eq!(sender.sent().len(), 3, "1 + the two waits");
+    assert_eq!(
+        dead_letters(&kv, None, 10, None, 100).unwrap().items.len(),
+        1
+    );
+}
+
+#[test]
+fn filters_choose_the_destinations() {
+    let (kv, clock) = (MemoryKv::new(), ManualClock::at_unix(T0));
+    let targets = destinations(&format!(
+        r#"[{{"name":"billing","url":"http://127.0.0.1:9/b","secret":"{KEY}","filter":["stripe:invoice.*"]}},
+            {{"name":"code","url":"http://127.0.0.1:9/c","secret":"{KEY}","filter":"github"}},
+            {{"name":"all","url":"http://127.0.0.1:9/a","secret":"{KEY}"}}]"#
+    ));
+    let schedule = Schedule::default();
+    let sender = Scripted::default();
+    ingest(&kv, &clock, Provider::Stripe, "s1", "invoice.paid");
+    ingest(&kv, &clock, Provider::Stripe, "s2", "customer.created");
+    ingest(&kv, &clock, Provider::Github, "g1", "push");
+    dispatcher(&kv, &clock, &sender, &targets, &schedule)
+        .dispatch()
+        .unwrap();
+    let mut by_destination: BTreeMap<String, usize> = BTreeMap::new();
+    for (_, destination, _) in sender.sent() {
+        *by_destination.entry(destination).or_default() += 1;
+    }
+    assert_eq!(
+        by_destination,
+        BTreeMap::from([("all".into(), 3), ("billing".into(), 1), ("code".into(), 1)])
+    );
+}
+
+#[test]
+fn concurrent_dispatchers_send_each_attempt_once() {
+    let kv = Arc::new(MemoryKv::new());
+    let clock = Arc::new(ManualClock::at_unix(T0));
+    let targets = Arc::new(one_destination());
+    let schedule = Arc::new(Schedule::default());
+    let sender = Arc::new(Scripted::default());
+    for n in 0..30 {
+        ingest(
+            &kv,
+            &clock,
+            Provider::Standard,
+            &format!("msg-{n}"),
+            "user.created",
+        );
+    }
+    let handles: Vec<_> = (0..8)
+        .map(|_| {
+            let (kv, clock, targets, schedule, sender) = (
+                kv.clone(),
+                clock.clone(),
+                targets.clone(),
+                schedule.clone(),
+                sender.clone(),
+            );
+            std::thread::spawn(move || {
+                for _ in 0..5 {
+                    Dispatcher::new(
+                        &*kv,
+                        &*clock,
+                        &*sender,
+                        &targets,
+                        &schedule,
+                        Tuning::default(),
+                    )
+                    .dispatch()
+                    .unwrap();
+                }
+            })
+        })
+        .collect();
+    for handle in handles {
+        handle.join().unwrap();
+    }
+    let sent = sender.sent();
+    assert_eq!(sent.len(), 30, "{sent:?}");
+    let mut unique = sent.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), 30);
+}
+
+/// A store that fails one chosen write of the outcome: the sender sent, then "died".
+#[test]
+fn a_sender_that_died_after_sending_is_taken_over_after_the_lease_not_before() {
+    let (kv, clock) = (MemoryKv::new(), ManualClock::at_unix(T0));
+    let (targets, schedule) = (one_destination(), Schedule::default());
+    let sender = Scripted::default();
+    let id = ingest(&kv, &clock, Provider::Github, "crash", "push");
+    // The outcome batch (it carries the released lease) fails: the record stays in flight.
+    let dies = FaultyKv::new(&kv, |op, key, _| {
+        op == Op::SetMany && key.starts_with("fwd:lease:")
+    });
+    let _ = dispatcher(&dies, &clock, &sender, &targets, &schedule).dispatch();
+    assert_eq!(sender.sent().len(), 1);
+    // Within the lease, nobody sends it again.
+    for _ in 0..3 {
+        clock.advance(Duration::from_secs(15));
+        dispatcher(&kv, &clock, &sender, &targets, &schedule)
+            .dispatch()
+            .unwrap();
+    }
+    assert_eq!(sender.sent().len(), 1, "no second send within the lease");
+    // After it, the check takes over: attempt 2, once.
+    for _ in 0..4 {
+        clock.advance(Duration::from_secs(20));
+        dispatcher(&kv, &clock, &sender, &targets, &schedule)
+            .dispatch()
+            .unwrap();
+    }
+    let attempts: Vec<u32> = sender.sent().iter().map(|s| s.2).collect();
+    assert_eq!(attempts, [1, 2]);
+    let meta = EventStore::new(&kv, &clock).meta(&id).unwrap().unwrap();
+    let record = dispatcher(&kv, &clock, &sender, &targets, &schedule)
+        .records(&meta)
+        .unwrap()
+        .remove(0);
+    assert_eq!(record.state, State::Delivered);
+}
+
+#[test]
+fn a_store_failure_at_any_step_leaves_the_delivery_due_never_dropped() {
+    let schedule = Schedule::default();
+    let targets = one_destination();
+    for fail_at in 0..40 {
+        let (kv, clock) = (MemoryKv::new(), ManualClock::at_unix(T0));
+        let sender = Scripted::default();
+        let id = ingest(&kv, &clock, Provider::Github, "fragile", "push");
+        let once = std::sync::atomic::AtomicBool::new(true);
+        let faulty = FaultyKv::new(&kv, |_, _, n| {
+            n == fail_at && once.swap(false, std::sync::atomic::Ordering::SeqCst)
+        });
+        let _ = dispatcher(&faulty, &clock, &sender, &targets, &schedule).dispatch();
+        // Later rounds on a healthy store deliver it.
+        for _ in 0..8 {
+            clock.advance(Duration::from_secs(40));
+            dispatcher(&kv, &clock, &sender, &targets, &schedule)
+                .dispatch()
+                .unwrap();
+        }
+        let meta = EventStore::new(&kv, &clock).meta(&id).unwrap().unwrap();
+        let record = dispatcher(&kv, &clock, &sender, &targets, &schedule)
+            .records(&meta)
+            .unwrap()
+            .remove(0);
+        assert_eq!(
+            record.state,
+            State::Delivered,
+            "failing operation {fail_at}: {record:?}"
+        );
+        assert!(!sender.sent().is_empty(), "failing operation {fail_at}");
+    }
+}
+
+#[test]
+fn the_floor_waits_at_a_gap_until_it_can_no_longer_fill() {
+    let (kv, clock) = (MemoryKv::new(), ManualClock::at_unix(T0));
+    let (targets, schedule) = (one_destination(), Schedule::default());
+    let sender = Scripted::default();
+    ingest(&kv, &clock, Provider::Github, "before", "push");
+    // A sequence number handed out whose commit has not landed (or failed).
+    kv.increment("events:seq", 1).unwrap();
+    ingest(&kv, &clock, Provider::Github, "after", "push");
+    dispatcher(&kv, &clock, &sender, &targets, &schedule)
+        .dispatch()
+        .unwrap();
+    assert_eq!(sender.sent().len(), 2, "both events are sent anyway");
+    assert_eq!(
+        kv.get("fwd:floor").unwrap().as_deref(),
+        Some(&b"1"[..]),
+        "held before the gap"
+    );
+    clock.advance(Duration::from_secs(61));
+    dispatcher(&kv, &clock, &sender, &targets, &schedule)
+        .dispatch()
+        .unwrap();
+    assert_eq!(
+        kv.get("fwd:floor").unwrap().as_deref(),
+        Some(&b"3"[..]),
+        "past it once old"
+    );
+    assert_eq!(sender.sent().len(), 2);
+}
+
+#[test]
+fn one_event_can_be_dispatched_at_once() {
+    let (kv, clock) = (MemoryKv::new(), ManualClock::at_unix(T0));
+    let (targets, schedule) = (one_destination(), Schedule::default());
+    let sender = Scripted::default();
+    let first = ingest(&kv, &clock, Provider::Github, "one", "push");
+    let second = ingest(&kv, &clock, Provider::Github, "two", "push");
+    let report = dispatcher(&kv, &clock, &sender, &targets, &schedule)
+        .dispatch_event(&second)
+        .unwrap();
+    assert_eq!(report.delivered, 1);
+    assert_eq!(sender.sent()[0].0, second.as_str());
+    // The regular round sends the other, and not this one again.
+    dispatcher(&kv, &clock, &sender, &targets, &schedule)
+        .dispatch()
+        .unwrap();
+    let sent: Vec<_> = sender.sent().into_iter().map(|s| s.0).collect();
+    assert_eq!(
+        sent,
+        [second.as_str().to_owned(), first.as_str().to_owned()]
+    );
+}
+
+#[test]
+fn forwarded_requests_verify_with_a_standard_webhooks_verifier() {
+    let (kv, clock) = (MemoryKv::new(), ManualClock::at_unix(T0));
+    let id = ingest(&kv, &clock, Provider::Stripe, "evt_sig", "invoice.paid");
+    let event = EventStore::new(&kv, &clock).get(&id).unwrap().unwrap();
+    let key = one_destination().remove(0).key;
+    let headers: HashMap<&str, String> = signing::headers(&key, &event, 3, clock.now())
+        .into_iter()
+        .collect();
+    let verifier_key = webhook_verify::standard::Key::parse(KEY).unwrap();
+    let signed = webhook_verify::standard::SignedHeaders {
+        id: headers.get("webhook-id").map(String::as_str),
+        timestamp: headers.get("webhook-timestamp").map(String::as_str),
+        signature: headers.get("webhook-signature").map(String::as_str),
+    };
+    webhook_verify::standard::verify(
+        signed,
+        event.body.raw_body.as_bytes(),
+        &[&verifier_key],
+        T0,
+        Duration::from_secs(300),
+    )
+    .unwrap();
+    assert_eq!(headers["webhook-id"], id.as_str());
+    assert_eq!(headers["content-type"], "application/json");
+    assert_eq!(headers[signing::PROVIDER_HEADER], "stripe");
+    assert_eq!(headers[signing::EVENT_TYPE_HEADER], "invoice.paid");
+    assert_eq!(headers[signing::DELIVERY_ID_HEADER], "evt_sig");
+    assert_eq!(headers[signing::ATTEMPT_HEADER], "3");
+}
+
+#[test]
+fn destinations_are_validated_naming_the_entry_never_the_secret_or_url() {
+    assert!(destinations::parse("").unwrap().is_empty());
+    assert!(destinations::parse("  ").unwrap().is_empty());
+    let secret = "whsec_c2VjcmV0LXZhbHVl";
+    for (json, field) in [
+        ("{}".to_owned(), "line"),
+        (
+            format!(r#"[{{"name":"Bad Name","url":"https://x.example","secret":"{secret}"}}]"#),
+            "name",
+        ),
+        (
+            format!(
+                r#"[{{"name":"a","url":"http://hooks.example.com/s3cr3t-token","secret":"{secret}"}}]"#
+            ),
+            "url",
+        ),
+        (
+            r#"[{"name":"a","url":"https://x.example","secret":"plain-s3cr3t"}]"#.to_owned(),
+            "secret",
+        ),
+        (
+            format!(
+                r#"[{{"name":"a","url":"https://x.example","secret":"{secret}","filter":"gitlab:*"}}]"#
+            ),
+            "filter",
+        ),
+        (
+            format!(
+                r#"[{{"name":"a","url":"https://x.example","secret":"{secret}","filter":["*.created"]}}]"#
+            ),
+            "filter",
+        ),
+        (
+            format!(
+                r#"[{{"name":"a","url":"https://x.example","secret":"{secret}"}},{{"name":"a","url":"https://y.example","secret":"{secret}"}}]"#
+            ),
+            "name",
+        ),
+        (
+            format!(r#"[{{"name":"a","url":"https://x.example","secret":"{secret}","extra":1}}]"#),
+            "line",
+        ),
+    ] {
+        let error = destinations::parse(&json).unwrap_err();
+        let text = error.to_string();
+        assert_eq!(error.variable(), destinations::VARIABLE);
+        assert!(text.contains(field), "{field}: {text}");
+        assert!(
+            !text.contains("s3cr3t") && !text.contains("c2VjcmV0"),
+            "{text}"
+        );
+    }
+}
+
+#[test]
+fn urls_are_https_or_http_to_loopback() {
+    for good in [
+        "https://hooks.example.com/in?x=1",
+        "http://127.0.0.1:9000/in",
+        "http://localhost/in",
+        "https://[2001:db8::1]:8443/in",
+        "http://[::1]:9000",
+    ] {
+        assert!(destinations::Url::parse(good).is_ok(), "{good}");
+    }
+    for bad in [
+        "ftp://x/y",
+        "http://hooks.example.com/in",
+        "https://user:pass@x.example/in",
+        "https://x.example/in#frag",
+        "https://x.example:0/",
+        "https:///in",
+        "hooks.example.com",
+    ] {
+        assert!(destinations::Url::parse(bad).is_err(), "{bad}");
+    }
+    let url = destinations::Url::parse("https://Hooks.Example.com?a=b").unwrap();
+    assert_eq!(
+        (url.host.as_str(), url.port, url.path_and_query.as_str()),
+        ("hooks.example.com", 443, "/?a=b")
+    );
+}
