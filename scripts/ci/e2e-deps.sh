@@ -3,7 +3,7 @@
 # missing: redis-server (two Spin replicas sharing one store), docker-registry (the CNCF
 # distribution registry the release push is tested against), chromium (the console's browser test,
 # driven by the playwright wheel, which downloads no browser) and node (the console's unit tests,
-# package nodejs). Debian/Ubuntu (apt-get); uses sudo when not root. Spin itself: the workflow's
+# package nodejs) and binaryen (wasm-opt, which every component's link runs: scripts/build/). Debian/Ubuntu (apt-get); uses sudo when not root. Spin itself: the workflow's
 # spin/setup action, or https://spinframework.dev/install.
 #
 # With --bench also hey, which the benchmark suite (scripts/bench.sh) uses as a cross-check.
@@ -13,7 +13,7 @@
 set -euo pipefail
 
 # program:package
-wanted=(redis-server:redis-server docker-registry:docker-registry chromium:chromium node:nodejs)
+wanted=(redis-server:redis-server docker-registry:docker-registry chromium:chromium node:nodejs wasm-opt:binaryen)
 case "${1:-}" in
   -h | --help) sed -n '2,/^set -euo pipefail/{/^set /d;s/^# \{0,1\}//;p}' "${BASH_SOURCE[0]}"; exit 0 ;;
   --bench) wanted+=(hey:hey) ;;
@@ -39,3 +39,4 @@ dpkg-query -W -f='docker-registry ${Version}\n' docker-registry 2>/dev/null || c
 # The wrapper script may warn about /dev/shm on stderr; the version line is what matters.
 chromium --version 2>/dev/null
 node --version
+wasm-opt --version
