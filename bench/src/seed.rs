@@ -160,7 +160,12 @@ pub fn seed(n: usize, size: usize, progress: impl Fn(usize)) -> Result<Recorded,
         for (name, value) in delivery.headers() {
             head.headers.append(name, value);
         }
-        let service = webhook::Webhooks::new(&store, vars.clone(), SystemClock);
+        let service = webhook::Webhooks::new(
+            &store,
+            vars.clone(),
+            SystemClock,
+            crate::native::NoForwarder,
+        );
         let response = shared::http::serve(&service, head, |_| Ok(delivery.body.clone()));
         let status = response.status().as_u16();
         if status != 202 {

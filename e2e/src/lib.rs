@@ -18,9 +18,11 @@
 #![forbid(unsafe_code)]
 
 pub mod http;
+pub mod receiver;
 pub mod redis;
 pub mod registry;
 pub mod signing;
+pub mod ticker;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

@@ -458,17 +458,10 @@ fn every_documented_operation_answers_as_documented() {
                 .to_owned(),
         );
     }
-    let expected: HashSet<String> = [
-        "listEvents",
-        "getEvent",
-        "updateEvent",
-        "deleteEvent",
-        "getStats",
-        "getOpenApi",
-    ]
-    .into_iter()
-    .map(str::to_owned)
-    .collect();
+    let expected: HashSet<String> = api_contract::Operation::ALL
+        .iter()
+        .map(|operation| operation.id().to_owned())
+        .collect();
     assert_eq!(exercised, expected);
 }
 

@@ -181,6 +181,28 @@ fn watch_globs_match_as_spin_reads_them() {
     ));
 }
 
+/// Spin's rule for variable names: lower-case ASCII words joined by `_`, each word starting with a
+/// letter (`forward_allowed_host_1` is refused when the manifest is loaded).
+#[test]
+fn variable_names_are_ones_spin_accepts() {
+    let manifest = read_toml(&root().join("spin.toml"));
+    let valid = |name: &str| {
+        name.split('_').all(|word| {
+            word.starts_with(|c: char| c.is_ascii_lowercase())
+                && word
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        })
+    };
+    for name in manifest["variables"].as_table().unwrap().keys() {
+        assert!(
+            valid(name),
+            "spin.toml variable {name:?}: Spin refuses this name"
+        );
+    }
+    assert!(!valid("forward_allowed_host_1"));
+}
+
 /// The variables each component is granted in spin.toml, exactly as its code reads them (and so
 /// readiness checks them). deploy-check, in turn, checks that each SpinApp passes every variable
 /// its component is granted.
@@ -193,11 +215,12 @@ fn every_component_is_granted_exactly_the_variables_its_code_reads() {
         .keys()
         .map(String::as_str)
         .collect();
-    let code: [(&str, Vec<&str>); 4] = [
+    let code: [(&str, Vec<&str>); 5] = [
         ("health", health::service::VARIABLES.to_vec()),
         ("api", api::service::VARIABLES.to_vec()),
         ("webhook", webhook::service::variables()),
         ("console", console::service::VARIABLES.to_vec()),
+        ("forwarder", forwarder::service::variables()),
     ];
     let components = manifest["component"].as_table().unwrap();
     assert_eq!(
@@ -245,6 +268,9 @@ fn routed_component(manifest: &toml::Table, path: &str) -> Option<String> {
         let component = trigger["component"].as_str()?.to_owned();
         let specificity = if route == path {
             usize::MAX
+        } else if segments_match(route, path) {
+            // `:param` segments: more specific than any wildcard.
+            usize::MAX - 1
         } else if let Some(prefix) = route.strip_suffix("/...") {
             if path == prefix || path.starts_with(&format!("{prefix}/")) {
                 prefix.len()
@@ -272,6 +298,7 @@ fn spin_toml_routes_every_api_operation_to_its_component() {
         let wanted = match op.server() {
             api_contract::Server::Api => "api",
             api_contract::Server::Console => "console",
+            api_contract::Server::Forwarder => "forwarder",
         };
         assert_eq!(
             routed_component(&manifest, &path).as_deref(),
@@ -284,4 +311,59 @@ fn spin_toml_routes_every_api_operation_to_its_component() {
         routed_component(&manifest, console::service::OPENAPI_PATH).as_deref(),
         Some("console")
     );
+}
+
+/// Whether a route with `:param` segments matches `path` segment for segment.
+fn segments_match(route: &str, path: &str) -> bool {
+    let (route, path): (Vec<&str>, Vec<&str>) =
+        (route.split('/').collect(), path.split('/').collect());
+    !route.contains(&"...")
+        && route.iter().any(|s| s.starts_with(':'))
+        && route.len() == path.len()
+        && route
+            .iter()
+            .zip(&path)
+            .all(|(r, p)| r.starts_with(':') && !p.is_empty() || r == p)
+}
+
+/// The forwarder may reach exactly the loopback literals and the templated slots its readiness
+/// checks destinations against; the webhook component only the forwarder.
+#[test]
+fn allowed_outbound_hosts_are_what_the_code_checks_against() {
+    use shared::forwarding::allowed;
+    let manifest = read_toml(&root().join("spin.toml"));
+    let hosts = |id: &str| -> Vec<String> {
+        manifest["component"][id]
+            .get("allowed_outbound_hosts")
+            .and_then(|hosts| hosts.as_array())
+            .map(|hosts| {
+                hosts
+                    .iter()
+                    .map(|h| h.as_str().unwrap().to_owned())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let expected: Vec<String> = allowed::LITERAL
+        .iter()
+        .map(|literal| (*literal).to_owned())
+        .chain(
+            allowed::SLOT_VARIABLES
+                .iter()
+                .map(|slot| format!("{{{{ {slot} }}}}")),
+        )
+        .collect();
+    assert_eq!(hosts("forwarder"), expected);
+    assert_eq!(hosts("webhook"), ["{{ forward_dispatch_url }}"]);
+    for id in ["health", "api", "console"] {
+        assert!(hosts(id).is_empty(), "{id} reaches out to nothing");
+    }
+    // Every slot's default is the pattern readiness treats as unused.
+    for slot in allowed::SLOT_VARIABLES {
+        assert_eq!(
+            manifest["variables"][slot]["default"].as_str(),
+            Some(allowed::UNUSED_SLOT),
+            "{slot}"
+        );
+    }
 }

@@ -4,9 +4,9 @@
 //! valid at once so a rotation needs no downtime. With no token configured the API refuses
 //! every request (503): it fails closed, never open.
 
+use crate::config::{self, names, Variables};
+use crate::problem::{FieldError, Problem, ProblemKind};
 use sha2::{Digest, Sha256};
-use shared::config::{self, names, Variables};
-use shared::problem::{FieldError, Problem, ProblemKind};
 use subtle::ConstantTimeEq;
 
 /// The realm named in `WWW-Authenticate`.
@@ -69,7 +69,7 @@ fn challenge(detail: &str, error: Option<&str>) -> Problem {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use shared::config::StaticVariables;
+    use crate::config::StaticVariables;
 
     fn vars(tokens: &str) -> StaticVariables {
         StaticVariables::from_pairs([(names::API_TOKEN, tokens)])

@@ -24,6 +24,10 @@ pub mod names {
     pub const WEBHOOK_MAX_BODY_BYTES: &str = "webhook_max_body_bytes";
     /// How far a signed timestamp may be from now, in seconds, either way.
     pub const WEBHOOK_TIMESTAMP_TOLERANCE_SECS: &str = "webhook_timestamp_tolerance_secs";
+    /// Where the webhook component asks for an event's first delivery attempts right after it
+    /// stored the event: the forwarder's origin (`http://self` in one `spin up`; empty: do not
+    /// ask, the dispatch tick sends them).
+    pub const FORWARD_DISPATCH_URL: &str = "forward_dispatch_url";
     /// Days a processed event is kept after it was marked processed.
     pub const RETENTION_PROCESSED_DAYS: &str = "retention_processed_days";
     /// Days a pending event is kept after it was received.
@@ -294,7 +298,10 @@ impl Retention {
             processed: days(names::RETENTION_PROCESSED_DAYS, 30)?,
             pending: days(names::RETENTION_PENDING_DAYS, 90)?,
             max_events: (max_events > 0).then_some(max_events),
-            dedup: days(names::RETENTION_DEDUP_DAYS, 3)?,
+            // 0: a pruned event's redelivery is a new delivery (no dedup record is kept).
+            dedup: Duration::from_secs(
+                integer_or(vars, names::RETENTION_DEDUP_DAYS, 3, 0, Self::MAX_DAYS)? * Self::DAY,
+            ),
         })
     }
 }
@@ -327,6 +334,8 @@ mod tests {
         assert_eq!(defaults.dedup, Duration::from_secs(3 * 86_400));
         let uncapped = Retention::load(&vars(&[(names::RETENTION_MAX_EVENTS, "0")])).unwrap();
         assert_eq!(uncapped.max_events, None);
+        let no_dedup = Retention::load(&vars(&[(names::RETENTION_DEDUP_DAYS, "0")])).unwrap();
+        assert_eq!(no_dedup.dedup, Duration::ZERO);
         for (name, bad) in [
             (names::RETENTION_PROCESSED_DAYS, "0"),
             (names::RETENTION_PENDING_DAYS, "forever"),

@@ -8,6 +8,7 @@
 //!
 //! | module | job |
 //! |---|---|
+//! | [`auth`] | the API's bearer tokens, compared in constant time |
 //! | [`problem`] | one error type, rendered as RFC 9457 `application/problem+json` |
 //! | [`http`] | the request pipeline: request ids, body limits, routing, one log line per request |
 //! | [`request_id`] | `x-request-id`: taken from the caller when well-formed, otherwise minted |
@@ -22,6 +23,7 @@
 //! | [`probes`] | liveness and readiness answers, the same in every component |
 #![forbid(unsafe_code)]
 
+pub mod auth;
 pub mod build_info;
 pub mod clock;
 pub mod config;

@@ -10,6 +10,7 @@
 
 mod http_io;
 mod key_value;
+pub mod outbound;
 mod variables;
 
 pub use http_io::serve_incoming;

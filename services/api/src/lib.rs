@@ -3,7 +3,6 @@
 //! Routes come from `api_contract::Operation::ALL`; the handlers in [`service`] are plain code
 //! over the shared traits, tested natively. The last line of this file is the Spin adapter.
 
-pub mod auth;
 pub mod query;
 pub mod representation;
 pub mod service;

@@ -1,8 +1,8 @@
 //! Stored events to wire types. The store's format and the API's are separate on purpose: the
 //! storage layout can change without breaking clients, and the other way round.
 
-use api_contract::{Counts, EventDetail, EventSummary, Payload, Stats};
-use shared::events::{EventMeta, EventStatus, Provider, StoredEvent};
+use api_contract::{Counts, EventDetail, EventSummary, ForwardingCounts, Payload, Stats};
+use shared::events::{EventMeta, EventStatus, Provider, PruneReason, StoredEvent};
 
 fn status(status: EventStatus) -> api_contract::Status {
     match status {
@@ -39,10 +39,25 @@ pub fn detail(event: StoredEvent) -> EventDetail {
     }
 }
 
-/// Counters to the wire format.
-pub fn stats(counts: &std::collections::BTreeMap<Provider, shared::events::Counts>) -> Stats {
+/// Everything `/api/stats` and `/api/metrics` report, read from counters (no scan).
+#[derive(Debug, Clone, Default)]
+pub struct Figures {
+    /// Events per provider and status.
+    pub events: std::collections::BTreeMap<Provider, shared::events::Counts>,
+    /// Pruned events per reason.
+    pub pruned: Vec<(PruneReason, u64)>,
+    /// The retention cap (0: none).
+    pub max_events: u64,
+    /// Per destination: pending, delivered and dead deliveries.
+    pub forwarding: Vec<(String, [u64; 3])>,
+    /// Per destination: attempts that delivered, were retried, died.
+    pub attempts: Vec<(String, [u64; 3])>,
+}
+
+/// The figures as `/api/stats` answers them.
+pub fn stats(figures: &Figures) -> Stats {
     let mut stats = Stats::default();
-    for (provider, counts) in counts {
+    for (provider, counts) in &figures.events {
         let entry = Counts {
             pending: counts.pending,
             processed: counts.processed,
@@ -55,5 +70,97 @@ pub fn stats(counts: &std::collections::BTreeMap<Provider, shared::events::Count
             .by_provider
             .insert(provider.as_str().to_owned(), entry);
     }
+    for (reason, count) in &figures.pruned {
+        stats.pruned.insert(reason.as_str().to_owned(), *count);
+    }
+    stats.max_events = figures.max_events;
+    for (name, [pending, delivered, dead]) in &figures.forwarding {
+        stats.forwarding.insert(
+            name.clone(),
+            ForwardingCounts {
+                pending: *pending,
+                delivered: *delivered,
+                dead: *dead,
+            },
+        );
+    }
     stats
+}
+
+/// The figures in the Prometheus text exposition format 0.0.4 (metric names:
+/// kustomize/components/observability and docs/operations.md build on them).
+pub fn metrics(figures: &Figures) -> String {
+    use std::fmt::Write;
+    fn family(out: &mut String, name: &str, kind: &str, help: &str) {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+    }
+    let mut out = String::new();
+    family(
+        &mut out,
+        "webhook_inbox_events",
+        "gauge",
+        "Events stored, by provider and status.",
+    );
+    for (provider, counts) in &figures.events {
+        for (status, value) in [("pending", counts.pending), ("processed", counts.processed)] {
+            let _ = writeln!(
+                out,
+                "webhook_inbox_events{{provider=\"{}\",status=\"{status}\"}} {value}",
+                provider.as_str()
+            );
+        }
+    }
+    family(
+        &mut out,
+        "webhook_inbox_events_pruned_total",
+        "counter",
+        "Events removed by retention, by reason.",
+    );
+    for (reason, count) in &figures.pruned {
+        let _ = writeln!(
+            out,
+            "webhook_inbox_events_pruned_total{{reason=\"{}\"}} {count}",
+            reason.as_str()
+        );
+    }
+    family(
+        &mut out,
+        "webhook_inbox_retention_max_events",
+        "gauge",
+        "The retention cap on stored events (0: none).",
+    );
+    let _ = writeln!(
+        out,
+        "webhook_inbox_retention_max_events {}",
+        figures.max_events
+    );
+    family(
+        &mut out,
+        "webhook_inbox_forward_deliveries",
+        "gauge",
+        "Deliveries to each destination, by state.",
+    );
+    for (name, values) in &figures.forwarding {
+        for (state, value) in ["pending", "delivered", "dead"].iter().zip(values) {
+            let _ = writeln!(
+                out,
+                "webhook_inbox_forward_deliveries{{destination=\"{name}\",state=\"{state}\"}} {value}"
+            );
+        }
+    }
+    family(
+        &mut out,
+        "webhook_inbox_forward_attempts_total",
+        "counter",
+        "Delivery attempts to each destination, by result.",
+    );
+    for (name, values) in &figures.attempts {
+        for (result, value) in ["delivered", "retry", "dead"].iter().zip(values) {
+            let _ = writeln!(
+                out,
+                "webhook_inbox_forward_attempts_total{{destination=\"{name}\",result=\"{result}\"}} {value}"
+            );
+        }
+    }
+    out
 }

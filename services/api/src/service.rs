@@ -5,8 +5,9 @@
 use api_contract::{EventPage, HttpMethod, Operation};
 use shared::build_info::BuildInfo;
 use shared::clock::Clock;
-use shared::config::{self, names, ConfigError, LogLevel, Variables};
+use shared::config::{self, names, ConfigError, LogLevel, Retention, Variables};
 use shared::events::{EventId, EventStatus, EventStore, StatusChange, StoredEvent};
+use shared::forwarding;
 use shared::http::{
     accepts_json, json, media_type, BodyPolicy, Handler, Head, Method, Request, RequestContext,
     Response, Router, Service, StatusCode,
@@ -15,7 +16,8 @@ use shared::kv::KeyValue;
 use shared::probes::{self, Probed};
 use shared::problem::{FieldError, Problem, ProblemKind};
 
-use crate::{auth, query, representation};
+use crate::{query, representation};
+use shared::auth;
 use shared::http::conditional::{check_if_match, etag, none_match_says_not_modified};
 
 /// Largest PATCH body.
@@ -65,7 +67,13 @@ impl<K: KeyValue, V: Variables, C: Clock> Api<K, V, C> {
             Operation::UpdateEvent => Some(Self::update_event),
             Operation::DeleteEvent => Some(Self::delete_event),
             Operation::GetStats => Some(Self::get_stats),
-            Operation::GetOpenApi => None,
+            Operation::GetMetrics => Some(Self::get_metrics),
+            Operation::GetOpenApi
+            | Operation::GetDeliveries
+            | Operation::ReplayEvent
+            | Operation::DispatchEvent
+            | Operation::ListDeadLetters
+            | Operation::Dispatch => None,
         }
     }
 
@@ -175,8 +183,30 @@ impl<K: KeyValue, V: Variables, C: Clock> Api<K, V, C> {
 
     fn get_stats(&self, _: &RequestContext, request: Request) -> Result<Response, Problem> {
         self.admit(&request)?;
-        let counts = self.event_store().stats()?;
-        json(StatusCode::OK, &representation::stats(&counts))
+        json(StatusCode::OK, &representation::stats(&self.figures()?))
+    }
+
+    fn get_metrics(&self, _: &RequestContext, request: Request) -> Result<Response, Problem> {
+        auth::authorize(request.headers().get("authorization"), &self.vars)?;
+        let body = representation::metrics(&self.figures()?);
+        Ok(Response::new(StatusCode::OK, body.into_bytes())
+            .with_header("content-type", "text/plain; version=0.0.4; charset=utf-8"))
+    }
+
+    /// Every counter the stats and metrics report.
+    fn figures(&self) -> Result<representation::Figures, Problem> {
+        let store = self.event_store();
+        let retention = Retention::load(&self.vars).map_err(|error| {
+            Problem::of(ProblemKind::Misconfigured, error.to_string()).with_retry_after(60)
+        })?;
+        let read = |kind: &str| forwarding::dispatch::per_destination(&self.store, kind);
+        Ok(representation::Figures {
+            events: store.stats()?,
+            pruned: store.pruned()?,
+            max_events: retention.max_events.unwrap_or(0),
+            forwarding: read("deliveries")?,
+            attempts: read("attempts")?,
+        })
     }
 
     /// The event named by the path, or 404.
@@ -292,7 +322,11 @@ impl<K: KeyValue, V: Variables, C: Clock> Service for Api<K, V, C> {
 }
 
 /// The variables the api component reads (spin.toml's `[component.api.variables]`).
-pub const VARIABLES: [&str; 2] = [names::LOG_LEVEL, names::API_TOKEN];
+pub const VARIABLES: [&str; 3] = [
+    names::LOG_LEVEL,
+    names::API_TOKEN,
+    names::RETENTION_MAX_EVENTS,
+];
 
 /// Ready when the store answers and the variables parse (a malformed token list keeps this
 /// replica out of rotation).
@@ -325,6 +359,7 @@ impl<K: KeyValue, V: Variables, C: Clock> Probed for Api<K, V, C> {
     /// The log level and the token list parse.
     fn validate(vars: &V) -> Result<(), ConfigError> {
         LogLevel::load(vars)?;
+        Retention::load(vars)?;
         config::secret_list(vars, names::API_TOKEN).map(drop)
     }
 }

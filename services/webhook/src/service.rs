@@ -35,20 +35,76 @@ use shared::problem::{FieldError, Problem, ProblemKind};
 use crate::providers::{self, Secrets, Signed};
 
 /// The webhook component's state for one request.
-pub struct Webhooks<K, V, C> {
+pub struct Webhooks<K, V, C, P> {
     store: K,
     vars: V,
     clock: C,
     router: Router<Self>,
     /// The event this request stored, for the work done once the provider has its answer.
     accepted: RefCell<Option<EventMeta>>,
+    /// How the forwarder is asked for an event's first attempts.
+    poke: P,
 }
 
-/// Index entries one request's retention sweep reads at most (the work it adds after its answer
-/// stays small; the dispatch tick sweeps more).
-const SWEEP_BUDGET: usize = 16;
+/// Asks the forwarder to make an event's first delivery attempts now (`POST
+/// {forward_dispatch_url}/api/events/{id}/dispatch`). The forwarder answers at once; nothing
+/// is lost if this fails: its dispatch tick finds the event from the event index.
+pub trait Poke {
+    /// Sends the request to `url`.
+    fn post(&self, url: &DispatchUrl, path: &str) -> Result<u16, String>;
 
-impl<K, V, C> std::fmt::Debug for Webhooks<K, V, C> {
+    /// Asks for `id`, if `forward_dispatch_url` is set.
+    fn ask(&self, vars: &dyn Variables, id: &EventId) -> Result<(), String> {
+        let Some(url) = DispatchUrl::load(vars).map_err(|e| e.to_string())? else {
+            return Ok(());
+        };
+        match self.post(&url, &format!("/api/events/{id}/dispatch"))? {
+            202 => Ok(()),
+            status => Err(format!("the forwarder answered {status}")),
+        }
+    }
+}
+
+/// Where the forwarder is: `http://self` (this Spin app), or `http(s)://host[:port]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DispatchUrl {
+    /// `https`.
+    pub https: bool,
+    /// `host:port`, or `None` for this app itself.
+    pub authority: Option<String>,
+}
+
+impl DispatchUrl {
+    /// The setting, or `None` when it is empty (do not ask).
+    pub fn load(vars: &dyn Variables) -> Result<Option<Self>, ConfigError> {
+        let raw = vars.get(names::FORWARD_DISPATCH_URL)?.unwrap_or_default();
+        let raw = raw.trim().trim_end_matches('/');
+        if raw.is_empty() {
+            return Ok(None);
+        }
+        let malformed = |reason: &str| ConfigError::Malformed {
+            name: names::FORWARD_DISPATCH_URL.to_owned(),
+            reason: reason.to_owned(),
+        };
+        let (scheme, authority) = raw
+            .split_once("://")
+            .ok_or_else(|| malformed("expected http://self or http(s)://host[:port]"))?;
+        let https = match scheme {
+            "http" => false,
+            "https" => true,
+            _ => return Err(malformed("the scheme must be http or https")),
+        };
+        if authority.is_empty() || authority.contains(['/', '?', '#', '@', ' ']) {
+            return Err(malformed("expected an origin: no path, query or user info"));
+        }
+        Ok(Some(Self {
+            https,
+            authority: (authority != "self").then(|| authority.to_owned()),
+        }))
+    }
+}
+
+impl<K, V, C, P> std::fmt::Debug for Webhooks<K, V, C, P> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Webhooks").finish_non_exhaustive()
     }
@@ -73,9 +129,9 @@ struct DeliveryLog {
     outcome: Option<&'static str>,
 }
 
-impl<K: KeyValue, V: Variables, C: Clock> Webhooks<K, V, C> {
-    /// The component over a store, variables and a clock.
-    pub fn new(store: K, vars: V, clock: C) -> Self {
+impl<K: KeyValue, V: Variables, C: Clock, P: Poke> Webhooks<K, V, C, P> {
+    /// The component over a store, variables, a clock and a way to ask the forwarder.
+    pub fn new(store: K, vars: V, clock: C, poke: P) -> Self {
         let router =
             probes::route(Router::new().route("/webhooks/:provider", Method::POST, Self::receive));
         Self {
@@ -84,6 +140,7 @@ impl<K: KeyValue, V: Variables, C: Clock> Webhooks<K, V, C> {
             clock,
             router,
             accepted: RefCell::new(None),
+            poke,
         }
     }
 
@@ -249,7 +306,7 @@ fn misconfigured(error: ConfigError) -> Problem {
     Problem::of(ProblemKind::Misconfigured, error.to_string()).with_retry_after(60)
 }
 
-impl<K: KeyValue, V: Variables, C: Clock> Service for Webhooks<K, V, C> {
+impl<K: KeyValue, V: Variables, C: Clock, P: Poke> Service for Webhooks<K, V, C, P> {
     fn body_policy(&self, head: &Head) -> Result<BodyPolicy, Problem> {
         // Only deliveries have bodies; a probe must not pay for reading the limits.
         if head.method != Method::POST {
@@ -267,12 +324,21 @@ impl<K: KeyValue, V: Variables, C: Clock> Service for Webhooks<K, V, C> {
         self.router.dispatch(self, ctx, request)
     }
 
-    /// After an accepted delivery has its 202: retention (the count rule for this sequence
-    /// number, and a short sweep). A failure here changes nothing the provider was told.
+    /// After an accepted delivery has its 202: the forwarder is asked for its first delivery
+    /// attempts, then the retention count rule runs for this sequence number (the age rules are
+    /// the dispatch tick's sweep). A failure changes nothing the provider was told: the tick
+    /// finds the event in the index, and its sweep applies the count rule too.
     fn after_response(&self) {
         let Some(meta) = self.accepted.take() else {
             return;
         };
+        if let Err(error) = self.poke.ask(&self.vars, &meta.id) {
+            tracing::warn!(
+                event_id = meta.id.as_str(),
+                error,
+                "the forwarder was not asked; the dispatch tick sends the event"
+            );
+        }
         let retention = match Retention::load(&self.vars) {
             Ok(retention) => retention,
             Err(error) => {
@@ -284,15 +350,12 @@ impl<K: KeyValue, V: Variables, C: Clock> Service for Webhooks<K, V, C> {
         if let Err(error) = store.prune_for(meta.seq, &retention) {
             tracing::warn!(error = %error, "retention: the count rule will be applied by a sweep");
         }
-        if let Err(error) = store.sweep(&retention, SWEEP_BUDGET, false) {
-            tracing::warn!(error = %error, "retention sweep failed; the next one resumes");
-        }
     }
 }
 
 /// Ready when the store answers and every variable the component sees parses (a malformed
 /// secret or limit keeps this replica out of rotation instead of failing deliveries).
-impl<K: KeyValue, V: Variables, C: Clock> Probed for Webhooks<K, V, C> {
+impl<K: KeyValue, V: Variables, C: Clock, P: Poke> Probed for Webhooks<K, V, C, P> {
     type Store = K;
     type Vars = V;
     type Clock = C;
@@ -324,6 +387,7 @@ impl<K: KeyValue, V: Variables, C: Clock> Probed for Webhooks<K, V, C> {
         LogLevel::load(vars)?;
         WebhookLimits::load(vars)?;
         Retention::load(vars)?;
+        DispatchUrl::load(vars)?;
         providers::SPECS.iter().try_for_each(|spec| {
             Secrets::load(spec.secret_variable, spec.secret_format, vars).map(drop)
         })
@@ -337,6 +401,7 @@ pub fn variables() -> Vec<&'static str> {
         names::LOG_LEVEL,
         names::WEBHOOK_MAX_BODY_BYTES,
         names::WEBHOOK_TIMESTAMP_TOLERANCE_SECS,
+        names::FORWARD_DISPATCH_URL,
         names::RETENTION_PROCESSED_DAYS,
         names::RETENTION_PENDING_DAYS,
         names::RETENTION_MAX_EVENTS,

@@ -1,15 +1,16 @@
-//! Retention: the store stays bounded without an external scheduler.
+//! Retention: the store stays bounded, with no scheduler of its own.
 //!
 //! - **By count** (`retention_max_events` = K): the request that stored sequence number `s`
-//!   removes `s - K` ([`EventStore::prune_for`]). Every sequence number has exactly one such
-//!   request, so this needs no coordination and keeps the store at K events (sequence numbers
-//!   that failed or were deleted count until theirs comes up). A sweep catches what such a
-//!   request did not get to.
+//!   removes `s - K` once it has answered ([`EventStore::prune_for`]). Every sequence number has
+//!   exactly one such request, so this needs no coordination and keeps the store at K events at
+//!   any ingestion rate (sequence numbers that failed or were deleted count until theirs comes
+//!   up). A sweep catches what such a request did not get to.
 //! - **By age** (`retention_processed_days`, `retention_pending_days`): [`EventStore::sweep`]
 //!   walks up from the oldest sequence number, a bounded number of entries per call, removing
-//!   what has expired. It runs after accepted deliveries and on every dispatch tick. The floor it
-//!   walks from stops at the first event that must be kept; expired events behind it within the
-//!   call's window are removed anyway, further ones when the floor moves on.
+//!   what has expired. The dispatch tick runs it (`POST /api/dispatch`, which `scripts/dev` and
+//!   the cluster's ticker call every few seconds). The floor it walks from stops at the first
+//!   event that must be kept; expired events behind it within the call's window are removed
+//!   anyway, further ones when the floor moves on.
 //! - **Dedup after the body is gone** (`retention_dedup_days`): an event removed before
 //!   `received_at + dedup` keeps its meta record (the dedup record: a redelivery is answered
 //!   "duplicate") and gets a tombstone in a queue of its own; the sweep removes both once they

@@ -15,10 +15,10 @@ pub const LITERAL: [&str; 2] = ["http://127.0.0.1:*", "http://localhost:*"];
 
 /// The variables templated into the forwarder's `allowed_outbound_hosts`, one pattern each.
 pub const SLOT_VARIABLES: [&str; 4] = [
-    "forward_allowed_host_1",
-    "forward_allowed_host_2",
-    "forward_allowed_host_3",
-    "forward_allowed_host_4",
+    "forward_allowed_host_a",
+    "forward_allowed_host_b",
+    "forward_allowed_host_c",
+    "forward_allowed_host_d",
 ];
 
 /// What an unused slot holds: a valid pattern that matches nothing reachable (`.invalid` never

@@ -297,11 +297,40 @@ struct Entry {
     filter: Option<FilterSpec>,
 }
 
-#[derive(Deserialize)]
-#[serde(untagged)]
+/// `"pattern"` or `["pattern", ...]`. Deserialized by hand: `#[serde(untagged)]` buffers the
+/// value through serde's content tree, several KB of Wasm for a two-way choice.
 enum FilterSpec {
     One(String),
     Many(Vec<String>),
+}
+
+impl<'de> Deserialize<'de> for FilterSpec {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Spec;
+        impl<'de> serde::de::Visitor<'de> for Spec {
+            type Value = FilterSpec;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a pattern or an array of patterns")
+            }
+
+            fn visit_str<E: serde::de::Error>(self, pattern: &str) -> Result<FilterSpec, E> {
+                Ok(FilterSpec::One(pattern.to_owned()))
+            }
+
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<FilterSpec, A::Error> {
+                let mut patterns = Vec::new();
+                while let Some(pattern) = seq.next_element()? {
+                    patterns.push(pattern);
+                }
+                Ok(FilterSpec::Many(patterns))
+            }
+        }
+        deserializer.deserialize_any(Spec)
+    }
 }
 
 /// Parses the variable's value. Empty or blank: no destinations. Errors name the entry and the
@@ -314,7 +343,7 @@ pub fn parse(value: &str) -> Result<Vec<Destination>, ConfigError> {
     if value.trim().is_empty() {
         return Ok(Vec::new());
     }
-    let entries: Vec<Entry> = serde_json::from_str(value).map_err(|error| {
+    let entries: Vec<Entry> = serde_json::from_slice(value.as_bytes()).map_err(|error| {
         // serde's message can quote the input: keep only where it failed.
         malformed(format!(
             "not a JSON array of {{name, url, secret, filter}} objects (line {}, column {})",

@@ -848,7 +848,12 @@ pub fn keys_of<K: KeyValue>(kv: &K, event: &EventId) -> Result<Vec<String>, Stor
         let Some(bytes) = kv.get(&key)? else {
             continue;
         };
-        let last = serde_json::from_slice::<Record>(&bytes).map_or(1, |r| r.next_attempt);
+        // Only the one field: a small deserializer in the components that prune.
+        #[derive(Deserialize)]
+        struct Attempts {
+            next_attempt: u32,
+        }
+        let last = serde_json::from_slice::<Attempts>(&bytes).map_or(1, |r| r.next_attempt);
         for n in 1..=last {
             doomed.push(keys::claim(event, &name, n));
             doomed.push(keys::lease(event, &name, n));
@@ -868,17 +873,41 @@ pub fn registered<K: KeyValue>(kv: &K) -> Result<Vec<DestinationName>, StoreErro
 
 /// Per-destination counts: pending, delivered, dead (three reads per destination).
 pub fn counts<K: KeyValue>(kv: &K) -> Result<Vec<(DestinationName, [u64; 3])>, StoreError> {
+    Ok(per_destination(kv, "deliveries")?
+        .into_iter()
+        .filter_map(|(name, counts)| Some((DestinationName::parse(&name).ok()?, counts)))
+        .collect())
+}
+
+/// Per registered destination, three counters: `deliveries` (pending, delivered, dead) or
+/// `attempts` (delivered, retried, dead).
+pub fn per_destination<K: KeyValue>(
+    kv: &K,
+    kind: &str,
+) -> Result<Vec<(String, [u64; 3])>, StoreError> {
     registered(kv)?
         .into_iter()
         .map(|name| {
             let mut counts = [0u64; 3];
             for (slot, state) in counts.iter_mut().zip(State::ALL) {
-                let value = kv.increment(&keys::stats(name.as_str(), state.as_str()), 0)?;
-                *slot = u64::try_from(value).unwrap_or(0);
+                let key = match kind {
+                    "attempts" => keys::attempts(name.as_str(), attempt_result(state)),
+                    _ => keys::stats(name.as_str(), state.as_str()),
+                };
+                *slot = u64::try_from(kv.increment(&key, 0)?).unwrap_or(0);
             }
-            Ok((name, counts))
+            Ok((name.as_str().to_owned(), counts))
         })
         .collect()
+}
+
+/// The attempt result an outcome state counts as.
+fn attempt_result(state: State) -> &'static str {
+    match state {
+        State::Pending => "retry",
+        State::Delivered => "delivered",
+        State::Dead => "dead",
+    }
 }
 
 fn read_decimal<K: KeyValue>(kv: &K, key: &str) -> Result<u64, StoreError> {

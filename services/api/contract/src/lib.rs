@@ -27,6 +27,10 @@ pub mod patterns {
     pub const EVENT_TYPE: &str = "^[!-~]{1,128}$";
     /// An action: 1 to 64 visible ASCII characters.
     pub const ACTION: &str = "^[!-~]{1,64}$";
+    /// A destination name: 1 to 40 of a-z, 0-9 and `-`, not starting with `-`.
+    pub const DESTINATION: &str = "^[a-z0-9][a-z0-9-]{0,39}$";
+    /// A dead-letter cursor: a decimal position.
+    pub const DEAD_CURSOR: &str = "^[1-9][0-9]{0,18}$";
     /// A source label: 1 to 32 of a-z, 0-9 and `-`, not starting with `-`.
     pub const SOURCE: &str = "^[a-z0-9][a-z0-9-]{0,31}$";
     /// `If-Match` / `If-None-Match`: `*` or a list of entity tags (RFC 9110: `W/` optional,
@@ -179,8 +183,141 @@ pub struct Counts {
 pub struct Stats {
     /// All providers together.
     pub total: Counts,
-    /// Per provider (`github`, `stripe`, `standard`).
+    /// Per provider (every provider, including those with no events).
     pub by_provider: BTreeMap<String, Counts>,
+    /// Events removed by retention, per reason (`processed_age`, `pending_age`, `max_events`).
+    pub pruned: BTreeMap<String, u64>,
+    /// The retention cap (`retention_max_events`; 0: none).
+    pub max_events: u64,
+    /// Forwarding, per destination forwarding has seen configured.
+    pub forwarding: BTreeMap<String, ForwardingCounts>,
+}
+
+/// Deliveries to one destination, by state.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ForwardingCounts {
+    /// Waiting for a retry.
+    pub pending: u64,
+    /// Delivered (2xx).
+    pub delivered: u64,
+    /// Dead letters.
+    pub dead: u64,
+}
+
+/// Where a delivery is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum DeliveryState {
+    /// Waiting for its next attempt (or in one).
+    Pending,
+    /// The destination answered 2xx.
+    Delivered,
+    /// Refused for good or out of attempts: a dead letter until replayed.
+    Dead,
+}
+
+/// One attempt to deliver an event to a destination.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct DeliveryAttempt {
+    /// 1 for the first; numbers keep counting across replays.
+    pub attempt: u32,
+    /// When it was sent (RFC 3339).
+    #[cfg_attr(feature = "openapi", schema(format = DateTime))]
+    pub at: String,
+    /// The destination's status code, if it answered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_code: Option<u16>,
+    /// Why there was no answer (connection refused, timeout, ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// How long it took.
+    pub duration_ms: u64,
+}
+
+/// An event's delivery to one destination.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Delivery {
+    /// The event.
+    pub event_id: String,
+    /// The destination (`forward_destinations`' name).
+    pub destination: String,
+    /// Where it is.
+    pub state: DeliveryState,
+    /// The attempts, oldest first (replays keep the history).
+    pub attempts: Vec<DeliveryAttempt>,
+    /// When the next attempt is due, while pending (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(format = DateTime))]
+    pub next_attempt_at: Option<String>,
+    /// How many times it was replayed.
+    pub replays: u32,
+}
+
+/// An event's deliveries, one per destination whose filter matches it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Deliveries {
+    /// The event.
+    pub event_id: String,
+    /// Its deliveries.
+    pub deliveries: Vec<Delivery>,
+}
+
+/// One page of dead letters, newest first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct DeadLetterPage {
+    /// The dead deliveries.
+    pub items: Vec<Delivery>,
+    /// Pass as `cursor` to get the next page; `null` on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// A replay: every destination whose filter matches, or the one named.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct ReplayRequest {
+    /// Only this destination (absent: all; `null` is refused, as the document says).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(nullable = false, pattern = "^[a-z0-9][a-z0-9-]{0,39}$")
+    )]
+    pub destination: Option<String>,
+}
+
+/// A field that may be left out but, when given, is not `null`.
+fn present<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(
+    deserializer: D,
+) -> Result<Option<T>, D::Error> {
+    T::deserialize(deserializer).map(Some)
+}
+
+/// What one dispatch did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct DispatchReport {
+    /// Attempts sent.
+    pub sent: u32,
+    /// Of those, delivered.
+    pub delivered: u32,
+    /// Of those, failed and scheduled again.
+    pub failed: u32,
+    /// Now dead letters.
+    pub dead: u32,
+    /// Work left for a later dispatch (a bound was reached, or a sender is still busy).
+    pub still_due: u32,
+    /// Events removed by the retention sweep.
+    pub pruned: u32,
 }
 
 /// One offending input of a 4xx answer.
@@ -253,6 +390,9 @@ pub enum Server {
     /// is a compiled-in file like the console's own, and the api component keeps its size
     /// budget for the API.
     Console,
+    /// The `forwarder` component: delivery to destinations, its dead letters and replays (the
+    /// only component that reaches out to other services).
+    Forwarder,
 }
 
 /// Every operation of the API.
@@ -268,27 +408,50 @@ pub enum Operation {
     DeleteEvent,
     /// `GET /api/stats`
     GetStats,
+    /// `GET /api/metrics`
+    GetMetrics,
+    /// `GET /api/events/{id}/deliveries`
+    GetDeliveries,
+    /// `POST /api/events/{id}/replay`
+    ReplayEvent,
+    /// `POST /api/events/{id}/dispatch`
+    DispatchEvent,
+    /// `GET /api/dead-letters`
+    ListDeadLetters,
+    /// `POST /api/dispatch`
+    Dispatch,
     /// `GET /api/openapi.json`
     GetOpenApi,
 }
 
 impl Operation {
     /// All operations, in documentation order.
-    pub const ALL: [Operation; 6] = [
+    pub const ALL: [Operation; 12] = [
         Self::ListEvents,
         Self::GetEvent,
         Self::UpdateEvent,
         Self::DeleteEvent,
         Self::GetStats,
+        Self::GetMetrics,
+        Self::GetDeliveries,
+        Self::ReplayEvent,
+        Self::DispatchEvent,
+        Self::ListDeadLetters,
+        Self::Dispatch,
         Self::GetOpenApi,
     ];
 
     /// The HTTP method.
     pub const fn method(self) -> HttpMethod {
         match self {
-            Self::ListEvents | Self::GetEvent | Self::GetStats | Self::GetOpenApi => {
-                HttpMethod::Get
-            }
+            Self::ListEvents
+            | Self::GetEvent
+            | Self::GetStats
+            | Self::GetMetrics
+            | Self::GetDeliveries
+            | Self::ListDeadLetters
+            | Self::GetOpenApi => HttpMethod::Get,
+            Self::ReplayEvent | Self::DispatchEvent | Self::Dispatch => HttpMethod::Post,
             Self::UpdateEvent => HttpMethod::Patch,
             Self::DeleteEvent => HttpMethod::Delete,
         }
@@ -300,6 +463,12 @@ impl Operation {
             Self::ListEvents => "/api/events",
             Self::GetEvent | Self::UpdateEvent | Self::DeleteEvent => "/api/events/:id",
             Self::GetStats => "/api/stats",
+            Self::GetMetrics => "/api/metrics",
+            Self::GetDeliveries => "/api/events/:id/deliveries",
+            Self::ReplayEvent => "/api/events/:id/replay",
+            Self::DispatchEvent => "/api/events/:id/dispatch",
+            Self::ListDeadLetters => "/api/dead-letters",
+            Self::Dispatch => "/api/dispatch",
             Self::GetOpenApi => "/api/openapi.json",
         }
     }
@@ -324,6 +493,12 @@ impl Operation {
             Self::UpdateEvent => "updateEvent",
             Self::DeleteEvent => "deleteEvent",
             Self::GetStats => "getStats",
+            Self::GetMetrics => "getMetrics",
+            Self::GetDeliveries => "getDeliveries",
+            Self::ReplayEvent => "replayEvent",
+            Self::DispatchEvent => "dispatchEvent",
+            Self::ListDeadLetters => "listDeadLetters",
+            Self::Dispatch => "dispatch",
             Self::GetOpenApi => "getOpenApi",
         }
     }
@@ -332,17 +507,32 @@ impl Operation {
     pub const fn server(self) -> Server {
         match self {
             Self::GetOpenApi => Server::Console,
+            Self::GetDeliveries
+            | Self::ReplayEvent
+            | Self::DispatchEvent
+            | Self::ListDeadLetters
+            | Self::Dispatch => Server::Forwarder,
             Self::ListEvents
             | Self::GetEvent
             | Self::UpdateEvent
             | Self::DeleteEvent
-            | Self::GetStats => Server::Api,
+            | Self::GetStats
+            | Self::GetMetrics => Server::Api,
         }
     }
 
-    /// Whether a bearer token is required.
+    /// Whether a bearer token is required. Two are open: the document, and hurrying one event's
+    /// first delivery attempts (which can only cause attempts that are due anyway).
     pub const fn authenticated(self) -> bool {
-        !matches!(self, Self::GetOpenApi)
+        !matches!(self, Self::GetOpenApi | Self::DispatchEvent)
+    }
+
+    /// The OpenAPI tag it is listed under.
+    pub const fn tag(self) -> &'static str {
+        match self.server() {
+            Server::Forwarder => "forwarding",
+            Server::Api | Server::Console => "events",
+        }
     }
 }
 

@@ -16,8 +16,9 @@ use utoipa::openapi::{
 };
 
 use crate::{
-    patterns, Counts, EventDetail, EventPage, EventPatch, EventSummary, FieldError, Operation,
-    Payload, Problem, Provider, Stats, Status,
+    patterns, Counts, DeadLetterPage, Deliveries, Delivery, DeliveryAttempt, DeliveryState,
+    DispatchReport, EventDetail, EventPage, EventPatch, EventSummary, FieldError, ForwardingCounts,
+    Operation, Payload, Problem, Provider, ReplayRequest, Stats, Status,
 };
 
 const JSON: &str = "application/json";
@@ -86,7 +87,7 @@ fn link(target: Operation, expression: &str) -> LinkBuilder {
 fn operation(op: Operation) -> OperationBuilder {
     let mut builder = OperationBuilder::new()
         .operation_id(Some(op.id()))
-        .tag("events");
+        .tag(op.tag());
     if op.authenticated() {
         builder = builder.security(SecurityRequirement::new(BEARER, Vec::<String>::new()));
     }
@@ -298,8 +299,126 @@ fn operation(op: Operation) -> OperationBuilder {
             .response("404", problem("No event with this id."))
             .response("412", problem("If-Match did not match the current ETag.")),
         Operation::GetStats => builder
-            .summary(Some("Event counts per provider and status"))
+            .summary(Some(
+                "Event counts per provider and status, retention and forwarding counts",
+            ))
             .response("200", json_response("The counts.", "Stats")),
+        Operation::GetMetrics => builder
+            .summary(Some("The counts of /api/stats for Prometheus"))
+            .description(Some(
+                "Prometheus text exposition (0.0.4): webhook_inbox_events{provider,status}, \
+                 webhook_inbox_events_pruned_total{reason}, webhook_inbox_retention_max_events, \
+                 webhook_inbox_forward_deliveries{destination,state}, \
+                 webhook_inbox_forward_attempts_total{destination,result}.",
+            ))
+            .response(
+                "200",
+                ResponseBuilder::new().description("The metrics.").content(
+                    "text/plain; version=0.0.4",
+                    ContentBuilder::new().schema(Some(string_schema())).build(),
+                ),
+            ),
+        Operation::GetDeliveries => builder
+            .summary(Some(
+                "An event's deliveries to the destinations that receive it",
+            ))
+            .parameter(id_parameter)
+            .response(
+                "200",
+                json_response(
+                    "One delivery per destination whose filter matches.",
+                    "Deliveries",
+                ),
+            )
+            .response("404", problem("No event with this id.")),
+        Operation::ReplayEvent => builder
+            .summary(Some("Deliver an event again"))
+            .description(Some(
+                "Queues the event's deliveries again (to every destination whose filter matches \
+                 it, or the one named), due now; the attempt history is kept. The body may be \
+                 left out.",
+            ))
+            .parameter(id_parameter)
+            .request_body(Some(
+                RequestBodyBuilder::new()
+                    .required(Some(Required::False))
+                    .content(
+                        JSON,
+                        ContentBuilder::new()
+                            .schema(Some(schema_ref("ReplayRequest")))
+                            .build(),
+                    )
+                    .build(),
+            ))
+            .response("202", json_response("Queued.", "Deliveries"))
+            .response(
+                "400",
+                problem("The body is not a replay request (`destination`, if given, is a name)."),
+            )
+            .response("404", problem("No event with this id."))
+            .response(
+                "409",
+                problem("No configured destination of that name receives this event."),
+            )
+            .response("413", problem("The body is larger than 16 KiB."))
+            .response("415", problem("The body is not application/json.")),
+        Operation::DispatchEvent => builder
+            .summary(Some("Make an event's first delivery attempts now"))
+            .description(Some(
+                "What the webhook component asks right after it stored an event. Needs no \
+                 token: it can only cause the attempts a dispatch makes anyway. Answered at \
+                 once; the attempts follow.",
+            ))
+            .parameter(id_parameter)
+            .response(
+                "202",
+                ResponseBuilder::new().description("The attempts are being made."),
+            )
+            .response("404", problem("No event with this id."))
+            .response(
+                "503",
+                problem("Forwarding is misconfigured, or the store failed.")
+                    .header("Retry-After", header("Seconds to wait before retrying.")),
+            ),
+        Operation::ListDeadLetters => builder
+            .summary(Some("Deliveries that will not be retried, newest first"))
+            .parameter(query(
+                "destination",
+                "Only this destination.",
+                string_schema().pattern(Some(patterns::DESTINATION)),
+            ))
+            .parameter(query(
+                "limit",
+                "Page size, 1 to 200 (default 50).",
+                ObjectBuilder::new()
+                    .schema_type(Type::Integer)
+                    .minimum(Some(1))
+                    .maximum(Some(200)),
+            ))
+            .parameter(query(
+                "cursor",
+                "`next_cursor` of the previous page.",
+                string_schema().pattern(Some(patterns::DEAD_CURSOR)),
+            ))
+            .response(
+                "200",
+                json_response("A page of dead letters.", "DeadLetterPage"),
+            )
+            .response(
+                "400",
+                problem("A query parameter is invalid, unknown or repeated."),
+            ),
+        Operation::Dispatch => builder
+            .summary(Some("Send what is due"))
+            .description(Some(
+                "One bounded round: first attempts of new events, due retries, and a retention \
+                 sweep. A ticker calls it every few seconds (scripts/dev locally, a small \
+                 Deployment on Kubernetes); calls at once are safe.",
+            ))
+            .response(
+                "200",
+                json_response("What this round did.", "DispatchReport"),
+            ),
         Operation::GetOpenApi => builder.summary(Some("This document")).response(
             "200",
             ResponseBuilder::new()
@@ -368,6 +487,14 @@ pub fn document() -> OpenApi {
         .schema_from::<EventPatch>()
         .schema_from::<Counts>()
         .schema_from::<Stats>()
+        .schema_from::<ForwardingCounts>()
+        .schema_from::<DeliveryState>()
+        .schema_from::<DeliveryAttempt>()
+        .schema_from::<Delivery>()
+        .schema_from::<Deliveries>()
+        .schema_from::<DeadLetterPage>()
+        .schema_from::<ReplayRequest>()
+        .schema_from::<DispatchReport>()
         .schema_from::<FieldError>()
         .schema_from::<Problem>()
         .security_scheme(

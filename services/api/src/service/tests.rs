@@ -18,7 +18,10 @@ const TOKEN: &str = "test-api-token";
 const NOW: i64 = 1_800_000_000;
 
 fn vars() -> StaticVariables {
-    StaticVariables::from_pairs([(names::API_TOKEN, TOKEN)])
+    StaticVariables::from_pairs([
+        (names::API_TOKEN, TOKEN),
+        (names::RETENTION_MAX_EVENTS, "100000"),
+    ])
 }
 
 fn api<K: KeyValue>(kv: K) -> Api<K, StaticVariables, ManualClock> {

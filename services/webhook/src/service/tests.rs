@@ -32,13 +32,42 @@ fn vars() -> StaticVariables {
         (names::RETENTION_PENDING_DAYS, "90"),
         (names::RETENTION_MAX_EVENTS, "100000"),
         (names::RETENTION_DEDUP_DAYS, "3"),
+        (names::FORWARD_DISPATCH_URL, "http://self"),
         (names::WEBHOOK_MAX_BODY_BYTES, "1024"),
         (names::WEBHOOK_TIMESTAMP_TOLERANCE_SECS, "300"),
     ])
 }
 
-fn service<K: KeyValue>(kv: K, vars: StaticVariables) -> Webhooks<K, StaticVariables, ManualClock> {
-    Webhooks::new(kv, vars, ManualClock::at_unix(NOW))
+/// Records what the forwarder was asked; answers `status` (or fails when it is 0).
+#[derive(Debug, Default)]
+struct Recorded {
+    asked: std::sync::Mutex<Vec<(Option<String>, String)>>,
+    status: u16,
+}
+
+impl Poke for &Recorded {
+    fn post(&self, url: &DispatchUrl, path: &str) -> Result<u16, String> {
+        self.asked
+            .lock()
+            .unwrap()
+            .push((url.authority.clone(), path.to_owned()));
+        match self.status {
+            0 => Err("connection refused".into()),
+            status => Ok(status),
+        }
+    }
+}
+
+static ACCEPTING: Recorded = Recorded {
+    asked: std::sync::Mutex::new(Vec::new()),
+    status: 202,
+};
+
+fn service<K: KeyValue>(
+    kv: K,
+    vars: StaticVariables,
+) -> Webhooks<K, StaticVariables, ManualClock, &'static Recorded> {
+    Webhooks::new(kv, vars, ManualClock::at_unix(NOW), &ACCEPTING)
 }
 
 fn github_request(delivery: &str, body: &str) -> Request {
@@ -833,4 +862,58 @@ fn accepted_deliveries_apply_the_retention_cap_after_answering() {
     v.set(names::RETENTION_MAX_EVENTS, "lots");
     let response = call(&service(&kv, v), github_request("cap-bad", "{}"));
     assert_eq!(response.status(), StatusCode::ACCEPTED);
+}
+
+#[test]
+fn an_accepted_delivery_asks_the_forwarder_and_a_failure_changes_nothing() {
+    let kv = MemoryKv::new();
+    let poke = Recorded {
+        status: 0,
+        ..Recorded::default()
+    };
+    let mut v = vars();
+    v.set(
+        names::FORWARD_DISPATCH_URL,
+        "http://webhook-inbox-forwarder:80",
+    );
+    let svc = Webhooks::new(&kv, v, ManualClock::at_unix(NOW), &poke);
+    let first = call(&svc, github_request("poke-1", "{}"));
+    assert_eq!(
+        first.status(),
+        StatusCode::ACCEPTED,
+        "the refused poke changed nothing"
+    );
+    let id = body_json(&first)["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        call(&svc, github_request("poke-1", "{}")).status(),
+        StatusCode::OK
+    );
+    // Asked once, for the accepted copy only, at the configured origin.
+    assert_eq!(
+        poke.asked.lock().unwrap().as_slice(),
+        [(
+            Some("webhook-inbox-forwarder:80".to_owned()),
+            format!("/api/events/{id}/dispatch")
+        )]
+    );
+    // `http://self` is a request to this app; empty asks nothing.
+    assert_eq!(
+        DispatchUrl::load(&StaticVariables::from_pairs([(
+            names::FORWARD_DISPATCH_URL,
+            "http://self/"
+        )]))
+        .unwrap(),
+        Some(DispatchUrl {
+            https: false,
+            authority: None
+        })
+    );
+    assert_eq!(
+        DispatchUrl::load(&StaticVariables::default()).unwrap(),
+        None
+    );
+    for bad in ["self", "ftp://x", "http://x/path", "http://"] {
+        let vars = StaticVariables::from_pairs([(names::FORWARD_DISPATCH_URL, bad)]);
+        assert!(DispatchUrl::load(&vars).is_err(), "{bad}");
+    }
 }

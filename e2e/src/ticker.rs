@@ -1,0 +1,60 @@
+//! The forwarder's clock in the tests: what `scripts/dev` and the cluster's ticker do, calling
+//! `POST /api/dispatch` with the API token every `interval`, on its own thread until dropped.
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use crate::http::Client;
+
+/// A running ticker.
+#[derive(Debug)]
+pub struct Ticker {
+    stopping: Arc<AtomicBool>,
+    ticks: Arc<AtomicUsize>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Ticker {
+    /// Ticks `client`'s app every `interval` with `token`.
+    pub fn start(client: Client, token: &str, interval: Duration) -> Self {
+        let stopping = Arc::new(AtomicBool::new(false));
+        let ticks = Arc::new(AtomicUsize::new(0));
+        let thread = {
+            let (stopping, ticks) = (Arc::clone(&stopping), Arc::clone(&ticks));
+            let token = token.to_owned();
+            std::thread::spawn(move || {
+                while !stopping.load(Ordering::SeqCst) {
+                    if let Ok(response) = client.post("/api/dispatch").bearer(&token).send() {
+                        assert_eq!(response.status, 200, "dispatch: {}", response.text());
+                        ticks.fetch_add(1, Ordering::SeqCst);
+                    }
+                    std::thread::sleep(interval);
+                }
+            })
+        };
+        Self {
+            stopping,
+            ticks,
+            thread: Some(thread),
+        }
+    }
+
+    /// Dispatch calls answered so far.
+    pub fn ticks(&self) -> usize {
+        self.ticks.load(Ordering::SeqCst)
+    }
+}
+
+impl Drop for Ticker {
+    fn drop(&mut self) {
+        self.stopping.store(true, Ordering::SeqCst);
+        if let Some(thread) = self.thread.take() {
+            let result = thread.join();
+            if !std::thread::panicking() {
+                result.expect("a dispatch call failed");
+            }
+        }
+    }
+}

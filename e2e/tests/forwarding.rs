@@ -1,0 +1,462 @@
+//! Forwarding against the real `spin up`: stored events pushed to a receiver the test runs on a
+//! loopback port, which verifies every request with the project's Standard Webhooks verifier and
+//! answers as each test scripts it.
+
+// Test code: a panic here is a failed test, which is what these would be.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use e2e::receiver::{Received, Receiver, Reply};
+use e2e::redis::RedisServer;
+use e2e::signing::{self, configured, API_TOKEN};
+use e2e::ticker::Ticker;
+use e2e::{start_or_skip, Client, SpinApp, SpinOptions};
+use serde_json::{json, Value};
+
+/// The destinations' signing secret (`whsec_` + base64 of "e2e-forwarding-key"). Obviously fake.
+const DESTINATION_SECRET: &str = "whsec_ZTJlLWZvcndhcmRpbmcta2V5";
+/// How often the tests' ticker calls `POST /api/dispatch`.
+const TICK: Duration = Duration::from_millis(200);
+
+/// The app with these destinations (`(name, url)`), all signed with [`DESTINATION_SECRET`].
+fn forwarding_to(destinations: &[(&str, String)], schedule: &str) -> SpinOptions {
+    let list: Vec<Value> = destinations
+        .iter()
+        .map(|(name, url)| json!({"name": name, "url": url, "secret": DESTINATION_SECRET}))
+        .collect();
+    configured()
+        .variable("forward_destinations", &Value::Array(list).to_string())
+        .variable("forward_retry_schedule", schedule)
+}
+
+fn ingest(client: &Client, delivery: &str, body: &str) -> String {
+    let response = signing::github(client, delivery, "push", body)
+        .send()
+        .unwrap();
+    assert_eq!(response.status, 202, "{}", response.text());
+    response.json()["id"].as_str().unwrap().to_owned()
+}
+
+fn deliveries(client: &Client, id: &str) -> Value {
+    let response = client
+        .get(&format!("/api/events/{id}/deliveries"))
+        .bearer(API_TOKEN)
+        .send()
+        .unwrap();
+    assert_eq!(response.status, 200, "{}", response.text());
+    response.json()
+}
+
+/// The delivery of `id` to `destination`, once `done` says it is in the wanted state.
+fn wait_for_delivery(
+    client: &Client,
+    id: &str,
+    destination: &str,
+    timeout: Duration,
+    done: impl Fn(&Value) -> bool,
+) -> Value {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let all = deliveries(client, id);
+        let one = all["deliveries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["destination"] == destination)
+            .cloned()
+            .unwrap_or(Value::Null);
+        if done(&one) {
+            return one;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "delivery of {id} to {destination} never got there: {all}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn assert_verified(received: &[Received]) {
+    for request in received {
+        request
+            .verify(DESTINATION_SECRET)
+            .unwrap_or_else(|e| panic!("{} does not verify: {e}", request.path));
+    }
+}
+
+fn attempt_numbers(received: &[Received]) -> Vec<u32> {
+    received
+        .iter()
+        .map(|r| r.header("webhook-inbox-attempt").unwrap().parse().unwrap())
+        .collect()
+}
+
+#[test]
+fn a_healthy_destination_gets_each_event_once_signed_and_byte_for_byte() {
+    let receiver = Receiver::ok();
+    let app = start_or_skip!(
+        "forwarding healthy",
+        forwarding_to(&[("inbox", receiver.url("/hooks"))], "1s")
+    );
+    let client = app.client();
+    // Spacing, key order and non-ASCII text that a re-serialization would change.
+    let body = "{ \"zeta\": 1,\n  \"alpha\": \"caf\u{e9} \u{2603}\" }";
+    let id = ingest(&client, "healthy-1", body);
+
+    // Asked for by the webhook component right after it answered: no tick needed.
+    let got = receiver.wait_for("/hooks", 1, Duration::from_secs(15));
+    assert_eq!(got.len(), 1, "the first attempt follows the commit");
+    let request = &got[0];
+    assert_verified(&got);
+    assert_eq!(request.body, body.as_bytes());
+    // Sent with its length, not chunked (some receivers refuse chunked requests).
+    assert_eq!(
+        request.header("content-length"),
+        Some(body.len().to_string().as_str())
+    );
+    assert_eq!(request.header("transfer-encoding"), None);
+    assert_eq!(request.header("content-type"), Some("application/json"));
+    assert_eq!(request.header("webhook-id"), Some(id.as_str()));
+    assert_eq!(request.header("webhook-inbox-provider"), Some("github"));
+    assert_eq!(request.header("webhook-inbox-event-type"), Some("push"));
+    assert_eq!(
+        request.header("webhook-inbox-delivery-id"),
+        Some("healthy-1")
+    );
+    assert_eq!(request.header("webhook-inbox-attempt"), Some("1"));
+
+    // The provider's retry is a duplicate, and ticks find nothing more to send.
+    let again = signing::github(&client, "healthy-1", "push", body)
+        .send()
+        .unwrap();
+    assert_eq!(again.status, 200, "{}", again.text());
+    let ticker = Ticker::start(client, API_TOKEN, TICK);
+    while ticker.ticks() < 10 {
+        std::thread::sleep(TICK);
+    }
+    drop(ticker);
+    assert_eq!(receiver.received("/hooks").len(), 1, "exactly once");
+
+    let delivery = wait_for_delivery(&client, &id, "inbox", Duration::from_secs(5), |d| {
+        d["state"] == "delivered"
+    });
+    assert_eq!(delivery["attempts"].as_array().unwrap().len(), 1);
+    assert_eq!(delivery["attempts"][0]["status_code"], 200);
+    assert!(delivery["next_attempt_at"].is_null());
+
+    let stats = client
+        .get("/api/stats")
+        .bearer(API_TOKEN)
+        .send()
+        .unwrap()
+        .json();
+    assert_eq!(stats["forwarding"]["inbox"]["delivered"], 1, "{stats}");
+    assert_eq!(stats["forwarding"]["inbox"]["pending"], 0, "{stats}");
+}
+
+#[test]
+fn failures_are_retried_in_backoff_order_then_dead_lettered_and_replay_delivers() {
+    // 500 to the first three attempts, 200 after: the schedule (3 attempts) is used up first.
+    let receiver = Receiver::start(|_, nth| {
+        if nth <= 3 {
+            Reply::Status(500)
+        } else {
+            Reply::Status(200)
+        }
+    });
+    let app = start_or_skip!(
+        "forwarding retries",
+        forwarding_to(&[("flaky", receiver.url("/flaky"))], "1s,3s")
+    );
+    let client = app.client();
+    let id = ingest(&client, "retried-1", "{}");
+    let ticker = Ticker::start(client, API_TOKEN, TICK);
+
+    let got = receiver.wait_for("/flaky", 3, Duration::from_secs(30));
+    assert_eq!(attempt_numbers(&got), [1, 2, 3]);
+    assert_verified(&got);
+    let first_wait = got[1].at - got[0].at;
+    let second_wait = got[2].at - got[1].at;
+    // 1 s then 3 s, each jittered by at most 10 %, and late by at most a tick or so.
+    assert!(first_wait >= Duration::from_millis(900), "{first_wait:?}");
+    assert!(
+        second_wait >= Duration::from_millis(2700),
+        "{second_wait:?}"
+    );
+    assert!(second_wait > first_wait, "backoff grows");
+
+    let dead = wait_for_delivery(&client, &id, "flaky", Duration::from_secs(10), |d| {
+        d["state"] == "dead"
+    });
+    assert_eq!(dead["attempts"].as_array().unwrap().len(), 3);
+    assert!(dead["attempts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|a| a["status_code"] == 500));
+    let letters = client
+        .get("/api/dead-letters?destination=flaky")
+        .bearer(API_TOKEN)
+        .send()
+        .unwrap()
+        .json();
+    assert_eq!(letters["items"].as_array().unwrap().len(), 1, "{letters}");
+    assert_eq!(letters["items"][0]["event_id"], id.as_str());
+
+    // Nothing more is sent to a dead letter.
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(receiver.received("/flaky").len(), 3);
+
+    // Replay: sent again (attempt numbers keep counting), and this time it lands.
+    let replay = client
+        .post(&format!("/api/events/{id}/replay"))
+        .bearer(API_TOKEN)
+        .json(&json!({"destination": "flaky"}))
+        .send()
+        .unwrap();
+    assert_eq!(replay.status, 202, "{}", replay.text());
+    let got = receiver.wait_for("/flaky", 4, Duration::from_secs(15));
+    assert_eq!(attempt_numbers(&got), [1, 2, 3, 4]);
+    let delivered = wait_for_delivery(&client, &id, "flaky", Duration::from_secs(10), |d| {
+        d["state"] == "delivered"
+    });
+    assert_eq!(delivered["replays"], 1);
+    drop(ticker);
+    let letters = client
+        .get("/api/dead-letters")
+        .bearer(API_TOKEN)
+        .send()
+        .unwrap()
+        .json();
+    assert_eq!(letters["items"], json!([]), "replayed, no longer dead");
+}
+
+#[test]
+fn gone_is_dead_at_once_and_retry_after_replaces_the_schedule() {
+    let receiver = Receiver::start(|path, nth| match (path, nth) {
+        ("/gone", _) => Reply::Status(410),
+        ("/limited", 1) => Reply::RetryAfter(429, 2),
+        _ => Reply::Status(200),
+    });
+    // A 30 s schedule: a second attempt within seconds can only be the Retry-After.
+    let app = start_or_skip!(
+        "forwarding 410 and 429",
+        forwarding_to(
+            &[
+                ("gone", receiver.url("/gone")),
+                ("limited", receiver.url("/limited"))
+            ],
+            "30s"
+        )
+    );
+    let client = app.client();
+    let id = ingest(&client, "fan-out-1", "{}");
+    let ticker = Ticker::start(client, API_TOKEN, TICK);
+
+    let limited = receiver.wait_for("/limited", 2, Duration::from_secs(20));
+    assert_eq!(attempt_numbers(&limited), [1, 2]);
+    let wait = limited[1].at - limited[0].at;
+    assert!(wait >= Duration::from_millis(1900), "{wait:?}");
+    assert!(
+        wait < Duration::from_secs(25),
+        "{wait:?}: the schedule's 30 s, not Retry-After"
+    );
+    wait_for_delivery(&client, &id, "limited", Duration::from_secs(5), |d| {
+        d["state"] == "delivered"
+    });
+
+    let gone = wait_for_delivery(&client, &id, "gone", Duration::from_secs(5), |d| {
+        d["state"] == "dead"
+    });
+    assert_eq!(gone["attempts"].as_array().unwrap().len(), 1, "{gone}");
+    assert_eq!(gone["attempts"][0]["status_code"], 410);
+    drop(ticker);
+    assert_eq!(
+        receiver.received("/gone").len(),
+        1,
+        "permanent: never retried"
+    );
+    assert_verified(&receiver.all());
+}
+
+#[test]
+fn a_hanging_destination_is_cut_off_and_does_not_slow_ingestion() {
+    let receiver = Receiver::start(|_, _| Reply::Hang);
+    let app = start_or_skip!(
+        "forwarding hang",
+        forwarding_to(&[("stuck", receiver.url("/hang"))], "1m")
+    );
+    let client = app.client();
+    let started = Instant::now();
+    let id = ingest(&client, "hang-1", "{}");
+    let answered = started.elapsed();
+    // The destination got the request and holds it...
+    assert_eq!(
+        receiver.wait_for("/hang", 1, Duration::from_secs(10)).len(),
+        1
+    );
+    // ...while more deliveries are answered as usual (the webhook component never waits for
+    // forwarding; the send timeout is 10 s).
+    for n in 0..5 {
+        let started = Instant::now();
+        ingest(&client, &format!("hang-more-{n}"), "{}");
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "ingestion waited for the destination: {:?}",
+            started.elapsed()
+        );
+    }
+    assert!(answered < Duration::from_secs(5), "{answered:?}");
+
+    // The attempt is cut off by the send timeout, recorded as an error, and retried later.
+    let delivery = wait_for_delivery(&client, &id, "stuck", Duration::from_secs(40), |d| {
+        d["attempts"][0]["error"].is_string()
+    });
+    assert!(
+        delivery["attempts"][0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("no response"),
+        "{delivery}"
+    );
+    assert!(delivery["attempts"][0]["status_code"].is_null());
+    assert_eq!(delivery["state"], "pending");
+    assert!(delivery["next_attempt_at"].is_string());
+    let duration = delivery["attempts"][0]["duration_ms"].as_u64().unwrap();
+    assert!(
+        (9_000..20_000).contains(&duration),
+        "cut off by the 10 s timeout: {duration} ms"
+    );
+}
+
+#[test]
+fn two_replicas_ticking_one_redis_store_never_send_an_attempt_twice() {
+    let Some(redis) = RedisServer::start("forwarding replicas") else {
+        return;
+    };
+    // Every first attempt fails, so retries race too.
+    let receiver = Receiver::start(|_, _| Reply::Status(200));
+    let flaky = Receiver::start(|_, _| Reply::Status(503));
+    let options = forwarding_to(
+        &[
+            ("steady", receiver.url("/steady")),
+            ("flaky", flaky.url("/flaky")),
+        ],
+        "1s,1s",
+    )
+    // Only the ticks dispatch: the webhook component does not ask.
+    .variable("forward_dispatch_url", "")
+    .runtime_config(&redis.runtime_config());
+    let a = start_or_skip!("forwarding replicas", options.clone());
+    let b = start_or_skip!("forwarding replicas", options);
+    let events = 20;
+    let ids: Vec<String> = (0..events)
+        .map(|n| ingest(&a.client(), &format!("replica-{n}"), "{}"))
+        .collect();
+    // Two tickers per replica, so ticks overlap within one replica as well as across them.
+    let tickers: Vec<Ticker> = [&a, &b, &a, &b]
+        .into_iter()
+        .map(|app: &SpinApp| Ticker::start(app.client(), API_TOKEN, Duration::from_millis(50)))
+        .collect();
+    receiver.wait_for("/steady", events, Duration::from_secs(60));
+    flaky.wait_for("/flaky", events * 3, Duration::from_secs(60));
+    std::thread::sleep(Duration::from_secs(2));
+    drop(tickers);
+
+    let mut sent: BTreeMap<(String, String, u32), usize> = BTreeMap::new();
+    for (path, request) in receiver
+        .all()
+        .into_iter()
+        .chain(flaky.all())
+        .map(|r| (r.path.clone(), r))
+    {
+        let key = (
+            path,
+            request.header("webhook-id").unwrap().to_owned(),
+            request
+                .header("webhook-inbox-attempt")
+                .unwrap()
+                .parse()
+                .unwrap(),
+        );
+        *sent.entry(key).or_default() += 1;
+    }
+    let twice: Vec<_> = sent.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(twice.is_empty(), "sent more than once: {twice:?}");
+    for id in &ids {
+        assert!(
+            sent.contains_key(&("/steady".into(), id.clone(), 1)),
+            "{id}"
+        );
+        for attempt in 1..=3 {
+            assert!(
+                sent.contains_key(&("/flaky".into(), id.clone(), attempt)),
+                "{id} attempt {attempt}"
+            );
+        }
+    }
+    assert_eq!(
+        receiver.all().len(),
+        events,
+        "one attempt each to the healthy one"
+    );
+    assert_eq!(
+        flaky.all().len(),
+        events * 3,
+        "three each (the budget) to the failing one"
+    );
+}
+
+#[test]
+fn readiness_names_a_malformed_or_unreachable_destination_without_echoing_it() {
+    let secret_like = "whsec_do-not-echo-me";
+    let app = start_or_skip!(
+        "forwarding readiness",
+        configured()
+            .variable(
+                "forward_destinations",
+                &format!("[{{\"secret\": \"{secret_like}\"")
+            )
+            .component("forwarder", "/forwarder/healthz")
+    );
+    let response = app.client().get("/forwarder/readyz").send().unwrap();
+    assert_eq!(response.status, 503, "{}", response.text());
+    let text = response.text();
+    assert!(text.contains("forward_destinations"), "{text}");
+    assert!(!text.contains(secret_like), "{text}");
+    drop(app);
+
+    let external = json!([{"name": "billing", "url": "https://billing.example.com/hooks",
+        "secret": DESTINATION_SECRET}])
+    .to_string();
+    let app = start_or_skip!(
+        "forwarding readiness",
+        configured()
+            .variable("forward_destinations", &external)
+            .component("forwarder", "/forwarder/healthz")
+    );
+    let response = app.client().get("/forwarder/readyz").send().unwrap();
+    assert_eq!(response.status, 503, "{}", response.text());
+    let text = response.text();
+    assert!(text.contains("billing"), "{text}");
+    assert!(text.contains("forward_allowed_host_a"), "{text}");
+    assert!(!text.contains("billing.example.com/hooks"), "{text}");
+    drop(app);
+
+    let app = start_or_skip!(
+        "forwarding readiness",
+        configured()
+            .variable("forward_destinations", &external)
+            .variable("forward_allowed_host_a", "https://billing.example.com")
+            .component("forwarder", "/forwarder/healthz")
+    );
+    let response = app.client().get("/forwarder/readyz").send().unwrap();
+    assert_eq!(response.status, 200, "{}", response.text());
+}

@@ -1,0 +1,370 @@
+//! The forwarder's routes against the in-memory store and a scripted sender.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
+use super::*;
+use shared::clock::ManualClock;
+use shared::config::StaticVariables;
+use shared::events::{DeliveryId, EventType, Ingested, NewEvent, Provider, StoredEvent};
+use shared::forwarding::{Answer, Destination};
+use shared::http::testing::{assert_problem, body_json, call, header_of, request};
+use shared::kv::MemoryKv;
+use shared::logging::CapturedLogs;
+
+const NOW: i64 = 1_800_000_000;
+const TOKEN: &str = "forwarder-test-token";
+const KEY: &str = "whsec_Zm9yd2FyZGluZy10ZXN0LWtleQ==";
+
+#[derive(Default)]
+struct Scripted {
+    answers: Mutex<Vec<Answer>>,
+    sent: Mutex<Vec<(String, u32)>>,
+}
+
+impl Sender for Scripted {
+    fn send(&self, destination: &Destination, event: &StoredEvent, attempt: u32) -> Answer {
+        self.sent
+            .lock()
+            .unwrap()
+            .push((format!("{}:{}", destination.name, event.meta.id), attempt));
+        let mut answers = self.answers.lock().unwrap();
+        if answers.len() > 1 {
+            answers.remove(0)
+        } else {
+            answers.first().cloned().unwrap_or(Answer::Status {
+                code: 200,
+                retry_after: None,
+            })
+        }
+    }
+}
+
+fn destinations() -> String {
+    format!(
+        r#"[{{"name":"sink","url":"http://127.0.0.1:9/in","secret":"{KEY}"}},
+            {{"name":"billing","url":"https://billing.example.com/in","secret":"{KEY}","filter":"stripe:*"}}]"#
+    )
+}
+
+fn vars() -> StaticVariables {
+    StaticVariables::from_pairs([
+        (names::LOG_LEVEL, "info"),
+        (names::API_TOKEN, TOKEN),
+        ("forward_destinations", destinations().as_str()),
+        ("forward_retry_schedule", "5s,5m"),
+        ("forward_allowed_host_a", "https://billing.example.com"),
+        ("forward_allowed_host_b", "https://unset.invalid"),
+        ("forward_allowed_host_c", "https://unset.invalid"),
+        ("forward_allowed_host_d", "https://unset.invalid"),
+        (names::RETENTION_PROCESSED_DAYS, "30"),
+        (names::RETENTION_PENDING_DAYS, "90"),
+        (names::RETENTION_MAX_EVENTS, "100000"),
+        (names::RETENTION_DEDUP_DAYS, "3"),
+    ])
+}
+
+fn forwarder<'a>(
+    kv: &'a MemoryKv,
+    vars: StaticVariables,
+    sender: &'a Scripted,
+) -> Forwarder<&'a MemoryKv, StaticVariables, ManualClock, &'a Scripted> {
+    Forwarder::new(kv, vars, ManualClock::at_unix(NOW), sender)
+}
+
+fn ingest(kv: &MemoryKv, provider: Provider, delivery: &str) -> EventId {
+    let body = format!(r#"{{"id":"{delivery}","type":"thing"}}"#);
+    let event = NewEvent {
+        provider,
+        delivery_id: DeliveryId::parse(delivery).unwrap(),
+        event_type: Some(EventType::parse("thing").unwrap()),
+        action: None,
+        source: None,
+        headers: BTreeMap::new(),
+        content_type: "application/json".into(),
+        raw_body: body.clone(),
+        json: serde_json::value::RawValue::from_string(body).unwrap(),
+    };
+    match EventStore::new(kv, ManualClock::at_unix(NOW))
+        .ingest(event)
+        .unwrap()
+    {
+        Ingested::Accepted(meta) => meta.id,
+        other => panic!("{other:?}"),
+    }
+}
+
+fn authed(method: Method, path: &str, body: &[u8], content_type: Option<&str>) -> Request {
+    let bearer = format!("Bearer {TOKEN}");
+    let mut headers = vec![("authorization", bearer.as_str())];
+    if let Some(content_type) = content_type {
+        headers.push(("content-type", content_type));
+    }
+    request(method, path, &headers, body)
+}
+
+#[test]
+fn every_route_template_is_well_formed_and_only_forwarding_routes_are_served() {
+    let (kv, sender) = (MemoryKv::new(), Scripted::default());
+    let service = forwarder(&kv, vars(), &sender);
+    let templates: Vec<_> = service.router.templates().collect();
+    for template in &templates {
+        assert_eq!(shared::http::template_error(template), None);
+    }
+    for op in Operation::ALL {
+        let served = templates.contains(&op.route());
+        assert_eq!(served, op.server() == Server::Forwarder, "{}", op.id());
+    }
+}
+
+#[test]
+fn a_dispatch_delivers_to_matching_destinations_and_reports_it() {
+    let (kv, sender) = (MemoryKv::new(), Scripted::default());
+    ingest(&kv, Provider::Github, "gh-1");
+    ingest(&kv, Provider::Stripe, "evt_1");
+    let service = forwarder(&kv, vars(), &sender);
+    let response = call(&service, request(Method::POST, "/api/dispatch", &[], b""));
+    assert_problem(&response, 401, "unauthorized");
+    let response = call(&service, authed(Method::POST, "/api/dispatch", b"", None));
+    assert_eq!(response.status(), StatusCode::OK);
+    let report = body_json(&response);
+    assert_eq!(report["sent"], 3, "{report}");
+    assert_eq!(report["delivered"], 3);
+    assert_eq!(report["still_due"], 0);
+    assert_eq!(sender.sent.lock().unwrap().len(), 3);
+}
+
+#[test]
+fn ticks_log_only_what_they_send_and_refusals() {
+    let (kv, sender) = (MemoryKv::new(), Scripted::default());
+    let service = forwarder(&kv, vars(), &sender);
+    let tick = || call(&service, authed(Method::POST, "/api/dispatch", b"", None));
+    let (idle, logs) = CapturedLogs::capture(tick);
+    assert_eq!(idle.status(), StatusCode::OK);
+    assert!(logs.lines().is_empty(), "{}", logs.text());
+
+    ingest(&kv, Provider::Github, "gh-logged");
+    let (busy, logs) = CapturedLogs::capture(tick);
+    assert_eq!(busy.status(), StatusCode::OK);
+    let lines = logs.lines();
+    assert_eq!(lines.len(), 1, "{}", logs.text());
+    assert_eq!(lines[0]["message"], "forward");
+    assert_eq!(lines[0]["destination"], "sink");
+
+    let (refused, logs) =
+        CapturedLogs::capture(|| call(&service, request(Method::POST, "/api/dispatch", &[], b"")));
+    assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(logs.lines().len(), 1, "a refused tick is logged");
+}
+
+#[test]
+fn an_events_first_attempts_follow_a_202_without_a_token() {
+    let (kv, sender) = (MemoryKv::new(), Scripted::default());
+    let id = ingest(&kv, Provider::Github, "gh-now");
+    let service = forwarder(&kv, vars(), &sender);
+    let response = call(
+        &service,
+        request(
+            Method::POST,
+            &format!("/api/events/{id}/dispatch"),
+            &[],
+            b"",
+        ),
+    );
+    assert_eq!(response.status(), StatusCode::ACCEPTED);
+    assert_eq!(
+        sender.sent.lock().unwrap().as_slice(),
+        [(format!("sink:{id}"), 1)]
+    );
+    let unknown = call(
+        &service,
+        request(
+            Method::POST,
+            "/api/events/evt_00000000000000000000000000000000/dispatch",
+            &[],
+            b"",
+        ),
+    );
+    assert_problem(&unknown, 404, "not-found");
+}
+
+#[test]
+fn deliveries_show_attempts_and_replay_sends_again() {
+    let (kv, sender) = (MemoryKv::new(), Scripted::default());
+    *sender.answers.lock().unwrap() = vec![Answer::Status {
+        code: 410,
+        retry_after: None,
+    }];
+    let id = ingest(&kv, Provider::Github, "gh-dead");
+    let service = forwarder(&kv, vars(), &sender);
+    call(&service, authed(Method::POST, "/api/dispatch", b"", None));
+    let path = format!("/api/events/{id}/deliveries");
+    let body = body_json(&call(&service, authed(Method::GET, &path, b"", None)));
+    assert_eq!(body["deliveries"][0]["destination"], "sink");
+    assert_eq!(body["deliveries"][0]["state"], "dead");
+    assert_eq!(body["deliveries"][0]["attempts"][0]["status_code"], 410);
+    let dead = body_json(&call(
+        &service,
+        authed(Method::GET, "/api/dead-letters", b"", None),
+    ));
+    assert_eq!(dead["items"].as_array().unwrap().len(), 1);
+
+    *sender.answers.lock().unwrap() = vec![];
+    let replay = format!("/api/events/{id}/replay");
+    let response = call(
+        &service,
+        authed(
+            Method::POST,
+            &replay,
+            br#"{"destination":"sink"}"#,
+            Some("application/json"),
+        ),
+    );
+    assert_eq!(response.status(), StatusCode::ACCEPTED);
+    let body = body_json(&call(&service, authed(Method::GET, &path, b"", None)));
+    assert_eq!(body["deliveries"][0]["state"], "delivered", "{body}");
+    assert_eq!(body["deliveries"][0]["replays"], 1);
+    assert_eq!(
+        body["deliveries"][0]["attempts"].as_array().unwrap().len(),
+        2
+    );
+    let dead = body_json(&call(
+        &service,
+        authed(Method::GET, "/api/dead-letters", b"", None),
+    ));
+    assert!(dead["items"].as_array().unwrap().is_empty());
+}
+
+#[test]
+fn bad_replays_and_queries_are_specific_problems() {
+    let (kv, sender) = (MemoryKv::new(), Scripted::default());
+    let id = ingest(&kv, Provider::Github, "gh-bad");
+    let service = forwarder(&kv, vars(), &sender);
+    let replay = format!("/api/events/{id}/replay");
+    for (body, content_type, status, slug) in [
+        // billing only receives Stripe events.
+        (
+            &br#"{"destination":"billing"}"#[..],
+            "application/json",
+            409,
+            "conflict",
+        ),
+        (
+            br#"{"destination":"nope"}"#,
+            "application/json",
+            409,
+            "conflict",
+        ),
+        (
+            br#"{"destination":null}"#,
+            "application/json",
+            400,
+            "invalid-request",
+        ),
+        (
+            br#"{"destination":"Bad Name"}"#,
+            "application/json",
+            400,
+            "invalid-request",
+        ),
+        (
+            br#"{"other":1}"#,
+            "application/json",
+            400,
+            "invalid-request",
+        ),
+        (b"not json", "application/json", 400, "invalid-request"),
+        (br#"{}"#, "text/plain", 415, "unsupported-media-type"),
+    ] {
+        let response = call(
+            &service,
+            authed(Method::POST, &replay, body, Some(content_type)),
+        );
+        assert_problem(&response, status, slug);
+    }
+    let missing = call(
+        &service,
+        authed(
+            Method::POST,
+            "/api/events/evt_00000000000000000000000000000000/replay",
+            b"",
+            None,
+        ),
+    );
+    assert_problem(&missing, 404, "not-found");
+    for query in [
+        "limit=0",
+        "limit=x",
+        "cursor=0",
+        "cursor=01",
+        "destination=Bad",
+        "colour=red",
+        "limit=1&limit=2",
+    ] {
+        let response = call(
+            &service,
+            authed(
+                Method::GET,
+                &format!("/api/dead-letters?{query}"),
+                b"",
+                None,
+            ),
+        );
+        assert_problem(&response, 400, "invalid-request");
+    }
+}
+
+#[test]
+fn readiness_names_a_destination_the_manifest_does_not_allow() {
+    let (kv, sender) = (MemoryKv::new(), Scripted::default());
+    let ready = call(
+        &forwarder(&kv, vars(), &sender),
+        request(Method::GET, "/forwarder/readyz", &[], b""),
+    );
+    assert_eq!(ready.status(), StatusCode::OK, "{}", body_json(&ready));
+    let mut refused = vars();
+    refused.set("forward_allowed_host_a", "https://unset.invalid");
+    let response = call(
+        &forwarder(&kv, refused, &sender),
+        request(Method::GET, "/forwarder/readyz", &[], b""),
+    );
+    let problem = assert_problem(&response, 503, "not-ready");
+    let text = problem.to_string();
+    assert!(text.contains("destination billing"), "{text}");
+    assert!(
+        !text.contains("billing.example.com"),
+        "no URL in it: {text}"
+    );
+    assert!(!text.contains("Zm9y"), "no secret in it: {text}");
+    // A malformed list is named, never echoed.
+    let mut malformed = vars();
+    malformed.set(
+        "forward_destinations",
+        r#"[{"name":"x","url":"https://x","secret":"s3cret"}]"#,
+    );
+    let response = call(
+        &forwarder(&kv, malformed, &sender),
+        request(Method::GET, "/forwarder/readyz", &[], b""),
+    );
+    let text = assert_problem(&response, 503, "not-ready").to_string();
+    assert!(
+        text.contains("forward_destinations") && !text.contains("s3cret"),
+        "{text}"
+    );
+    // The response carries the usual headers.
+    assert_eq!(header_of(&response, "cache-control"), Some("no-store"));
+}
+
+#[test]
+fn without_destinations_a_dispatch_does_nothing_but_retention() {
+    let (kv, sender) = (MemoryKv::new(), Scripted::default());
+    ingest(&kv, Provider::Github, "gh-quiet");
+    let mut v = vars();
+    v.set("forward_destinations", "");
+    let response = call(
+        &forwarder(&kv, v, &sender),
+        authed(Method::POST, "/api/dispatch", b"", None),
+    );
+    assert_eq!(body_json(&response)["sent"], 0);
+    assert!(sender.sent.lock().unwrap().is_empty());
+}
