@@ -16,7 +16,8 @@
 #   deploy      kustomize overlays rendered and checked offline (scripts/check-deploy.sh)
 #   lint        shellcheck over every script (scripts/, scripts/ci/, .ci/run, deploy/); over
 #               .github/workflows/: actionlint (with shellcheck), the GitHub workflow JSON schema
-#               (check-jsonschema, offline) and every action pinned to a commit sha
+#               (check-jsonschema, offline), zizmor (--offline; .github/zizmor.yml) and the
+#               project's pin rules (scripts/ci/check-action-pins.sh)
 #
 # Env: REQUIRE_SPIN=1   missing spin/redis-server fail the e2e tests instead of skipping them
 #      REQUIRE_TOOLS=1  missing deploy/lint tools fail instead of skipping (.ci/run sets both)
@@ -85,15 +86,18 @@ openapi() {
 }
 
 lint() {
-  local shellcheck=.venv/bin/shellcheck actionlint=.venv/bin/actionlint jsonschema=.venv/bin/check-jsonschema rc=0
+  local shellcheck=.venv/bin/shellcheck actionlint=.venv/bin/actionlint jsonschema=.venv/bin/check-jsonschema zizmor=.venv/bin/zizmor rc=0
   [[ -x "${shellcheck}" ]] || shellcheck=$(command -v shellcheck)
   [[ -x "${actionlint}" ]] || actionlint=$(command -v actionlint)
   [[ -x "${jsonschema}" ]] || jsonschema=$(command -v check-jsonschema)
+  [[ -x "${zizmor}" ]] || zizmor=$(command -v zizmor)
   # Every linter runs; any failure fails the step (errexit is off inside `if "$@"`).
   "${shellcheck}" -x scripts/*.sh scripts/dev scripts/ci/*.sh .ci/run deploy/*.sh deploy/versions.env || rc=1
   "${actionlint}" -shellcheck "${shellcheck}" .github/workflows/*.yml || rc=1
   # The schema ships inside the check-jsonschema wheel: no network.
   "${jsonschema}" --builtin-schema vendor.github-workflows .github/workflows/*.yml || rc=1
+  # Security audit of the workflows (dangerous triggers, cache poisoning, unpinned actions, ...).
+  "${zizmor}" --offline --no-progress .github/workflows/ || rc=1
   scripts/ci/check-action-pins.sh .github/workflows/*.yml || rc=1
   return "${rc}"
 }
@@ -124,7 +128,8 @@ bench_smoke() {
 have_lint_tools() {
   [[ -x .venv/bin/shellcheck || -n "$(command -v shellcheck)" ]] &&
     [[ -x .venv/bin/actionlint || -n "$(command -v actionlint)" ]] &&
-    [[ -x .venv/bin/check-jsonschema || -n "$(command -v check-jsonschema)" ]]
+    [[ -x .venv/bin/check-jsonschema || -n "$(command -v check-jsonschema)" ]] &&
+    [[ -x .venv/bin/zizmor || -n "$(command -v zizmor)" ]]
 }
 
 run_step() { # NAME: one step of the test command, with its skip rules
@@ -139,7 +144,7 @@ run_step() { # NAME: one step of the test command, with its skip rules
     e2e) e2e ;;
     bench) bench_smoke ;;
     deploy) step deploy scripts/check-deploy.sh ;;
-    lint) if have_lint_tools; then step lint lint; else skip lint "shellcheck/actionlint/check-jsonschema"; fi ;;
+    lint) if have_lint_tools; then step lint lint; else skip lint "shellcheck/actionlint/check-jsonschema/zizmor"; fi ;;
   esac
 }
 
