@@ -16,6 +16,13 @@ Called by deploy/lib.sh; each command prints plain lines a shell reads with `rea
                                            COMPONENT=REF (REF: repo@sha256:<64 hex> or repo:tag)
                                            or a bare PREFIX:TAG / PREFIX@... for every component
                                            (PREFIX/<component>:TAG)
+  pods RENDERED                            JSON: per SpinApp what spin-operator v0.6.1 gives its pod
+                                           (internal/controller/deployment.go): the environment
+                                           (SPIN_VARIABLE_<NAME> per variable, ConfigMap values
+                                           resolved from the rendered ConfigMaps, Secret refs left
+                                           as {"secret": NAME, "key": KEY} for the caller to fill),
+                                           SPIN_COMPONENTS_TO_RETAIN, the key-value stores of the
+                                           runtime config, the probe paths and the image
   add-component KUSTOMIZATION PATH         add PATH to the kustomization's `components:`
   executor-hash RENDERED OUT               copy RENDERED to OUT with every SpinApp annotated with
                                            a hash of its SpinAppExecutor's spec (see below)
@@ -194,6 +201,47 @@ def cmd_image_overlay(rendered: str, overlay_dir: str, out_dir: str, specs: list
     return 0
 
 
+def _value_of(entry: dict[str, Any], config_maps: dict[str, dict]) -> Any:
+    if "value" in entry:
+        return str(entry["value"])
+    source = entry.get("valueFrom") or {}
+    if "configMapKeyRef" in source:
+        ref = source["configMapKeyRef"]
+        data = config_maps.get(ref["name"])
+        if data is None or ref["key"] not in data:
+            raise Error(f"ConfigMap {ref['name']} key {ref['key']} is not in the rendered overlay")
+        return str(data[ref["key"]])
+    if "secretKeyRef" in source:
+        ref = source["secretKeyRef"]
+        return {"secret": ref["name"], "key": ref["key"]}
+    raise Error(f"unsupported value source {source}")
+
+
+def cmd_pods(rendered: str) -> int:
+    documents = docs(rendered)
+    config_maps = {d["metadata"]["name"]: d.get("data") or {} for d in documents if d.get("kind") == "ConfigMap"}
+    pods = []
+    for app in (d for d in documents if is_spinapp(d)):
+        spec = app.get("spec") or {}
+        env: dict[str, Any] = {}
+        for variable in spec.get("variables") or []:
+            # deployment.go: SPIN_VARIABLE_<upper-cased name>, valueFrom kept as an env source.
+            env[f"SPIN_VARIABLE_{variable['name'].upper()}"] = _value_of(variable, config_maps)
+        if spec.get("components"):
+            # spinapp_controller.go: SPIN_COMPONENTS_TO_RETAIN, the components joined by commas.
+            env["SPIN_COMPONENTS_TO_RETAIN"] = ",".join(map(str, spec["components"]))
+        stores = []
+        for store in (spec.get("runtimeConfig") or {}).get("keyValueStores") or []:
+            stores.append({"name": store["name"], "type": store["type"],
+                           "options": {o["name"]: _value_of(o, config_maps) for o in store.get("options") or []}})
+        pods.append({"name": app["metadata"]["name"], "image": spec.get("image"), "env": env,
+                     "key_value_stores": stores, "liveness": probe_path(app, "liveness"),
+                     "readiness": probe_path(app, "readiness"),
+                     "components": [str(c) for c in spec.get("components") or []]})
+    print(json.dumps(pods, indent=2))
+    return 0
+
+
 def cmd_add_component(kustomization: str, path: str) -> int:
     file = Path(kustomization)
     data = yaml.safe_load(file.read_text()) or {}
@@ -257,6 +305,7 @@ def main(argv: list[str]) -> int:
         "namespace": (cmd_namespace, 1),
         "spinapps": (cmd_spinapps, 1),
         "placeholders": (cmd_placeholders, 1),
+        "pods": (cmd_pods, 1),
         "add-component": (cmd_add_component, 2),
         "executor-hash": (cmd_executor_hash, 2),
         "stale-runtime-configs": (cmd_stale_runtime_configs, 2),
