@@ -22,6 +22,10 @@
 # Env: REQUIRE_SPIN=1   missing spin/redis-server fail the e2e tests instead of skipping them
 #      REQUIRE_TOOLS=1  missing deploy/lint tools fail instead of skipping (.ci/run sets both)
 #      SPIN_BIN         the spin binary (default: `spin` on PATH)
+#      SPIN_BINS        e2e: run the end-to-end suite once per Spin binary of this space-separated
+#                       list (default: the one found), so a change that works on one runtime and
+#                       not the other fails; .ci/run gives both provided builds (4.1 and 3.6.3)
+#      REQUIRE_CONTAINERD=1  the containerd + shim end-to-end test fails instead of skipping
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -104,16 +108,22 @@ lint() {
 
 e2e() {
   local spin_bin="${SPIN_BIN:-$(command -v spin || true)}"
-  if [[ -z "${spin_bin}" && "${REQUIRE_SPIN}" != 1 ]]; then
+  if [[ -z "${spin_bin}" && -z "${SPIN_BINS:-}" && "${REQUIRE_SPIN}" != 1 ]]; then
     printf '\n\033[1;33m%s\n%s\n%s\033[0m\n' \
       "************************************************************************" \
       "e2e: spin not found (SPIN_BIN or PATH): the end-to-end tests SKIP themselves." \
       "Install Spin (https://spinframework.dev/install) or set REQUIRE_SPIN=1 to fail."
     step e2e-skipped cargo test -p e2e --quiet -- --test-threads=2
     results[-1]="SKIP  e2e (spin not found; the e2e tests were compiled but skipped)"
-  else
-    step e2e cargo test -p e2e --quiet -- --test-threads=2
+    return
   fi
+  # Once per Spin binary: SPIN_BINS, else the one found.
+  local bins bin version
+  read -r -a bins <<<"${SPIN_BINS:-${spin_bin}}"
+  for bin in "${bins[@]}"; do
+    version="$("${bin}" --version 2>/dev/null | awk '{print $2}')"
+    step "e2e (spin ${version:-?})" env SPIN_BIN="${bin}" cargo test -p e2e --quiet -- --test-threads=2
+  done
 }
 
 bench_smoke() {
@@ -168,7 +178,7 @@ else
     esac
   done
   for s in fmt clippy unit wasm openapi e2e bench; do [[ -z "${wanted[${s}]:-}" ]] || wanted[toolchain]=1; done
-  for s in openapi deploy lint; do [[ -z "${wanted[${s}]:-}" ]] || wanted[python]=1; done
+  for s in openapi e2e deploy lint; do [[ -z "${wanted[${s}]:-}" ]] || wanted[python]=1; done
   for s in "${STEPS[@]}"; do [[ -z "${wanted[${s}]:-}" ]] || selected+=("${s}"); done
 fi
 

@@ -372,3 +372,57 @@ def test_context_guard(fake_cluster) -> None:
     out = fake_cluster("prod", "--image", IMAGE)
     assert out.returncode != 0
     assert "not 'k3d-webhook-inbox'" in out.stderr
+
+
+# --- deploy/prune-runtime-configs.sh: the old runtime configs after a Redis password rotation ---
+
+OWNER = {"apiVersion": "core.spinkube.dev/v1alpha1", "kind": "SpinApp", "name": "webhook-inbox-api"}
+
+
+def secret(name: str, owners: list[dict], keys: tuple[str, ...] = ("runtime-config.toml",)) -> dict:
+    return {"metadata": {"name": name, "ownerReferences": owners}, "data": {k: "eA==" for k in keys}}
+
+
+def test_prune_deletes_only_unmounted_operator_runtime_configs(tmp_path: Path) -> None:
+    import json
+
+    secrets = {"items": [
+        secret("webhook-inbox-api-1a2b3c4d", [OWNER]),          # old runtime config: stale
+        secret("webhook-inbox-api-5e6f7a8b", [OWNER]),          # mounted by the Deployment: kept
+        secret("webhook-inbox-api-9c0d1e2f", []),               # not the operator's: kept
+        secret("webhook-inbox-redis", []),                      # ours: kept
+        secret("webhook-inbox-api-3a4b5c6d", [OWNER], ("url",)),  # no runtime-config.toml: kept
+        secret("webhook-inbox-api-extra-1a2b", [OWNER]),        # not <app>-<hex>: kept
+    ]}
+    deployments = {"items": [{"spec": {"template": {"spec": {"volumes": [
+        {"name": "spin-runtime-config", "secret": {"secretName": "webhook-inbox-api-5e6f7a8b"}}]}}}}]}
+    state = tmp_path / "state"
+    state.mkdir()
+    (state / "secrets.json").write_text(json.dumps(secrets))
+    (state / "deployments.json").write_text(json.dumps(deployments))
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "kubectl").write_text(
+        "#!/bin/sh\n"
+        f'echo "$*" >>{state}/calls\n'
+        'case "$*" in\n'
+        '  "version --client") echo "Client Version: v1.35.0" ;;\n'
+        '  "config current-context") echo ci ;;\n'
+        f'  *"get secrets -o json") cat {state}/secrets.json ;;\n'
+        f'  *"get deployments -o json") cat {state}/deployments.json ;;\n'
+        '  *"delete secret "*) ;;\n'
+        '  *) exit 1 ;;\n'
+        "esac\n"
+    )
+    (bin_dir / "kubectl").chmod(0o755)
+    script = REPO / "deploy" / "prune-runtime-configs.sh"
+    env = {"PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
+    dry = run("--dry-run", "--yes", "webhook-inbox-prod", script=script, env=env)
+    assert dry.returncode == 0, dry.stdout + dry.stderr
+    assert "would delete Secret webhook-inbox-api-1a2b3c4d" in dry.stdout
+    assert "delete secret" not in (state / "calls").read_text()
+    out = run("--yes", "webhook-inbox-prod", script=script, env=env)
+    assert out.returncode == 0, out.stdout + out.stderr
+    deletes = [c for c in (state / "calls").read_text().splitlines() if "delete secret" in c]
+    assert deletes == ["-n webhook-inbox-prod delete secret webhook-inbox-api-1a2b3c4d"]
+    assert "eA==" not in out.stdout + out.stderr
