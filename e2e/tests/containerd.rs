@@ -7,9 +7,10 @@
 //! port. Every SpinApp's probes answer, and a signed delivery through the webhook container is
 //! read back through the api container: the cluster's data path across pods sharing one Redis.
 //!
-//! The containers start one after the other: two containers of one whole-app image started at
-//! the same moment make shim v0.24.0 fail one of them (`Failed to read Spin app manifest from
-//! "/spin.toml"`; docs/operations.md, "Pods of one artifact starting together").
+//! The containers start one after the other: Spin containers started at the same moment make
+//! shim v0.24.0 fail one of them (`Failed to read Spin app manifest from "/spin.toml"`; seen
+//! through ctr and through containerd's CRI plugin; docs/operations.md, "Pods starting together
+//! on one node").
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
