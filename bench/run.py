@@ -304,23 +304,31 @@ def pushed_artifact(spin: str, workdir: Path) -> dict | None:
                 fail("the local registry did not start")
             time.sleep(0.05)
         image = f"127.0.0.1:{port}/bench/webhook-inbox"
-        reference = run([str(ROOT / "scripts" / "push.sh"), "--insecure", image, "bench"],
-                        cwd=ROOT, env=dict(os.environ, SPIN_BIN=spin)).stdout.strip().splitlines()[-1]
+        # One artifact per component (scripts/push.sh prints `component=reference` lines): a
+        # node pulls each SpinApp's own; the sum is what all of them cost.
+        lines = run([str(ROOT / "scripts" / "push.sh"), "--insecure", image, "bench"],
+                    cwd=ROOT, env=dict(os.environ, SPIN_BIN=spin)).stdout.split()
+        references = dict(line.split("=", 1) for line in lines if "=" in line)
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-        conn.request("GET", "/v2/bench/webhook-inbox/manifests/bench",
-                     headers={"Accept": "application/vnd.oci.image.manifest.v1+json"})
-        manifest_bytes = conn.getresponse().read()
-        manifest = json.loads(manifest_bytes)
-        raw, gzipped = len(manifest_bytes), len(manifest_bytes)
-        for blob in [manifest["config"], *manifest["layers"]]:
-            conn.request("GET", f"/v2/bench/webhook-inbox/blobs/{blob['digest']}")
-            data = conn.getresponse().read()
-            raw += len(data)
-            gzipped += gz(data)
-        log(f"artifact {reference}: {raw:,} B raw, {gzipped:,} B gzip, "
-            f"{len(manifest['layers'])} layers")
-        return {"reference": reference, "raw": raw, "gzip": gzipped,
-                "layers": len(manifest["layers"])}
+        raw = gzipped = layers = 0
+        per_component = {}
+        for component in references:
+            repo = f"bench/webhook-inbox/{component}"
+            conn.request("GET", f"/v2/{repo}/manifests/bench",
+                         headers={"Accept": "application/vnd.oci.image.manifest.v1+json"})
+            manifest_bytes = conn.getresponse().read()
+            manifest = json.loads(manifest_bytes)
+            one_raw, one_gz = len(manifest_bytes), len(manifest_bytes)
+            for blob in [manifest["config"], *manifest["layers"]]:
+                conn.request("GET", f"/v2/{repo}/blobs/{blob['digest']}")
+                data = conn.getresponse().read()
+                one_raw += len(data)
+                one_gz += gz(data)
+            per_component[component] = {"raw": one_raw, "gzip": one_gz, "reference": references[component]}
+            raw, gzipped, layers = raw + one_raw, gzipped + one_gz, layers + len(manifest["layers"])
+            log(f"artifact {references[component]}: {one_raw:,} B raw, {one_gz:,} B gzip")
+        return {"reference": " ".join(references.values()), "raw": raw, "gzip": gzipped,
+                "layers": layers, "components": per_component}
     finally:
         proc.terminate()
         proc.wait()
@@ -562,7 +570,7 @@ def targets(results: dict, cfg: dict) -> list[dict]:
           s["app_components_raw"] <= APP_BUDGET, f"{s['app_components_raw']:,} B")
     if s.get("artifact"):
         a = s["artifact"]["raw"]
-        check("pushed artifact <= 1 MB", a, APP_BUDGET, a <= APP_BUDGET, f"{a:,} B")
+        check("pushed artifacts (all components) <= 1 MB", a, APP_BUDGET, a <= APP_BUDGET, f"{a:,} B")
     cells = results["throughput"]
     for c in cfg["concurrency"]:
         app, hello = cell(cells, "app", "GET /healthz", c), cell(cells, "hello", "GET /", c)
@@ -604,7 +612,7 @@ def markdown(results: dict) -> str:
                f"{sum(c['gzip'] for c in s['components'].values()):,} | 1,000,000 |")
     if s.get("artifact"):
         a = s["artifact"]
-        out.append(f"| pushed app artifact (manifest + config + {a['layers']} layers) | "
+        out.append(f"| pushed artifacts, one per component (manifests + configs + {a['layers']} layers) | "
                    f"{a['raw']:,} | {a['gzip']:,} | 1,000,000 |")
     out.append(f"| hello-world baseline .wasm | {s['hello']['raw']:,} | {s['hello']['gzip']:,} | |")
     out.append(f"| the tutorial's app | {TUTORIAL_APP_BYTES:,} | | |")
