@@ -78,7 +78,14 @@ esac
 
 # A release is deployed by digest, never by a tag that can move.
 ((${#IMAGES[@]})) || die "--image is required (COMPONENT=repo@sha256:<digest> for each component)"
-declare -A EXPECT_COMMIT=()
+# expected_commit COMPONENT: the stamp --expect-commit gave for it, or nothing. (A list and a
+# loop, not an associative array: macOS still ships bash 3.2.)
+expected_commit() {
+  local item
+  for item in ${EXPECTS[@]+"${EXPECTS[@]}"}; do
+    [[ "${item%%=*}" != "$1" ]] || { printf '%s' "${item#*=}"; return 0; }
+  done
+}
 for i in "${!IMAGES[@]}"; do
   item="${IMAGES[i]}"
   [[ "${item}" == *=* ]] ||
@@ -98,7 +105,6 @@ for item in ${EXPECTS[@]+"${EXPECTS[@]}"}; do
   [[ "${item}" == *=* ]] || die "--expect-commit needs COMPONENT=SHA, got '${item}'"
   sha="${item#*=}"
   [[ -z "${sha}" || "${sha}" =~ ^[0-9a-f]{7,40}$ ]] || die "--expect-commit ${item%%=*} needs a git commit sha, got '${sha}'"
-  EXPECT_COMMIT[${item%%=*}]="${sha}"
 done
 if [[ -n "${SECRETS_ENV}" ]]; then
   [[ "${APP_ENV}" == dev ]] || die "--secrets-env is for dev only; staging and prod use Secrets created outside git"
@@ -154,7 +160,8 @@ if ((DRY_RUN)); then
         else
           info "    smoke test: GET ${live} ${ready} on service/${app} port 80 (kubectl port-forward)"
         fi
-        [[ -z "${EXPECT_COMMIT[${component}]:-}" ]] || info "    ${live} must report commit ${EXPECT_COMMIT[${component}]}"
+        expect="$(expected_commit "${component}")"
+        [[ -z "${expect}" ]] || info "    ${live} must report commit ${expect}"
       fi
     done <"${WORK}/spinapps.tsv"
   } >&2
@@ -261,7 +268,7 @@ probe() {
 smoke() {
   local what="$1" component="$2" live="$3" ready="$4" host="${5:-}" expect
   [[ "${live}" != - && "${ready}" != - ]] || die "${what}: the rendered SpinApp has no liveness/readiness httpGet path"
-  expect="${EXPECT_COMMIT[${component}]:-}"
+  expect="$(expected_commit "${component}")"
   wait_until "${SMOKE_TIMEOUT}" probe "${live}" "${host}" ||
     die "${what}: GET ${live} did not answer 200 within ${SMOKE_TIMEOUT}s (kubectl -n ${NAMESPACE} get pods; logs of the pods)"
   if [[ -n "${expect}" ]] && ! grep -Eq "\"commit\" *: *\"${expect}" "${WORK}/body"; then
