@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Deploys one environment of the app onto a cluster prepared by deploy/bootstrap.sh:
-#   platform check -> namespace -> Redis + its Secrets -> app Secrets -> kubectl apply -k overlay
-#   -> wait for the operator's Deployments -> smoke test through the Ingress.
+#   render the overlay (no cluster yet; the placeholder digest is refused) -> platform check ->
+#   namespace -> Redis + its Secrets -> app Secrets -> kubectl apply -> wait for the operator's
+#   Deployments -> smoke test through the Ingress.
 # Idempotent: re-running re-applies the overlay and keeps existing Secrets and Redis data.
 set -euo pipefail
 
@@ -14,13 +15,17 @@ Usage: deploy/deploy-app.sh ENV [options]      ENV: dev | staging | prod
 
 Options:
   --generate-secrets  staging/prod: create the Secret webhook-inbox-secrets with random values
-                      when it is missing (throwaway clusters only; real ones: docs/deploy.md)
+                      when it is missing (throwaway clusters only; real ones: docs/deploy.md).
+                      dev always does this when the Secret is missing
   --no-redis          do not install the in-cluster Redis: the Secret webhook-inbox-redis (key url)
                       must already point at your Redis
-  --image REF         deploy this app image instead of the overlay's (REF = repo:tag or
-                      repo@sha256:digest), e.g. one you pushed with 'spin registry push'
+  --image IMAGE...     deploy these artifacts instead of the overlay's: COMPONENT=REF (REF =
+                      repo:tag or repo@sha256:digest) for each component, or PREFIX:TAG for all
+                      (PREFIX/<component>:TAG, what scripts/push.sh PREFIX TAG pushes); repeatable.
+                      prod's overlay commits a placeholder digest: prod needs --image
   --observability     add kustomize/components/observability for this apply (needs
-                      deploy/bootstrap.sh --with-observability)
+                      deploy/bootstrap.sh --with-observability); the SpinApps are then made to
+                      reconcile, since the operator reads the executor's otel settings only then
   --no-smoke-test     skip the curl checks through the Ingress
   --yes               allow a kubectl context other than k3d-${CLUSTER_NAME}
   -h, --help          show this help
@@ -34,13 +39,13 @@ GENERATE_SECRETS=0
 WITH_REDIS=1
 WITH_OBSERVABILITY=0
 SMOKE_TEST=1
-IMAGE=""
+IMAGES=()
 while (($#)); do
   case "$1" in
     --generate-secrets) GENERATE_SECRETS=1; shift ;;
     --no-redis) WITH_REDIS=0; shift ;;
     --observability) WITH_OBSERVABILITY=1; shift ;;
-    --image) IMAGE="${2:?--image needs a reference}"; shift 2 ;;
+    --image) read -r -a more <<<"${2:?--image needs a reference}"; IMAGES+=(${more[@]+"${more[@]}"}); shift 2 ;;
     --no-smoke-test) SMOKE_TEST=0; shift ;;
     --yes) ALLOW_ANY_CONTEXT=1; export ALLOW_ANY_CONTEXT; shift ;;
     -h | --help) usage; exit 0 ;;
@@ -53,12 +58,33 @@ case "${APP_ENV}" in
   "") usage >&2; die "ENV is required" ;;
   *) die "unknown ENV '${APP_ENV}' (dev, staging or prod)" ;;
 esac
-# Fail on a malformed --image before touching the cluster.
-[[ -z "${IMAGE}" ]] || parse_image_ref "${IMAGE}"
 
 OVERLAY="${REPO_ROOT}/kustomize/overlays/${APP_ENV}"
-NAMESPACE="$(sed -n 's/^namespace:[[:space:]]*//p' "${OVERLAY}/kustomization.yaml" | head -n1)"
-[[ -n "${NAMESPACE}" ]] || die "could not read 'namespace:' from ${OVERLAY}/kustomization.yaml"
+NAMESPACE="$(overlay_namespace "${OVERLAY}")" || die "could not read 'namespace:' from ${OVERLAY}/kustomization.yaml"
+
+# Everything is rendered and checked before the cluster is touched: a malformed --image, or the
+# placeholder digest, stops here. A private copy of kustomize/ takes the changes, so the committed
+# overlay stays untouched.
+step "Rendering kustomize/overlays/${APP_ENV}"
+work="$(mktemp -d)"
+trap 'rm -rf "${work}"' EXIT
+cp -R "${REPO_ROOT}/kustomize" "${work}/"
+render_dir="${work}/kustomize/overlays/${APP_ENV}"
+if ((WITH_OBSERVABILITY)); then
+  add_component_to_overlay "${render_dir}/kustomization.yaml" ../../components/observability
+  info "with kustomize/components/observability"
+fi
+if ((${#IMAGES[@]})); then
+  # A wrapper kustomization whose `images:` point each SpinApp at its component's artifact.
+  image_overlay "${work}/kustomize" "${APP_ENV}" "${IMAGES[@]}" >"${work}/images.tsv"
+  render_dir="${IMAGE_OVERLAY_DIR}"
+  while IFS=$'\t' read -r component ref; do info "image ${component}: ${ref}"; done <"${work}/images.tsv"
+fi
+RENDERED="${work}/rendered.yaml"
+kubectl kustomize "${render_dir}" >"${RENDERED}" || die "kubectl kustomize ${APP_ENV} failed"
+refuse_placeholders "${RENDERED}"
+annotate_executor_hash "${RENDERED}"
+ok "rendered $(grep -c '^kind:' "${RENDERED}") objects for ${NAMESPACE}"
 
 step "Checking prerequisites"
 check_kubectl
@@ -99,65 +125,33 @@ else
 fi
 
 step "App secrets"
-if [[ "${APP_ENV}" == dev ]]; then
-  secrets_env="${OVERLAY}/secrets.env"
-  if [[ -f "${secrets_env}" ]]; then
-    ok "using ${secrets_env#"${REPO_ROOT}"/} (git-ignored)"
+if kubectl -n "${NAMESPACE}" get secret webhook-inbox-secrets >/dev/null 2>&1; then
+  ok "Secret webhook-inbox-secrets exists"
+elif [[ "${APP_ENV}" == dev ]] || ((GENERATE_SECRETS)); then
+  create_random_app_secret "${NAMESPACE}"
+  if [[ "${APP_ENV}" == dev ]]; then
+    ok "created Secret webhook-inbox-secrets with random values (read them back: docs/deploy.md, secret_of)"
   else
-    (
-      umask 077
-      {
-        echo "# Generated by deploy/deploy-app.sh on $(date -u +%Y-%m-%dT%H:%M:%SZ). Git-ignored; edit freely."
-        random_app_secrets_env
-      } >"${secrets_env}"
-    )
-    ok "generated ${secrets_env#"${REPO_ROOT}"/} with random values"
+    warn "generated Secret webhook-inbox-secrets with random values (--generate-secrets): fine for a throwaway cluster only"
   fi
 else
-  if kubectl -n "${NAMESPACE}" get secret webhook-inbox-secrets >/dev/null 2>&1; then
-    ok "Secret webhook-inbox-secrets exists"
-  elif ((GENERATE_SECRETS)); then
-    tmp="$(mktemp -d)"
-    trap 'rm -rf "${tmp}"' EXIT
-    chmod 700 "${tmp}"
-    random_secret >"${tmp}/api_token"
-    random_secret >"${tmp}/webhook_github_secret"
-    printf 'whsec_%s' "$(random_secret)" >"${tmp}/webhook_stripe_secret"
-    printf 'whsec_%s' "$(head -c 32 /dev/urandom | base64 | tr -d '\n')" >"${tmp}/webhook_standard_secret"
-    kubectl -n "${NAMESPACE}" create secret generic webhook-inbox-secrets \
-      --from-file="${tmp}/api_token" --from-file="${tmp}/webhook_github_secret" \
-      --from-file="${tmp}/webhook_stripe_secret" --from-file="${tmp}/webhook_standard_secret" >/dev/null
-    kubectl -n "${NAMESPACE}" label secret webhook-inbox-secrets app.kubernetes.io/part-of=webhook-inbox >/dev/null
-    warn "generated Secret webhook-inbox-secrets with random values (--generate-secrets): fine for a throwaway cluster only"
-  else
-    die "Secret ${NAMESPACE}/webhook-inbox-secrets is missing. Create it from your secret store (docs/deploy.md, Secrets), or pass --generate-secrets on a throwaway cluster."
-  fi
+  die "Secret ${NAMESPACE}/webhook-inbox-secrets is missing. Create it from your secret store (docs/deploy.md, Secrets), or pass --generate-secrets on a throwaway cluster."
 fi
 
 step "Applying kustomize/overlays/${APP_ENV}"
-apply_dir="${OVERLAY}"
-if ((WITH_OBSERVABILITY)) || [[ -n "${IMAGE}" ]]; then
-  # Same technique as scripts/check-deploy.sh: a private copy of kustomize/, changed there, so
-  # the committed overlay stays untouched.
-  work="$(mktemp -d)"
-  trap 'rm -rf "${work}" "${tmp:-}"' EXIT
-  cp -R "${REPO_ROOT}/kustomize" "${work}/"
-  apply_dir="${work}/kustomize/overlays/${APP_ENV}"
-  if ((WITH_OBSERVABILITY)); then
-    add_component_to_overlay "${apply_dir}/kustomization.yaml" ../../components/observability
-    info "with kustomize/components/observability"
-  fi
-  if [[ -n "${IMAGE}" ]]; then
-    # A wrapper kustomization whose `images:` rewrites the overlay's (already tagged) app image.
-    image_overlay "${work}/kustomize" "${APP_ENV}" "${IMAGE}"
-    apply_dir="${IMAGE_OVERLAY_DIR}"
-    info "with image ${IMAGE}"
-  fi
-fi
 # The overlay orders the SpinAppExecutor before the SpinApps, but the operator's admission webhook
 # reads executors from a cache; a retry covers the rare first-apply race (apply is idempotent).
-retry 3 10 kubectl apply -k "${apply_dir}"
-ok "kubectl apply -k kustomize/overlays/${APP_ENV}"
+retry 3 10 kubectl apply -f "${RENDERED}"
+ok "kubectl apply of kustomize/overlays/${APP_ENV}"
+# spin-operator v0.6.1 does not watch SpinAppExecutors: it reads the executor (and its otel
+# settings) only when it reconciles a SpinApp. The SpinApps carry a hash of their executor's spec
+# (annotate_executor_hash), so a changed executor changed them too and the apply above made the
+# operator reconcile them; say so, since that is what turns observability on or off.
+if ((WITH_OBSERVABILITY)); then
+  ok "observability: the executor now exports OTLP; the SpinApps were updated with its new hash, so the operator reconciles them and rolls their pods"
+else
+  ok "SpinApps carry their executor's spec hash: an executor change reaches the pods on this apply"
+fi
 
 step "Waiting for the operator's Deployments"
 # (A plain loop instead of mapfile: macOS still ships bash 3.2.)

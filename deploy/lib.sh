@@ -156,14 +156,23 @@ random_secret() {
   od -An -N24 -tx1 /dev/urandom | tr -d ' \n'
 }
 
-# random_app_secrets_env: the dev overlay's secrets.env (KEY=value lines) with random values.
-# Print it only into a file created under `umask 077`, never to a terminal or a log.
-random_app_secrets_env() {
-  echo "api_token=$(random_secret)"
-  echo "webhook_github_secret=$(random_secret)"
-  echo "webhook_stripe_secret=whsec_$(random_secret)"
+# create_random_app_secret NAMESPACE: the Secret webhook-inbox-secrets with random values (dev,
+# and throwaway clusters with --generate-secrets). The values go through files in a private
+# folder, never through arguments or output.
+create_random_app_secret() {
+  local ns="$1" dir
+  dir="$(mktemp -d)"
+  chmod 700 "${dir}"
+  random_secret >"${dir}/api_token"
+  random_secret >"${dir}/webhook_github_secret"
+  printf 'whsec_%s' "$(random_secret)" >"${dir}/webhook_stripe_secret"
   # Standard Webhooks secrets are whsec_ + base64 of the key bytes.
-  echo "webhook_standard_secret=whsec_$(head -c 32 /dev/urandom | base64 | tr -d '\n')"
+  printf 'whsec_%s' "$(head -c 32 /dev/urandom | base64 | tr -d '\n')" >"${dir}/webhook_standard_secret"
+  kubectl -n "${ns}" create secret generic webhook-inbox-secrets \
+    --from-file="${dir}/api_token" --from-file="${dir}/webhook_github_secret" \
+    --from-file="${dir}/webhook_stripe_secret" --from-file="${dir}/webhook_standard_secret" >/dev/null
+  rm -rf "${dir}"
+  kubectl -n "${ns}" label secret webhook-inbox-secrets app.kubernetes.io/part-of=webhook-inbox >/dev/null
 }
 
 # render_deploy_manifest FILE: print a deploy/manifests file with @VAR@ placeholders replaced by
@@ -191,56 +200,76 @@ helm_install() {
   helm upgrade --install "${release}" "$@" --namespace "${ns}"
 }
 
+# The YAML the scripts read or change goes through deploy/manifest.py (PyYAML), never awk/sed.
+# Its Python: PYTHON, else the repository's .venv (./scripts/test.sh makes it), else python3.
+deploy_python() {
+  if [[ -z "${DEPLOY_PY:-}" ]]; then
+    if [[ -n "${PYTHON:-}" ]]; then
+      DEPLOY_PY="${PYTHON}"
+    elif [[ -x "${REPO_ROOT}/.venv/bin/python" ]]; then
+      DEPLOY_PY="${REPO_ROOT}/.venv/bin/python"
+    else
+      DEPLOY_PY=python3
+    fi
+    "${DEPLOY_PY}" -c 'import yaml' 2>/dev/null ||
+      die "${DEPLOY_PY} cannot import yaml: pip install -r deploy/requirements.txt (PyYAML), or set PYTHON"
+  fi
+}
+
+# manifest_tool COMMAND ARGS...: deploy/manifest.py (see its --help).
+manifest_tool() {
+  deploy_python
+  "${DEPLOY_PY}" "${DEPLOY_DIR}/manifest.py" "$@"
+}
+
+# overlay_namespace OVERLAY_DIR: the overlay's `namespace:`.
+overlay_namespace() {
+  manifest_tool namespace "$1/kustomization.yaml"
+}
+
 # add_component_to_overlay KUSTOMIZATION_FILE COMPONENT_PATH: add a kustomize component to an
 # overlay's kustomization.yaml (used on private copies by deploy-app.sh --observability and
 # scripts/check-deploy.sh; the committed overlays stay untouched).
 add_component_to_overlay() {
-  local file="$1" component="$2"
-  if grep -q '^components:' "${file}"; then
-    # Block-style list assumed (`components:` then `  - path` lines). awk: portable to macOS.
-    awk -v c="${component}" '{ print } /^components:[[:space:]]*$/ { print "  - " c }' "${file}" >"${file}.tmp"
-    mv "${file}.tmp" "${file}"
-  else
-    printf '\ncomponents:\n  - %s\n' "${component}" >>"${file}"
-  fi
+  manifest_tool add-component "$1" "$2"
 }
 
-# parse_image_ref REF: split an app image reference into IMAGE_NAME and IMAGE_PIN, the two halves
-# of a kustomize `images:` entry (IMAGE_PIN is `digest: sha256:...` or `newTag: "..."`).
-# REF is repo@sha256:<64 hex> or repo:tag; anything else dies.
-parse_image_ref() {
-  local ref="$1"
-  if [[ "${ref}" =~ ^[a-z0-9][^@[:space:]]*@sha256:[0-9a-f]{64}$ ]]; then
-    IMAGE_NAME="${ref%@*}" IMAGE_PIN="digest: ${ref#*@}"
-    [[ "${IMAGE_NAME##*/}" != *:* ]] || die "an image reference has a tag or a digest, not both: '${ref}'"
-  elif [[ "${ref}" != *@* && "${ref##*/}" == *:* && "${ref}" =~ ^[a-z0-9][^[:space:]]*$ ]]; then
-    IMAGE_NAME="${ref%:*}" IMAGE_PIN="newTag: \"${ref##*:}\""
-  else
-    die "an image reference needs a tag or a digest (repo:tag or repo@sha256:<64 hex>), got '${ref}'"
-  fi
-}
-
-# image_overlay KUSTOMIZE_COPY ENV IMAGE: in a private copy of kustomize/ (never the committed
-# one), add overlays/with-image, a wrapper kustomization over overlays/ENV whose `images:` entry
-# points the overlay's app image at IMAGE (repo:tag or repo@sha256:digest), like
-# `kustomize edit set image` on the overlay but with kubectl alone. It repeats the overlay's
-# sortOptions, which are not inherited. Sets IMAGE_OVERLAY_DIR to the wrapper's folder.
+# image_overlay KUSTOMIZE_COPY ENV IMAGE...: in a private copy of kustomize/ (never the committed
+# one), add overlays/with-image, a wrapper kustomization over overlays/ENV whose `images:` point
+# each SpinApp at the artifact of its own component, like `kustomize edit set image` per
+# component. IMAGE is COMPONENT=REF (repo@sha256:<64 hex> or repo:tag), or PREFIX:TAG for every
+# component (PREFIX/<component>:TAG). The overlay's sortOptions are repeated (not inherited).
+# Sets IMAGE_OVERLAY_DIR; prints `component<TAB>image` lines.
 image_overlay() {
-  local copy="$1" env="$2" image="$3" current
-  parse_image_ref "${image}"
-  # The name the overlay's SpinApps carry today (tag or digest stripped): what `images:` matches.
-  current="$(kubectl kustomize "${copy}/overlays/${env}" | sed -n 's/^  image: //p')"
-  current="${current%%$'\n'*}"
-  current="${current%@*}"
-  [[ "${current##*/}" == *:* ]] && current="${current%:*}"
-  [[ -n "${current}" ]] || die "could not find the SpinApps' image in the rendered overlay ${env}"
+  local copy="$1" env="$2"
+  shift 2
+  local current
+  current="$(mktemp)"
+  kubectl kustomize "${copy}/overlays/${env}" >"${current}" || { rm -f "${current}"; die "could not render overlay ${env}"; }
   IMAGE_OVERLAY_DIR="${copy}/overlays/with-image"
-  mkdir -p "${IMAGE_OVERLAY_DIR}"
-  {
-    printf 'resources:\n  - ../%s\nimages:\n  - name: %s\n    newName: %s\n    %s\n' \
-      "${env}" "${current}" "${IMAGE_NAME}" "${IMAGE_PIN}"
-    # sortOptions are not inherited: repeat the overlay's.
-    awk '/^sortOptions:/ { p = 1; print; next } p && /^[^[:space:]#]/ { p = 0 } p' \
-      "${copy}/overlays/${env}/kustomization.yaml"
-  } >"${IMAGE_OVERLAY_DIR}/kustomization.yaml"
+  if ! manifest_tool image-overlay "${current}" "${copy}/overlays/${env}" "${IMAGE_OVERLAY_DIR}" "$@"; then
+    rm -f "${current}"
+    die "--image: see the error above"
+  fi
+  rm -f "${current}"
+}
+
+# refuse_placeholders RENDERED: die, before anything reaches a cluster, when a SpinApp would run
+# the committed placeholder digest (sha256:000...0): its pods would sit in ErrImagePull.
+refuse_placeholders() {
+  local found
+  if ! found="$(manifest_tool placeholders "$1")"; then
+    found="${found//$'\t'/ runs }"
+    die "refusing to deploy the placeholder image digest the overlay commits (${found//$'\n'/; }). Pass the released digests: --image COMPONENT=REPO@sha256:<digest> for each component (the release run's summary lists them)"
+  fi
+}
+
+# annotate_executor_hash RENDERED: annotate every SpinApp in RENDERED (in place) with a hash of its
+# SpinAppExecutor's spec, so that applying a changed executor also changes the SpinApps and the
+# operator, which does not watch executors, reconciles them (deploy/manifest.py executor-hash).
+annotate_executor_hash() {
+  local out
+  out="$(mktemp)"
+  manifest_tool executor-hash "$1" "${out}" >/dev/null || { rm -f "${out}"; die "could not annotate the SpinApps"; }
+  mv "${out}" "$1"
 }

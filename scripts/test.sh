@@ -23,13 +23,18 @@
 #               Grafana dashboard's schema and queries
 #   lint        shellcheck over every script (scripts/, scripts/ci/, .ci/run, deploy/); over
 #               .github/workflows/: actionlint (with shellcheck), the GitHub workflow JSON schema
-#               (check-jsonschema, offline) and every action pinned to a commit sha; unused
-#               Cargo dependencies (cargo-machete)
+#               (check-jsonschema, offline), zizmor (--offline; .github/zizmor.yml), the
+#               project's pin rules (scripts/ci/check-action-pins.sh) and unused Cargo
+#               dependencies (cargo-machete)
 #
 # Env: REQUIRE_SPIN=1   missing spin/redis-server/chromium fail the e2e and browser tests instead of skipping
 #      REQUIRE_TOOLS=1  missing deploy/lint tools fail instead of skipping (.ci/run sets both)
 #      SPIN_BIN         the spin binary (default: `spin` on PATH)
 #      CHROMIUM_BIN     the browser (default: /usr/bin/chromium, then `chromium` on PATH)
+#      SPIN_BINS        e2e: run the end-to-end suite once per Spin binary of this space-separated
+#                       list (default: the one found), so a change that works on one runtime and
+#                       not the other fails; .ci/run gives both provided builds (4.1 and 3.6.3)
+#      REQUIRE_CONTAINERD=1  the containerd + shim end-to-end test fails instead of skipping
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -94,15 +99,18 @@ openapi() {
 }
 
 lint() {
-  local shellcheck=.venv/bin/shellcheck actionlint=.venv/bin/actionlint jsonschema=.venv/bin/check-jsonschema rc=0
+  local shellcheck=.venv/bin/shellcheck actionlint=.venv/bin/actionlint jsonschema=.venv/bin/check-jsonschema zizmor=.venv/bin/zizmor rc=0
   [[ -x "${shellcheck}" ]] || shellcheck=$(command -v shellcheck)
   [[ -x "${actionlint}" ]] || actionlint=$(command -v actionlint)
   [[ -x "${jsonschema}" ]] || jsonschema=$(command -v check-jsonschema)
+  [[ -x "${zizmor}" ]] || zizmor=$(command -v zizmor)
   # Every linter runs; any failure fails the step (errexit is off inside `if "$@"`).
   "${shellcheck}" -x scripts/*.sh scripts/dev scripts/ci/*.sh .ci/run deploy/*.sh deploy/versions.env || rc=1
   "${actionlint}" -shellcheck "${shellcheck}" .github/workflows/*.yml || rc=1
   # The schema ships inside the check-jsonschema wheel: no network.
   "${jsonschema}" --builtin-schema vendor.github-workflows .github/workflows/*.yml || rc=1
+  # Security audit of the workflows (dangerous triggers, cache poisoning, unpinned actions, ...).
+  "${zizmor}" --offline --no-progress .github/workflows/ || rc=1
   scripts/ci/check-action-pins.sh .github/workflows/*.yml || rc=1
   # Unused dependencies (cargo-machete, from crates.io; .ci/run installs it).
   if command -v cargo-machete >/dev/null; then
@@ -118,16 +126,22 @@ lint() {
 
 e2e() {
   local spin_bin="${SPIN_BIN:-$(command -v spin || true)}"
-  if [[ -z "${spin_bin}" && "${REQUIRE_SPIN}" != 1 ]]; then
+  if [[ -z "${spin_bin}" && -z "${SPIN_BINS:-}" && "${REQUIRE_SPIN}" != 1 ]]; then
     printf '\n\033[1;33m%s\n%s\n%s\033[0m\n' \
       "************************************************************************" \
       "e2e: spin not found (SPIN_BIN or PATH): the end-to-end tests SKIP themselves." \
       "Install Spin (https://spinframework.dev/install) or set REQUIRE_SPIN=1 to fail."
     step e2e-skipped cargo test -p e2e --quiet -- --test-threads=2
     results[-1]="SKIP  e2e (spin not found; the e2e tests were compiled but skipped)"
-  else
-    step e2e cargo test -p e2e --quiet -- --test-threads=2
+    return
   fi
+  # Once per Spin binary: SPIN_BINS, else the one found.
+  local bins bin version
+  read -r -a bins <<<"${SPIN_BINS:-${spin_bin}}"
+  for bin in "${bins[@]}"; do
+    version="$("${bin}" --version 2>/dev/null | awk '{print $2}')"
+    step "e2e (spin ${version:-?})" env SPIN_BIN="${bin}" cargo test -p e2e --quiet -- --test-threads=2
+  done
 }
 
 browser() { # pytest skips loudly without spin or chromium unless REQUIRE_SPIN=1
@@ -150,7 +164,8 @@ bench_smoke() {
 have_lint_tools() {
   [[ -x .venv/bin/shellcheck || -n "$(command -v shellcheck)" ]] &&
     [[ -x .venv/bin/actionlint || -n "$(command -v actionlint)" ]] &&
-    [[ -x .venv/bin/check-jsonschema || -n "$(command -v check-jsonschema)" ]]
+    [[ -x .venv/bin/check-jsonschema || -n "$(command -v check-jsonschema)" ]] &&
+    [[ -x .venv/bin/zizmor || -n "$(command -v zizmor)" ]]
 }
 
 run_step() { # NAME: one step of the test command, with its skip rules
@@ -168,7 +183,7 @@ run_step() { # NAME: one step of the test command, with its skip rules
     bench) bench_smoke ;;
     deploy) step deploy env EXTRA_CRDS_DIR="${EXTRA_CRDS_DIR:-tools/observability-check/vendor/monitoring-crds}" scripts/check-deploy.sh ;;
     observability) step observability scripts/check-observability.sh ;;
-    lint) if have_lint_tools; then step lint lint; else skip lint "shellcheck/actionlint/check-jsonschema"; fi ;;
+    lint) if have_lint_tools; then step lint lint; else skip lint "shellcheck/actionlint/check-jsonschema/zizmor"; fi ;;
   esac
 }
 

@@ -6,7 +6,7 @@
 #
 # Usage: scripts/wasm-sizes.sh [--locked] [COMPONENT...]
 #   no COMPONENT  every component (the test command's `wasm` step)
-#   COMPONENT...  only those (health, api, webhook, console, forwarder): the CI and release workflows run one
+#   COMPONENT...  only those (spin.toml's component ids): the CI and release workflows run one
 #                 job per component
 #   --locked      passed to cargo: Cargo.lock must already be up to date (CI)
 # With GITHUB_STEP_SUMMARY set (GitHub Actions), the table is also appended to the run summary.
@@ -14,7 +14,8 @@ set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 readonly COMPONENT_BUDGET=400000
-readonly ALL_COMPONENTS=(health api webhook console forwarder)
+mapfile -t ALL_COMPONENTS < <(python3 scripts/ci/components.py list)
+readonly ALL_COMPONENTS
 
 cargo_flags=()
 components=()
@@ -22,8 +23,12 @@ for arg in "$@"; do
   case "${arg}" in
     --locked) cargo_flags+=(--locked) ;;
     -h | --help) sed -n '2,/^set -euo pipefail/{/^set /d;s/^# \{0,1\}//;p}' "${BASH_SOURCE[0]}"; exit 0 ;;
-    health | api | webhook | console | forwarder) components+=("${arg}") ;;
-    *) echo "wasm-sizes: unknown argument '${arg}' (components: ${ALL_COMPONENTS[*]})" >&2; exit 2 ;;
+    -*) echo "wasm-sizes: unknown option '${arg}'" >&2; exit 2 ;;
+    *)
+      [[ " ${ALL_COMPONENTS[*]} " == *" ${arg} "* ]] ||
+        { echo "wasm-sizes: unknown argument '${arg}' (components: ${ALL_COMPONENTS[*]})" >&2; exit 2; }
+      components+=("${arg}")
+      ;;
   esac
 done
 whole_app=0

@@ -7,7 +7,8 @@
 //!
 //! Spin is found through `SPIN_BIN`, then `PATH`. Without it the tests print a loud SKIP and
 //! pass, unless `REQUIRE_SPIN=1` (set by `.ci/run`), where a missing Spin, or a missing
-//! `redis-server` for the replica tests, fails them.
+//! `redis-server` for the replica tests, fails them. The test command runs the whole suite once
+//! per Spin binary of `SPIN_BINS` (scripts/test.sh), each run naming its Spin version first.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -17,6 +18,7 @@
 )]
 #![forbid(unsafe_code)]
 
+pub mod containerd;
 pub mod http;
 pub mod receiver;
 pub mod redis;
@@ -98,6 +100,12 @@ pub fn build_app(spin: &Path) {
     static BUILT: OnceLock<Result<(), String>> = OnceLock::new();
     let result = BUILT.get_or_init(|| {
         let started = Instant::now();
+        let version = Command::new(spin)
+            .arg("--version")
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+            .unwrap_or_default();
+        eprintln!("e2e: on {version} ({})", spin.display());
         eprintln!("e2e: spin build (once per test binary) ...");
         let mut command = Command::new(spin);
         if let Some(commit) = git_commit() {

@@ -115,23 +115,62 @@ impl Drop for OciRegistry {
 /// What `scripts/push.sh` reported.
 #[derive(Debug)]
 pub struct Pushed {
-    /// `IMAGE@sha256:…`, the script's last line of standard output.
-    pub reference: String,
+    /// `component -> IMAGE/component@sha256:…`, from the script's standard output (one
+    /// `component=reference` line per component, in spin.toml's order).
+    pub references: Vec<(String, String)>,
     /// The `key=value` lines it wrote to `GITHUB_OUTPUT`.
     pub outputs: String,
     /// What it appended to `GITHUB_STEP_SUMMARY`.
     pub summary: String,
 }
 
-/// Runs `scripts/push.sh --insecure IMAGE TAG...` as the release workflow does (minus the login),
-/// with GitHub's output files pointed into a temporary directory. Panics with the script's output
-/// if it fails.
+impl Pushed {
+    /// The reference pushed for `component`.
+    pub fn reference(&self, component: &str) -> &str {
+        self.references
+            .iter()
+            .find(|(c, _)| c == component)
+            .map(|(_, r)| r.as_str())
+            .unwrap_or_else(|| {
+                panic!(
+                    "scripts/push.sh pushed no {component}: {:?}",
+                    self.references
+                )
+            })
+    }
+
+    /// The digest (`sha256:…`) pushed for `component`.
+    pub fn digest(&self, component: &str) -> &str {
+        let reference = self.reference(component);
+        &reference[reference.rfind('@').map_or(0, |i| i + 1)..]
+    }
+
+    /// One `key=value` line of what it wrote to `GITHUB_OUTPUT`.
+    pub fn output(&self, key: &str) -> Option<&str> {
+        self.outputs
+            .lines()
+            .find_map(|line| line.strip_prefix(key)?.strip_prefix('='))
+    }
+}
+
+/// Runs `scripts/push.sh --insecure IMAGE TAG...` in the repository, as the release workflow does
+/// (minus the login). See [`push_from`].
 pub fn push(spin: &Path, image: &str, tags: &[&str]) -> Pushed {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let outputs: PathBuf = dir.path().join("github-output");
-    let summary: PathBuf = dir.path().join("github-step-summary");
-    let output = Command::new(crate::repo_root().join("scripts/push.sh"))
-        .arg("--insecure")
+    push_from(&crate::repo_root(), spin, image, tags, false)
+}
+
+/// Runs `DIR/scripts/push.sh --insecure [--build] IMAGE TAG...` with GitHub's output files pointed
+/// into a temporary directory. Panics with the script's output if it fails.
+pub fn push_from(dir: &Path, spin: &Path, image: &str, tags: &[&str], build: bool) -> Pushed {
+    let temp = tempfile::tempdir().expect("temp dir");
+    let outputs: PathBuf = temp.path().join("github-output");
+    let summary: PathBuf = temp.path().join("github-step-summary");
+    let mut command = Command::new(dir.join("scripts/push.sh"));
+    command.arg("--insecure");
+    if build {
+        command.arg("--build");
+    }
+    let output = command
         .arg(image)
         .args(tags)
         .env("SPIN_BIN", spin)
@@ -139,7 +178,8 @@ pub fn push(spin: &Path, image: &str, tags: &[&str]) -> Pushed {
         .env("GITHUB_STEP_SUMMARY", &summary)
         .env_remove("REGISTRY_USERNAME")
         .env_remove("REGISTRY_PASSWORD")
-        .current_dir(crate::repo_root())
+        .env_remove("GITHUB_REPOSITORY")
+        .current_dir(dir)
         .output()
         .expect("could not run scripts/push.sh");
     let stdout = String::from_utf8_lossy(&output.stdout);
@@ -150,7 +190,11 @@ pub fn push(spin: &Path, image: &str, tags: &[&str]) -> Pushed {
         String::from_utf8_lossy(&output.stderr)
     );
     Pushed {
-        reference: stdout.lines().last().unwrap_or_default().to_owned(),
+        references: stdout
+            .lines()
+            .filter_map(|line| line.split_once('='))
+            .map(|(c, r)| (c.to_owned(), r.to_owned()))
+            .collect(),
         outputs: std::fs::read_to_string(outputs).unwrap_or_default(),
         summary: std::fs::read_to_string(summary).unwrap_or_default(),
     }

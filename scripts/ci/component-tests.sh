@@ -3,7 +3,7 @@
 # sub-crates (services/COMPONENT/*: api-contract for api, webhook-verify for webhook). The release
 # workflow runs it once per component before building that component's Wasm.
 #
-# Usage: scripts/ci/component-tests.sh [--locked] COMPONENT      COMPONENT: health | api | webhook
+# Usage: scripts/ci/component-tests.sh [--locked] COMPONENT      COMPONENT: one of spin.toml's
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
@@ -14,11 +14,15 @@ for arg in "$@"; do
   case "${arg}" in
     --locked) flags+=(--locked) ;;
     -h | --help) sed -n '2,/^set -euo pipefail/{/^set /d;s/^# \{0,1\}//;p}' "${BASH_SOURCE[0]}"; exit 0 ;;
-    health | api | webhook) component="${arg}" ;;
-    *) echo "component-tests: unknown argument '${arg}'" >&2; exit 2 ;;
+    -*) echo "component-tests: unknown argument '${arg}'" >&2; exit 2 ;;
+    *)
+      python3 scripts/ci/components.py list | grep -qx -- "${arg}" ||
+        { echo "component-tests: unknown argument '${arg}' (not a component of spin.toml)" >&2; exit 2; }
+      component="${arg}"
+      ;;
   esac
 done
-[[ -n "${component}" ]] || { echo "component-tests: COMPONENT is required (health, api or webhook)" >&2; exit 2; }
+[[ -n "${component}" ]] || { echo "component-tests: COMPONENT is required (one of spin.toml's components)" >&2; exit 2; }
 
 packages=()
 for manifest in "services/${component}/Cargo.toml" "services/${component}"/*/Cargo.toml; do

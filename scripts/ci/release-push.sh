@@ -2,11 +2,13 @@
 # The release workflow's push of the app to the registry, runnable the same from a laptop:
 #   tags      the commit sha; on refs/heads/main also `main` (the dev overlay's moving tag); on a
 #             tag refs/tags/vX.Y.Z also X.Y.Z (the version, without the `v`)
-#   push      scripts/push.sh IMAGE TAG... (spin registry push of spin.toml and the prebuilt
-#             target/wasm32-wasip2/release/*.wasm; logs in when REGISTRY_USERNAME and
-#             REGISTRY_PASSWORD are set)
-#   record    what was pushed, as key=value lines: to GITHUB_OUTPUT (image, digest, reference,
-#             tags) and, with --record DIR, to DIR/release.env for the deploy workflow
+#   push      scripts/push.sh IMAGE TAG... (one artifact per component, IMAGE/<component>, from
+#             the prebuilt target/wasm32-wasip2/release/*.wasm; logs in when REGISTRY_USERNAME
+#             and REGISTRY_PASSWORD are set)
+#   record    what was pushed, as key=value lines: to GITHUB_OUTPUT (image, components, and per
+#             component digest_<c>, reference_<c>, commit_<c> (its stamp), references, commits, tags,
+#             commit, ref, version) and, with --record DIR, to DIR/release.env for the deploy
+#             workflow
 #
 # Usage: scripts/ci/release-push.sh [--record DIR] [--dry-run] [--insecure] [--build]
 #   --dry-run           print the push that would run, push nothing
@@ -68,25 +70,37 @@ if ((dry_run)); then
 fi
 [[ -x "${push_sh}" ]] || die "${push_sh} is missing or not executable"
 
-# scripts/push.sh writes image=, digest=, reference= to GITHUB_OUTPUT: give it a private file,
-# read it back, then pass the values on.
+# scripts/push.sh writes image=, components=, digest_<c>=, reference_<c>=, commit_<c>=,
+# references= to GITHUB_OUTPUT: give it a private file, check it, then pass it on.
 outputs="$(mktemp)"
 trap 'rm -f "${outputs}"' EXIT
 GITHUB_OUTPUT="${outputs}" "${push_sh}" ${push_flags[@]+"${push_flags[@]}"} "${IMAGE}" "${tags[@]}"
-image="" digest="" reference=""
+declare -A out=()
 while IFS='=' read -r key value; do
-  case "${key}" in
-    image) image="${value}" ;;
-    digest) digest="${value}" ;;
-    reference) reference="${value}" ;;
-  esac
+  [[ -n "${key}" ]] && out[${key}]="${value}"
 done <"${outputs}"
-[[ "${digest}" =~ ^sha256:[0-9a-f]{64}$ ]] || die "${push_sh} reported no digest (got '${digest}')"
-[[ "${image}" == "${IMAGE}" && "${reference}" == "${IMAGE}@${digest}" ]] ||
-  die "${push_sh} reported image '${image}', reference '${reference}'; expected ${IMAGE}@${digest}"
+[[ "${out[image]:-}" == "${IMAGE}" ]] || die "${push_sh} reported image '${out[image]:-}', expected ${IMAGE}"
+read -r -a components <<<"${out[components]:-}"
+((${#components[@]})) || die "${push_sh} reported no component"
+for component in "${components[@]}"; do
+  digest="${out[digest_${component}]:-}"
+  [[ "${digest}" =~ ^sha256:[0-9a-f]{64}$ ]] || die "${push_sh} reported no digest for ${component} (got '${digest}')"
+  [[ "${out[reference_${component}]:-}" == "${IMAGE}/${component}@${digest}" ]] ||
+    die "${push_sh} reported reference '${out[reference_${component}]:-}' for ${component}; expected ${IMAGE}/${component}@${digest}"
+done
 
-record="$(printf 'image=%s\ndigest=%s\nreference=%s\ntags=%s\ncommit=%s\nref=%s\nversion=%s\n' \
-  "${image}" "${digest}" "${reference}" "${tags[*]}" "${commit}" "${ref}" "${version}")"
+record="$(
+  printf 'image=%s\ncomponents=%s\n' "${IMAGE}" "${components[*]}"
+  for component in "${components[@]}"; do
+    printf 'digest_%s=%s\nreference_%s=%s\ncommit_%s=%s\n' \
+      "${component}" "${out[digest_${component}]}" "${component}" "${out[reference_${component}]}" \
+      "${component}" "${out[commit_${component}]:-}"
+  done
+  stamps=()
+  for component in "${components[@]}"; do stamps+=("${component}=${out[commit_${component}]:-}"); done
+  printf 'references=%s\ncommits=%s\ntags=%s\ncommit=%s\nref=%s\nversion=%s\n' \
+    "${out[references]:-}" "${stamps[*]}" "${tags[*]}" "${commit}" "${ref}" "${version}"
+)"
 if [[ -n "${GITHUB_OUTPUT:-}" ]]; then
   printf '%s\n' "${record}" >>"${GITHUB_OUTPUT}"
 fi
@@ -95,4 +109,4 @@ if [[ -n "${record_dir}" ]]; then
   printf '%s\n' "${record}" >"${record_dir}/release.env"
   echo "release-push: recorded in ${record_dir}/release.env"
 fi
-echo "release-push: ${reference} (tags: ${tags[*]})"
+echo "release-push: ${out[references]:-} (tags: ${tags[*]})"

@@ -25,6 +25,18 @@ def _load_all(paths: list[str]) -> list[Obj]:
     return objects
 
 
+def _load_capacity(path: Path) -> dict:
+    import yaml
+
+    try:
+        data = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError) as e:
+        raise ManifestLoadError(f"{path}: {e}") from e
+    if not isinstance(data, dict) or not isinstance(data.get("components"), dict):
+        raise ManifestLoadError(f"{path}: expected a mapping with `components:`")
+    return data
+
+
 def cmd_rules(args: argparse.Namespace) -> int:
     objects = load_objects(args.rendered)
     spin = SpinManifest.load(args.spin_toml)
@@ -38,6 +50,7 @@ def cmd_rules(args: argparse.Namespace) -> int:
         external=external,
         require_digest=args.require_digest,
         forbid_placeholder_digest=args.forbid_placeholder_digest,
+        capacity=_load_capacity(args.capacity) if args.capacity else None,
     )
     findings = run_rules(ctx, set(args.only) if args.only else None)
     for finding in findings:
@@ -127,6 +140,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="fail (not warn) on an all-same-digit placeholder digest (release pipelines)",
     )
+    rules.add_argument("--capacity", type=Path, help="measured per-pod figures (deploy/capacity.yaml) for the capacity rule")
     rules.add_argument("--only", action="append", metavar="RULE", help="run only this rule (repeatable)")
     rules.set_defaults(func=cmd_rules)
 

@@ -42,6 +42,8 @@ class Context:
     external: ExternalRefs = field(default_factory=ExternalRefs)
     require_digest: bool = False
     forbid_placeholder_digest: bool = False
+    # Measured per-pod figures (deploy/capacity.yaml): the `capacity` rule sizes against them.
+    capacity: dict[str, Any] | None = None
 
     def of_kind(self, kind: str, group: str | None = None) -> list[Obj]:
         return [o for o in self.objects if o.kind == kind and (group is None or o.group == group)]
@@ -416,6 +418,15 @@ def check_probes(ctx: Context) -> list[Finding]:
         retained = ctx.retained(app)
         checks = app.spec.get("checks") or {}
         for probe in ("readiness", "liveness"):
+            if isinstance(checks.get(probe), dict) and not isinstance(checks[probe].get("initialDelaySeconds"), int):
+                findings.append(
+                    error(
+                        "probes",
+                        app.ref,
+                        f"checks.{probe}.initialDelaySeconds is not set: the CRD defaults it to 10 s and the operator "
+                        "copies that into the pod (a pod woken from zero would not be Ready for 10 s); set a measured one",
+                    )
+                )
             path = ((checks.get(probe) or {}).get("httpGet") or {}).get("path")
             if not path:
                 findings.append(error("probes", app.ref, f"checks.{probe}.httpGet.path is not set"))
@@ -614,6 +625,125 @@ def check_resources(ctx: Context) -> list[Finding]:
     return findings
 
 
+# --- capacity: limits sized from measured figures -------------------------------------------
+
+# The annotation that declares how many requests one pod is designed to hold at once, where no
+# autoscaler says it (an HTTPScaledObject's concurrency target does).
+MAX_IN_FLIGHT = "webhook-inbox.dev/max-in-flight"
+# A woken pod must be Ready well inside a sender's timeout (GitHub: 10 s for the whole delivery).
+WAKE_READY_BUDGET_S = 3
+MIB = Decimal(2**20)
+
+
+def _design_concurrency(ctx: Context, app: Obj) -> tuple[int | None, str]:
+    for scaler, ref in ctx.autoscalers():
+        if scaler.kind == "HTTPScaledObject" and scaler.namespace == app.namespace and ref.get("name") == app.name:
+            target = ((scaler.spec.get("scalingMetric") or {}).get("concurrency") or {}).get("targetValue")
+            if isinstance(target, int):
+                return target, f"HTTPScaledObject {scaler.name} concurrency target"
+    declared = (app.doc.get("metadata") or {}).get("annotations", {}).get(MAX_IN_FLIGHT)
+    if declared is not None and str(declared).isdigit():
+        return int(declared), f"annotation {MAX_IN_FLIGHT}"
+    return None, ""
+
+
+@rule("capacity")
+def check_capacity(ctx: Context) -> list[Finding]:
+    """Memory limits hold the concurrency a pod may reach, from measured per-pod figures.
+
+    With the figures of deploy/capacity.yaml (bench/shim.py, under the containerd shim) for the
+    SpinApp's component: idle + concurrency x memory per in-flight request x (1 + margin) must
+    fit resources.limits.memory, the request must cover idle, and one request at its
+    invocationLimits.memory cap must fit beside idle. The concurrency is the HTTPScaledObject's
+    target, else the SpinApp's webhook-inbox.dev/max-in-flight annotation. Probes: a pod that
+    scales from zero is Ready within WAKE_READY_BUDGET_S of serving, and liveness cannot kill a
+    first start (the image's first run, which precompiles).
+    """
+    findings: list[Finding] = []
+    if not ctx.capacity:
+        return findings
+    figures = ctx.capacity.get("components") or {}
+    margin = Decimal(str(ctx.capacity.get("margin", 0.5)))
+    for app in ctx.spinapps:
+        components = app.spec.get("components") or []
+        if len(components) != 1:
+            continue  # the image rule reports it
+        measured = figures.get(components[0])
+        if not isinstance(measured, dict):
+            findings.append(error("capacity", app.ref, f"deploy/capacity.yaml has no figures for component {components[0]}"))
+            continue
+        idle = Decimal(str(measured["idle_mib"]))
+        per = Decimal(str(measured["per_in_flight_mib"]))
+        resources = app.spec.get("resources") or {}
+        try:
+            limit = parse_quantity((resources.get("limits") or {}).get("memory", "0")) / MIB
+            request = parse_quantity((resources.get("requests") or {}).get("memory", "0")) / MIB
+            invocation = parse_quantity((app.spec.get("invocationLimits") or {}).get("memory", "0")) / MIB
+        except QuantityError:
+            continue  # the resources rule reports it
+        concurrency, source = _design_concurrency(ctx, app)
+        if concurrency is None:
+            findings.append(
+                error(
+                    "capacity",
+                    app.ref,
+                    f"no design concurrency: no HTTPScaledObject concurrency target and no {MAX_IN_FLIGHT} annotation",
+                )
+            )
+        else:
+            need = idle + concurrency * per * (1 + margin)
+            if need > limit:
+                findings.append(
+                    error(
+                        "capacity",
+                        app.ref,
+                        f"{concurrency} in-flight requests ({source}) need {need:.0f} MiB "
+                        f"({idle} idle + {concurrency} x {per} MiB x {1 + margin} margin), above the "
+                        f"{limit:.0f} MiB memory limit: raise the limit or lower the concurrency",
+                    )
+                )
+        if request < idle:
+            findings.append(
+                error("capacity", app.ref, f"memory request {request:.0f} MiB is below the measured idle {idle} MiB")
+            )
+        if invocation and idle + invocation > limit:
+            findings.append(
+                error(
+                    "capacity",
+                    app.ref,
+                    f"one request at invocationLimits.memory ({invocation:.0f} MiB) beside idle {idle} MiB "
+                    f"exceeds the {limit:.0f} MiB limit",
+                )
+            )
+        checks = app.spec.get("checks") or {}
+        first_start_s = Decimal(str(measured.get("first_start_ms", 0))) / 1000
+        live = checks.get("liveness") or {}
+        if isinstance(live.get("initialDelaySeconds"), int):
+            grace = live["initialDelaySeconds"] + (live.get("failureThreshold", 3) - 1) * live.get("periodSeconds", 10)
+            if grace < 2 * first_start_s:
+                findings.append(
+                    error(
+                        "capacity",
+                        app.ref,
+                        f"liveness may restart a pod {grace} s after start, under twice the measured first start "
+                        f"({first_start_s} s)",
+                    )
+                )
+        ready = checks.get("readiness") or {}
+        if _min_replicas(ctx, app) == 0 and isinstance(ready.get("initialDelaySeconds"), int):
+            wake = ready["initialDelaySeconds"] + ready.get("periodSeconds", 10)
+            if wake > WAKE_READY_BUDGET_S:
+                findings.append(
+                    error(
+                        "capacity",
+                        app.ref,
+                        f"scales from zero but readiness may take {wake} s (initialDelaySeconds + periodSeconds) "
+                        f"after the pod serves; keep it within {WAKE_READY_BUDGET_S} s (senders time out at 10 s)",
+                    )
+                )
+    return findings
+
+
 # --- references, images, ingress, disruption budgets, network policies ----------------------
 
 
@@ -741,17 +871,37 @@ def _split_image(image: str) -> tuple[str, str | None, str | None]:
 
 @rule("image")
 def check_image(ctx: Context) -> list[Finding]:
-    """One image per environment, never latest/untagged; pinned by digest where required."""
+    """Each SpinApp runs its own component's artifact, never latest/untagged; digests where required.
+
+    scripts/push.sh pushes one artifact per component, <repository>/<component>: a SpinApp that
+    retains component C runs <repository>/C, and every SpinApp of an environment takes its
+    artifact from the same <repository>.
+    """
     findings = []
-    images = {app.name: str(app.spec.get("image", "")) for app in ctx.spinapps}
-    if len(set(images.values())) > 1:
-        listing = "; ".join(f"{name}={image}" for name, image in sorted(images.items()))
-        findings.append(
-            error("image", "SpinApps", f"all SpinApps of an environment must run the same app image: {listing}")
-        )
+    prefixes: dict[str, str] = {}
     for app in ctx.spinapps:
-        image = images[app.name]
-        _repo, tag, digest = _split_image(image)
+        image = str(app.spec.get("image", ""))
+        repo, tag, digest = _split_image(image)
+        components = app.spec.get("components")
+        if not isinstance(components, list) or len(components) != 1:
+            findings.append(
+                error(
+                    "image",
+                    app.ref,
+                    "must retain exactly one component (components: [<id>]): each component is its own artifact",
+                )
+            )
+        elif not repo.endswith(f"/{components[0]}"):
+            findings.append(
+                error(
+                    "image",
+                    app.ref,
+                    f"runs {image!r}, not the artifact of its component {components[0]} "
+                    f"(<repository>/{components[0]})",
+                )
+            )
+        else:
+            prefixes[app.name] = repo[: -len(components[0]) - 1]
         if tag is None and digest is None:
             findings.append(error("image", app.ref, f"image {image!r} has neither tag nor digest (means :latest)"))
         if tag == "latest":
@@ -766,6 +916,11 @@ def check_image(ctx: Context) -> list[Finding]:
                     findings.append(error("image", app.ref, message))
                 else:
                     findings.append(warning("image", app.ref, message))
+    if len(set(prefixes.values())) > 1:
+        listing = "; ".join(f"{name}={prefix}" for name, prefix in sorted(prefixes.items()))
+        findings.append(
+            error("image", "SpinApps", f"the SpinApps of an environment take their artifacts from one repository: {listing}")
+        )
     return findings
 
 

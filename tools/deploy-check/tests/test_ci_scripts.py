@@ -22,6 +22,7 @@ CI = REPO / "scripts" / "ci"
 WORKFLOWS = REPO / ".github" / "workflows"
 DIGEST = "sha256:" + "cd34" * 16
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
+STAMP = "89abcdef0123456789abcdef0123456789abcdef"
 
 
 def run(script: str, *args: str, cwd: Path = REPO, **env: str) -> subprocess.CompletedProcess:
@@ -42,8 +43,19 @@ echo "$*" >"${FAKE_LOG}"
 flags=()
 while [[ "$1" == --* ]]; do flags+=("$1"); shift; done
 image="$1"
-printf 'image=%s\\ndigest=%s\\nreference=%s@%s\\n' "${image}" "${FAKE_DIGEST}" "${image}" "${FAKE_DIGEST}" >>"${GITHUB_OUTPUT}"
-echo "${image}@${FAKE_DIGEST}"
+refs=()
+{
+  echo "image=${image}"
+  echo "components=health api"
+  for c in health api; do
+    echo "digest_${c}=${FAKE_DIGEST}"
+    echo "reference_${c}=${image}/${c}@${FAKE_DIGEST}"
+    echo "commit_${c}=${FAKE_STAMP}"
+    refs+=("${c}=${image}/${c}@${FAKE_DIGEST}")
+  done
+  echo "references=${refs[*]}"
+} >>"${GITHUB_OUTPUT}"
+printf '%s\\n' "${refs[@]}"
 """
 
 
@@ -52,7 +64,7 @@ def fake_push(tmp_path: Path) -> dict[str, str]:
     script = tmp_path / "push.sh"
     script.write_text(FAKE_PUSH)
     script.chmod(0o755)
-    return {"PUSH_SH": str(script), "FAKE_LOG": str(tmp_path / "push.log"), "FAKE_DIGEST": DIGEST}
+    return {"PUSH_SH": str(script), "FAKE_LOG": str(tmp_path / "push.log"), "FAKE_DIGEST": DIGEST, "FAKE_STAMP": STAMP}
 
 
 @pytest.mark.parametrize(
@@ -80,10 +92,14 @@ def test_release_push_tags_records_and_outputs(tmp_path: Path, fake_push: dict[s
     image = "ghcr.io/acme-org/webhook-inbox"  # GHCR wants lowercase
     assert Path(fake_push["FAKE_LOG"]).read_text().split() == [image, *tags]
     record = outputs(tmp_path / "record" / "release.env")
-    assert record["reference"] == f"{image}@{DIGEST}" and record["digest"] == DIGEST
+    # One artifact per component: a digest, a reference and a stamp each.
+    assert record["components"] == "health api"
+    assert record["reference_api"] == f"{image}/api@{DIGEST}" and record["digest_health"] == DIGEST
+    assert record["references"] == f"health={image}/health@{DIGEST} api={image}/api@{DIGEST}"
+    assert record["commits"] == f"health={STAMP} api={STAMP}"
     assert record["commit"] == COMMIT and record["ref"] == ref and record["tags"] == " ".join(tags)
     job = outputs(github_output)
-    assert (job["image"], job["digest"], job["reference"]) == (image, DIGEST, f"{image}@{DIGEST}")
+    assert job["image"] == image and job["references"] == record["references"] and job["commits"] == record["commits"]
 
 
 def test_release_push_dry_run_and_refusals(tmp_path: Path, fake_push: dict[str, str]) -> None:
@@ -96,17 +112,25 @@ def test_release_push_dry_run_and_refusals(tmp_path: Path, fake_push: dict[str, 
     bad = run("release-push.sh", IMAGE="ghcr.io/a/b:latest", GITHUB_SHA=COMMIT, **fake_push)
     assert bad.returncode != 0 and "without tag or digest" in bad.stderr
     broken = tmp_path / "broken.sh"
-    broken.write_text("#!/bin/sh\necho 'image=x' >>\"$GITHUB_OUTPUT\"\n")
+    broken.write_text("#!/bin/sh\nprintf 'image=ghcr.io/a/b\\ncomponents=api\\n' >>\"$GITHUB_OUTPUT\"\n")
     broken.chmod(0o755)
     bad = run("release-push.sh", GITHUB_SHA=COMMIT, GITHUB_REPOSITORY="a/b", PUSH_SH=str(broken))
-    assert bad.returncode != 0 and "reported no digest" in bad.stderr
+    assert bad.returncode != 0 and "reported no digest for api" in bad.stderr
 
 
 # --- deploy-target.sh ---------------------------------------------------------------------------
 def record(tmp_path: Path, ref: str) -> Path:
     path = tmp_path / "release.env"
-    path.write_text(f"image=ghcr.io/acme/app\ndigest={DIGEST}\nreference=ghcr.io/acme/app@{DIGEST}\ncommit={COMMIT}\nref={ref}\n")
+    path.write_text(
+        f"image=ghcr.io/acme/app\ncomponents=health api\ndigest_health={DIGEST}\ncommit_health={STAMP}\n"
+        f"digest_api={DIGEST}\ncommit_api={COMMIT}\n"
+        f"references=health=ghcr.io/acme/app/health@{DIGEST} api=ghcr.io/acme/app/api@{DIGEST}\n"
+        f"commit={COMMIT}\nref={ref}\n"
+    )
     return path
+
+
+IMAGES = f"health=ghcr.io/acme/app/health@{DIGEST} api=ghcr.io/acme/app/api@{DIGEST}"
 
 
 @pytest.mark.parametrize(("ref", "environment"), [("refs/heads/main", "dev"), ("refs/tags/v1.2.3", "staging")])
@@ -115,39 +139,51 @@ def test_deploy_target_after_a_release(tmp_path: Path, ref: str, environment: st
     out = run(
         "deploy-target.sh",
         RELEASE_RECORD=str(record(tmp_path, ref)),
-        DEPLOY_ENVIRONMENT="",
-        DEPLOY_IMAGE="",
         GITHUB_OUTPUT=str(github_output),
         GITHUB_STEP_SUMMARY=str(summary),
     )
     assert out.returncode == 0, out.stderr
-    assert outputs(github_output) == {"environment": environment, "image": f"ghcr.io/acme/app@{DIGEST}", "commit": COMMIT}
-    assert f"`ghcr.io/acme/app@{DIGEST}`" in summary.read_text()
+    expected = {"environment": environment, "images": IMAGES, "commits": f"health={STAMP} api={COMMIT}"}
+    assert outputs(github_output) == expected
+    assert f"`ghcr.io/acme/app/api@{DIGEST}`" in summary.read_text()
+    # The same from release.yml's call (deploy.yml's inputs), without a record file.
+    github_output.unlink()
+    out = run(
+        "deploy-target.sh",
+        DEPLOY_REF=ref,
+        DEPLOY_IMAGES=IMAGES,
+        DEPLOY_COMMITS=f"health={STAMP} api={COMMIT}",
+        GITHUB_OUTPUT=str(github_output),
+    )
+    assert out.returncode == 0, out.stderr
+    assert outputs(github_output) == expected
 
 
 def test_deploy_target_by_hand(tmp_path: Path) -> None:
     github_output = tmp_path / "out"
     out = run(
         "deploy-target.sh",
-        RELEASE_RECORD="",
         DEPLOY_ENVIRONMENT="prod",
-        DEPLOY_IMAGE=DIGEST,
+        DEPLOY_IMAGES=f"health={DIGEST} api={DIGEST}",
         GITHUB_REPOSITORY="Acme/App",
         GITHUB_OUTPUT=str(github_output),
     )
     assert out.returncode == 0, out.stderr
-    assert outputs(github_output) == {"environment": "prod", "image": f"ghcr.io/acme/app@{DIGEST}", "commit": ""}
+    assert outputs(github_output) == {"environment": "prod", "images": IMAGES, "commits": ""}
 
 
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--environment", "prod", "--image", "ghcr.io/acme/app:1.2.3"], "pinned by digest"),
-        (["--environment", "prod", "--image", "ghcr.io/acme/app:1.2.3@" + DIGEST], "pinned by digest"),
-        (["--environment", "qa", "--image", "ghcr.io/acme/app@" + DIGEST], "unknown environment"),
-        (["--environment", "prod", "--image", "ghcr.io/acme/app@" + DIGEST + "; rm -rf /"], "pinned by digest"),
+        (["--environment", "prod", "--images", "api=ghcr.io/acme/app/api:1.2.3"], "pinned by digest"),
+        (["--environment", "prod", "--images", "api=ghcr.io/acme/app/api:1.2.3@" + DIGEST], "pinned by digest"),
+        (["--environment", "prod", "--images", "ghcr.io/acme/app@" + DIGEST], "COMPONENT=REF"),
+        (["--environment", "qa", "--images", "api=ghcr.io/acme/app/api@" + DIGEST], "unknown environment"),
+        (["--environment", "prod", "--images", "api=ghcr.io/acme/app/api@" + DIGEST + ";rm"], "pinned by digest"),
+        (["--environment", "prod", "--images", f"api={DIGEST} api={DIGEST}", "--repository", "r"], "named twice"),
         (["--environment", "prod"], "give --record FILE"),
-        (["--image", DIGEST, "--environment", "dev"], "needs --repository"),
+        (["--images", "api=" + DIGEST, "--environment", "dev"], "needs --repository"),
+        (["--ref", "refs/heads/main", "--images", IMAGES, "--commits", f"api={COMMIT}-dirty"], "uncommitted"),
     ],
 )
 def test_deploy_target_refuses(args: list[str], message: str) -> None:
@@ -230,7 +266,7 @@ def test_permissions_are_least_privilege() -> None:
                     writers.append((name, job_id, scope, access))
     # Only the release push writes, and only packages.
     assert writers == [("release.yml", "push", "packages", "write")]
-    assert workflows()["deploy.yml"]["jobs"]["target"]["permissions"] == {"contents": "read", "actions": "read"}
+    assert workflows()["deploy.yml"]["jobs"]["target"]["permissions"] == {"contents": "read"}
 
 
 def test_run_steps_are_one_line_script_calls_without_expressions() -> None:
@@ -258,8 +294,34 @@ def test_secrets_only_reach_steps_through_env() -> None:
 def test_deploy_jobs_are_gated_by_environments() -> None:
     deploy = workflows()["deploy.yml"]
     triggers = deploy[True]  # PyYAML reads the key `on` as a boolean
-    assert triggers["workflow_run"]["workflows"] == ["release"]
+    # Called by the release workflow, never started by workflow_run (zizmor dangerous-triggers).
+    assert set(triggers) == {"workflow_call", "workflow_dispatch"}
+    assert set(triggers["workflow_call"]["inputs"]) == {"ref", "images", "commits"}
     assert triggers["workflow_dispatch"]["inputs"]["environment"]["options"] == ["dev", "staging", "prod"]
     assert deploy["jobs"]["deploy"]["environment"]["name"] == "${{ needs.target.outputs.environment }}"
     release = workflows()["release.yml"]
-    assert set(release["jobs"]["push"]["outputs"]) >= {"image", "digest"}
+    assert set(release["jobs"]["push"]["outputs"]) >= {"image", "references", "commits"}
+    assert release["jobs"]["deploy"]["uses"] == "$/.github/workflows/deploy.yml"
+    assert release["jobs"]["deploy"]["with"]["images"] == "${{ needs.push.outputs.references }}"
+
+
+def test_component_matrices_are_spin_tomls_components() -> None:
+    # The one place outside spin.toml that lists the components: checked against it.
+    ids = subprocess.run(["python3", str(CI / "components.py"), "list"], capture_output=True, text=True, check=True)
+    components = ids.stdout.split()
+    for name, workflow in workflows().items():
+        for job_id, job in workflow["jobs"].items():
+            matrix = ((job.get("strategy") or {}).get("matrix") or {}).get("component")
+            if matrix is not None:
+                assert matrix == components, f"{name} {job_id}: matrix {matrix} is not spin.toml's {components}"
+
+
+def test_the_release_workflow_restores_no_cache_and_has_history() -> None:
+    # A workflow that publishes must not restore a cache another run saved (zizmor
+    # cache-poisoning); the stamps need the history (fetch-depth: 0).
+    release = workflows()["release.yml"]
+    for job_id, job in release["jobs"].items():
+        for step in job.get("steps", []):
+            assert "rust-cache" not in step.get("uses", ""), f"release.yml {job_id} restores a cache"
+            if "actions/checkout" in step.get("uses", ""):
+                assert step["with"]["fetch-depth"] == 0, f"release.yml {job_id}: the stamps need the history"

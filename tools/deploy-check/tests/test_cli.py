@@ -40,8 +40,21 @@ def test_rules_only(tmp_path, docs) -> None:
     find(d, "SpinApp", "webhook-inbox-api")["spec"]["components"] = ["health"]
     rendered = write(tmp_path, d)
     base = ["rules", rendered, "--overlay", "dev", "--spin-toml", SPIN, "--external-refs", REFS]
-    assert main(base + ["--only", "image"]) == 0
+    assert main(base + ["--only", "namespace"]) == 0
     assert main(base + ["--only", "probes"]) == 1
+
+
+def test_capacity_figures_file(tmp_path) -> None:
+    base = ["rules", str(FIXTURES / "staging.yaml"), "--overlay", "staging", "--spin-toml", SPIN, "--external-refs", REFS]
+    figures = tmp_path / "capacity.yaml"
+    figures.write_text("margin: 0.5\ncomponents:\n" + "".join(
+        f"  {c}: {{idle_mib: 35, per_in_flight_mib: 2, first_start_ms: 800}}\n" for c in ("health", "api", "webhook")))
+    assert main(base + ["--capacity", str(figures)]) == 0
+    # 30 in flight x 6 MiB x 1.5 + 35 idle does not fit 256 Mi.
+    figures.write_text(figures.read_text().replace("per_in_flight_mib: 2,", "per_in_flight_mib: 6,"))
+    assert main(base + ["--capacity", str(figures), "--only", "capacity"]) == 1
+    figures.write_text("not: figures\n")
+    assert main(base + ["--capacity", str(figures)]) == 2
 
 
 def test_prod_placeholder_digest_release_mode() -> None:

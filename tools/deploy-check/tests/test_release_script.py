@@ -26,7 +26,11 @@ from deploy_check.spin_manifest import SpinManifest
 SCRIPT = REPO / "deploy" / "release.sh"
 DEPLOY_APP = REPO / "deploy" / "deploy-app.sh"
 DIGEST = "sha256:" + "ab12" * 16
-IMAGE = f"ghcr.io/acme/webhook-inbox@{DIGEST}"
+COMPONENTS = ("health", "api", "webhook")
+REPO_PREFIX = "ghcr.io/acme/webhook-inbox"
+# One artifact per component, as scripts/push.sh pushes them.
+IMAGES = {c: f"{REPO_PREFIX}/{c}@{DIGEST}" for c in COMPONENTS}
+IMAGE = " ".join(f"{c}={ref}" for c, ref in IMAGES.items())
 
 
 def run(*args: str, script: Path = SCRIPT, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
@@ -61,7 +65,7 @@ def rule_findings(docs: list[dict], overlay: str):
 def test_help() -> None:
     out = run("--help")
     assert out.returncode == 0
-    assert "Usage: deploy/release.sh ENV --image REF" in out.stdout
+    assert "Usage: deploy/release.sh ENV --image COMPONENT=REF" in out.stdout
     assert "--dry-run" in out.stdout
 
 
@@ -74,53 +78,77 @@ def test_dry_run_pins_the_digest_on_every_spinapp_and_keeps_the_rules(overlay: s
         "webhook-inbox-api",
         "webhook-inbox-webhook",
     }
-    assert {a["spec"]["image"] for a in apps} == {IMAGE}
+    assert {a["spec"]["components"][0]: a["spec"]["image"] for a in apps} == IMAGES
     assert {d["metadata"]["namespace"] for d in docs if d["kind"] != "Namespace"} == {f"webhook-inbox-{overlay}"}
+    # Every SpinApp carries its executor's spec hash: an executor change changes the SpinApps.
+    assert len({a["metadata"]["annotations"]["webhook-inbox.dev/executor-spec-hash"] for a in apps}) == 1
     # The wrapper repeats sortOptions: the executor is created before the SpinApps (apply-order
     # rule), and no placeholder digest is left anywhere.
     assert errors(rule_findings(docs, overlay)) == []
     kinds = [d["kind"] for d in docs]
     assert kinds.index("SpinAppExecutor") < min(i for i, k in enumerate(kinds) if k == "SpinApp")
-    assert f"image:      {IMAGE}" in plan
+    for component, ref in IMAGES.items():
+        assert f"image:      {component} {ref}" in plan
     for app in apps:
-        assert f"SpinApp {app['metadata']['name']}:" in plan
+        assert f"SpinApp {app['metadata']['name']} ({app['spec']['components'][0]}):" in plan
     smoke = "KEDA HTTP interceptor" if overlay == "staging" else "on service/webhook-inbox-api port 80"
     assert smoke in plan
     # Each SpinApp is smoke-tested on its own probe paths.
     assert "GET /api/healthz /api/readyz" in plan
 
 
-def test_dry_run_never_renders_a_real_dev_secret(tmp_path: Path) -> None:
+def test_dry_run_never_renders_a_secret(tmp_path: Path) -> None:
     secrets = tmp_path / "secrets.env"
     secrets.write_text("api_token=real-token-must-not-appear\n")
-    docs, _ = dry_run("dev", "--secrets-env", str(secrets))
-    data = find(docs, "Secret")["data"]
-    assert base64.b64decode(data["api_token"]).decode() == "dev-api-token-CHANGE-ME"
+    docs, plan = dry_run("dev", "--secrets-env", str(secrets))
+    # Every overlay renders from git alone: the Secrets are created outside it.
+    assert find_all(docs, "Secret") == []
+    assert "real-token" not in yaml.safe_dump_all(docs) + plan
+
+
+@pytest.mark.parametrize("script", [SCRIPT, DEPLOY_APP])
+def test_the_placeholder_digest_is_refused_before_any_cluster_call(tmp_path: Path, script: Path) -> None:
+    # prod's overlay commits sha256:000...0; deploying it would leave the pods in ErrImagePull.
+    zero = "sha256:" + "0" * 64
+    args = ["prod", "--yes"] + (["--image", " ".join(f"{c}={REPO_PREFIX}/{c}@{zero}" for c in COMPONENTS)] if script == SCRIPT else [])
+    log = tmp_path / "kubectl-calls"
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    (fake / "kubectl").write_text(f"#!/bin/sh\n[ \"$1\" = kustomize ] && exec {kubectl()} \"$@\"\necho \"$*\" >>{log}\nexit 1\n")
+    (fake / "kubectl").chmod(0o755)
+    out = run(*args, script=script, env={"PATH": f"{fake}{os.pathsep}{os.environ['PATH']}"})
+    assert out.returncode != 0
+    assert "refusing to deploy the placeholder image digest" in out.stderr, out.stdout + out.stderr
+    assert "--image COMPONENT=REPO@sha256:<digest>" in out.stderr
+    assert not log.exists(), f"the cluster was contacted: {log.read_text()}"
 
 
 def test_bare_digest_takes_the_repository() -> None:
     require_or_skip(kubectl() is not None, "kubectl not found: cannot render the overlays")
-    out = run("prod", "--image", DIGEST, "--repository", "ghcr.io/acme/webhook-inbox", "--dry-run")
+    bare = " ".join(f"{c}={DIGEST}" for c in COMPONENTS)
+    out = run("prod", "--image", bare, "--repository", REPO_PREFIX, "--dry-run")
     assert out.returncode == 0, out.stderr
-    images = {a["spec"]["image"] for a in find_all([d for d in yaml.safe_load_all(out.stdout) if d], "SpinApp")}
-    assert images == {IMAGE}
-    out = run("prod", "--image", DIGEST, "--dry-run", env={"IMAGE_REPOSITORY": "ghcr.io/acme/webhook-inbox"})
+    apps = find_all([d for d in yaml.safe_load_all(out.stdout) if d], "SpinApp")
+    assert {a["spec"]["components"][0]: a["spec"]["image"] for a in apps} == IMAGES
+    out = run("prod", "--image", bare, "--dry-run", env={"IMAGE_REPOSITORY": REPO_PREFIX})
     assert out.returncode == 0, out.stderr
 
 
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["prod", "--image", "ghcr.io/acme/webhook-inbox:1.2.3"], "must be pinned by digest"),
-        (["prod", "--image", "ghcr.io/acme/webhook-inbox@sha256:abc"], "must be pinned by digest"),
-        (["prod", "--image", f"ghcr.io/acme/webhook-inbox:1.2.3@{DIGEST}"], "not both"),
-        (["prod", "--image", DIGEST], "name the repository"),
+        (["prod", "--image", "api=ghcr.io/acme/webhook-inbox/api:1.2.3"], "must be pinned by digest"),
+        (["prod", "--image", "api=ghcr.io/acme/webhook-inbox/api@sha256:abc"], "must be pinned by digest"),
+        (["prod", "--image", f"api=ghcr.io/acme/webhook-inbox/api:1.2.3@{DIGEST}"], "not both"),
+        (["prod", "--image", f"api={DIGEST}"], "name the repository"),
+        (["prod", "--image", f"ghcr.io/acme/webhook-inbox@{DIGEST}"], "COMPONENT=REF"),
         (["prod"], "--image is required"),
         (["qa", "--image", IMAGE], "unknown ENV"),
         (["--image", IMAGE], "ENV is required"),
         (["staging", "--image", IMAGE, "--secrets-env", "/etc/hostname"], "for dev only"),
         (["dev", "--image", IMAGE, "--secrets-env", "/nonexistent/secrets.env"], "no such file"),
-        (["prod", "--image", IMAGE, "--expect-commit", "main"], "git commit sha"),
+        (["prod", "--image", IMAGE, "--expect-commit", "api=main"], "git commit sha"),
+        (["prod", "--image", IMAGE, "--expect-commit", "0123456"], "COMPONENT=SHA"),
         (["prod", "--image", IMAGE, "--frobnicate"], "unknown option"),
     ],
 )
@@ -132,9 +160,13 @@ def test_bad_input_is_refused_before_any_cluster_call(args: list[str], message: 
 
 
 def test_deploy_app_refuses_a_malformed_image_before_the_cluster() -> None:
+    require_or_skip(kubectl() is not None, "kubectl not found: cannot render the overlays")
     out = run("dev", "--image", "webhook-inbox", script=DEPLOY_APP, env={"KUBECONFIG": "/nonexistent/kubeconfig"})
     assert out.returncode != 0
     assert "needs a tag or a digest" in out.stderr, out.stderr
+    out = run("dev", "--image", "api=ghcr.io/acme/x/api:1", script=DEPLOY_APP, env={"KUBECONFIG": "/nonexistent/kubeconfig"})
+    assert out.returncode != 0
+    assert "no image for component(s) health, webhook" in out.stderr, out.stderr
 
 
 # --- the real path, against a fake kubectl ------------------------------------------------------
@@ -158,11 +190,13 @@ def applied():
     path = os.path.join(state, "applied.yaml")
     return open(path).read() if os.path.exists(path) else ""
 
-def image():
-    for line in applied().splitlines():
-        if line.startswith("  image: "):
-            return line.split(": ", 1)[1]
-    return ""
+def images():
+    return " ".join(line.split(": ", 1)[1] for line in applied().splitlines() if line.startswith("  image: "))
+
+
+def spinapp_names():
+    import yaml
+    return [d["metadata"]["name"] for d in yaml.safe_load_all(applied()) if d and d.get("kind") == "SpinApp"]
 
 if args[:2] == ["version", "--client"]:
     print("Client Version: v1.35.0")
@@ -171,18 +205,33 @@ elif args[:2] == ["config", "current-context"]:
 elif args[:1] == ["kustomize"]:
     os.execv(os.environ["REAL_KUBECTL"], [os.environ["REAL_KUBECTL"], *args])
 elif args[:1] == ["apply"]:
-    text = open(args[args.index("-f") + 1]).read()
-    open(os.path.join(state, "applied.yaml"), "w").write(text)
+    source = args[args.index("-f") + 1]
+    text = sys.stdin.read() if source == "-" else open(source).read()
+    if source != "-":
+        open(os.path.join(state, "applied.yaml"), "w").write(text)
     print("applied")
-elif args[:3] == ["get", "secret", "webhook-inbox-redis"] or args[:3] == ["get", "secret", "webhook-inbox-secrets"]:
+elif args[:3] == ["get", "secret", "webhook-inbox-redis"]:
     print("secret/" + args[2])
+elif args[:3] == ["get", "secret", "webhook-inbox-secrets"]:
+    if os.environ.get("FAKE_NO_APP_SECRET") and not os.path.exists(os.path.join(state, "created")):
+        sys.exit(1)
+    print("secret/" + args[2])
+elif args[:3] == ["create", "secret", "generic"]:
+    open(os.path.join(state, "created"), "w").write(" ".join(args))
+elif args[:1] in (["delete"], ["label"], ["wait"]) or args[:2] == ["rollout", "restart"]:
+    pass
+elif args[:2] == ["get", "crd"] or args[:2] == ["get", "runtimeclass"]:
+    print(args[2])
+elif args[:2] == ["get", "deployments"]:
+    print("deployment.apps/spin-operator-controller-manager")
+elif args[:2] == ["create", "namespace"]:
+    print(f"apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {args[2]}")
 elif args[:2] == ["get", "spinapps"]:
-    print("webhook-inbox-secrets-old123\nwebhook-inbox-settings-x\n", end="")
-elif args[:3] == ["get", "secret", "webhook-inbox-secrets-old123"]:
-    assert "base64decode" in " ".join(args)
-    print("api_token=kept-token-1 kept-token-2\nwebhook_github_secret=kept-gh\n", end="")
+    print(" ".join(spinapp_names()))
 elif args[:2] == ["get", "deployment"]:
-    print(image() + " ")
+    print(images() + " ")
+elif args[:1] == ["get"] and args[1].startswith("deployment/"):
+    print(args[1])
 elif args[:2] == ["rollout", "status"]:
     print(f"deployment {args[2]} successfully rolled out")
 elif args[:2] == ["get", "ingress"]:
@@ -227,7 +276,7 @@ def fake_cluster(tmp_path: Path):
     fake.write_text(FAKE_KUBECTL)
     fake.chmod(0o755)
 
-    def deploy(*args: str, **env: str) -> subprocess.CompletedProcess:
+    def deploy(*args: str, script: Path = SCRIPT, **env: str) -> subprocess.CompletedProcess:
         environment = dict(
             os.environ,
             NO_COLOR="1",
@@ -237,7 +286,7 @@ def fake_cluster(tmp_path: Path):
             SMOKE_TIMEOUT="5",
             **env,
         )
-        return subprocess.run(["bash", str(SCRIPT), *args], capture_output=True, text=True, env=environment, timeout=120)
+        return subprocess.run(["bash", str(script), *args], capture_output=True, text=True, env=environment, timeout=120)
 
     def calls() -> list[str]:
         return (state / "calls.log").read_text().splitlines()
@@ -250,14 +299,16 @@ def fake_cluster(tmp_path: Path):
         return [d for d in yaml.safe_load_all((state / "applied.yaml").read_text()) if d]
 
     deploy.calls, deploy.requests, deploy.applied = calls, requests, applied  # type: ignore[attr-defined]
+    deploy.state = str(state)  # type: ignore[attr-defined]
     return deploy
 
 
 def test_prod_applies_waits_and_smoke_tests_every_service(fake_cluster) -> None:
     commit = "0123456789abcdef0123456789abcdef01234567"
-    out = fake_cluster("prod", "--image", IMAGE, "--yes", "--expect-commit", commit, FAKE_COMMIT=commit)
+    expect = " ".join(f"{c}={commit}" for c in COMPONENTS)
+    out = fake_cluster("prod", "--image", IMAGE, "--yes", "--expect-commit", expect, FAKE_COMMIT=commit)
     assert out.returncode == 0, out.stdout + out.stderr
-    assert {a["spec"]["image"] for a in find_all(fake_cluster.applied(), "SpinApp")} == {IMAGE}
+    assert {a["spec"]["components"][0]: a["spec"]["image"] for a in find_all(fake_cluster.applied(), "SpinApp")} == IMAGES
     calls = fake_cluster.calls()
     apply = next(i for i, c in enumerate(calls) if c.startswith("apply"))
     rollouts = [i for i, c in enumerate(calls) if c.startswith("-n webhook-inbox-prod rollout status")]
@@ -274,7 +325,7 @@ def test_prod_applies_waits_and_smoke_tests_every_service(fake_cluster) -> None:
 
 
 def test_a_wrong_commit_fails_the_smoke_test(fake_cluster) -> None:
-    out = fake_cluster("prod", "--image", IMAGE, "--yes", "--expect-commit", "0123456", FAKE_COMMIT="fedcba9")
+    out = fake_cluster("prod", "--image", IMAGE, "--yes", "--expect-commit", "api=0123456", FAKE_COMMIT="fedcba9")
     assert out.returncode != 0
     assert "not commit 0123456" in out.stderr
 
@@ -287,17 +338,91 @@ def test_staging_goes_through_the_interceptor_with_the_ingress_host(fake_cluster
     assert {r.split()[2] for r in fake_cluster.requests()} >= {"/readyz", "/api/readyz", "/webhooks/readyz"}
 
 
-def test_dev_keeps_the_cluster_secret_values_and_never_prints_them(fake_cluster) -> None:
-    out = fake_cluster("dev", "--image", IMAGE, "--yes", "--no-smoke-test")
+def test_dev_creates_a_missing_secret_and_never_prints_it(fake_cluster) -> None:
+    out = fake_cluster("dev", "--image", IMAGE, "--yes", "--no-smoke-test", FAKE_NO_APP_SECRET="1")
     assert out.returncode == 0, out.stdout + out.stderr
-    data = find(fake_cluster.applied(), "Secret")["data"]
-    assert base64.b64decode(data["api_token"]).decode() == "kept-token-1 kept-token-2"
-    assert base64.b64decode(data["webhook_github_secret"]).decode() == "kept-gh"
-    assert "kept-token" not in out.stdout + out.stderr
-    assert "keeps the values of webhook-inbox-secrets-old123" in out.stdout
+    created = (Path(fake_cluster.state) / "created").read_text()
+    assert created.startswith("create secret generic webhook-inbox-secrets --from-file=")
+    assert find_all(fake_cluster.applied(), "Secret") == []
+    assert "random values" in out.stderr
+
+
+def test_staging_without_its_secret_stops(fake_cluster) -> None:
+    out = fake_cluster("staging", "--image", IMAGE, "--yes", "--no-smoke-test", FAKE_NO_APP_SECRET="1")
+    assert out.returncode != 0 and "create it from your secret store" in out.stderr
+
+
+def test_deploy_app_observability_makes_the_spinapps_reconcile(fake_cluster, tmp_path: Path) -> None:
+    # The operator does not watch SpinAppExecutors: turning observability on must change the
+    # SpinApps too, or nothing is exported until they happen to reconcile.
+    hashes = {}
+    for flags in ([], ["--observability"]):
+        out = fake_cluster("dev", *flags, "--no-redis", "--no-smoke-test", "--yes", script=DEPLOY_APP)
+        assert out.returncode == 0, out.stdout + out.stderr
+        apps = find_all(fake_cluster.applied(), "SpinApp")
+        executor = find(fake_cluster.applied(), "SpinAppExecutor")
+        assert ("otel" in executor["spec"]["deploymentConfig"]) == bool(flags)
+        hashes[bool(flags)] = {a["metadata"]["annotations"]["webhook-inbox.dev/executor-spec-hash"] for a in apps}
+        assert len(hashes[bool(flags)]) == 1
+    assert hashes[True] != hashes[False]
+    assert "the operator reconciles them" in out.stdout
 
 
 def test_context_guard(fake_cluster) -> None:
     out = fake_cluster("prod", "--image", IMAGE)
     assert out.returncode != 0
     assert "not 'k3d-webhook-inbox'" in out.stderr
+
+
+# --- deploy/prune-runtime-configs.sh: the old runtime configs after a Redis password rotation ---
+
+OWNER = {"apiVersion": "core.spinkube.dev/v1alpha1", "kind": "SpinApp", "name": "webhook-inbox-api"}
+
+
+def secret(name: str, owners: list[dict], keys: tuple[str, ...] = ("runtime-config.toml",)) -> dict:
+    return {"metadata": {"name": name, "ownerReferences": owners}, "data": {k: "eA==" for k in keys}}
+
+
+def test_prune_deletes_only_unmounted_operator_runtime_configs(tmp_path: Path) -> None:
+    import json
+
+    secrets = {"items": [
+        secret("webhook-inbox-api-1a2b3c4d", [OWNER]),          # old runtime config: stale
+        secret("webhook-inbox-api-5e6f7a8b", [OWNER]),          # mounted by the Deployment: kept
+        secret("webhook-inbox-api-9c0d1e2f", []),               # not the operator's: kept
+        secret("webhook-inbox-redis", []),                      # ours: kept
+        secret("webhook-inbox-api-3a4b5c6d", [OWNER], ("url",)),  # no runtime-config.toml: kept
+        secret("webhook-inbox-api-extra-1a2b", [OWNER]),        # not <app>-<hex>: kept
+    ]}
+    deployments = {"items": [{"spec": {"template": {"spec": {"volumes": [
+        {"name": "spin-runtime-config", "secret": {"secretName": "webhook-inbox-api-5e6f7a8b"}}]}}}}]}
+    state = tmp_path / "state"
+    state.mkdir()
+    (state / "secrets.json").write_text(json.dumps(secrets))
+    (state / "deployments.json").write_text(json.dumps(deployments))
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "kubectl").write_text(
+        "#!/bin/sh\n"
+        f'echo "$*" >>{state}/calls\n'
+        'case "$*" in\n'
+        '  "version --client") echo "Client Version: v1.35.0" ;;\n'
+        '  "config current-context") echo ci ;;\n'
+        f'  *"get secrets -o json") cat {state}/secrets.json ;;\n'
+        f'  *"get deployments -o json") cat {state}/deployments.json ;;\n'
+        '  *"delete secret "*) ;;\n'
+        '  *) exit 1 ;;\n'
+        "esac\n"
+    )
+    (bin_dir / "kubectl").chmod(0o755)
+    script = REPO / "deploy" / "prune-runtime-configs.sh"
+    env = {"PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
+    dry = run("--dry-run", "--yes", "webhook-inbox-prod", script=script, env=env)
+    assert dry.returncode == 0, dry.stdout + dry.stderr
+    assert "would delete Secret webhook-inbox-api-1a2b3c4d" in dry.stdout
+    assert "delete secret" not in (state / "calls").read_text()
+    out = run("--yes", "webhook-inbox-prod", script=script, env=env)
+    assert out.returncode == 0, out.stdout + out.stderr
+    deletes = [c for c in (state / "calls").read_text().splitlines() if "delete secret" in c]
+    assert deletes == ["-n webhook-inbox-prod delete secret webhook-inbox-api-1a2b3c4d"]
+    assert "eA==" not in out.stdout + out.stderr

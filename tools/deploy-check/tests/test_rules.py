@@ -35,7 +35,7 @@ def test_every_rule_has_a_failing_test() -> None:
     tested = {
         "namespace", "apply-order", "spinapp-name", "executor", "replicas", "autoscaler-target",
         "autoscaling-has-scaler", "components", "probes", "variables", "kv-stores", "resources",
-        "refs", "image", "ingress", "pdb", "network-policy",
+        "refs", "image", "ingress", "pdb", "network-policy", "capacity",
     }  # fmt: skip
     assert tested == set(RULES)
 
@@ -387,9 +387,11 @@ def test_external_key_not_documented(docs, check) -> None:
     assert any("key 'token' of external Secret" in m for m in errors(check(d), "refs"))
 
 
-def test_dev_generated_secret_is_not_external(docs, check) -> None:
-    # dev generates webhook-inbox-secrets; without the generator its reference is unresolved.
-    d = [o for o in docs("dev") if not (o["kind"] == "Secret")]
+def test_a_secret_nobody_creates_is_refused(docs, check) -> None:
+    # dev's Secrets are external now, as in staging and prod: one not in the allow-list fails.
+    d = docs("dev")
+    api = find(d, "SpinApp", API)
+    api["spec"]["variables"][1]["valueFrom"]["secretKeyRef"]["name"] = "webhook-inbox-other"
     assert any("neither generated" in m for m in errors(check(d, "dev"), "refs"))
 
 
@@ -404,10 +406,22 @@ def test_unused_external_entry_is_a_warning(docs, check) -> None:
 # --- image ---------------------------------------------------------------------------------------------
 
 
-def test_spinapps_with_different_images(docs, check) -> None:
+def test_a_spinapp_must_run_its_own_components_artifact(docs, check) -> None:
     d = docs("staging")
-    find(d, "SpinApp", API)["spec"]["image"] = "ghcr.io/example-org/webhook-inbox:0.2.0"
-    assert any("same app image" in m for m in errors(check(d, "staging"), "image"))
+    find(d, "SpinApp", API)["spec"]["image"] = "ghcr.io/example-org/webhook-inbox/health:0.1.0"
+    assert any("not the artifact of its component api" in m for m in errors(check(d, "staging"), "image"))
+
+
+def test_the_artifacts_come_from_one_repository(docs, check) -> None:
+    d = docs("staging")
+    find(d, "SpinApp", API)["spec"]["image"] = "ghcr.io/someone-else/webhook-inbox/api:0.1.0"
+    assert any("from one repository" in m for m in errors(check(d, "staging"), "image"))
+
+
+def test_one_component_per_spinapp(docs, check) -> None:
+    d = docs("dev")
+    find(d, "SpinApp", API)["spec"]["components"] = ["api", "health"]
+    assert any("exactly one component" in m for m in errors(check(d, "dev"), "image"))
 
 
 @pytest.mark.parametrize(
@@ -417,21 +431,21 @@ def test_spinapps_with_different_images(docs, check) -> None:
 def test_unpinned_images(docs, check, image: str, message: str) -> None:
     d = docs("dev")
     for app in find_all(d, "SpinApp"):
-        app["spec"]["image"] = image
+        app["spec"]["image"] = image.replace("webhook-inbox", f"webhook-inbox/{app['spec']['components'][0]}", 1)
     assert any(message in m for m in errors(check(d, "dev"), "image"))
 
 
 def test_prod_image_must_be_a_digest(docs, check) -> None:
     d = docs("prod")
     for app in find_all(d, "SpinApp"):
-        app["spec"]["image"] = "ghcr.io/example-org/webhook-inbox:1.0.0"
+        app["spec"]["image"] = f"ghcr.io/example-org/webhook-inbox/{app['spec']['components'][0]}:1.0.0"
     assert any("pinned by digest" in m for m in errors(check(d), "image"))
 
 
 def test_registry_port_is_not_a_tag(docs, check) -> None:
     d = docs("dev")
     for app in find_all(d, "SpinApp"):
-        app["spec"]["image"] = "registry.local:5000/webhook-inbox"
+        app["spec"]["image"] = f"registry.local:5000/webhook-inbox/{app['spec']['components'][0]}"
     assert any("neither tag nor digest" in m for m in errors(check(d, "dev"), "image"))
 
 
@@ -489,3 +503,62 @@ def test_pdb_max_unavailable_zero(docs, check) -> None:
 def test_no_default_deny(docs, check) -> None:
     d = [o for o in docs("prod") if not (o["kind"] == "NetworkPolicy" and o["metadata"]["name"] == "default-deny-all")]
     assert any("no default-deny" in m for m in errors(check(d), "network-policy"))
+
+
+# --- probes' delays and capacity ----------------------------------------------------------------
+
+CAPACITY = {
+    "margin": 0.5,
+    "components": {
+        c: {"idle_mib": 36, "per_in_flight_mib": 3.7, "first_start_ms": 800} for c in ("health", "api", "webhook")
+    },
+}
+
+
+@pytest.mark.parametrize("probe", ["readiness", "liveness"])
+def test_a_check_without_an_initial_delay_is_refused(docs, check, probe: str) -> None:
+    # The CRD defaults it to 10 s: a pod woken from zero would not be Ready for 10 s.
+    d = docs("staging")
+    del find(d, "SpinApp", WEBHOOK)["spec"]["checks"][probe]["initialDelaySeconds"]
+    assert any(f"checks.{probe}.initialDelaySeconds is not set" in m for m in errors(check(d, "staging"), "probes"))
+
+
+def test_the_real_overlays_fit_the_measured_figures(docs, check) -> None:
+    for overlay in ("dev", "staging", "prod"):
+        assert errors(check(docs(overlay), overlay, capacity=CAPACITY), "capacity") == []
+
+
+def test_the_staging_concurrency_target_must_fit_the_limit(docs, check) -> None:
+    # Staging scaled at 50 in-flight requests per pod under a 256 Mi limit: 36 + 50 x 3.7 x 1.5 > 256.
+    d = docs("staging")
+    for hso in find_all(d, "HTTPScaledObject"):
+        hso["spec"]["scalingMetric"]["concurrency"]["targetValue"] = 50
+    found = errors(check(d, "staging", capacity=CAPACITY), "capacity")
+    assert any("50 in-flight requests (HTTPScaledObject" in m and "above the 256 MiB memory limit" in m for m in found)
+
+
+def test_a_declared_concurrency_must_fit_the_limit(docs, check) -> None:
+    d = docs("prod")
+    find(d, "SpinApp", WEBHOOK)["metadata"]["annotations"]["webhook-inbox.dev/max-in-flight"] = "40"
+    assert any("40 in-flight requests (annotation" in m for m in errors(check(d, "prod", capacity=CAPACITY), "capacity"))
+    del find(d, "SpinApp", WEBHOOK)["metadata"]["annotations"]["webhook-inbox.dev/max-in-flight"]
+    assert any("no design concurrency" in m for m in errors(check(d, "prod", capacity=CAPACITY), "capacity"))
+
+
+def test_request_idle_invocation_and_probe_timing(docs, check) -> None:
+    d = docs("staging")
+    app = find(d, "SpinApp", API)
+    app["spec"]["resources"]["requests"]["memory"] = "16Mi"
+    app["spec"]["invocationLimits"]["memory"] = "240Mi"
+    app["spec"]["checks"]["readiness"]["periodSeconds"] = 5
+    app["spec"]["checks"]["liveness"].update(initialDelaySeconds=0, periodSeconds=1, failureThreshold=1)
+    found = errors(check(d, "staging", capacity=CAPACITY), "capacity")
+    assert any("below the measured idle" in m for m in found)
+    assert any("invocationLimits.memory (240 MiB)" in m for m in found)
+    assert any("readiness may take 6 s" in m for m in found)
+    assert any("liveness may restart a pod 0 s after start" in m for m in found)
+
+
+def test_a_component_without_figures(docs, check) -> None:
+    figures = {"margin": 0.5, "components": {"health": CAPACITY["components"]["health"]}}
+    assert any("no figures for component api" in m for m in errors(check(docs("dev"), "dev", capacity=figures), "capacity"))

@@ -1,0 +1,299 @@
+#!/usr/bin/env python3
+"""One OCI artifact per component, derived from the one spin.toml at release time.
+
+spin.toml stays the single source for `spin up` (every component in one app). At release time
+each component becomes an application of its own: this tool writes, for a component, a Spin
+manifest holding only that component, the triggers that route to it and the application
+variables its templates read, with every path made relative to where the derived manifest is
+written. Nothing here knows the component list: it is read from spin.toml, so a component or a
+variable added there is released without touching this file.
+
+It also computes each component's commit stamp: the newest commit that changed anything the
+component's Wasm is built from (its crate and the workspace crates it depends on, the workspace
+manifest, the lockfile, the toolchain pin and the release build script). A release that does not
+touch a component builds it with the same stamp, so its bytes, its artifact and its digest stay
+the same and its pods are not rolled (docs/deploy.md, "One artifact per component").
+
+  components.py list                         component ids, one per line, in spin.toml order
+  components.py manifest COMPONENT OUTDIR    write OUTDIR/spin.toml for COMPONENT
+  components.py package COMPONENT            the cargo package its build command builds
+  components.py inputs COMPONENT             the paths its stamp is computed over
+  components.py stamp COMPONENT              the stamp: a commit sha (+ "-dirty" when those
+                                             paths have uncommitted changes), or "unknown"
+  components.py stamp-time COMPONENT         the committer date of the stamp (ISO 8601)
+
+Options: --spin-toml FILE (default: spin.toml of the repository root). Standard library only
+(Python >= 3.11); `inputs`/`stamp` need cargo and git.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shlex
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+TEMPLATE_REF = re.compile(r"\{\{\s*([A-Za-z0-9_]+)\s*\}\}")
+BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
+# Beside the crates: what else decides the bytes of a release build.
+BUILD_INPUTS = (
+    "Cargo.toml",
+    "Cargo.lock",
+    "rust-toolchain.toml",
+    ".cargo",
+    "scripts/build",
+    "scripts/ci/build-component.sh",
+)
+
+
+class ComponentError(ValueError):
+    """spin.toml cannot be split as asked."""
+
+
+def load(spin_toml: Path) -> dict[str, Any]:
+    with spin_toml.open("rb") as f:
+        manifest = tomllib.load(f)
+    if manifest.get("spin_manifest_version") != 2:
+        raise ComponentError(f"{spin_toml}: only spin_manifest_version = 2 is supported")
+    return manifest
+
+
+def component_ids(manifest: dict[str, Any]) -> list[str]:
+    return list((manifest.get("component") or {}).keys())
+
+
+def _templates(value: Any) -> set[str]:
+    """Application variables referenced by {{ name }} anywhere inside value."""
+    if isinstance(value, str):
+        return set(TEMPLATE_REF.findall(value))
+    if isinstance(value, dict):
+        return set().union(*(_templates(v) for v in value.values())) if value else set()
+    if isinstance(value, list):
+        return set().union(*(_templates(v) for v in value)) if value else set()
+    return set()
+
+
+def _relocate(path: str, base: Path, out_dir: Path) -> str:
+    """A path relative to spin.toml's folder, made relative to out_dir."""
+    return os.path.relpath((base / path).resolve(), out_dir.resolve())
+
+
+def derive(manifest: dict[str, Any], component: str, base: Path, out_dir: Path) -> dict[str, Any]:
+    """The manifest of an application holding only `component`."""
+    components = manifest.get("component") or {}
+    if component not in components:
+        raise ComponentError(f"no component {component!r} in spin.toml (components: {', '.join(components)})")
+    body = {k: v for k, v in components[component].items() if k != "build"}
+    source = body.get("source")
+    if isinstance(source, str):
+        if not (base / source).is_file():
+            raise ComponentError(f"component {component!r}: {source} is missing: build it first")
+        body["source"] = _relocate(source, base, out_dir)
+    if isinstance(body.get("files"), list):
+        files = []
+        for entry in body["files"]:
+            if isinstance(entry, str):
+                files.append(_relocate(entry, base, out_dir))
+            elif isinstance(entry, dict) and isinstance(entry.get("source"), str):
+                files.append({**entry, "source": _relocate(entry["source"], base, out_dir)})
+            else:
+                files.append(entry)
+        body["files"] = files
+    if body.get("dependencies"):
+        # Composition pulls in other sources whose paths would need relocating too.
+        raise ComponentError(f"component {component!r} has dependencies: not supported by this split")
+
+    triggers: dict[str, list[dict[str, Any]]] = {}
+    for kind, entries in (manifest.get("trigger") or {}).items():
+        for entry in entries:
+            target = entry.get("component")
+            if isinstance(target, dict):
+                raise ComponentError(f"a [[trigger.{kind}]] has an inline component: not supported by this split")
+            if target == component:
+                triggers.setdefault(kind, []).append(entry)
+    if not triggers:
+        raise ComponentError(f"no trigger routes to component {component!r}: it would serve nothing")
+
+    wanted = _templates(body)
+    declared = manifest.get("variables") or {}
+    unknown = sorted(wanted - set(declared))
+    if unknown:
+        raise ComponentError(f"component {component!r} reads undeclared variable(s): {', '.join(unknown)}")
+
+    derived: dict[str, Any] = {"spin_manifest_version": 2, "application": manifest["application"]}
+    variables = {name: spec for name, spec in declared.items() if name in wanted}
+    if variables:
+        derived["variables"] = variables
+    derived["trigger"] = triggers
+    derived["component"] = {component: body}
+    return derived
+
+
+# --- a TOML writer for what tomllib reads back identically -------------------------------------
+
+
+def _key(key: str) -> str:
+    return key if BARE_KEY.match(key) else json.dumps(key)
+
+
+def _value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, list):
+        return "[" + ", ".join(_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{_key(k)} = {_value(v)}" for k, v in value.items()) + " }"
+    raise ComponentError(f"cannot write {type(value).__name__} to TOML")
+
+
+def _is_table_array(value: Any) -> bool:
+    return isinstance(value, list) and bool(value) and all(isinstance(v, dict) for v in value)
+
+
+def dumps(table: dict[str, Any], prefix: tuple[str, ...] = ()) -> str:
+    lines: list[str] = []
+    nested: list[tuple[str, Any]] = []
+    for key, value in table.items():
+        if isinstance(value, dict) or _is_table_array(value):
+            nested.append((key, value))
+        else:
+            lines.append(f"{_key(key)} = {_value(value)}")
+    out = "\n".join(lines) + ("\n" if lines else "")
+    for key, value in nested:
+        path = prefix + (key,)
+        name = ".".join(_key(p) for p in path)
+        if isinstance(value, dict):
+            out += f"\n[{name}]\n" + dumps(value, path)
+        else:
+            for entry in value:
+                out += f"\n[[{name}]]\n" + dumps(entry, path)
+    return out
+
+
+def write_manifest(manifest: dict[str, Any], component: str, base: Path, out_dir: Path) -> Path:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    derived = derive(manifest, component, base, out_dir)
+    text = (
+        f"# Derived from spin.toml by scripts/ci/components.py: component {component} alone.\n"
+        "# Generated at release time; do not edit.\n" + dumps(derived)
+    )
+    if tomllib.loads(text) != derived:  # the writer must be exact
+        raise ComponentError("internal error: the derived manifest does not read back as written")
+    path = out_dir / "spin.toml"
+    path.write_text(text)
+    return path
+
+
+# --- stamps --------------------------------------------------------------------------------------
+
+
+def package(manifest: dict[str, Any], component: str) -> str:
+    """The cargo package that `[component.<id>.build].command` builds (`-p NAME`), else the id."""
+    command = ((manifest.get("component") or {}).get(component, {}).get("build") or {}).get("command", "")
+    words = shlex.split(command) if isinstance(command, str) else []
+    for i, word in enumerate(words):
+        if word in ("-p", "--package") and i + 1 < len(words):
+            return words[i + 1]
+        if word.startswith("--package="):
+            return word.split("=", 1)[1]
+    return component
+
+
+def inputs(manifest: dict[str, Any], component: str, root: Path) -> list[str]:
+    """Repository-relative paths whose content decides the component's release Wasm."""
+    metadata = json.loads(
+        subprocess.run(
+            ["cargo", "metadata", "--format-version", "1", "--no-deps", "--offline"],
+            cwd=root, capture_output=True, text=True, check=True,
+        ).stdout
+    )
+    by_name = {p["name"]: p for p in metadata["packages"]}
+    start = package(manifest, component)
+    if start not in by_name:
+        raise ComponentError(f"component {component!r} builds package {start!r}, not in the workspace")
+    seen: list[str] = []
+    todo = [start]
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        seen.append(name)
+        for dep in by_name[name]["dependencies"]:
+            if dep.get("path") and dep.get("kind") in (None, "build") and dep["name"] in by_name:
+                todo.append(dep["name"])
+    paths = {os.path.relpath(Path(by_name[n]["manifest_path"]).parent, root) for n in seen}
+    paths.update(p for p in BUILD_INPUTS if (root / p).exists())
+    return sorted(paths)
+
+
+def _git(root: Path, *args: str) -> str:
+    return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, check=True).stdout.strip()
+
+
+def stamp(manifest: dict[str, Any], component: str, root: Path) -> str:
+    paths = inputs(manifest, component, root)
+    try:
+        commit = _git(root, "log", "-1", "--format=%H", "--", *paths)
+        dirty = _git(root, "status", "--porcelain", "--untracked-files=no", "--", *paths)
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    if not commit:
+        return "unknown"
+    return f"{commit}-dirty" if dirty else commit
+
+
+def stamp_time(manifest: dict[str, Any], component: str, root: Path) -> str:
+    commit = stamp(manifest, component, root).removesuffix("-dirty")
+    if commit == "unknown":
+        return "1970-01-01T00:00:00Z"
+    return _git(root, "log", "-1", "--format=%cI", commit)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--spin-toml", type=Path, default=ROOT / "spin.toml")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("list")
+    for name in ("package", "inputs", "stamp", "stamp-time"):
+        sub.add_parser(name).add_argument("component")
+    man = sub.add_parser("manifest")
+    man.add_argument("component")
+    man.add_argument("out_dir", type=Path)
+    args = parser.parse_args(argv)
+    try:
+        manifest = load(args.spin_toml)
+        root = args.spin_toml.resolve().parent
+        if args.command == "list":
+            print("\n".join(component_ids(manifest)))
+            return 0
+        if args.command != "manifest" and args.component not in component_ids(manifest):
+            raise ComponentError(f"no component {args.component!r} in {args.spin_toml}")
+        if args.command == "manifest":
+            print(write_manifest(manifest, args.component, root, args.out_dir))
+        elif args.command == "package":
+            print(package(manifest, args.component))
+        elif args.command == "inputs":
+            print("\n".join(inputs(manifest, args.component, root)))
+        elif args.command == "stamp":
+            print(stamp(manifest, args.component, root))
+        else:
+            print(stamp_time(manifest, args.component, root))
+    except (ComponentError, OSError, tomllib.TOMLDecodeError, subprocess.CalledProcessError) as error:
+        print(f"components.py: error: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
