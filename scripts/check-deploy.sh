@@ -189,7 +189,12 @@ check_pins() {
     echo "deploy/manifests/redis.yaml must take its image from REDIS_IMAGE (@REDIS_IMAGE@ placeholder)"
     return 1
   }
-  echo "OTEL_COLLECTOR_IMAGE=${OTEL_COLLECTOR_IMAGE} and REDIS_IMAGE=${REDIS_IMAGE} are used as pinned"
+  local ticker="${ROOT}/kustomize/base/ticker.yaml"
+  grep -q "image: ${TICKER_IMAGE}\$" "${ticker}" || {
+    echo "kustomize/base/ticker.yaml does not use TICKER_IMAGE=${TICKER_IMAGE}"
+    return 1
+  }
+  echo "OTEL_COLLECTOR_IMAGE=${OTEL_COLLECTOR_IMAGE}, TICKER_IMAGE=${TICKER_IMAGE} and REDIS_IMAGE=${REDIS_IMAGE} are used as pinned"
 }
 run pins "deploy/versions.env is the single source of versions" check_pins
 
