@@ -84,6 +84,11 @@ RENDERED="${work}/rendered.yaml"
 kubectl kustomize "${render_dir}" >"${RENDERED}" || die "kubectl kustomize ${APP_ENV} failed"
 refuse_placeholders "${RENDERED}"
 annotate_executor_hash "${RENDERED}"
+require_every_component "${RENDERED}"
+rendered_workloads "${RENDERED}" >"${work}/workloads.txt"
+interceptor_targets "${RENDERED}" >"${work}/interceptor.txt"
+manifest_tool spinapps "${RENDERED}" >"${work}/spinapps.tsv"
+public_spinapps "${RENDERED}" >"${work}/public.txt"
 ok "rendered $(grep -c '^kind:' "${RENDERED}") objects for ${NAMESPACE}"
 
 step "Checking prerequisites"
@@ -160,7 +165,7 @@ spinapps="$(kubectl -n "${NAMESPACE}" get spinapps -o jsonpath='{range .items[*]
 for app in ${spinapps}; do
   wait_for_object "${NAMESPACE}" "deployment/${app}" 180 ||
     die "the operator did not create deployment/${app}: kubectl -n ${NAMESPACE} describe spinapp ${app}; kubectl -n spin-operator logs deploy/spin-operator-controller-manager"
-  if [[ "${APP_ENV}" == staging ]]; then
+  if [[ "${APP_ENV}" == staging ]] && grep -qx -- "${app}" "${work}/interceptor.txt"; then
     # KEDA may hold it at zero replicas until traffic arrives; the smoke test wakes it.
     ok "deployment/${app} exists (scaled by KEDA, possibly to zero)"
   else
@@ -168,6 +173,12 @@ for app in ${spinapps}; do
     ok "deployment/${app} rolled out"
   fi
 done
+# The ticker turns Ready once the forwarder answered a dispatch round with the API token.
+while IFS= read -r workload; do
+  kubectl -n "${NAMESPACE}" rollout status "${workload}" --timeout="${KUBE_WAIT_TIMEOUT}" ||
+    die "${workload} did not become Ready: kubectl -n ${NAMESPACE} logs ${workload} (the ticker says why its calls fail)"
+  ok "${workload} rolled out and Ready (the forwarder answers its dispatch calls)"
+done <"${work}/workloads.txt"
 
 host="$(kubectl -n "${NAMESPACE}" get ingress webhook-inbox -o jsonpath='{.spec.rules[0].host}')"
 base_url="http://127.0.0.1:${HTTP_PORT}"
@@ -185,6 +196,20 @@ if ((SMOKE_TEST)) && [[ "$(current_context)" == "k3d-${CLUSTER_NAME}" ]]; then
   # Secret, the runtime config and the NetworkPolicies.
   wait_until 90 probe /readyz || die "GET /readyz via the Ingress did not answer 200 (key-value store or variables not ready)"
   ok "GET /readyz -> 200 (Redis reachable)"
+  # Every other SpinApp the Ingress routes to, on its own readiness path.
+  while IFS=$'\t' read -r app _component _image _live ready; do
+    if [[ "${ready}" == /readyz ]] || ! grep -qx -- "${app}" "${work}/public.txt"; then
+      continue
+    fi
+    wait_until 90 probe "${ready}" || die "GET ${ready} (${app}) via the Ingress did not answer 200"
+    ok "GET ${ready} -> 200 (${app})"
+  done <"${work}/spinapps.tsv"
+  # The dispatch tick is for the ticker inside the cluster: from outside it must not reach the
+  # forwarder (which would answer 401 without the token); the api component answers 404.
+  code="$(curl -sS -o /dev/null -w '%{http_code}' --max-time 30 -X POST -H "Host: ${host}" "${base_url}/api/dispatch" || true)"
+  [[ "${code}" != 200 && "${code}" != 401 ]] ||
+    die "POST /api/dispatch via the Ingress answered ${code}: the forwarder's tick is reachable from outside (docs/deploy.md, \"Routes\")"
+  ok "POST /api/dispatch via the Ingress -> ${code} (the forwarder's tick is not public)"
 elif ((SMOKE_TEST)); then
   warn "not a k3d-${CLUSTER_NAME} context: skipped the smoke test; curl your ingress with Host: ${host}"
 fi

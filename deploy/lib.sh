@@ -260,7 +260,32 @@ refuse_placeholders() {
   local found
   if ! found="$(manifest_tool placeholders "$1")"; then
     found="${found//$'\t'/ runs }"
-    die "refusing to deploy the placeholder image digest the overlay commits (${found//$'\n'/; }). Pass the released digests: --image COMPONENT=REPO@sha256:<digest> for each component (the release run's summary lists them)"
+    die "refusing to deploy the placeholder image digest the overlay commits (${found//$'\n'/; }). Pass the released digests: --image COMPONENT=REPO@sha256:<digest> for each component (the release run's summary lists them); a workload's image (the ticker): pin its real digest in deploy/versions.env and kustomize/base"
+  fi
+}
+
+# rendered_workloads RENDERED: kind/name of each plain workload (the ticker), one per line.
+rendered_workloads() {
+  manifest_tool workloads "$1"
+}
+
+# interceptor_targets RENDERED: the SpinApps an HTTPScaledObject routes to, one per line.
+interceptor_targets() {
+  manifest_tool interceptor-targets "$1"
+}
+
+# public_spinapps RENDERED: the SpinApps an outside request reaches (Ingress or interceptor).
+public_spinapps() {
+  manifest_tool public-spinapps "$1"
+}
+
+# require_every_component RENDERED: every component of spin.toml (scripts/ci/components.py) runs
+# in a SpinApp of RENDERED, else stop before the cluster is touched.
+require_every_component() {
+  local missing
+  if ! missing="$(manifest_tool coverage "$1" "${REPO_ROOT}/spin.toml")"; then
+    [[ -n "${missing}" ]] || die "could not compare the overlay's SpinApps with spin.toml"
+    die "spin.toml has component(s) no SpinApp of the overlay runs: ${missing//$'\n'/, } (add a SpinApp in kustomize/base/spinapps.yaml; docs/deploy.md, \"Adding a component\")"
   fi
 }
 

@@ -6,8 +6,18 @@ Called by deploy/lib.sh; each command prints plain lines a shell reads with `rea
   namespace KUSTOMIZATION                  the overlay's `namespace:`
   spinapps RENDERED                        per SpinApp: name, component, image, liveness path,
                                            readiness path (tab-separated)
-  placeholders RENDERED                    SpinApps whose image digest is a placeholder (one
-                                           repeated hex digit); exit 1 when there is one
+  placeholders RENDERED                    SpinApps and workloads (the ticker) whose image digest
+                                           is a placeholder (one repeated hex digit); exit 1 when
+                                           there is one
+  workloads RENDERED                       the plain Deployments/StatefulSets (the ticker), as
+                                           kind/name lines for `kubectl rollout status`
+  interceptor-targets RENDERED             the SpinApps an HTTPScaledObject routes to (staging:
+                                           reached through the KEDA interceptor), one per line
+  public-spinapps RENDERED                 the SpinApps an outside request can reach: an Ingress
+                                           backend's Service, or an HTTPScaledObject's behind the
+                                           interceptor (not the forwarder), one per line
+  coverage RENDERED SPIN_TOML              every component of SPIN_TOML (scripts/ci/components.py
+                                           list) is run by a SpinApp; exit 1 naming the missing ones
   image-overlay RENDERED OVERLAY_DIR OUT_DIR IMAGE...
                                            writes OUT_DIR/kustomization.yaml: a wrapper over
                                            OVERLAY_DIR whose `images:` point each SpinApp at the
@@ -118,14 +128,89 @@ def cmd_spinapps(rendered: str) -> int:
     return 0
 
 
+WORKLOAD_KINDS = ("Deployment", "StatefulSet", "DaemonSet")
+
+
+def workloads(documents: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [d for d in documents if d.get("kind") in WORKLOAD_KINDS and str(d.get("apiVersion", "")) == "apps/v1"]
+
+
 def cmd_placeholders(rendered: str) -> int:
     found = 0
-    for app in spinapps(rendered):
+    documents = docs(rendered)
+    for app in (d for d in documents if is_spinapp(d)):
         image = str((app.get("spec") or {}).get("image", ""))
         if PLACEHOLDER.search(image):
             print(f"{app['metadata']['name']}\t{image}")
             found += 1
+    for workload in workloads(documents):
+        pod = ((workload.get("spec") or {}).get("template") or {}).get("spec") or {}
+        for container in (pod.get("containers") or []) + (pod.get("initContainers") or []):
+            image = str(container.get("image", ""))
+            if PLACEHOLDER.search(image):
+                print(f"{workload['kind'].lower()}/{workload['metadata']['name']}\t{image}")
+                found += 1
     return 1 if found else 0
+
+
+def cmd_workloads(rendered: str) -> int:
+    for workload in workloads(docs(rendered)):
+        print(f"{workload['kind'].lower()}/{workload['metadata']['name']}")
+    return 0
+
+
+def cmd_interceptor_targets(rendered: str) -> int:
+    documents = docs(rendered)
+    names = {d["metadata"]["name"] for d in documents if is_spinapp(d)}
+    for d in documents:
+        if d.get("kind") == "HTTPScaledObject" and str(d.get("apiVersion", "")).startswith("http.keda.sh/"):
+            target = ((d.get("spec") or {}).get("scaleTargetRef") or {}).get("name")
+            if target in names:
+                print(target)
+    return 0
+
+
+def cmd_public_spinapps(rendered: str) -> int:
+    documents = docs(rendered)
+    names = [d["metadata"]["name"] for d in documents if is_spinapp(d)]
+    services: set[str] = set()
+    for d in documents:
+        spec = d.get("spec") or {}
+        if d.get("kind") == "Ingress":
+            backends = [((spec.get("defaultBackend") or {}).get("service") or {}).get("name")]
+            for rule in spec.get("rules") or []:
+                for path in ((rule or {}).get("http") or {}).get("paths") or []:
+                    backends.append((((path or {}).get("backend") or {}).get("service") or {}).get("name"))
+            services.update(str(b) for b in backends if b)
+        elif d.get("kind") == "HTTPScaledObject" and str(d.get("apiVersion", "")).startswith("http.keda.sh/"):
+            target = (spec.get("scaleTargetRef") or {}).get("service")
+            if target:
+                services.add(str(target))
+    for name in names:
+        if name in services:
+            print(name)
+    return 0
+
+
+def spin_components(spin_toml: str) -> list[str]:
+    """Component ids of spin.toml, in its order: scripts/ci/components.py's list, not a copy of it."""
+    import importlib.util
+
+    path = Path(__file__).resolve().parent.parent / "scripts" / "ci" / "components.py"
+    spec = importlib.util.spec_from_file_location("components", path)
+    if spec is None or spec.loader is None:
+        raise Error(f"cannot load {path}")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return list(module.component_ids(module.load(Path(spin_toml))))
+
+
+def cmd_coverage(rendered: str, spin_toml: str) -> int:
+    run = {c for app in spinapps(rendered) for c in ((app.get("spec") or {}).get("components") or [])}
+    missing = [c for c in spin_components(spin_toml) if c not in run]
+    for component in missing:
+        print(component)
+    return 1 if missing else 0
 
 
 def parse_images(specs: list[str], components: list[str]) -> dict[str, str]:
@@ -305,6 +390,10 @@ def main(argv: list[str]) -> int:
         "namespace": (cmd_namespace, 1),
         "spinapps": (cmd_spinapps, 1),
         "placeholders": (cmd_placeholders, 1),
+        "workloads": (cmd_workloads, 1),
+        "interceptor-targets": (cmd_interceptor_targets, 1),
+        "public-spinapps": (cmd_public_spinapps, 1),
+        "coverage": (cmd_coverage, 2),
         "pods": (cmd_pods, 1),
         "add-component": (cmd_add_component, 2),
         "executor-hash": (cmd_executor_hash, 2),

@@ -10,10 +10,12 @@
 #   2. secrets  the Secrets created outside git must exist (docs/deploy.md, Secrets); dev only:
 #               created with random values on a first deploy, or from --secrets-env FILE
 #   3. apply    kubectl apply of the rendered overlay (retried: the operator's webhook cache)
-#   4. rollout  each SpinApp's Deployment runs its new image, then `kubectl rollout status`
+#   4. rollout  each SpinApp's Deployment runs its new image, then `kubectl rollout status`; then
+#               the plain workloads (the forwarder's ticker, Ready once a dispatch round answered)
 #   5. smoke    GET /healthz and /readyz inside the cluster, no Ingress or DNS needed: through
-#               `kubectl port-forward` to each SpinApp's Service (port 80); in staging through the
-#               KEDA HTTP interceptor with the Ingress host, so the request wakes the app from zero
+#               `kubectl port-forward` to each SpinApp's Service (port 80); in staging the SpinApps
+#               KEDA scales through the KEDA HTTP interceptor with the Ingress host, so the
+#               request wakes the app from zero (the others, the forwarder, on their Service)
 #
 # --dry-run touches no cluster: it prints the plan on stderr and the manifests it would apply on
 # stdout (no Secret values: every overlay renders without one). Needs kubectl (kustomize) and
@@ -139,6 +141,15 @@ render() {
   annotate_executor_hash "${RENDERED}"
   spinapp_rows >"${WORK}/spinapps.tsv"
   [[ -s "${WORK}/spinapps.tsv" ]] || die "the rendered overlay has no SpinApp"
+  require_every_component "${RENDERED}"
+  rendered_workloads "${RENDERED}" >"${WORK}/workloads.txt"
+  interceptor_targets "${RENDERED}" >"${WORK}/interceptor.txt"
+}
+
+# via_interceptor APP: true when staging reaches APP through the KEDA interceptor (an
+# HTTPScaledObject routes to it); the other SpinApps are smoke-tested on their Service.
+via_interceptor() {
+  [[ "${APP_ENV}" == staging ]] && grep -qx -- "$1" "${WORK}/interceptor.txt"
 }
 
 # --- dry run: no cluster ------------------------------------------------------------------------
@@ -155,7 +166,7 @@ if ((DRY_RUN)); then
     while IFS=$'\t' read -r app component image live ready; do
       info "SpinApp ${app} (${component}): apply, wait for deployment/${app} to run ${image}, rollout status"
       if ((SMOKE_TEST)); then
-        if [[ "${APP_ENV}" == staging ]]; then
+        if via_interceptor "${app}"; then
           info "    smoke test: GET ${live} ${ready} through the KEDA HTTP interceptor (kubectl port-forward)"
         else
           info "    smoke test: GET ${live} ${ready} on service/${app} port 80 (kubectl port-forward)"
@@ -164,6 +175,9 @@ if ((DRY_RUN)); then
         [[ -z "${expect}" ]] || info "    ${live} must report commit ${expect}"
       fi
     done <"${WORK}/spinapps.tsv"
+    while IFS= read -r workload; do
+      info "${workload}: apply, rollout status (the ticker is Ready once a dispatch round answered 200)"
+    done <"${WORK}/workloads.txt"
   } >&2
   cat "${RENDERED}"
   exit 0
@@ -227,6 +241,13 @@ while IFS=$'\t' read -r app _component image _live _ready; do
   kubectl -n "${NAMESPACE}" rollout status "deployment/${app}" --timeout="${KUBE_WAIT_TIMEOUT}"
   ok "deployment/${app} runs ${image} and has rolled out"
 done <"${WORK}/spinapps.tsv"
+# After the SpinApps: the ticker turns Ready only once the forwarder answered a dispatch round
+# with its token, so this also proves the forwarder's Service, the token and the NetworkPolicies.
+while IFS= read -r workload; do
+  kubectl -n "${NAMESPACE}" rollout status "${workload}" --timeout="${KUBE_WAIT_TIMEOUT}" ||
+    die "${workload} did not become Ready: kubectl -n ${NAMESPACE} logs ${workload} (the ticker says why its calls fail)"
+  ok "${workload} has rolled out and is Ready"
+done <"${WORK}/workloads.txt"
 
 # port_forward NAMESPACE TARGET PORT: start `kubectl port-forward TARGET :PORT` in the background
 # and set PF_PORT to the local port it chose.
@@ -283,7 +304,7 @@ smoke() {
 }
 
 if ((SMOKE_TEST)); then
-  if [[ "${APP_ENV}" == staging ]]; then
+  if [[ "${APP_ENV}" == staging && -s "${WORK}/interceptor.txt" ]]; then
     # Scaled to zero: only the interceptor can wake the app, and it routes by host and path.
     host="$(kubectl -n "${NAMESPACE}" get ingress webhook-inbox -o jsonpath='{.spec.rules[0].host}')"
     proxy="$(kubectl -n "${NAMESPACE}" get service keda-http-interceptor -o jsonpath='{.spec.externalName}')"
@@ -295,17 +316,18 @@ if ((SMOKE_TEST)); then
     step "Smoke test through the KEDA HTTP interceptor (${proxy_ns}/${proxy_name}:${proxy_port}, Host: ${host})"
     port_forward "${proxy_ns}" "service/${proxy_name}" "${proxy_port}"
     while IFS=$'\t' read -r app component _image live ready; do
+      via_interceptor "${app}" || continue
       smoke "interceptor -> ${app}" "${component}" "${live}" "${ready}" "${host}"
     done <"${WORK}/spinapps.tsv"
     stop_port_forward
-  else
-    step "Smoke test in the cluster (kubectl port-forward to each SpinApp's Service)"
-    while IFS=$'\t' read -r app component _image live ready; do
-      port_forward "${NAMESPACE}" "service/${app}" 80
-      smoke "service/${app}" "${component}" "${live}" "${ready}"
-      stop_port_forward
-    done <"${WORK}/spinapps.tsv"
   fi
+  step "Smoke test in the cluster (kubectl port-forward to each SpinApp's Service)"
+  while IFS=$'\t' read -r app component _image live ready; do
+    ! via_interceptor "${app}" || continue
+    port_forward "${NAMESPACE}" "service/${app}" 80
+    smoke "service/${app}" "${component}" "${live}" "${ready}"
+    stop_port_forward
+  done <"${WORK}/spinapps.tsv"
 fi
 
 print_summary "${APP_ENV} (${NAMESPACE}) runs one artifact per component"
