@@ -19,7 +19,7 @@ from deploy_check.external_refs import ExternalRefs
 from deploy_check.findings import Finding, error, warning
 from deploy_check.manifests import Obj, dotted, walk
 from deploy_check.quantity import QuantityError, parse_quantity
-from deploy_check.spin_manifest import SpinManifest, best_route
+from deploy_check.spin_manifest import TEMPLATE_REF, SpinManifest, best_route
 
 SPIN_GROUP = "core.spinkube.dev"
 # The operator's Service port and the label it puts on every pod of a SpinApp.
@@ -407,6 +407,20 @@ def check_components(ctx: Context) -> list[Finding]:
                 findings.append(warning("components", app.ref, f"component {name!r} is listed {count} times"))
         if not any(r.component in ctx.retained(app) and not r.private for r in ctx.spin.routes):
             findings.append(error("components", app.ref, "no retained component has a public HTTP route"))
+    # The other way round: a component spin.toml routes to that no SpinApp runs would be missing
+    # from the cluster (its routes answered by the health component's 404).
+    for namespace in sorted({a.namespace or "" for a in ctx.spinapps}):
+        run = set().union(*(ctx.retained(a) for a in ctx.spinapps if (a.namespace or "") == namespace))
+        routed = {r.component for r in ctx.spin.routes if not r.private}
+        for component_id in sorted(c for c in ctx.spin.components if c in routed and c not in run):
+            findings.append(
+                error(
+                    "components",
+                    f"Namespace {namespace}",
+                    f"component {component_id} (spin.toml) is run by no SpinApp: add a SpinApp for it "
+                    "(kustomize/base/spinapps.yaml)",
+                )
+            )
     return findings
 
 
@@ -458,7 +472,9 @@ def check_probes(ctx: Context) -> list[Finding]:
 
 @rule("variables")
 def check_variables(ctx: Context) -> list[Finding]:
-    """Required variables supplied; secrets only via secretKeyRef; nothing a component does not read."""
+    """Every variable a retained component reads is supplied (secrets only via secretKeyRef), and
+    nothing a component does not read: the SpinApp's variables are exactly its components' in
+    spin.toml."""
     findings = []
     for app in ctx.spinapps:
         retained = ctx.retained(app)
@@ -522,6 +538,19 @@ def check_variables(ctx: Context) -> list[Finding]:
                         app.ref,
                         f"secret variable {name} (used by {users}) is not supplied; its spin.toml default is a "
                         "placeholder and the feature would stay disabled",
+                    )
+                )
+            else:
+                # A default spin.toml's `spin up` is happy with can be wrong in the cluster
+                # (forward_dispatch_url's http://self is the caller's own pod), and a variable left
+                # out is one nobody can change without editing the manifests: every variable a
+                # retained component reads comes from the settings (or a Secret), none is missing.
+                findings.append(
+                    error(
+                        "variables",
+                        app.ref,
+                        f"variable {name} (used by {users}) is not supplied: spin.toml and the SpinApp disagree; "
+                        f"add it (from the settings ConfigMap) rather than rely on the default {declared.default!r}",
                     )
                 )
     return findings
@@ -657,11 +686,14 @@ def check_capacity(ctx: Context) -> list[Finding]:
     invocationLimits.memory cap must fit beside idle. The concurrency is the HTTPScaledObject's
     target, else the SpinApp's webhook-inbox.dev/max-in-flight annotation. Probes: a pod that
     scales from zero is Ready within WAKE_READY_BUDGET_S of serving, and liveness cannot kill a
-    first start (the image's first run, which precompiles).
+    first start (the image's first run, which precompiles). Plain workloads listed under
+    `workloads:` (by their pods' app.kubernetes.io/component): each container's memory limit
+    holds the peak x (1 + margin) and its request covers the peak.
     """
     findings: list[Finding] = []
     if not ctx.capacity:
         return findings
+    findings.extend(_workload_capacity(ctx))
     figures = ctx.capacity.get("components") or {}
     margin = Decimal(str(ctx.capacity.get("margin", 0.5)))
     for app in ctx.spinapps:
@@ -744,6 +776,43 @@ def check_capacity(ctx: Context) -> list[Finding]:
     return findings
 
 
+def _workload_capacity(ctx: Context) -> list[Finding]:
+    findings: list[Finding] = []
+    figures = ctx.capacity.get("workloads") or {} if ctx.capacity else {}
+    margin = Decimal(str(ctx.capacity.get("margin", 0.5))) if ctx.capacity else Decimal("0.5")
+    for o in ctx.objects:
+        if o.kind not in WORKLOAD_KINDS:
+            continue
+        labels = ((o.spec.get("template") or {}).get("metadata") or {}).get("labels") or {}
+        measured = figures.get(labels.get("app.kubernetes.io/component"))
+        if not isinstance(measured, dict):
+            continue
+        peak = Decimal(str(measured["peak_mib"]))
+        for c in ((o.spec.get("template") or {}).get("spec") or {}).get("containers") or []:
+            resources = c.get("resources") or {}
+            try:
+                limit = parse_quantity((resources.get("limits") or {}).get("memory", "0")) / MIB
+                request = parse_quantity((resources.get("requests") or {}).get("memory", "0")) / MIB
+            except QuantityError as e:
+                findings.append(error("capacity", o.ref, f"container {c.get('name')}: {e}"))
+                continue
+            need = peak * (1 + margin)
+            if limit < need:
+                findings.append(
+                    error(
+                        "capacity",
+                        o.ref,
+                        f"container {c.get('name')}: memory limit {limit:.0f} MiB is below the measured peak "
+                        f"{peak} MiB x {1 + margin} margin ({need:.0f} MiB)",
+                    )
+                )
+            if request < peak:
+                findings.append(
+                    error("capacity", o.ref, f"container {c.get('name')}: memory request {request:.0f} MiB is below the peak {peak} MiB")
+                )
+    return findings
+
+
 # --- references, images, ingress, disruption budgets, network policies ----------------------
 
 
@@ -772,7 +841,10 @@ def _volume_refs(volumes: list, where: str) -> list[tuple[str, str, str | None, 
     for i, volume in enumerate(volumes):
         volume = volume or {}
         if isinstance(volume.get("secret"), dict):
-            refs.append(("Secret", str(volume["secret"].get("secretName", "")), None, f"{where}[{i}].secret"))
+            name = str(volume["secret"].get("secretName", ""))
+            items = volume["secret"].get("items") or []
+            refs.append(("Secret", name, None, f"{where}[{i}].secret"))
+            refs.extend(("Secret", name, (item or {}).get("key"), f"{where}[{i}].secret.items") for item in items)
         if isinstance(volume.get("configMap"), dict):
             refs.append(("ConfigMap", str(volume["configMap"].get("name", "")), None, f"{where}[{i}].configMap"))
         for j, source in enumerate((volume.get("projected") or {}).get("sources") or []):
@@ -966,6 +1038,91 @@ def check_ingress(ctx: Context) -> list[Finding]:
             ports = svc.spec.get("ports") or []
             if not any(p.get("port") == port.get("number") or (p.get("name") and p.get("name") == port.get("name")) for p in ports):
                 findings.append(error("ingress", ingress.ref, f"{label}: Service {name} has no port {port}"))
+    findings.extend(_internal_routes_findings(ctx))
+    return findings
+
+
+def _sample_path(route: str) -> str:
+    """A request path a Spin route matches: `:name` segments filled in, a trailing `/...` dropped."""
+    base = route[: -len("/...")] if route.endswith("/...") else route
+    return "/" + "/".join("x1" if s.startswith(":") else s for s in base.split("/") if s)
+
+
+def _ingress_backend(ingress: Obj, host: str | None, path: str) -> str | None:
+    """The Service an Ingress sends `path` to: Exact before Prefix, the longest Prefix on segment
+    boundaries (networking.k8s.io/v1 semantics), then the default backend."""
+    best: tuple[int, int, str] | None = None
+    for rule_ in ingress.spec.get("rules") or []:
+        if (rule_ or {}).get("host") not in (None, host):
+            continue
+        for p in ((rule_ or {}).get("http") or {}).get("paths") or []:
+            candidate, kind = str(p.get("path") or "/"), p.get("pathType", "Prefix")
+            name = str(((p.get("backend") or {}).get("service") or {}).get("name"))
+            if kind == "Exact" and path == candidate:
+                rank = (1, len(candidate), name)
+            elif kind != "Exact" and (
+                candidate.rstrip("/") == "" or path == candidate.rstrip("/") or path.startswith(candidate.rstrip("/") + "/")
+            ):
+                rank = (0, len(candidate.rstrip("/")), name)
+            else:
+                continue
+            if best is None or rank[:2] > best[:2]:
+                best = rank
+    if best is not None:
+        return best[2]
+    default = ((ingress.spec.get("defaultBackend") or {}).get("service") or {}).get("name")
+    return str(default) if default else None
+
+
+def _interceptor_target(ctx: Context, namespace: str | None, host: str | None, path: str) -> str | None:
+    """The Service the KEDA HTTP interceptor sends `path` to: host, then the longest path prefix."""
+    best: tuple[int, str] | None = None
+    for hso in ctx.of_kind("HTTPScaledObject", "http.keda.sh"):
+        if hso.namespace != namespace or (hso.spec.get("hosts") and host not in hso.spec["hosts"]):
+            continue
+        for prefix in hso.spec.get("pathPrefixes") or ["/"]:
+            if path.startswith(str(prefix)) and (best is None or len(str(prefix)) > best[0]):
+                best = (len(str(prefix)), str((hso.spec.get("scaleTargetRef") or {}).get("service")))
+    return best[1] if best else None
+
+
+def _internal_routes_findings(ctx: Context) -> list[Finding]:
+    """A SpinApp's internal routes (annotation) are served by nobody an outside request reaches."""
+    findings = []
+    for app in ctx.spinapps:
+        routes = [r.strip() for r in str(app.metadata.get("annotations", {}).get(INTERNAL_ROUTES, "")).split(",") if r.strip()]
+        for route in routes:
+            served = [r for r in ctx.spin.routes if r.path == route and r.component in ctx.retained(app)]
+            if not served:
+                findings.append(
+                    error("ingress", app.ref, f"{INTERNAL_ROUTES} names {route}, which no retained component routes in spin.toml")
+                )
+                continue
+            path = _sample_path(route)
+            for ingress in ctx.of_kind("Ingress", "networking.k8s.io"):
+                if ingress.namespace != app.namespace:
+                    continue
+                hosts = [(r or {}).get("host") for r in ingress.spec.get("rules") or []] or [None]
+                for host in hosts:
+                    service = _ingress_backend(ingress, host, path)
+                    via = ""
+                    if service is not None and ctx.spinapp(ingress.namespace, service) is None:
+                        # Not a SpinApp's Service: the KEDA interceptor (staging) routes on.
+                        service, via = _interceptor_target(ctx, ingress.namespace, host, path), " through the KEDA interceptor"
+                    reached = ctx.spinapp(ingress.namespace, str(service)) if service else None
+                    if reached is None:
+                        continue
+                    hit = best_route(ctx.spin.routes, path, ctx.retained(reached))
+                    if hit is not None and hit.path == route and hit.component == served[0].component:
+                        findings.append(
+                            error(
+                                "ingress",
+                                ingress.ref,
+                                f"an outside request for {path} reaches SpinApp {reached.name}{via}, which serves the "
+                                f"internal route {route} ({INTERNAL_ROUTES} of {app.name}): it has no token and must "
+                                "stay inside the cluster",
+                            )
+                        )
     return findings
 
 
@@ -1033,4 +1190,607 @@ def check_network_policies(ctx: Context) -> list[Finding]:
             findings.append(
                 error("network-policy", f"Namespace {ns}", "has no default-deny NetworkPolicy (podSelector {} , Ingress+Egress)")
             )
+    return findings
+
+
+# --- forwarding: the forwarder's origin, its ticker, and who may talk to whom -------------------
+
+# What the webhook and api components call on the forwarder, and what the ticker calls.
+DISPATCH_EVENT_PATH = "/api/events/evt_deploy_check/dispatch"
+DISPATCH_PATH = "/api/dispatch"
+# Routes of a SpinApp that must not be reachable from outside the cluster (comma-separated).
+INTERNAL_ROUTES = "webhook-inbox.dev/internal-routes"
+TICKER_LABEL = ("app.kubernetes.io/component", "ticker")
+# A SpinApp's pods listen on the port its Service forwards to.
+APP_PORT = OPERATOR_SERVICE_PORT
+# Ranges a broad egress rule to destinations must leave out: other pods, Services and nodes of
+# the cluster (k3s: 10.42.0.0/16 and 10.43.0.0/16), private networks, the cloud metadata
+# endpoint (169.254.169.254).
+PRIVATE_RANGES = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16")
+ORIGIN = re.compile(r"^http://(?P<host>[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*)(:(?P<port>\d+))?/?$")
+WORKLOAD_KINDS = ("Deployment", "StatefulSet", "DaemonSet")
+
+
+def _forwarders(ctx: Context, namespace: str | None) -> list[Obj]:
+    """SpinApps that serve the forwarder's internal dispatch route (what forward_dispatch_url asks)."""
+    route = best_route(ctx.spin.routes, DISPATCH_EVENT_PATH)
+    if route is None:
+        return []
+    return [a for a in ctx.spinapps if a.namespace == namespace and route.component in ctx.retained(a)]
+
+
+def _config_maps(ctx: Context, namespace: str | None) -> dict[str, dict]:
+    return {o.name: o.doc.get("data") or {} for o in ctx.of_kind("ConfigMap") if o.namespace == namespace}
+
+
+def _resolve(ctx: Context, namespace: str | None, entry: dict, env: dict[str, str] | None = None) -> tuple[str | None, str]:
+    """(value, where) of a SpinApp variable or container env entry; None when it cannot be known here.
+
+    ConfigMap references are resolved from the rendered ConfigMaps; `$(NAME)` in a container's
+    `value` from the env entries before it (what the kubelet does).
+    """
+    if "value" in entry:
+        value = str(entry["value"])
+        for name, known in (env or {}).items():
+            value = value.replace(f"$({name})", known)
+        return value, "value"
+    ref = (entry.get("valueFrom") or {}).get("configMapKeyRef")
+    if isinstance(ref, dict):
+        data = _config_maps(ctx, namespace).get(str(ref.get("name")))
+        where = f"ConfigMap {ref.get('name')} key {ref.get('key')}"
+        if data is None or ref.get("key") not in data:
+            return None, where
+        return str(data[ref["key"]]), where
+    return None, "a Secret or another source"
+
+
+def _service_origin_of(ctx: Context, namespace: str | None, url: str) -> tuple[str | None, str]:
+    """(SpinApp name, problem): the operator Service an in-cluster origin names, or why not."""
+    match = ORIGIN.match(url)
+    if match is None:
+        return None, "is not http://<Service>[:80] (the operator's Service speaks plain HTTP on port 80)"
+    if match["port"] is not None and int(match["port"]) != OPERATOR_SERVICE_PORT:
+        return None, f"uses port {match['port']}; the operator's Service listens on {OPERATOR_SERVICE_PORT}"
+    host = match["host"]
+    parts = host.split(".")
+    service = parts[0]
+    suffixes = ("", f".{namespace}", f".{namespace}.svc", f".{namespace}.svc.cluster.local")
+    if host[len(service):] not in suffixes:
+        return None, f"names {host}, not a Service of namespace {namespace}"
+    return service, ""
+
+
+def _pod_sets(ctx: Context) -> list[tuple[str, str | None, dict[str, str]]]:
+    """(what, namespace, pod labels) of every pod the overlay makes: SpinApps' and workloads'."""
+    pods = [(app.ref, app.namespace, _pod_labels(app)) for app in ctx.spinapps]
+    for o in ctx.objects:
+        if o.kind in WORKLOAD_KINDS:
+            labels = ((o.spec.get("template") or {}).get("metadata") or {}).get("labels") or {}
+            pods.append((o.ref, o.namespace, {str(k): str(v) for k, v in labels.items()}))
+    return pods
+
+
+def _policies_for(ctx: Context, namespace: str | None, labels: dict[str, str], kind: str) -> list[Obj]:
+    """NetworkPolicies of `kind` (Ingress or Egress) that select pods with these labels."""
+    found = []
+    for policy in ctx.of_kind("NetworkPolicy", "networking.k8s.io"):
+        types = policy.spec.get("policyTypes") or (["Ingress", "Egress"] if policy.spec.get("egress") else ["Ingress"])
+        if policy.namespace == namespace and kind in types and _selector_matches(policy.spec.get("podSelector") or {}, labels):
+            found.append(policy)
+    return found
+
+
+def _peer_matches(peer: dict, policy_ns: str | None, labels: dict[str, str], namespace: str | None) -> bool:
+    """Whether a NetworkPolicy peer admits pods with `labels` in `namespace` (ipBlocks never do:
+    pod addresses are private, and the broad rules except the private ranges)."""
+    if "ipBlock" in peer:
+        return False
+    ns_selector = peer.get("namespaceSelector")
+    if ns_selector is None:
+        if namespace != policy_ns:
+            return False
+    elif not _selector_matches(ns_selector, {"kubernetes.io/metadata.name": str(namespace)}):
+        return False
+    pod_selector = peer.get("podSelector")
+    return pod_selector is None or _selector_matches(pod_selector, labels)
+
+
+def _port_allowed(rule_: dict, port: int) -> bool:
+    ports = rule_.get("ports")
+    if not ports:
+        return True
+    for p in ports:
+        if (p or {}).get("protocol", "TCP") != "TCP":
+            continue
+        number, end = (p or {}).get("port"), (p or {}).get("endPort")
+        if number is None or number == port or (isinstance(number, int) and isinstance(end, int) and number <= port <= end):
+            return True
+    return False
+
+
+def _allowed(ctx: Context, src: tuple[str | None, dict[str, str]], dst: tuple[str | None, dict[str, str]], port: int) -> str | None:
+    """None when the NetworkPolicies let a src pod open TCP `port` on a dst pod, else which side refuses."""
+    (src_ns, src_labels), (dst_ns, dst_labels) = src, dst
+    egress = _policies_for(ctx, src_ns, src_labels, "Egress")
+    if egress and not any(
+        _port_allowed(r, port) and (not r.get("to") or any(_peer_matches(p, pol.namespace, dst_labels, dst_ns) for p in r["to"]))
+        for pol in egress
+        for r in pol.spec.get("egress") or []
+    ):
+        return "no egress rule of the source's NetworkPolicies allows it"
+    ingress = _policies_for(ctx, dst_ns, dst_labels, "Ingress")
+    if ingress and not any(
+        _port_allowed(r, port)
+        and (not r.get("from") or any(_peer_matches(p, pol.namespace, src_labels, src_ns) for p in r["from"]))
+        for pol in ingress
+        for r in pol.spec.get("ingress") or []
+    ):
+        return "no ingress rule of the destination's NetworkPolicies allows it"
+    return None
+
+
+def _egress_peers(ctx: Context, namespace: str | None, labels: dict[str, str]) -> list[tuple[Obj, dict | None, dict]]:
+    """(policy, peer or None for anywhere, rule) of every egress rule that applies to these pods."""
+    peers = []
+    for policy in _policies_for(ctx, namespace, labels, "Egress"):
+        for rule_ in policy.spec.get("egress") or []:
+            for peer in rule_.get("to") or [None]:
+                peers.append((policy, peer, rule_))
+    return peers
+
+
+def _peer_kind(ctx: Context, peer: dict | None, namespace: str | None) -> str:
+    """What an egress peer is: anywhere, ip, dns, telemetry, a SpinApp's name, redis, or other."""
+    if peer is None:
+        return "anywhere"
+    if "ipBlock" in peer:
+        return "ip"
+    selector = peer.get("podSelector")
+    if selector is None:
+        return "other"
+    if (selector.get("matchLabels") or {}).get("k8s-app") == "kube-dns":
+        return "dns"
+    if peer.get("namespaceSelector") is None:
+        if _selector_matches(selector, {"app.kubernetes.io/name": "otel-collector"}):
+            return "telemetry"
+        if _selector_matches(selector, {"app.kubernetes.io/name": "redis"}):
+            return "redis"
+        apps = [a.name for a in ctx.spinapps if a.namespace == namespace and _selector_matches(selector, _pod_labels(a))]
+        if len(apps) == 1:
+            return f"spinapp:{apps[0]}"
+    return "other"
+
+
+def _exports_telemetry(ctx: Context, app: Obj) -> bool:
+    executor = _executor_of(ctx, app)
+    return bool(((executor.spec.get("deploymentConfig") or {}).get("otel") if executor else None))
+
+
+def _origin_findings(ctx: Context, rule_id: str, owner: Obj, what: str, url: str | None, where: str, path: str = "") -> tuple[list[Finding], Obj | None]:
+    """Checks that `url` is <a forwarder SpinApp's Service origin><path>; returns the forwarder."""
+    forwarders = _forwarders(ctx, owner.namespace)
+    names = ", ".join(sorted(a.name for a in forwarders)) or "none"
+    if url is None:
+        return [warning(rule_id, owner.ref, f"{what} comes from {where}, which this check cannot read")], None
+    if not url:
+        return [error(rule_id, owner.ref, f"{what} is empty ({where})")], None
+    if path and not url.endswith(path):
+        return [error(rule_id, owner.ref, f"{what} {url!r} ({where}) does not end in {path}")], None
+    origin = url[: len(url) - len(path)] if path else url
+    service, problem = _service_origin_of(ctx, owner.namespace, origin)
+    if service is None:
+        return [error(rule_id, owner.ref, f"{what} {url!r} ({where}) {problem}")], None
+    target = next((a for a in forwarders if a.name == service), None)
+    if target is None:
+        return [
+            error(
+                rule_id,
+                owner.ref,
+                f"{what} {url!r} ({where}) names Service {service}, which is not the Service of a SpinApp "
+                f"serving the forwarder's routes (forwarder SpinApps: {names}); a namePrefix/nameSuffix "
+                "renames the SpinApp, not this value",
+            )
+        ], None
+    return [], target
+
+
+@rule("forwarding")
+def check_forwarding(ctx: Context) -> list[Finding]:
+    """forward_dispatch_url names the forwarder SpinApp's Service, and its pods may reach it.
+
+    A component whose allowed_outbound_hosts is templated on a variable that names the forwarder
+    (spin.toml: `forward_dispatch_url`) calls the forwarder's internal routes. On the cluster that
+    is the Service the operator names after the forwarder SpinApp (http://<name>, port 80):
+    spin.toml's default (http://self, Spin's self-request) would reach the caller's own pod,
+    where no forwarder runs. The NetworkPolicies must let the caller's pods reach the forwarder's.
+    """
+    findings: list[Finding] = []
+    for app in ctx.spinapps:
+        supplied = {str((v or {}).get("name")): v for v in app.spec.get("variables") or []}
+        for component_id in sorted(ctx.retained(app)):
+            component = ctx.spin.components[component_id]
+            for template in sorted(component.outbound_templates()):
+                for name in sorted(component.outbound_app_variables(template) or {template}):
+                    if name != "forward_dispatch_url":
+                        continue
+                    entry = supplied.get(name)
+                    if entry is None:
+                        default = (ctx.spin.variables.get(name) or None) and ctx.spin.variables[name].default
+                        findings.append(
+                            error(
+                                "forwarding",
+                                app.ref,
+                                f"{component_id} calls the forwarder at {name}, which is not supplied: spin.toml's "
+                                f"default {default!r} does not reach the forwarder's pods; give it the forwarder "
+                                "SpinApp's Service (http://<name>)",
+                            )
+                        )
+                        continue
+                    value, where = _resolve(ctx, app.namespace, entry)
+                    found, forwarder = _origin_findings(ctx, "forwarding", app, f"variable {name}", value, where)
+                    findings.extend(found)
+                    if forwarder is not None:
+                        refused = _allowed(ctx, (app.namespace, _pod_labels(app)), (forwarder.namespace, _pod_labels(forwarder)), APP_PORT)
+                        if refused:
+                            findings.append(
+                                error(
+                                    "forwarding",
+                                    app.ref,
+                                    f"its pods cannot reach SpinApp {forwarder.name}'s pods on port {APP_PORT}: {refused}",
+                                )
+                            )
+    findings.extend(_forwarder_admits_only_its_callers(ctx))
+    return findings
+
+
+def _calls_forwarder(ctx: Context, app: Obj) -> bool:
+    """Whether a retained component's allowed_outbound_hosts is templated on forward_dispatch_url."""
+    for component_id in ctx.retained(app):
+        component = ctx.spin.components[component_id]
+        for template in component.outbound_templates():
+            if "forward_dispatch_url" in (component.outbound_app_variables(template) or {template}):
+                return True
+    return False
+
+
+def _forwarder_admits_only_its_callers(ctx: Context) -> list[Finding]:
+    """The forwarder's pods accept port 80 from its callers only (no Ingress, no other pod).
+
+    Its routes have no public use (the tick is the ticker's, the per-event dispatch has no token),
+    so every NetworkPolicy ingress rule that selects a forwarder pod and opens its port may admit
+    only pods of this namespace that call it: SpinApps whose components call forward_dispatch_url,
+    and the ticker. A rule without `from`, or with a namespaceSelector or ipBlock peer (the
+    ingress controller, the KEDA interceptor, anything outside), or whose podSelector also matches
+    another pod of the overlay, is an error. No ingress policy at all selecting it: anyone.
+    """
+    findings: list[Finding] = []
+    pods = _pod_sets(ctx)
+    for forwarder in _forwarders_all(ctx):
+        labels = _pod_labels(forwarder)
+        callers = {a.ref for a in ctx.spinapps if a.namespace == forwarder.namespace and _calls_forwarder(ctx, a)}
+        callers |= {t.ref for t in _tickers(ctx, forwarder.namespace)}
+        policies = _policies_for(ctx, forwarder.namespace, labels, "Ingress")
+        if not policies:
+            findings.append(
+                error("forwarding", forwarder.ref, "no NetworkPolicy restricts who reaches its pods: anyone in the cluster can")
+            )
+        for policy in policies:
+            for rule_ in policy.spec.get("ingress") or []:
+                if not _port_allowed(rule_, APP_PORT):
+                    continue
+                peers = rule_.get("from")
+                if not peers:
+                    findings.append(
+                        error("forwarding", policy.ref, f"admits anyone to {forwarder.name}'s pods on port {APP_PORT}")
+                    )
+                    continue
+                for peer in peers:
+                    peer = peer or {}
+                    if "ipBlock" in peer or "namespaceSelector" in peer:
+                        findings.append(
+                            error(
+                                "forwarding",
+                                policy.ref,
+                                f"admits pods outside namespace {forwarder.namespace} (or addresses) to {forwarder.name}: its "
+                                "routes are for in-cluster callers only (the ticker, the webhook and api pods), never the "
+                                "ingress controller or the KEDA interceptor",
+                            )
+                        )
+                        continue
+                    for what, namespace, pod_labels in pods:
+                        if namespace != forwarder.namespace or what in callers or what == forwarder.ref:
+                            continue
+                        if _selector_matches(peer.get("podSelector") or {}, pod_labels):
+                            findings.append(
+                                error(
+                                    "forwarding",
+                                    policy.ref,
+                                    f"admits {what} to {forwarder.name}'s pods on port {APP_PORT}, which does not call it "
+                                    "(callers: SpinApps whose components call forward_dispatch_url, and the ticker)",
+                                )
+                            )
+    return findings
+
+
+def _tickers(ctx: Context, namespace: str | None = None) -> list[Obj]:
+    key, value = TICKER_LABEL
+    return [
+        o
+        for o in ctx.objects
+        if o.kind in WORKLOAD_KINDS + ("CronJob",)
+        and (namespace is None or o.namespace == namespace)
+        and (((o.spec.get("template") or {}).get("metadata") or {}).get("labels") or {}).get(key) == value
+    ]
+
+
+def _container_env(ctx: Context, o: Obj, container: dict) -> dict[str, tuple[str | None, str]]:
+    known: dict[str, str] = {}
+    env: dict[str, tuple[str | None, str]] = {}
+    for entry in container.get("env") or []:
+        value, where = _resolve(ctx, o.namespace, entry or {}, known)
+        env[str(entry.get("name"))] = (value, where)
+        if value is not None:
+            known[str(entry.get("name"))] = value
+    return env
+
+
+def _token_source(o: Obj, container: dict, token_file: str | None) -> tuple[str, str] | None:
+    """(Secret name, key) the container reads its token from: the Secret volume item at token_file."""
+    if not token_file:
+        return None
+    directory, _, filename = token_file.rpartition("/")
+    volumes = {v.get("name"): v for v in ((o.spec.get("template") or {}).get("spec") or {}).get("volumes") or []}
+    for mount in container.get("volumeMounts") or []:
+        if str(mount.get("mountPath", "")).rstrip("/") != directory or mount.get("subPath"):
+            continue
+        secret = (volumes.get(mount.get("name")) or {}).get("secret")
+        if not isinstance(secret, dict):
+            continue
+        items = secret.get("items")
+        if not items:
+            return str(secret.get("secretName")), filename
+        for item in items:
+            if item.get("path") == filename:
+                return str(secret.get("secretName")), str(item.get("key"))
+    return None
+
+
+@rule("ticker")
+def check_ticker(ctx: Context) -> list[Finding]:
+    """A forwarder has a ticker, which calls its Service's /api/dispatch with its API token.
+
+    Retries and retention's age rules only run when something calls POST /api/dispatch
+    (docs/architecture.md, "What drives retries"). The ticker workload (label
+    app.kubernetes.io/component=ticker) must take DISPATCH_URL to the Service of a SpinApp
+    serving that route, read the token (TOKEN_FILE) from the Secret key the forwarder's
+    api_token comes from, be let through by the NetworkPolicies and reach nothing else but DNS,
+    have a liveness probe, and run an image pinned by a real digest.
+    """
+    findings: list[Finding] = []
+    for ns in sorted({a.namespace or "" for a in _forwarders_all(ctx)}):
+        namespace = ns or None
+        if not _tickers(ctx, namespace):
+            names = ", ".join(sorted(a.name for a in _forwarders(ctx, namespace)))
+            findings.append(
+                error(
+                    "ticker",
+                    f"Namespace {ns}",
+                    f"nothing calls POST {DISPATCH_PATH} of {names}: no workload labelled "
+                    f"{TICKER_LABEL[0]}={TICKER_LABEL[1]}, so no retry is ever sent and retention's age rules never run",
+                )
+            )
+    for ticker in _tickers(ctx):
+        template = (ticker.spec.get("template") or {}).get("spec") or {}
+        containers = template.get("containers") or []
+        if ticker.kind != "CronJob" and ticker.spec.get("replicas", 1) in (0, "0"):
+            findings.append(error("ticker", ticker.ref, "replicas: 0 stops every retry"))
+        if len(containers) != 1:
+            findings.append(error("ticker", ticker.ref, f"expected one container, found {len(containers)}"))
+            continue
+        container = containers[0]
+        env = _container_env(ctx, ticker, container)
+        url, where = env.get("DISPATCH_URL", (None, "nowhere: DISPATCH_URL is not set"))
+        if "DISPATCH_URL" not in env:
+            findings.append(error("ticker", ticker.ref, "DISPATCH_URL is not set"))
+            continue
+        found, forwarder = _origin_findings(ctx, "ticker", ticker, "DISPATCH_URL", url, where, DISPATCH_PATH)
+        findings.extend(found)
+        if forwarder is not None:
+            route = best_route(ctx.spin.routes, DISPATCH_PATH, ctx.retained(forwarder))
+            if route is None:
+                findings.append(error("ticker", ticker.ref, f"SpinApp {forwarder.name} does not serve {DISPATCH_PATH}"))
+            token_ref = next(
+                (
+                    ((v.get("valueFrom") or {}).get("secretKeyRef") or {})
+                    for v in forwarder.spec.get("variables") or []
+                    if v.get("name") == "api_token"
+                ),
+                {},
+            )
+            token_file = env.get("TOKEN_FILE", (None, ""))[0]
+            source = _token_source(ticker, container, token_file)
+            wanted = (str(token_ref.get("name")), str(token_ref.get("key")))
+            if source is None:
+                findings.append(
+                    error(
+                        "ticker",
+                        ticker.ref,
+                        f"TOKEN_FILE {token_file!r} is not a file of a Secret volume (the token must be read from the Secret, never written in the manifest)",
+                    )
+                )
+            elif source != wanted:
+                findings.append(
+                    error(
+                        "ticker",
+                        ticker.ref,
+                        f"reads its token from Secret {source[0]} key {source[1]}, but SpinApp {forwarder.name} "
+                        f"takes api_token from Secret {wanted[0]} key {wanted[1]}: every tick would be refused",
+                    )
+                )
+            labels = {str(k): str(v) for k, v in ((ticker.spec.get("template") or {}).get("metadata") or {}).get("labels", {}).items()}
+            refused = _allowed(ctx, (ticker.namespace, labels), (forwarder.namespace, _pod_labels(forwarder)), APP_PORT)
+            if refused:
+                findings.append(
+                    error("ticker", ticker.ref, f"cannot reach SpinApp {forwarder.name}'s pods on port {APP_PORT}: {refused}")
+                )
+            for policy, peer, _rule in _egress_peers(ctx, ticker.namespace, labels):
+                kind = _peer_kind(ctx, peer, ticker.namespace)
+                if kind not in ("dns", f"spinapp:{forwarder.name}"):
+                    findings.append(
+                        error(
+                            "ticker",
+                            ticker.ref,
+                            f"NetworkPolicy {policy.name} lets it reach {kind}: the ticker needs the forwarder and DNS only",
+                        )
+                    )
+        if not isinstance(container.get("livenessProbe"), dict):
+            findings.append(error("ticker", ticker.ref, "has no livenessProbe: a stuck loop would never be restarted"))
+        image = str(container.get("image", ""))
+        match = DIGEST_REF.search(image)
+        if match is None:
+            findings.append(error("ticker", ticker.ref, f"image {image!r} must be pinned by digest (@sha256:<64 hex>)"))
+        elif len(set(match.group("hex"))) == 1:
+            message = f"image digest is a placeholder ({image}): pin the real one (deploy/versions.env TICKER_IMAGE)"
+            findings.append(error("ticker", ticker.ref, message) if ctx.forbid_placeholder_digest else warning("ticker", ticker.ref, message))
+    return findings
+
+
+def _forwarders_all(ctx: Context) -> list[Obj]:
+    namespaces = {a.namespace for a in ctx.spinapps}
+    return [a for ns in namespaces for a in _forwarders(ctx, ns)]
+
+
+def _sends_outside(ctx: Context, app: Obj) -> bool:
+    """Whether a retained component may connect beyond loopback and the forwarder's Service."""
+    for component_id in ctx.retained(app):
+        component = ctx.spin.components[component_id]
+        for host in component.allowed_outbound_hosts:
+            names = set()
+            for template in TEMPLATE_REF.findall(host):
+                names |= component.outbound_app_variables(template) or {template}
+            if names and names <= {"forward_dispatch_url"}:
+                continue
+            if not names and re.match(r"^[a-z+]+://(127\.0\.0\.1|localhost|\[::1\])(:|/|$)", host):
+                continue
+            return True
+    return False
+
+
+def _needs_network(ctx: Context, app: Obj) -> bool:
+    return any(
+        ctx.spin.components[c].key_value_stores or ctx.spin.components[c].allowed_outbound_hosts for c in ctx.retained(app)
+    )
+
+
+def _destination_ports(ctx: Context, app: Obj) -> list[tuple[int, str]]:
+    """(port, where) of each allowed_outbound_hosts slot a retained component resolves to a destination."""
+    ports = []
+    supplied = {str((v or {}).get("name")): v for v in app.spec.get("variables") or []}
+    for component_id in sorted(ctx.retained(app)):
+        component = ctx.spin.components[component_id]
+        for host in component.allowed_outbound_hosts:
+            templates = TEMPLATE_REF.findall(host)
+            if len(templates) != 1 or TEMPLATE_REF.sub("", host).strip():
+                continue  # only entries that are one whole template: a destination slot
+            names = component.outbound_app_variables(templates[0]) or {templates[0]}
+            if names & {"forward_dispatch_url"}:
+                continue
+            for name in names:
+                entry = supplied.get(name)
+                value = None
+                where = f"variable {name}"
+                if entry is not None:
+                    value, where = _resolve(ctx, app.namespace, entry)
+                    where = f"variable {name} ({where})"
+                elif name in ctx.spin.variables:
+                    value = ctx.spin.variables[name].default
+                    where = f"variable {name} (spin.toml default)"
+                match = re.match(r"^(?P<scheme>[a-z+*]+)://(?P<host>[^/:]+)(:(?P<port>[0-9]+|\*))?", value or "")
+                if match is None or match["host"].endswith(".invalid"):
+                    continue
+                port = match["port"] or {"https": "443", "http": "80"}.get(match["scheme"], "*")
+                ports.append((-1 if port == "*" else int(port), f"{where} = {value}"))
+    return ports
+
+
+@rule("egress")
+def check_egress(ctx: Context) -> list[Finding]:
+    """Egress outside the cluster only for the pods that send to destinations; none for the console.
+
+    From spin.toml: a broad ipBlock egress rule (0.0.0.0/0, ::/0) may select only the pods of
+    SpinApps whose components may connect beyond loopback and the forwarder (the forwarder), it
+    must except the private and link-local ranges, and it must allow the port of every
+    destination slot (forward_allowed_host_*) those pods are given. A SpinApp whose components
+    use no key-value store and no outbound host (the console) gets no egress but telemetry.
+    """
+    findings: list[Finding] = []
+    pods = _pod_sets(ctx)
+    by_ref = {a.ref: a for a in ctx.spinapps}
+    for policy in ctx.of_kind("NetworkPolicy", "networking.k8s.io"):
+        for rule_ in policy.spec.get("egress") or []:
+            broad = [p["ipBlock"] for p in rule_.get("to") or [] if isinstance((p or {}).get("ipBlock"), dict) and str(p["ipBlock"].get("cidr", "")).endswith("/0")]
+            if not broad:
+                continue
+            for block in broad:
+                missing = [r for r in PRIVATE_RANGES if block.get("cidr") == "0.0.0.0/0" and r not in (block.get("except") or [])]
+                if missing:
+                    findings.append(
+                        error(
+                            "egress",
+                            policy.ref,
+                            f"ipBlock {block.get('cidr')} does not except {', '.join(missing)}: it would open other pods, "
+                            "nodes or the cloud metadata endpoint to the selected pods",
+                        )
+                    )
+            for what, namespace, labels in pods:
+                if namespace != policy.namespace or not _selector_matches(policy.spec.get("podSelector") or {}, labels):
+                    continue
+                app = by_ref.get(what)
+                if app is None or not _sends_outside(ctx, app):
+                    findings.append(
+                        error(
+                            "egress",
+                            policy.ref,
+                            f"gives {what} egress to any address outside the cluster; only pods whose components "
+                            "send to destinations (spin.toml allowed_outbound_hosts beyond loopback: the forwarder) may have it",
+                        )
+                    )
+    for app in ctx.spinapps:
+        labels = _pod_labels(app)
+        peers = _egress_peers(ctx, app.namespace, labels)
+        if not _needs_network(ctx, app):
+            telemetry = _exports_telemetry(ctx, app)
+            for policy, peer, _rule in peers:
+                kind = _peer_kind(ctx, peer, app.namespace)
+                if kind == "telemetry" or (kind == "dns" and telemetry):
+                    continue
+                findings.append(
+                    error(
+                        "egress",
+                        app.ref,
+                        f"NetworkPolicy {policy.name} lets it reach {kind}, but its components "
+                        f"({', '.join(sorted(ctx.retained(app)))}) use no key-value store and no outbound host: no egress",
+                    )
+                )
+            continue
+        ports = _destination_ports(ctx, app)
+        if not ports:
+            continue
+        open_ports = [
+            r
+            for policy, peer, r in peers
+            if _peer_kind(ctx, peer, app.namespace) in ("ip", "anywhere")
+        ]
+        for port, where in ports:
+            if port < 0:
+                findings.append(warning("egress", app.ref, f"{where} allows any port; its egress NetworkPolicy cannot be checked against it"))
+            elif not any(_port_allowed(r, port) for r in open_ports):
+                findings.append(
+                    error(
+                        "egress",
+                        app.ref,
+                        f"{where}: no egress rule to outside the cluster allows TCP {port} "
+                        "(add the port to allow-forwarder-egress-to-destinations, docs/deploy.md)",
+                    )
+                )
     return findings

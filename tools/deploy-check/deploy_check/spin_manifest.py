@@ -65,6 +65,19 @@ class Component:
     # Paths its catch-all route really serves (not the 404 fallback), declared in spin.toml as
     # `[component.<id>.tool.deploy-check] serves = [...]` (Spin ignores `tool` tables).
     serves: list[str] = field(default_factory=list)
+    # Its `allowed_outbound_hosts`, as written (templates unresolved).
+    allowed_outbound_hosts: list[str] = field(default_factory=list)
+
+    def outbound_templates(self) -> set[str]:
+        """The component-level variables its allowed_outbound_hosts entries are templated on."""
+        names: set[str] = set()
+        for host in self.allowed_outbound_hosts:
+            names.update(TEMPLATE_REF.findall(host))
+        return names
+
+    def outbound_app_variables(self, variable: str) -> set[str]:
+        """The application variables a component-level variable's template reads."""
+        return set(TEMPLATE_REF.findall(self.variables.get(variable, "")))
 
     @property
     def app_variables(self) -> set[str]:
@@ -123,6 +136,7 @@ class SpinManifest:
                 variables={k: str(v) for k, v in (spec.get("variables") or {}).items()},
                 key_value_stores=[str(s) for s in spec.get("key_value_stores") or []],
                 serves=[str(p) for p in ((spec.get("tool") or {}).get("deploy-check") or {}).get("serves") or []],
+                allowed_outbound_hosts=[str(h) for h in spec.get("allowed_outbound_hosts") or []],
             )
 
         routes: list[Route] = []

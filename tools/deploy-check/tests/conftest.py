@@ -36,6 +36,10 @@ def repo_root() -> Path:
 
 
 REPO = repo_root()
+# The components, in spin.toml's order: of the fixture copy (rule tests) and of the repository
+# (tests that render the real overlays). Nothing here lists them by hand.
+FIXTURE_COMPONENTS = tuple(SpinManifest.load(FIXTURES / "spin.toml").components)
+REPO_COMPONENTS = tuple(SpinManifest.load(REPO / "spin.toml").components)
 
 
 def require_or_skip(condition: bool, reason: str) -> None:

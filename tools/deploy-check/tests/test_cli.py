@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import FIXTURES, REPO, crds_dir, find, require_or_skip
+from conftest import FIXTURE_COMPONENTS, FIXTURES, REPO, crds_dir, find, require_or_skip
 
 from deploy_check.cli import main
 
@@ -48,7 +48,7 @@ def test_capacity_figures_file(tmp_path) -> None:
     base = ["rules", str(FIXTURES / "staging.yaml"), "--overlay", "staging", "--spin-toml", SPIN, "--external-refs", REFS]
     figures = tmp_path / "capacity.yaml"
     figures.write_text("margin: 0.5\ncomponents:\n" + "".join(
-        f"  {c}: {{idle_mib: 35, per_in_flight_mib: 2, first_start_ms: 800}}\n" for c in ("health", "api", "webhook")))
+        f"  {c}: {{idle_mib: 35, per_in_flight_mib: 2, first_start_ms: 800}}\n" for c in FIXTURE_COMPONENTS))
     assert main(base + ["--capacity", str(figures)]) == 0
     # 30 in flight x 6 MiB x 1.5 + 35 idle does not fit 256 Mi.
     figures.write_text(figures.read_text().replace("per_in_flight_mib: 2,", "per_in_flight_mib: 6,"))

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import REPO, errors, find, find_all, kubectl, require_or_skip
+from conftest import REPO, REPO_COMPONENTS, errors, find, find_all, kubectl, require_or_skip
 
 from deploy_check.external_refs import ExternalRefs
 from deploy_check.manifests import objects_from_docs
@@ -26,7 +26,7 @@ from deploy_check.spin_manifest import SpinManifest
 SCRIPT = REPO / "deploy" / "release.sh"
 DEPLOY_APP = REPO / "deploy" / "deploy-app.sh"
 DIGEST = "sha256:" + "ab12" * 16
-COMPONENTS = ("health", "api", "webhook")
+COMPONENTS = REPO_COMPONENTS
 REPO_PREFIX = "ghcr.io/acme/webhook-inbox"
 # One artifact per component, as scripts/push.sh pushes them.
 IMAGES = {c: f"{REPO_PREFIX}/{c}@{DIGEST}" for c in COMPONENTS}
@@ -73,11 +73,7 @@ def test_help() -> None:
 def test_dry_run_pins_the_digest_on_every_spinapp_and_keeps_the_rules(overlay: str) -> None:
     docs, plan = dry_run(overlay)
     apps = find_all(docs, "SpinApp")
-    assert {a["metadata"]["name"] for a in apps} == {
-        "webhook-inbox-health",
-        "webhook-inbox-api",
-        "webhook-inbox-webhook",
-    }
+    assert {a["metadata"]["name"] for a in apps} == {f"webhook-inbox-{c}" for c in COMPONENTS}
     assert {a["spec"]["components"][0]: a["spec"]["image"] for a in apps} == IMAGES
     assert {d["metadata"]["namespace"] for d in docs if d["kind"] != "Namespace"} == {f"webhook-inbox-{overlay}"}
     # Every SpinApp carries its executor's spec hash: an executor change changes the SpinApps.
@@ -93,8 +89,14 @@ def test_dry_run_pins_the_digest_on_every_spinapp_and_keeps_the_rules(overlay: s
         assert f"SpinApp {app['metadata']['name']} ({app['spec']['components'][0]}):" in plan
     smoke = "KEDA HTTP interceptor" if overlay == "staging" else "on service/webhook-inbox-api port 80"
     assert smoke in plan
-    # Each SpinApp is smoke-tested on its own probe paths.
+    # Each SpinApp is smoke-tested on its own probe paths; the forwarder, which KEDA does not
+    # scale, on its Service in every environment.
     assert "GET /api/healthz /api/readyz" in plan
+    assert "GET /forwarder/healthz /forwarder/readyz on service/webhook-inbox-forwarder port 80" in plan
+    # The ticker is rolled out after the SpinApps, and pinned by a real digest.
+    assert "deployment/webhook-inbox-ticker: apply, rollout status" in plan
+    ticker = find(docs, "Deployment", "webhook-inbox-ticker")["spec"]["template"]["spec"]["containers"][0]
+    assert "@sha256:" in ticker["image"] and "0" * 64 not in ticker["image"]
 
 
 def test_dry_run_never_renders_a_secret(tmp_path: Path) -> None:
@@ -166,7 +168,8 @@ def test_deploy_app_refuses_a_malformed_image_before_the_cluster() -> None:
     assert "needs a tag or a digest" in out.stderr, out.stderr
     out = run("dev", "--image", "api=ghcr.io/acme/x/api:1", script=DEPLOY_APP, env={"KUBECONFIG": "/nonexistent/kubeconfig"})
     assert out.returncode != 0
-    assert "no image for component(s) health, webhook" in out.stderr, out.stderr
+    others = ", ".join(sorted(c for c in COMPONENTS if c != "api"))
+    assert f"no image for component(s) {others}" in out.stderr, out.stderr
 
 
 # --- the real path, against a fake kubectl ------------------------------------------------------
@@ -246,7 +249,8 @@ elif args[:1] == ["port-forward"]:
         def do_GET(self):
             with open(os.path.join(state, "requests.log"), "a") as log:
                 log.write(f"{ns} {args[1]} {self.path} {self.headers.get('Host')}\n")
-            if want_host and self.headers.get("Host") != want_host:
+            # The interceptor routes by Host; a SpinApp's own Service answers whatever the Host.
+            if want_host and ns == "keda" and self.headers.get("Host") != want_host:
                 self.send_response(404); self.end_headers(); return
             probe = self.path.rsplit("/", 1)[-1]
             body = {"healthz": {"status": "ok", "commit": commit}, "readyz": {"status": "ready"}}.get(probe)
@@ -313,11 +317,16 @@ def test_prod_applies_waits_and_smoke_tests_every_service(fake_cluster) -> None:
     apply = next(i for i, c in enumerate(calls) if c.startswith("apply"))
     rollouts = [i for i, c in enumerate(calls) if c.startswith("-n webhook-inbox-prod rollout status")]
     forwards = [i for i, c in enumerate(calls) if "port-forward" in c]
-    assert len(rollouts) == 3 and len(forwards) == 3 and apply < min(rollouts) and max(rollouts) < min(forwards)
+    # One rollout per SpinApp, then the ticker's; one smoke test per SpinApp.
+    assert len(rollouts) == len(COMPONENTS) + 1 and len(forwards) == len(COMPONENTS)
+    assert apply < min(rollouts) and max(rollouts) < min(forwards)
+    assert calls[rollouts[-1]].endswith("rollout status deployment/webhook-inbox-ticker --timeout=300s")
     paths = sorted(r.split()[1:3] for r in fake_cluster.requests())
     # Each SpinApp is probed on its own component's paths (its checks).
     assert [p for p in paths if p[1].endswith("/readyz")] == [
         ["service/webhook-inbox-api", "/api/readyz"],
+        ["service/webhook-inbox-console", "/console/readyz"],
+        ["service/webhook-inbox-forwarder", "/forwarder/readyz"],
         ["service/webhook-inbox-health", "/readyz"],
         ["service/webhook-inbox-webhook", "/webhooks/readyz"],
     ]
@@ -334,8 +343,13 @@ def test_staging_goes_through_the_interceptor_with_the_ingress_host(fake_cluster
     out = fake_cluster("staging", "--image", IMAGE, "--yes", FAKE_HOST="staging.webhook-inbox.localhost")
     assert out.returncode == 0, out.stdout + out.stderr
     assert any(c == "-n keda port-forward service/keda-add-ons-http-interceptor-proxy :8080" for c in fake_cluster.calls())
-    assert {r.split()[3] for r in fake_cluster.requests()} == {"staging.webhook-inbox.localhost"}
-    assert {r.split()[2] for r in fake_cluster.requests()} >= {"/readyz", "/api/readyz", "/webhooks/readyz"}
+    via_interceptor = [r.split() for r in fake_cluster.requests() if r.startswith("keda ")]
+    assert {r[3] for r in via_interceptor} == {"staging.webhook-inbox.localhost"}
+    assert {r[2] for r in via_interceptor} >= {"/readyz", "/api/readyz", "/webhooks/readyz", "/console/readyz"}
+    # The forwarder is not scaled by KEDA and the interceptor does not route to it: its Service.
+    direct = [r.split()[:3] for r in fake_cluster.requests() if not r.startswith("keda ")]
+    assert direct == [["webhook-inbox-staging", "service/webhook-inbox-forwarder", "/forwarder/healthz"],
+                      ["webhook-inbox-staging", "service/webhook-inbox-forwarder", "/forwarder/readyz"]]
 
 
 def test_dev_creates_a_missing_secret_and_never_prints_it(fake_cluster) -> None:

@@ -5,16 +5,19 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
-from conftest import errors, find, find_all
+from conftest import FIXTURE_COMPONENTS, errors, find, find_all
 
 from deploy_check.external_refs import ExternalRefs
-from deploy_check.findings import WARNING
+from deploy_check.findings import ERROR, WARNING
 from deploy_check.rules import RULES
 from deploy_check.spin_manifest import SpinManifest
 
 API = "webhook-inbox-api"
 HEALTH = "webhook-inbox-health"
 WEBHOOK = "webhook-inbox-webhook"
+CONSOLE = "webhook-inbox-console"
+FORWARDER = "webhook-inbox-forwarder"
+TICKER = "webhook-inbox-ticker"
 
 
 @pytest.mark.parametrize("overlay", ["dev", "staging", "prod"])
@@ -25,9 +28,9 @@ def test_rendered_overlays_pass(docs, check, overlay: str) -> None:
 
 def test_prod_placeholder_digest_is_a_warning_then_an_error(docs, check) -> None:
     findings = check(docs("prod"), "prod")
-    assert [f.rule for f in findings if f.severity == WARNING] == ["image"] * 3
+    assert [f.rule for f in findings if f.severity == WARNING] == ["image"] * len(FIXTURE_COMPONENTS)
     strict = check(docs("prod"), "prod", forbid_placeholder_digest=True)
-    assert len(errors(strict, "image")) == 3
+    assert len(errors(strict, "image")) == len(FIXTURE_COMPONENTS)
 
 
 def test_every_rule_has_a_failing_test() -> None:
@@ -35,7 +38,7 @@ def test_every_rule_has_a_failing_test() -> None:
     tested = {
         "namespace", "apply-order", "spinapp-name", "executor", "replicas", "autoscaler-target",
         "autoscaling-has-scaler", "components", "probes", "variables", "kv-stores", "resources",
-        "refs", "image", "ingress", "pdb", "network-policy", "capacity",
+        "refs", "image", "ingress", "pdb", "network-policy", "capacity", "forwarding", "ticker", "egress",
     }  # fmt: skip
     assert tested == set(RULES)
 
@@ -66,7 +69,7 @@ def test_apply_order_executor_after_spinapps(docs, check) -> None:
     d.remove(executor)
     d.append(executor)
     messages = errors(check(d), "apply-order")
-    assert len(messages) == 3 and "rejected by the operator's webhook" in messages[0]
+    assert len(messages) == len(FIXTURE_COMPONENTS) and "rejected by the operator's webhook" in messages[0]
 
 
 def test_apply_order_namespace_last(docs, check) -> None:
@@ -114,7 +117,7 @@ def test_executor_unset(docs, check) -> None:
 def test_executor_not_in_namespace(docs, check) -> None:
     d = docs("prod")
     find(d, "SpinAppExecutor")["metadata"]["namespace"] = "other"
-    assert len([m for m in errors(check(d), "executor") if "is not a SpinAppExecutor in namespace" in m]) == 3
+    assert len([m for m in errors(check(d), "executor") if "is not a SpinAppExecutor in namespace" in m]) == len(FIXTURE_COMPONENTS)
 
 
 def test_executor_runtime_class_and_spin_image(docs, check) -> None:
@@ -510,8 +513,10 @@ def test_no_default_deny(docs, check) -> None:
 CAPACITY = {
     "margin": 0.5,
     "components": {
-        c: {"idle_mib": 36, "per_in_flight_mib": 3.7, "first_start_ms": 800} for c in ("health", "api", "webhook")
+        c: {"idle_mib": 36, "per_in_flight_mib": 3.7 if c != "forwarder" else 1.8, "first_start_ms": 800}
+        for c in FIXTURE_COMPONENTS
     },
+    "workloads": {"ticker": {"peak_mib": 14}},
 }
 
 
@@ -524,8 +529,13 @@ def test_a_check_without_an_initial_delay_is_refused(docs, check, probe: str) ->
 
 
 def test_the_real_overlays_fit_the_measured_figures(docs, check) -> None:
+    import yaml
+    from conftest import REPO
+
+    measured = yaml.safe_load((REPO / "deploy" / "capacity.yaml").read_text())
     for overlay in ("dev", "staging", "prod"):
         assert errors(check(docs(overlay), overlay, capacity=CAPACITY), "capacity") == []
+        assert errors(check(docs(overlay), overlay, capacity=measured), "capacity") == []
 
 
 def test_the_staging_concurrency_target_must_fit_the_limit(docs, check) -> None:
@@ -562,3 +572,201 @@ def test_request_idle_invocation_and_probe_timing(docs, check) -> None:
 def test_a_component_without_figures(docs, check) -> None:
     figures = {"margin": 0.5, "components": {"health": CAPACITY["components"]["health"]}}
     assert any("no figures for component api" in m for m in errors(check(docs("dev"), "dev", capacity=figures), "capacity"))
+
+
+def test_a_workload_below_its_measured_peak(docs, check) -> None:
+    d = docs("dev")
+    container = find(d, "Deployment", TICKER)["spec"]["template"]["spec"]["containers"][0]
+    container["resources"]["limits"]["memory"] = "16Mi"
+    container["resources"]["requests"]["memory"] = "8Mi"
+    found = errors(check(d, "dev", capacity=CAPACITY), "capacity")
+    assert any("memory limit 16 MiB is below the measured peak 14 MiB" in m for m in found)
+    assert any("memory request 8 MiB is below the peak 14 MiB" in m for m in found)
+
+
+# --- forwarding: the forwarder's origin, the ticker, egress ---------------------------------------
+
+
+def _settings(d: list[dict]) -> dict:
+    return next(c for c in find_all(d, "ConfigMap") if c["metadata"]["name"].startswith("webhook-inbox-settings"))
+
+
+def _ticker_container(d: list[dict]) -> dict:
+    return find(d, "Deployment", TICKER)["spec"]["template"]["spec"]["containers"][0]
+
+
+def _policy(d: list[dict], name: str) -> dict:
+    return find(d, "NetworkPolicy", name)
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("http://webhook-inbox-api", "names Service webhook-inbox-api, which is not the Service of a SpinApp serving"),
+        ("http://self", "names Service self"),
+        ("http://webhook-inbox-forwarder:8080", "uses port 8080"),
+        ("https://webhook-inbox-forwarder", "is not http://<Service>"),
+        ("http://webhook-inbox-forwarder.elsewhere.svc", "not a Service of namespace webhook-inbox-prod"),
+        ("", "is empty"),
+    ],
+)
+def test_forward_dispatch_url_must_name_the_forwarders_service(docs, check, spin, url: str, message: str) -> None:
+    d = docs("prod")
+    _settings(d)["data"]["forward_dispatch_url"] = url
+    found = errors(check(d), "forwarding")
+    # Every SpinApp whose component calls the forwarder (spin.toml: allowed_outbound_hosts on
+    # forward_dispatch_url): the webhook's, and the api's once it replays.
+    callers = [c for c in spin.components.values() if "forward_dispatch_url" in c.outbound_templates()]
+    assert callers and len([m for m in found if message in m]) == len(callers), found
+
+
+def test_forward_dispatch_url_with_the_namespace_is_fine(docs, check) -> None:
+    d = docs("prod")
+    _settings(d)["data"]["forward_dispatch_url"] = "http://webhook-inbox-forwarder.webhook-inbox-prod.svc.cluster.local:80"
+    assert errors(check(d), "forwarding") == []
+
+
+def test_forward_dispatch_url_not_supplied(docs, check) -> None:
+    # spin.toml's default, http://self, is the caller's own pod: no forwarder runs there.
+    d = docs("prod")
+    app = find(d, "SpinApp", WEBHOOK)
+    app["spec"]["variables"] = [v for v in app["spec"]["variables"] if v["name"] != "forward_dispatch_url"]
+    assert any("which is not supplied: spin.toml's default 'http://self'" in m for m in errors(check(d), "forwarding"))
+
+
+def test_the_webhook_pods_must_reach_the_forwarder(docs, check) -> None:
+    d = [o for o in docs("prod") if not (o["kind"] == "NetworkPolicy" and o["metadata"]["name"] == "allow-app-egress-to-forwarder")]
+    found = errors(check(d), "forwarding")
+    assert any(f"cannot reach SpinApp {FORWARDER}'s pods on port 80: no egress rule" in m for m in found)
+    d = docs("prod")
+    _policy(d, "allow-forwarder-ingress-from-app")["spec"]["ingress"][0]["from"].pop(0)
+    found = errors(check(d), "forwarding")
+    assert any("no ingress rule of the destination's NetworkPolicies allows it" in m for m in found)
+
+
+def test_a_forwarder_without_a_ticker(docs, check) -> None:
+    d = [o for o in docs("dev") if not (o["kind"] == "Deployment" and o["metadata"]["name"] == TICKER)]
+    assert any("nothing calls POST /api/dispatch" in m for m in errors(check(d, "dev"), "ticker"))
+
+
+def test_the_ticker_calls_the_forwarders_dispatch(docs, check) -> None:
+    d = docs("dev")
+    env = _ticker_container(d)["env"]
+    next(e for e in env if e["name"] == "DISPATCH_URL")["value"] = "$(FORWARDER_ORIGIN)/api/dispatchx"
+    assert any("does not end in /api/dispatch" in m for m in errors(check(d, "dev"), "ticker"))
+    d = docs("dev")
+    next(e for e in _ticker_container(d)["env"] if e["name"] == "DISPATCH_URL")["value"] = "http://webhook-inbox-api/api/dispatch"
+    assert any("names Service webhook-inbox-api" in m for m in errors(check(d, "dev"), "ticker"))
+
+
+def test_the_ticker_reads_the_forwarders_token(docs, check) -> None:
+    d = docs("dev")
+    volume = next(v for v in find(d, "Deployment", TICKER)["spec"]["template"]["spec"]["volumes"] if v["name"] == "api-token")
+    volume["secret"]["items"][0]["key"] = "webhook_github_secret"
+    assert any("reads its token from Secret webhook-inbox-secrets key webhook_github_secret" in m for m in errors(check(d, "dev"), "ticker"))
+    d = docs("dev")
+    next(e for e in _ticker_container(d)["env"] if e["name"] == "TOKEN_FILE")["value"] = "/tmp/token"
+    assert any("is not a file of a Secret volume" in m for m in errors(check(d, "dev"), "ticker"))
+
+
+def test_the_ticker_needs_its_network_policy_and_nothing_more(docs, check) -> None:
+    d = [o for o in docs("dev") if not (o["kind"] == "NetworkPolicy" and o["metadata"]["name"] == "allow-ticker-egress-to-forwarder")]
+    assert any(f"cannot reach SpinApp {FORWARDER}'s pods on port 80" in m for m in errors(check(d, "dev"), "ticker"))
+    d = docs("dev")
+    _policy(d, "allow-app-egress-to-redis")["spec"]["podSelector"] = {}
+    assert any("lets it reach redis: the ticker needs the forwarder and DNS only" in m for m in errors(check(d, "dev"), "ticker"))
+
+
+def test_the_ticker_is_pinned_by_a_real_digest_and_probed(docs, check) -> None:
+    d = docs("dev")
+    container = _ticker_container(d)
+    container["image"] = "curlimages/curl:8.11.1"
+    del container["livenessProbe"]
+    found = errors(check(d, "dev"), "ticker")
+    assert any("must be pinned by digest" in m for m in found)
+    assert any("has no livenessProbe" in m for m in found)
+    container["image"] = "curlimages/curl:8.11.1@sha256:" + "0" * 64
+    findings = check(d, "dev")
+    assert any(f.rule == "ticker" and f.severity == WARNING and "placeholder" in f.message for f in findings)
+    assert any("placeholder" in m for m in errors(check(d, "dev", forbid_placeholder_digest=True), "ticker"))
+
+
+def test_only_the_forwarder_gets_egress_outside_the_cluster(docs, check) -> None:
+    d = docs("prod")
+    _policy(d, "allow-forwarder-egress-to-destinations")["spec"]["podSelector"] = {
+        "matchExpressions": [{"key": "core.spinkube.dev/app-name", "operator": "Exists"}]
+    }
+    found = errors(check(d), "egress")
+    outside = [m for m in found if "egress to any address outside the cluster" in m]
+    assert {m.split("gives SpinApp webhook-inbox-prod/")[1].split(" ")[0] for m in outside} == {
+        "webhook-inbox-health", "webhook-inbox-api", "webhook-inbox-webhook", CONSOLE,
+    }
+    # The ticker, too, when selected.
+    d = docs("prod")
+    _policy(d, "allow-forwarder-egress-to-destinations")["spec"]["podSelector"] = {}
+    assert any(f"gives Deployment webhook-inbox-prod/{TICKER} egress" in m for m in errors(check(d), "egress"))
+
+
+def test_destination_egress_excepts_the_private_ranges(docs, check) -> None:
+    d = docs("prod")
+    block = _policy(d, "allow-forwarder-egress-to-destinations")["spec"]["egress"][0]["to"][0]["ipBlock"]
+    block["except"].remove("169.254.0.0/16")
+    assert any("does not except 169.254.0.0/16" in m for m in errors(check(d), "egress"))
+
+
+def test_the_console_gets_no_egress(docs, check) -> None:
+    d = docs("prod")
+    _policy(d, "allow-dns-egress")["spec"]["podSelector"] = {}
+    assert any(
+        f"SpinApp webhook-inbox-prod/{CONSOLE}" in f.subject and "reach dns" in f.message
+        for f in check(d) if f.rule == "egress" and f.severity == ERROR
+    ), errors(check(d), "egress")
+
+
+def test_a_destination_port_the_network_policy_does_not_allow(docs, check) -> None:
+    d = docs("prod")
+    _settings(d)["data"]["forward_allowed_host_b"] = "https://hooks.example.com:8443"
+    assert any(
+        "forward_allowed_host_b" in m and "no egress rule to outside the cluster allows TCP 8443" in m
+        for m in errors(check(d), "egress")
+    )
+    _policy(d, "allow-forwarder-egress-to-destinations")["spec"]["egress"][0]["ports"].append({"protocol": "TCP", "port": 8443})
+    assert errors(check(d), "egress") == []
+    _settings(d)["data"]["forward_allowed_host_c"] = "https://hooks.example.com"
+    assert errors(check(d), "egress") == []
+
+
+def test_an_internal_route_reachable_from_outside(docs, check) -> None:
+    # Routing /api/events/... to the forwarder would expose the token-less dispatch route.
+    d = docs("prod")
+    paths = find(d, "Ingress")["spec"]["rules"][0]["http"]["paths"]
+    paths.insert(0, {"path": "/api/events", "pathType": "Prefix",
+                     "backend": {"service": {"name": FORWARDER, "port": {"number": 80}}}})
+    found = errors(check(d), "ingress")
+    assert any("/api/events/x1/dispatch reaches SpinApp webhook-inbox-forwarder" in m for m in found), found
+
+
+def test_an_internal_route_reachable_through_the_interceptor(docs, check) -> None:
+    d = docs("staging")
+    find(d, "HTTPScaledObject", CONSOLE)["spec"]["pathPrefixes"].append("/api/events")
+    find(d, "HTTPScaledObject", CONSOLE)["spec"]["scaleTargetRef"]["service"] = CONSOLE
+    # The console does not serve the internal route: fine. The forwarder behind the interceptor does.
+    assert errors(check(d, "staging"), "ingress") == []
+    hso = find(d, "HTTPScaledObject", CONSOLE)
+    hso["metadata"]["name"] = FORWARDER
+    hso["spec"]["scaleTargetRef"].update(name=FORWARDER, service=FORWARDER)
+    found = errors(check(d, "staging"), "ingress")
+    assert any("through the KEDA interceptor" in m and "internal route /api/events/:id/dispatch" in m for m in found), found
+
+
+def test_an_internal_route_spin_toml_does_not_have(docs, check) -> None:
+    d = docs("prod")
+    find(d, "SpinApp", FORWARDER)["metadata"]["annotations"]["webhook-inbox.dev/internal-routes"] = "/api/events/:id/dispach"
+    assert any("which no retained component routes" in m for m in errors(check(d), "ingress"))
+
+
+def test_a_secret_volume_item_key_must_be_documented(docs, check) -> None:
+    d = docs("dev")
+    volume = next(v for v in find(d, "Deployment", TICKER)["spec"]["template"]["spec"]["volumes"] if v["name"] == "api-token")
+    volume["secret"]["items"][0]["key"] = "api_tokn"
+    assert any("key 'api_tokn' of external Secret webhook-inbox-secrets" in m for m in errors(check(d, "dev"), "refs"))

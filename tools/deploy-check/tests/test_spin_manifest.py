@@ -9,11 +9,21 @@ from deploy_check.spin_manifest import ManifestError, Route, SpinManifest, best_
 def test_parses_variables_components_and_routes(spin: SpinManifest) -> None:
     assert spin.variables["api_token"].secret and spin.variables["api_token"].has_default
     assert not spin.variables["log_level"].secret
-    assert set(spin.components) == {"health", "api", "webhook"}
-    assert spin.components["api"].app_variables == {"log_level", "api_token"}
+    assert set(spin.components) == {"health", "api", "webhook", "console", "forwarder"}
+    assert {"log_level", "api_token"} <= spin.components["api"].app_variables
     assert "api_token" not in spin.components["health"].app_variables
     assert spin.components["webhook"].key_value_stores == ["default"]
-    assert {r.path for r in spin.routes if r.component == "health"} == {"/healthz", "/readyz", "/..."}
+    assert spin.components["console"].key_value_stores == []
+    assert {r.path for r in spin.routes if r.component == "health"} == {"/..."}
+    assert spin.components["health"].serves == ["/healthz", "/readyz"]
+    # allowed_outbound_hosts as written, and which variables they are templated on.
+    assert spin.components["webhook"].allowed_outbound_hosts == ["{{ forward_dispatch_url }}"]
+    assert spin.components["webhook"].outbound_templates() == {"forward_dispatch_url"}
+    forwarder = spin.components["forwarder"]
+    assert "http://127.0.0.1:*" in forwarder.allowed_outbound_hosts
+    assert forwarder.outbound_templates() == {f"forward_allowed_host_{s}" for s in "abcd"}
+    assert forwarder.outbound_app_variables("forward_allowed_host_a") == {"forward_allowed_host_a"}
+    assert spin.components["console"].allowed_outbound_hosts == []
 
 
 @pytest.mark.parametrize(
@@ -36,7 +46,10 @@ def test_route_matches(route: str, path: str, expected: bool) -> None:
 
 
 def test_best_route_prefers_exact_then_longest_wildcard(spin: SpinManifest) -> None:
-    assert best_route(spin.routes, "/healthz").path == "/healthz"
+    # Exact routes win over wildcards: the console's document and the forwarder's tick under /api.
+    assert best_route(spin.routes, "/api/openapi.json").component == "console"
+    assert best_route(spin.routes, "/api/dispatch").component == "forwarder"
+    assert best_route(spin.routes, "/healthz").is_catch_all
     assert best_route(spin.routes, "/api/events").component == "api"
     assert best_route(spin.routes, "/nope").is_catch_all
     # Without the health component nothing catches unknown paths.
