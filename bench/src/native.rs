@@ -58,10 +58,11 @@ impl NativeApp {
         let store = &self.kv;
         let vars = self.vars.clone();
         if under(&head.path, "/api") {
-            let service = api::Api::new(store, vars, SystemClock);
+            let service = api::Api::new(store, vars, SystemClock, shared::forwarding::poke::NoPoke);
             shared::http::serve(&service, head, read_body)
         } else if under(&head.path, "/webhooks") {
-            let service = webhook::Webhooks::new(store, vars, SystemClock, NoForwarder);
+            let service =
+                webhook::Webhooks::new(store, vars, SystemClock, shared::forwarding::poke::NoPoke);
             shared::http::serve(&service, head, read_body)
         } else {
             let build = shared::build_info!();
@@ -188,16 +189,5 @@ mod tests {
         assert_eq!(get("/api/events").status().as_u16(), 401);
         assert_eq!(get("/webhooks/github").status().as_u16(), 405);
         assert_eq!(get("/nowhere").status().as_u16(), 404);
-    }
-}
-
-/// The native baseline runs no forwarder: nothing is asked (as with an empty
-/// `forward_dispatch_url`).
-#[derive(Debug, Clone, Copy, Default)]
-pub struct NoForwarder;
-
-impl webhook::service::Poke for NoForwarder {
-    fn post(&self, _: &webhook::service::DispatchUrl, _: &str) -> Result<u16, String> {
-        Ok(202)
     }
 }

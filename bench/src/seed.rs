@@ -164,7 +164,7 @@ pub fn seed(n: usize, size: usize, progress: impl Fn(usize)) -> Result<Recorded,
             &store,
             vars.clone(),
             SystemClock,
-            crate::native::NoForwarder,
+            shared::forwarding::poke::NoPoke,
         );
         let response = shared::http::serve(&service, head, |_| Ok(delivery.body.clone()));
         let status = response.status().as_u16();
