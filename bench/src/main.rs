@@ -5,6 +5,7 @@
 //! bench seed   --events N [--size BYTES] (--sqlite FILE | --resp)
 //! bench load   --port P (--get PATH [--bearer TOKEN] | --post-github BYTES --run ID)
 //!              [--concurrency C] [--duration-ms D] [--warmup-ms W] [--expect STATUS]
+//!              [--rate REQ_PER_S]   (open loop: constant arrival rate, C = most in flight)
 //! ```
 
 use std::collections::HashMap;
@@ -27,7 +28,10 @@ fn main() -> Result<()> {
         "native" => run_native(&options),
         "seed" => run_seed(&options),
         "load" => run_load(&options),
-        _ => bail!("usage: bench (native | seed | load) [--option value]... (see src/main.rs)"),
+        _ => bail!(
+            "usage: bench (native | seed | load) [--option value]... \
+             (see src/main.rs)"
+        ),
     }
 }
 
@@ -139,13 +143,26 @@ fn run_load(options: &Options) -> Result<()> {
         duration: Duration::from_millis(options.number("duration-ms", 5000u64)?),
         warmup: Duration::from_millis(options.number("warmup-ms", 500u64)?),
         expect: options.number("expect", expect)?,
+        rate: match options.get("rate") {
+            None => None,
+            Some(_) => Some(options.number("rate", 0.0f64)?),
+        },
     };
     if spec.port == 0 {
         bail!("--port is required");
     }
-    let report = load::run(&spec);
+    if spec
+        .rate
+        .is_some_and(|rate| !(rate > 0.0 && rate.is_finite()))
+    {
+        bail!("--rate must be a positive number of requests per second");
+    }
+    print_json(&load::run(&spec))
+}
+
+fn print_json(value: &impl serde::Serialize) -> Result<()> {
     let mut stdout = std::io::stdout().lock();
-    serde_json::to_writer(&mut stdout, &report)?;
+    serde_json::to_writer(&mut stdout, value)?;
     writeln!(stdout)?;
     Ok(())
 }
