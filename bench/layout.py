@@ -29,6 +29,7 @@ import shutil
 import math
 import socket
 import sqlite3
+import statistics
 import subprocess
 import threading
 import time
@@ -41,14 +42,16 @@ DEFAULT_BASELINE = "518f8193d1c5a8688dd3652621cd2402211cbd3f"
 DEFAULT_BASELINE_WHAT = ("the event store layout before issue 19 (two reads per listed event, "
                          "nine store operations per new delivery)")
 
+# Each store cell: `rounds` interleaved rounds of warmup_ms + duration_ms per build, the median
+# reported. This machine's noise (a shared 2-core VM) moves single 5 s cells by 2x at times.
 FULL = dict(list_events=10_000, concurrency=[1, 10, 50], ingest_concurrency=[1, 10, 50],
-            duration_ms=5000, warmup_ms=1000,
+            native_concurrency=[1, 10], rounds=3, duration_ms=3000, warmup_ms=500,
             open_fractions=[0.5, 0.8], open_connections=50, count_events=60,
-            copies=50, copy_rounds=10)
+            copies=50, copy_rounds=30)
 # Smoke: ingestion at c=1 only. On SQLite each write is a sync; with 10 in flight on a busy
 # 2-core machine one answer can take longer than a smoke cell lasts.
 SMOKE = dict(list_events=200, concurrency=[1, 10], ingest_concurrency=[1],
-             duration_ms=300, warmup_ms=100,
+             native_concurrency=[10], rounds=1, duration_ms=300, warmup_ms=100,
              open_fractions=[0.5], open_connections=10, count_events=60,
              copies=50, copy_rounds=1)
 
@@ -416,15 +419,19 @@ def capacity(rows: list[dict], backend: str, build: str, endpoint: str) -> float
 
 
 def store_cells(spin: str, builds: list[Build], workdir: Path, cfg: dict) -> list[dict]:
+    """Listing and ingestion on both builds side by side: closed loop at each concurrency, then
+    open loop at fractions of the reference build's closed-loop maximum (the same rates for
+    both). Each cell runs `rounds` times, builds alternating A B, B A, ...; a cell's figure is
+    the median over its rounds, and the rounds are kept (the spread is the run's noise)."""
     rows: list[dict] = []
     stamp = str(int(time.time()))
-    timing = {"duration_ms": cfg["duration_ms"], "warmup_ms": cfg["warmup_ms"]}
     endpoints = [(f"GET {suite.LIST_PATH}", {"get": suite.LIST_PATH}, cfg["concurrency"]),
                  ("POST /webhooks/github 1 KB", {"post_size": 1024}, cfg["ingest_concurrency"])]
-    backends = ["sqlite"] + (["redis"] if have_redis() else [])
+    backends = ["sqlite"] + (["redis"] if have_redis() else []) + ["native"]
     if not have_redis():
         suite.log("before/after: redis-server/redis-cli not found, Redis skipped")
     reference = builds[0].name  # "before" when the baseline is measured: the rates scale it
+    index = 0
     for backend in backends:
         with Servers() as servers:
             started: dict[str, suite.Server] = {}
@@ -432,56 +439,90 @@ def store_cells(spin: str, builds: list[Build], workdir: Path, cfg: dict) -> lis
                 state = workdir / f"ab-{backend}-{build.name}"
                 t0 = time.monotonic()
                 runtime_config = None
-                if backend == "sqlite":
-                    seed_sqlite(build, cfg["list_events"], state)
-                else:
+                if backend == "redis":
                     redis = Redis(workdir, f"ab-{build.name}")
                     servers.redis.append(redis)
                     redis.seed(build, cfg["list_events"])
                     runtime_config = redis.runtime_config()
-                started[build.name] = servers.start(app_server(spin, build, workdir, state,
-                                                               runtime_config))
+                else:
+                    seed_sqlite(build, cfg["list_events"], state)
+                server = (native_server(build, workdir, state) if backend == "native" else
+                          app_server(spin, build, workdir, state, runtime_config))
+                started[build.name] = servers.start(server)
                 suite.log(f"before/after {backend}: {build.name} ({build.label}) seeded with "
                           f"{cfg['list_events']:,} events by its own bench seed and started "
                           f"({time.monotonic() - t0:.1f}s)")
-            plan = [(endpoint, how, "closed", c, None, None)
-                    for endpoint, how, levels in endpoints for c in levels]
-            index = 0
+            if backend == "native":
+                # The services without Spin: what the layout buys the code itself (listing only).
+                plan = [(endpoints[0][0], endpoints[0][1], "closed", c, None, None)
+                        for c in cfg["native_concurrency"]]
+            else:
+                plan = [(endpoint, how, "closed", c, None, None)
+                        for endpoint, how, levels in endpoints for c in levels]
             for endpoint, how, mode, c, fraction, rate in plan:
-                for build in abba(index, builds):
-                    rows.append(cell(started[build.name], backend, build, endpoint, how, mode,
-                                     c, fraction, rate, timing, stamp, index))
+                rows += cell(started, backend, builds, endpoint, how, mode, c, None, None, cfg,
+                             f"{stamp}-{index}", index)
                 index += 1
+            if backend == "native":
+                continue
             for endpoint, how, _ in endpoints:
                 base = capacity(rows, backend, reference, endpoint)
                 for fraction in cfg["open_fractions"]:
                     rate = round(max(1.0, base * fraction), 1)
-                    for build in abba(index, builds):
-                        rows.append(cell(started[build.name], backend, build, endpoint, how,
-                                         "open", cfg["open_connections"], fraction, rate,
-                                         timing, stamp, index))
+                    rows += cell(started, backend, builds, endpoint, how, "open",
+                                 cfg["open_connections"], fraction, rate, cfg,
+                                 f"{stamp}-{index}", index)
                     index += 1
     return rows
 
 
-def cell(server: suite.Server, backend: str, build: Build, endpoint: str, how: dict, mode: str,
-         c: int, fraction: float | None, rate: float | None, timing: dict, stamp: str,
-         index: int) -> dict:
-    run_id = f"ab-{stamp}-{backend}-{build.name}-{index}"
-    result = suite.load(server.port, timing, c, run_id=run_id, rate=rate, **how)
-    row = {"backend": backend, "build": build.name, "label": build.label, "endpoint": endpoint,
-           "mode": mode, "fraction": fraction, **result}
-    if mode == "closed":
-        suite.log(f"{backend:6} {build.name:6} {endpoint:30} closed c={c:<3} "
-                  f"{result['rps']:8.1f} req/s  p50 {result['p50_ms']:7.2f}  "
-                  f"p99 {result['p99_ms']:7.2f} ms  errors {result['errors']}")
-    else:
-        suite.log(f"{backend:6} {build.name:6} {endpoint:30} open {rate:7.1f}/s "
-                  f"({fraction:.0%}) p50 {result['p50_ms']:7.2f}  p99 {result['p99_ms']:7.2f}  "
-                  f"max {result['max_ms']:7.1f} ms  (service p99 "
-                  f"{result['service_p99_ms']:.2f} ms)  unsent {result['unsent']}  "
-                  f"errors {result['errors']}")
-    return row
+def native_server(build: Build, workdir: Path, state: Path) -> suite.Server:
+    db = state / "sqlite_key_value.db"
+    return suite.Server(f"native-{build.name}",
+                        lambda port: [str(build.bench), "native", "--listen",
+                                      f"127.0.0.1:{port}", "--db", str(db)],
+                        "/healthz", workdir, suite.app_env())
+
+
+def median_of(rounds: list[dict], key: str) -> float:
+    return statistics.median(r[key] for r in rounds)
+
+
+def cell(started: dict[str, suite.Server], backend: str, builds: list[Build], endpoint: str,
+         how: dict, mode: str, c: int, fraction: float | None, rate: float | None, cfg: dict,
+         run_id: str, index: int) -> list[dict]:
+    """One cell for every build: `rounds` rounds, builds interleaved; one row per build."""
+    timing = {"duration_ms": cfg["duration_ms"], "warmup_ms": cfg["warmup_ms"]}
+    results: dict[str, list[dict]] = {build.name: [] for build in builds}
+    for r in range(cfg["rounds"]):
+        for build in abba(index + r, builds):
+            results[build.name].append(suite.load(
+                started[build.name].port, timing, c, run_id=f"ab-{run_id}-{build.name}-{r}",
+                rate=rate, **how))
+    rows = []
+    for build in builds:
+        rounds = results[build.name]
+        row = {"backend": backend, "build": build.name, "label": build.label,
+               "endpoint": endpoint, "mode": mode, "fraction": fraction, "rate": rate,
+               "concurrency": c, "rounds": len(rounds),
+               "requests": sum(x["requests"] for x in rounds),
+               "errors": sum(x["errors"] for x in rounds),
+               "unsent": sum(x.get("unsent") or 0 for x in rounds),
+               "per_round": [{k: x[k] for k in ("rps", "p50_ms", "p99_ms", "max_ms")}
+                             for x in rounds]}
+        for key in ("rps", "p50_ms", "p90_ms", "p99_ms", "max_ms"):
+            row[key] = median_of(rounds, key)
+        if mode == "open":
+            for key in ("service_p50_ms", "service_p99_ms", "send_lag_p99_ms"):
+                row[key] = median_of(rounds, key)
+        rows.append(row)
+        spread_rps = "/".join(f"{x['rps']:.0f}" for x in rounds)
+        spread_p99 = "/".join(f"{x['p99_ms']:.1f}" for x in rounds)
+        what = f"closed c={c:<3}" if mode == "closed" else f"open {rate:g}/s ({fraction:.0%})"
+        suite.log(f"{backend:6} {build.name:6} {endpoint:27} {what:20} median "
+                  f"{row['rps']:7.1f} req/s p50 {row['p50_ms']:7.2f} p99 {row['p99_ms']:7.2f} ms"
+                  f"  rounds req/s {spread_rps}  p99 {spread_p99}  errors {row['errors']}")
+    return rows
 
 
 # ---------------------------------------------------------------------------------------------
@@ -678,7 +719,7 @@ def targets(results: dict) -> list[dict]:
     if not layout["baseline"].get("measured"):
         return checks
     cells = layout["cells"]
-    for backend in sorted({r["backend"] for r in cells}):
+    for backend in sorted({r["backend"] for r in cells} - {"native"}):  # targets are on Spin
         for endpoint, rps_limit, p99_limit, guard in [
                 (f"GET {suite.LIST_PATH}", LIST_RPS_AT_LEAST, LIST_P99_AT_MOST, ""),
                 ("POST /webhooks/github 1 KB", INGEST_RPS_AT_LEAST, INGEST_P99_AT_MOST,
@@ -739,9 +780,20 @@ def markdown(results: dict) -> str:
         out.append(f"| {row['what']}: `{row['request']}` | " + " | ".join(cells) +
                    f" | {summary} |")
     cells = layout["cells"]
-    out += ["", "#### Listing and ingestion, closed loop (throughput; "
-            f"{layout['config']['duration_ms'] / 1000:g} s per cell, "
-            f"{layout['config']['list_events']:,} stored events)", "",
+    c = layout["config"]
+
+    def ranged(x: dict, key: str, fmt: str) -> str:
+        text = format(x[key], fmt)
+        if len(x.get("per_round", [])) > 1:
+            values = [r[key] for r in x["per_round"]]
+            text += f" ({format(min(values), fmt)}-{format(max(values), fmt)})"
+        return text
+    per = (f"{c['rounds']} interleaved rounds of {c['duration_ms'] / 1000:g} s per build and "
+           f"cell, the median (in brackets: the rounds' range)" if c["rounds"] > 1 else
+           f"{c['duration_ms'] / 1000:g} s per cell")
+    out += ["", f"#### Listing and ingestion, closed loop (throughput; {per}; "
+            f"{c['list_events']:,} stored events; native = the same services on hyper over "
+            "SQLite, without Spin)", "",
             "| store | endpoint | c | " + " | ".join(
                 f"{b} req/s | {b} p50 ms | {b} p99 ms" for b in builds) +
             (" | req/s after/before | p99 after/before |" if len(builds) == 2 else " |"),
@@ -753,14 +805,14 @@ def markdown(results: dict) -> str:
                         mode="closed", concurrency=after["concurrency"]) for b in builds}
         for b in builds:
             x = pair[b]
-            row += [f"{x['rps']:,.0f}", f"{x['p50_ms']:.2f}", f"{x['p99_ms']:.2f}"]
+            row += [ranged(x, "rps", ",.0f"), f"{x['p50_ms']:.2f}", ranged(x, "p99_ms", ".1f")]
         if len(builds) == 2 and pair["before"]["rps"] and pair["before"]["p99_ms"]:
             row += [f"{after['rps'] / pair['before']['rps']:.2f}x",
                     f"{after['p99_ms'] / pair['before']['p99_ms']:.2f}x"]
         out.append("| " + " | ".join(row) + " |")
     out += ["", "#### Listing and ingestion, open loop (latency at a fixed arrival rate, "
             "measured from each request's scheduled send; up to "
-            f"{layout['config']['open_connections']} requests in flight)", "",
+            f"{c['open_connections']} requests in flight; {per})", "",
             "| store | endpoint | rate req/s | " + " | ".join(
                 f"{b} p50 ms | {b} p99 ms | {b} max ms | {b} service p99 ms" for b in builds) +
             (" | p99 after/before |" if len(builds) == 2 else " |"),
@@ -774,7 +826,7 @@ def markdown(results: dict) -> str:
         for b in builds:
             x = pair[b]
             flag = f" ({x['unsent']} unsent)" if x.get("unsent") else ""
-            row += [f"{x['p50_ms']:.2f}", f"{x['p99_ms']:.2f}", f"{x['max_ms']:.1f}{flag}",
+            row += [f"{x['p50_ms']:.2f}", ranged(x, "p99_ms", ".1f"), f"{x['max_ms']:.1f}{flag}",
                     f"{x['service_p99_ms']:.2f}"]
         if len(builds) == 2 and pair["before"]["p99_ms"]:
             row.append(f"{after['p99_ms'] / pair['before']['p99_ms']:.2f}x")

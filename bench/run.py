@@ -60,10 +60,10 @@ LIST_PATH = "/api/events?limit=50"
 
 FULL = dict(launches=10, duration_ms=5000, warmup_ms=1000, concurrency=[1, 10, 50],
             list_events=10_000, scaling=[1_000, 10_000, 100_000], scaling_ms=5000,
-            open_fractions=[0.5, 0.8], open_connections=50)
+            open_fractions=[0.5, 0.8], open_connections=50, open_rounds=3, open_ms=3000)
 SMOKE = dict(launches=2, duration_ms=300, warmup_ms=100, concurrency=[1, 10],
              list_events=200, scaling=[100, 1_000], scaling_ms=300,
-             open_fractions=[0.5], open_connections=10)
+             open_fractions=[0.5], open_connections=10, open_rounds=1, open_ms=300)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -494,7 +494,8 @@ def hey(port: int, path: str, cfg: dict) -> dict:
 def open_loop_probes(spin: str, cfg: dict, workdir: Path, cells: list[dict]) -> list[dict]:
     """The probe latency targets, open loop: `/healthz` and hello's `/` at the same arrival rates
     (fractions of hello's highest closed-loop throughput), up to `open_connections` in flight,
-    latency from each request's scheduled send. Both servers run side by side, cells interleaved."""
+    latency from each request's scheduled send. Both servers run side by side; each cell runs
+    `open_rounds` times, the two targets alternating, and reports the median of its rounds."""
     hello_max = max((x["rps"] for x in cells if x["target"] == "hello"), default=0.0)
     if not hello_max:
         log("open loop: no closed-loop hello figure to scale the rates from, skipped")
@@ -509,17 +510,29 @@ def open_loop_probes(spin: str, cfg: dict, workdir: Path, cells: list[dict]) -> 
             server.start()
         for index, fraction in enumerate(cfg["open_fractions"]):
             rate = round(hello_max * fraction)
-            for name in (["hello", "app"] if index % 2 == 0 else ["app", "hello"]):
-                server = servers[name]
-                result = load(server.port, cfg, cfg["open_connections"], get=server.probe,
-                              rate=rate)
+            rounds: dict[str, list[dict]] = {"hello": [], "app": []}
+            for r in range(cfg["open_rounds"]):
+                for name in (["hello", "app"] if (index + r) % 2 == 0 else ["app", "hello"]):
+                    server = servers[name]
+                    rounds[name].append(load(server.port, cfg, cfg["open_connections"],
+                                             get=server.probe, rate=rate,
+                                             duration_ms=cfg["open_ms"]))
+            for name, results in rounds.items():
+                median = {key: statistics.median(x[key] for x in results)
+                          for key in ("rps", "p50_ms", "p90_ms", "p99_ms", "max_ms",
+                                      "service_p50_ms", "service_p99_ms", "send_lag_p99_ms")}
+                result = {**results[0], **median, "rounds": len(results),
+                          "requests": sum(x["requests"] for x in results),
+                          "errors": sum(x["errors"] for x in results),
+                          "per_round_p99_ms": [x["p99_ms"] for x in results]}
                 endpoint = "GET /" if name == "hello" else "GET /healthz"
                 rows.append({"target": name, "endpoint": endpoint, "fraction": fraction,
                              **result})
                 log(f"{name:6} {endpoint:14} open {rate:6}/s ({fraction:.0%} of hello's max) "
-                    f"p50 {result['p50_ms']:6.2f} ms  p99 {result['p99_ms']:6.2f} ms  "
+                    f"median p50 {result['p50_ms']:6.2f} ms  p99 {result['p99_ms']:6.2f} ms  "
                     f"max {result['max_ms']:6.1f} ms  service p99 {result['service_p99_ms']:.2f}"
-                    f" ms  send lag p99 {result['send_lag_p99_ms']:.2f} ms  "
+                    f" ms  send lag p99 {result['send_lag_p99_ms']:.2f} ms  rounds' p99 "
+                    f"{'/'.join(f'{v:.2f}' for v in result['per_round_p99_ms'])}  "
                     f"errors {result['errors']}")
     finally:
         for server in servers.values():
@@ -700,16 +713,21 @@ def markdown(results: dict) -> str:
             f"{name} {h['rps']:,.0f} req/s, p99 {h['p99_ms']:.2f} ms"
             for name, h in results["hey"].items() if h.get("rps"))]
     if results.get("open_loop"):
+        c = results["config"]
         out += ["", "### Probe latency, open loop (constant arrival rate, latency from each "
-                f"request's scheduled send, up to {results['config']['open_connections']} in "
-                f"flight, {results['config']['duration_ms'] / 1000:g} s per cell)", "",
-                "| target | endpoint | rate req/s | p50 ms | p99 ms | max ms | service p99 ms | "
-                "send lag p99 ms | errors |", "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+                f"request's scheduled send, up to {c['open_connections']} in flight; "
+                f"{c['open_rounds']} interleaved round(s) of {c['open_ms'] / 1000:g} s per cell, "
+                "the median)", "",
+                "| target | endpoint | rate req/s | p50 ms | p99 ms (rounds) | max ms | "
+                "service p99 ms | send lag p99 ms | errors |",
+                "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
         for x in results["open_loop"]:
+            rounds = "/".join(f"{v:.2f}" for v in x.get("per_round_p99_ms", []))
             out.append(f"| {x['target']} | {x['endpoint']} | {x['rate']:g} "
                        f"({x['fraction']:.0%} of hello's max) | {x['p50_ms']:.2f} | "
-                       f"{x['p99_ms']:.2f} | {x['max_ms']:.2f} | {x['service_p99_ms']:.2f} | "
-                       f"{x['send_lag_p99_ms']:.2f} | {x['errors']} |")
+                       f"{x['p99_ms']:.2f} ({rounds}) | {x['max_ms']:.2f} | "
+                       f"{x['service_p99_ms']:.2f} | {x['send_lag_p99_ms']:.2f} | "
+                       f"{x['errors']} |")
     out += ["", "### Memory (resident set of the whole process tree, MiB)", "",
             "| target | idle | under probe load | cell | peak | cell |",
             "|---|---:|---:|---|---:|---|"]
