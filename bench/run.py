@@ -764,6 +764,9 @@ def main() -> None:
                              f"{layout.DEFAULT_BASELINE[:7]}, the layout before issue 19; "
                              "'none' to skip). Built under out/bench-baseline/ on first use; a "
                              "smoke run uses it only if already built, unless REV is given")
+    parser.add_argument("--only", choices=["store"], default=None,
+                        help="store: only the store measurements (step 8: before/after, store "
+                             "operations, concurrent copies), after the builds")
     args = parser.parse_args()
     cfg = SMOKE if args.smoke else FULL
     spin = os.environ.get("SPIN_BIN") or shutil.which("spin")
@@ -788,32 +791,36 @@ def main() -> None:
         baseline, baseline_info = layout.prepare_baseline(
             spin, args.baseline_rev or layout.DEFAULT_BASELINE, smoke=args.smoke,
             explicit=args.baseline_rev is not None, skip_build=args.skip_build)
-        section("3/8 size")
-        results["sizes"] = sizes(spin, workdir)
-        section(f"4/8 cold start ({cfg['launches']} launches each, interleaved)")
-        results["cold_start"] = cold_starts(spin, cfg, workdir)
-        section("5/8 throughput (closed loop), latency and memory")
-        results["throughput"], results["memory"], results["hey"] = throughput(spin, cfg, workdir)
-        section("6/8 probe latency (open loop, rates from the closed loop's throughput)")
-        results["open_loop"] = open_loop_probes(spin, cfg, workdir, results["throughput"])
-        section("7/8 scaling with stored events")
-        results["scaling"] = scaling(spin, cfg, workdir)
+        if args.only:
+            log(f"steps 3-7 skipped (--only {args.only})")
+        else:
+            section("3/8 size")
+            results["sizes"] = sizes(spin, workdir)
+            section(f"4/8 cold start ({cfg['launches']} launches each, interleaved)")
+            results["cold_start"] = cold_starts(spin, cfg, workdir)
+            section("5/8 throughput (closed loop), latency and memory")
+            results["throughput"], results["memory"], results["hey"] = throughput(spin, cfg,
+                                                                                  workdir)
+            section("6/8 probe latency (open loop, rates from the closed loop's throughput)")
+            results["open_loop"] = open_loop_probes(spin, cfg, workdir, results["throughput"])
+            section("7/8 scaling with stored events")
+            results["scaling"] = scaling(spin, cfg, workdir)
         section("8/8 store layout before/after, store operations, concurrent copies")
         results["layout"] = layout.measure(spin, workdir, mode, baseline, baseline_info,
                                            results["environment"]["commit"])
 
-    results["targets"] = targets(results, cfg)
+    results["targets"] = targets(results, cfg) if not args.only else layout.targets(results)
     (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
-    report = markdown(results)
+    report = markdown(results) if not args.only else layout.report_only(results)
     (out / "report.md").write_text(report)
 
     section("summary")
     print(report)
-    broken = [x for x in results["throughput"] if x["errors"] or not x["requests"]]
-    broken += [row for row in results["scaling"]
+    broken = [x for x in results.get("throughput", []) if x["errors"] or not x["requests"]]
+    broken += [row for row in results.get("scaling", [])
                if row["list"]["errors"] or row["ingest"]["errors"]
                or not row["list"]["requests"] or not row["ingest"]["requests"]]
-    broken += [x for x in results["open_loop"] if x["errors"] or not x["requests"]]
+    broken += [x for x in results.get("open_loop", []) if x["errors"] or not x["requests"]]
     broken += layout.broken(results)
     missed = [t for t in results["targets"] if not t["pass"]]
     print(f"results: {out / 'results.json'}, {out / 'report.md'}")
