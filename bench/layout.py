@@ -468,7 +468,14 @@ def store_cells(spin: str, builds: list[Build], workdir: Path, cfg: dict) -> lis
             for endpoint, how, _ in endpoints:
                 base = capacity(rows, backend, reference, endpoint)
                 for fraction in cfg["open_fractions"]:
-                    rate = round(max(1.0, base * fraction), 1)
+                    # At least 5 requests in the measured window, even when the closed loop
+                    # measured almost nothing (a stalled cell in a 0.3 s smoke run).
+                    floor = 5000 / cfg["duration_ms"]
+                    rate = round(max(floor, base * fraction), 1)
+                    if rate > round(base * fraction, 1):
+                        suite.log(f"open loop {backend} {endpoint}: {fraction:.0%} of "
+                                  f"{base:.1f} req/s raised to {rate} req/s (5 requests per "
+                                  f"cell at least)")
                     rows += cell(started, backend, builds, endpoint, how, "open",
                                  cfg["open_connections"], fraction, rate, cfg,
                                  f"{stamp}-{index}", index)
