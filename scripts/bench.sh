@@ -6,7 +6,7 @@
 # start, throughput (closed loop), latency (open loop), memory and scaling side by side, and the
 # event store against a previous revision (default 518f819, the layout before issue 19: built
 # once under out/bench-baseline/, about 10 minutes on 2 cores). bench/run.py and bench/layout.py
-# say how. Full run: about 13 minutes on 2 cores after the builds; --smoke: about a minute, every
+# say how. Full run: about 15 minutes on 2 cores after the builds; --smoke: about a minute, every
 # measurement once, the before/after part only if the baseline is already built (or REV is
 # given). Needs: spin (SPIN_BIN or PATH), cargo, git, python3; optional: docker-registry
 # (artifact size), redis-server + redis-cli (Redis cells), hey (cross-check). Results: out/bench/.
