@@ -14,7 +14,7 @@ side by side in one run against three baselines:
 Throughput comes from the closed-loop generator; latency targets from the open-loop one (a
 constant arrival rate, latency from each request's scheduled send): bench/src/load.rs.
 
-Run it with `./scripts/bench.sh` (full, ~6 minutes on 2 cores after the builds) or `./scripts/bench.sh --smoke`
+Run it with `./scripts/bench.sh` (full, ~15 minutes on 2 cores after the builds) or `./scripts/bench.sh --smoke`
 (a short functional pass the test command runs: every measurement once, tiny, no targets judged).
 Results: out/bench/results.json (raw) and out/bench/report.md (the tables BENCHMARKS.md quotes).
 Standard library only, so it runs from a fresh clone with nothing but python3.
