@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
-# The benchmark suite, one command: ./scripts/bench.sh [--smoke] [--skip-build] [--out DIR]
+# The benchmark suite, one command:
+#   ./scripts/bench.sh [--smoke] [--skip-build] [--out DIR] [--baseline-rev REV|none]
 #
 # Builds the app, Spin's hello-world baseline and the native baseline, then measures size, cold
-# start, throughput/latency, memory and scaling side by side (bench/run.py says how). Full run:
-# about 6 minutes on 2 cores after the builds; --smoke: about a minute, every measurement once.
-# Needs: spin (SPIN_BIN or PATH), cargo, python3; optional: docker-registry (artifact size),
-# redis-server + redis-cli (Redis scaling), hey (cross-check). Results: out/bench/.
+# start, throughput (closed loop), latency (open loop), memory and scaling side by side, and the
+# event store against a previous revision (default 518f819, the layout before issue 19: built
+# once under out/bench-baseline/, about 10 minutes on 2 cores). bench/run.py and bench/layout.py
+# say how. Full run: about 15 minutes on 2 cores after the builds; --smoke: about a minute, every
+# measurement once, the before/after part only if the baseline is already built (or REV is
+# given). Needs: spin (SPIN_BIN or PATH), cargo, git, python3; optional: docker-registry
+# (artifact size), redis-server + redis-cli (Redis cells), hey (cross-check). Results: out/bench/.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 exec python3 bench/run.py "$@"

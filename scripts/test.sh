@@ -140,7 +140,8 @@ e2e() {
   read -r -a bins <<<"${SPIN_BINS:-${spin_bin}}"
   for bin in "${bins[@]}"; do
     version="$("${bin}" --version 2>/dev/null | awk '{print $2}')"
-    step "e2e (spin ${version:-?})" env SPIN_BIN="${bin}" cargo test -p e2e --quiet -- --test-threads=2
+    # --no-fail-fast: one failing test binary must not hide the others' results.
+    step "e2e (spin ${version:-?})" env SPIN_BIN="${bin}" cargo test -p e2e --quiet --no-fail-fast -- --test-threads=2
   done
 }
 

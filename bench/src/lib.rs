@@ -4,11 +4,15 @@
 //!   of the Wasm sandbox shows as a ratio;
 //! - [`seed`]: stores N events through the real webhook service and bulk-loads them into Spin's
 //!   SQLite file or Redis, so scaling runs start at 100 000 events in seconds;
-//! - [`load`]: the load generator (unique signed deliveries per request).
+//! - [`load`]: the load generator (unique signed deliveries per request), closed or open loop;
+//! - [`copies`]: concurrent copies of one delivery, over one or more replicas;
+//! - [`opcount`]: store operations per request, counted natively.
 #![forbid(unsafe_code)]
 
+pub mod copies;
 pub mod delivery;
 pub mod load;
 pub mod native;
+pub mod opcount;
 pub mod seed;
 pub mod sqlite_kv;

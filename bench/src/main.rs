@@ -5,6 +5,9 @@
 //! bench seed   --events N [--size BYTES] (--sqlite FILE | --resp)
 //! bench load   --port P (--get PATH [--bearer TOKEN] | --post-github BYTES --run ID)
 //!              [--concurrency C] [--duration-ms D] [--warmup-ms W] [--expect STATUS]
+//!              [--rate REQ_PER_S]   (open loop: constant arrival rate, C = most in flight)
+//! bench copies --ports P[,P...] --run ID [--copies 50] [--rounds 10] [--size BYTES] [--pause-ms MS]
+//! bench count  --db FILE [--events 60]   (store operations per request, counted natively)
 //! ```
 
 use std::collections::HashMap;
@@ -18,6 +21,7 @@ use bench::load::{self, Target};
 use bench::native::{self, NativeApp};
 use bench::seed;
 use bench::sqlite_kv::SqliteKv;
+use bench::{copies, opcount};
 
 fn main() -> Result<()> {
     let mut args = std::env::args().skip(1);
@@ -27,7 +31,12 @@ fn main() -> Result<()> {
         "native" => run_native(&options),
         "seed" => run_seed(&options),
         "load" => run_load(&options),
-        _ => bail!("usage: bench (native | seed | load) [--option value]... (see src/main.rs)"),
+        "copies" => run_copies(&options),
+        "count" => run_count(&options),
+        _ => bail!(
+            "usage: bench (native | seed | load | copies | count) [--option value]... \
+             (see src/main.rs)"
+        ),
     }
 }
 
@@ -139,13 +148,52 @@ fn run_load(options: &Options) -> Result<()> {
         duration: Duration::from_millis(options.number("duration-ms", 5000u64)?),
         warmup: Duration::from_millis(options.number("warmup-ms", 500u64)?),
         expect: options.number("expect", expect)?,
+        rate: match options.get("rate") {
+            None => None,
+            Some(_) => Some(options.number("rate", 0.0f64)?),
+        },
     };
     if spec.port == 0 {
         bail!("--port is required");
     }
-    let report = load::run(&spec);
+    if spec
+        .rate
+        .is_some_and(|rate| !(rate > 0.0 && rate.is_finite()))
+    {
+        bail!("--rate must be a positive number of requests per second");
+    }
+    print_json(&load::run(&spec))
+}
+
+fn run_copies(options: &Options) -> Result<()> {
+    let ports = options
+        .required("ports")?
+        .split(',')
+        .map(|port| port.trim().parse::<u16>())
+        .collect::<Result<Vec<_>, _>>()
+        .context("--ports takes comma-separated port numbers")?;
+    let spec = copies::Spec {
+        ports,
+        copies: options.number("copies", 50usize)?,
+        rounds: options.number("rounds", 10usize)?,
+        size: options.number("size", 1024usize)?,
+        run: options.required("run")?.to_owned(),
+        pause: Duration::from_millis(options.number("pause-ms", 200u64)?),
+    };
+    print_json(&copies::run(&spec))
+}
+
+fn run_count(options: &Options) -> Result<()> {
+    let events = options.number("events", 60usize)?;
+    let path = PathBuf::from(options.required("db")?);
+    let kv = SqliteKv::open(&path)?;
+    seed::seed(events, 1024, |_| ())?.write_sqlite(&kv)?;
+    print_json(&opcount::count_requests(&kv)?)
+}
+
+fn print_json(value: &impl serde::Serialize) -> Result<()> {
     let mut stdout = std::io::stdout().lock();
-    serde_json::to_writer(&mut stdout, &report)?;
+    serde_json::to_writer(&mut stdout, value)?;
     writeln!(stdout)?;
     Ok(())
 }

@@ -18,32 +18,47 @@ use hyper_util::rt::TokioIo;
 use shared::clock::SystemClock;
 use shared::config::{StaticVariables, WebhookLimits};
 use shared::http::{BodyError, Head, Method, Response};
+use shared::kv::KeyValue;
 use shared::problem::Problem;
 use tokio::net::TcpListener;
 
 use crate::sqlite_kv::SqliteKv;
 
-/// What every request shares: the store and the variables.
+/// What every request shares: the store (Spin's SQLite layout, or a wrapper around it such as
+/// the operation counter of [`crate::opcount`]) and the variables.
 #[derive(Debug)]
-pub struct NativeApp {
-    kv: SqliteKv,
+pub struct NativeApp<K = SqliteKv> {
+    kv: K,
     vars: StaticVariables,
 }
 
-impl NativeApp {
+impl<K: KeyValue> NativeApp<K> {
     /// The app over `kv`, configured as `spin up` configures it: the manifest's variable
     /// defaults, overridden by `SPIN_VARIABLE_*` environment variables.
-    pub fn from_env(kv: SqliteKv) -> Result<Self, ManifestError> {
+    pub fn from_env(kv: K) -> Result<Self, ManifestError> {
+        let vars = std::env::vars().filter_map(|(name, value)| {
+            let variable = name.strip_prefix("SPIN_VARIABLE_")?.to_ascii_lowercase();
+            Some((variable, value))
+        });
+        Self::with_variables(kv, vars)
+    }
+
+    /// The app over `kv` with the manifest's variable defaults, overridden by `overrides`.
+    pub fn with_variables(
+        kv: K,
+        overrides: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, ManifestError> {
         let mut pairs = manifest_defaults()?;
-        for (name, value) in std::env::vars() {
-            if let Some(variable) = name.strip_prefix("SPIN_VARIABLE_") {
-                pairs.insert(variable.to_ascii_lowercase(), value);
-            }
-        }
+        pairs.extend(overrides);
         Ok(Self {
             kv,
             vars: StaticVariables::from_pairs(pairs.iter().map(|(n, v)| (n.as_str(), v.as_str()))),
         })
+    }
+
+    /// The store.
+    pub fn store(&self) -> &K {
+        &self.kv
     }
 
     /// Routes one request the way spin.toml does and runs it through the shared pipeline.
@@ -58,10 +73,11 @@ impl NativeApp {
         let store = &self.kv;
         let vars = self.vars.clone();
         if under(&head.path, "/api") {
-            let service = api::Api::new(store, vars, SystemClock);
+            let service = api::Api::new(store, vars, SystemClock, shared::forwarding::poke::NoPoke);
             shared::http::serve(&service, head, read_body)
         } else if under(&head.path, "/webhooks") {
-            let service = webhook::Webhooks::new(store, vars, SystemClock, NoForwarder);
+            let service =
+                webhook::Webhooks::new(store, vars, SystemClock, shared::forwarding::poke::NoPoke);
             shared::http::serve(&service, head, read_body)
         } else {
             let build = shared::build_info!();
@@ -188,16 +204,5 @@ mod tests {
         assert_eq!(get("/api/events").status().as_u16(), 401);
         assert_eq!(get("/webhooks/github").status().as_u16(), 405);
         assert_eq!(get("/nowhere").status().as_u16(), 404);
-    }
-}
-
-/// The native baseline runs no forwarder: nothing is asked (as with an empty
-/// `forward_dispatch_url`).
-#[derive(Debug, Clone, Copy, Default)]
-pub struct NoForwarder;
-
-impl webhook::service::Poke for NoForwarder {
-    fn post(&self, _: &webhook::service::DispatchUrl, _: &str) -> Result<u16, String> {
-        Ok(202)
     }
 }

@@ -131,6 +131,7 @@ impl KeyValue for Recorded {
         Ok(())
     }
 
+    #[cfg(kv_delete_many)] // see build.rs
     fn delete_many(&self, keys: &[String]) -> Result<(), KvError> {
         let mut state = self.state()?;
         for key in keys {
@@ -164,7 +165,7 @@ pub fn seed(n: usize, size: usize, progress: impl Fn(usize)) -> Result<Recorded,
             &store,
             vars.clone(),
             SystemClock,
-            crate::native::NoForwarder,
+            shared::forwarding::poke::NoPoke,
         );
         let response = shared::http::serve(&service, head, |_| Ok(delivery.body.clone()));
         let status = response.status().as_u16();

@@ -111,6 +111,7 @@ impl KeyValue for SqliteKv {
             .map_err(unavailable)
     }
 
+    #[cfg(kv_delete_many)] // see build.rs
     fn delete_many(&self, keys: &[String]) -> Result<(), KvError> {
         // As Spin does it: one statement (Spin binds the keys as an array).
         let mut connection = self.lock()?;

@@ -283,6 +283,18 @@ fn gone_is_dead_at_once_and_retry_after_replaces_the_schedule() {
         1,
         "permanent: never retried"
     );
+
+    // With no ticker running, a replay is still sent at once: the api component asks the
+    // forwarder right after its 202.
+    let replay = client
+        .post(&format!("/api/events/{id}/replay"))
+        .bearer(API_TOKEN)
+        .json(&json!({"destination": "gone"}))
+        .send()
+        .unwrap();
+    assert_eq!(replay.status, 202, "{}", replay.text());
+    let gone = receiver.wait_for("/gone", 2, Duration::from_secs(10));
+    assert_eq!(attempt_numbers(&gone), [1, 2]);
     assert_verified(&receiver.all());
 }
 

@@ -327,7 +327,7 @@ fn segments_match(route: &str, path: &str) -> bool {
 }
 
 /// The forwarder may reach exactly the loopback literals and the templated slots its readiness
-/// checks destinations against; the webhook component only the forwarder.
+/// checks destinations against; the webhook and api components only the forwarder.
 #[test]
 fn allowed_outbound_hosts_are_what_the_code_checks_against() {
     use shared::forwarding::allowed;
@@ -354,8 +354,10 @@ fn allowed_outbound_hosts_are_what_the_code_checks_against() {
         )
         .collect();
     assert_eq!(hosts("forwarder"), expected);
-    assert_eq!(hosts("webhook"), ["{{ forward_dispatch_url }}"]);
-    for id in ["health", "api", "console"] {
+    for id in ["webhook", "api"] {
+        assert_eq!(hosts(id), ["{{ forward_dispatch_url }}"], "{id}");
+    }
+    for id in ["health", "console"] {
         assert!(hosts(id).is_empty(), "{id} reaches out to nothing");
     }
     // Every slot's default is the pattern readiness treats as unused.

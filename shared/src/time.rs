@@ -1,7 +1,7 @@
 //! UTC instants and their RFC 3339 text form.
 //!
-//! Hand-written instead of `chrono` for size: chrono's generic parser and formatter cost about
-//! 28 KB in a component, and we need one type (milliseconds since the Unix epoch, UTC) with one
+//! Hand-written instead of `chrono` for size: chrono's generic parser and formatter cost tens of
+//! KB in a component (measured in docs/architecture.md, "Size budget"), and we need one type (milliseconds since the Unix epoch, UTC) with one
 //! format. The calendar arithmetic is Howard Hinnant's `days_from_civil` / `civil_from_days`;
 //! the property tests check formatting and parsing against chrono (a dev-dependency only).
 

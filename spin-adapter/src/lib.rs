@@ -15,6 +15,7 @@ mod variables;
 
 pub use http_io::serve_incoming;
 pub use key_value::SpinKv;
+pub use outbound::SpinPoke;
 pub use variables::SpinVariables;
 
 // Re-exported for the macro below, so component crates name one dependency path.

@@ -197,6 +197,22 @@ const fn self_authority(https: bool) -> &'static str {
     }
 }
 
+/// Asks the forwarder over `wasi:http` (`shared::forwarding::poke`; a self request for
+/// `http://self`), waiting at most 5 s for its 202.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SpinPoke;
+
+impl shared::forwarding::poke::Poke for SpinPoke {
+    fn post(&self, url: &shared::forwarding::poke::DispatchUrl, path: &str) -> Result<u16, String> {
+        post_empty(
+            url.https,
+            url.authority.as_deref(),
+            path,
+            Duration::from_secs(5),
+        )
+    }
+}
+
 /// Writes `bytes` as the host accepts them, until `deadline`.
 fn write_until(stream: &OutputStream, mut bytes: &[u8], deadline: Instant) -> Result<(), String> {
     while !bytes.is_empty() {

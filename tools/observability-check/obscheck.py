@@ -55,8 +55,8 @@ EXECUTOR_OTEL_FIELDS = {
 
 # The providers the webhook component serves (metrics contract) and their only legal label values.
 PROVIDERS = ("github", "stripe", "standard", "shopify", "slack", "linear")
-# spin.toml route -> component, as the recording rules' label_replace calls map http_route.
-ROUTE_COMPONENTS = {"/...": "health", "/api/...": "api", "/webhooks/...": "webhook"}
+# A recording rule's `label_replace(..., "component", "<name>", "http_route", "<regex>")`.
+COMPONENT_REPLACE = re.compile(r'"component",\s*"([a-z-]+)",\s*"http_route",\s*"((?:[^"\\]|\\.)*)"')
 
 # Metric names that really exist, by who exports them. A rule or dashboard query naming anything
 # else (a typo, a metric that was renamed) fails `metrics`.
@@ -551,11 +551,46 @@ def check_labels(repo: Path, objs: list[dict[str, Any]]) -> list[str]:
     problems.extend(check_scrape_refs(objs))
     spin = tomllib.loads((repo / "spin.toml").read_text(encoding="utf-8"))
     routes = {t["route"]: t["component"] for t in spin.get("trigger", {}).get("http", [])}
-    if routes != ROUTE_COMPONENTS:
-        problems.append(
-            f"spin.toml routes {routes} != the route -> component map the recording rules use {ROUTE_COMPONENTS} "
-            "(update the label_replace calls in prometheusrule.yaml and ROUTE_COMPONENTS)"
-        )
+    problems.extend(check_route_components(objs, routes))
+    return problems
+
+
+def route_component(replaces: list[tuple[str, str]], route: str) -> str | None:
+    """The component a chain of label_replace calls (innermost first) gives a span of `route`:
+    each call whose (anchored) regex matches overwrites the label, so the last match wins."""
+    component = None
+    for name, regex in replaces:
+        if re.fullmatch(regex, route):
+            component = name
+    return component
+
+
+def check_route_components(objs: list[dict[str, Any]], routes: dict[str, str]) -> list[str]:
+    """Every recording rule that labels spans by component maps every spin.toml route to the
+    component spin.toml gives it."""
+    problems, labelling = [], 0
+    for obj in objs:
+        if obj.get("kind") != "PrometheusRule":
+            continue
+        for group in (obj.get("spec") or {}).get("groups") or []:
+            for rule in group.get("rules") or []:
+                expr = str(rule.get("expr", ""))
+                # PromQL string literals escape backslashes; the regex is the unescaped text.
+                replaces = [
+                    (name, re.sub(r"\\(.)", r"\1", regex)) for name, regex in COMPONENT_REPLACE.findall(expr)
+                ]
+                if not replaces:
+                    continue
+                labelling += 1
+                for route, component in routes.items():
+                    got = route_component(replaces, route)
+                    if got != component:
+                        problems.append(
+                            f"{rule.get('record') or rule.get('alert')}: spans of spin.toml route {route!r} "
+                            f"get component {got!r}, spin.toml says {component!r} (fix its label_replace calls)"
+                        )
+    if not labelling:
+        problems.append("no PrometheusRule labels spans by component (label_replace on http_route)")
     return problems
 
 

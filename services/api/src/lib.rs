@@ -1,8 +1,10 @@
 //! The `api` component: an authenticated REST API over the stored events (an event inbox).
 //!
-//! Routes come from `api_contract::Operation::ALL`; the handlers in [`service`] are plain code
-//! over the shared traits, tested natively. The last line of this file is the Spin adapter.
+//! Routes come from `api_contract::Operation::ALL`; the handlers in [`service`] (events, stats)
+//! and `deliveries` (forwarding's records) are plain code over the shared traits, tested
+//! natively. The last line of this file is the Spin adapter.
 
+mod deliveries;
 pub mod query;
 pub mod representation;
 pub mod service;
@@ -15,5 +17,6 @@ spin_adapter::export_http_service!(
         spin_adapter::SpinKv::open_default(),
         spin_adapter::SpinVariables,
         shared::clock::SystemClock,
+        spin_adapter::SpinPoke,
     )
 );

@@ -2,12 +2,15 @@
 //! checked against `Accept` (406), then handled. Every response carries
 //! `Cache-Control: no-store` and `X-Content-Type-Options: nosniff`.
 
+use std::cell::RefCell;
+
 use api_contract::{EventPage, HttpMethod, Operation};
 use shared::build_info::BuildInfo;
 use shared::clock::Clock;
 use shared::config::{self, names, ConfigError, LogLevel, Retention, Variables};
 use shared::events::{EventId, EventStatus, EventStore, StatusChange, StoredEvent};
 use shared::forwarding;
+use shared::forwarding::poke::{DispatchUrl, Poke};
 use shared::http::{
     accepts_json, json, media_type, BodyPolicy, Handler, Head, Method, Request, RequestContext,
     Response, Router, Service, StatusCode,
@@ -25,23 +28,30 @@ const MAX_PATCH_BYTES: usize = 16 * 1024;
 /// Media types a PATCH may use.
 const PATCH_TYPES: [&str; 2] = ["application/merge-patch+json", "application/json"];
 
+/// Largest replay body.
+const MAX_REPLAY_BYTES: usize = 16 * 1024;
+
 /// The API component's state for one request.
-pub struct Api<K, V, C> {
-    store: K,
+pub struct Api<K, V, C, P> {
+    pub(crate) store: K,
     vars: V,
-    clock: C,
+    pub(crate) clock: C,
     router: Router<Self>,
+    /// How the forwarder is asked to send at once (after a replay).
+    poke: P,
+    /// The event to ask the forwarder about once the answer is sent.
+    ask: RefCell<Option<EventId>>,
 }
 
-impl<K, V, C> std::fmt::Debug for Api<K, V, C> {
+impl<K, V, C, P> std::fmt::Debug for Api<K, V, C, P> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Api").finish_non_exhaustive()
     }
 }
 
-impl<K: KeyValue, V: Variables, C: Clock> Api<K, V, C> {
-    /// The component over a store, variables and a clock.
-    pub fn new(store: K, vars: V, clock: C) -> Self {
+impl<K: KeyValue, V: Variables, C: Clock, P: Poke> Api<K, V, C, P> {
+    /// The component over a store, variables, a clock and a way to ask the forwarder.
+    pub fn new(store: K, vars: V, clock: C, poke: P) -> Self {
         let router = Operation::ALL
             .iter()
             .filter_map(|op| Some((op, Self::handler(*op)?)))
@@ -55,6 +65,8 @@ impl<K: KeyValue, V: Variables, C: Clock> Api<K, V, C> {
             vars,
             clock,
             router,
+            poke,
+            ask: RefCell::new(None),
         }
     }
 
@@ -68,21 +80,19 @@ impl<K: KeyValue, V: Variables, C: Clock> Api<K, V, C> {
             Operation::DeleteEvent => Some(Self::delete_event),
             Operation::GetStats => Some(Self::get_stats),
             Operation::GetMetrics => Some(Self::get_metrics),
-            Operation::GetOpenApi
-            | Operation::GetDeliveries
-            | Operation::ReplayEvent
-            | Operation::DispatchEvent
-            | Operation::ListDeadLetters
-            | Operation::Dispatch => None,
+            Operation::GetDeliveries => Some(Self::get_deliveries),
+            Operation::ReplayEvent => Some(Self::replay_event),
+            Operation::ListDeadLetters => Some(Self::list_dead_letters),
+            Operation::GetOpenApi | Operation::DispatchEvent | Operation::Dispatch => None,
         }
     }
 
-    fn event_store(&self) -> EventStore<&K, &C> {
+    pub(crate) fn event_store(&self) -> EventStore<&K, &C> {
         EventStore::new(&self.store, &self.clock)
     }
 
     /// Authentication and content negotiation, shared by every authenticated operation.
-    fn admit(&self, request: &Request) -> Result<(), Problem> {
+    pub(crate) fn admit(&self, request: &Request) -> Result<(), Problem> {
         auth::authorize(request.headers().get("authorization"), &self.vars)?;
         accepts_json(request.headers().get("accept"))
     }
@@ -199,7 +209,7 @@ impl<K: KeyValue, V: Variables, C: Clock> Api<K, V, C> {
         let retention = Retention::load(&self.vars).map_err(|error| {
             Problem::of(ProblemKind::Misconfigured, error.to_string()).with_retry_after(60)
         })?;
-        let read = |kind: &str| forwarding::dispatch::per_destination(&self.store, kind);
+        let read = |kind: &str| forwarding::ledger::per_destination(&self.store, kind);
         Ok(representation::Figures {
             events: store.stats()?,
             pruned: store.pruned()?,
@@ -300,16 +310,42 @@ fn parse_patch(body: &[u8]) -> Result<Option<EventStatus>, Problem> {
     }
 }
 
-impl<K: KeyValue, V: Variables, C: Clock> Service for Api<K, V, C> {
+impl<K: KeyValue, V: Variables, C: Clock, P: Poke> Api<K, V, C, P> {
+    /// Asks the forwarder about `id` once the answer has been sent.
+    pub(crate) fn ask_after_response(&self, id: EventId) {
+        self.ask.replace(Some(id));
+    }
+}
+
+impl<K: KeyValue, V: Variables, C: Clock, P: Poke> Service for Api<K, V, C, P> {
     fn body_policy(&self, head: &Head) -> Result<BodyPolicy, Problem> {
         Ok(if head.method == Method::PATCH {
             BodyPolicy {
                 limit: MAX_PATCH_BYTES,
                 require_length: true,
             }
+        } else if head.method == Method::POST {
+            BodyPolicy {
+                limit: MAX_REPLAY_BYTES,
+                require_length: false,
+            }
         } else {
             BodyPolicy::SMALL
         })
+    }
+
+    /// After a replay's 202: the forwarder sends it now (else the next tick does).
+    fn after_response(&self) {
+        let Some(id) = self.ask.take() else {
+            return;
+        };
+        if let Err(error) = self.poke.ask(&self.vars, &id) {
+            tracing::warn!(
+                event_id = id.as_str(),
+                error,
+                "the forwarder was not asked; the dispatch tick sends the replay"
+            );
+        }
     }
 
     fn handle(&self, ctx: &mut RequestContext, request: Request) -> Response {
@@ -322,15 +358,16 @@ impl<K: KeyValue, V: Variables, C: Clock> Service for Api<K, V, C> {
 }
 
 /// The variables the api component reads (spin.toml's `[component.api.variables]`).
-pub const VARIABLES: [&str; 3] = [
+pub const VARIABLES: [&str; 4] = [
     names::LOG_LEVEL,
     names::API_TOKEN,
     names::RETENTION_MAX_EVENTS,
+    names::FORWARD_DISPATCH_URL,
 ];
 
 /// Ready when the store answers and the variables parse (a malformed token list keeps this
 /// replica out of rotation).
-impl<K: KeyValue, V: Variables, C: Clock> Probed for Api<K, V, C> {
+impl<K: KeyValue, V: Variables, C: Clock, P: Poke> Probed for Api<K, V, C, P> {
     type Store = K;
     type Vars = V;
     type Clock = C;
@@ -356,10 +393,11 @@ impl<K: KeyValue, V: Variables, C: Clock> Probed for Api<K, V, C> {
         shared::build_info!()
     }
 
-    /// The log level and the token list parse.
+    /// The log level, retention, the forwarder's origin and the token list parse.
     fn validate(vars: &V) -> Result<(), ConfigError> {
         LogLevel::load(vars)?;
         Retention::load(vars)?;
+        DispatchUrl::load(vars)?;
         config::secret_list(vars, names::API_TOKEN).map(drop)
     }
 }

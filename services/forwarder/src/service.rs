@@ -1,24 +1,23 @@
-//! The forwarder's routes (`api_contract::Operation`s served by `Server::Forwarder`) and its
-//! probes. Sending happens after the answer wherever the caller does not need to wait for it:
-//! an event's first attempts (asked for by the webhook component) and replays.
+//! The forwarder's routes (`api_contract::Operation`s served by `Server::Forwarder`: the dispatch
+//! tick, and asking for one event's attempts) and its probes. It is what sends; reading and
+//! replaying deliveries is the API component's (they need only the stored records). Sending for
+//! one event happens after the answer: the webhook component (after storing it) and the API
+//! (after a replay) do not wait for a destination.
 
 use std::cell::RefCell;
 
-use api_contract::{
-    DeadLetterPage, Deliveries, Delivery, DeliveryAttempt, DeliveryState, DispatchReport,
-    HttpMethod, Operation, ReplayRequest, Server,
-};
+use api_contract::{DispatchReport, HttpMethod, Operation, Server};
 use shared::auth;
 use shared::build_info::BuildInfo;
 use shared::clock::Clock;
 use shared::config::{names, ConfigError, LogLevel, Retention, Variables};
 use shared::events::{EventId, EventMeta, EventStore};
 use shared::forwarding::allowed;
-use shared::forwarding::dispatch::{self, Dispatcher, Sender};
-use shared::forwarding::{destinations, policy, DestinationName, Record, State, Tuning};
+use shared::forwarding::dispatch::{Dispatcher, Sender};
+use shared::forwarding::{destinations, policy, Tuning};
 use shared::http::{
-    accepts_json, json, media_type, BodyPolicy, Handler, Head, Method, Request, RequestContext,
-    Response, Router, Service, StatusCode,
+    accepts_json, json, BodyPolicy, Handler, Head, Method, Request, RequestContext, Response,
+    Router, Service, StatusCode,
 };
 use shared::kv::KeyValue;
 use shared::probes::{self, Probed};
@@ -26,22 +25,8 @@ use shared::problem::{FieldError, Problem, ProblemKind};
 
 use crate::config::Settings;
 
-/// Largest replay body.
-const MAX_BODY_BYTES: usize = 16 * 1024;
 /// Index entries a retention sweep reads per dispatch.
 const SWEEP_BUDGET: usize = 100;
-/// Dead letters: default and largest page.
-const DEFAULT_LIMIT: usize = 50;
-const MAX_LIMIT: usize = 200;
-
-/// What to do once the answer is sent.
-#[derive(Debug)]
-enum Later {
-    /// The first attempts of one event.
-    Event(EventId),
-    /// A dispatch round (after a replay queued attempts).
-    Round,
-}
 
 /// The forwarder component's state for one request.
 pub struct Forwarder<K, V, C, S> {
@@ -50,7 +35,8 @@ pub struct Forwarder<K, V, C, S> {
     clock: C,
     sender: S,
     router: Router<Self>,
-    later: RefCell<Option<Later>>,
+    /// The event whose due attempts to make once the answer is sent.
+    later: RefCell<Option<EventId>>,
 }
 
 impl<K, V, C, S> std::fmt::Debug for Forwarder<K, V, C, S> {
@@ -88,10 +74,10 @@ impl<K: KeyValue, V: Variables, C: Clock, S: Sender> Forwarder<K, V, C, S> {
         Some(match op {
             Operation::Dispatch => Self::dispatch,
             Operation::DispatchEvent => Self::dispatch_event,
-            Operation::GetDeliveries => Self::get_deliveries,
-            Operation::ReplayEvent => Self::replay,
-            Operation::ListDeadLetters => Self::list_dead_letters,
-            Operation::ListEvents
+            Operation::GetDeliveries
+            | Operation::ReplayEvent
+            | Operation::ListDeadLetters
+            | Operation::ListEvents
             | Operation::GetEvent
             | Operation::UpdateEvent
             | Operation::DeleteEvent
@@ -149,72 +135,9 @@ impl<K: KeyValue, V: Variables, C: Clock, S: Sender> Forwarder<K, V, C, S> {
             event_id(ctx)?;
         } else {
             let meta = self.load(ctx)?;
-            self.later.replace(Some(Later::Event(meta.id)));
+            self.later.replace(Some(meta.id));
         }
         Ok(Response::new(StatusCode::ACCEPTED, Vec::new()))
-    }
-
-    /// `GET /api/events/{id}/deliveries`.
-    fn get_deliveries(&self, ctx: &RequestContext, request: Request) -> Result<Response, Problem> {
-        self.admit(&request)?;
-        let meta = self.load(ctx)?;
-        let settings = self.settings()?;
-        let records = self.dispatcher(&settings).records(&meta)?;
-        json(StatusCode::OK, &deliveries(&meta.id, &records))
-    }
-
-    /// `POST /api/events/{id}/replay`: queued now, sent after the answer.
-    fn replay(&self, ctx: &RequestContext, request: Request) -> Result<Response, Problem> {
-        self.admit(&request)?;
-        let wanted = replay_request(&request)?;
-        let meta = self.load(ctx)?;
-        let settings = self.settings()?;
-        let only = match wanted.destination {
-            None => None,
-            Some(name) => {
-                let name = DestinationName::parse(&name).map_err(|e| {
-                    Problem::invalid(e.clone(), vec![FieldError::new("/destination", e)])
-                })?;
-                let receives = settings
-                    .destinations
-                    .iter()
-                    .any(|d| d.name == name && d.filter.matches(&meta));
-                if !receives {
-                    return Err(Problem::of(
-                        ProblemKind::Conflict,
-                        format!("no configured destination {name} receives this event"),
-                    )
-                    .with_error(FieldError::new(
-                        "/destination",
-                        "unknown, or its filter does not match the event",
-                    )));
-                }
-                Some(name)
-            }
-        };
-        let records = self.dispatcher(&settings).replay(&meta, only.as_ref())?;
-        self.later.replace(Some(Later::Round));
-        json(StatusCode::ACCEPTED, &deliveries(&meta.id, &records))
-    }
-
-    /// `GET /api/dead-letters`.
-    fn list_dead_letters(&self, _: &RequestContext, request: Request) -> Result<Response, Problem> {
-        self.admit(&request)?;
-        let query = DeadLetterQuery::parse(request.query())?;
-        let page = dispatch::dead_letters(
-            &self.store,
-            query.destination.as_ref(),
-            query.limit,
-            query.before,
-            shared::events::Tuning::default().max_scan,
-        )?;
-        json(
-            StatusCode::OK,
-            &DeadLetterPage {
-                items: page.items.iter().map(delivery).collect(),
-                next_cursor: page.next.map(|k| k.to_string()),
-            },
-        )
     }
 
     /// The event named by the path, or 404.
@@ -252,131 +175,10 @@ fn method(method: HttpMethod) -> Method {
     }
 }
 
-/// The optional JSON body of a replay.
-fn replay_request(request: &Request) -> Result<ReplayRequest, Problem> {
-    if request.body().is_empty() {
-        return Ok(ReplayRequest::default());
-    }
-    let media = media_type(request).unwrap_or_default();
-    if media != "application/json" {
-        return Err(Problem::of(
-            ProblemKind::UnsupportedMediaType,
-            "a replay request is application/json",
-        )
-        .with_header("accept-post", "application/json"));
-    }
-    serde_json::from_slice(request.body()).map_err(|error| {
-        Problem::invalid(
-            format!("the body is not a replay request: {error}"),
-            vec![FieldError::new(
-                "body",
-                "expected {\"destination\": \"<name>\"} or {}",
-            )],
-        )
-    })
-}
-
-/// The query of `GET /api/dead-letters`.
-struct DeadLetterQuery {
-    destination: Option<DestinationName>,
-    limit: usize,
-    before: Option<u64>,
-}
-
-impl DeadLetterQuery {
-    fn parse(query: Option<&str>) -> Result<Self, Problem> {
-        let mut parsed = Self {
-            destination: None,
-            limit: DEFAULT_LIMIT,
-            before: None,
-        };
-        let mut errors = Vec::new();
-        let mut seen = Vec::new();
-        for (name, value) in form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
-            if seen.contains(&name) {
-                errors.push(FieldError::new(name.clone(), "given more than once"));
-                continue;
-            }
-            seen.push(name.clone());
-            let result = match name.as_ref() {
-                "destination" => {
-                    DestinationName::parse(&value).map(|d| parsed.destination = Some(d))
-                }
-                "limit" => value
-                    .parse::<usize>()
-                    .ok()
-                    .filter(|limit| (1..=MAX_LIMIT).contains(limit))
-                    .map(|limit| parsed.limit = limit)
-                    .ok_or_else(|| format!("must be a whole number from 1 to {MAX_LIMIT}")),
-                "cursor" => value
-                    .parse::<u64>()
-                    .ok()
-                    .filter(|k| *k >= 1 && !value.starts_with('0') && value.len() <= 19)
-                    .map(|k| parsed.before = Some(k))
-                    .ok_or_else(|| "not a cursor this API issued".to_owned()),
-                _ => Err("unknown parameter; known are destination, limit, cursor".to_owned()),
-            };
-            if let Err(detail) = result {
-                errors.push(FieldError::new(name.into_owned(), detail));
-            }
-        }
-        if errors.is_empty() {
-            Ok(parsed)
-        } else {
-            Err(Problem::invalid("the query is invalid", errors))
-        }
-    }
-}
-
-fn state(state: State) -> DeliveryState {
-    match state {
-        State::Pending => DeliveryState::Pending,
-        State::Delivered => DeliveryState::Delivered,
-        State::Dead => DeliveryState::Dead,
-    }
-}
-
-fn delivery(record: &Record) -> Delivery {
-    Delivery {
-        event_id: record.event.as_str().to_owned(),
-        destination: record.destination.as_str().to_owned(),
-        state: state(record.state),
-        attempts: record
-            .attempts
-            .iter()
-            .map(|attempt| DeliveryAttempt {
-                attempt: attempt.n,
-                at: attempt.at.to_rfc3339_millis(),
-                status_code: attempt.status,
-                error: attempt.error.clone(),
-                duration_ms: attempt.duration_ms,
-            })
-            .collect(),
-        next_attempt_at: record
-            .next_at
-            .filter(|_| record.state == State::Pending)
-            .map(|at| at.to_rfc3339_millis()),
-        replays: record.replays,
-    }
-}
-
-fn deliveries(id: &EventId, records: &[Record]) -> Deliveries {
-    Deliveries {
-        event_id: id.as_str().to_owned(),
-        deliveries: records.iter().map(delivery).collect(),
-    }
-}
-
 impl<K: KeyValue, V: Variables, C: Clock, S: Sender> Service for Forwarder<K, V, C, S> {
-    fn body_policy(&self, head: &Head) -> Result<BodyPolicy, Problem> {
-        Ok(if head.method == Method::POST {
-            BodyPolicy {
-                limit: MAX_BODY_BYTES,
-                require_length: false,
-            }
-        } else {
-            BodyPolicy::SMALL
-        })
+    /// Its requests carry no body.
+    fn body_policy(&self, _: &Head) -> Result<BodyPolicy, Problem> {
+        Ok(BodyPolicy::SMALL)
     }
 
     /// The ticker calls `POST /api/dispatch` every few seconds: a round that succeeds writes
@@ -394,9 +196,9 @@ impl<K: KeyValue, V: Variables, C: Clock, S: Sender> Service for Forwarder<K, V,
         response
     }
 
-    /// The first attempts of an event, or a round after a replay: the caller has its answer.
+    /// An event's due attempts (its first ones, or a replayed one): the caller has its answer.
     fn after_response(&self) {
-        let Some(later) = self.later.take() else {
+        let Some(id) = self.later.take() else {
             return;
         };
         let settings = match Settings::load(&self.vars) {
@@ -406,12 +208,7 @@ impl<K: KeyValue, V: Variables, C: Clock, S: Sender> Service for Forwarder<K, V,
                 return;
             }
         };
-        let dispatcher = self.dispatcher(&settings);
-        let result = match later {
-            Later::Event(id) => dispatcher.dispatch_event(&id),
-            Later::Round => dispatcher.dispatch(),
-        };
-        if let Err(error) = result {
+        if let Err(error) = self.dispatcher(&settings).dispatch_event(&id) {
             tracing::warn!(error = %error, "dispatch failed; the next one resumes it");
         }
     }

@@ -24,6 +24,7 @@ use shared::build_info::BuildInfo;
 use shared::clock::Clock;
 use shared::config::{names, ConfigError, LogLevel, Retention, Variables, WebhookLimits};
 use shared::events::{EventId, EventMeta, EventStore, Ingested, NewEvent, Provider};
+use shared::forwarding::poke::{DispatchUrl, Poke};
 use shared::http::{
     json, media_type, BodyPolicy, Head, Method, Request, RequestContext, Response, Router, Service,
     StatusCode,
@@ -44,64 +45,6 @@ pub struct Webhooks<K, V, C, P> {
     accepted: RefCell<Option<EventMeta>>,
     /// How the forwarder is asked for an event's first attempts.
     poke: P,
-}
-
-/// Asks the forwarder to make an event's first delivery attempts now (`POST
-/// {forward_dispatch_url}/api/events/{id}/dispatch`). The forwarder answers at once; nothing
-/// is lost if this fails: its dispatch tick finds the event from the event index.
-pub trait Poke {
-    /// Sends the request to `url`.
-    fn post(&self, url: &DispatchUrl, path: &str) -> Result<u16, String>;
-
-    /// Asks for `id`, if `forward_dispatch_url` is set.
-    fn ask(&self, vars: &dyn Variables, id: &EventId) -> Result<(), String> {
-        let Some(url) = DispatchUrl::load(vars).map_err(|e| e.to_string())? else {
-            return Ok(());
-        };
-        match self.post(&url, &format!("/api/events/{id}/dispatch"))? {
-            202 => Ok(()),
-            status => Err(format!("the forwarder answered {status}")),
-        }
-    }
-}
-
-/// Where the forwarder is: `http://self` (this Spin app), or `http(s)://host[:port]`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DispatchUrl {
-    /// `https`.
-    pub https: bool,
-    /// `host:port`, or `None` for this app itself.
-    pub authority: Option<String>,
-}
-
-impl DispatchUrl {
-    /// The setting, or `None` when it is empty (do not ask).
-    pub fn load(vars: &dyn Variables) -> Result<Option<Self>, ConfigError> {
-        let raw = vars.get(names::FORWARD_DISPATCH_URL)?.unwrap_or_default();
-        let raw = raw.trim().trim_end_matches('/');
-        if raw.is_empty() {
-            return Ok(None);
-        }
-        let malformed = |reason: &str| ConfigError::Malformed {
-            name: names::FORWARD_DISPATCH_URL.to_owned(),
-            reason: reason.to_owned(),
-        };
-        let (scheme, authority) = raw
-            .split_once("://")
-            .ok_or_else(|| malformed("expected http://self or http(s)://host[:port]"))?;
-        let https = match scheme {
-            "http" => false,
-            "https" => true,
-            _ => return Err(malformed("the scheme must be http or https")),
-        };
-        if authority.is_empty() || authority.contains(['/', '?', '#', '@', ' ']) {
-            return Err(malformed("expected an origin: no path, query or user info"));
-        }
-        Ok(Some(Self {
-            https,
-            authority: (authority != "self").then(|| authority.to_owned()),
-        }))
-    }
 }
 
 impl<K, V, C, P> std::fmt::Debug for Webhooks<K, V, C, P> {

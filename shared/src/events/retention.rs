@@ -307,7 +307,7 @@ impl<K: KeyValue, C: Clock> EventStore<K, C> {
             doomed.push(keys::lease(id, g));
         }
         // Its deliveries to destinations, and their claims.
-        doomed.extend(crate::forwarding::dispatch::keys_of(&self.kv, id)?);
+        doomed.extend(crate::forwarding::ledger::keys_of(&self.kv, id)?);
         doomed.extend_from_slice(also);
         if also.iter().any(|key| key.starts_with("events:tomb:")) {
             doomed.push(keys::delete_claim(id, seq));

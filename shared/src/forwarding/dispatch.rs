@@ -25,10 +25,11 @@
 
 use std::time::{Duration, Instant};
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use super::destinations::{Destination, DestinationName};
 use super::keys;
+use super::ledger::{encode, millis, read_decimal, registered, DeadEntry, Ledger, Pointer};
 use super::policy::{classify, jitter, Answer, Schedule, Verdict};
 use super::records::{Attempt, Record, State};
 use crate::clock::Clock;
@@ -103,22 +104,6 @@ pub struct Report {
     pub events: u32,
 }
 
-/// A pointer to an attempt that is due.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-struct Pointer {
-    event: EventId,
-    destination: DestinationName,
-    attempt: u32,
-}
-
-/// A dead letter's entry in the dead-letter index.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-struct DeadEntry {
-    event: EventId,
-    destination: DestinationName,
-    at: Timestamp,
-}
-
 /// What an attempt (or a wish to make one) came to.
 enum Step {
     /// Sent, with this verdict (or abandoned into a dead letter).
@@ -150,7 +135,7 @@ pub struct Dispatcher<'a, K, C, S> {
     tuning: Tuning,
     started: Instant,
     sends: std::cell::Cell<usize>,
-    floor_known: std::cell::Cell<bool>,
+    ledger: Ledger<'a, K, C>,
 }
 
 impl<'a, K: KeyValue, C: Clock, S: Sender> Dispatcher<'a, K, C, S> {
@@ -173,7 +158,7 @@ impl<'a, K: KeyValue, C: Clock, S: Sender> Dispatcher<'a, K, C, S> {
             tuning,
             started: Instant::now(),
             sends: std::cell::Cell::new(0),
-            floor_known: std::cell::Cell::new(false),
+            ledger: Ledger::new(kv, clock, tuning),
         }
     }
 
@@ -189,65 +174,35 @@ impl<'a, K: KeyValue, C: Clock, S: Sender> Dispatcher<'a, K, C, S> {
         Ok(report)
     }
 
-    /// Attempt 1 of `id`'s deliveries that have not started: for the webhook component's
-    /// request right after it stored the event. The floor is left to [`Self::dispatch`].
+    /// Attempt 1 of `id`'s deliveries that have not started (the webhook component asks right
+    /// after it stored the event), and the next attempt of those that are due now (the API asks
+    /// right after a replay). The floor and the due queue are left to [`Self::dispatch`], which
+    /// finds anything this did not get to; the claims keep the two from sending twice.
     pub fn dispatch_event(&self, id: &EventId) -> Result<Report, StoreError> {
         let mut report = Report::default();
-        if let Some(meta) = self.events.meta(id)? {
-            self.first_attempts(&meta, &mut report)?;
+        if self.destinations.is_empty() {
+            return Ok(report);
+        }
+        // Before any record is written: the API and retention find records by these names.
+        self.register_destinations()?;
+        let Some(meta) = self.events.meta(id)? else {
+            return Ok(report);
+        };
+        self.first_attempts(&meta, &mut report)?;
+        let now = self.clock.now();
+        for destination in self.destinations.iter().filter(|d| d.filter.matches(&meta)) {
+            let Some(record) = self.ledger.record(&meta.id, &destination.name)? else {
+                continue;
+            };
+            let due = record.state == State::Pending
+                && record.in_flight.is_none()
+                && record.next_at.is_some_and(|at| at <= now);
+            if due {
+                let step = self.attempt(&meta, destination, record.next_attempt)?;
+                self.tally(step, &mut report);
+            }
         }
         Ok(report)
-    }
-
-    /// The delivery records of an event, one per configured destination that matches it (a
-    /// destination nothing was tried for yet shows as pending with no attempts).
-    pub fn records(&self, meta: &EventMeta) -> Result<Vec<Record>, StoreError> {
-        self.destinations
-            .iter()
-            .filter(|d| d.filter.matches(meta))
-            .map(|d| {
-                Ok(self.record(&meta.id, &d.name)?.unwrap_or_else(|| {
-                    Record::new(meta.id.clone(), d.name.clone(), meta.received_at)
-                }))
-            })
-            .collect()
-    }
-
-    /// Queues an event's deliveries again, to every matching destination or the one named:
-    /// due now, counted as pending, the attempt history kept. Returns the records.
-    pub fn replay(
-        &self,
-        meta: &EventMeta,
-        only: Option<&DestinationName>,
-    ) -> Result<Vec<Record>, StoreError> {
-        let now = self.clock.now();
-        let mut replayed = Vec::new();
-        for destination in self.destinations.iter().filter(|d| d.filter.matches(meta)) {
-            if only.is_some_and(|name| *name != destination.name) {
-                continue;
-            }
-            let mut record = self
-                .record(&meta.id, &destination.name)?
-                .unwrap_or_else(|| Record::new(meta.id.clone(), destination.name.clone(), now));
-            let previous = (!record.attempts.is_empty()).then_some(record.state);
-            record.state = State::Pending;
-            record.next_at = Some(now);
-            record.replays += 1;
-            record.round_start = record.next_attempt;
-            let (b, k) = self.slot(now)?;
-            let pointer = Pointer {
-                event: meta.id.clone(),
-                destination: destination.name.clone(),
-                attempt: record.next_attempt,
-            };
-            self.kv.set_many(&[
-                (keys::record(&meta.id, &destination.name), encode(&record)?),
-                (keys::pointer(b, k), encode(&pointer)?),
-            ])?;
-            self.count_transition(&destination.name, previous, Some(State::Pending));
-            replayed.push(record);
-        }
-        Ok(replayed)
     }
 
     // ------------------------------------------------------------------ new events
@@ -291,7 +246,7 @@ impl<'a, K: KeyValue, C: Clock, S: Sender> Dispatcher<'a, K, C, S> {
     fn first_attempts(&self, meta: &EventMeta, report: &mut Report) -> Result<bool, StoreError> {
         let mut covered = true;
         for destination in self.destinations.iter().filter(|d| d.filter.matches(meta)) {
-            if self.record(&meta.id, &destination.name)?.is_some() {
+            if self.ledger.record(&meta.id, &destination.name)?.is_some() {
                 continue;
             }
             let step = self.attempt(meta, destination, 1)?;
@@ -304,7 +259,7 @@ impl<'a, K: KeyValue, C: Clock, S: Sender> Dispatcher<'a, K, C, S> {
 
     fn due_attempts(&self, report: &mut Report) -> Result<(), StoreError> {
         let now = self.clock.now();
-        let now_bucket = self.bucket_of(now);
+        let now_bucket = self.ledger.bucket_of(now);
         let Some(floor) = self
             .kv
             .get(keys::BUCKET_FLOOR)?
@@ -314,7 +269,7 @@ impl<'a, K: KeyValue, C: Clock, S: Sender> Dispatcher<'a, K, C, S> {
             return Ok(());
         };
         // Buckets this far behind now can get no new pointer from a replica with a sane clock.
-        let settled = now_bucket - 1 - self.margin_buckets();
+        let settled = now_bucket - 1 - self.ledger.margin_buckets();
         let mut reads = 0usize;
         let mut advanced_to = floor;
         let mut contiguous = true;
@@ -356,7 +311,7 @@ impl<'a, K: KeyValue, C: Clock, S: Sender> Dispatcher<'a, K, C, S> {
         let now = self.clock.now();
         let Some(bytes) = self.kv.get(&keys::pointer(b, k))? else {
             // Its slot was taken but the write failed or has not landed yet.
-            return Ok(b < self.bucket_of(now) - self.margin_buckets());
+            return Ok(b < self.ledger.bucket_of(now) - self.ledger.margin_buckets());
         };
         let Ok(pointer) = serde_json::from_slice::<Pointer>(&bytes) else {
             tracing::error!(b, k, "corrupt forwarding pointer skipped");
@@ -371,7 +326,7 @@ impl<'a, K: KeyValue, C: Clock, S: Sender> Dispatcher<'a, K, C, S> {
             // The destination was removed from the configuration.
             return Ok(true);
         };
-        let Some(record) = self.record(&pointer.event, &destination.name)? else {
+        let Some(record) = self.ledger.record(&pointer.event, &destination.name)? else {
             return Ok(true);
         };
         let step = match record.in_flight {
@@ -417,13 +372,14 @@ impl<'a, K: KeyValue, C: Clock, S: Sender> Dispatcher<'a, K, C, S> {
         self.sends.set(self.sends.get() + 1);
         let claimed_at = self.clock.now();
         let mut record = self
+            .ledger
             .record(&meta.id, &destination.name)?
             .unwrap_or_else(|| Record::new(meta.id.clone(), destination.name.clone(), claimed_at));
         let previous = (!record.attempts.is_empty() || record.replays > 0).then_some(record.state);
         record.in_flight = Some((n, claimed_at));
         record.next_attempt = n + 1;
         // The check: if this sender dies, a dispatch finds the attempt unfinished after the lease.
-        let (b, k) = self.slot(claimed_at.plus(self.tuning.lease))?;
+        let (b, k) = self.ledger.slot(claimed_at.plus(self.tuning.lease))?;
         let check = Pointer {
             event: meta.id.clone(),
             destination: destination.name.clone(),
@@ -535,7 +491,7 @@ impl<'a, K: KeyValue, C: Clock, S: Sender> Dispatcher<'a, K, C, S> {
                 let due = claimed_at.plus(wait);
                 record.state = State::Pending;
                 record.next_at = Some(due);
-                let (b, k) = self.slot(due)?;
+                let (b, k) = self.ledger.slot(due)?;
                 let pointer = Pointer {
                     event: record.event.clone(),
                     destination: destination.name.clone(),
@@ -561,7 +517,8 @@ impl<'a, K: KeyValue, C: Clock, S: Sender> Dispatcher<'a, K, C, S> {
             encode(&record)?,
         ));
         self.kv.set_many(&writes)?;
-        self.count_transition(&destination.name, previous, Some(record.state));
+        self.ledger
+            .count_transition(&destination.name, previous, Some(record.state));
         let result = match record.state {
             State::Delivered => "delivered",
             State::Pending => "retry",
@@ -590,7 +547,7 @@ impl<'a, K: KeyValue, C: Clock, S: Sender> Dispatcher<'a, K, C, S> {
         destination: &Destination,
         n: u32,
     ) -> Result<Step, StoreError> {
-        let lease = match self.record(&meta.id, &destination.name)? {
+        let lease = match self.ledger.record(&meta.id, &destination.name)? {
             Some(record) if record.in_flight.map(|(m, _)| m) == Some(n) => {
                 // The sender recorded when it claimed: that is the lease's start.
                 let since = record
@@ -686,21 +643,6 @@ impl<'a, K: KeyValue, C: Clock, S: Sender> Dispatcher<'a, K, C, S> {
         }
     }
 
-    fn record(&self, e: &EventId, d: &DestinationName) -> Result<Option<Record>, StoreError> {
-        let key = keys::record(e, d);
-        match self.kv.get(&key)? {
-            None => Ok(None),
-            Some(bytes) => {
-                serde_json::from_slice(&bytes)
-                    .map(Some)
-                    .map_err(|error| StoreError::Corrupt {
-                        key,
-                        reason: error.to_string(),
-                    })
-            }
-        }
-    }
-
     fn lease_state(&self, e: &EventId, d: &DestinationName, n: u32) -> Result<Lease, StoreError> {
         let key = keys::lease(e, d, n);
         Ok(match self.kv.get(&key)? {
@@ -732,46 +674,6 @@ impl<'a, K: KeyValue, C: Clock, S: Sender> Dispatcher<'a, K, C, S> {
         age < millis(self.tuning.lease).saturating_sub(millis(leeway))
     }
 
-    /// A slot in the bucket of `due`. The first pointer ever written also starts the bucket
-    /// floor, just below this replica's now (pointers are only ever written for now or later,
-    /// and replicas' clocks agree within the margin), so no bucket is skipped.
-    fn slot(&self, due: Timestamp) -> Result<(i64, u64), StoreError> {
-        if !self.floor_known.get() {
-            if self.kv.get(keys::BUCKET_FLOOR)?.is_none() {
-                let start = self.bucket_of(self.clock.now()) - self.margin_buckets() - 1;
-                self.kv
-                    .set(keys::BUCKET_FLOOR, start.to_string().as_bytes())?;
-            }
-            self.floor_known.set(true);
-        }
-        let b = self.bucket_of(due);
-        let k = u64::try_from(self.kv.increment(&keys::bucket(b), 1)?).unwrap_or_default();
-        Ok((b, k))
-    }
-
-    fn bucket_of(&self, at: Timestamp) -> i64 {
-        at.unix_millis() / millis(self.tuning.bucket).max(1)
-    }
-
-    fn margin_buckets(&self) -> i64 {
-        millis(self.tuning.margin) / millis(self.tuning.bucket).max(1) + 1
-    }
-
-    /// Moves the per-destination counters for one delivery from `from` to `to`.
-    fn count_transition(&self, d: &DestinationName, from: Option<State>, to: Option<State>) {
-        if from == to {
-            return;
-        }
-        for (state, delta) in [(from, -1), (to, 1)] {
-            if let Some(state) = state {
-                let key = keys::stats(d.as_str(), state.as_str());
-                if let Err(error) = self.kv.increment(&key, delta) {
-                    tracing::error!(key, error = %error, "forwarding counter not updated");
-                }
-            }
-        }
-    }
-
     /// Keeps `fwd:destinations` listing every configured name (read by the API's stats and by
     /// retention), written only when it changes.
     fn register_destinations(&self) -> Result<(), StoreError> {
@@ -787,143 +689,4 @@ impl<'a, K: KeyValue, C: Clock, S: Sender> Dispatcher<'a, K, C, S> {
         }
         Ok(())
     }
-}
-
-/// One page of dead letters, newest first.
-#[derive(Debug, Clone, Default)]
-pub struct DeadLetters {
-    /// The dead deliveries.
-    pub items: Vec<Record>,
-    /// Pass as `before` for the next page, if there may be more.
-    pub next: Option<u64>,
-}
-
-/// Dead letters, newest first, optionally of one destination: at most `limit`, reading at most
-/// `max_scan` index entries (a replayed delivery's old entry is skipped: its record points at
-/// its newest dead entry, or is no longer dead).
-pub fn dead_letters<K: KeyValue>(
-    kv: &K,
-    destination: Option<&DestinationName>,
-    limit: usize,
-    before: Option<u64>,
-    max_scan: usize,
-) -> Result<DeadLetters, StoreError> {
-    let newest = u64::try_from(kv.increment(keys::DEAD_SEQ, 0)?).unwrap_or(0);
-    let mut k = before.map_or(newest, |before| before.saturating_sub(1).min(newest));
-    let (mut items, mut scanned) = (Vec::new(), 0);
-    while k >= 1 && items.len() < limit && scanned < max_scan {
-        scanned += 1;
-        let key = keys::dead(k);
-        k -= 1;
-        let Some(entry) = kv
-            .get(&key)?
-            .and_then(|bytes| serde_json::from_slice::<DeadEntry>(&bytes).ok())
-        else {
-            continue;
-        };
-        if destination.is_some_and(|d| *d != entry.destination) {
-            continue;
-        }
-        let record = kv
-            .get(&keys::record(&entry.event, &entry.destination))?
-            .and_then(|bytes| serde_json::from_slice::<Record>(&bytes).ok());
-        if let Some(record) = record {
-            if record.state == State::Dead && record.dead_entry == Some(k + 1) {
-                items.push(record);
-            }
-        }
-    }
-    Ok(DeadLetters {
-        items,
-        next: (k >= 1).then_some(k + 1),
-    })
-}
-
-/// The keys of an event's deliveries, for retention to remove with the event: each registered
-/// destination's record, claims and leases.
-pub fn keys_of<K: KeyValue>(kv: &K, event: &EventId) -> Result<Vec<String>, StoreError> {
-    let mut doomed = Vec::new();
-    for name in registered(kv)? {
-        let key = keys::record(event, &name);
-        let Some(bytes) = kv.get(&key)? else {
-            continue;
-        };
-        // Only the one field: a small deserializer in the components that prune.
-        #[derive(Deserialize)]
-        struct Attempts {
-            next_attempt: u32,
-        }
-        let last = serde_json::from_slice::<Attempts>(&bytes).map_or(1, |r| r.next_attempt);
-        for n in 1..=last {
-            doomed.push(keys::claim(event, &name, n));
-            doomed.push(keys::lease(event, &name, n));
-        }
-        doomed.push(key);
-    }
-    Ok(doomed)
-}
-
-/// The destination names forwarding has registered (configured now or before).
-pub fn registered<K: KeyValue>(kv: &K) -> Result<Vec<DestinationName>, StoreError> {
-    Ok(kv
-        .get(keys::DESTINATIONS)?
-        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
-        .unwrap_or_default())
-}
-
-/// Per-destination counts: pending, delivered, dead (three reads per destination).
-pub fn counts<K: KeyValue>(kv: &K) -> Result<Vec<(DestinationName, [u64; 3])>, StoreError> {
-    Ok(per_destination(kv, "deliveries")?
-        .into_iter()
-        .filter_map(|(name, counts)| Some((DestinationName::parse(&name).ok()?, counts)))
-        .collect())
-}
-
-/// Per registered destination, three counters: `deliveries` (pending, delivered, dead) or
-/// `attempts` (delivered, retried, dead).
-pub fn per_destination<K: KeyValue>(
-    kv: &K,
-    kind: &str,
-) -> Result<Vec<(String, [u64; 3])>, StoreError> {
-    registered(kv)?
-        .into_iter()
-        .map(|name| {
-            let mut counts = [0u64; 3];
-            for (slot, state) in counts.iter_mut().zip(State::ALL) {
-                let key = match kind {
-                    "attempts" => keys::attempts(name.as_str(), attempt_result(state)),
-                    _ => keys::stats(name.as_str(), state.as_str()),
-                };
-                *slot = u64::try_from(kv.increment(&key, 0)?).unwrap_or(0);
-            }
-            Ok((name.as_str().to_owned(), counts))
-        })
-        .collect()
-}
-
-/// The attempt result an outcome state counts as.
-fn attempt_result(state: State) -> &'static str {
-    match state {
-        State::Pending => "retry",
-        State::Delivered => "delivered",
-        State::Dead => "dead",
-    }
-}
-
-fn read_decimal<K: KeyValue>(kv: &K, key: &str) -> Result<u64, StoreError> {
-    Ok(kv
-        .get(key)?
-        .and_then(|bytes| std::str::from_utf8(&bytes).ok()?.trim().parse().ok())
-        .unwrap_or(0))
-}
-
-fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, StoreError> {
-    serde_json::to_vec(value).map_err(|error| StoreError::Corrupt {
-        key: String::new(),
-        reason: format!("could not encode: {error}"),
-    })
-}
-
-fn millis(duration: Duration) -> i64 {
-    i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
 }

@@ -5,8 +5,9 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use super::destinations::{self, Destination};
-use super::dispatch::{counts, dead_letters, Dispatcher, Sender, Tuning};
+use super::destinations::{self, Destination, DestinationName};
+use super::dispatch::{Dispatcher, Sender, Tuning};
+use super::ledger::{counts, dead_letters, Ledger};
 use super::policy::{Answer, Schedule};
 use super::records::State;
 use super::signing;
@@ -148,8 +149,8 @@ fn a_healthy_destination_gets_each_event_exactly_once() {
         .all(|id| sent.iter().filter(|s| s.0 == id.as_str()).count() == 1));
     assert_eq!(counts(&kv).unwrap()[0].1, [0, 3, 0]);
     let meta = EventStore::new(&kv, &clock).meta(&ids[0]).unwrap().unwrap();
-    let records = dispatcher(&kv, &clock, &sender, &targets, &schedule)
-        .records(&meta)
+    let records = Ledger::new(&kv, &clock, Tuning::default())
+        .records_of(&meta.id)
         .unwrap();
     assert_eq!(records[0].state, State::Delivered);
     assert_eq!(records[0].attempts.len(), 1);
@@ -173,8 +174,8 @@ fn failures_are_retried_in_backoff_order_then_delivered() {
     assert_eq!(dispatch().failed, 1);
     let meta = EventStore::new(&kv, &clock).meta(&id).unwrap().unwrap();
     let record = |clock: &ManualClock| {
-        dispatcher(&kv, clock, &sender, &targets, &schedule)
-            .records(&meta)
+        Ledger::new(&kv, clock, Tuning::default())
+            .records_of(&meta.id)
             .unwrap()
             .remove(0)
     };
@@ -231,8 +232,8 @@ fn retry_after_on_429_and_503_replaces_the_schedule() {
         .dispatch()
         .unwrap();
     let meta = EventStore::new(&kv, &clock).meta(&id).unwrap().unwrap();
-    let record = dispatcher(&kv, &clock, &sender, &targets, &schedule)
-        .records(&meta)
+    let record = Ledger::new(&kv, &clock, Tuning::default())
+        .records_of(&meta.id)
         .unwrap()
         .remove(0);
     assert_eq!(record.next_at.unwrap().unix_seconds(), T0 + 120);
@@ -265,7 +266,7 @@ fn a_permanent_refusal_is_a_dead_letter_at_once_and_replay_delivers_it() {
     // Replay: due now, pending, then delivered.
     sender.script("sink", vec![ok()]);
     let meta = EventStore::new(&kv, &clock).meta(&id).unwrap().unwrap();
-    let replayed = dispatcher(&kv, &clock, &sender, &targets, &schedule)
+    let replayed = Ledger::new(&kv, &clock, Tuning::default())
         .replay(&meta, None)
         .unwrap();
     assert_eq!(replayed[0].state, State::Pending);
@@ -279,6 +280,37 @@ fn a_permanent_refusal_is_a_dead_letter_at_once_and_replay_delivers_it() {
         .unwrap();
     assert_eq!(report.delivered, 1, "{report:?}");
     assert_eq!(counts(&kv).unwrap()[0].1, [0, 1, 0]);
+    assert_eq!(
+        sender.sent().iter().map(|s| s.2).collect::<Vec<_>>(),
+        [1, 2]
+    );
+}
+
+#[test]
+fn a_replayed_delivery_is_sent_when_its_event_is_asked_for_and_not_again_by_the_tick() {
+    let (kv, clock) = (MemoryKv::new(), ManualClock::at_unix(T0));
+    let (targets, schedule) = (one_destination(), Schedule::default());
+    let sender = Scripted::answering("sink", vec![status(410)]);
+    let id = ingest(&kv, &clock, Provider::Github, "asked", "push");
+    dispatcher(&kv, &clock, &sender, &targets, &schedule)
+        .dispatch_event(&id)
+        .unwrap();
+    let meta = EventStore::new(&kv, &clock).meta(&id).unwrap().unwrap();
+    let ledger = Ledger::new(&kv, &clock, Tuning::default());
+    let unknown = DestinationName::parse("nowhere").unwrap();
+    assert!(ledger.replay(&meta, Some(&unknown)).unwrap().is_empty());
+    assert_eq!(ledger.replay(&meta, None).unwrap().len(), 1);
+
+    sender.script("sink", vec![ok()]);
+    let report = dispatcher(&kv, &clock, &sender, &targets, &schedule)
+        .dispatch_event(&id)
+        .unwrap();
+    assert_eq!(report.delivered, 1, "{report:?}");
+    // The replay's due pointer is resolved without a send.
+    let report = dispatcher(&kv, &clock, &sender, &targets, &schedule)
+        .dispatch()
+        .unwrap();
+    assert_eq!(report.sent, 0, "{report:?}");
     assert_eq!(
         sender.sent().iter().map(|s| s.2).collect::<Vec<_>>(),
         [1, 2]
@@ -414,8 +446,8 @@ fn a_sender_that_died_after_sending_is_taken_over_after_the_lease_not_before() {
     let attempts: Vec<u32> = sender.sent().iter().map(|s| s.2).collect();
     assert_eq!(attempts, [1, 2]);
     let meta = EventStore::new(&kv, &clock).meta(&id).unwrap().unwrap();
-    let record = dispatcher(&kv, &clock, &sender, &targets, &schedule)
-        .records(&meta)
+    let record = Ledger::new(&kv, &clock, Tuning::default())
+        .records_of(&meta.id)
         .unwrap()
         .remove(0);
     assert_eq!(record.state, State::Delivered);
@@ -442,8 +474,8 @@ fn a_store_failure_at_any_step_leaves_the_delivery_due_never_dropped() {
                 .unwrap();
         }
         let meta = EventStore::new(&kv, &clock).meta(&id).unwrap().unwrap();
-        let record = dispatcher(&kv, &clock, &sender, &targets, &schedule)
-            .records(&meta)
+        let record = Ledger::new(&kv, &clock, Tuning::default())
+            .records_of(&meta.id)
             .unwrap()
             .remove(0);
         assert_eq!(

@@ -2,8 +2,8 @@
 //! need.
 //!
 //! Written here rather than taken from the `http` crate for one reason: size. `http`'s
-//! standard-header tables, `HeaderMap`, `Uri` and `Bytes` cost about 35 KB in every Wasm
-//! component, more than a tenth of each component's 400 KB budget. These types keep the same
+//! standard-header tables, `HeaderMap`, `Uri` and `Bytes` cost more than a tenth of each
+//! component's 400 KB budget (measured in docs/architecture.md, "Size budget"). These types keep the same
 //! method names (`status()`, `headers_mut()`, `Method::GET`, `StatusCode::OK`) so the code
 //! reads the same, and they never panic: an invalid header value is refused, not unwrapped.
 

@@ -33,6 +33,7 @@ def objects(otel: dict | None = None, config: dict | None = None, image: str | N
         otel = yaml.safe_load(patch)[0]["value"]
         otel = {k: v.replace("NAMESPACE", NS) for k, v in otel.items()}
     docs.append(yaml.safe_load((COMPONENT / "api-servicemonitor.yaml").read_text()))
+    docs.append(yaml.safe_load((COMPONENT / "prometheusrule.yaml").read_text()))
     docs.extend(d for d in yaml.safe_load_all((REPO / "kustomize/base/spinapps.yaml").read_text()) if d)
     docs.append({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "otel-collector-config-abc", "namespace": NS},
                  "data": {"config.yaml": yaml.safe_dump(config)}})
@@ -160,6 +161,21 @@ def test_unparsable_query_is_found():
 
 def test_committed_labels_pass():
     assert obscheck.check_labels(REPO, objects()) == []
+
+
+def test_a_route_the_recording_rules_do_not_map_is_found():
+    objs = objects()
+    rule = next(o for o in objs if o.get("kind") == "PrometheusRule")
+    for group in rule["spec"]["groups"]:
+        for r in group["rules"]:
+            r["expr"] = r["expr"].replace('"component", "forwarder"', '"component", "api"')
+    problems = obscheck.check_labels(REPO, objs)
+    assert any("route '/api/dispatch' get component 'api', spin.toml says 'forwarder'" in p for p in problems), problems
+
+
+def test_no_component_labelling_rule_is_found():
+    objs = [o for o in objects() if o.get("kind") != "PrometheusRule"]
+    assert any("no PrometheusRule labels spans" in p for p in obscheck.check_labels(REPO, objs))
 
 
 def test_provider_without_mapping_is_found():

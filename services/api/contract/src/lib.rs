@@ -507,17 +507,18 @@ impl Operation {
     pub const fn server(self) -> Server {
         match self {
             Self::GetOpenApi => Server::Console,
-            Self::GetDeliveries
-            | Self::ReplayEvent
-            | Self::DispatchEvent
-            | Self::ListDeadLetters
-            | Self::Dispatch => Server::Forwarder,
+            // What sends: the forwarder. What reads and queues (deliveries, replays, dead
+            // letters) works on the stored records alone and is the API's, under `/api/...`.
+            Self::DispatchEvent | Self::Dispatch => Server::Forwarder,
             Self::ListEvents
             | Self::GetEvent
             | Self::UpdateEvent
             | Self::DeleteEvent
             | Self::GetStats
-            | Self::GetMetrics => Server::Api,
+            | Self::GetMetrics
+            | Self::GetDeliveries
+            | Self::ReplayEvent
+            | Self::ListDeadLetters => Server::Api,
         }
     }
 
@@ -529,9 +530,19 @@ impl Operation {
 
     /// The OpenAPI tag it is listed under.
     pub const fn tag(self) -> &'static str {
-        match self.server() {
-            Server::Forwarder => "forwarding",
-            Server::Api | Server::Console => "events",
+        match self {
+            Self::GetDeliveries
+            | Self::ReplayEvent
+            | Self::DispatchEvent
+            | Self::ListDeadLetters
+            | Self::Dispatch => "forwarding",
+            Self::ListEvents
+            | Self::GetEvent
+            | Self::UpdateEvent
+            | Self::DeleteEvent
+            | Self::GetStats
+            | Self::GetMetrics
+            | Self::GetOpenApi => "events",
         }
     }
 }

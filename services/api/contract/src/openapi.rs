@@ -326,7 +326,8 @@ fn operation(op: Operation) -> OperationBuilder {
             .response(
                 "200",
                 json_response(
-                    "One delivery per destination whose filter matches.",
+                    "One delivery per destination an attempt was made to (the first attempt \
+                     follows the event's storing at once; none while forwarding is off).",
                     "Deliveries",
                 ),
             )
@@ -334,9 +335,9 @@ fn operation(op: Operation) -> OperationBuilder {
         Operation::ReplayEvent => builder
             .summary(Some("Deliver an event again"))
             .description(Some(
-                "Queues the event's deliveries again (to every destination whose filter matches \
-                 it, or the one named), due now; the attempt history is kept. The body may be \
-                 left out.",
+                "Queues the event's deliveries again (every one that was attempted, or the one \
+                 to the destination named), due now, and asks the forwarder to send them at \
+                 once; the attempt history is kept. The body may be left out.",
             ))
             .parameter(id_parameter)
             .request_body(Some(
@@ -358,7 +359,7 @@ fn operation(op: Operation) -> OperationBuilder {
             .response("404", problem("No event with this id."))
             .response(
                 "409",
-                problem("No configured destination of that name receives this event."),
+                problem("No delivery of this event (to that destination) was ever attempted."),
             )
             .response("413", problem("The body is larger than 16 KiB."))
             .response("415", problem("The body is not application/json.")),

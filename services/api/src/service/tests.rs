@@ -8,6 +8,7 @@ use proptest::prelude::*;
 use shared::clock::ManualClock;
 use shared::config::{names, StaticVariables};
 use shared::events::{DeliveryId, EventType, Ingested, NewEvent, Provider};
+use shared::forwarding::poke::NoPoke;
 use shared::http::testing::{
     assert_problem as problem, body_json, call, error_fields as fields, header_of, request,
 };
@@ -21,11 +22,12 @@ fn vars() -> StaticVariables {
     StaticVariables::from_pairs([
         (names::API_TOKEN, TOKEN),
         (names::RETENTION_MAX_EVENTS, "100000"),
+        (names::FORWARD_DISPATCH_URL, "http://self"),
     ])
 }
 
-fn api<K: KeyValue>(kv: K) -> Api<K, StaticVariables, ManualClock> {
-    Api::new(kv, vars(), ManualClock::at_unix(NOW))
+fn api<K: KeyValue>(kv: K) -> Api<K, StaticVariables, ManualClock, NoPoke> {
+    Api::new(kv, vars(), ManualClock::at_unix(NOW), NoPoke)
 }
 
 fn ingest(kv: &MemoryKv, provider: Provider, delivery: &str, kind: &str) -> String {
@@ -134,7 +136,12 @@ fn every_route_requires_a_valid_bearer_token() {
 #[test]
 fn no_configured_token_means_closed_not_open() {
     let kv = MemoryKv::new();
-    let api = Api::new(&kv, StaticVariables::default(), ManualClock::at_unix(NOW));
+    let api = Api::new(
+        &kv,
+        StaticVariables::default(),
+        ManualClock::at_unix(NOW),
+        NoPoke,
+    );
     let response = call(&api, get("/api/events"));
     let body = problem(&response, 503, "misconfigured");
     assert!(body["detail"].as_str().unwrap().contains("api_token"));
@@ -699,7 +706,7 @@ fn probes_need_no_token_and_succeed_quietly() {
     let kv = MemoryKv::new();
     let mut vars = vars();
     vars.set(names::LOG_LEVEL, "info");
-    let service = Api::new(&kv, vars, ManualClock::at_unix(1_800_000_000));
+    let service = Api::new(&kv, vars, ManualClock::at_unix(1_800_000_000), NoPoke);
     let (responses, logs) = shared::logging::CapturedLogs::capture(|| {
         ["/api/healthz", "/api/readyz"]
             .map(|path| call(&service, request(Method::GET, path, &[], b"")))

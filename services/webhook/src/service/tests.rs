@@ -896,24 +896,4 @@ fn an_accepted_delivery_asks_the_forwarder_and_a_failure_changes_nothing() {
             format!("/api/events/{id}/dispatch")
         )]
     );
-    // `http://self` is a request to this app; empty asks nothing.
-    assert_eq!(
-        DispatchUrl::load(&StaticVariables::from_pairs([(
-            names::FORWARD_DISPATCH_URL,
-            "http://self/"
-        )]))
-        .unwrap(),
-        Some(DispatchUrl {
-            https: false,
-            authority: None
-        })
-    );
-    assert_eq!(
-        DispatchUrl::load(&StaticVariables::default()).unwrap(),
-        None
-    );
-    for bad in ["self", "ftp://x", "http://x/path", "http://"] {
-        let vars = StaticVariables::from_pairs([(names::FORWARD_DISPATCH_URL, bad)]);
-        assert!(DispatchUrl::load(&vars).is_err(), "{bad}");
-    }
 }

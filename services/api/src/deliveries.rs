@@ -1,0 +1,229 @@
+//! The forwarding resources of the API: an event's deliveries, replaying them, and the dead
+//! letters. They read and queue the stored delivery records (`shared::forwarding::ledger`) and
+//! never need the destinations' settings, so the API never sees a destination's URL or secret;
+//! the forwarder component sends. After a replay the forwarder is asked to send at once
+//! (`forward_dispatch_url`); if that fails, the next dispatch tick sends it.
+
+use api_contract::{
+    DeadLetterPage, Deliveries, Delivery, DeliveryAttempt, DeliveryState, ReplayRequest,
+};
+use shared::clock::Clock;
+use shared::config::Variables;
+use shared::events::{EventId, EventMeta};
+use shared::forwarding::ledger::{self, Ledger};
+use shared::forwarding::poke::Poke;
+use shared::forwarding::{DestinationName, Record, State, Tuning};
+use shared::http::{json, media_type, Request, RequestContext, Response, StatusCode};
+use shared::kv::KeyValue;
+use shared::problem::{FieldError, Problem, ProblemKind};
+
+use crate::service::Api;
+
+/// Dead letters: default and largest page.
+const DEFAULT_LIMIT: usize = 50;
+const MAX_LIMIT: usize = 200;
+
+impl<K: KeyValue, V: Variables, C: Clock, P: Poke> Api<K, V, C, P> {
+    fn ledger(&self) -> Ledger<'_, K, C> {
+        Ledger::new(&self.store, &self.clock, Tuning::default())
+    }
+
+    /// `GET /api/events/{id}/deliveries`: one entry per destination an attempt was made to.
+    pub(crate) fn get_deliveries(
+        &self,
+        ctx: &RequestContext,
+        request: Request,
+    ) -> Result<Response, Problem> {
+        self.admit(&request)?;
+        let meta = self.load_meta(ctx)?;
+        let records = self.ledger().records_of(&meta.id)?;
+        json(StatusCode::OK, &deliveries(&meta.id, &records))
+    }
+
+    /// `POST /api/events/{id}/replay`: queued now; the forwarder is asked after the answer.
+    pub(crate) fn replay_event(
+        &self,
+        ctx: &RequestContext,
+        request: Request,
+    ) -> Result<Response, Problem> {
+        self.admit(&request)?;
+        let wanted = replay_request(&request)?;
+        let meta = self.load_meta(ctx)?;
+        let only = wanted
+            .destination
+            .map(|name| {
+                DestinationName::parse(&name).map_err(|e| {
+                    Problem::invalid(e.clone(), vec![FieldError::new("/destination", e)])
+                })
+            })
+            .transpose()?;
+        let replayed = self.ledger().replay(&meta, only.as_ref())?;
+        // Replaying all of nothing is nothing to do; a named destination must have a delivery.
+        if let (Some(name), true) = (&only, replayed.is_empty()) {
+            return Err(Problem::of(
+                ProblemKind::Conflict,
+                format!("event {} has no delivery to {name}", meta.id),
+            )
+            .with_error(FieldError::new(
+                "/destination",
+                "no attempt was ever made to deliver this event there (forwarding off, or \
+                 the destination's filter does not match it)",
+            )));
+        }
+        if !replayed.is_empty() {
+            self.ask_after_response(meta.id.clone());
+        }
+        json(StatusCode::ACCEPTED, &deliveries(&meta.id, &replayed))
+    }
+
+    /// `GET /api/dead-letters`.
+    pub(crate) fn list_dead_letters(
+        &self,
+        _: &RequestContext,
+        request: Request,
+    ) -> Result<Response, Problem> {
+        self.admit(&request)?;
+        let query = DeadLetterQuery::parse(request.query())?;
+        let page = ledger::dead_letters(
+            &self.store,
+            query.destination.as_ref(),
+            query.limit,
+            query.before,
+            shared::events::Tuning::default().max_scan,
+        )?;
+        json(
+            StatusCode::OK,
+            &DeadLetterPage {
+                items: page.items.iter().map(delivery).collect(),
+                next_cursor: page.next.map(|k| k.to_string()),
+            },
+        )
+    }
+
+    fn load_meta(&self, ctx: &RequestContext) -> Result<EventMeta, Problem> {
+        let raw = ctx.param("id").unwrap_or_default();
+        let not_found = || Problem::of(ProblemKind::NotFound, format!("there is no event {raw}"));
+        let id = EventId::parse(raw).map_err(|error| {
+            not_found().with_error(FieldError::new("path:id", error.to_string()))
+        })?;
+        self.event_store().meta(&id)?.ok_or_else(not_found)
+    }
+}
+
+/// The optional JSON body of a replay.
+fn replay_request(request: &Request) -> Result<ReplayRequest, Problem> {
+    if request.body().is_empty() {
+        return Ok(ReplayRequest::default());
+    }
+    let media = media_type(request).unwrap_or_default();
+    if media != "application/json" {
+        return Err(Problem::of(
+            ProblemKind::UnsupportedMediaType,
+            "a replay request is application/json",
+        )
+        .with_header("accept-post", "application/json"));
+    }
+    serde_json::from_slice(request.body()).map_err(|error| {
+        Problem::invalid(
+            format!("the body is not a replay request: {error}"),
+            vec![FieldError::new(
+                "body",
+                "expected {\"destination\": \"<name>\"} or {}",
+            )],
+        )
+    })
+}
+
+/// The query of `GET /api/dead-letters`.
+struct DeadLetterQuery {
+    destination: Option<DestinationName>,
+    limit: usize,
+    before: Option<u64>,
+}
+
+impl DeadLetterQuery {
+    fn parse(query: Option<&str>) -> Result<Self, Problem> {
+        let mut parsed = Self {
+            destination: None,
+            limit: DEFAULT_LIMIT,
+            before: None,
+        };
+        let mut errors = Vec::new();
+        let mut seen = Vec::new();
+        for (name, value) in form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
+            if seen.contains(&name) {
+                errors.push(FieldError::new(name.clone(), "given more than once"));
+                continue;
+            }
+            seen.push(name.clone());
+            let result = match name.as_ref() {
+                "destination" => {
+                    DestinationName::parse(&value).map(|d| parsed.destination = Some(d))
+                }
+                "limit" => value
+                    .parse::<usize>()
+                    .ok()
+                    .filter(|limit| (1..=MAX_LIMIT).contains(limit))
+                    .map(|limit| parsed.limit = limit)
+                    .ok_or_else(|| format!("must be a whole number from 1 to {MAX_LIMIT}")),
+                "cursor" => value
+                    .parse::<u64>()
+                    .ok()
+                    .filter(|k| *k >= 1 && !value.starts_with('0') && value.len() <= 19)
+                    .map(|k| parsed.before = Some(k))
+                    .ok_or_else(|| "not a cursor this API issued".to_owned()),
+                _ => Err("unknown parameter; known are destination, limit, cursor".to_owned()),
+            };
+            if let Err(detail) = result {
+                errors.push(FieldError::new(name.into_owned(), detail));
+            }
+        }
+        if errors.is_empty() {
+            Ok(parsed)
+        } else {
+            Err(Problem::invalid("the query is invalid", errors))
+        }
+    }
+}
+
+fn state(state: State) -> DeliveryState {
+    match state {
+        State::Pending => DeliveryState::Pending,
+        State::Delivered => DeliveryState::Delivered,
+        State::Dead => DeliveryState::Dead,
+    }
+}
+
+fn delivery(record: &Record) -> Delivery {
+    Delivery {
+        event_id: record.event.as_str().to_owned(),
+        destination: record.destination.as_str().to_owned(),
+        state: state(record.state),
+        attempts: record
+            .attempts
+            .iter()
+            .map(|attempt| DeliveryAttempt {
+                attempt: attempt.n,
+                at: attempt.at.to_rfc3339_millis(),
+                status_code: attempt.status,
+                error: attempt.error.clone(),
+                duration_ms: attempt.duration_ms,
+            })
+            .collect(),
+        next_attempt_at: record
+            .next_at
+            .filter(|_| record.state == State::Pending)
+            .map(|at| at.to_rfc3339_millis()),
+        replays: record.replays,
+    }
+}
+
+fn deliveries(id: &EventId, records: &[Record]) -> Deliveries {
+    Deliveries {
+        event_id: id.as_str().to_owned(),
+        deliveries: records.iter().map(delivery).collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,236 @@
+//! Deliveries, replays and dead letters over records a real dispatcher wrote (a scripted
+//! sender answers), against the in-memory store.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
+use shared::clock::ManualClock;
+use shared::config::{names, StaticVariables};
+use shared::events::{
+    DeliveryId, EventId, EventStore, EventType, Ingested, NewEvent, Provider, StoredEvent,
+};
+use shared::forwarding::poke::{DispatchUrl, Poke};
+use shared::forwarding::{destinations, Answer, Destination, Dispatcher, Schedule, Sender, Tuning};
+use shared::http::testing::{assert_problem, body_json, call, request};
+use shared::http::{Method, Request, StatusCode};
+use shared::kv::MemoryKv;
+
+use crate::service::Api;
+
+const TOKEN: &str = "deliveries-test-token";
+const NOW: i64 = 1_800_000_000;
+const KEY: &str = "whsec_ZGVsaXZlcmllcy10ZXN0LWtleQ==";
+
+/// Answers every attempt with the same status.
+struct Answering(Mutex<u16>);
+
+impl Sender for Answering {
+    fn send(&self, _: &Destination, _: &StoredEvent, _: u32) -> Answer {
+        Answer::Status {
+            code: *self.0.lock().unwrap(),
+            retry_after: None,
+        }
+    }
+}
+
+/// Records what the forwarder was asked.
+#[derive(Default)]
+struct Asked(Mutex<Vec<String>>);
+
+impl Poke for &Asked {
+    fn post(&self, _: &DispatchUrl, path: &str) -> Result<u16, String> {
+        self.0.lock().unwrap().push(path.to_owned());
+        Ok(202)
+    }
+}
+
+fn destinations() -> Vec<Destination> {
+    destinations::parse(&format!(
+        r#"[{{"name":"sink","url":"http://127.0.0.1:9/in","secret":"{KEY}"}},
+            {{"name":"billing","url":"http://127.0.0.1:9/bill","secret":"{KEY}","filter":"stripe"}}]"#
+    ))
+    .unwrap()
+}
+
+fn vars() -> StaticVariables {
+    StaticVariables::from_pairs([
+        (names::API_TOKEN, TOKEN),
+        (names::RETENTION_MAX_EVENTS, "100000"),
+        (names::FORWARD_DISPATCH_URL, "http://self"),
+    ])
+}
+
+fn ingest(kv: &MemoryKv, clock: &ManualClock, delivery: &str) -> EventId {
+    let body = format!(r#"{{"id":"{delivery}"}}"#);
+    let event = NewEvent {
+        provider: Provider::Github,
+        delivery_id: DeliveryId::parse(delivery).unwrap(),
+        event_type: Some(EventType::parse("push").unwrap()),
+        action: None,
+        source: None,
+        headers: BTreeMap::new(),
+        content_type: "application/json".into(),
+        raw_body: body.clone(),
+        json: serde_json::value::RawValue::from_string(body).unwrap(),
+    };
+    match EventStore::new(kv, clock).ingest(event).unwrap() {
+        Ingested::Accepted(meta) => meta.id,
+        other => panic!("{other:?}"),
+    }
+}
+
+fn dispatch(kv: &MemoryKv, clock: &ManualClock, id: &EventId, status: u16) {
+    let (targets, schedule) = (destinations(), Schedule::parse("5s").unwrap());
+    let sender = Answering(Mutex::new(status));
+    Dispatcher::new(kv, clock, &sender, &targets, &schedule, Tuning::default())
+        .dispatch_event(id)
+        .unwrap();
+}
+
+fn authed(method: Method, path: &str, body: &[u8], content_type: Option<&str>) -> Request {
+    let bearer = format!("Bearer {TOKEN}");
+    let mut headers = vec![("authorization", bearer.as_str())];
+    if let Some(content_type) = content_type {
+        headers.push(("content-type", content_type));
+    }
+    request(method, path, &headers, body)
+}
+
+#[test]
+fn deliveries_and_dead_letters_show_what_was_attempted_and_a_replay_queues_it_again() {
+    let (kv, clock, asked) = (MemoryKv::new(), ManualClock::at_unix(NOW), Asked::default());
+    let id = ingest(&kv, &clock, "gh-dead");
+    dispatch(&kv, &clock, &id, 410);
+    let api = Api::new(&kv, vars(), &clock, &asked);
+    let path = format!("/api/events/{id}/deliveries");
+    let body = body_json(&call(&api, authed(Method::GET, &path, b"", None)));
+    // billing's filter does not match a GitHub event: only sink was attempted.
+    assert_eq!(body["deliveries"].as_array().unwrap().len(), 1, "{body}");
+    assert_eq!(body["deliveries"][0]["destination"], "sink");
+    assert_eq!(body["deliveries"][0]["state"], "dead");
+    assert_eq!(body["deliveries"][0]["attempts"][0]["status_code"], 410);
+    let dead = body_json(&call(
+        &api,
+        authed(Method::GET, "/api/dead-letters", b"", None),
+    ));
+    assert_eq!(dead["items"][0]["event_id"], id.as_str());
+
+    let replay = format!("/api/events/{id}/replay");
+    let response = call(
+        &api,
+        authed(
+            Method::POST,
+            &replay,
+            br#"{"destination":"sink"}"#,
+            Some("application/json"),
+        ),
+    );
+    assert_eq!(response.status(), StatusCode::ACCEPTED);
+    let queued = body_json(&response);
+    assert_eq!(queued["deliveries"][0]["state"], "pending");
+    assert_eq!(queued["deliveries"][0]["replays"], 1);
+    assert_eq!(
+        asked.0.lock().unwrap().as_slice(),
+        [format!("/api/events/{id}/dispatch")],
+        "the forwarder is asked once the answer is sent"
+    );
+    let dead = body_json(&call(
+        &api,
+        authed(Method::GET, "/api/dead-letters", b"", None),
+    ));
+    assert_eq!(
+        dead["items"],
+        serde_json::json!([]),
+        "replayed, no longer dead"
+    );
+
+    // What the forwarder then does, and what the API shows of it.
+    dispatch(&kv, &clock, &id, 200);
+    let body = body_json(&call(&api, authed(Method::GET, &path, b"", None)));
+    assert_eq!(body["deliveries"][0]["state"], "delivered", "{body}");
+    assert_eq!(
+        body["deliveries"][0]["attempts"].as_array().unwrap().len(),
+        2
+    );
+    assert!(body["deliveries"][0]["next_attempt_at"].is_null());
+}
+
+#[test]
+fn bad_replays_and_queries_are_specific_problems() {
+    let (kv, clock) = (MemoryKv::new(), ManualClock::at_unix(NOW));
+    let id = ingest(&kv, &clock, "gh-bad");
+    let api = Api::new(&kv, vars(), &clock, shared::forwarding::poke::NoPoke);
+    let replay = format!("/api/events/{id}/replay");
+    // Nothing was attempted yet: nothing to replay, and that is no error.
+    let response = call(&api, authed(Method::POST, &replay, b"", None));
+    assert_eq!(response.status(), StatusCode::ACCEPTED);
+    assert_eq!(body_json(&response)["deliveries"], serde_json::json!([]));
+    dispatch(&kv, &clock, &id, 500);
+    for (body, content_type, status, slug) in [
+        // billing only receives Stripe events: never attempted for this one.
+        (
+            &br#"{"destination":"billing"}"#[..],
+            "application/json",
+            409,
+            "conflict",
+        ),
+        (
+            br#"{"destination":"nope"}"#,
+            "application/json",
+            409,
+            "conflict",
+        ),
+        (
+            br#"{"destination":null}"#,
+            "application/json",
+            400,
+            "invalid-request",
+        ),
+        (
+            br#"{"destination":"Bad Name"}"#,
+            "application/json",
+            400,
+            "invalid-request",
+        ),
+        (
+            br#"{"other":1}"#,
+            "application/json",
+            400,
+            "invalid-request",
+        ),
+        (b"not json", "application/json", 400, "invalid-request"),
+        (br#"{}"#, "text/plain", 415, "unsupported-media-type"),
+    ] {
+        let response = call(
+            &api,
+            authed(Method::POST, &replay, body, Some(content_type)),
+        );
+        assert_problem(&response, status, slug);
+    }
+    let missing = call(
+        &api,
+        authed(
+            Method::POST,
+            "/api/events/evt_00000000000000000000000000000000/replay",
+            b"",
+            None,
+        ),
+    );
+    assert_problem(&missing, 404, "not-found");
+    for query in [
+        "limit=0",
+        "limit=x",
+        "cursor=0",
+        "cursor=01",
+        "destination=Bad",
+        "colour=red",
+        "limit=1&limit=2",
+    ] {
+        let path = format!("/api/dead-letters?{query}");
+        let response = call(&api, authed(Method::GET, &path, b"", None));
+        assert_problem(&response, 400, "invalid-request");
+    }
+    // And an empty body replays every delivery that was attempted.
+    let response = call(&api, authed(Method::POST, &replay, b"", None));
+    assert_eq!(response.status(), StatusCode::ACCEPTED);
+}
