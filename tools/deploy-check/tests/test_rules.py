@@ -218,6 +218,14 @@ def test_unknown_component(docs, check) -> None:
     assert any("'helth' is not in spin.toml" in m for m in errors(check(d), "components"))
 
 
+@pytest.mark.parametrize("component", FIXTURE_COMPONENTS)
+def test_a_component_without_a_spinapp(docs, check, component: str) -> None:
+    # spin.toml routes to it, the overlay does not run it: its routes would be the health 404.
+    d = [o for o in docs("prod") if not (o["kind"] == "SpinApp" and o["spec"]["components"] == [component])]
+    found = errors(check(d), "components")
+    assert any(f"component {component} (spin.toml) is run by no SpinApp" in m for m in found), found
+
+
 def test_probe_not_served_by_the_retained_component(docs, check) -> None:
     # The API pod probes /api/readyz: retaining only `webhook` leaves nothing to answer it.
     d = docs("prod")
@@ -293,6 +301,25 @@ def test_secret_variable_not_supplied(docs, check) -> None:
     app = find(d, "SpinApp", API)
     app["spec"]["variables"] = [v for v in app["spec"]["variables"] if v["name"] != "api_token"]
     assert any("secret variable api_token" in m for m in errors(check(d), "variables"))
+
+
+def test_every_variable_of_every_component_is_supplied(docs, check, spin: SpinManifest) -> None:
+    # Each variable each SpinApp's components read in spin.toml, left out in turn, is an error,
+    # even a non-secret one with a default (what `spin up` is happy with, the cluster may not be).
+    d = docs("prod")
+    cases = [
+        (app["metadata"]["name"], var)
+        for app in find_all(d, "SpinApp")
+        for component in app["spec"]["components"]
+        for var in sorted(spin.components[component].app_variables)
+    ]
+    assert len(cases) >= 30 and {name for name, _ in cases} == {f"webhook-inbox-{c}" for c in FIXTURE_COMPONENTS}
+    for name, var in cases:
+        d = docs("prod")
+        app = find(d, "SpinApp", name)
+        app["spec"]["variables"] = [v for v in app["spec"]["variables"] if v["name"] != var]
+        found = errors(check(d), "variables")
+        assert any(f"{var} (" in m and "not supplied" in m for m in found), (name, var, found)
 
 
 def test_required_variable_not_supplied(docs, check, spin: SpinManifest) -> None:
@@ -642,6 +669,46 @@ def test_the_webhook_pods_must_reach_the_forwarder(docs, check) -> None:
     _policy(d, "allow-forwarder-ingress-from-app")["spec"]["ingress"][0]["from"].pop(0)
     found = errors(check(d), "forwarding")
     assert any("no ingress rule of the destination's NetworkPolicies allows it" in m for m in found)
+
+
+def test_nobody_but_its_callers_reaches_the_forwarder(docs, check) -> None:
+    # The ingress controller: the base policy without its forwarder exclusion.
+    d = docs("prod")
+    _policy(d, "allow-ingress-from-ingress-controller")["spec"]["podSelector"]["matchExpressions"].pop()
+    found = errors(check(d), "forwarding")
+    assert any("allow-ingress-from-ingress-controller" in f.subject and "admits pods outside namespace" in f.message
+               for f in check(d) if f.rule == "forwarding"), found
+    # Another pod of the namespace (the console, which never calls it).
+    d = docs("prod")
+    _policy(d, "allow-forwarder-ingress-from-app")["spec"]["ingress"][0]["from"][0]["podSelector"] = {
+        "matchExpressions": [{"key": "core.spinkube.dev/app-name", "operator": "Exists"}]
+    }
+    found = errors(check(d), "forwarding")
+    assert any(f"admits SpinApp webhook-inbox-prod/{CONSOLE} to {FORWARDER}" in m for m in found), found
+    assert not any(f"admits SpinApp webhook-inbox-prod/{API} " in m for m in found)
+    # Anyone (a rule without `from`), and no policy at all.
+    d = docs("prod")
+    del _policy(d, "allow-forwarder-ingress-from-app")["spec"]["ingress"][0]["from"]
+    assert any(f"admits anyone to {FORWARDER}" in m for m in errors(check(d), "forwarding"))
+    d = [o for o in docs("prod") if o["kind"] != "NetworkPolicy"]
+    assert any("no NetworkPolicy restricts who reaches its pods" in m for m in errors(check(d), "forwarding"))
+
+
+def test_the_staging_interceptor_does_not_reach_the_forwarder(docs, check) -> None:
+    d = docs("staging")
+    assert errors(check(d, "staging"), "forwarding") == []
+    _policy(d, "allow-ingress-from-keda-interceptor")["spec"]["podSelector"]["matchExpressions"].pop()
+    assert any("admits pods outside namespace" in m for m in errors(check(d, "staging"), "forwarding"))
+
+
+def test_the_dispatch_tick_is_not_public(docs, check) -> None:
+    d = docs("prod")
+    paths = find(d, "Ingress")["spec"]["rules"][0]["http"]["paths"]
+    paths.insert(0, {"path": "/api/dispatch", "pathType": "Exact",
+                     "backend": {"service": {"name": FORWARDER, "port": {"number": 80}}}})
+    found = errors(check(d), "ingress")
+    assert any("/api/dispatch reaches SpinApp webhook-inbox-forwarder" in m and "internal route /api/dispatch" in m
+               for m in found), found
 
 
 def test_a_forwarder_without_a_ticker(docs, check) -> None:
