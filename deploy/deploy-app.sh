@@ -186,7 +186,7 @@ if ((SMOKE_TEST)) && [[ "$(current_context)" == "k3d-${CLUSTER_NAME}" ]]; then
   step "Smoke test through the Ingress (${base_url}, Host: ${host})"
   probe() {
     local path="$1" code
-    code="$(curl -sS -o /dev/null -w '%{http_code}' --max-time 30 -H "Host: ${host}" "${base_url}${path}" || true)"
+    code="$(curl -sS --noproxy '*' -o /dev/null -w '%{http_code}' --max-time 30 -H "Host: ${host}" "${base_url}${path}" || true)"
     [[ "${code}" == 200 ]]
   }
   # Staging starts from zero replicas: the interceptor holds the first request during the cold start.
@@ -206,7 +206,7 @@ if ((SMOKE_TEST)) && [[ "$(current_context)" == "k3d-${CLUSTER_NAME}" ]]; then
   done <"${work}/spinapps.tsv"
   # The dispatch tick is for the ticker inside the cluster: from outside it must not reach the
   # forwarder (which would answer 401 without the token); the api component answers 404.
-  code="$(curl -sS -o /dev/null -w '%{http_code}' --max-time 30 -X POST -H "Host: ${host}" "${base_url}/api/dispatch" || true)"
+  code="$(curl -sS --noproxy '*' -o /dev/null -w '%{http_code}' --max-time 30 -X POST -H "Host: ${host}" "${base_url}/api/dispatch" || true)"
   [[ "${code}" != 200 && "${code}" != 401 ]] ||
     die "POST /api/dispatch via the Ingress answered ${code}: the forwarder's tick is reachable from outside (docs/deploy.md, \"Routes\")"
   ok "POST /api/dispatch via the Ingress -> ${code} (the forwarder's tick is not public)"

@@ -250,11 +250,18 @@ while IFS= read -r workload; do
 done <"${WORK}/workloads.txt"
 
 # port_forward NAMESPACE TARGET PORT: start `kubectl port-forward TARGET :PORT` in the background
-# and set PF_PORT to the local port it chose.
+# and set PF_PORT to the local port it chose. Each port-forward writes to a log of its own, created
+# empty here before it starts: with one log for all, the `>` truncation runs in the background
+# child, and a read racing it could still see the previous port-forward's line and take its port,
+# whose listener was just stopped (the smoke test then failed with "did not answer 200").
+PF_COUNT=0
 port_forward() {
-  local log="${WORK}/port-forward.log" waited=0
+  local log waited=0
+  PF_COUNT=$((PF_COUNT + 1))
+  log="${WORK}/port-forward.${PF_COUNT}.log"
+  : >"${log}"
   PF_PORT=""
-  kubectl -n "$1" port-forward "$2" ":$3" >"${log}" 2>&1 &
+  kubectl -n "$1" port-forward "$2" ":$3" >>"${log}" 2>&1 &
   PF_PID=$!
   while [[ -z "${PF_PORT}" ]]; do
     PF_PORT="$(sed -n 's/^Forwarding from 127\.0\.0\.1:\([0-9]*\) .*/\1/p' "${log}" | head -n1)"
@@ -275,11 +282,13 @@ stop_port_forward() {
 }
 
 # probe PATH [HOST]: GET through the port-forward answers 200; the body is kept in WORK/body.
+# --noproxy: the port-forward listens on this machine's loopback, and curl sends even 127.0.0.1
+# through an http_proxy/HTTPS_PROXY in the environment (CI runners and corporate shells set one).
 probe() {
   local code
   local -a host_header=()
   [[ -z "${2:-}" ]] || host_header=(-H "Host: $2")
-  code="$(curl -sS -o "${WORK}/body" -w '%{http_code}' --max-time 30 ${host_header[@]+"${host_header[@]}"} \
+  code="$(curl -sS --noproxy '*' -o "${WORK}/body" -w '%{http_code}' --max-time 30 ${host_header[@]+"${host_header[@]}"} \
     "http://127.0.0.1:${PF_PORT}$1" 2>/dev/null || true)"
   [[ "${code}" == 200 ]]
 }

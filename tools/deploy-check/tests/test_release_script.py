@@ -242,6 +242,10 @@ elif args[:2] == ["get", "ingress"]:
 elif args[:3] == ["get", "service", "keda-http-interceptor"]:
     print("8080" if "ports" in args[-1] else "keda-add-ons-http-interceptor-proxy.keda.svc.cluster.local", end="")
 elif args[:1] == ["port-forward"]:
+    # Which file this port-forward writes its "Forwarding from" line to, and what it held already.
+    out = os.readlink("/proc/self/fd/1")
+    with open(os.path.join(state, "port-forward-logs"), "a") as log:
+        log.write(f"{out}\t{os.path.getsize(out) if os.path.exists(out) else 0}\n")
     want_host = os.environ.get("FAKE_HOST")
     commit = os.environ.get("FAKE_COMMIT", "unknown")
 
@@ -336,7 +340,54 @@ def test_prod_applies_waits_and_smoke_tests_every_service(fake_cluster) -> None:
 def test_a_wrong_commit_fails_the_smoke_test(fake_cluster) -> None:
     out = fake_cluster("prod", "--image", IMAGE, "--yes", "--expect-commit", "api=0123456", FAKE_COMMIT="fedcba9")
     assert out.returncode != 0
-    assert "not commit 0123456" in out.stderr
+    assert "not commit 0123456" in out.stderr, out.stderr
+
+
+# A proxy in the environment (CI runners and corporate shells set one; pip and apt need it on
+# these machines). curl sends even http://127.0.0.1 through http_proxy, so the smoke test reached
+# the proxy instead of the port-forward: "did not answer 200", never the commit check. This one
+# answers 403 to everything, as the proxy of the machine CI failed on did.
+@pytest.fixture
+def proxy():
+    import http.server
+    import threading
+
+    class Refuse(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(403)
+            self.end_headers()
+
+        def log_message(self, *a):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Refuse)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_port}"
+    yield {"http_proxy": url, "HTTP_PROXY": url, "https_proxy": url, "HTTPS_PROXY": url, "no_proxy": "", "NO_PROXY": ""}
+    server.shutdown()
+
+
+def test_the_smoke_test_ignores_a_proxy_in_the_environment(fake_cluster, proxy) -> None:
+    out = fake_cluster("prod", "--image", IMAGE, "--yes", "--expect-commit", "api=0123456", FAKE_COMMIT="fedcba9", **proxy)
+    assert out.returncode != 0
+    assert "not commit 0123456" in out.stderr, out.stderr
+    commit = "0123456789abcdef0123456789abcdef01234567"
+    expect = " ".join(f"{c}={commit}" for c in COMPONENTS)
+    out = fake_cluster("staging", "--image", IMAGE, "--yes", "--expect-commit", expect, FAKE_COMMIT=commit,
+                       FAKE_HOST="staging.webhook-inbox.localhost", **proxy)
+    assert out.returncode == 0, out.stderr
+
+
+def test_each_port_forward_is_read_from_its_own_fresh_log(fake_cluster) -> None:
+    # One log for every port-forward let a read race the background `>` truncation and take the
+    # previous port-forward's port (its listener already stopped): the smoke test failed about one
+    # run in four on a busy machine. Each port-forward now gets its own log, empty when it starts.
+    out = fake_cluster("prod", "--image", IMAGE, "--yes")
+    assert out.returncode == 0, out.stderr
+    logs = [line.split("\t") for line in (Path(fake_cluster.state) / "port-forward-logs").read_text().splitlines()]
+    assert len(logs) == len(COMPONENTS)
+    assert len({path for path, _ in logs}) == len(logs), logs
+    assert {size for _, size in logs} == {"0"}, logs
 
 
 def test_staging_goes_through_the_interceptor_with_the_ingress_host(fake_cluster) -> None:
