@@ -298,7 +298,8 @@ def _value_of(entry: dict[str, Any], config_maps: dict[str, dict]) -> Any:
         return str(data[ref["key"]])
     if "secretKeyRef" in source:
         ref = source["secretKeyRef"]
-        return {"secret": ref["name"], "key": ref["key"]}
+        # optional: a key the Secret lacks leaves the variable unset (the kubelet's rule).
+        return {"secret": ref["name"], "key": ref["key"], "optional": bool(ref.get("optional", False))}
     raise Error(f"unsupported value source {source}")
 
 

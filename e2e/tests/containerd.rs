@@ -22,24 +22,45 @@ use e2e::registry::{self, OciRegistry};
 use e2e::signing;
 use e2e::{build_app, free_port, require_program, Client};
 
-/// The values the cluster's Secrets hold in this test (the overlay only references them).
-fn secret_value(name: &str, key: &str, redis: &RedisServer) -> String {
-    match (name, key) {
+/// The values the cluster's Secrets hold in this test (the overlay only references them). The
+/// optional forward_destinations key is absent (no destination: forwarding off), so the kubelet
+/// leaves that variable unset.
+fn secret_value(name: &str, key: &str, optional: bool, redis: &RedisServer) -> Option<String> {
+    let value = match (name, key) {
         ("webhook-inbox-redis", "url") => redis.url(),
         (_, "api_token") => signing::API_TOKEN.to_owned(),
         (_, "webhook_github_secret") => signing::GITHUB_SECRET.to_owned(),
         (_, "webhook_stripe_secret") => signing::STRIPE_SECRET.to_owned(),
         (_, "webhook_standard_secret") => signing::STANDARD_SECRET.to_owned(),
+        (_, "webhook_shopify_secret") => signing::SHOPIFY_SECRET.to_owned(),
+        (_, "webhook_slack_secret") => signing::SLACK_SECRET.to_owned(),
+        (_, "webhook_linear_secret") => signing::LINEAR_SECRET.to_owned(),
+        _ if optional => return None,
         _ => panic!("the overlay references Secret {name} key {key}, unknown to this test"),
-    }
+    };
+    Some(value)
 }
 
-fn resolve(value: &serde_json::Value, redis: &RedisServer) -> String {
+/// What the pod sees for one variable: a ConfigMap's value, with `http://<Service>` of another
+/// SpinApp of the overlay replaced by that container's loopback port (the cluster's DNS and
+/// Services; forward_dispatch_url names the forwarder's), or a Secret's.
+fn resolve(
+    value: &serde_json::Value,
+    redis: &RedisServer,
+    services: &std::collections::HashMap<String, u16>,
+) -> Option<String> {
     match value {
-        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::String(s) => Some(
+            s.strip_prefix("http://")
+                .and_then(|host| services.get(host.trim_end_matches('/')))
+                .map_or_else(|| s.clone(), |port| format!("http://127.0.0.1:{port}")),
+        ),
         serde_json::Value::Object(o) => secret_value(
             o["secret"].as_str().unwrap(),
             o["key"].as_str().unwrap(),
+            o.get("optional")
+                .and_then(serde_json::Value::as_bool)
+                .unwrap_or(false),
             redis,
         ),
         other => panic!("unexpected value {other}"),
@@ -57,7 +78,8 @@ fn runtime_config(pod: &serde_json::Value, redis: &RedisServer) -> String {
             store["type"].as_str().unwrap()
         ));
         for (option, value) in store["options"].as_object().unwrap() {
-            toml.push_str(&format!("{option} = {:?}\n", resolve(value, redis)));
+            let value = resolve(value, redis, &Default::default()).expect("a store option");
+            toml.push_str(&format!("{option} = {value:?}\n"));
         }
     }
     toml
@@ -113,11 +135,34 @@ fn every_spinapp_of_the_rendered_overlay_serves_under_the_shim() {
     let mut node = Containerd::start(&tools);
     let mut ports = std::collections::HashMap::new();
     let pods = pods.as_array().unwrap();
-    assert!(
-        pods.len() >= 3,
-        "the dev overlay has {} SpinApps",
-        pods.len()
+    // One SpinApp per component of spin.toml (deploy-check rule `components` checks the overlay
+    // against it too): all five, the console and the forwarder included.
+    let manifest: toml::Table = std::fs::read_to_string(e2e::repo_root().join("spin.toml"))
+        .unwrap()
+        .parse()
+        .unwrap();
+    let mut expected: Vec<&str> = manifest["component"]
+        .as_table()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    let mut run: Vec<&str> = pods
+        .iter()
+        .map(|p| p["components"][0].as_str().unwrap())
+        .collect();
+    expected.sort_unstable();
+    run.sort_unstable();
+    assert_eq!(
+        run, expected,
+        "the dev overlay's SpinApps against spin.toml"
     );
+    // Each SpinApp's Service, as its container's loopback port (chosen up front: the api starts
+    // before the forwarder it calls).
+    let services: std::collections::HashMap<String, u16> = pods
+        .iter()
+        .map(|p| (p["name"].as_str().unwrap().to_owned(), free_port()))
+        .collect();
     for pod in pods {
         let name = pod["name"].as_str().unwrap();
         let components: Vec<&str> = pod["components"]
@@ -132,12 +177,12 @@ fn every_spinapp_of_the_rendered_overlay_serves_under_the_shim() {
 
         let config = node.dir.path().join(format!("{name}.runtime-config.toml"));
         std::fs::write(&config, runtime_config(pod, &redis)).unwrap();
-        let port = free_port();
+        let port = services[name];
         let mut env: Vec<(String, String)> = pod["env"]
             .as_object()
             .unwrap()
             .iter()
-            .map(|(k, v)| (k.clone(), resolve(v, &redis)))
+            .filter_map(|(k, v)| Some((k.clone(), resolve(v, &redis, &services)?)))
             .collect();
         env.push(("SPIN_HTTP_LISTEN_ADDR".into(), format!("127.0.0.1:{port}")));
         assert!(
@@ -192,4 +237,22 @@ fn every_spinapp_of_the_rendered_overlay_serves_under_the_shim() {
     // Each pod serves only its own component: the api pod does not route webhooks.
     let elsewhere = api.post("/webhooks/github").body("{}").send().unwrap();
     assert_eq!(elsewhere.status, 404, "{}", elsewhere.text());
+
+    // The ticker's call: the forwarder's dispatch round with the API token (none without it).
+    let forwarder = Client::new(ports["forwarder"]);
+    let refused = forwarder.post("/api/dispatch").send().unwrap();
+    assert_eq!(refused.status, 401, "{}", refused.text());
+    let round = forwarder
+        .post("/api/dispatch")
+        .bearer(signing::API_TOKEN)
+        .send()
+        .unwrap();
+    assert_eq!(round.status, 200, "{}\n{}", round.text(), node.log());
+    // The console serves the page and the API's OpenAPI document.
+    let console = Client::new(ports["console"]);
+    let page = console.get("/console/").send().unwrap();
+    assert_eq!(page.status, 200, "{}", page.text());
+    let openapi = console.get("/api/openapi.json").send().unwrap();
+    assert_eq!(openapi.status, 200, "{}", openapi.text());
+    assert!(openapi.json()["paths"]["/api/events"].is_object());
 }
