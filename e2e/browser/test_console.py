@@ -92,10 +92,8 @@ def test_every_answer_carries_a_strict_policy_and_the_files_their_types(app, pag
     assert http(app.base_url, "GET", "/console/readyz").json()["status"] == "ready"
 
     # /console is a permanent redirect to /console/ (read without following it).
-    import http.client
-    from urllib.parse import urlsplit
     origin = urlsplit(app.base_url)
-    conn = http.client.HTTPConnection(origin.hostname, origin.port, timeout=10)
+    conn = HTTPConnection(origin.hostname, origin.port, timeout=10)
     conn.request("GET", "/console")
     moved = conn.getresponse()
     assert (moved.status, moved.getheader("location")) == (308, "/console/")
