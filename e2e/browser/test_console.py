@@ -9,7 +9,12 @@ from __future__ import annotations
 import json
 import re
 import subprocess
+import threading
+import time
 import uuid
+from http.client import HTTPConnection
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import urlsplit
 
 from conftest import API_TOKEN, CLAIMED, OUT, check_page, http, open_page
 from playwright.sync_api import expect
@@ -92,10 +97,8 @@ def test_every_answer_carries_a_strict_policy_and_the_files_their_types(app, pag
     assert http(app.base_url, "GET", "/console/readyz").json()["status"] == "ready"
 
     # /console is a permanent redirect to /console/ (read without following it).
-    import http.client
-    from urllib.parse import urlsplit
     origin = urlsplit(app.base_url)
-    conn = http.client.HTTPConnection(origin.hostname, origin.port, timeout=10)
+    conn = HTTPConnection(origin.hostname, origin.port, timeout=10)
     conn.request("GET", "/console")
     moved = conn.getresponse()
     assert (moved.status, moved.getheader("location")) == (308, "/console/")
@@ -281,6 +284,68 @@ def test_list_filter_open_mark_processed_handle_412_and_delete(app, page, watche
     assert row_of(page, f"evt_{run}").count() == 0
     assert app.api("GET", f"/api/events/{stripe_id}").status == 404
     stats.locator("tr", has_text="stripe").get_by_text("0").first.wait_for(timeout=TIMEOUT_MS)
+
+
+class Destination:
+    """A forwarding destination on a loopback port: answers 410 to the first attempt and 200
+    after, and records the attempt numbers it got."""
+
+    def __init__(self) -> None:
+        self.attempts: list[str] = []
+        owner = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 (the http.server name)
+                self.rfile.read(int(self.headers.get("content-length") or 0))
+                owner.attempts.append(self.headers.get("webhook-inbox-attempt") or "?")
+                self.send_response(410 if len(owner.attempts) == 1 else 200)
+                self.send_header("content-length", "0")
+                self.end_headers()
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_port}/hooks"
+
+    def wait_for(self, count: int, timeout: float = 15.0) -> list[str]:
+        deadline = time.monotonic() + timeout
+        while len(self.attempts) < count and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return self.attempts
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_deliveries_show_each_attempt_and_replay_sends_again(app, page):
+    destination = Destination()
+    try:
+        secret = "whsec_ZTJlLWNvbnNvbGUtZGVzdGluYXRpb24="  # obviously fake
+        app.restart(forward_destinations=json.dumps(
+            [{"name": "downstream", "url": destination.url, "secret": secret}]))
+        event_id = app.github("forwarded-1", "push", {"n": 1})
+        assert destination.wait_for(1) == ["1"], "the first attempt follows the commit"
+        sign_in(page, app)
+        row_of(page, "forwarded-1").get_by_role("link").click()
+        deliveries = page.locator("#deliveries-body tr")
+        expect(deliveries).to_have_count(1)
+        expect(deliveries.first).to_contain_text("downstream")
+        expect(deliveries.first).to_contain_text("Dead letter")
+        expect(deliveries.first).to_contain_text("HTTP 410")
+        screenshot(page, "deliveries-dead")
+
+        page.get_by_role("button", name="Replay to downstream").click()
+        expect(page.locator("#deliveries-status")).to_contain_text("Replay to downstream queued")
+        assert destination.wait_for(2) == ["1", "2"], "the replay is sent at once"
+        expect(deliveries.first).to_contain_text("Delivered", timeout=TIMEOUT_MS)
+        expect(deliveries.first.locator("summary")).to_contain_text("2 attempts, replayed 1")
+        reply = app.api("GET", f"/api/events/{event_id}/deliveries")
+        assert reply.json()["deliveries"][0]["state"] == "delivered"
+    finally:
+        destination.close()
 
 
 def test_html_in_stored_data_renders_as_text(app, page):

@@ -12,6 +12,7 @@
 //! | [`problem`] | one error type, rendered as RFC 9457 `application/problem+json` |
 //! | [`http`] | the request pipeline: request ids, body limits, routing, one log line per request |
 //! | [`request_id`] | `x-request-id`: taken from the caller when well-formed, otherwise minted |
+//! | [`slug`] | short `[a-z0-9-]` names (source labels, destination names) and their newtypes |
 //! | [`build_info`] | crate version and git commit baked in at build time |
 //! | [`config`] | typed settings read from Spin variables, with errors that name the variable |
 //! | [`clock`] | an injectable clock, so time-dependent code is tested with fixed time |
@@ -36,6 +37,7 @@ pub mod logging;
 pub mod probes;
 pub mod problem;
 pub mod request_id;
+pub mod slug;
 pub mod time;
 
 pub use problem::{FieldError, Problem, ProblemKind};

@@ -53,7 +53,7 @@ impl<K: KeyValue, V: Variables, C: Clock, P: Poke> Api<K, V, C, P> {
             .destination
             .map(|name| {
                 DestinationName::parse(&name).map_err(|e| {
-                    Problem::invalid(e.clone(), vec![FieldError::new("/destination", e)])
+                    Problem::invalid(e.0.clone(), vec![FieldError::new("/destination", e.0)])
                 })
             })
             .transpose()?;
@@ -157,9 +157,9 @@ impl DeadLetterQuery {
             }
             seen.push(name.clone());
             let result = match name.as_ref() {
-                "destination" => {
-                    DestinationName::parse(&value).map(|d| parsed.destination = Some(d))
-                }
+                "destination" => DestinationName::parse(&value)
+                    .map(|d| parsed.destination = Some(d))
+                    .map_err(|e| e.0),
                 "limit" => value
                     .parse::<usize>()
                     .ok()

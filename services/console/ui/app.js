@@ -9,7 +9,7 @@ import {
   CHANGED_MEANWHILE, cellText, visibleColumns, detailFields, providerOptions, emptyFilters,
   filtersToQuery, isFiltered, eventsPath, mergeFirstPage, appendPage, formatTime, formatAgo,
   formatBytes, utf8Length, bucketize, formatWidth, describeProblem, payloadJson, curlCommand,
-  text,
+  text, deliveryRows,
 } from './logic.js';
 
 const $ = (id) => document.getElementById(id);
@@ -592,6 +592,65 @@ function renderDetail(event, etag) {
   $('payload-raw').textContent = raw;
   updateCurl();
   $('detail-body').hidden = false;
+  loadDeliveries(event.id);
+}
+
+// --- its deliveries to destinations ---------------------------------------------------------
+
+async function loadDeliveries(id) {
+  showProblem($('deliveries-problem'), null);
+  try {
+    const { body } = await api(`/api/events/${encodeURIComponent(id)}/deliveries`);
+    if (!state.detail || state.detail.event.id !== id) return;
+    renderDeliveries(body);
+  } catch (error) {
+    if (error.status === 401) return;
+    $('deliveries-body').replaceChildren();
+    showProblem($('deliveries-problem'), error.problem);
+  }
+}
+
+function renderDeliveries(body) {
+  const rows = deliveryRows(body).map((row) => {
+    const history = row.history.length > 1
+      ? h('details', {}, h('summary', {}, `${row.attempts} attempts${row.replays ? `, replayed ${row.replays}\u00d7` : ''}`),
+        h('ol', {}, ...row.history.map((line) => h('li', {}, line))))
+      : `${row.attempts}${row.replays ? ` (replayed ${row.replays}\u00d7)` : ''}`;
+    const replay = h('button', { type: 'button', class: 'secondary', 'data-destination': row.destination,
+      'aria-label': `Replay to ${row.destination}` }, 'Replay');
+    // data-label: on a narrow screen each cell names its column (console.css).
+    return h('tr', {},
+      h('td', { 'data-label': 'Destination' }, h('code', {}, row.destination)),
+      h('td', { 'data-label': 'State' }, h('span', { class: `badge ${row.state}` }, row.state), ' ', row.label),
+      h('td', { 'data-label': 'Attempts' }, history),
+      h('td', { 'data-label': 'Last attempt' }, row.last),
+      h('td', { 'data-label': '' }, replay));
+  });
+  $('deliveries-body').replaceChildren(...(rows.length ? rows : [h('tr', {}, h('td', { colspan: 5, class: 'empty' },
+    'Not forwarded: forwarding is off (no forward_destinations), or no destination\u2019s filter matches this event.'))]));
+  $('replay-all').disabled = !rows.length;
+}
+
+async function replay(destination) {
+  if (!state.detail) return;
+  const id = state.detail.event.id;
+  $('deliveries-status').textContent = 'Queuing the replay\u2026';
+  showProblem($('deliveries-problem'), null);
+  try {
+    const body = destination ? JSON.stringify({ destination }) : '';
+    const headers = destination ? { 'content-type': 'application/json' } : {};
+    const result = await api(`/api/events/${encodeURIComponent(id)}/replay`, { method: 'POST', headers, body });
+    const count = deliveryRows(result.body).length;
+    $('deliveries-status').textContent = destination
+      ? `Replay to ${destination} queued: it is sent now.`
+      : `Replay queued for ${count} destination${count === 1 ? '' : 's'}: sent now.`;
+    // The forwarder sends right after the answer: show where it got to shortly after.
+    setTimeout(() => loadDeliveries(id), 1500);
+  } catch (error) {
+    if (error.status === 401) return;
+    $('deliveries-status').textContent = '';
+    showProblem($('deliveries-problem'), error.problem);
+  }
 }
 
 function updateCurl() {
@@ -712,6 +771,12 @@ function start() {
   $('confirm-cancel').addEventListener('click', () => $('confirm-delete').close());
   $('confirm-ok').addEventListener('click', deleteEvent);
   $('copy-curl').addEventListener('click', copyCurl);
+  $('deliveries-body').addEventListener('click', (event) => {
+    const button = event.target.closest('button[data-destination]');
+    if (button) replay(button.getAttribute('data-destination'));
+  });
+  $('replay-all').addEventListener('click', () => replay(null));
+  $('reload-deliveries').addEventListener('click', () => state.detail && loadDeliveries(state.detail.event.id));
   const base = $('resend-base');
   base.value = storage()?.getItem(RESEND_BASE_KEY) || DEFAULT_RESEND_BASE;
   base.addEventListener('input', () => {

@@ -251,6 +251,55 @@ export function utf8Length(value) {
   return new TextEncoder().encode(value).length;
 }
 
+// --- deliveries to destinations -------------------------------------------------------------
+
+/** An attempt in words: `#2 at 2026-11-24 14:00:00: HTTP 503, 120 ms` (or the error). */
+export function attemptSummary(attempt) {
+  if (!attempt || typeof attempt !== 'object') return MISSING;
+  const answer = attempt.status_code != null ? `HTTP ${text(attempt.status_code)}` : text(attempt.error || 'no answer');
+  return `#${text(attempt.attempt)} at ${formatTime(attempt.at)}: ${answer}, ${text(attempt.duration_ms)} ms`;
+}
+
+/** When a timestamp comes: `now`, `in 42 s`, `in 5 min`, `in 3 h`, `in 2 d`. */
+export function formatIn(iso, nowMs = Date.now()) {
+  const then = new Date(iso).getTime();
+  if (Number.isNaN(then)) return '';
+  const seconds = Math.round((then - nowMs) / 1000);
+  if (seconds <= 0) return 'now';
+  if (seconds < 60) return `in ${seconds} s`;
+  if (seconds < 3600) return `in ${Math.floor(seconds / 60)} min`;
+  if (seconds < 86400) return `in ${Math.floor(seconds / 3600)} h`;
+  return `in ${Math.floor(seconds / 86400)} d`;
+}
+
+/**
+ * One row per delivery of `GET /api/events/{id}/deliveries`: `{ destination, state, label,
+ * attempts, last, next, replays }`, all text; `state` is the badge class (`pending`,
+ * `delivered`, `dead`, or `unknown` for a state this console does not know).
+ */
+export function deliveryRows(body, nowMs = Date.now()) {
+  const list = body && Array.isArray(body.deliveries) ? body.deliveries : [];
+  return list.map((d) => {
+    const state = ['pending', 'delivered', 'dead'].includes(d.state) ? d.state : 'unknown';
+    const attempts = Array.isArray(d.attempts) ? d.attempts : [];
+    const label = {
+      pending: d.next_attempt_at ? `Pending, next attempt ${formatIn(d.next_attempt_at, nowMs)}` : 'Pending',
+      delivered: 'Delivered',
+      dead: 'Dead letter: no more attempts',
+      unknown: text(d.state),
+    }[state];
+    return {
+      destination: text(d.destination),
+      state,
+      label,
+      attempts: String(attempts.length),
+      last: attempts.length ? attemptSummary(attempts[attempts.length - 1]) : 'none yet',
+      history: attempts.map(attemptSummary),
+      replays: Number(d.replays) || 0,
+    };
+  });
+}
+
 // --- chart ----------------------------------------------------------------------------------
 
 const MINUTE = 60e3;

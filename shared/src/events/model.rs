@@ -207,59 +207,14 @@ impl From<EventAction> for String {
     }
 }
 
-/// The label of the secret that verified a delivery (`label=secret` in a provider's secret
-/// list): tells two senders of one provider apart. 1 to 32 of `[a-z0-9-]`, starting with a
-/// letter or digit.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct SourceLabel(String);
-
-impl SourceLabel {
-    /// Longest accepted label.
-    pub const MAX_LEN: usize = 32;
-
-    /// Validates a label.
-    pub fn parse(value: &str) -> Result<Self, InvalidValue> {
-        let valid = !value.is_empty()
-            && value.len() <= Self::MAX_LEN
-            && !value.starts_with('-')
-            && value
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
-        if valid {
-            Ok(Self(value.to_owned()))
-        } else {
-            Err(InvalidValue(format!(
-                "a source label is 1 to {} of a-z, 0-9 and -, not starting with -",
-                Self::MAX_LEN
-            )))
-        }
-    }
-
-    /// The label as text.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl TryFrom<String> for SourceLabel {
-    type Error = InvalidValue;
-    fn try_from(value: String) -> Result<Self, Self::Error> {
-        Self::parse(&value)
-    }
-}
-
-impl From<SourceLabel> for String {
-    fn from(value: SourceLabel) -> Self {
-        value.0
-    }
-}
-
-impl fmt::Display for SourceLabel {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
+crate::slug::slug_type!(
+    /// The label of the secret that verified a delivery (`label=secret` in a provider's secret
+    /// list): tells two senders of one provider apart. 1 to 32 of `[a-z0-9-]`, starting with a
+    /// letter or digit.
+    SourceLabel,
+    max = 32,
+    what = "a source label"
+);
 
 /// An event id: `evt_` and 32 lower-case hex digits.
 ///

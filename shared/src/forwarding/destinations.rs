@@ -25,58 +25,13 @@ use crate::events::{EventMeta, Provider};
 /// The variable holding the destinations (secret: it carries their signing secrets).
 pub const VARIABLE: &str = "forward_destinations";
 
-/// A destination's name: 1 to 40 of `a-z`, `0-9` and `-`, unique in the list. It names the
-/// destination in records, stats, metrics and logs (never its URL or secret).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct DestinationName(String);
-
-impl DestinationName {
-    /// Longest accepted name.
-    pub const MAX_LEN: usize = 40;
-
-    /// Validates a name.
-    pub fn parse(value: &str) -> Result<Self, String> {
-        let valid = !value.is_empty()
-            && value.len() <= Self::MAX_LEN
-            && !value.starts_with('-')
-            && value
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
-        if valid {
-            Ok(Self(value.to_owned()))
-        } else {
-            Err(format!(
-                "a destination name is 1 to {} of a-z, 0-9 and -, not starting with -",
-                Self::MAX_LEN
-            ))
-        }
-    }
-
-    /// The name as text.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl TryFrom<String> for DestinationName {
-    type Error = String;
-    fn try_from(value: String) -> Result<Self, Self::Error> {
-        Self::parse(&value)
-    }
-}
-
-impl From<DestinationName> for String {
-    fn from(value: DestinationName) -> Self {
-        value.0
-    }
-}
-
-impl fmt::Display for DestinationName {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
+crate::slug::slug_type!(
+    /// A destination's name: 1 to 40 of `a-z`, `0-9` and `-`, unique in the list. It names the
+    /// destination in records, stats, metrics and logs (never its URL or secret).
+    DestinationName,
+    max = 40,
+    what = "a destination name"
+);
 
 /// One pattern of a filter.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -356,7 +311,7 @@ pub fn parse(value: &str) -> Result<Vec<Destination>, ConfigError> {
         let at = |field: &str, reason: String| {
             malformed(format!("entry {} ({field}): {reason}", position + 1))
         };
-        let name = DestinationName::parse(&entry.name).map_err(|e| at("name", e))?;
+        let name = DestinationName::parse(&entry.name).map_err(|e| at("name", e.0))?;
         if destinations.iter().any(|d| d.name == name) {
             return Err(at("name", format!("{name} is used twice")));
         }

@@ -12,7 +12,8 @@ const {
   COLUMNS, FILTERS, MISSING, typeLabel, visibleColumns, cellText, detailFields, providerOptions,
   emptyFilters, filtersToQuery, isFiltered, eventsPath, mergeFirstPage, appendPage, formatTime,
   formatAgo, formatBytes, utf8Length, bucketize, formatWidth, describeProblem, prettyJson,
-  payloadJson, shellQuote, normalizeBase, curlCommand, localToRfc3339,
+  payloadJson, shellQuote, normalizeBase, curlCommand, localToRfc3339, attemptSummary, formatIn,
+  deliveryRows,
 } = logic;
 
 const NOW = Date.parse('2026-11-24T14:00:00Z');
@@ -334,4 +335,55 @@ test('Copy as curl adds the content type when no header has it, and refuses bad 
   assert.throws(() => curlCommand(detail, 'file:///etc/passwd'), /http/);
   const odd = { provider: 'a/b', payload: {} };
   assert.equal(argumentsOf(curlCommand(odd))[3], 'http://127.0.0.1:3000/webhooks/a%2Fb');
+});
+
+// --- deliveries ----------------------------------------------------------------------------
+
+test('an attempt reads as its number, time and answer or error', () => {
+  assert.equal(
+    attemptSummary({ attempt: 2, at: '2026-11-24T13:59:00Z', status_code: 503, duration_ms: 120 }),
+    '#2 at 2026-11-24 13:59:00: HTTP 503, 120 ms',
+  );
+  assert.equal(
+    attemptSummary({ attempt: 1, at: '2026-11-24T13:58:00Z', error: 'no response within 10000 ms', duration_ms: 10001 }),
+    '#1 at 2026-11-24 13:58:00: no response within 10000 ms, 10001 ms',
+  );
+  assert.equal(attemptSummary(null), MISSING);
+});
+
+test('future times read as how soon', () => {
+  assert.equal(formatIn('2026-11-24T13:00:00Z', NOW), 'now');
+  assert.equal(formatIn('2026-11-24T14:00:42Z', NOW), 'in 42 s');
+  assert.equal(formatIn('2026-11-24T14:05:00Z', NOW), 'in 5 min');
+  assert.equal(formatIn('2026-11-24T17:00:00Z', NOW), 'in 3 h');
+  assert.equal(formatIn('2026-11-26T14:00:00Z', NOW), 'in 2 d');
+  assert.equal(formatIn('not a time', NOW), '');
+});
+
+test('delivery rows say the state in words, the last attempt and the history', () => {
+  const rows = deliveryRows({
+    event_id: 'evt_1',
+    deliveries: [
+      { destination: 'billing', state: 'pending', next_attempt_at: '2026-11-24T14:05:00Z', replays: 0,
+        attempts: [{ attempt: 1, at: '2026-11-24T13:59:00Z', status_code: 500, duration_ms: 9 }] },
+      { destination: 'ci', state: 'dead', replays: 1, attempts: [
+        { attempt: 1, at: '2026-11-24T13:50:00Z', status_code: 410, duration_ms: 3 },
+        { attempt: 2, at: '2026-11-24T13:55:00Z', status_code: 410, duration_ms: 4 }] },
+      { destination: 'x', state: 'delivered', attempts: [] },
+      { destination: '<img src=x onerror=alert(1)>', state: 'teleported' },
+    ],
+  }, NOW);
+  assert.deepEqual(rows.map((r) => r.state), ['pending', 'dead', 'delivered', 'unknown']);
+  assert.equal(rows[0].label, 'Pending, next attempt in 5 min');
+  assert.equal(rows[0].last, '#1 at 2026-11-24 13:59:00: HTTP 500, 9 ms');
+  assert.equal(rows[1].label, 'Dead letter: no more attempts');
+  assert.equal(rows[1].attempts, '2');
+  assert.equal(rows[1].history.length, 2);
+  assert.equal(rows[1].replays, 1);
+  assert.equal(rows[2].last, 'none yet');
+  // Unknown values are shown as text, never interpreted.
+  assert.equal(rows[3].label, 'teleported');
+  assert.equal(rows[3].destination, '<img src=x onerror=alert(1)>');
+  assert.deepEqual(deliveryRows({}), []);
+  assert.deepEqual(deliveryRows(null), []);
 });

@@ -4,7 +4,7 @@
 //! GitHub signs no timestamp, so there is no replay window to check; replays are caught by
 //! delivery-id deduplication instead.
 
-use crate::{any_key_signs, required, sign_raw, VerifyError};
+use crate::{mac_bytes, required, sign_raw, signed_by_any, VerifyError};
 
 /// The signature header.
 pub const SIGNATURE_HEADER: &str = "x-hub-signature-256";
@@ -19,18 +19,12 @@ pub fn verify(signature: Option<&str>, body: &[u8], secrets: &[&[u8]]) -> Result
             header: SIGNATURE_HEADER,
             reason: "expected sha256=<hex>",
         })?;
-    let signature = hex::decode(hex_signature)
-        .ok()
-        .filter(|bytes| bytes.len() == 32)
-        .ok_or(VerifyError::MalformedHeader {
-            header: SIGNATURE_HEADER,
-            reason: "expected 64 hex digits after sha256=",
-        })?;
-    if any_key_signs(secrets, &[body], &signature) {
-        Ok(())
-    } else {
-        Err(VerifyError::SignatureMismatch)
-    }
+    let signature = mac_bytes(
+        hex::decode(hex_signature).ok(),
+        SIGNATURE_HEADER,
+        "expected 64 hex digits after sha256=",
+    )?;
+    signed_by_any(secrets, &[body], &signature)
 }
 
 /// The `X-Hub-Signature-256` value GitHub would send.

@@ -93,6 +93,26 @@ fn any_key_signs(keys: &[&[u8]], parts: &[&[u8]], candidate: &[u8]) -> bool {
         .any(|key| hmac_sha256(key, parts).is_some_and(|mac| mac.verify_slice(candidate).is_ok()))
 }
 
+/// `Ok` when `candidate` is the HMAC of `parts` under any of `keys`, else a signature mismatch.
+fn signed_by_any(keys: &[&[u8]], parts: &[&[u8]], candidate: &[u8]) -> Result<(), VerifyError> {
+    if any_key_signs(keys, parts, candidate) {
+        Ok(())
+    } else {
+        Err(VerifyError::SignatureMismatch)
+    }
+}
+
+/// A header's decoded HMAC-SHA256 (32 bytes), or why the header is malformed.
+fn mac_bytes(
+    decoded: Option<Vec<u8>>,
+    header: &'static str,
+    reason: &'static str,
+) -> Result<Vec<u8>, VerifyError> {
+    decoded
+        .filter(|bytes| bytes.len() == 32)
+        .ok_or(VerifyError::MalformedHeader { header, reason })
+}
+
 /// The raw HMAC-SHA256 of `parts` under `key`: for signing in tests and tools.
 fn sign_raw(key: &[u8], parts: &[&[u8]]) -> Vec<u8> {
     hmac_sha256(key, parts)

@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::{any_key_signs, required, sign_raw, VerifyError};
+use crate::{mac_bytes, required, sign_raw, signed_by_any, VerifyError};
 
 /// The signature header.
 pub const SIGNATURE_HEADER: &str = "linear-signature";
@@ -40,16 +40,12 @@ pub fn verify(
     tolerance: Duration,
 ) -> Result<(), VerifyError> {
     let value = required(signature, SIGNATURE_HEADER)?;
-    let signature = hex::decode(value)
-        .ok()
-        .filter(|bytes| bytes.len() == 32)
-        .ok_or(VerifyError::MalformedHeader {
-            header: SIGNATURE_HEADER,
-            reason: "expected 64 hex digits",
-        })?;
-    if !any_key_signs(secrets, &[body], &signature) {
-        return Err(VerifyError::SignatureMismatch);
-    }
+    let signature = mac_bytes(
+        hex::decode(value).ok(),
+        SIGNATURE_HEADER,
+        "expected 64 hex digits",
+    )?;
+    signed_by_any(secrets, &[body], &signature)?;
     check_timestamp_ms(webhook_timestamp(body)?, now_ms, tolerance)
 }
 

@@ -17,7 +17,7 @@
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine;
 
-use crate::{any_key_signs, required, sign_raw, VerifyError};
+use crate::{mac_bytes, required, sign_raw, signed_by_any, VerifyError};
 
 /// The signature header.
 pub const SIGNATURE_HEADER: &str = "x-shopify-hmac-sha256";
@@ -34,19 +34,12 @@ pub const TRIGGERED_AT_HEADER: &str = "x-shopify-triggered-at";
 /// `X-Shopify-Hmac-Sha256` value.
 pub fn verify(signature: Option<&str>, body: &[u8], secrets: &[&[u8]]) -> Result<(), VerifyError> {
     let value = required(signature, SIGNATURE_HEADER)?;
-    let signature = BASE64
-        .decode(value)
-        .ok()
-        .filter(|bytes| bytes.len() == 32)
-        .ok_or(VerifyError::MalformedHeader {
-            header: SIGNATURE_HEADER,
-            reason: "expected the base64 encoding of a 32-byte HMAC-SHA256",
-        })?;
-    if any_key_signs(secrets, &[body], &signature) {
-        Ok(())
-    } else {
-        Err(VerifyError::SignatureMismatch)
-    }
+    let signature = mac_bytes(
+        BASE64.decode(value).ok(),
+        SIGNATURE_HEADER,
+        "expected the base64 encoding of a 32-byte HMAC-SHA256",
+    )?;
+    signed_by_any(secrets, &[body], &signature)
 }
 
 /// The `X-Shopify-Hmac-Sha256` value Shopify would send.

@@ -14,7 +14,9 @@
 
 use std::time::Duration;
 
-use crate::{any_key_signs, check_timestamp, parse_timestamp, required, sign_raw, VerifyError};
+use crate::{
+    check_timestamp, mac_bytes, parse_timestamp, required, sign_raw, signed_by_any, VerifyError,
+};
 
 /// The timestamp header (Unix seconds, also signed).
 pub const TIMESTAMP_HEADER: &str = "x-slack-request-timestamp";
@@ -55,13 +57,11 @@ pub fn verify(
             header: SIGNATURE_HEADER,
             reason: "expected v0=<hex>",
         })?;
-    let signature = hex::decode(hex_signature)
-        .ok()
-        .filter(|bytes| bytes.len() == 32)
-        .ok_or(VerifyError::MalformedHeader {
-            header: SIGNATURE_HEADER,
-            reason: "expected 64 hex digits after v0=",
-        })?;
+    let signature = mac_bytes(
+        hex::decode(hex_signature).ok(),
+        SIGNATURE_HEADER,
+        "expected 64 hex digits after v0=",
+    )?;
     check_timestamp(timestamp, now, tolerance)?;
     let parts: [&[u8]; 5] = [
         VERSION.as_bytes(),
@@ -70,11 +70,7 @@ pub fn verify(
         b":",
         body,
     ];
-    if any_key_signs(secrets, &parts, &signature) {
-        Ok(())
-    } else {
-        Err(VerifyError::SignatureMismatch)
-    }
+    signed_by_any(secrets, &parts, &signature)
 }
 
 /// The `X-Slack-Signature` value Slack would send with `X-Slack-Request-Timestamp: <timestamp>`.
