@@ -118,9 +118,14 @@ enum Step {
 
 /// The state of a claim's lease.
 enum Lease {
+    /// Its sender is within the lease.
     Held,
+    /// Claimed, and no clock started yet.
     Unknown,
+    /// Its sender is gone: take over.
     Expired,
+    /// Its sender finished and wrote the outcome (`finish` writes "0" with the record).
+    Released,
 }
 
 /// Forwarding over a key-value store, a clock and a sender.
@@ -566,6 +571,7 @@ impl<'a, K: KeyValue, C: Clock, S: Sender> Dispatcher<'a, K, C, S> {
             _ => self.lease_state(&meta.id, &destination.name, n)?,
         };
         match lease {
+            Lease::Released => Ok(Step::Nothing),
             Lease::Held => Ok(Step::Busy),
             Lease::Unknown => {
                 let now = self.clock.now().unix_millis().to_string();
@@ -651,7 +657,10 @@ impl<'a, K: KeyValue, C: Clock, S: Sender> Dispatcher<'a, K, C, S> {
                 .ok()
                 .and_then(|t| t.parse::<i64>().ok())
             {
-                Some(0) | None => Lease::Expired,
+                // Released in the same batch as the outcome: the attempt is over, whatever a
+                // record read before it said (taking over here sent attempts twice).
+                Some(0) => Lease::Released,
+                None => Lease::Expired,
                 Some(started) => {
                     let age = self.clock.now().unix_millis().saturating_sub(started);
                     if age >= millis(self.tuning.lease) {

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use super::destinations::{self, Destination, DestinationName};
 use super::dispatch::{Dispatcher, Sender, Tuning};
+use super::keys;
 use super::ledger::{counts, dead_letters, Ledger};
 use super::policy::{Answer, Schedule};
 use super::records::State;
@@ -413,6 +414,39 @@ fn concurrent_dispatchers_send_each_attempt_once() {
     unique.sort();
     unique.dedup();
     assert_eq!(unique.len(), 30);
+}
+
+/// The race the bench found (two of three runs with four concurrent dispatch callers on Redis):
+/// a contender loses the claim, reads the delivery record before the winner wrote it, and reads
+/// the lease after the winner finished and released it ("0"). A released lease means the
+/// attempt is over, not that its sender died: the contender must not send attempt 2.
+#[test]
+fn a_contender_that_sees_the_released_lease_does_not_send_again() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let (kv, clock) = (MemoryKv::new(), ManualClock::at_unix(T0));
+    let (targets, schedule) = (one_destination(), Schedule::default());
+    let sender = Scripted::default();
+    let id = ingest(&kv, &clock, Provider::Github, "race", "push");
+    let name = &targets[0].name;
+    let (claim, lease) = (keys::claim(&id, name, 1), keys::lease(&id, name, 1));
+    let (claimed, released) = (AtomicBool::new(false), AtomicBool::new(false));
+    // Runs before each of the contender's operations: the winner claims just before the
+    // contender's claim, and has finished (released its lease, as `finish` does) just before
+    // the contender reads the lease.
+    let contender = FaultyKv::new(&kv, |op, key, _| {
+        if op == Op::Increment && key == claim && !claimed.swap(true, Ordering::SeqCst) {
+            kv.increment(&claim, 1).unwrap();
+        }
+        if op == Op::Get && key == lease && !released.swap(true, Ordering::SeqCst) {
+            kv.set(&lease, b"0").unwrap();
+        }
+        false
+    });
+    dispatcher(&contender, &clock, &sender, &targets, &schedule)
+        .dispatch_event(&id)
+        .unwrap();
+    assert!(claimed.load(Ordering::SeqCst) && released.load(Ordering::SeqCst));
+    assert_eq!(sender.sent(), [], "the winner's attempt was the only one");
 }
 
 /// A store that fails one chosen write of the outcome: the sender sent, then "died".
