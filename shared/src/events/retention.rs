@@ -4,7 +4,9 @@
 //!   removes `s - K` once it has answered ([`EventStore::prune_for`]). Every sequence number has
 //!   exactly one such request, so this needs no coordination and keeps the store at K events at
 //!   any ingestion rate (sequence numbers that failed or were deleted count until theirs comes
-//!   up). A sweep catches what such a request did not get to.
+//!   up). A sweep catches what such a request did not get to. Those requests also forget
+//!   expired tombstones (below), twice as fast as they make them, so no rate of pruning outruns
+//!   the sweeps' bounded steps.
 //! - **By age** (`retention_processed_days`, `retention_pending_days`): [`EventStore::sweep`]
 //!   walks up from the oldest sequence number, a bounded number of entries per call, removing
 //!   what has expired. The dispatch tick runs it (`POST /api/dispatch`, which `scripts/dev` and
@@ -86,6 +88,11 @@ struct Tombstone {
 /// How long a pruned event's delete claim outlives it, so that sweeps racing on it count it once.
 const CLAIM_GRACE: Duration = Duration::from_secs(60);
 
+/// The count rule forgets expired tombstones on every `TOMBS_EVERY`-th sequence number, up to
+/// `TOMBS_PER_CALL` of them: two per request on average, one per request is made.
+const TOMBS_EVERY: u64 = 8;
+const TOMBS_PER_CALL: usize = 16;
+
 /// How long a sweep keeps other sweeps away.
 const SWEEP_HOLD: Duration = Duration::from_secs(2);
 
@@ -125,13 +132,21 @@ impl<K: KeyValue, C: Clock> EventStore<K, C> {
         let Some(target) = seq.checked_sub(cap).filter(|target| *target >= 1) else {
             return Ok(false);
         };
-        match self.summary_at(target)? {
+        let pruned = match self.summary_at(target)? {
             Some(meta) => {
                 self.prune(&meta, PruneReason::MaxEvents, retention)?;
-                Ok(true)
+                true
             }
-            None => Ok(false),
+            None => false,
+        };
+        // Every pruned event leaves a tombstone; the requests that make them forget expired
+        // ones too (up to TOMBS_PER_CALL on every TOMBS_EVERY-th sequence number, so more than
+        // one per request on average), or sustained pruning faster than sweeps run would pile
+        // them up.
+        if seq.is_multiple_of(TOMBS_EVERY) {
+            self.sweep_tombstones(TOMBS_PER_CALL, self.clock.now(), &mut Swept::default())?;
         }
+        Ok(pruned)
     }
 
     /// Removes expired events and expired dedup records, reading at most `budget` of each.

@@ -718,6 +718,38 @@ fn the_count_cap_keeps_the_newest_k_and_a_pruned_delivery_is_still_a_duplicate()
     accepted(store.ingest(new_event(Provider::Github, "cap-0")));
 }
 
+/// Sustained pruning by count, faster than sweeps run (the bench: a sweep removes at most 100
+/// tombstones per tick, 20 a second at a 5 s tick): the requests that prune also forget
+/// expired tombstones, so what pruning leaves behind stays bounded without any sweep.
+#[test]
+fn count_pruning_alone_keeps_what_it_leaves_behind_bounded() {
+    let kv = MemoryKv::new();
+    let clock = ManualClock::at_unix(T0);
+    let store = EventStore::new(&kv, &clock);
+    let mut rules = retention(Some(5));
+    rules.dedup = Duration::ZERO;
+    let left = || {
+        kv.keys()
+            .iter()
+            .filter(|k| k.starts_with("events:tomb:") || k.starts_with("events:meta:"))
+            .count()
+    };
+    let mut most = 0;
+    // 50 deliveries a second for 200 s; a tombstone lives a minute (3,000 at this rate).
+    for n in 0..10_000 {
+        let meta = accepted(store.ingest(new_event(Provider::Github, &format!("s-{n}"))));
+        store.prune_for(meta.seq, &rules).unwrap();
+        clock.advance(Duration::from_millis(20));
+        if n % 100 == 0 {
+            most = most.max(left());
+        }
+    }
+    assert_eq!(pruned_count(&store, PruneReason::MaxEvents), 9_995);
+    // Without sweeps, tombstones used to pile up: 9,995 here.
+    assert!(most <= 3_000 + 5 + 64, "{most} tombstones and meta records");
+    assert!(left() <= 3_000 + 5 + 64, "{}", left());
+}
+
 #[test]
 fn age_rules_prune_processed_and_pending_events_and_leave_nothing_behind() {
     let kv = MemoryKv::new();
