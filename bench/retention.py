@@ -79,35 +79,48 @@ def sqlite_bytes(state: Path) -> int:
     return sum(p.stat().st_size for p in state.glob("sqlite_key_value.db*"))
 
 
-def probe_rate(spin: str, workdir: Path, backend: str, cfg: dict) -> tuple[float, float]:
-    """A throwaway app's closed-loop ingest throughput, and the open-loop rate taken from it."""
+def probe(spin: str, workdir: Path, backend: str, cfg: dict, cap: int) -> float:
+    """A throwaway app's closed-loop ingest throughput: uncapped (cap 0), or capped and already
+    full (seeded with `cap` events, so every delivery it takes prunes one)."""
+    tag = f"ret-{backend}-probe-{cap}"
     with layout.Servers() as servers:
-        state = workdir / f"ret-{backend}-probe"
+        state = workdir / tag
+        state.mkdir(parents=True, exist_ok=True)
         runtime_config = None
         if backend == "redis":
-            redis = layout.Redis(workdir, "ret-probe")
+            redis = layout.Redis(workdir, f"ret-probe-{cap}")
             servers.redis.append(redis)
+            if cap:
+                redis.seed(layout.this_checkout("current"), cap)
             runtime_config = redis.runtime_config()
-        server = servers.start(suite.spin_server(spin, f"ret-{backend}-probe", suite.APP_MANIFEST,
-                                                 "/healthz", workdir, state, runtime_config))
+        elif cap:
+            suite.seed_sqlite(cap, state / "sqlite_key_value.db")
+        server = servers.start(suite.spin_server(spin, tag, suite.APP_MANIFEST, "/healthz",
+                                                 workdir, state, runtime_config,
+                                                 variables={"retention_max_events": str(cap)}))
         result = suite.load(server.port, {"duration_ms": cfg["probe_ms"], "warmup_ms": 200},
                             cfg["probe_concurrency"], post_size=1024,
-                            run_id=f"ret-probe-{backend}-{int(time.time())}")
-    rate = max(5.0, result["rps"] * cfg["fraction"])
-    rate = round(min(rate, cfg.get("max_rate", rate)), 1)
-    return result["rps"], rate
+                            run_id=f"ret-probe-{backend}-{cap}-{int(time.time())}")
+        if cap and suite.app_stats(server.port)["total"]["total"] > cap + slack(cap):
+            suite.fail(f"retention {backend}: the capped probe app holds more than {cap} events")
+    return result["rps"]
 
 
 def measure_backend(spin: str, workdir: Path, backend: str, cfg: dict, stamp: str) -> dict:
     cap = cfg["cap"][backend]
     target = cap * cfg["multiple"]
-    capacity, rate = probe_rate(spin, workdir, backend, cfg)
+    capacity = probe(spin, workdir, backend, cfg, 0)
+    capped_capacity = probe(spin, workdir, backend, cfg, cap)
+    rate = max(5.0, capacity * cfg["fraction"])
+    rate = round(min(rate, cfg.get("max_rate", rate)), 1)
     chunk_ms = math.ceil(cap / rate * 1000)  # at least `cap` deliveries scheduled
-    suite.log(f"retention {backend}: a throwaway app ingested {capacity:.1f} req/s (closed loop, "
+    suite.log(f"retention {backend}: throwaway apps ingested {capacity:.1f} req/s uncapped and "
+              f"{capped_capacity:.1f} req/s capped and full (closed loop, "
               f"c={cfg['probe_concurrency']}); chunks of {cap:,} deliveries at {rate:g}/s "
               f"({chunk_ms / 1000:.1f} s each), listing at {cfg['list_rate']:g}/s beside them")
     out = {"backend": backend, "cap": cap, "target": target, "capacity_rps": capacity,
-           "rate": rate, "chunk_ms": chunk_ms, "variants": []}
+           "capped_capacity_rps": capped_capacity, "rate": rate, "chunk_ms": chunk_ms,
+           "variants": []}
     with layout.Servers() as servers:
         runs = []
         for v in variants(backend, cap):
@@ -349,7 +362,8 @@ def markdown(results: dict) -> str:
         memory_key = "used_memory" if b["backend"] == "redis" else "sqlite_bytes"
         memory_label = "Redis used_memory" if b["backend"] == "redis" else "SQLite file"
         out += ["", (f"#### {b['backend']}: cap {b['cap']:,}; {b['rate']:g} deliveries/s (half of "
-                f"{b['capacity_rps']:.0f}/s, a throwaway app's closed-loop maximum), "
+                f"{b['capacity_rps']:.0f}/s, an uncapped throwaway app's closed-loop maximum; "
+                f"a capped one, full, took {b.get('capped_capacity_rps', 0):.0f}/s), "
                 f"{b['chunk_ms'] / 1000:.1f} s per chunk"), "",
                 ("| variant | deliveries | events at the end | pruned | "
                 f"{memory_label} at the end MiB | growth over the second half | ingest p50 / "

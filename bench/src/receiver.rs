@@ -8,7 +8,7 @@
 //! in the body, `"delivery":"<id>"`, and the forwarder names it in `webhook-inbox-delivery-id`).
 //! `GET /stats` answers the tally as JSON; `GET /healthz` answers 200 (the suite's start probe).
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::convert::Infallible;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -32,6 +32,8 @@ pub struct Stats {
     pub unique: u64,
     /// Requests whose `webhook-id` had arrived before.
     pub duplicates: u64,
+    /// The first few of those: the id, and the `webhook-inbox-attempt` of every arrival.
+    pub duplicated: Vec<(String, Vec<String>)>,
     /// Requests whose Standard Webhooks signature did not verify (or was missing).
     pub bad_signature: u64,
     /// Requests whose body is not the delivery named by `webhook-inbox-delivery-id`.
@@ -55,8 +57,12 @@ pub struct Receiver {
 #[derive(Debug, Default)]
 struct Tally {
     stats: Stats,
-    seen: HashSet<String>,
+    /// Each id seen, with the attempt numbers it arrived as.
+    seen: HashMap<String, Vec<String>>,
 }
+
+/// How many duplicated ids [`Stats::duplicated`] lists.
+const DUPLICATES_LISTED: usize = 20;
 
 /// The parts of a forwarded request the receiver checks.
 #[derive(Debug, Clone, Copy)]
@@ -69,6 +75,8 @@ pub struct Forwarded<'a> {
     pub signature: Option<&'a str>,
     /// `webhook-inbox-delivery-id`
     pub delivery_id: Option<&'a str>,
+    /// `webhook-inbox-attempt`
+    pub attempt: Option<&'a str>,
     /// The body.
     pub body: &'a [u8],
 }
@@ -121,10 +129,19 @@ impl Receiver {
         stats.first_ms.get_or_insert(ms);
         stats.last_ms = Some(ms);
         let id = request.id.unwrap_or_default().to_owned();
-        if tally.seen.insert(id) {
+        let attempts = tally.seen.entry(id.clone()).or_default();
+        attempts.push(request.attempt.unwrap_or("?").to_owned());
+        let arrivals = attempts.clone();
+        if arrivals.len() == 1 {
             tally.stats.unique += 1;
         } else {
             tally.stats.duplicates += 1;
+            let listed = &mut tally.stats.duplicated;
+            if let Some(entry) = listed.iter_mut().find(|(listed_id, _)| *listed_id == id) {
+                entry.1 = arrivals;
+            } else if listed.len() < DUPLICATES_LISTED {
+                listed.push((id, arrivals));
+            }
         }
     }
 
@@ -170,6 +187,7 @@ async fn handle(
                     timestamp: header(standard::TIMESTAMP_HEADER),
                     signature: header(standard::SIGNATURE_HEADER),
                     delivery_id: header("webhook-inbox-delivery-id"),
+                    attempt: header("webhook-inbox-attempt"),
                     body: &body,
                 });
                 (200, Vec::new())
@@ -208,6 +226,7 @@ mod tests {
             timestamp: Some(timestamp),
             signature: Some(signature),
             delivery_id: Some("d-1"),
+            attempt: Some("1"),
             body,
         }
     }
@@ -237,6 +256,10 @@ mod tests {
         assert_eq!(stats.requests, 4);
         assert_eq!(stats.unique, 3);
         assert_eq!(stats.duplicates, 1);
+        assert_eq!(
+            stats.duplicated,
+            [("evt_1".to_owned(), vec!["1".to_owned(); 2])]
+        );
         assert_eq!(stats.bad_signature, 1);
         assert_eq!(stats.body_mismatch, 1);
         assert!(stats.first_ms.unwrap() <= stats.last_ms.unwrap());
