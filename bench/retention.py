@@ -79,7 +79,7 @@ def sqlite_bytes(state: Path) -> int:
     return sum(p.stat().st_size for p in state.glob("sqlite_key_value.db*"))
 
 
-def probe(spin: str, workdir: Path, backend: str, cfg: dict, cap: int) -> float:
+def probe(spin: str, workdir: Path, backend: str, cfg: dict, cap: int) -> dict:
     """A throwaway app's closed-loop ingest throughput: uncapped (cap 0), or capped and already
     full (seeded with `cap` events, so every delivery it takes prunes one)."""
     tag = f"ret-{backend}-probe-{cap}"
@@ -101,16 +101,28 @@ def probe(spin: str, workdir: Path, backend: str, cfg: dict, cap: int) -> float:
         result = suite.load(server.port, {"duration_ms": cfg["probe_ms"], "warmup_ms": 200},
                             cfg["probe_concurrency"], post_size=1024,
                             run_id=f"ret-probe-{backend}-{cap}-{int(time.time())}")
-        if cap and suite.app_stats(server.port)["total"]["total"] > cap + slack(cap):
-            suite.fail(f"retention {backend}: the capped probe app holds more than {cap} events")
-    return result["rps"]
+        if cap:
+            # Saturated, answers come faster than the prunes after them: how far over the cap
+            # the count got, and that it comes back (the correctness checks are the chunks').
+            right_after = suite.app_stats(server.port)["total"]["total"]
+            deadline = time.monotonic() + 10
+            settled = right_after
+            while settled > cap and time.monotonic() < deadline:
+                time.sleep(0.2)
+                settled = suite.app_stats(server.port)["total"]["total"]
+            suite.log(f"retention {backend}: capped probe app: {right_after:,} events right "
+                      f"after its load (cap {cap:,}), {settled:,} after "
+                      f"{10 - max(0.0, deadline - time.monotonic()):.1f}s")
+            result["events_right_after"], result["events_settled"] = right_after, settled
+    return result
 
 
 def measure_backend(spin: str, workdir: Path, backend: str, cfg: dict, stamp: str) -> dict:
     cap = cfg["cap"][backend]
     target = cap * cfg["multiple"]
-    capacity = probe(spin, workdir, backend, cfg, 0)
-    capped_capacity = probe(spin, workdir, backend, cfg, cap)
+    capacity = probe(spin, workdir, backend, cfg, 0)["rps"]
+    capped = probe(spin, workdir, backend, cfg, cap)
+    capped_capacity = capped["rps"]
     rate = max(5.0, capacity * cfg["fraction"])
     rate = round(min(rate, cfg.get("max_rate", rate)), 1)
     chunk_ms = math.ceil(cap / rate * 1000)  # at least `cap` deliveries scheduled
@@ -119,7 +131,9 @@ def measure_backend(spin: str, workdir: Path, backend: str, cfg: dict, stamp: st
               f"c={cfg['probe_concurrency']}); chunks of {cap:,} deliveries at {rate:g}/s "
               f"({chunk_ms / 1000:.1f} s each), listing at {cfg['list_rate']:g}/s beside them")
     out = {"backend": backend, "cap": cap, "target": target, "capacity_rps": capacity,
-           "capped_capacity_rps": capped_capacity, "rate": rate, "chunk_ms": chunk_ms,
+           "capped_capacity_rps": capped_capacity,
+           "capped_probe_events": [capped.get("events_right_after"), capped.get("events_settled")],
+           "rate": rate, "chunk_ms": chunk_ms,
            "variants": []}
     with layout.Servers() as servers:
         runs = []
