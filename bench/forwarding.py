@@ -468,7 +468,9 @@ def markdown(results: dict) -> str:
            ("none = no destination; one = one destination (`bench receive` on loopback, 200 at "
            "once). Both apps: every component in one `spin up`, the first attempt asked for "
            f"after each 202, a dispatch tick every {c['tick_s']:g} s; 1 KB GitHub deliveries; "
-           f"{per}."), "",
+           f"{per}. stored/s and delivered/s are over each cell's whole wall time (its warm-up and the "
+           "wait for its last answers included), so they sit below the offered rate where answers "
+           "queued."), "",
            "#### Webhook ingestion", "",
            ("| store | loop | c / rate | none req/s | none p50 ms | none p99 ms | one req/s | "
            "one p50 ms | one p99 ms | p99 one/none | one: stored/s | one: delivered/s |"),
