@@ -880,22 +880,6 @@ def markdown(results: dict) -> str:
     return "\n".join(out) + "\n"
 
 
-def report_only(results: dict) -> str:
-    """The report of an `--only store` run: the environment, the store tables, the targets."""
-    env = results["environment"]
-    out = [f"Run {env['date']} at commit `{env['commit']}` ({results['mode']} mode, store "
-           f"measurements only): {env['cpu']}, {env['cores']} cores, {env['memory_gib']} GiB, "
-           f"Linux {env['kernel']}; {env['spin']}; {env['rustc']}; {env['redis']}.",
-           markdown(results), "### Targets", "", "| target | measured | limit | result |",
-           "|---|---|---|---|"]
-    for t in results["targets"]:
-        verdict = "PASS" if t["pass"] else "MISS"
-        out.append(f"| {t['target']} | {t['detail']} (ratio {t['measured']:g}) | "
-                   f"{t['limit']:g} | {verdict} |" if t.get("ratio") else
-                   f"| {t['target']} | {t['detail']} | {t['limit']:,} | {verdict} |")
-    return "\n".join(out) + "\n"
-
-
 def measure(spin: str, workdir: Path, mode: str, baseline: Build | None, info: dict,
             commit: str) -> dict:
     """Everything above, for the current build and (if measured) the baseline."""

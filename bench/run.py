@@ -11,11 +11,23 @@ side by side in one run against three baselines:
           change bought (bench/layout.py: listing and ingestion before/after, store operations
           per request, concurrent copies of one delivery).
 
+Two steps measure the app against itself, each configuration side by side in one run:
+
+  forwarding  (bench/forwarding.py, issue 16) webhook ingestion with one healthy destination
+              (`bench receive`, bench/src/receiver.rs) against none; forwarding throughput after
+              each ingest and when dispatch ticks drain a backlog; every event delivered once;
+  retention   (bench/retention.py, issue 17) ingestion well past `retention_max_events`, on
+              SQLite and Redis, against the same cells without a cap: the event count and Redis
+              memory as ingestion proceeds, ingest and listing latency while pruning runs.
+
+Their correctness checks (every event delivered exactly once; the store within its cap) fail a
+smoke run as well as a full one: they are not timings.
+
 Throughput comes from the closed-loop generator; latency targets from the open-loop one (a
 constant arrival rate, latency from each request's scheduled send): bench/src/load.rs.
 
-Run it with `./scripts/bench.sh` (full, ~15 minutes on 2 cores after the builds) or `./scripts/bench.sh --smoke`
-(a short functional pass the test command runs: every measurement once, tiny, no targets judged).
+Run it with `./scripts/bench.sh` (full, ~30 minutes on 2 cores after the builds) or
+`./scripts/bench.sh --smoke` (a short functional pass the test command runs: every measurement once, tiny, no targets judged).
 Results: out/bench/results.json (raw) and out/bench/report.md (the tables BENCHMARKS.md quotes).
 Standard library only, so it runs from a fresh clone with nothing but python3.
 """
@@ -44,6 +56,8 @@ from pathlib import Path
 # this file runs as the main program.
 sys.modules.setdefault("run", sys.modules[__name__])
 import layout  # noqa: E402  (after the line above, on purpose)
+import forwarding  # noqa: E402  (bench/forwarding.py: issue 16's measurements)
+import retention  # noqa: E402  (bench/retention.py: issue 17's bounded store)
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -197,7 +211,9 @@ def app_env() -> dict[str, str]:
 
 def spin_server(spin: str, name: str, manifest: Path, probe: str, workdir: Path,
                 state_dir: Path, runtime_config: Path | None = None,
-                extra: list[str] | None = None) -> Server:
+                extra: list[str] | None = None,
+                variables: dict[str, str] | None = None) -> Server:
+    """`spin up` of manifest; `variables` (name: value) are set as SPIN_VARIABLE_<NAME>."""
     def argv(port: int) -> list[str]:
         args = [spin, "up", "--from", str(manifest), "--listen", f"127.0.0.1:{port}",
                 "--state-dir", str(state_dir), "--log-dir", str(workdir / f"{name}-logs"),
@@ -205,7 +221,33 @@ def spin_server(spin: str, name: str, manifest: Path, probe: str, workdir: Path,
         if runtime_config:
             args += ["--runtime-config-file", str(runtime_config)]
         return args
-    return Server(name, argv, probe, workdir, app_env())
+    env = app_env()
+    env.update({f"SPIN_VARIABLE_{key.upper()}": value for key, value in (variables or {}).items()})
+    return Server(name, argv, probe, workdir, env)
+
+
+def api(port: int, method: str, path: str, timeout: float = 60.0) -> tuple[int, dict]:
+    """One authenticated API request (no body); its status and JSON answer ({} if none)."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        conn.request(method, path, headers={"authorization": f"Bearer {API_TOKEN}",
+                                            "accept": "application/json"})
+        response = conn.getresponse()
+        data = response.read()
+    finally:
+        conn.close()
+    try:
+        return response.status, (json.loads(data) if data else {})
+    except ValueError:
+        return response.status, {"raw": data[:300].decode("utf-8", "replace")}
+
+
+def app_stats(port: int) -> dict:
+    """GET /api/stats (the app's counters: events, pruned, forwarding)."""
+    status, body = api(port, "GET", "/api/stats")
+    if status != 200:
+        fail(f"GET /api/stats on port {port} answered {status}: {body}")
+    return body
 
 
 def native_server(workdir: Path, db: Path) -> Server:
@@ -684,7 +726,12 @@ def targets(results: dict, cfg: dict) -> list[dict]:
             check(f"listing p99 at {large['events']:,} <= 1.5x at {small['events']:,} ({backend})",
                   r, 1.5, r <= 1.5,
                   f"{large['list']['p99_ms']:.2f} vs {small['list']['p99_ms']:.2f} ms")
-    return checks + layout.targets(results)
+    return checks + step_targets(results)
+
+
+def step_targets(results: dict) -> list[dict]:
+    """The targets of steps 9 to 11 (their own modules), of whichever ran."""
+    return layout.targets(results) + forwarding.targets(results) + retention.targets(results)
 
 
 def markdown(results: dict) -> str:
@@ -767,6 +814,8 @@ def markdown(results: dict) -> str:
                    f"{row['ingest']['rps']:,.0f} | {row['ingest']['p99_ms']:.1f} |")
     out += shim.markdown(results.get("shim") or {})
     out.append(layout.markdown(results))
+    out.append(forwarding.markdown(results))
+    out.append(retention.markdown(results))
     out += ["### Targets", "", "| target | measured | limit | result |", "|---|---|---|---|"]
     for t in results["targets"]:
         out.append(f"| {t['target']} | {t['detail']} (ratio {t['measured']:g}) "
@@ -774,6 +823,37 @@ def markdown(results: dict) -> str:
                    if t.get("ratio", t["limit"] < 100) else
                    f"| {t['target']} | {t['detail']} | {t['limit']:,} | "
                    f"{'PASS' if t['pass'] else 'MISS'} |")
+    return "\n".join(out) + "\n"
+
+
+STEPS_ONLY = ("store", "forwarding", "retention")
+
+
+def only_steps(text: str | None) -> set[str] | None:
+    """--only's comma-separated steps, or None (every step)."""
+    if text is None:
+        return None
+    wanted = {part.strip() for part in text.split(",") if part.strip()}
+    unknown = wanted - set(STEPS_ONLY)
+    if not wanted or unknown:
+        fail(f"--only takes a comma-separated list of {', '.join(STEPS_ONLY)}; got {text!r}")
+    return wanted
+
+
+def report_only(results: dict) -> str:
+    """The report of an --only run: the environment, the steps' tables, their targets."""
+    env = results["environment"]
+    out = [f"Run {env['date']} at commit `{env['commit']}` ({results['mode']} mode, only "
+           f"{', '.join(results['only'])}): {env['cpu']}, {env['cores']} cores, "
+           f"{env['memory_gib']} GiB, Linux {env['kernel']}; {env['spin']}; {env['rustc']}; "
+           f"{env['redis']}.",
+           layout.markdown(results), forwarding.markdown(results), retention.markdown(results),
+           "### Targets", "", "| target | measured | limit | result |", "|---|---|---|---|"]
+    for t in results["targets"]:
+        verdict = "PASS" if t["pass"] else "MISS"
+        out.append(f"| {t['target']} | {t['detail']} (ratio {t['measured']:g}) | "
+                   f"{t['limit']:g} | {verdict} |" if t.get("ratio") else
+                   f"| {t['target']} | {t['detail']} | {t['limit']:,} | {verdict} |")
     return "\n".join(out) + "\n"
 
 
@@ -789,10 +869,12 @@ def main() -> None:
                              f"{layout.DEFAULT_BASELINE[:7]}, the layout before issue 19; "
                              "'none' to skip). Built under out/bench-baseline/ on first use; a "
                              "smoke run uses it only if already built, unless REV is given")
-    parser.add_argument("--only", choices=["store"], default=None,
-                        help="store: only the store measurements (step 9: before/after, store "
-                             "operations, concurrent copies), after the builds")
+    parser.add_argument("--only", default=None, metavar="STEP[,STEP]",
+                        help="only these steps, after the builds: store (step 9: before/after, "
+                             "store operations, concurrent copies), forwarding (step 10, issue "
+                             "16), retention (step 11, issue 17)")
     args = parser.parse_args()
+    only = only_steps(args.only)
     cfg = SMOKE if args.smoke else FULL
     spin = os.environ.get("SPIN_BIN") or shutil.which("spin")
     if not spin:
@@ -801,44 +883,62 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     mode = "smoke" if args.smoke else "full"
 
+    def wanted(step: str) -> bool:
+        return only is None or step in only
+
     results: dict = {"mode": mode, "config": cfg}
+    if only:
+        results["only"] = sorted(only)
+    baseline_info: dict = {"measured": False, "reason": "not run"}
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
         workdir = Path(tmp)
-        section("1/9 environment")
+        section("1/11 environment")
         results["environment"] = environment(spin)
         for key, value in results["environment"].items():
             log(f"{key}: {value}")
-        section("2/9 build")
+        section("2/11 build")
         if args.skip_build:
             log("skipped (--skip-build)")
         else:
             build(spin)
-        baseline, baseline_info = layout.prepare_baseline(
-            spin, args.baseline_rev or layout.DEFAULT_BASELINE, smoke=args.smoke,
-            explicit=args.baseline_rev is not None, skip_build=args.skip_build)
-        if args.only:
+        if wanted("store"):
+            baseline, baseline_info = layout.prepare_baseline(
+                spin, args.baseline_rev or layout.DEFAULT_BASELINE, smoke=args.smoke,
+                explicit=args.baseline_rev is not None, skip_build=args.skip_build)
+        if only:
             log(f"steps 3-8 skipped (--only {args.only})")
         else:
-            section("3/9 size")
+            section("3/11 size")
             results["sizes"] = sizes(spin, workdir)
-            section(f"4/9 cold start ({cfg['launches']} launches each, interleaved)")
+            section(f"4/11 cold start ({cfg['launches']} launches each, interleaved)")
             results["cold_start"] = cold_starts(spin, cfg, workdir)
-            section("5/9 throughput (closed loop), latency and memory")
+            section("5/11 throughput (closed loop), latency and memory")
             results["throughput"], results["memory"], results["hey"] = throughput(spin, cfg,
                                                                                   workdir)
-            section("6/9 probe latency (open loop, rates from the closed loop's throughput)")
+            section("6/11 probe latency (open loop, rates from the closed loop's throughput)")
             results["open_loop"] = open_loop_probes(spin, cfg, workdir, results["throughput"])
-            section("7/9 scaling with stored events")
+            section("7/11 scaling with stored events")
             results["scaling"] = scaling(spin, cfg, workdir)
-            section("8/9 under the containerd shim (bench/shim.py)")
+            section("8/11 under the containerd shim (bench/shim.py)")
             results["shim"] = shim.measure(cfg["shim"], workdir)
-        section("9/9 store layout before/after, store operations, concurrent copies")
-        results["layout"] = layout.measure(spin, workdir, mode, baseline, baseline_info,
-                                           results["environment"]["commit"])
+        if wanted("store"):
+            section("9/11 store layout before/after, store operations, concurrent copies")
+            results["layout"] = layout.measure(spin, workdir, mode, baseline, baseline_info,
+                                               results["environment"]["commit"])
+        if wanted("forwarding"):
+            section("10/11 forwarding: one destination against none, throughput "
+                    "(bench/forwarding.py)")
+            results["forwarding"] = forwarding.measure(spin, workdir, mode)
+        if wanted("retention"):
+            section("11/11 a bounded store: ingesting past retention_max_events "
+                    "(bench/retention.py)")
+            results["retention"] = retention.measure(spin, workdir, mode)
 
-    results["targets"] = targets(results, cfg) if not args.only else layout.targets(results)
+    results["targets"] = targets(results, cfg) if not only else step_targets(results)
+    failed = forwarding.failures(results) + retention.failures(results)
+    results["failures"] = failed
     (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
-    report = markdown(results) if not args.only else layout.report_only(results)
+    report = markdown(results) if not only else report_only(results)
     (out / "report.md").write_text(report)
 
     section("summary")
@@ -850,14 +950,22 @@ def main() -> None:
                if row["list"]["errors"] or row["ingest"]["errors"]
                or not row["list"]["requests"] or not row["ingest"]["requests"]]
     broken += [x for x in results.get("open_loop", []) if x["errors"] or not x["requests"]]
-    broken += layout.broken(results)
+    broken += layout.broken(results) + forwarding.broken(results) + retention.broken(results)
     missed = [t for t in results["targets"] if not t["pass"]]
     print(f"results: {out / 'results.json'}, {out / 'report.md'}")
+    if failed:
+        fail(f"{len(failed)} correctness check(s) failed:\n  " + "\n  ".join(failed))
     if broken:
         fail(f"{len(broken)} measurement(s) had errors or no answers: see the tables above")
-    if not baseline_info.get("measured"):
+    if wanted("store") and not baseline_info.get("measured"):
         layout.warn(f"bench: the before/after store figures were NOT measured "
                     f"({baseline_info.get('reason')}); only the current build's were.")
+    if results.get("forwarding"):
+        print("bench: forwarding checks passed: every stored event reached the destination "
+              "exactly once, signed and unaltered, and the app's counters agree")
+    if results.get("retention"):
+        print("bench: retention checks passed: the store stayed within its cap, and every "
+              "accepted delivery is an event or counted as pruned")
     if args.smoke:
         print("bench (smoke): every measurement ran without errors; targets are not judged on a "
               "smoke run.")

@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
 # The benchmark suite, one command:
 #   ./scripts/bench.sh [--smoke] [--skip-build] [--out DIR] [--baseline-rev REV|none]
+#                      [--only store,forwarding,retention]
 #
 # Builds the app, Spin's hello-world baseline and the native baseline, then measures size, cold
 # start, throughput (closed loop), latency (open loop), memory and scaling side by side, and the
 # event store against a previous revision (default 518f819, the layout before issue 19: built
-# once under out/bench-baseline/, about 10 minutes on 2 cores). bench/run.py and bench/layout.py
-# say how. Full run: about 15 minutes on 2 cores after the builds; --smoke: about a minute, every
-# measurement once, the before/after part only if the baseline is already built (or REV is
-# given). Needs: spin (SPIN_BIN or PATH), cargo, git, python3; optional: docker-registry
+# once under out/bench-baseline/, about 10 minutes on 2 cores), forwarding to one destination
+# against none (issue 16) and a store capped by retention against an uncapped one (issue 17).
+# bench/run.py, bench/layout.py, bench/forwarding.py and bench/retention.py say how. Full run:
+# about 30 minutes on 2 cores after the builds; --smoke: about two minutes, every measurement
+# once, the before/after part only if the baseline is already built (or REV is given); its
+# forwarding and retention correctness checks fail it like errors do. Needs: spin (SPIN_BIN or PATH), cargo, git, python3; optional: docker-registry
 # (artifact size), redis-server + redis-cli (Redis cells), hey (cross-check). Results: out/bench/.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."

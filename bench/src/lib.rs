@@ -6,7 +6,8 @@
 //!   SQLite file or Redis, so scaling runs start at 100 000 events in seconds;
 //! - [`load`]: the load generator (unique signed deliveries per request), closed or open loop;
 //! - [`copies`]: concurrent copies of one delivery, over one or more replicas;
-//! - [`opcount`]: store operations per request, counted natively.
+//! - [`opcount`]: store operations per request, counted natively;
+//! - [`receiver`]: a forwarding destination that answers 200 and counts what arrived.
 #![forbid(unsafe_code)]
 
 pub mod copies;
@@ -14,5 +15,6 @@ pub mod delivery;
 pub mod load;
 pub mod native;
 pub mod opcount;
+pub mod receiver;
 pub mod seed;
 pub mod sqlite_kv;

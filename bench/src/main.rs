@@ -8,6 +8,8 @@
 //!              [--rate REQ_PER_S]   (open loop: constant arrival rate, C = most in flight)
 //! bench copies --ports P[,P...] --run ID [--copies 50] [--rounds 10] [--size BYTES] [--pause-ms MS]
 //! bench count  --db FILE [--events 60]   (store operations per request, counted natively)
+//! bench receive --listen 127.0.0.1:9000 --secret whsec_...   (a forwarding destination:
+//!              200 to every POST; GET /stats counts what arrived)
 //! ```
 
 use std::collections::HashMap;
@@ -19,9 +21,10 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 use bench::load::{self, Target};
 use bench::native::{self, NativeApp};
+use bench::receiver::Receiver;
 use bench::seed;
 use bench::sqlite_kv::SqliteKv;
-use bench::{copies, opcount};
+use bench::{copies, opcount, receiver};
 
 fn main() -> Result<()> {
     let mut args = std::env::args().skip(1);
@@ -33,8 +36,9 @@ fn main() -> Result<()> {
         "load" => run_load(&options),
         "copies" => run_copies(&options),
         "count" => run_count(&options),
+        "receive" => run_receive(&options),
         _ => bail!(
-            "usage: bench (native | seed | load | copies | count) [--option value]... \
+            "usage: bench (native | seed | load | copies | count | receive) [--option value]... \
              (see src/main.rs)"
         ),
     }
@@ -92,6 +96,23 @@ fn run_native(options: &Options) -> Result<()> {
         let listener = tokio::net::TcpListener::bind(&listen).await?;
         eprintln!("native: serving http://{listen}");
         native::serve(listener, app).await
+    })?;
+    Ok(())
+}
+
+fn run_receive(options: &Options) -> Result<()> {
+    let listen = options.required("listen")?.to_owned();
+    let receiver = Arc::new(
+        Receiver::new(options.required("secret")?).context("--secret must be whsec_<base64>")?,
+    );
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_io()
+        .build()?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(&listen).await?;
+        eprintln!("receive: listening on http://{listen}");
+        receiver::serve(listener, receiver).await
     })?;
     Ok(())
 }
