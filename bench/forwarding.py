@@ -96,20 +96,7 @@ def app(spin: str, workdir: Path, servers: layout.Servers, backend: str, name: s
         variables: dict[str, str], seed: int = 0) -> suite.Server:
     """One `spin up` of this checkout on its own store (its own redis-server on Redis),
     optionally with `seed` events already stored."""
-    state = workdir / f"fwd-{backend}-{name}"
-    state.mkdir(parents=True, exist_ok=True)
-    runtime_config = None
-    if backend == "redis":
-        redis = layout.Redis(workdir, f"fwd-{name}")
-        servers.redis.append(redis)
-        if seed:
-            redis.seed(layout.this_checkout("current"), seed)
-        runtime_config = redis.runtime_config()
-    elif seed:
-        suite.seed_sqlite(seed, state / "sqlite_key_value.db")
-    return servers.start(suite.spin_server(spin, f"fwd-{backend}-{name}", suite.APP_MANIFEST,
-                                           "/healthz", workdir, state, runtime_config,
-                                           variables=variables))
+    return servers.app(spin, workdir, backend, f"fwd-{backend}-{name}", variables, seed)[0]
 
 
 class Ticker:

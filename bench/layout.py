@@ -266,6 +266,26 @@ class Servers:
         server.start()
         return server
 
+    def app(self, spin: str, workdir: Path, backend: str, name: str, variables: dict[str, str],
+            seed: int = 0) -> tuple[suite.Server, "Redis | None", Path]:
+        """Starts one `spin up` of this checkout (every component) on its own store: SQLite in
+        its own state directory, or its own redis-server; `seed` events stored first. Returns
+        the server, its redis-server (None on SQLite) and its state directory."""
+        state = workdir / name
+        state.mkdir(parents=True, exist_ok=True)
+        runtime_config, redis = None, None
+        if backend == "redis":
+            redis = Redis(workdir, name)
+            self.redis.append(redis)
+            if seed:
+                redis.seed(this_checkout("current"), seed)
+            runtime_config = redis.runtime_config()
+        elif seed:
+            suite.seed_sqlite(seed, state / "sqlite_key_value.db")
+        server = self.start(suite.spin_server(spin, name, suite.APP_MANIFEST, "/healthz", workdir,
+                                              state, runtime_config, variables=variables))
+        return server, redis, state
+
     def __enter__(self):
         return self
 

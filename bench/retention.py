@@ -86,20 +86,8 @@ def probe(spin: str, workdir: Path, backend: str, cfg: dict, cap: int) -> dict:
     full (seeded with `cap` events, so every delivery it takes prunes one)."""
     tag = f"ret-{backend}-probe-{cap}"
     with layout.Servers() as servers:
-        state = workdir / tag
-        state.mkdir(parents=True, exist_ok=True)
-        runtime_config = None
-        if backend == "redis":
-            redis = layout.Redis(workdir, f"ret-probe-{cap}")
-            servers.redis.append(redis)
-            if cap:
-                redis.seed(layout.this_checkout("current"), cap)
-            runtime_config = redis.runtime_config()
-        elif cap:
-            suite.seed_sqlite(cap, state / "sqlite_key_value.db")
-        server = servers.start(suite.spin_server(spin, tag, suite.APP_MANIFEST, "/healthz",
-                                                 workdir, state, runtime_config,
-                                                 variables={"retention_max_events": str(cap)}))
+        server, _, _ = servers.app(spin, workdir, backend, tag, {"retention_max_events": str(cap)},
+                                   seed=cap)
         result = suite.load(server.port, {"duration_ms": cfg["probe_ms"], "warmup_ms": 200},
                             cfg["probe_concurrency"], post_size=1024,
                             run_id=f"ret-probe-{backend}-{cap}-{int(time.time())}")
@@ -142,19 +130,11 @@ def measure_backend(spin: str, workdir: Path, backend: str, cfg: dict, stamp: st
         runs = []
         for v in variants(backend, cap):
             tag = v["name"].replace(", ", "-").replace(" ", "")
-            state = workdir / f"ret-{backend}-{tag}"
-            state.mkdir(parents=True, exist_ok=True)
             variables = {"retention_max_events": str(v["max_events"])}
             if v["dedup_days"] is not None:
                 variables["retention_dedup_days"] = str(v["dedup_days"])
-            runtime_config, redis = None, None
-            if backend == "redis":
-                redis = layout.Redis(workdir, f"ret-{tag}")
-                servers.redis.append(redis)
-                runtime_config = redis.runtime_config()
-            server = servers.start(suite.spin_server(spin, f"ret-{backend}-{tag}",
-                                                     suite.APP_MANIFEST, "/healthz", workdir,
-                                                     state, runtime_config, variables=variables))
+            server, redis, state = servers.app(spin, workdir, backend, f"ret-{backend}-{tag}",
+                                               variables)
             runs.append({**v, "server": server, "redis": redis, "state": state,
                          "ingested": 0, "chunks": [],
                          "ticker": forwarding.Ticker(server.port, cfg["tick_s"])})
