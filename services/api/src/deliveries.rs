@@ -4,6 +4,7 @@
 //! the forwarder component sends. After a replay the forwarder is asked to send at once
 //! (`forward_dispatch_url`); if that fails, the next dispatch tick sends it.
 
+use api_contract::serve::{event_not_found, path_event_id};
 use api_contract::{
     DeadLetterPage, Deliveries, Delivery, DeliveryAttempt, DeliveryState, ReplayRequest,
 };
@@ -101,12 +102,9 @@ impl<K: KeyValue, V: Variables, C: Clock, P: Poke> Api<K, V, C, P> {
     }
 
     fn load_meta(&self, ctx: &RequestContext) -> Result<EventMeta, Problem> {
-        let raw = ctx.param("id").unwrap_or_default();
-        let not_found = || Problem::of(ProblemKind::NotFound, format!("there is no event {raw}"));
-        let id = EventId::parse(raw).map_err(|error| {
-            not_found().with_error(FieldError::new("path:id", error.to_string()))
-        })?;
-        self.event_store().meta(&id)?.ok_or_else(not_found)
+        self.event_store()
+            .meta(&path_event_id(ctx)?)?
+            .ok_or_else(|| event_not_found(ctx))
     }
 }
 

@@ -4,7 +4,8 @@
 
 use std::cell::RefCell;
 
-use api_contract::{EventPage, HttpMethod, Operation};
+use api_contract::serve::{event_not_found, path_event_id};
+use api_contract::{EventPage, Operation};
 use shared::build_info::BuildInfo;
 use shared::clock::Clock;
 use shared::config::{self, names, ConfigError, LogLevel, Retention, Variables};
@@ -52,12 +53,7 @@ impl<K, V, C, P> std::fmt::Debug for Api<K, V, C, P> {
 impl<K: KeyValue, V: Variables, C: Clock, P: Poke> Api<K, V, C, P> {
     /// The component over a store, variables, a clock and a way to ask the forwarder.
     pub fn new(store: K, vars: V, clock: C, poke: P) -> Self {
-        let router = Operation::ALL
-            .iter()
-            .filter_map(|op| Some((op, Self::handler(*op)?)))
-            .fold(Router::new(), |router, (op, handler)| {
-                router.route(op.route(), method(op.method()), handler)
-            });
+        let router = api_contract::serve::router(Self::handler);
         // The pod's probes: operational, unauthenticated, and not part of the API contract.
         let router = probes::route(router);
         Self {
@@ -175,7 +171,7 @@ impl<K: KeyValue, V: Variables, C: Clock, P: Poke> Api<K, V, C, P> {
                 "/status",
                 "cannot change from processed to pending",
             ))),
-            StatusChange::Gone => Err(not_found(ctx)),
+            StatusChange::Gone => Err(event_not_found(ctx)),
         }
     }
 
@@ -221,11 +217,9 @@ impl<K: KeyValue, V: Variables, C: Clock, P: Poke> Api<K, V, C, P> {
 
     /// The event named by the path, or 404.
     fn load(&self, ctx: &RequestContext) -> Result<StoredEvent, Problem> {
-        let raw = ctx.param("id").unwrap_or_default();
-        let id = EventId::parse(raw).map_err(|error| {
-            not_found(ctx).with_error(FieldError::new("path:id", error.to_string()))
-        })?;
-        self.event_store().get(&id)?.ok_or_else(|| not_found(ctx))
+        self.event_store()
+            .get(&path_event_id(ctx)?)?
+            .ok_or_else(|| event_not_found(ctx))
     }
 
     fn respond_with(&self, event: StoredEvent, status: StatusCode) -> Result<Response, Problem> {
@@ -234,16 +228,6 @@ impl<K: KeyValue, V: Variables, C: Clock, P: Poke> Api<K, V, C, P> {
             .with_header("content-type", "application/json")
             .with_header("cache-control", "no-store")
             .with_header("etag", &tag))
-    }
-}
-
-/// The router's method for a contract method.
-fn method(method: HttpMethod) -> Method {
-    match method {
-        HttpMethod::Get => Method::GET,
-        HttpMethod::Post => Method::POST,
-        HttpMethod::Patch => Method::PATCH,
-        HttpMethod::Delete => Method::DELETE,
     }
 }
 
@@ -257,13 +241,6 @@ fn render(event: StoredEvent) -> Result<(Vec<u8>, String), Problem> {
     })?;
     let tag = etag(&body);
     Ok((body, tag))
-}
-
-fn not_found(ctx: &RequestContext) -> Problem {
-    Problem::of(
-        ProblemKind::NotFound,
-        format!("there is no event {}", ctx.param("id").unwrap_or_default()),
-    )
 }
 
 /// A merge patch of an event: only `status`, only as a string. `None` means "no change".

@@ -6,7 +6,8 @@
 
 use std::cell::RefCell;
 
-use api_contract::{DispatchReport, HttpMethod, Operation, Server};
+use api_contract::serve::{event_not_found, path_event_id};
+use api_contract::{DispatchReport, Operation, Server};
 use shared::auth;
 use shared::build_info::BuildInfo;
 use shared::clock::Clock;
@@ -16,12 +17,12 @@ use shared::forwarding::allowed;
 use shared::forwarding::dispatch::{Dispatcher, Sender};
 use shared::forwarding::{destinations, policy, Tuning};
 use shared::http::{
-    accepts_json, json, BodyPolicy, Handler, Head, Method, Request, RequestContext, Response,
-    Router, Service, StatusCode,
+    accepts_json, json, BodyPolicy, Handler, Head, Request, RequestContext, Response, Router,
+    Service, StatusCode,
 };
 use shared::kv::KeyValue;
 use shared::probes::{self, Probed};
-use shared::problem::{FieldError, Problem, ProblemKind};
+use shared::problem::{Problem, ProblemKind};
 
 use crate::config::Settings;
 
@@ -48,12 +49,7 @@ impl<K, V, C, S> std::fmt::Debug for Forwarder<K, V, C, S> {
 impl<K: KeyValue, V: Variables, C: Clock, S: Sender> Forwarder<K, V, C, S> {
     /// The component over a store, variables, a clock and a sender.
     pub fn new(store: K, vars: V, clock: C, sender: S) -> Self {
-        let router = Operation::ALL
-            .iter()
-            .filter_map(|op| Some((op, Self::handler(*op)?)))
-            .fold(Router::new(), |router, (op, handler)| {
-                router.route(op.route(), method(op.method()), handler)
-            });
+        let router = api_contract::serve::router(Self::handler);
         Self {
             store,
             vars,
@@ -132,7 +128,7 @@ impl<K: KeyValue, V: Variables, C: Clock, S: Sender> Forwarder<K, V, C, S> {
     /// Without destinations nothing is read: the webhook component asks after every delivery.
     fn dispatch_event(&self, ctx: &RequestContext, _: Request) -> Result<Response, Problem> {
         if self.settings()?.destinations.is_empty() {
-            event_id(ctx)?;
+            path_event_id(ctx)?;
         } else {
             let meta = self.load(ctx)?;
             self.later.replace(Some(meta.id));
@@ -142,37 +138,15 @@ impl<K: KeyValue, V: Variables, C: Clock, S: Sender> Forwarder<K, V, C, S> {
 
     /// The event named by the path, or 404.
     fn load(&self, ctx: &RequestContext) -> Result<EventMeta, Problem> {
-        let id = event_id(ctx)?;
         EventStore::new(&self.store, &self.clock)
-            .meta(&id)?
-            .ok_or_else(|| not_found(id.as_str()))
+            .meta(&path_event_id(ctx)?)?
+            .ok_or_else(|| event_not_found(ctx))
     }
-}
-
-fn not_found(raw: &str) -> Problem {
-    Problem::of(ProblemKind::NotFound, format!("there is no event {raw}"))
-}
-
-/// The path's event id, or 404 naming what is wrong with it.
-fn event_id(ctx: &RequestContext) -> Result<EventId, Problem> {
-    let raw = ctx.param("id").unwrap_or_default();
-    EventId::parse(raw)
-        .map_err(|error| not_found(raw).with_error(FieldError::new("path:id", error.to_string())))
 }
 
 fn misconfigured(error: ConfigError) -> Problem {
     tracing::error!(variable = error.variable(), error = %error, "forwarding misconfigured");
     Problem::of(ProblemKind::Misconfigured, error.to_string()).with_retry_after(60)
-}
-
-/// The router's method for a contract method.
-fn method(method: HttpMethod) -> Method {
-    match method {
-        HttpMethod::Get => Method::GET,
-        HttpMethod::Post => Method::POST,
-        HttpMethod::Patch => Method::PATCH,
-        HttpMethod::Delete => Method::DELETE,
-    }
 }
 
 impl<K: KeyValue, V: Variables, C: Clock, S: Sender> Service for Forwarder<K, V, C, S> {

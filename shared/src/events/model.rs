@@ -340,6 +340,27 @@ pub struct NewEvent {
     pub json: Box<RawValue>,
 }
 
+#[cfg(any(test, feature = "testing"))]
+impl NewEvent {
+    /// For tests: a JSON delivery `{"id": delivery, "type": kind}` of `provider`, typed `kind`,
+    /// with no kept headers. Panics on an invalid delivery id or type (test input).
+    #[allow(clippy::expect_used)]
+    pub fn example(provider: Provider, delivery: &str, kind: &str) -> Self {
+        let body = serde_json::json!({"id": delivery, "type": kind}).to_string();
+        Self {
+            provider,
+            delivery_id: DeliveryId::parse(delivery).expect("a test delivery id"),
+            event_type: Some(EventType::parse(kind).expect("a test event type")),
+            action: None,
+            source: None,
+            headers: BTreeMap::new(),
+            content_type: "application/json".into(),
+            raw_body: body.clone(),
+            json: RawValue::from_string(body).expect("JSON"),
+        }
+    }
+}
+
 /// The small, mutable part of a stored event: what listings read. Written twice, atomically: as
 /// the meta record (the commit point, read by id) and as the event's index entry (read by
 /// listings, one record per listed event).

@@ -13,9 +13,7 @@ use super::policy::{Answer, Schedule};
 use super::records::State;
 use super::signing;
 use crate::clock::{Clock, ManualClock};
-use crate::events::{
-    DeliveryId, EventId, EventStore, EventType, Ingested, NewEvent, Provider, StoredEvent,
-};
+use crate::events::{EventId, EventStore, Ingested, NewEvent, Provider, StoredEvent};
 use crate::kv::testing::{FaultyKv, Op};
 use crate::kv::{KeyValue, MemoryKv};
 
@@ -96,18 +94,7 @@ fn ingest(
     delivery: &str,
     kind: &str,
 ) -> EventId {
-    let body = format!(r#"{{"id":"{delivery}","type":"{kind}"}}"#);
-    let event = NewEvent {
-        provider,
-        delivery_id: DeliveryId::parse(delivery).unwrap(),
-        event_type: Some(EventType::parse(kind).unwrap()),
-        action: None,
-        source: None,
-        headers: BTreeMap::new(),
-        content_type: "application/json".into(),
-        raw_body: body.clone(),
-        json: serde_json::value::RawValue::from_string(body).unwrap(),
-    };
+    let event = NewEvent::example(provider, delivery, kind);
     match EventStore::new(kv, clock).ingest(event).unwrap() {
         Ingested::Accepted(meta) => meta.id,
         other => panic!("{other:?}"),

@@ -14,6 +14,22 @@ pub fn request(method: Method, target: &str, headers: &[(&str, &str)], body: &[u
     Request::from_parts(head, body.to_vec())
 }
 
+/// A request with `Authorization: Bearer {token}` and, if given, a `Content-Type`.
+pub fn authed(
+    method: Method,
+    target: &str,
+    token: &str,
+    body: &[u8],
+    content_type: Option<&str>,
+) -> Request {
+    let bearer = format!("Bearer {token}");
+    let mut headers = vec![("authorization", bearer.as_str())];
+    if let Some(content_type) = content_type {
+        headers.push(("content-type", content_type));
+    }
+    request(method, target, &headers, body)
+}
+
 /// Runs a request through [`serve`] with an in-memory body, then the service's
 /// [`Service::after_response`] work, as the Spin adapter does.
 pub fn call<S: Service>(service: &S, request: Request) -> Response {

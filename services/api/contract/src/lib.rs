@@ -14,6 +14,7 @@ use serde_json::value::RawValue;
 
 #[cfg(feature = "openapi")]
 pub mod openapi;
+pub mod serve;
 
 /// The exact shapes of the API's string inputs, as the OpenAPI document declares them. The `api`
 /// crate's property tests check that the server accepts every string matching each pattern

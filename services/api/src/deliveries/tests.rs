@@ -1,17 +1,14 @@
 //! Deliveries, replays and dead letters over records a real dispatcher wrote (a scripted
 //! sender answers), against the in-memory store.
 
-use std::collections::BTreeMap;
 use std::sync::Mutex;
 
 use shared::clock::ManualClock;
 use shared::config::{names, StaticVariables};
-use shared::events::{
-    DeliveryId, EventId, EventStore, EventType, Ingested, NewEvent, Provider, StoredEvent,
-};
+use shared::events::{EventId, EventStore, Ingested, NewEvent, Provider, StoredEvent};
 use shared::forwarding::poke::{DispatchUrl, Poke};
 use shared::forwarding::{destinations, Answer, Destination, Dispatcher, Schedule, Sender, Tuning};
-use shared::http::testing::{assert_problem, body_json, call, request};
+use shared::http::testing::{self, assert_problem, body_json, call};
 use shared::http::{Method, Request, StatusCode};
 use shared::kv::MemoryKv;
 
@@ -61,18 +58,7 @@ fn vars() -> StaticVariables {
 }
 
 fn ingest(kv: &MemoryKv, clock: &ManualClock, delivery: &str) -> EventId {
-    let body = format!(r#"{{"id":"{delivery}"}}"#);
-    let event = NewEvent {
-        provider: Provider::Github,
-        delivery_id: DeliveryId::parse(delivery).unwrap(),
-        event_type: Some(EventType::parse("push").unwrap()),
-        action: None,
-        source: None,
-        headers: BTreeMap::new(),
-        content_type: "application/json".into(),
-        raw_body: body.clone(),
-        json: serde_json::value::RawValue::from_string(body).unwrap(),
-    };
+    let event = NewEvent::example(Provider::Github, delivery, "push");
     match EventStore::new(kv, clock).ingest(event).unwrap() {
         Ingested::Accepted(meta) => meta.id,
         other => panic!("{other:?}"),
@@ -88,12 +74,7 @@ fn dispatch(kv: &MemoryKv, clock: &ManualClock, id: &EventId, status: u16) {
 }
 
 fn authed(method: Method, path: &str, body: &[u8], content_type: Option<&str>) -> Request {
-    let bearer = format!("Bearer {TOKEN}");
-    let mut headers = vec![("authorization", bearer.as_str())];
-    if let Some(content_type) = content_type {
-        headers.push(("content-type", content_type));
-    }
-    request(method, path, &headers, body)
+    testing::authed(method, path, TOKEN, body, content_type)
 }
 
 #[test]

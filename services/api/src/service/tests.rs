@@ -7,7 +7,7 @@ use super::*;
 use proptest::prelude::*;
 use shared::clock::ManualClock;
 use shared::config::{names, StaticVariables};
-use shared::events::{DeliveryId, EventType, Ingested, NewEvent, Provider};
+use shared::events::{Ingested, NewEvent, Provider};
 use shared::forwarding::poke::NoPoke;
 use shared::http::testing::{
     assert_problem as problem, body_json, call, error_fields as fields, header_of, request,
@@ -32,18 +32,8 @@ fn api<K: KeyValue>(kv: K) -> Api<K, StaticVariables, ManualClock, NoPoke> {
 
 fn ingest(kv: &MemoryKv, provider: Provider, delivery: &str, kind: &str) -> String {
     let clock = ManualClock::at_unix(NOW);
-    let body = format!(r#"{{"id":"{delivery}","type":"{kind}"}}"#);
-    let event = NewEvent {
-        provider,
-        delivery_id: DeliveryId::parse(delivery).unwrap(),
-        event_type: Some(EventType::parse(kind).unwrap()),
-        action: None,
-        source: None,
-        headers: BTreeMap::from([("content-type".to_owned(), "application/json".to_owned())]),
-        content_type: "application/json".into(),
-        raw_body: body.clone(),
-        json: serde_json::value::RawValue::from_string(body).unwrap(),
-    };
+    let mut event = NewEvent::example(provider, delivery, kind);
+    event.headers = BTreeMap::from([("content-type".to_owned(), "application/json".to_owned())]);
     match EventStore::new(kv, &clock).ingest(event).unwrap() {
         Ingested::Accepted(meta) => meta.id.as_str().to_owned(),
         Ingested::Duplicate(id) => id.as_str().to_owned(),

@@ -1,14 +1,14 @@
 //! The forwarder's routes against the in-memory store and a scripted sender.
 
-use std::collections::BTreeMap;
 use std::sync::Mutex;
 
 use super::*;
 use shared::clock::ManualClock;
 use shared::config::StaticVariables;
-use shared::events::{DeliveryId, EventType, Ingested, NewEvent, Provider, StoredEvent};
+use shared::events::{Ingested, NewEvent, Provider, StoredEvent};
 use shared::forwarding::{Answer, Destination};
-use shared::http::testing::{assert_problem, body_json, call, header_of, request};
+use shared::http::testing::{self, assert_problem, body_json, call, header_of, request};
+use shared::http::Method;
 use shared::kv::MemoryKv;
 use shared::logging::CapturedLogs;
 
@@ -73,18 +73,7 @@ fn forwarder<'a>(
 }
 
 fn ingest(kv: &MemoryKv, provider: Provider, delivery: &str) -> EventId {
-    let body = format!(r#"{{"id":"{delivery}","type":"thing"}}"#);
-    let event = NewEvent {
-        provider,
-        delivery_id: DeliveryId::parse(delivery).unwrap(),
-        event_type: Some(EventType::parse("thing").unwrap()),
-        action: None,
-        source: None,
-        headers: BTreeMap::new(),
-        content_type: "application/json".into(),
-        raw_body: body.clone(),
-        json: serde_json::value::RawValue::from_string(body).unwrap(),
-    };
+    let event = NewEvent::example(provider, delivery, "thing");
     match EventStore::new(kv, ManualClock::at_unix(NOW))
         .ingest(event)
         .unwrap()
@@ -95,12 +84,7 @@ fn ingest(kv: &MemoryKv, provider: Provider, delivery: &str) -> EventId {
 }
 
 fn authed(method: Method, path: &str, body: &[u8], content_type: Option<&str>) -> Request {
-    let bearer = format!("Bearer {TOKEN}");
-    let mut headers = vec![("authorization", bearer.as_str())];
-    if let Some(content_type) = content_type {
-        headers.push(("content-type", content_type));
-    }
-    request(method, path, &headers, body)
+    testing::authed(method, path, TOKEN, body, content_type)
 }
 
 #[test]
