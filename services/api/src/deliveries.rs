@@ -11,7 +11,7 @@ use api_contract::{
 use shared::clock::Clock;
 use shared::config::Variables;
 use shared::events::{EventId, EventMeta};
-use shared::forwarding::ledger::{self, Ledger};
+use shared::forwarding::ledger::{self, Ledger, ReplayError};
 use shared::forwarding::poke::Poke;
 use shared::forwarding::{DestinationName, Record, State, Tuning};
 use shared::http::{json, media_type, Request, RequestContext, Response, StatusCode};
@@ -19,6 +19,9 @@ use shared::kv::KeyValue;
 use shared::problem::{FieldError, Problem, ProblemKind};
 
 use crate::service::Api;
+
+/// A replay refused while an attempt is in flight: try again after about one send's deadline.
+const IN_FLIGHT_RETRY_S: u32 = 10;
 
 /// Dead letters: default and largest page.
 const DEFAULT_LIMIT: usize = 50;
@@ -58,7 +61,21 @@ impl<K: KeyValue, V: Variables, C: Clock, P: Poke> Api<K, V, C, P> {
                 })
             })
             .transpose()?;
-        let replayed = self.ledger().replay(&meta, only.as_ref())?;
+        let replayed = self
+            .ledger()
+            .replay(&meta, only.as_ref())
+            .map_err(|error| match error {
+                ReplayError::InFlight(name) => Problem::of(
+                    ProblemKind::Conflict,
+                    format!("an attempt to {name} is in flight; replay once it has an outcome"),
+                )
+                .with_error(FieldError::new(
+                    "/destination",
+                    format!("{name}: an attempt is being sent"),
+                ))
+                .with_retry_after(IN_FLIGHT_RETRY_S),
+                ReplayError::Store(error) => Problem::from(error),
+            })?;
         // Replaying all of nothing is nothing to do; a named destination must have a delivery.
         if let (Some(name), true) = (&only, replayed.is_empty()) {
             return Err(Problem::of(

@@ -17,6 +17,18 @@ use crate::events::{EventId, EventMeta, StoreError};
 use crate::kv::KeyValue;
 use crate::time::Timestamp;
 
+/// Why a replay was not queued.
+#[derive(Debug, thiserror::Error)]
+pub enum ReplayError {
+    /// An attempt to this destination is being sent (or its sender died, until the check takes
+    /// it over after the lease): replay once it has an outcome.
+    #[error("an attempt to {0} is in flight; replay once it has an outcome")]
+    InFlight(DestinationName),
+    /// The store failed; nothing or part was queued (replaying again is safe).
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
 /// A pointer to an attempt that is due.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(super) struct Pointer {
@@ -80,18 +92,24 @@ impl<'a, K: KeyValue, C: Clock> Ledger<'a, K, C> {
 
     /// Queues an event's deliveries again (every one that was attempted, or the one to `only`):
     /// due now, counted as pending, the attempt history kept. Returns the replayed records: none
-    /// when there is no such delivery.
+    /// when there is no such delivery. Refused, writing nothing, while one of them has an
+    /// attempt in flight: its outcome would overwrite the replay.
     pub fn replay(
         &self,
         meta: &EventMeta,
         only: Option<&DestinationName>,
-    ) -> Result<Vec<Record>, StoreError> {
+    ) -> Result<Vec<Record>, ReplayError> {
         let now = self.clock.now();
+        let wanted: Vec<Record> = self
+            .records_of(&meta.id)?
+            .into_iter()
+            .filter(|record| only.is_none_or(|name| *name == record.destination))
+            .collect();
+        if let Some(busy) = wanted.iter().find(|record| record.in_flight.is_some()) {
+            return Err(ReplayError::InFlight(busy.destination.clone()));
+        }
         let mut replayed = Vec::new();
-        for mut record in self.records_of(&meta.id)? {
-            if only.is_some_and(|name| *name != record.destination) {
-                continue;
-            }
+        for mut record in wanted {
             let previous =
                 (!record.attempts.is_empty() || record.replays > 0).then_some(record.state);
             record.state = State::Pending;
@@ -104,13 +122,15 @@ impl<'a, K: KeyValue, C: Clock> Ledger<'a, K, C> {
                 destination: record.destination.clone(),
                 attempt: record.next_attempt,
             };
-            self.kv.set_many(&[
-                (
-                    keys::record(&meta.id, &record.destination),
-                    encode(&record)?,
-                ),
-                (keys::pointer(b, k), encode(&pointer)?),
-            ])?;
+            self.kv
+                .set_many(&[
+                    (
+                        keys::record(&meta.id, &record.destination),
+                        encode(&record)?,
+                    ),
+                    (keys::pointer(b, k), encode(&pointer)?),
+                ])
+                .map_err(StoreError::from)?;
             self.count_transition(&record.destination, previous, Some(State::Pending));
             replayed.push(record);
         }

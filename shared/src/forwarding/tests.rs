@@ -8,7 +8,7 @@ use std::time::Duration;
 use super::destinations::{self, Destination, DestinationName};
 use super::dispatch::{Dispatcher, Sender, Tuning};
 use super::keys;
-use super::ledger::{counts, dead_letters, Ledger};
+use super::ledger::{counts, dead_letters, Ledger, ReplayError};
 use super::policy::{Answer, Schedule};
 use super::records::State;
 use super::signing;
@@ -434,6 +434,36 @@ fn a_contender_that_sees_the_released_lease_does_not_send_again() {
         .unwrap();
     assert!(claimed.load(Ordering::SeqCst) && released.load(Ordering::SeqCst));
     assert_eq!(sender.sent(), [], "the winner's attempt was the only one");
+}
+
+/// A replay while an attempt is in flight would be overwritten by that attempt's outcome (it
+/// writes the record it read when it claimed), and the replay's pointer would then find
+/// nothing to do: an accepted replay silently lost. It is refused instead, naming the
+/// destination, and nothing is written.
+#[test]
+fn a_replay_while_an_attempt_is_in_flight_is_refused_and_writes_nothing() {
+    let (kv, clock) = (MemoryKv::new(), ManualClock::at_unix(T0));
+    let (targets, schedule) = (one_destination(), Schedule::default());
+    let sender = Scripted::default();
+    let id = ingest(&kv, &clock, Provider::Github, "in-flight", "push");
+    // The outcome is never written: the record stays in flight, as during a send.
+    let sending = FaultyKv::new(&kv, |op, key, _| {
+        op == Op::SetMany && key.starts_with("fwd:lease:")
+    });
+    let _ = dispatcher(&sending, &clock, &sender, &targets, &schedule).dispatch_event(&id);
+    let meta = EventStore::new(&kv, &clock).meta(&id).unwrap().unwrap();
+    let ledger = Ledger::new(&kv, &clock, Tuning::default());
+    let before = ledger.records_of(&id).unwrap();
+    assert!(before[0].in_flight.is_some());
+    match ledger.replay(&meta, None) {
+        Err(ReplayError::InFlight(name)) => assert_eq!(name.as_str(), "sink"),
+        other => panic!("{other:?}"),
+    }
+    let after = ledger.records_of(&id).unwrap();
+    assert_eq!(
+        (after[0].replays, after[0].in_flight),
+        (before[0].replays, before[0].in_flight)
+    );
 }
 
 /// A store that fails one chosen write of the outcome: the sender sent, then "died".

@@ -359,7 +359,10 @@ fn operation(op: Operation) -> OperationBuilder {
             .response("404", problem("No event with this id."))
             .response(
                 "409",
-                problem("No delivery of this event (to that destination) was ever attempted."),
+                problem(
+                    "No delivery of this event (to that destination) was ever attempted, or an \
+                     attempt is in flight (`Retry-After`: replay once it has an outcome).",
+                ),
             )
             .response("413", problem("The body is larger than 16 KiB."))
             .response("415", problem("The body is not application/json.")),

@@ -215,3 +215,36 @@ fn bad_replays_and_queries_are_specific_problems() {
     let response = call(&api, authed(Method::POST, &replay, b"", None));
     assert_eq!(response.status(), StatusCode::ACCEPTED);
 }
+
+#[test]
+fn a_replay_while_an_attempt_is_in_flight_is_a_conflict_to_retry() {
+    use shared::kv::testing::{FaultyKv, Op};
+    let (kv, clock) = (MemoryKv::new(), ManualClock::at_unix(NOW));
+    let id = ingest(&kv, &clock, "gh-busy");
+    // The attempt's outcome is never written: it stays in flight, as during a send.
+    let sending = FaultyKv::new(&kv, |op, key, _| {
+        op == Op::SetMany && key.starts_with("fwd:lease:")
+    });
+    let (targets, schedule) = (destinations(), Schedule::parse("5s").unwrap());
+    let sender = Answering(Mutex::new(200));
+    let _ = Dispatcher::new(
+        &sending,
+        &clock,
+        &sender,
+        &targets,
+        &schedule,
+        Tuning::default(),
+    )
+    .dispatch_event(&id);
+    let api = Api::new(&kv, vars(), &clock, shared::forwarding::poke::NoPoke);
+    let response = call(
+        &api,
+        authed(Method::POST, &format!("/api/events/{id}/replay"), b"", None),
+    );
+    let problem = assert_problem(&response, 409, "conflict");
+    assert!(
+        problem["detail"].as_str().unwrap().contains("in flight"),
+        "{problem}"
+    );
+    assert_eq!(testing::header_of(&response, "retry-after"), Some("10"));
+}
