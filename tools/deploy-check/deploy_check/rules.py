@@ -441,7 +441,22 @@ def check_probes(ctx: Context) -> list[Finding]:
                         "copies that into the pod (a pod woken from zero would not be Ready for 10 s); set a measured one",
                     )
                 )
-            path = ((checks.get(probe) or {}).get("httpGet") or {}).get("path")
+            http_get = (checks.get(probe) or {}).get("httpGet") or {}
+            if isinstance(checks.get(probe), dict) and not isinstance(http_get.get("httpHeaders"), list):
+                # Not a schema rule: the CRD allows leaving it out. spin-operator v0.6.1's Go type
+                # has `json:"httpHeaders"` without omitempty, so its defaulting webhook re-marshals
+                # the SpinApp and patches in `httpHeaders: null`, which the CRD's schema (an array,
+                # not nullable) then refuses: the API server rejects the whole SpinApp. Seen on a
+                # real cluster (e2e/tests/cluster.rs); an explicit list survives the round trip.
+                findings.append(
+                    error(
+                        "probes",
+                        app.ref,
+                        f"checks.{probe}.httpGet.httpHeaders is not set: spin-operator v0.6.1's defaulting webhook "
+                        "adds `httpHeaders: null`, which its own CRD schema then refuses; set `httpHeaders: []`",
+                    )
+                )
+            path = http_get.get("path")
             if not path:
                 findings.append(error("probes", app.ref, f"checks.{probe}.httpGet.path is not set"))
                 continue

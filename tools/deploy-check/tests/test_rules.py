@@ -555,6 +555,20 @@ def test_a_check_without_an_initial_delay_is_refused(docs, check, probe: str) ->
     assert any(f"checks.{probe}.initialDelaySeconds is not set" in m for m in errors(check(d, "staging"), "probes"))
 
 
+@pytest.mark.parametrize("probe", ["readiness", "liveness"])
+@pytest.mark.parametrize("value", ["absent", None])
+def test_a_check_without_an_explicit_header_list_is_refused(docs, check, probe: str, value) -> None:
+    # spin-operator v0.6.1's defaulting webhook turns an absent list into `null`, which its own
+    # CRD schema refuses: the API server rejects the SpinApp (issue 22, seen on a real cluster).
+    d = docs("dev")
+    http_get = find(d, "SpinApp", WEBHOOK)["spec"]["checks"][probe]["httpGet"]
+    if value == "absent":
+        del http_get["httpHeaders"]
+    else:
+        http_get["httpHeaders"] = value
+    assert any(f"checks.{probe}.httpGet.httpHeaders is not set" in m for m in errors(check(d, "dev"), "probes"))
+
+
 def test_the_real_overlays_fit_the_measured_figures(docs, check) -> None:
     import yaml
     from conftest import REPO
