@@ -1,5 +1,5 @@
 //! Where events are forwarded: the `forward_destinations` variable, a JSON array of
-//! `{"name", "url", "secret", "filter"}`, and the filter grammar.
+//! `{"name", "url", "secret", "filter", "plain_http"}`, and the filter grammar.
 //!
 //! ```json
 //! [{"name": "billing", "url": "https://billing.internal/hooks", "secret": "whsec_...",
@@ -7,6 +7,13 @@
 //!  {"name": "all-github", "url": "http://127.0.0.1:9000/in", "secret": "whsec_...",
 //!   "filter": "github:*"}]
 //! ```
+//!
+//! **Plain HTTP.** A URL is `https://`, or `http://` to loopback. `"plain_http": true` also allows
+//! `http://` to any host: a destination inside the operator's own network, such as an in-cluster
+//! Service (`http://billing.team.svc:8080/hooks`) that has no certificate a public root signs (the
+//! Spin host trusts the public web roots only). Requests stay signed, so the receiver still
+//! authenticates them, but body and signature travel unencrypted: an explicit choice per
+//! destination, never a default.
 //!
 //! **Filters.** `filter` is a pattern or a list of patterns (any may match; absent: every
 //! event). A pattern is `provider:type`, `provider` or `type`, where `type` is an event type
@@ -130,7 +137,8 @@ impl fmt::Debug for SigningKey {
 pub struct Destination {
     /// Its name.
     pub name: DestinationName,
-    /// Where requests go: `https://...`, or `http://` to a loopback host.
+    /// Where requests go: `https://...`, or `http://` to a loopback host (any host with
+    /// `"plain_http": true`).
     pub url: Url,
     /// The Standard Webhooks key requests are signed with.
     pub key: SigningKey,
@@ -155,6 +163,18 @@ impl Url {
     /// Parses an absolute `http(s)` URL without user info or fragment. Plain `http` is allowed
     /// only to loopback (`localhost`, `127.x.x.x`, `[::1]`).
     pub fn parse(text: &str) -> Result<Self, String> {
+        let url = Self::parse_plain_http(text)?;
+        if url.scheme == "http" && !url.is_loopback() {
+            return Err(
+                "plain http is only allowed to loopback (use https, or \"plain_http\": true for a destination inside your network)"
+                    .into(),
+            );
+        }
+        Ok(url)
+    }
+
+    /// Parses like [`Url::parse`], with plain `http` to any host (`"plain_http": true`).
+    pub fn parse_plain_http(text: &str) -> Result<Self, String> {
         let (scheme, rest) = text
             .split_once("://")
             .ok_or("the url must be absolute (https://host/path)")?;
@@ -214,16 +234,12 @@ impl Url {
         } else {
             path.to_owned()
         };
-        let url = Self {
+        Ok(Self {
             scheme,
             host,
             port,
             path_and_query,
-        };
-        if url.scheme == "http" && !url.is_loopback() {
-            return Err("plain http is only allowed to loopback (use https)".into());
-        }
-        Ok(url)
+        })
     }
 
     /// Whether the host is this machine.
@@ -250,6 +266,8 @@ struct Entry {
     secret: String,
     #[serde(default)]
     filter: Option<FilterSpec>,
+    #[serde(default)]
+    plain_http: bool,
 }
 
 /// `"pattern"` or `["pattern", ...]`. Deserialized by hand: `#[serde(untagged)]` buffers the
@@ -315,7 +333,12 @@ pub fn parse(value: &str) -> Result<Vec<Destination>, ConfigError> {
         if destinations.iter().any(|d| d.name == name) {
             return Err(at("name", format!("{name} is used twice")));
         }
-        let url = Url::parse(&entry.url).map_err(|e| at("url", e))?;
+        let url = if entry.plain_http {
+            Url::parse_plain_http(&entry.url)
+        } else {
+            Url::parse(&entry.url)
+        }
+        .map_err(|e| at("url", e))?;
         let key = entry
             .secret
             .strip_prefix("whsec_")

@@ -678,6 +678,27 @@ fn destinations_are_validated_naming_the_entry_never_the_secret_or_url() {
 }
 
 #[test]
+fn plain_http_to_a_network_host_is_an_explicit_choice() {
+    let entry = |extra: &str| {
+        format!(
+            r#"[{{"name": "in-cluster", "url": "http://10.88.0.1:8080/in", "secret": "whsec_c2VjcmV0"{extra}}}]"#
+        )
+    };
+    let refused = destinations::parse(&entry("")).unwrap_err().to_string();
+    assert!(refused.contains("plain_http"), "{refused}");
+    assert!(!refused.contains("10.88.0.1"), "no URL in errors: {refused}");
+    let refused = destinations::parse(&entry(r#", "plain_http": false"#)).unwrap_err();
+    assert!(refused.to_string().contains("(url)"), "{refused}");
+    let allowed = destinations::parse(&entry(r#", "plain_http": true"#)).unwrap();
+    assert_eq!(allowed[0].url.origin(), "http://10.88.0.1:8080");
+    // Still a URL: the other rules hold.
+    let bad = entry(r#", "plain_http": true"#).replace("http://10.88.0.1:8080", "ftp://x");
+    assert!(destinations::parse(&bad).is_err());
+    let bad = entry(r#", "plain_http": "yes""#);
+    assert!(destinations::parse(&bad).is_err());
+}
+
+#[test]
 fn urls_are_https_or_http_to_loopback() {
     for good in [
         "https://hooks.example.com/in?x=1",
