@@ -686,7 +686,10 @@ fn plain_http_to_a_network_host_is_an_explicit_choice() {
     };
     let refused = destinations::parse(&entry("")).unwrap_err().to_string();
     assert!(refused.contains("plain_http"), "{refused}");
-    assert!(!refused.contains("10.88.0.1"), "no URL in errors: {refused}");
+    assert!(
+        !refused.contains("10.88.0.1"),
+        "no URL in errors: {refused}"
+    );
     let refused = destinations::parse(&entry(r#", "plain_http": false"#)).unwrap_err();
     assert!(refused.to_string().contains("(url)"), "{refused}");
     let allowed = destinations::parse(&entry(r#", "plain_http": true"#)).unwrap();
