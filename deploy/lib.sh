@@ -151,6 +151,38 @@ wait_for_object() {
   done
 }
 
+# port_forward NAMESPACE TARGET PORT: start `kubectl port-forward TARGET :PORT` in the background
+# and set PF_PORT to the local port it chose (logs in PF_LOG_DIR, which the caller sets). Each port-forward writes to a log of its own, created
+# empty here before it starts: with one log for all, the `>` truncation runs in the background
+# child, and a read racing it could still see the previous port-forward's line and take its port,
+# whose listener was just stopped (the smoke test then failed with "did not answer 200").
+PF_COUNT=0
+port_forward() {
+  local log waited=0
+  PF_COUNT=$((PF_COUNT + 1))
+  log="${PF_LOG_DIR:?PF_LOG_DIR is not set}/port-forward.${PF_COUNT}.log"
+  : >"${log}"
+  PF_PORT=""
+  kubectl -n "$1" port-forward "$2" ":$3" >>"${log}" 2>&1 &
+  PF_PID=$!
+  while [[ -z "${PF_PORT}" ]]; do
+    PF_PORT="$(sed -n 's/^Forwarding from 127\.0\.0\.1:\([0-9]*\) .*/\1/p' "${log}" | head -n1)"
+    [[ -n "${PF_PORT}" ]] && break
+    if ! kill -0 "${PF_PID}" 2>/dev/null || ((waited >= 30)); then
+      cat "${log}" >&2
+      die "kubectl port-forward $2 did not start"
+    fi
+    sleep 1
+    waited=$((waited + 1))
+  done
+}
+
+stop_port_forward() {
+  kill "${PF_PID}" 2>/dev/null || true
+  wait "${PF_PID}" 2>/dev/null || true
+  PF_PID=""
+}
+
 # random_secret: 48 hex characters from the kernel's CSPRNG (URL-safe, no quoting issues).
 random_secret() {
   od -An -N24 -tx1 /dev/urandom | tr -d ' \n'

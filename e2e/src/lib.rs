@@ -18,11 +18,12 @@
 )]
 #![forbid(unsafe_code)]
 
-pub mod containerd;
+pub mod cluster;
 pub mod http;
 pub mod receiver;
 pub mod redis;
 pub mod registry;
+pub mod scratch;
 pub mod signing;
 pub mod ticker;
 

@@ -76,7 +76,9 @@ struct Shared {
 
 /// A running receiver; stopped when dropped.
 pub struct Receiver {
-    /// The port it listens on (127.0.0.1).
+    /// The address it listens on (127.0.0.1 unless started with [`Receiver::start_on`]).
+    pub host: String,
+    /// The port it listens on.
     pub port: u16,
     shared: Arc<Shared>,
     acceptor: Option<JoinHandle<()>>,
@@ -93,7 +95,16 @@ impl std::fmt::Debug for Receiver {
 impl Receiver {
     /// Starts a receiver answering as `script` says.
     pub fn start(script: impl Fn(&str, usize) -> Reply + Send + Sync + 'static) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
+        Self::start_on("127.0.0.1", script)
+    }
+
+    /// Starts a receiver on `host` (an address of this machine, such as the test cluster's node
+    /// address, which its pods reach).
+    pub fn start_on(
+        host: &str,
+        script: impl Fn(&str, usize) -> Reply + Send + Sync + 'static,
+    ) -> Self {
+        let listener = TcpListener::bind((host, 0)).expect("bind a port");
         let port = listener.local_addr().expect("local address").port();
         listener
             .set_nonblocking(true)
@@ -105,6 +116,7 @@ impl Receiver {
             std::thread::spawn(move || accept(&listener, &shared, &script))
         };
         Self {
+            host: host.to_owned(),
             port,
             shared,
             acceptor: Some(acceptor),
@@ -116,14 +128,14 @@ impl Receiver {
         Self::start(|_, _| Reply::Status(200))
     }
 
-    /// `http://127.0.0.1:<port><path>`.
+    /// `http://<host>:<port><path>`.
     pub fn url(&self, path: &str) -> String {
-        format!("http://127.0.0.1:{}{path}", self.port)
+        format!("{}{path}", self.origin())
     }
 
     /// The `allowed_outbound_hosts` pattern for this receiver.
     pub fn origin(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
+        format!("http://{}:{}", self.host, self.port)
     }
 
     /// Everything received at `path` so far.

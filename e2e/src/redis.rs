@@ -10,6 +10,9 @@ pub struct RedisServer {
     child: Child,
     /// Its port.
     pub port: u16,
+    /// The address it listens on.
+    pub host: String,
+    password: Option<String>,
     _dir: tempfile::TempDir,
 }
 
@@ -17,20 +20,31 @@ impl RedisServer {
     /// Starts redis-server (found through `REDIS_SERVER_BIN`, then `PATH`), or returns `None`
     /// after a loud SKIP (a failure under `REQUIRE_SPIN=1`).
     pub fn start(test: &str) -> Option<Self> {
+        Self::start_on(test, "127.0.0.1", None)
+    }
+
+    /// Starts redis-server listening on `host` (an address of this machine, such as the test
+    /// cluster's node address on its pod bridge), requiring `password` when given: a managed
+    /// Redis as the pods of a cluster reach it.
+    pub fn start_on(test: &str, host: &str, password: Option<&str>) -> Option<Self> {
         let program = crate::require_program("REDIS_SERVER_BIN", "redis-server", test)?;
         let dir = tempfile::tempdir().expect("temp dir");
         let port = crate::free_port();
-        let child = Command::new(program)
-            .args([
-                "--port",
-                &port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ])
+        let mut command = Command::new(program);
+        command.args([
+            "--port",
+            &port.to_string(),
+            "--bind",
+            host,
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ]);
+        if let Some(password) = password {
+            command.args(["--requirepass", password]);
+        }
+        let child = command
             .arg("--dir")
             .arg(dir.path())
             .stdin(Stdio::null())
@@ -41,10 +55,12 @@ impl RedisServer {
         let server = Self {
             child,
             port,
+            host: host.to_owned(),
+            password: password.map(str::to_owned),
             _dir: dir,
         };
         let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        while std::net::TcpStream::connect((host, port)).is_err() {
             assert!(
                 Instant::now() < deadline,
                 "redis-server did not listen on {port}"
@@ -54,9 +70,12 @@ impl RedisServer {
         Some(server)
     }
 
-    /// `redis://127.0.0.1:<port>`.
+    /// `redis://[:<password>@]<host>:<port>`.
     pub fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
+        match &self.password {
+            Some(password) => format!("redis://:{password}@{}:{}", self.host, self.port),
+            None => format!("redis://{}:{}", self.host, self.port),
+        }
     }
 
     /// A Spin runtime config that points the `default` key-value store at this server.
@@ -84,8 +103,16 @@ impl RedisServer {
     /// Sends one command with the RESP protocol and returns the raw reply.
     pub fn command(&self, args: &[&str]) -> String {
         use std::io::{Read, Write};
-        let mut stream = std::net::TcpStream::connect(("127.0.0.1", self.port)).expect("connect");
-        let mut request = format!("*{}\r\n", args.len());
+        let mut stream =
+            std::net::TcpStream::connect((self.host.as_str(), self.port)).expect("connect");
+        let mut request = String::new();
+        if let Some(password) = &self.password {
+            request.push_str(&format!(
+                "*2\r\n$4\r\nAUTH\r\n${}\r\n{password}\r\n",
+                password.len()
+            ));
+        }
+        request.push_str(&format!("*{}\r\n", args.len()));
         for arg in args {
             request.push_str(&format!("${}\r\n{arg}\r\n", arg.len()));
         }

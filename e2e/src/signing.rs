@@ -22,16 +22,33 @@ pub const LINEAR_SECRET: &str = "lin_wh_e2e_signing_secret";
 /// The API token the e2e apps are started with.
 pub const API_TOKEN: &str = "e2e-api-token";
 
+/// Every secret variable the tests configure, with its test value: the API token and one secret
+/// per provider.
+pub const SECRETS: [(&str, &str); 7] = [
+    ("webhook_github_secret", GITHUB_SECRET),
+    ("webhook_stripe_secret", STRIPE_SECRET),
+    ("webhook_standard_secret", STANDARD_SECRET),
+    ("webhook_shopify_secret", SHOPIFY_SECRET),
+    ("webhook_slack_secret", SLACK_SECRET),
+    ("webhook_linear_secret", LINEAR_SECRET),
+    ("api_token", API_TOKEN),
+];
+
+/// The test value of a secret variable (a Secret key on Kubernetes), if the tests configure it.
+pub fn secret_of_variable(name: &str) -> Option<&'static str> {
+    SECRETS
+        .iter()
+        .find(|(variable, _)| *variable == name)
+        .map(|(_, value)| *value)
+}
+
 /// The app options with every provider and the API configured.
 pub fn configured() -> crate::SpinOptions {
-    crate::SpinOptions::default()
-        .variable("webhook_github_secret", GITHUB_SECRET)
-        .variable("webhook_stripe_secret", STRIPE_SECRET)
-        .variable("webhook_standard_secret", STANDARD_SECRET)
-        .variable("webhook_shopify_secret", SHOPIFY_SECRET)
-        .variable("webhook_slack_secret", SLACK_SECRET)
-        .variable("webhook_linear_secret", LINEAR_SECRET)
-        .variable("api_token", API_TOKEN)
+    SECRETS
+        .iter()
+        .fold(crate::SpinOptions::default(), |options, (name, value)| {
+            options.variable(name, value)
+        })
 }
 
 /// Now, in Unix seconds.
