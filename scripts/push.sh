@@ -142,8 +142,10 @@ if [[ -n "${GITHUB_STEP_SUMMARY:-}" ]]; then
     echo "| component | reference | stamp (/healthz commit) | .wasm bytes |"
     echo "|---|---|---|---:|"
     for component in "${components[@]}"; do
-      wasm="$(sed -n 's/^source = "\(.*\)"$/\1/p' "${work}/${component}/spin.toml" | head -n1)"
-      echo "| ${component} | \`${image}/${component}@${digest_of[${component}]}\` | \`${commit_of[${component}]}\` | $(wc -c <"${work}/${component}/${wasm}") |"
+      # One size per component the artifact holds (the forwarder's: forwarder + ticker).
+      bytes="$(sed -n 's/^source = "\(.*\)"$/\1/p' "${work}/${component}/spin.toml" |
+        while IFS= read -r wasm; do wc -c <"${work}/${component}/${wasm}"; done | paste -sd+ -)"
+      echo "| ${component} | \`${image}/${component}@${digest_of[${component}]}\` | \`${commit_of[${component}]}\` | ${bytes} |"
     done
     echo
     echo "To deploy these by hand: \`${references[*]}\`"

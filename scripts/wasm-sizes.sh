@@ -1,21 +1,24 @@
 #!/usr/bin/env bash
 # Builds every component for wasm32-wasip2 in release mode and checks the size budget: at most
-# 400 KB (400,000 bytes) per component. Each component is pushed and pulled as its own artifact,
-# so the budget is per artifact; the sum of all of them is printed for information.
+# 400 KB (400,000 bytes) per component. Each artifact is pushed and pulled on its own, most of
+# them one component (the forwarder's also carries the ticker: scripts/ci/components.py); the
+# sum of all of them is printed for information.
 # Prints a table; exits non-zero if a budget is exceeded.
 #
 # Usage: scripts/wasm-sizes.sh [--locked] [COMPONENT...]
-#   no COMPONENT  every component (the test command's `wasm` step)
-#   COMPONENT...  only those (spin.toml's component ids): the CI and release workflows run one
-#                 job per component
+#   no COMPONENT  every component of spin.toml (the test command's `wasm` step)
+#   COMPONENT...  only those (spin.toml's component ids); an artifact's id stands for every
+#                 component it holds (forwarder: forwarder and ticker). The CI and release
+#                 workflows run one job per artifact
 #   --locked      passed to cargo: Cargo.lock must already be up to date (CI)
 # With GITHUB_STEP_SUMMARY set (GitHub Actions), the table is also appended to the run summary.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 readonly COMPONENT_BUDGET=400000
-mapfile -t ALL_COMPONENTS < <(python3 scripts/ci/components.py list)
-readonly ALL_COMPONENTS
+mapfile -t ALL_COMPONENTS < <(python3 scripts/ci/components.py list --all)
+mapfile -t ARTIFACTS < <(python3 scripts/ci/components.py list)
+readonly ALL_COMPONENTS ARTIFACTS
 
 cargo_flags=()
 components=()
@@ -27,7 +30,11 @@ for arg in "$@"; do
     *)
       [[ " ${ALL_COMPONENTS[*]} " == *" ${arg} "* ]] ||
         { echo "wasm-sizes: unknown argument '${arg}' (components: ${ALL_COMPONENTS[*]})" >&2; exit 2; }
-      components+=("${arg}")
+      if [[ " ${ARTIFACTS[*]} " == *" ${arg} "* ]]; then
+        mapfile -t -O "${#components[@]}" components < <(python3 scripts/ci/components.py members "${arg}")
+      else
+        components+=("${arg}")
+      fi
       ;;
   esac
 done
@@ -46,7 +53,7 @@ if ! command -v "${WASM_OPT:-wasm-opt}" >/dev/null; then
 fi
 echo "==> wasm-sizes: cargo build --release --target wasm32-wasip2 (${components[*]}), optimized by $("${WASM_OPT:-wasm-opt}" --version)"
 packages=()
-for component in "${components[@]}"; do packages+=(-p "${component}"); done
+for component in "${components[@]}"; do packages+=(-p "$(python3 scripts/ci/components.py package "${component}")"); done
 cargo build --quiet ${cargo_flags[@]+"${cargo_flags[@]}"} --release --target wasm32-wasip2 "${packages[@]}"
 
 total=0

@@ -6,11 +6,12 @@
 #           change every component's bytes on every release
 #   paths   --remap-path-prefix for the cargo home and the checkout, so the panic locations
 #           compiled into the Wasm do not depend on where the build ran
-#   build   scripts/wasm-sizes.sh COMPONENT (release build and its size budget), one component at
-#           a time since each has its own GIT_COMMIT
+#   build   scripts/wasm-sizes.sh COMPONENT (release build and its size budget), one artifact at
+#           a time since each has its own GIT_COMMIT; an artifact that carries another component
+#           (the forwarder carries the ticker) builds both under its stamp
 # The release workflow runs it once per component; scripts/push.sh --build runs it for them all.
 #
-# Usage: scripts/ci/build-component.sh [--locked] COMPONENT...     (components: spin.toml's)
+# Usage: scripts/ci/build-component.sh [--locked] COMPONENT...     (artifacts: components.py list)
 # Needs the git history of the checkout (fetch-depth: 0 in the workflows) for the stamps.
 set -euo pipefail
 

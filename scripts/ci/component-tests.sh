@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Runs one component's tests natively: the component's crate (services/COMPONENT) and its
+# Runs one artifact's tests natively: the crate of each component it holds (services/COMPONENT;
+# the forwarder's artifact also holds the ticker: scripts/ci/components.py members) and their
 # sub-crates (services/COMPONENT/*: api-contract for api, webhook-verify for webhook). The release
-# workflow runs it once per component before building that component's Wasm.
+# workflow runs it once per artifact before building that artifact's Wasm.
 #
 # Usage: scripts/ci/component-tests.sh [--locked] COMPONENT      COMPONENT: one of spin.toml's
+#                                                               artifacts (components.py list)
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
@@ -25,11 +27,14 @@ done
 [[ -n "${component}" ]] || { echo "component-tests: COMPONENT is required (one of spin.toml's components)" >&2; exit 2; }
 
 packages=()
-for manifest in "services/${component}/Cargo.toml" "services/${component}"/*/Cargo.toml; do
-  [[ -f "${manifest}" ]] || continue
-  name="$(sed -n '/^\[package\]/,/^\[/{s/^name *= *"\(.*\)"/\1/p;}' "${manifest}" | head -n1)"
-  [[ -n "${name}" ]] || { echo "component-tests: no package name in ${manifest}" >&2; exit 1; }
-  packages+=(-p "${name}")
+mapfile -t held < <(python3 scripts/ci/components.py members "${component}")
+for member in "${held[@]}"; do
+  for manifest in "services/${member}/Cargo.toml" "services/${member}"/*/Cargo.toml; do
+    [[ -f "${manifest}" ]] || continue
+    name="$(sed -n '/^\[package\]/,/^\[/{s/^name *= *"\(.*\)"/\1/p;}' "${manifest}" | head -n1)"
+    [[ -n "${name}" ]] || { echo "component-tests: no package name in ${manifest}" >&2; exit 1; }
+    packages+=(-p "${name}")
+  done
 done
 echo "==> component-tests: cargo test ${flags[*]:+${flags[*]} }${packages[*]}"
 cargo test ${flags[@]+"${flags[@]}"} "${packages[@]}"

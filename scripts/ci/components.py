@@ -8,19 +8,33 @@ variables its templates read, with every path made relative to where the derived
 written. Nothing here knows the component list: it is read from spin.toml, so a component or a
 variable added there is released without touching this file.
 
-It also computes each component's commit stamp: the newest commit that changed anything the
-component's Wasm is built from (its crate and the workspace crates it depends on, the workspace
-manifest, the lockfile, the toolchain pin and the release build script). A release that does not
-touch a component builds it with the same stamp, so its bytes, its artifact and its digest stay
-the same and its pods are not rolled (docs/deploy.md, "One artifact per component").
+A component may instead ride in another component's artifact: one whose spin.toml table says
 
-  components.py list                         component ids, one per line, in spin.toml order
-  components.py manifest COMPONENT OUTDIR    write OUTDIR/spin.toml for COMPONENT
+    [component.ticker.tool.webhook-inbox]
+    trigger = "command"      # the trigger the cluster runs it on (spin.toml gives it none)
+    with = "forwarder"       # the artifact (and the SpinApp) that carries it
+
+is not an artifact of its own. The artifact of `forwarder` then holds both components, the
+forwarder's routes and a `[[trigger.command]] component = "ticker"` (the SpinKube shim runs every
+trigger type of an app at once). Locally `spin up` runs no command trigger without a plugin, so
+spin.toml declares none (Spin ignores `tool` tables).
+
+It also computes each artifact's commit stamp: the newest commit that changed anything its Wasm
+is built from (the crates of its components and the workspace crates they depend on, the
+workspace manifest, the lockfile, the toolchain pin and the release build script). A release that
+does not touch an artifact builds it with the same stamp, so its bytes, its artifact and its
+digest stay the same and its pods are not rolled (docs/deploy.md, "One artifact per component").
+
+  components.py list [--all]                 the artifacts (components not carried by another),
+                                             one per line, in spin.toml order; --all: every
+                                             component of spin.toml
+  components.py members ARTIFACT             the components its artifact holds, its own first
+  components.py manifest ARTIFACT OUTDIR     write OUTDIR/spin.toml for ARTIFACT
   components.py package COMPONENT            the cargo package its build command builds
-  components.py inputs COMPONENT             the paths its stamp is computed over
-  components.py stamp COMPONENT              the stamp: a commit sha (+ "-dirty" when those
+  components.py inputs ARTIFACT              the paths its stamp is computed over
+  components.py stamp ARTIFACT               the stamp: a commit sha (+ "-dirty" when those
                                              paths have uncommitted changes), or "unknown"
-  components.py stamp-time COMPONENT         the committer date of the stamp (ISO 8601)
+  components.py stamp-time ARTIFACT          the committer date of the stamp (ISO 8601)
 
 Options: --spin-toml FILE (default: spin.toml of the repository root). Standard library only
 (Python >= 3.11); `inputs`/`stamp` need cargo and git.
@@ -51,6 +65,11 @@ BUILD_INPUTS = (
     "scripts/build",
     "scripts/ci/build-component.sh",
 )
+# `[component.<id>.tool.<TOOL>]`: how the cluster runs a component spin.toml gives no trigger.
+TOOL = "webhook-inbox"
+# Triggers a carried component may declare there: the ones that need no settings beyond the
+# component (the SpinKube shim v0.24 runs http, redis, mqtt, sqs and command).
+CARRIED_TRIGGERS = ("command",)
 
 
 class ComponentError(ValueError):
@@ -69,6 +88,46 @@ def component_ids(manifest: dict[str, Any]) -> list[str]:
     return list((manifest.get("component") or {}).keys())
 
 
+def _tool(manifest: dict[str, Any], component: str) -> dict[str, Any]:
+    body = (manifest.get("component") or {}).get(component) or {}
+    table = (body.get("tool") or {}).get(TOOL) or {}
+    return table if isinstance(table, dict) else {}
+
+
+def carrier(manifest: dict[str, Any], component: str) -> str | None:
+    """The component whose artifact carries `component` (its tool table's `with`), or None."""
+    carried_with = _tool(manifest, component).get("with")
+    if carried_with is None:
+        return None
+    ids = component_ids(manifest)
+    if not isinstance(carried_with, str) or carried_with not in ids:
+        raise ComponentError(f"component {component!r}: tool.{TOOL}.with = {carried_with!r} is not a component of spin.toml")
+    if carried_with == component or _tool(manifest, carried_with).get("with") is not None:
+        raise ComponentError(f"component {component!r}: tool.{TOOL}.with must name a component that is an artifact itself")
+    trigger = _tool(manifest, component).get("trigger")
+    if trigger not in CARRIED_TRIGGERS:
+        raise ComponentError(
+            f"component {component!r}: tool.{TOOL}.trigger = {trigger!r}; a carried component runs on one of: "
+            + ", ".join(CARRIED_TRIGGERS)
+        )
+    return carried_with
+
+
+def artifact_ids(manifest: dict[str, Any]) -> list[str]:
+    """The components that are artifacts of their own (the others ride in one of these)."""
+    return [c for c in component_ids(manifest) if carrier(manifest, c) is None]
+
+
+def members(manifest: dict[str, Any], artifact: str) -> list[str]:
+    """The components the artifact of `artifact` holds: itself, then those it carries."""
+    ids = component_ids(manifest)
+    if artifact not in ids:
+        raise ComponentError(f"no component {artifact!r} in spin.toml (components: {', '.join(ids)})")
+    if (owner := carrier(manifest, artifact)) is not None:
+        raise ComponentError(f"component {artifact!r} is not an artifact: it rides in {owner!r}'s")
+    return [artifact, *(c for c in ids if c != artifact and carrier(manifest, c) == artifact)]
+
+
 def _templates(value: Any) -> set[str]:
     """Application variables referenced by {{ name }} anywhere inside value."""
     if isinstance(value, str):
@@ -85,12 +144,9 @@ def _relocate(path: str, base: Path, out_dir: Path) -> str:
     return os.path.relpath((base / path).resolve(), out_dir.resolve())
 
 
-def derive(manifest: dict[str, Any], component: str, base: Path, out_dir: Path) -> dict[str, Any]:
-    """The manifest of an application holding only `component`."""
-    components = manifest.get("component") or {}
-    if component not in components:
-        raise ComponentError(f"no component {component!r} in spin.toml (components: {', '.join(components)})")
-    body = {k: v for k, v in components[component].items() if k != "build"}
+def _body(manifest: dict[str, Any], component: str, base: Path, out_dir: Path) -> dict[str, Any]:
+    """A component's table for the derived manifest: no build section, paths relocated."""
+    body = {k: v for k, v in manifest["component"][component].items() if k != "build"}
     source = body.get("source")
     if isinstance(source, str):
         if not (base / source).is_file():
@@ -109,6 +165,13 @@ def derive(manifest: dict[str, Any], component: str, base: Path, out_dir: Path) 
     if body.get("dependencies"):
         # Composition pulls in other sources whose paths would need relocating too.
         raise ComponentError(f"component {component!r} has dependencies: not supported by this split")
+    return body
+
+
+def derive(manifest: dict[str, Any], component: str, base: Path, out_dir: Path) -> dict[str, Any]:
+    """The manifest of an application holding only the artifact `component` (and what it carries)."""
+    held = members(manifest, component)
+    bodies = {c: _body(manifest, c, base, out_dir) for c in held}
 
     triggers: dict[str, list[dict[str, Any]]] = {}
     for kind, entries in (manifest.get("trigger") or {}).items():
@@ -116,12 +179,17 @@ def derive(manifest: dict[str, Any], component: str, base: Path, out_dir: Path) 
             target = entry.get("component")
             if isinstance(target, dict):
                 raise ComponentError(f"a [[trigger.{kind}]] has an inline component: not supported by this split")
-            if target == component:
+            if target in held:
                 triggers.setdefault(kind, []).append(entry)
     if not triggers:
         raise ComponentError(f"no trigger routes to component {component!r}: it would serve nothing")
+    for carried in held[1:]:
+        kind = _tool(manifest, carried)["trigger"]
+        if any(entry.get("component") == carried for entry in triggers.get(kind, [])):
+            continue  # spin.toml already gives it that trigger
+        triggers.setdefault(kind, []).append({"component": carried})
 
-    wanted = _templates(body)
+    wanted = _templates(bodies)
     declared = manifest.get("variables") or {}
     unknown = sorted(wanted - set(declared))
     if unknown:
@@ -132,7 +200,7 @@ def derive(manifest: dict[str, Any], component: str, base: Path, out_dir: Path) 
     if variables:
         derived["variables"] = variables
     derived["trigger"] = triggers
-    derived["component"] = {component: body}
+    derived["component"] = bodies
     return derived
 
 
@@ -184,8 +252,10 @@ def dumps(table: dict[str, Any], prefix: tuple[str, ...] = ()) -> str:
 def write_manifest(manifest: dict[str, Any], component: str, base: Path, out_dir: Path) -> Path:
     out_dir.mkdir(parents=True, exist_ok=True)
     derived = derive(manifest, component, base, out_dir)
+    held = members(manifest, component)
+    alone = "alone" if len(held) == 1 else "with " + ", ".join(held[1:])
     text = (
-        f"# Derived from spin.toml by scripts/ci/components.py: component {component} alone.\n"
+        f"# Derived from spin.toml by scripts/ci/components.py: component {component} {alone}.\n"
         "# Generated at release time; do not edit.\n" + dumps(derived)
     )
     if tomllib.loads(text) != derived:  # the writer must be exact
@@ -211,7 +281,8 @@ def package(manifest: dict[str, Any], component: str) -> str:
 
 
 def inputs(manifest: dict[str, Any], component: str, root: Path) -> list[str]:
-    """Repository-relative paths whose content decides the component's release Wasm."""
+    """Repository-relative paths whose content decides the release Wasm of the artifact
+    `component`: the crates of every component it holds, and what they depend on."""
     metadata = json.loads(
         subprocess.run(
             ["cargo", "metadata", "--format-version", "1", "--no-deps", "--offline"],
@@ -219,11 +290,13 @@ def inputs(manifest: dict[str, Any], component: str, root: Path) -> list[str]:
         ).stdout
     )
     by_name = {p["name"]: p for p in metadata["packages"]}
-    start = package(manifest, component)
-    if start not in by_name:
-        raise ComponentError(f"component {component!r} builds package {start!r}, not in the workspace")
+    todo = []
+    for held in members(manifest, component):
+        start = package(manifest, held)
+        if start not in by_name:
+            raise ComponentError(f"component {held!r} builds package {start!r}, not in the workspace")
+        todo.append(start)
     seen: list[str] = []
-    todo = [start]
     while todo:
         name = todo.pop()
         if name in seen:
@@ -264,8 +337,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--spin-toml", type=Path, default=ROOT / "spin.toml")
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("list")
-    for name in ("package", "inputs", "stamp", "stamp-time"):
+    sub.add_parser("list").add_argument("--all", action="store_true", help="every component, carried ones too")
+    for name in ("members", "package", "inputs", "stamp", "stamp-time"):
         sub.add_parser(name).add_argument("component")
     man = sub.add_parser("manifest")
     man.add_argument("component")
@@ -275,11 +348,13 @@ def main(argv: list[str] | None = None) -> int:
         manifest = load(args.spin_toml)
         root = args.spin_toml.resolve().parent
         if args.command == "list":
-            print("\n".join(component_ids(manifest)))
+            print("\n".join(component_ids(manifest) if args.all else artifact_ids(manifest)))
             return 0
         if args.command != "manifest" and args.component not in component_ids(manifest):
             raise ComponentError(f"no component {args.component!r} in {args.spin_toml}")
-        if args.command == "manifest":
+        if args.command == "members":
+            print("\n".join(members(manifest, args.component)))
+        elif args.command == "manifest":
             print(write_manifest(manifest, args.component, root, args.out_dir))
         elif args.command == "package":
             print(package(manifest, args.component))

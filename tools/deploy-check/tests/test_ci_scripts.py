@@ -9,9 +9,11 @@ or secret expanded inside a shell line.
 from __future__ import annotations
 
 import base64
+import fnmatch
 import os
 import re
 import subprocess
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -325,3 +327,18 @@ def test_the_release_workflow_restores_no_cache_and_has_history() -> None:
             assert "rust-cache" not in step.get("uses", ""), f"release.yml {job_id} restores a cache"
             if "actions/checkout" in step.get("uses", ""):
                 assert step["with"]["fetch-depth"] == 0, f"release.yml {job_id}: the stamps need the history"
+
+
+def test_each_release_job_uploads_every_wasm_its_artifact_holds() -> None:
+    # The push job pushes from the uploaded files only: the forwarder's artifact needs the
+    # ticker's .wasm too (scripts/ci/components.py members).
+    script = ["python3", str(CI / "components.py")]
+    component_job = workflows()["release.yml"]["jobs"]["component"]
+    upload = next(s for s in component_job["steps"] if "upload-artifact" in s.get("uses", ""))
+    spin_toml = tomllib.loads((REPO / "spin.toml").read_text())
+    for artifact in subprocess.run([*script, "list"], capture_output=True, text=True, check=True).stdout.split():
+        pattern = upload["with"]["path"].replace("${{ matrix.component }}", artifact)
+        held = subprocess.run([*script, "members", artifact], capture_output=True, text=True, check=True).stdout.split()
+        for component in held:
+            source = spin_toml["component"][component]["source"]
+            assert fnmatch.fnmatch(source, pattern), f"the {artifact} job does not upload {source} ({pattern})"

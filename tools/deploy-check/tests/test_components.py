@@ -2,13 +2,15 @@
 
 Nothing lists the components but spin.toml, so these tests also derive from a spin.toml with a
 component and a variable the real one does not have (a `gallery` serving /gallery/...); the real component list is read
-from the repository's spin.toml, never written here.
+from the repository's spin.toml, never written here. A component whose tool table says it rides
+with another (the ticker, with the forwarder) is not an artifact of its own.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
@@ -18,8 +20,12 @@ from conftest import REPO
 SPEC = importlib.util.spec_from_file_location("components", REPO / "scripts" / "ci" / "components.py")
 components = importlib.util.module_from_spec(SPEC)
 SPEC.loader.exec_module(components)  # type: ignore[union-attr]
-REAL = components.component_ids(components.load(REPO / "spin.toml"))
+REAL_MANIFEST = components.load(REPO / "spin.toml")
+# Every component of spin.toml, and the artifacts among them (the others ride in one of these).
+REAL = components.component_ids(REAL_MANIFEST)
 ALL = [*REAL, "gallery"]
+ARTIFACTS = [*components.artifact_ids(REAL_MANIFEST), "gallery"]
+CARRIED = {c: components.carrier(REAL_MANIFEST, c) for c in REAL if components.carrier(REAL_MANIFEST, c)}
 
 CONSOLE = """
 [variables.gallery_title]
@@ -56,28 +62,79 @@ def app(tmp_path: Path) -> Path:
 def test_the_component_list_is_spin_tomls(app: Path) -> None:
     manifest = components.load(app / "spin.toml")
     assert components.component_ids(manifest) == ALL
+    assert components.artifact_ids(manifest) == ARTIFACTS
 
 
-@pytest.mark.parametrize("component", ALL)
-def test_each_derived_manifest_holds_its_component_its_routes_and_its_variables(app: Path, component: str) -> None:
+def test_list_names_the_five_artifacts_and_list_all_the_ticker_too() -> None:
+    script = [sys.executable, str(REPO / "scripts" / "ci" / "components.py")]
+    listed = subprocess.run([*script, "list"], capture_output=True, text=True, check=True).stdout.split()
+    assert listed == ["health", "api", "webhook", "console", "forwarder"]
+    every = subprocess.run([*script, "list", "--all"], capture_output=True, text=True, check=True).stdout.split()
+    assert every == [*listed, "ticker"]
+    held = subprocess.run([*script, "members", "forwarder"], capture_output=True, text=True, check=True).stdout.split()
+    assert held == ["forwarder", "ticker"]
+    refused = subprocess.run([*script, "manifest", "ticker", "/nonexistent"], capture_output=True, text=True)
+    assert refused.returncode == 1 and "rides in 'forwarder'" in refused.stderr
+
+
+@pytest.mark.parametrize("component", ARTIFACTS)
+def test_each_derived_manifest_holds_its_components_their_routes_and_their_variables(app: Path, component: str) -> None:
     manifest = components.load(app / "spin.toml")
     out = app / "out" / component
     path = components.write_manifest(manifest, component, app, out)
     derived = tomllib.loads(path.read_text())
-    assert list(derived["component"]) == [component]
+    held = [component, *(c for c, owner in CARRIED.items() if owner == component)]
+    assert list(derived["component"]) == held
     assert {t["component"] for t in derived["trigger"]["http"]} == {component}
     assert derived["trigger"]["http"] == [t for t in manifest["trigger"]["http"] if t["component"] == component]
-    # Exactly the application variables its templates read, with their spin.toml declarations.
-    body = manifest["component"][component]
-    wanted = components._templates({k: v for k, v in body.items() if k != "build"})
+    # A carried component gets the trigger its tool table names, and nothing else does.
+    assert set(derived["trigger"]) == {"http"} | ({"command"} if len(held) > 1 else set())
+    assert derived["trigger"].get("command", []) == [{"component": c} for c in held[1:]]
+    # Exactly the application variables their templates read, with their spin.toml declarations.
+    wanted = set().union(
+        *(components._templates({k: v for k, v in manifest["component"][c].items() if k != "build"}) for c in held)
+    )
     assert set(derived.get("variables", {})) == wanted
     for name in wanted:
         assert derived["variables"][name] == manifest["variables"][name]
-    assert "build" not in derived["component"][component]
-    # Paths point at the same files from the derived manifest's folder.
-    source = (out / derived["component"][component]["source"]).resolve()
-    assert source == (app / body["source"]).resolve()
+    for held_id in held:
+        body = manifest["component"][held_id]
+        assert "build" not in derived["component"][held_id]
+        # Paths point at the same files from the derived manifest's folder.
+        source = (out / derived["component"][held_id]["source"]).resolve()
+        assert source == (app / body["source"]).resolve()
     assert derived["application"] == manifest["application"]
+
+
+def test_the_forwarder_artifact_carries_the_ticker_on_a_command_trigger(app: Path) -> None:
+    manifest = components.load(app / "spin.toml")
+    # spin.toml itself gives the ticker no trigger (spin up runs no command trigger).
+    assert not any(t.get("component") == "ticker" for ts in manifest["trigger"].values() for t in ts)
+    derived = tomllib.loads(components.write_manifest(manifest, "forwarder", app, app / "o").read_text())
+    assert derived["trigger"]["command"] == [{"component": "ticker"}]
+    assert list(derived["component"]) == ["forwarder", "ticker"]
+    assert derived["component"]["ticker"]["allowed_outbound_hosts"] == ["http://127.0.0.1:80"]
+    assert derived["component"]["ticker"]["variables"] == {"api_token": "{{ api_token }}"}
+    assert "api_token" in derived["variables"]
+    assert components.members(manifest, "forwarder") == ["forwarder", "ticker"]
+    with pytest.raises(components.ComponentError, match="not an artifact"):
+        components.derive(manifest, "ticker", app, app / "o")
+
+
+@pytest.mark.parametrize(
+    ("tool", "message"),
+    [
+        ({"trigger": "command", "with": "nope"}, "is not a component"),
+        ({"trigger": "command", "with": "ticker"}, "an artifact itself"),
+        ({"trigger": "cron", "with": "forwarder"}, "runs on one of: command"),
+        ({"with": "forwarder"}, "runs on one of: command"),
+    ],
+)
+def test_a_carried_component_must_name_an_artifact_and_a_command_trigger(app: Path, tool: dict, message: str) -> None:
+    manifest = components.load(app / "spin.toml")
+    manifest["component"]["ticker"]["tool"]["webhook-inbox"] = tool
+    with pytest.raises(components.ComponentError, match=message):
+        components.artifact_ids(manifest)
 
 
 def test_a_new_component_and_variable_need_no_other_change(app: Path) -> None:
@@ -117,7 +174,10 @@ def test_stamps_follow_only_a_components_own_inputs(tmp_path: Path) -> None:
     # include another component's crate.
     inputs = components.inputs(components.load(REPO / "spin.toml"), "health", REPO)
     assert "services/health" in inputs and "shared" in inputs and "Cargo.lock" in inputs
-    assert not any(p.startswith(("services/api", "services/webhook")) for p in inputs)
+    assert not any(p.startswith(("services/api", "services/webhook", "services/ticker")) for p in inputs)
+    # The forwarder's artifact carries the ticker: a change to the ticker's crate rolls it.
+    forwarder = components.inputs(components.load(REPO / "spin.toml"), "forwarder", REPO)
+    assert {"services/forwarder", "services/ticker", "shared", "spin-adapter"} <= set(forwarder)
     stamp = subprocess.run(
         ["python3", str(REPO / "scripts" / "ci" / "components.py"), "stamp", "health"], capture_output=True, text=True, check=True
     ).stdout.strip()
