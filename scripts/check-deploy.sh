@@ -3,7 +3,10 @@
 #   render     every overlay (and each with the observability component) with `kubectl kustomize`,
 #              from what a fresh clone has (git-tracked and new files, never a git-ignored one)
 #   pins       versions pinned in deploy/versions.env match the manifests that repeat them
-#   crd-schema SpinApp/SpinAppExecutor against the spin-operator v0.6.1 CRDs, unknown fields rejected
+#   crd-schema SpinApp/SpinAppExecutor against the spin-operator v0.6.1 CRDs, HTTPScaledObject/
+#              ScaledObject against the vendored KEDA CRDs (tools/deploy-check/vendor/keda-crds) and
+#              ServiceMonitor/PodMonitor/PrometheusRule against the vendored Prometheus Operator ones
+#              (tools/observability-check/vendor/monitoring-crds); unknown fields rejected
 #   k8s-schema built-in kinds against the Kubernetes OpenAPI schemas (kubernetes-validate, strict)
 #   rules      tools/deploy-check: the operator's rules and this app's, per overlay
 #   checkov    security/best-practice scan of the rendered output (skips justified in
@@ -16,8 +19,9 @@
 # Env:   REQUIRE_TOOLS=1   a missing tool or CRD folder fails instead of a loud SKIP
 #        RELEASE=1         the prod image digest must not be the committed placeholder
 #        SPINKUBE_CRDS_DIR folder of the SpinKube CRDs (default: <repo>/../shared/reference/spinkube)
-#        EXTRA_CRDS_DIR    colon-separated folders of more CRDs (KEDA, Prometheus Operator) to
-#                          validate HTTPScaledObject/ServiceMonitor too
+#        EXTRA_CRDS_DIR    colon-separated folders of more CRDs for crd-schema, loaded after the
+#                          vendored ones (VENDORED_CRDS_DIRS, always loaded): a CRD there replaces
+#                          the vendored CRD of the same group and kind (to try another version)
 #        CHECK_DEPLOY_OUT  where rendered output and logs go (default: <repo>/out/check-deploy)
 #        PYTHON            interpreter with tools/deploy-check/requirements.txt installed
 # Tools are taken from <repo>/.venv/bin first, then PATH.
@@ -34,6 +38,10 @@ fi
 : "${REQUIRE_TOOLS:=0}"
 : "${RELEASE:=0}"
 : "${SPINKUBE_CRDS_DIR:=${ROOT}/../shared/reference/spinkube}"
+# CRDs vendored in the repository at the versions deploy/versions.env pins (SOURCES.md in each
+# vendor/ folder): KEDA ${KEDA_CHART_VERSION} + HTTP add-on ${KEDA_HTTP_ADDON_CHART_VERSION}, and the
+# Prometheus Operator CRDs of kube-prometheus-stack ${KUBE_PROMETHEUS_STACK_CHART_VERSION}.
+VENDORED_CRDS_DIRS="${ROOT}/tools/deploy-check/vendor/keda-crds:${ROOT}/tools/observability-check/vendor/monitoring-crds"
 : "${EXTRA_CRDS_DIR:=}"
 : "${CHECK_DEPLOY_OUT:=${ROOT}/out/check-deploy}"
 if [[ -d "${SPINKUBE_CRDS_DIR}" ]]; then
@@ -194,12 +202,21 @@ check_pins() {
     echo "kustomize/base/ticker.yaml does not use TICKER_IMAGE=${TICKER_IMAGE}"
     return 1
   }
-  echo "OTEL_COLLECTOR_IMAGE=${OTEL_COLLECTOR_IMAGE}, TICKER_IMAGE=${TICKER_IMAGE} and REDIS_IMAGE=${REDIS_IMAGE} are used as pinned"
+  # The vendored KEDA CRDs are the charts' that deploy/bootstrap.sh installs: bump them together.
+  local keda_crds="${ROOT}/tools/deploy-check/vendor/keda-crds"
+  if ! grep -qxF "    helm.sh/chart: keda-${KEDA_CHART_VERSION}" "${keda_crds}/crd-scaledobjects.yaml" \
+    || ! grep -qF "(chart keda-add-ons-http ${KEDA_HTTP_ADDON_CHART_VERSION}," "${keda_crds}/SOURCES.md"; then
+    echo "tools/deploy-check/vendor/keda-crds is not from KEDA_CHART_VERSION=${KEDA_CHART_VERSION} and" \
+      "KEDA_HTTP_ADDON_CHART_VERSION=${KEDA_HTTP_ADDON_CHART_VERSION}: re-vendor them (its SOURCES.md says how)"
+    return 1
+  fi
+  echo "OTEL_COLLECTOR_IMAGE=${OTEL_COLLECTOR_IMAGE}, TICKER_IMAGE=${TICKER_IMAGE} and REDIS_IMAGE=${REDIS_IMAGE} are used as pinned;" \
+    "the vendored KEDA CRDs are charts ${KEDA_CHART_VERSION} / ${KEDA_HTTP_ADDON_CHART_VERSION}'s"
 }
 run pins "deploy/versions.env is the single source of versions" check_pins
 
 # --- CRD schemas --------------------------------------------------------------------------------
-banner "crd-schema: SpinApp/SpinAppExecutor vs the spin-operator v0.6.1 CRDs (strict)"
+banner "crd-schema: SpinApp/SpinAppExecutor vs the spin-operator v0.6.1 CRDs, KEDA/monitoring kinds vs the vendored CRDs (strict)"
 if ((!RENDER_OK)); then
   missing crd-schema "nothing rendered (see render)"
 elif ((!PY_OK)); then
@@ -208,11 +225,16 @@ elif [[ ! -d "${SPINKUBE_CRDS_DIR}" ]]; then
   missing crd-schema "SpinKube CRD folder not found: ${SPINKUBE_CRDS_DIR} (set SPINKUBE_CRDS_DIR)"
 else
   crd_args=(--crds-dir "${SPINKUBE_CRDS_DIR}" --require-kind SpinApp --require-kind SpinAppExecutor)
-  extra_note=""
+  # The vendored CRDs, always: the kinds the overlays use must have theirs (a folder emptied or
+  # renamed fails here instead of leaving HTTPScaledObjects silently unvalidated).
+  IFS=: read -r -a vendored_dirs <<<"${VENDORED_CRDS_DIRS}"
+  for d in "${vendored_dirs[@]}"; do crd_args+=(--crds-dir "${d}"); done
+  crd_args+=(--require-kind HTTPScaledObject --require-kind ScaledObject --require-kind ServiceMonitor)
+  extra_note=" + vendored KEDA ${KEDA_CHART_VERSION}/HTTP add-on ${KEDA_HTTP_ADDON_CHART_VERSION} and Prometheus Operator CRDs"
   if [[ -n "${EXTRA_CRDS_DIR}" ]]; then
     IFS=: read -r -a extra_dirs <<<"${EXTRA_CRDS_DIR}"
     for d in "${extra_dirs[@]}"; do crd_args+=(--crds-dir "${d}"); done
-    extra_note=" + EXTRA_CRDS_DIR"
+    extra_note+=" + EXTRA_CRDS_DIR"
   fi
   run crd-schema "CRDs from ${SPINKUBE_CRDS_DIR}${extra_note}" \
     deploy_check crd-schema "${crd_args[@]}" "${RENDERED_FILES[@]}" "${RENDERED}/deploy-manifests.yaml"
