@@ -13,6 +13,12 @@
 #   openapi     the API's generated OpenAPI document validates as OpenAPI 3.1
 #   e2e         black-box tests against the real `spin up` (and redis-server, a local OCI
 #               registry), and the API contract checked by schemathesis against it
+#   cluster     the Kubernetes path on a real single-node cluster (e2e/tests/cluster.rs: the
+#               provided kube-apiserver, spin-operator with its webhooks, kubelet, containerd and
+#               the SpinKube shim): every component pushed by scripts/push.sh, the dev overlay
+#               deployed by deploy/deploy-app.sh, the data path and forwarding through the
+#               pods, a one-component release rolled, staging and prod accepted. Once, whatever
+#               SPIN_BINS says (the shim embeds its own Spin)
 #   browser     the console in Debian's Chromium via Playwright against the real `spin up`
 #               (e2e/browser); screenshots in out/console/
 #   bench       the benchmark suite's smoke run (scripts/bench.sh --smoke): every measurement
@@ -34,7 +40,8 @@
 #      SPIN_BINS        e2e: run the end-to-end suite once per Spin binary of this space-separated
 #                       list (default: the one found), so a change that works on one runtime and
 #                       not the other fails; .ci/run gives both provided builds (4.1 and 3.6.3)
-#      REQUIRE_CONTAINERD=1  the containerd + shim end-to-end test fails instead of skipping
+#      REQUIRE_CLUSTER=1  the real-cluster test fails instead of skipping without root or the
+#                       provided tools (SHARED_TOOLS_DIR, default ../shared/tools)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -141,7 +148,8 @@ e2e() {
   for bin in "${bins[@]}"; do
     version="$("${bin}" --version 2>/dev/null | awk '{print $2}')"
     # --no-fail-fast: one failing test binary must not hide the others' results.
-    step "e2e (spin ${version:-?})" env SPIN_BIN="${bin}" cargo test -p e2e --quiet --no-fail-fast -- --test-threads=2
+    # The real-cluster test runs once, in its own step.
+    step "e2e (spin ${version:-?})" env SPIN_BIN="${bin}" cargo test -p e2e --quiet --no-fail-fast -- --test-threads=2 --skip on_a_real_cluster
   done
 }
 
@@ -180,6 +188,7 @@ run_step() { # NAME: one step of the test command, with its skip rules
     wasm) step wasm scripts/wasm-sizes.sh ;;
     openapi) if [[ -x .venv/bin/openapi-spec-validator ]]; then step openapi openapi; else skip openapi "openapi-spec-validator"; fi ;;
     e2e) e2e ;;
+    cluster) step cluster cargo test -p e2e --quiet --test cluster -- --nocapture ;;
     browser) if [[ -x .venv/bin/python ]]; then browser; else skip browser "python3 (.venv)"; fi ;;
     bench) bench_smoke ;;
     deploy) step deploy env EXTRA_CRDS_DIR="${EXTRA_CRDS_DIR:-tools/observability-check/vendor/monitoring-crds}" scripts/check-deploy.sh ;;
@@ -194,7 +203,7 @@ usage() {
 
 # No argument: every step, in this order. Arguments: those steps (plus their prerequisites), in
 # this order whatever the order given.
-STEPS=(toolchain python fmt clippy unit ui wasm openapi e2e browser bench deploy observability lint)
+STEPS=(toolchain python fmt clippy unit ui wasm openapi e2e cluster browser bench deploy observability lint)
 selected=()
 if (($# == 0)); then
   selected=("${STEPS[@]}")
@@ -203,12 +212,12 @@ else
   for arg in "$@"; do
     case "${arg}" in
       -h | --help) usage; exit 0 ;;
-      toolchain | python | fmt | clippy | unit | ui | wasm | openapi | e2e | browser | bench | deploy | observability | lint) wanted[${arg}]=1 ;;
+      toolchain | python | fmt | clippy | unit | ui | wasm | openapi | e2e | cluster | browser | bench | deploy | observability | lint) wanted[${arg}]=1 ;;
       *) echo "test.sh: unknown step '${arg}' (steps: ${STEPS[*]})" >&2; exit 2 ;;
     esac
   done
-  for s in fmt clippy unit wasm openapi e2e browser bench; do [[ -z "${wanted[${s}]:-}" ]] || wanted[toolchain]=1; done
-  for s in openapi e2e browser deploy observability lint; do [[ -z "${wanted[${s}]:-}" ]] || wanted[python]=1; done
+  for s in fmt clippy unit wasm openapi e2e cluster browser bench; do [[ -z "${wanted[${s}]:-}" ]] || wanted[toolchain]=1; done
+  for s in openapi e2e cluster browser deploy observability lint; do [[ -z "${wanted[${s}]:-}" ]] || wanted[python]=1; done
   for s in "${STEPS[@]}"; do [[ -z "${wanted[${s}]:-}" ]] || selected+=("${s}"); done
 fi
 
