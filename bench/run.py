@@ -62,6 +62,7 @@ import retention  # noqa: E402  (bench/retention.py: issue 17's bounded store)
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import shim  # noqa: E402  (bench/shim.py: the containerd shim measurements)
+import kubelet  # noqa: E402  (bench/kubelet.py: a real cluster's kubelet, upstream and fixed shim)
 WASM_DIR = ROOT / "target" / "wasm32-wasip2" / "release"
 BENCH_BIN = ROOT / "target" / "bench-native" / "bench"
 APP_MANIFEST = ROOT / "spin.toml"
@@ -76,11 +77,11 @@ LIST_PATH = "/api/events?limit=50"
 
 FULL = dict(launches=10, duration_ms=5000, warmup_ms=1000, concurrency=[1, 10, 50],
             list_events=10_000, scaling=[1_000, 10_000, 100_000], scaling_ms=5000,
-            shim=dict(launches=6, load_s=5, concurrency=20),
+            shim=dict(launches=6, load_s=5, concurrency=20), kubelet=dict(replicas=10, rounds=3),
             open_fractions=[0.5, 0.8], open_connections=50, open_rounds=3, open_ms=3000)
 SMOKE = dict(launches=2, duration_ms=300, warmup_ms=100, concurrency=[1, 10],
              list_events=200, scaling=[100, 1_000], scaling_ms=300,
-             shim=dict(launches=2, load_s=1, concurrency=4),
+             shim=dict(launches=2, load_s=1, concurrency=4), kubelet=dict(replicas=2, rounds=1),
              open_fractions=[0.5], open_connections=10, open_rounds=1, open_ms=300)
 
 
@@ -813,6 +814,7 @@ def markdown(results: dict) -> str:
                    f"{row['list']['p99_ms']:.2f} | {row['list']['rps']:,.0f} | "
                    f"{row['ingest']['rps']:,.0f} | {row['ingest']['p99_ms']:.1f} |")
     out += shim.markdown(results.get("shim") or {})
+    out += kubelet.markdown_section(results.get("kubelet") or {})
     out.append(layout.markdown(results))
     out.append(forwarding.markdown(results))
     out.append(retention.markdown(results))
@@ -921,6 +923,8 @@ def main() -> None:
             results["scaling"] = scaling(spin, cfg, workdir)
             section("8/11 under the containerd shim (bench/shim.py)")
             results["shim"] = shim.measure(cfg["shim"], workdir)
+            section("8b/11 on the kubelet: apply, scale-out and roll on a real cluster (bench/kubelet.py)")
+            results["kubelet"] = kubelet.measure(cfg["kubelet"], workdir)
         if wanted("store"):
             section("9/11 store layout before/after, store operations, concurrent copies")
             results["layout"] = layout.measure(spin, workdir, mode, baseline, baseline_info,
