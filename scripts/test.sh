@@ -49,6 +49,14 @@ cd "${ROOT}"
 : "${REQUIRE_TOOLS:=0}"
 export REQUIRE_SPIN="${REQUIRE_SPIN:-0}" REQUIRE_TOOLS
 
+# One build stamp for every step: components read GIT_COMMIT at compile time (/healthz reports
+# it), and cargo rebuilds whatever read it when it changes, so the wasm step, the end-to-end
+# suites and the bench must all see the same value or each rebuilds every component.
+if [[ -z "${GIT_COMMIT:-}" ]] && git rev-parse HEAD >/dev/null 2>&1; then
+  GIT_COMMIT="$(git rev-parse HEAD)"
+  export GIT_COMMIT
+fi
+
 started=$(date +%s)
 results=()
 failed=0
