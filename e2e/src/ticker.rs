@@ -45,6 +45,21 @@ impl Ticker {
     pub fn ticks(&self) -> usize {
         self.ticks.load(Ordering::SeqCst)
     }
+
+    /// Waits until `rounds` more dispatch calls than now have been answered (each a full round:
+    /// whatever was due has been sent when it answers), or panics after `timeout`. What a test
+    /// waits for before asserting that nothing more was sent, instead of a fixed sleep.
+    pub fn wait_rounds(&self, rounds: usize, timeout: Duration) {
+        let target = self.ticks() + rounds;
+        let deadline = std::time::Instant::now() + timeout;
+        while self.ticks() < target {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{rounds} dispatch rounds did not complete within {timeout:?}"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
 }
 
 impl Drop for Ticker {

@@ -138,9 +138,7 @@ fn a_healthy_destination_gets_each_event_once_signed_and_byte_for_byte() {
         .unwrap();
     assert_eq!(again.status, 200, "{}", again.text());
     let ticker = Ticker::start(client, API_TOKEN, TICK);
-    while ticker.ticks() < 10 {
-        std::thread::sleep(TICK);
-    }
+    ticker.wait_rounds(10, Duration::from_secs(30));
     drop(ticker);
     assert_eq!(receiver.received("/hooks").len(), 1, "exactly once");
 
@@ -210,8 +208,8 @@ fn failures_are_retried_in_backoff_order_then_dead_lettered_and_replay_delivers(
     assert_eq!(letters["items"].as_array().unwrap().len(), 1, "{letters}");
     assert_eq!(letters["items"][0]["event_id"], id.as_str());
 
-    // Nothing more is sent to a dead letter.
-    std::thread::sleep(Duration::from_secs(2));
+    // Nothing more is sent to a dead letter: three more complete rounds send nothing.
+    ticker.wait_rounds(3, Duration::from_secs(10));
     assert_eq!(receiver.received("/flaky").len(), 3);
 
     // Replay: sent again (attempt numbers keep counting), and this time it lands.
@@ -379,7 +377,10 @@ fn two_replicas_ticking_one_redis_store_never_send_an_attempt_twice() {
         .collect();
     receiver.wait_for("/steady", events, Duration::from_secs(60));
     flaky.wait_for("/flaky", events * 3, Duration::from_secs(60));
-    std::thread::sleep(Duration::from_secs(2));
+    // Every ticker completes two more rounds (nothing due is left unsent), then stops.
+    for ticker in &tickers {
+        ticker.wait_rounds(2, Duration::from_secs(20));
+    }
     drop(tickers);
 
     let mut sent: BTreeMap<(String, String, u32), usize> = BTreeMap::new();

@@ -108,12 +108,19 @@ fn on_redis_the_stored_events_level_off_past_the_cap() {
         for n in 0..20 {
             assert_eq!(ingest(&client, &format!("r{round}-{n}")), 202);
         }
-        std::thread::sleep(std::time::Duration::from_millis(300));
-        rounds.push([
-            count("events:meta:*"),
-            count("events:body:*"),
-            count("events:idx:*"),
-        ]);
+        // The cap is applied after each answer: wait, with a deadline, until it settles.
+        let keys = || {
+            [
+                count("events:meta:*"),
+                count("events:body:*"),
+                count("events:idx:*"),
+            ]
+        };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while keys() != [CAP; 3] && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        rounds.push(keys());
     }
     eprintln!("[meta, body, index] keys after each 20 deliveries: {rounds:?}");
     assert!(
