@@ -1,10 +1,11 @@
 //! The Spin-free core of webhook-inbox.
 //!
-//! Everything the three components (`health`, `api`, `webhook`) have in common lives here, and
-//! none of it depends on `spin-sdk`: calling a Spin host API from a native `cargo test` aborts the
-//! process, so the logic is written against small traits ([`kv::KeyValue`],
-//! [`config::Variables`], [`clock::Clock`]) and tested natively. The `spin-adapter` crate
-//! implements those traits over the Spin host and is the only code that talks to Spin.
+//! Everything the components (one crate each under `services/`, one component each in spin.toml)
+//! have in common lives here, and none of it depends on `spin-sdk`: calling a Spin host API from a
+//! native `cargo test` aborts the process, so the logic is written against small traits
+//! ([`kv::KeyValue`], [`config::Variables`], [`clock::Clock`]) and tested natively. The
+//! `spin-adapter` crate implements those traits over the Spin host and is the only code that
+//! talks to Spin.
 //!
 //! | module | job |
 //! |---|---|

@@ -1,16 +1,18 @@
 //! Liveness and readiness answers, for every component that a pod runs on its own.
 //!
-//! On SpinKube each SpinApp keeps only its own component (`components:`), and its probes must hit
-//! a route that component serves: `health` answers `/healthz` and `/readyz`, the API
-//! `/api/healthz` and `/api/readyz`, the webhook processor `/webhooks/healthz` and
-//! `/webhooks/readyz`. They all answer the same way:
+//! On SpinKube each SpinApp runs its own component's artifact, and its probes must hit a route
+//! that component serves: each HTTP component answers both under its own route prefix
+//! ([`Probed::LIVENESS`], [`Probed::READINESS`]): `health` at `/healthz` and `/readyz`, every
+//! other one under the prefix spin.toml routes to it (`/api/healthz`, `/api/readyz`). They all
+//! answer the same way:
 //!
 //! - liveness checks nothing external, so a broken store never makes Kubernetes restart healthy
 //!   pods;
-//! - readiness does a write/read/delete round trip on the `default` key-value store and checks
-//!   that every variable the component can see resolves and parses. It answers 200 with the
-//!   per-check list, or 503 (problem+json, `Retry-After`) naming the failing checks, so a replica
-//!   whose store is down, or whose own configuration is malformed, gets no traffic.
+//! - readiness does a write/read/delete round trip on the `default` key-value store (for a
+//!   component granted one: [`Probed::store`]; the console has none) and checks that every
+//!   variable the component can see resolves and parses. It answers 200 with the per-check list,
+//!   or 503 (problem+json, `Retry-After`) naming the failing checks, so a replica whose store is
+//!   down, or whose own configuration is malformed, gets no traffic.
 
 use std::time::Instant;
 

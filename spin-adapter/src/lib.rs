@@ -6,7 +6,8 @@
 //! [`shared::config::Variables`]. Everything it calls is a host import, so nothing here can run
 //! under a native `cargo test`; the end-to-end tests exercise it against the real `spin up`.
 //!
-//! A component crate is one macro call: `spin_adapter::export_http_service!(make_service());`.
+//! A component crate is one macro call, its name for the log lines and an expression that makes
+//! its service: `spin_adapter::export_http_service!("health", make_service());`.
 
 mod http_io;
 mod key_value;

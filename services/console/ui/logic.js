@@ -3,9 +3,9 @@
 // app.js wires it to the page; test/logic.test.js runs it under `node --test`.
 //
 // Forward compatibility: the API is growing (event summaries gain `source` and `action`, more
-// providers, `event_type` may be absent, per-event `deliveries` later). Everything the console
-// shows of an event comes from the lists below, so a new field is one entry, and a field the
-// console does not know, or one that is missing, never breaks a row.
+// providers, `event_type` may be absent; an event's `deliveries` are read on their own, below).
+// Everything the console shows of an event comes from the lists below, so a new field is one
+// entry, and a field the console does not know, or one that is missing, never breaks a row.
 
 /** Where the session's API token is kept (sessionStorage only: this tab, until sign-out). */
 export const TOKEN_KEY = 'webhook-inbox.console.token';

@@ -1,5 +1,8 @@
-//! The `forwarder` component: delivers stored events to destinations (`/api/dispatch`, the
-//! first attempts of one event, replays, dead letters, deliveries).
+//! The `forwarder` component: delivers stored events to destinations. It serves the contract's
+//! `Server::Forwarder` operations, `POST /api/dispatch` (a bounded round of due attempts and a
+//! retention sweep) and `POST /api/events/{id}/dispatch` (one event's due attempts now, after
+//! ingestion or a replay), and its probes; the deliveries, replays and dead letters it records
+//! are read and queued by the api component.
 //!
 //! The protocol is `shared::forwarding`, spin-free and tested natively; [`service`] ties it to
 //! HTTP, and [`sender`] sends over `wasi:http`. The last line of this file is the Spin adapter.

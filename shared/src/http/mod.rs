@@ -1,4 +1,4 @@
-//! The request pipeline every component runs, in four parts:
+//! The request pipeline every HTTP component runs, by module:
 //!
 //! | module | job |
 //! |---|---|

@@ -391,8 +391,8 @@ pub enum Server {
     /// is a compiled-in file like the console's own, and the api component keeps its size
     /// budget for the API.
     Console,
-    /// The `forwarder` component: delivery to destinations, its dead letters and replays (the
-    /// only component that reaches out to other services).
+    /// The `forwarder` component: the operations that send to destinations (the only component
+    /// that reaches out to other services); reading and replaying what it recorded is the API's.
     Forwarder,
 }
 
