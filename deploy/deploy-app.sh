@@ -85,7 +85,6 @@ kubectl kustomize "${render_dir}" >"${RENDERED}" || die "kubectl kustomize ${APP
 refuse_placeholders "${RENDERED}"
 annotate_executor_hash "${RENDERED}"
 require_every_component "${RENDERED}"
-rendered_workloads "${RENDERED}" >"${work}/workloads.txt"
 interceptor_targets "${RENDERED}" >"${work}/interceptor.txt"
 manifest_tool spinapps "${RENDERED}" >"${work}/spinapps.tsv"
 public_spinapps "${RENDERED}" >"${work}/public.txt"
@@ -181,12 +180,6 @@ for app in ${spinapps}; do
     ok "deployment/${app} rolled out"
   fi
 done
-# The ticker turns Ready once the forwarder answered a dispatch round with the API token.
-while IFS= read -r workload; do
-  kubectl -n "${NAMESPACE}" rollout status "${workload}" --timeout="${KUBE_WAIT_TIMEOUT}" ||
-    die "${workload} did not become Ready: kubectl -n ${NAMESPACE} logs ${workload} (the ticker says why its calls fail)"
-  ok "${workload} rolled out and Ready (the forwarder answers its dispatch calls)"
-done <"${work}/workloads.txt"
 
 # smoke_port_forward: on a context that is not this project's k3d cluster (no known Ingress
 # address), each SpinApp's readiness path through `kubectl port-forward` to its Service (the
@@ -231,8 +224,8 @@ if ((SMOKE_TEST)) && [[ "$(current_context)" == "k3d-${CLUSTER_NAME}" ]]; then
     wait_until 90 probe "${ready}" || die "GET ${ready} (${app}) via the Ingress did not answer 200"
     ok "GET ${ready} -> 200 (${app})"
   done <"${work}/spinapps.tsv"
-  # The dispatch tick is for the ticker inside the cluster: from outside it must not reach the
-  # forwarder (which would answer 401 without the token); the api component answers 404.
+  # The dispatch tick is for the ticker inside the forwarder's pods: from outside it must not
+  # reach the forwarder (which would answer 401 without the token); the api component answers 404.
   code="$(curl -sS --noproxy '*' -o /dev/null -w '%{http_code}' --max-time 30 -X POST -H "Host: ${host}" "${base_url}/api/dispatch" || true)"
   [[ "${code}" != 200 && "${code}" != 401 ]] ||
     die "POST /api/dispatch via the Ingress answered ${code}: the forwarder's tick is reachable from outside (docs/deploy.md, \"Routes\")"

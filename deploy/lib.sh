@@ -292,13 +292,8 @@ refuse_placeholders() {
   local found
   if ! found="$(manifest_tool placeholders "$1")"; then
     found="${found//$'\t'/ runs }"
-    die "refusing to deploy the placeholder image digest the overlay commits (${found//$'\n'/; }). Pass the released digests: --image COMPONENT=REPO@sha256:<digest> for each component (the release run's summary lists them); a workload's image (the ticker): pin its real digest in deploy/versions.env and kustomize/base"
+    die "refusing to deploy the placeholder image digest the overlay commits (${found//$'\n'/; }). Pass the released digests: --image COMPONENT=REPO@sha256:<digest> for each component (the release run's summary lists them); a plain workload's image: pin its real digest in deploy/versions.env and the manifest"
   fi
-}
-
-# rendered_workloads RENDERED: kind/name of each plain workload (the ticker), one per line.
-rendered_workloads() {
-  manifest_tool workloads "$1"
 }
 
 # interceptor_targets RENDERED: the SpinApps an HTTPScaledObject routes to, one per line.

@@ -4,20 +4,21 @@
 Called by deploy/lib.sh; each command prints plain lines a shell reads with `read`:
 
   namespace KUSTOMIZATION                  the overlay's `namespace:`
-  spinapps RENDERED                        per SpinApp: name, component, image, liveness path,
-                                           readiness path (tab-separated)
-  placeholders RENDERED                    SpinApps and workloads (the ticker) whose image digest
-                                           is a placeholder (one repeated hex digit); exit 1 when
+  spinapps RENDERED                        per SpinApp: name, component (the one whose artifact
+                                           it runs: the forwarder's also retains the ticker its
+                                           artifact carries), image, liveness path, readiness
+                                           path (tab-separated)
+  placeholders RENDERED                    SpinApps and plain workloads whose image digest is a
+                                           placeholder (one repeated hex digit); exit 1 when
                                            there is one
-  workloads RENDERED                       the plain Deployments/StatefulSets (the ticker), as
-                                           kind/name lines for `kubectl rollout status`
   interceptor-targets RENDERED             the SpinApps an HTTPScaledObject routes to (staging:
                                            reached through the KEDA interceptor), one per line
   public-spinapps RENDERED                 the SpinApps an outside request can reach: an Ingress
                                            backend's Service, or an HTTPScaledObject's behind the
                                            interceptor (not the forwarder), one per line
   coverage RENDERED SPIN_TOML              every component of SPIN_TOML (scripts/ci/components.py
-                                           list) is run by a SpinApp; exit 1 naming the missing ones
+                                           list --all) is run by a SpinApp; exit 1 naming the
+                                           missing ones
   image-overlay RENDERED OVERLAY_DIR OUT_DIR IMAGE...
                                            writes OUT_DIR/kustomization.yaml: a wrapper over
                                            OVERLAY_DIR whose `images:` point each SpinApp at the
@@ -86,14 +87,36 @@ def spinapps(rendered: str) -> list[dict[str, Any]]:
     return [d for d in docs(rendered) if is_spinapp(d)]
 
 
-def component_of(app: dict[str, Any]) -> str:
-    components = (app.get("spec") or {}).get("components") or []
-    if len(components) != 1:
+def _components_py() -> Any:
+    """scripts/ci/components.py as a module: what spin.toml's components are and who carries whom."""
+    import importlib.util
+
+    path = Path(__file__).resolve().parent.parent / "scripts" / "ci" / "components.py"
+    spec = importlib.util.spec_from_file_location("components", path)
+    if spec is None or spec.loader is None:
+        raise Error(f"cannot load {path}")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+SPIN_TOML = Path(__file__).resolve().parent.parent / "spin.toml"
+
+
+def component_of(app: dict[str, Any], spin_toml: Path = SPIN_TOML) -> str:
+    """The component whose artifact the SpinApp runs: the one it retains that rides in no other's
+    (the forwarder's SpinApp also retains the ticker, which the forwarder's artifact carries)."""
+    components = [str(c) for c in (app.get("spec") or {}).get("components") or []]
+    module = _components_py()
+    manifest = module.load(spin_toml)
+    artifacts = [c for c in components if c not in module.component_ids(manifest) or module.carrier(manifest, c) is None]
+    if len(artifacts) != 1:
         raise Error(
-            f"SpinApp {app['metadata']['name']} retains {len(components)} components: one artifact per "
-            "component needs exactly one"
+            f"SpinApp {app['metadata']['name']} retains {len(components)} components ({', '.join(components) or 'none'}): "
+            "one artifact per SpinApp needs exactly one that is an artifact (scripts/ci/components.py list), "
+            "plus what that artifact carries"
         )
-    return str(components[0])
+    return artifacts[0]
 
 
 def split_ref(image: str) -> tuple[str, str | None, str | None]:
@@ -122,8 +145,8 @@ def probe_path(app: dict[str, Any], probe: str) -> str:
 def cmd_spinapps(rendered: str) -> int:
     for app in spinapps(rendered):
         spec = app.get("spec") or {}
-        components = spec.get("components") or ["-"]
-        print("\t".join([app["metadata"]["name"], ",".join(map(str, components)), str(spec.get("image", "-")),
+        component = component_of(app) if spec.get("components") else "-"
+        print("\t".join([app["metadata"]["name"], component, str(spec.get("image", "-")),
                          probe_path(app, "liveness"), probe_path(app, "readiness")]))
     return 0
 
@@ -151,12 +174,6 @@ def cmd_placeholders(rendered: str) -> int:
                 print(f"{workload['kind'].lower()}/{workload['metadata']['name']}\t{image}")
                 found += 1
     return 1 if found else 0
-
-
-def cmd_workloads(rendered: str) -> int:
-    for workload in workloads(docs(rendered)):
-        print(f"{workload['kind'].lower()}/{workload['metadata']['name']}")
-    return 0
 
 
 def cmd_interceptor_targets(rendered: str) -> int:
@@ -194,14 +211,7 @@ def cmd_public_spinapps(rendered: str) -> int:
 
 def spin_components(spin_toml: str) -> list[str]:
     """Component ids of spin.toml, in its order: scripts/ci/components.py's list, not a copy of it."""
-    import importlib.util
-
-    path = Path(__file__).resolve().parent.parent / "scripts" / "ci" / "components.py"
-    spec = importlib.util.spec_from_file_location("components", path)
-    if spec is None or spec.loader is None:
-        raise Error(f"cannot load {path}")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = _components_py()
     return list(module.component_ids(module.load(Path(spin_toml))))
 
 
@@ -391,7 +401,6 @@ def main(argv: list[str]) -> int:
         "namespace": (cmd_namespace, 1),
         "spinapps": (cmd_spinapps, 1),
         "placeholders": (cmd_placeholders, 1),
-        "workloads": (cmd_workloads, 1),
         "interceptor-targets": (cmd_interceptor_targets, 1),
         "public-spinapps": (cmd_public_spinapps, 1),
         "coverage": (cmd_coverage, 2),
@@ -407,7 +416,7 @@ def main(argv: list[str]) -> int:
             return commands[argv[0]][0](*argv[1:])
         print(__doc__, file=sys.stderr)
         return 2
-    except (Error, OSError, KeyError, yaml.YAMLError) as error:
+    except (Error, ValueError, OSError, KeyError, yaml.YAMLError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
 

@@ -10,8 +10,8 @@
 #   2. secrets  the Secrets created outside git must exist (docs/deploy.md, Secrets); dev only:
 #               created with random values on a first deploy, or from --secrets-env FILE
 #   3. apply    kubectl apply of the rendered overlay (retried: the operator's webhook cache)
-#   4. rollout  each SpinApp's Deployment runs its new image, then `kubectl rollout status`; then
-#               the plain workloads (the forwarder's ticker, Ready once a dispatch round answered)
+#   4. rollout  each SpinApp's Deployment runs its new image, then `kubectl rollout status` (the
+#               forwarder's pods also run its ticker: nothing else to roll out)
 #   5. smoke    GET /healthz and /readyz inside the cluster, no Ingress or DNS needed: through
 #               `kubectl port-forward` to each SpinApp's Service (port 80); in staging the SpinApps
 #               KEDA scales through the KEDA HTTP interceptor with the Ingress host, so the
@@ -143,7 +143,6 @@ render() {
   spinapp_rows >"${WORK}/spinapps.tsv"
   [[ -s "${WORK}/spinapps.tsv" ]] || die "the rendered overlay has no SpinApp"
   require_every_component "${RENDERED}"
-  rendered_workloads "${RENDERED}" >"${WORK}/workloads.txt"
   interceptor_targets "${RENDERED}" >"${WORK}/interceptor.txt"
 }
 
@@ -176,9 +175,6 @@ if ((DRY_RUN)); then
         [[ -z "${expect}" ]] || info "    ${live} must report commit ${expect}"
       fi
     done <"${WORK}/spinapps.tsv"
-    while IFS= read -r workload; do
-      info "${workload}: apply, rollout status (the ticker is Ready once a dispatch round answered 200)"
-    done <"${WORK}/workloads.txt"
   } >&2
   cat "${RENDERED}"
   exit 0
@@ -242,13 +238,6 @@ while IFS=$'\t' read -r app _component image _live _ready; do
   kubectl -n "${NAMESPACE}" rollout status "deployment/${app}" --timeout="${KUBE_WAIT_TIMEOUT}"
   ok "deployment/${app} runs ${image} and has rolled out"
 done <"${WORK}/spinapps.tsv"
-# After the SpinApps: the ticker turns Ready only once the forwarder answered a dispatch round
-# with its token, so this also proves the forwarder's Service, the token and the NetworkPolicies.
-while IFS= read -r workload; do
-  kubectl -n "${NAMESPACE}" rollout status "${workload}" --timeout="${KUBE_WAIT_TIMEOUT}" ||
-    die "${workload} did not become Ready: kubectl -n ${NAMESPACE} logs ${workload} (the ticker says why its calls fail)"
-  ok "${workload} has rolled out and is Ready"
-done <"${WORK}/workloads.txt"
 
 # probe PATH [HOST]: GET through the port-forward answers 200; the body is kept in WORK/body.
 # --noproxy: the port-forward listens on this machine's loopback, and curl sends even 127.0.0.1

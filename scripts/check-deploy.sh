@@ -197,11 +197,6 @@ check_pins() {
     echo "deploy/manifests/redis.yaml must take its image from REDIS_IMAGE (@REDIS_IMAGE@ placeholder)"
     return 1
   }
-  local ticker="${ROOT}/kustomize/base/ticker.yaml"
-  grep -q "image: ${TICKER_IMAGE}\$" "${ticker}" || {
-    echo "kustomize/base/ticker.yaml does not use TICKER_IMAGE=${TICKER_IMAGE}"
-    return 1
-  }
   # The vendored KEDA CRDs are the charts' that deploy/bootstrap.sh installs: bump them together.
   local keda_crds="${ROOT}/tools/deploy-check/vendor/keda-crds"
   if ! grep -qxF "    helm.sh/chart: keda-${KEDA_CHART_VERSION}" "${keda_crds}/crd-scaledobjects.yaml" \
@@ -210,7 +205,7 @@ check_pins() {
       "KEDA_HTTP_ADDON_CHART_VERSION=${KEDA_HTTP_ADDON_CHART_VERSION}: re-vendor them (its SOURCES.md says how)"
     return 1
   fi
-  echo "OTEL_COLLECTOR_IMAGE=${OTEL_COLLECTOR_IMAGE}, TICKER_IMAGE=${TICKER_IMAGE} and REDIS_IMAGE=${REDIS_IMAGE} are used as pinned;" \
+  echo "OTEL_COLLECTOR_IMAGE=${OTEL_COLLECTOR_IMAGE} and REDIS_IMAGE=${REDIS_IMAGE} are used as pinned;" \
     "the vendored KEDA CRDs are charts ${KEDA_CHART_VERSION} / ${KEDA_HTTP_ADDON_CHART_VERSION}'s"
 }
 run pins "deploy/versions.env is the single source of versions" check_pins

@@ -119,6 +119,16 @@ def _pod_labels(app: Obj) -> dict[str, str]:
     return labels
 
 
+def _artifacts(ctx: Context, components: list) -> list[str]:
+    """The retained components that are artifacts of their own: all but those spin.toml says ride
+    in another's artifact (`[component.<id>.tool.webhook-inbox] with = ...`, the ticker)."""
+    return [
+        str(c)
+        for c in components
+        if str(c) not in ctx.spin.components or ctx.spin.components[str(c)].carried_with is None
+    ]
+
+
 def _min_replicas(ctx: Context, app: Obj) -> int | None:
     """The smallest replica count the app can run at (None when unknown)."""
     if app.spec.get("enableAutoscaling") is not True:
@@ -393,8 +403,16 @@ def check_autoscaling_has_scaler(ctx: Context) -> list[Finding]:
 
 @rule("components")
 def check_components(ctx: Context) -> list[Finding]:
-    """Every components: entry exists in spin.toml, and the retained set serves HTTP."""
+    """Every components: entry exists in spin.toml, each retained one has a trigger, and the
+    retained set serves HTTP.
+
+    A component spin.toml routes nothing to is accepted only when its tool table says the cluster
+    runs it on a command trigger inside another component's artifact (`[component.<id>.tool.
+    webhook-inbox] trigger = "command"`, `with = <id>`: the ticker, with the forwarder) and the
+    SpinApp also retains that component; anything else retained without a route would run nothing.
+    """
     findings = []
+    routed_anyhow = {r.component for r in ctx.spin.routes}
     for app in ctx.spinapps:
         components = app.spec.get("components")
         if components is None:
@@ -405,7 +423,30 @@ def check_components(ctx: Context) -> list[Finding]:
                 findings.append(error("components", app.ref, f"component {name!r} is not in spin.toml ({known})"))
             if count > 1:
                 findings.append(warning("components", app.ref, f"component {name!r} is listed {count} times"))
-        if not any(r.component in ctx.retained(app) and not r.private for r in ctx.spin.routes):
+        retained = ctx.retained(app)
+        for component_id in sorted(retained - routed_anyhow):
+            component = ctx.spin.components[component_id]
+            if component.trigger == "command" and component.carried_with is not None:
+                if component.carried_with not in retained:
+                    findings.append(
+                        error(
+                            "components",
+                            app.ref,
+                            f"component {component_id} runs on a command trigger inside {component.carried_with}'s "
+                            f"artifact (spin.toml tool.webhook-inbox), but this SpinApp does not retain "
+                            f"{component.carried_with}: retain both",
+                        )
+                    )
+                continue
+            findings.append(
+                error(
+                    "components",
+                    app.ref,
+                    f"component {component_id} has no route in spin.toml and no command trigger in its "
+                    "[component.<id>.tool.webhook-inbox] table: retained, it would run nothing",
+                )
+            )
+        if not any(r.component in retained and not r.private for r in ctx.spin.routes):
             findings.append(error("components", app.ref, "no retained component has a public HTTP route"))
     # The other way round: a component spin.toml routes to that no SpinApp runs would be missing
     # from the cluster (its routes answered by the health component's 404).
@@ -701,25 +742,33 @@ def check_capacity(ctx: Context) -> list[Finding]:
     invocationLimits.memory cap must fit beside idle. The concurrency is the HTTPScaledObject's
     target, else the SpinApp's webhook-inbox.dev/max-in-flight annotation. Probes: a pod that
     scales from zero is Ready within WAKE_READY_BUDGET_S of serving, and liveness cannot kill a
-    first start (the image's first run, which precompiles). Plain workloads listed under
-    `workloads:` (by their pods' app.kubernetes.io/component): each container's memory limit
-    holds the peak x (1 + margin) and its request covers the peak.
+    first start (the image's first run, which precompiles). A component the SpinApp's artifact
+    carries (the ticker, retained beside the forwarder) adds its own measured idle_mib.
     """
     findings: list[Finding] = []
     if not ctx.capacity:
         return findings
-    findings.extend(_workload_capacity(ctx))
     figures = ctx.capacity.get("components") or {}
     margin = Decimal(str(ctx.capacity.get("margin", 0.5)))
     for app in ctx.spinapps:
-        components = app.spec.get("components") or []
-        if len(components) != 1:
+        components = [str(c) for c in app.spec.get("components") or []]
+        artifacts = _artifacts(ctx, components)
+        if len(artifacts) != 1:
             continue  # the image rule reports it
-        measured = figures.get(components[0])
+        measured = figures.get(artifacts[0])
         if not isinstance(measured, dict):
-            findings.append(error("capacity", app.ref, f"deploy/capacity.yaml has no figures for component {components[0]}"))
+            findings.append(error("capacity", app.ref, f"deploy/capacity.yaml has no figures for component {artifacts[0]}"))
             continue
         idle = Decimal(str(measured["idle_mib"]))
+        # A component the artifact carries (the ticker) runs in the same pods: its own idle cost.
+        for carried in (c for c in components if c not in artifacts):
+            extra = figures.get(carried)
+            if not isinstance(extra, dict) or "idle_mib" not in extra:
+                findings.append(
+                    error("capacity", app.ref, f"deploy/capacity.yaml has no idle_mib for component {carried}, which its pods also run")
+                )
+                continue
+            idle += Decimal(str(extra["idle_mib"]))
         per = Decimal(str(measured["per_in_flight_mib"]))
         resources = app.spec.get("resources") or {}
         try:
@@ -787,43 +836,6 @@ def check_capacity(ctx: Context) -> list[Finding]:
                         f"scales from zero but readiness may take {wake} s (initialDelaySeconds + periodSeconds) "
                         f"after the pod serves; keep it within {WAKE_READY_BUDGET_S} s (senders time out at 10 s)",
                     )
-                )
-    return findings
-
-
-def _workload_capacity(ctx: Context) -> list[Finding]:
-    findings: list[Finding] = []
-    figures = ctx.capacity.get("workloads") or {} if ctx.capacity else {}
-    margin = Decimal(str(ctx.capacity.get("margin", 0.5))) if ctx.capacity else Decimal("0.5")
-    for o in ctx.objects:
-        if o.kind not in WORKLOAD_KINDS:
-            continue
-        labels = ((o.spec.get("template") or {}).get("metadata") or {}).get("labels") or {}
-        measured = figures.get(labels.get("app.kubernetes.io/component"))
-        if not isinstance(measured, dict):
-            continue
-        peak = Decimal(str(measured["peak_mib"]))
-        for c in ((o.spec.get("template") or {}).get("spec") or {}).get("containers") or []:
-            resources = c.get("resources") or {}
-            try:
-                limit = parse_quantity((resources.get("limits") or {}).get("memory", "0")) / MIB
-                request = parse_quantity((resources.get("requests") or {}).get("memory", "0")) / MIB
-            except QuantityError as e:
-                findings.append(error("capacity", o.ref, f"container {c.get('name')}: {e}"))
-                continue
-            need = peak * (1 + margin)
-            if limit < need:
-                findings.append(
-                    error(
-                        "capacity",
-                        o.ref,
-                        f"container {c.get('name')}: memory limit {limit:.0f} MiB is below the measured peak "
-                        f"{peak} MiB x {1 + margin} margin ({need:.0f} MiB)",
-                    )
-                )
-            if request < peak:
-                findings.append(
-                    error("capacity", o.ref, f"container {c.get('name')}: memory request {request:.0f} MiB is below the peak {peak} MiB")
                 )
     return findings
 
@@ -962,7 +974,9 @@ def check_image(ctx: Context) -> list[Finding]:
 
     scripts/push.sh pushes one artifact per component, <repository>/<component>: a SpinApp that
     retains component C runs <repository>/C, and every SpinApp of an environment takes its
-    artifact from the same <repository>.
+    artifact from the same <repository>. A component that rides in another's artifact (spin.toml
+    tool table `with`: the ticker, in the forwarder's) has none of its own: it is retained beside
+    the component whose artifact carries it.
     """
     findings = []
     prefixes: dict[str, str] = {}
@@ -970,25 +984,39 @@ def check_image(ctx: Context) -> list[Finding]:
         image = str(app.spec.get("image", ""))
         repo, tag, digest = _split_image(image)
         components = app.spec.get("components")
-        if not isinstance(components, list) or len(components) != 1:
+        artifacts = _artifacts(ctx, components) if isinstance(components, list) else []
+        if len(artifacts) != 1:
             findings.append(
                 error(
                     "image",
                     app.ref,
-                    "must retain exactly one component (components: [<id>]): each component is its own artifact",
+                    "must retain exactly one component that is an artifact (components: [<id>], plus what "
+                    "its artifact carries): each artifact is its own",
                 )
             )
-        elif not repo.endswith(f"/{components[0]}"):
+        elif not repo.endswith(f"/{artifacts[0]}"):
             findings.append(
                 error(
                     "image",
                     app.ref,
-                    f"runs {image!r}, not the artifact of its component {components[0]} "
-                    f"(<repository>/{components[0]})",
+                    f"runs {image!r}, not the artifact of its component {artifacts[0]} "
+                    f"(<repository>/{artifacts[0]})",
                 )
             )
         else:
-            prefixes[app.name] = repo[: -len(components[0]) - 1]
+            prefixes[app.name] = repo[: -len(artifacts[0]) - 1]
+        if len(artifacts) == 1:
+            for carried in (str(c) for c in components if str(c) not in artifacts):
+                owner = ctx.spin.components[carried].carried_with
+                if owner != artifacts[0]:
+                    findings.append(
+                        error(
+                            "image",
+                            app.ref,
+                            f"retains {carried}, which rides in {owner}'s artifact, not in the {artifacts[0]} "
+                            "artifact this SpinApp runs",
+                        )
+                    )
         if tag is None and digest is None:
             findings.append(error("image", app.ref, f"image {image!r} has neither tag nor digest (means :latest)"))
         if tag == "latest":
@@ -1215,7 +1243,9 @@ DISPATCH_EVENT_PATH = "/api/events/evt_deploy_check/dispatch"
 DISPATCH_PATH = "/api/dispatch"
 # Routes of a SpinApp that must not be reachable from outside the cluster (comma-separated).
 INTERNAL_ROUTES = "webhook-inbox.dev/internal-routes"
-TICKER_LABEL = ("app.kubernetes.io/component", "ticker")
+# What the ticker's allowed_outbound_hosts must allow: its own pod's listener, where spin-operator
+# v0.6.1 makes Spin listen (SPIN_HTTP_LISTEN_ADDR=0.0.0.0:80, internal/controller/deployment.go).
+POD_LISTENER = re.compile(r"^http://(127\.0\.0\.1|localhost)(:(80|\*))?/?$")
 # A SpinApp's pods listen on the port its Service forwards to.
 APP_PORT = OPERATOR_SERVICE_PORT
 # Ranges a broad egress rule to destinations must leave out: other pods, Services and nodes of
@@ -1471,10 +1501,11 @@ def _calls_forwarder(ctx: Context, app: Obj) -> bool:
 def _forwarder_admits_only_its_callers(ctx: Context) -> list[Finding]:
     """The forwarder's pods accept port 80 from its callers only (no Ingress, no other pod).
 
-    Its routes have no public use (the tick is the ticker's, the per-event dispatch has no token),
-    so every NetworkPolicy ingress rule that selects a forwarder pod and opens its port may admit
-    only pods of this namespace that call it: SpinApps whose components call forward_dispatch_url,
-    and the ticker. A rule without `from`, or with a namespaceSelector or ipBlock peer (the
+    Its routes have no public use (the tick is the ticker's, inside each forwarder pod on
+    loopback, which NetworkPolicies do not see; the per-event dispatch has no token), so every
+    NetworkPolicy ingress rule that selects a forwarder pod and opens its port may admit only pods
+    of this namespace that call it: SpinApps whose components call forward_dispatch_url (the
+    webhook and api pods). A rule without `from`, or with a namespaceSelector or ipBlock peer (the
     ingress controller, the KEDA interceptor, anything outside), or whose podSelector also matches
     another pod of the overlay, is an error. No ingress policy at all selecting it: anyone.
     """
@@ -1483,7 +1514,6 @@ def _forwarder_admits_only_its_callers(ctx: Context) -> list[Finding]:
     for forwarder in _forwarders_all(ctx):
         labels = _pod_labels(forwarder)
         callers = {a.ref for a in ctx.spinapps if a.namespace == forwarder.namespace and _calls_forwarder(ctx, a)}
-        callers |= {t.ref for t in _tickers(ctx, forwarder.namespace)}
         policies = _policies_for(ctx, forwarder.namespace, labels, "Ingress")
         if not policies:
             findings.append(
@@ -1507,7 +1537,7 @@ def _forwarder_admits_only_its_callers(ctx: Context) -> list[Finding]:
                                 "forwarding",
                                 policy.ref,
                                 f"admits pods outside namespace {forwarder.namespace} (or addresses) to {forwarder.name}: its "
-                                "routes are for in-cluster callers only (the ticker, the webhook and api pods), never the "
+                                "routes are for in-cluster callers only (the webhook and api pods), never the "
                                 "ingress controller or the KEDA interceptor",
                             )
                         )
@@ -1521,152 +1551,90 @@ def _forwarder_admits_only_its_callers(ctx: Context) -> list[Finding]:
                                     "forwarding",
                                     policy.ref,
                                     f"admits {what} to {forwarder.name}'s pods on port {APP_PORT}, which does not call it "
-                                    "(callers: SpinApps whose components call forward_dispatch_url, and the ticker)",
+                                    "(callers: SpinApps whose components call forward_dispatch_url; the ticker calls "
+                                    "its own pod on loopback)",
                                 )
                             )
     return findings
 
 
-def _tickers(ctx: Context, namespace: str | None = None) -> list[Obj]:
-    key, value = TICKER_LABEL
-    return [
-        o
-        for o in ctx.objects
-        if o.kind in WORKLOAD_KINDS + ("CronJob",)
-        and (namespace is None or o.namespace == namespace)
-        and (((o.spec.get("template") or {}).get("metadata") or {}).get("labels") or {}).get(key) == value
-    ]
-
-
-def _container_env(ctx: Context, o: Obj, container: dict) -> dict[str, tuple[str | None, str]]:
-    known: dict[str, str] = {}
-    env: dict[str, tuple[str | None, str]] = {}
-    for entry in container.get("env") or []:
-        value, where = _resolve(ctx, o.namespace, entry or {}, known)
-        env[str(entry.get("name"))] = (value, where)
-        if value is not None:
-            known[str(entry.get("name"))] = value
-    return env
-
-
-def _token_source(o: Obj, container: dict, token_file: str | None) -> tuple[str, str] | None:
-    """(Secret name, key) the container reads its token from: the Secret volume item at token_file."""
-    if not token_file:
-        return None
-    directory, _, filename = token_file.rpartition("/")
-    volumes = {v.get("name"): v for v in ((o.spec.get("template") or {}).get("spec") or {}).get("volumes") or []}
-    for mount in container.get("volumeMounts") or []:
-        if str(mount.get("mountPath", "")).rstrip("/") != directory or mount.get("subPath"):
-            continue
-        secret = (volumes.get(mount.get("name")) or {}).get("secret")
-        if not isinstance(secret, dict):
-            continue
-        items = secret.get("items")
-        if not items:
-            return str(secret.get("secretName")), filename
-        for item in items:
-            if item.get("path") == filename:
-                return str(secret.get("secretName")), str(item.get("key"))
-    return None
-
-
 @rule("ticker")
 def check_ticker(ctx: Context) -> list[Finding]:
-    """A forwarder has a ticker, which calls its Service's /api/dispatch with its API token.
+    """The SpinApp that serves POST /api/dispatch (the forwarder) also runs what calls it (the ticker).
 
     Retries and retention's age rules only run when something calls POST /api/dispatch
-    (docs/architecture.md, "What drives retries"). The ticker workload (label
-    app.kubernetes.io/component=ticker) must take DISPATCH_URL to the Service of a SpinApp
-    serving that route, read the token (TOKEN_FILE) from the Secret key the forwarder's
-    api_token comes from, be let through by the NetworkPolicies and reach nothing else but DNS,
-    have a liveness probe, and run an image pinned by a real digest.
+    (docs/architecture.md, "What drives retries"). On the cluster that is the ticker: a component
+    spin.toml gives no trigger, whose tool table says it runs on a command trigger inside the
+    artifact of the component serving that route (`trigger = "command"`, `with = "forwarder"`).
+    The SpinApp retaining the forwarder must retain it too, or its pods never tick. It calls its
+    own pod's listener, so its allowed_outbound_hosts must allow http://127.0.0.1:80 (where the
+    operator makes Spin listen); it presents the first token of the same application variable
+    the forwarder checks; and the SpinApp must keep at least one pod (no pod, no tick).
     """
     findings: list[Finding] = []
-    for ns in sorted({a.namespace or "" for a in _forwarders_all(ctx)}):
-        namespace = ns or None
-        if not _tickers(ctx, namespace):
-            names = ", ".join(sorted(a.name for a in _forwarders(ctx, namespace)))
+    route = best_route(ctx.spin.routes, DISPATCH_PATH)
+    if route is None:
+        return findings
+    serving = route.component
+    tickers = [c for c in ctx.spin.carried_by(serving) if ctx.spin.components[c].trigger == "command"]
+    for app in ctx.spinapps:
+        retained = ctx.retained(app)
+        if serving not in retained:
+            continue
+        if not tickers:
             findings.append(
                 error(
                     "ticker",
-                    f"Namespace {ns}",
-                    f"nothing calls POST {DISPATCH_PATH} of {names}: no workload labelled "
-                    f"{TICKER_LABEL[0]}={TICKER_LABEL[1]}, so no retry is ever sent and retention's age rules never run",
+                    app.ref,
+                    f"nothing calls POST {DISPATCH_PATH} of {serving}: spin.toml has no component that runs on a "
+                    f'command trigger with it ([component.<id>.tool.webhook-inbox] trigger = "command", with = '
+                    f'"{serving}"), so no retry is ever sent and retention\'s age rules never run',
                 )
             )
-    for ticker in _tickers(ctx):
-        template = (ticker.spec.get("template") or {}).get("spec") or {}
-        containers = template.get("containers") or []
-        if ticker.kind != "CronJob" and ticker.spec.get("replicas", 1) in (0, "0"):
-            findings.append(error("ticker", ticker.ref, "replicas: 0 stops every retry"))
-        if len(containers) != 1:
-            findings.append(error("ticker", ticker.ref, f"expected one container, found {len(containers)}"))
             continue
-        container = containers[0]
-        env = _container_env(ctx, ticker, container)
-        url, where = env.get("DISPATCH_URL", (None, "nowhere: DISPATCH_URL is not set"))
-        if "DISPATCH_URL" not in env:
-            findings.append(error("ticker", ticker.ref, "DISPATCH_URL is not set"))
-            continue
-        found, forwarder = _origin_findings(ctx, "ticker", ticker, "DISPATCH_URL", url, where, DISPATCH_PATH)
-        findings.extend(found)
-        if forwarder is not None:
-            route = best_route(ctx.spin.routes, DISPATCH_PATH, ctx.retained(forwarder))
-            if route is None:
-                findings.append(error("ticker", ticker.ref, f"SpinApp {forwarder.name} does not serve {DISPATCH_PATH}"))
-            token_ref = next(
-                (
-                    ((v.get("valueFrom") or {}).get("secretKeyRef") or {})
-                    for v in forwarder.spec.get("variables") or []
-                    if v.get("name") == "api_token"
-                ),
-                {},
-            )
-            token_file = env.get("TOKEN_FILE", (None, ""))[0]
-            source = _token_source(ticker, container, token_file)
-            wanted = (str(token_ref.get("name")), str(token_ref.get("key")))
-            if source is None:
+        for ticker in tickers:
+            if ticker not in retained:
                 findings.append(
                     error(
                         "ticker",
-                        ticker.ref,
-                        f"TOKEN_FILE {token_file!r} is not a file of a Secret volume (the token must be read from the Secret, never written in the manifest)",
+                        app.ref,
+                        f"runs {serving} without {ticker} (components: {', '.join(map(str, app.spec.get('components') or []))}): "
+                        f"nothing calls POST {DISPATCH_PATH} in its pods, so no retry is ever sent and retention's "
+                        f"age rules never run; add {ticker} to its components",
                     )
                 )
-            elif source != wanted:
+                continue
+            component = ctx.spin.components[ticker]
+            if not any(POD_LISTENER.match(host) for host in component.allowed_outbound_hosts):
+                hosts = ", ".join(component.allowed_outbound_hosts) or "none"
                 findings.append(
                     error(
                         "ticker",
-                        ticker.ref,
-                        f"reads its token from Secret {source[0]} key {source[1]}, but SpinApp {forwarder.name} "
-                        f"takes api_token from Secret {wanted[0]} key {wanted[1]}: every tick would be refused",
+                        app.ref,
+                        f"{ticker}'s allowed_outbound_hosts ({hosts}) do not allow http://127.0.0.1:80, the pod's own "
+                        "listener it calls (spin-operator sets SPIN_HTTP_LISTEN_ADDR=0.0.0.0:80)",
                     )
                 )
-            labels = {str(k): str(v) for k, v in ((ticker.spec.get("template") or {}).get("metadata") or {}).get("labels", {}).items()}
-            refused = _allowed(ctx, (ticker.namespace, labels), (forwarder.namespace, _pod_labels(forwarder)), APP_PORT)
-            if refused:
+            wanted = TEMPLATE_REF.findall(ctx.spin.components[serving].variables.get("api_token", ""))
+            presented = TEMPLATE_REF.findall(component.variables.get("api_token", ""))
+            if not presented or presented != wanted:
                 findings.append(
-                    error("ticker", ticker.ref, f"cannot reach SpinApp {forwarder.name}'s pods on port {APP_PORT}: {refused}")
-                )
-            for policy, peer, _rule in _egress_peers(ctx, ticker.namespace, labels):
-                kind = _peer_kind(ctx, peer, ticker.namespace)
-                if kind not in ("dns", f"spinapp:{forwarder.name}"):
-                    findings.append(
-                        error(
-                            "ticker",
-                            ticker.ref,
-                            f"NetworkPolicy {policy.name} lets it reach {kind}: the ticker needs the forwarder and DNS only",
-                        )
+                    error(
+                        "ticker",
+                        app.ref,
+                        f"{ticker}'s api_token reads {presented or 'nothing'}, {serving}'s reads {wanted or 'nothing'} "
+                        "(spin.toml): the ticker must present a token from the variable the forwarder checks",
                     )
-        if not isinstance(container.get("livenessProbe"), dict):
-            findings.append(error("ticker", ticker.ref, "has no livenessProbe: a stuck loop would never be restarted"))
-        image = str(container.get("image", ""))
-        match = DIGEST_REF.search(image)
-        if match is None:
-            findings.append(error("ticker", ticker.ref, f"image {image!r} must be pinned by digest (@sha256:<64 hex>)"))
-        elif len(set(match.group("hex"))) == 1:
-            message = f"image digest is a placeholder ({image}): pin the real one (deploy/versions.env TICKER_IMAGE)"
-            findings.append(error("ticker", ticker.ref, message) if ctx.forbid_placeholder_digest else warning("ticker", ticker.ref, message))
+                )
+        if _min_replicas(ctx, app) == 0:
+            findings.append(
+                error(
+                    "ticker",
+                    app.ref,
+                    f"may run no pod (replicas or its autoscaler's minimum is 0): its ticker runs in its pods, so "
+                    f"at zero nothing calls POST {DISPATCH_PATH} and nothing would wake it",
+                )
+            )
     return findings
 
 

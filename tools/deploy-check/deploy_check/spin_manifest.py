@@ -2,8 +2,10 @@
 
 Only the parts of the manifest that decide whether a SpinApp can work are modelled: which
 components exist, which HTTP routes each serves, which application variables each one reads
-(through ``{{ variable }}`` templates in ``[component.<id>.variables]``) and which key-value stores
-it opens.
+(through ``{{ variable }}`` templates in ``[component.<id>.variables]``), which key-value stores
+it opens, and which components spin.toml gives no trigger because the cluster runs them on one
+inside another component's artifact (``[component.<id>.tool.webhook-inbox]``: ``trigger`` and
+``with``; scripts/ci/components.py writes that trigger into the artifact).
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from pathlib import Path
 VARIABLE_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 # A template reference: "{{ name }}" (spaces optional).
 TEMPLATE_REF = re.compile(r"\{\{\s*([A-Za-z0-9_]+)\s*\}\}")
+# `[component.<id>.tool.<TOOL>]`: how the cluster runs a component spin.toml gives no trigger.
+TOOL = "webhook-inbox"
 
 
 class ManifestError(ValueError):
@@ -67,6 +71,10 @@ class Component:
     serves: list[str] = field(default_factory=list)
     # Its `allowed_outbound_hosts`, as written (templates unresolved).
     allowed_outbound_hosts: list[str] = field(default_factory=list)
+    # `[component.<id>.tool.webhook-inbox]`: the trigger the cluster runs it on (`command`) and
+    # the component whose artifact carries it (`with`); None for a component of its own.
+    trigger: str | None = None
+    carried_with: str | None = None
 
     def outbound_templates(self) -> set[str]:
         """The component-level variables its allowed_outbound_hosts entries are templated on."""
@@ -131,12 +139,15 @@ class SpinManifest:
         for component_id, spec in (data.get("component") or {}).items():
             if not isinstance(spec, dict):
                 raise ManifestError(f"{path}: component {component_id!r} must be a table")
+            tool = (spec.get("tool") or {}).get(TOOL) or {}
             components[component_id] = Component(
                 id=component_id,
                 variables={k: str(v) for k, v in (spec.get("variables") or {}).items()},
                 key_value_stores=[str(s) for s in spec.get("key_value_stores") or []],
                 serves=[str(p) for p in ((spec.get("tool") or {}).get("deploy-check") or {}).get("serves") or []],
                 allowed_outbound_hosts=[str(h) for h in spec.get("allowed_outbound_hosts") or []],
+                trigger=_str_or_none(tool.get("trigger")),
+                carried_with=_str_or_none(tool.get("with")),
             )
 
         routes: list[Route] = []
@@ -157,6 +168,11 @@ class SpinManifest:
 
         manifest = cls(path=path, variables=variables, components=components, routes=routes)
         for component in components.values():
+            if component.carried_with is not None and component.carried_with not in components:
+                raise ManifestError(
+                    f"{path}: component {component.id!r} rides with {component.carried_with!r} "
+                    f"(tool.{TOOL}.with), which is not a component"
+                )
             for name in component.app_variables:
                 if name not in variables:
                     raise ManifestError(
@@ -164,11 +180,19 @@ class SpinManifest:
                     )
         return manifest
 
+    def carried_by(self, component: str) -> list[str]:
+        """The components whose tool table says `component`'s artifact carries them."""
+        return [c.id for c in self.components.values() if c.carried_with == component]
+
     def retained(self, components: list[str] | None) -> set[str]:
         """Component ids kept by a SpinApp's ``components:`` (all of them when it is absent)."""
         if components is None:
             return set(self.components)
         return {c for c in components if c in self.components}
+
+
+def _str_or_none(value: object) -> str | None:
+    return None if value is None else str(value)
 
 
 def _segments(path: str) -> list[str]:

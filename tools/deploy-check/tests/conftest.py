@@ -40,6 +40,12 @@ REPO = repo_root()
 # (tests that render the real overlays). Nothing here lists them by hand.
 FIXTURE_COMPONENTS = tuple(SpinManifest.load(FIXTURES / "spin.toml").components)
 REPO_COMPONENTS = tuple(SpinManifest.load(REPO / "spin.toml").components)
+# The artifacts among them: one SpinApp and one image each. A component whose tool table says it
+# rides in another's artifact (the ticker, in the forwarder's) has neither.
+FIXTURE_ARTIFACTS = tuple(
+    c.id for c in SpinManifest.load(FIXTURES / "spin.toml").components.values() if c.carried_with is None
+)
+REPO_ARTIFACTS = tuple(c.id for c in SpinManifest.load(REPO / "spin.toml").components.values() if c.carried_with is None)
 
 
 def require_or_skip(condition: bool, reason: str) -> None:

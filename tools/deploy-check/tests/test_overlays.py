@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import REPO, REPO_COMPONENTS, errors, find, find_all, kubectl, require_or_skip
+from conftest import REPO, REPO_ARTIFACTS, errors, find, find_all, kubectl, require_or_skip
 
 from deploy_check.external_refs import ExternalRefs
 from deploy_check.manifests import objects_from_docs
@@ -105,11 +105,11 @@ def test_real_overlays_render_and_pass_the_rules(tree: Path, overlay: str) -> No
 def test_images_reach_spinapps(tree: Path) -> None:
     # One artifact per component: each SpinApp gets its own component's image.
     prod = {d["spec"]["components"][0]: d["spec"]["image"] for d in find_all(render(tree / "overlays" / "prod"), "SpinApp")}
-    assert set(prod) == set(REPO_COMPONENTS)
+    assert set(prod) == set(REPO_ARTIFACTS)
     for component, image in prod.items():
         assert image.startswith(f"ghcr.io/example-org/webhook-inbox/{component}@sha256:")
     staging = {d["spec"]["components"][0]: d["spec"]["image"] for d in find_all(render(tree / "overlays" / "staging"), "SpinApp")}
-    assert staging == {c: f"ghcr.io/example-org/webhook-inbox/{c}:0.1.0" for c in REPO_COMPONENTS}
+    assert staging == {c: f"ghcr.io/example-org/webhook-inbox/{c}:0.1.0" for c in REPO_ARTIFACTS}
 
 
 def test_generated_names_reach_spinapps(tree: Path) -> None:
@@ -130,7 +130,7 @@ def test_name_prefix_and_suffix_follow_into_autoscalers_ingress_and_refs(tree: P
     body = f"namePrefix: acme-\nnameSuffix: -eu\nresources:\n  - ../prod\n{FORWARDER_ORIGIN}{SORT_OPTIONS}"
     docs = render(wrapper(tree, "prefixed", body))
     apps = {d["metadata"]["name"] for d in find_all(docs, "SpinApp")}
-    assert apps == {f"acme-webhook-inbox-{c}-eu" for c in REPO_COMPONENTS}
+    assert apps == {f"acme-webhook-inbox-{c}-eu" for c in REPO_ARTIFACTS}
     assert {h["spec"]["scaleTargetRef"]["name"] for h in find_all(docs, "HorizontalPodAutoscaler")} == apps
     backends = {p["backend"]["service"]["name"] for p in find(docs, "Ingress")["spec"]["rules"][0]["http"]["paths"]}
     # Every SpinApp but the forwarder, whose routes stay inside the cluster.
@@ -146,26 +146,24 @@ def test_name_prefix_and_suffix_follow_into_autoscalers_ingress_and_refs(tree: P
     kv = api["spec"]["runtimeConfig"]["keyValueStores"][0]["options"][0]["valueFrom"]["secretKeyRef"]["name"]
     assert kv == "webhook-inbox-redis"
     assert api["spec"]["serviceAccountName"] == "acme-webhook-inbox-app-eu"
-    # The forwarder's origin followed the prefix (the wrapper's replacement), and so did the
-    # ticker, which reads the same ConfigMap key.
+    # The forwarder's origin followed the prefix (the wrapper's replacement). The ticker needs no
+    # name: it runs inside the forwarder's pods and calls them on loopback.
     settings = next(c for c in find_all(docs, "ConfigMap") if c["metadata"]["name"].startswith("acme-webhook-inbox-settings-eu-"))
     assert settings["data"]["forward_dispatch_url"] == "http://acme-webhook-inbox-forwarder-eu"
-    ticker = find(docs, "Deployment", "acme-webhook-inbox-ticker-eu")["spec"]["template"]["spec"]
-    assert ticker["serviceAccountName"] == "acme-webhook-inbox-ticker-eu"
-    assert {v["configMap"]["name"].startswith("acme-webhook-inbox-ticker-eu-") for v in ticker["volumes"] if "configMap" in v} == {True}
+    assert find(docs, "SpinApp", "acme-webhook-inbox-forwarder-eu")["spec"]["components"] == ["forwarder", "ticker"]
     assert errors(rule_findings(docs, "prod")) == []
 
 
 def test_a_rename_without_the_forwarder_origin_is_caught(tree: Path) -> None:
-    # The same wrapper without the replacement: the webhook and api pods would ask, and the
-    # ticker call, a Service that does not exist.
+    # The same wrapper without the replacement: the webhook and api pods would ask a Service that
+    # does not exist (the ticker, on loopback inside the forwarder's pods, is unaffected).
     body = f"namePrefix: acme-\nresources:\n  - ../prod\n{SORT_OPTIONS}"
     findings = rule_findings(render(wrapper(tree, "prefixed-wrong", body)), "prod")
     assert {m.split(" names Service ")[1].split(",")[0] for m in errors(findings, "forwarding")} == {"webhook-inbox-forwarder"}
     spin = SpinManifest.load(REPO / "spin.toml")
     callers = [c for c in spin.components.values() if "forward_dispatch_url" in c.outbound_templates()]
     assert callers and len(errors(findings, "forwarding")) == len(callers)  # the webhook's (and the api's)
-    assert any("names Service webhook-inbox-forwarder" in m for m in errors(findings, "ticker"))
+    assert errors(findings, "ticker") == []
 
 
 def test_name_prefix_follows_into_http_scaled_objects(tree: Path) -> None:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import REPO, REPO_COMPONENTS, errors, find, find_all, kubectl, require_or_skip
+from conftest import REPO, REPO_ARTIFACTS, errors, find, find_all, kubectl, require_or_skip
 
 from deploy_check.external_refs import ExternalRefs
 from deploy_check.manifests import objects_from_docs
@@ -26,7 +26,7 @@ from deploy_check.spin_manifest import SpinManifest
 SCRIPT = REPO / "deploy" / "release.sh"
 DEPLOY_APP = REPO / "deploy" / "deploy-app.sh"
 DIGEST = "sha256:" + "ab12" * 16
-COMPONENTS = REPO_COMPONENTS
+COMPONENTS = REPO_ARTIFACTS
 REPO_PREFIX = "ghcr.io/acme/webhook-inbox"
 # One artifact per component, as scripts/push.sh pushes them.
 IMAGES = {c: f"{REPO_PREFIX}/{c}@{DIGEST}" for c in COMPONENTS}
@@ -93,10 +93,11 @@ def test_dry_run_pins_the_digest_on_every_spinapp_and_keeps_the_rules(overlay: s
     # scale, on its Service in every environment.
     assert "GET /api/healthz /api/readyz" in plan
     assert "GET /forwarder/healthz /forwarder/readyz on service/webhook-inbox-forwarder port 80" in plan
-    # The ticker is rolled out after the SpinApps, and pinned by a real digest.
-    assert "deployment/webhook-inbox-ticker: apply, rollout status" in plan
-    ticker = find(docs, "Deployment", "webhook-inbox-ticker")["spec"]["template"]["spec"]["containers"][0]
-    assert "@sha256:" in ticker["image"] and "0" * 64 not in ticker["image"]
+    # The ticker runs inside the forwarder's pods, from the forwarder's artifact: no workload of
+    # its own to roll out, no image of its own.
+    assert find(docs, "SpinApp", "webhook-inbox-forwarder")["spec"]["components"] == ["forwarder", "ticker"]
+    assert not find_all(docs, "Deployment") and "ticker" not in IMAGES
+    assert "rollout status (the ticker" not in plan
 
 
 def test_dry_run_never_renders_a_secret(tmp_path: Path) -> None:
@@ -321,10 +322,10 @@ def test_prod_applies_waits_and_smoke_tests_every_service(fake_cluster) -> None:
     apply = next(i for i, c in enumerate(calls) if c.startswith("apply"))
     rollouts = [i for i, c in enumerate(calls) if c.startswith("-n webhook-inbox-prod rollout status")]
     forwards = [i for i, c in enumerate(calls) if "port-forward" in c]
-    # One rollout per SpinApp, then the ticker's; one smoke test per SpinApp.
-    assert len(rollouts) == len(COMPONENTS) + 1 and len(forwards) == len(COMPONENTS)
+    # One rollout per SpinApp (the ticker runs in the forwarder's pods); one smoke test per SpinApp.
+    assert len(rollouts) == len(COMPONENTS) and len(forwards) == len(COMPONENTS)
     assert apply < min(rollouts) and max(rollouts) < min(forwards)
-    assert calls[rollouts[-1]].endswith("rollout status deployment/webhook-inbox-ticker --timeout=300s")
+    assert not any("webhook-inbox-ticker" in c for c in calls)
     paths = sorted(r.split()[1:3] for r in fake_cluster.requests())
     # Each SpinApp is probed on its own component's paths (its checks).
     assert [p for p in paths if p[1].endswith("/readyz")] == [

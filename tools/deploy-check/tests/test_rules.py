@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
-from conftest import FIXTURE_COMPONENTS, errors, find, find_all
+from conftest import FIXTURE_ARTIFACTS, FIXTURE_COMPONENTS, errors, find, find_all
 
 from deploy_check.external_refs import ExternalRefs
 from deploy_check.findings import ERROR, WARNING
@@ -17,7 +17,6 @@ HEALTH = "webhook-inbox-health"
 WEBHOOK = "webhook-inbox-webhook"
 CONSOLE = "webhook-inbox-console"
 FORWARDER = "webhook-inbox-forwarder"
-TICKER = "webhook-inbox-ticker"
 
 
 @pytest.mark.parametrize("overlay", ["dev", "staging", "prod"])
@@ -28,9 +27,9 @@ def test_rendered_overlays_pass(docs, check, overlay: str) -> None:
 
 def test_prod_placeholder_digest_is_a_warning_then_an_error(docs, check) -> None:
     findings = check(docs("prod"), "prod")
-    assert [f.rule for f in findings if f.severity == WARNING] == ["image"] * len(FIXTURE_COMPONENTS)
+    assert [f.rule for f in findings if f.severity == WARNING] == ["image"] * len(FIXTURE_ARTIFACTS)
     strict = check(docs("prod"), "prod", forbid_placeholder_digest=True)
-    assert len(errors(strict, "image")) == len(FIXTURE_COMPONENTS)
+    assert len(errors(strict, "image")) == len(FIXTURE_ARTIFACTS)
 
 
 def test_every_rule_has_a_failing_test() -> None:
@@ -69,7 +68,7 @@ def test_apply_order_executor_after_spinapps(docs, check) -> None:
     d.remove(executor)
     d.append(executor)
     messages = errors(check(d), "apply-order")
-    assert len(messages) == len(FIXTURE_COMPONENTS) and "rejected by the operator's webhook" in messages[0]
+    assert len(messages) == len(FIXTURE_ARTIFACTS) and "rejected by the operator's webhook" in messages[0]
 
 
 def test_apply_order_namespace_last(docs, check) -> None:
@@ -117,7 +116,7 @@ def test_executor_unset(docs, check) -> None:
 def test_executor_not_in_namespace(docs, check) -> None:
     d = docs("prod")
     find(d, "SpinAppExecutor")["metadata"]["namespace"] = "other"
-    assert len([m for m in errors(check(d), "executor") if "is not a SpinAppExecutor in namespace" in m]) == len(FIXTURE_COMPONENTS)
+    assert len([m for m in errors(check(d), "executor") if "is not a SpinAppExecutor in namespace" in m]) == len(FIXTURE_ARTIFACTS)
 
 
 def test_executor_runtime_class_and_spin_image(docs, check) -> None:
@@ -218,12 +217,37 @@ def test_unknown_component(docs, check) -> None:
     assert any("'helth' is not in spin.toml" in m for m in errors(check(d), "components"))
 
 
-@pytest.mark.parametrize("component", FIXTURE_COMPONENTS)
+@pytest.mark.parametrize("component", FIXTURE_ARTIFACTS)
 def test_a_component_without_a_spinapp(docs, check, component: str) -> None:
     # spin.toml routes to it, the overlay does not run it: its routes would be the health 404.
-    d = [o for o in docs("prod") if not (o["kind"] == "SpinApp" and o["spec"]["components"] == [component])]
+    d = [o for o in docs("prod") if not (o["kind"] == "SpinApp" and o["spec"]["components"][0] == component)]
     found = errors(check(d), "components")
     assert any(f"component {component} (spin.toml) is run by no SpinApp" in m for m in found), found
+
+
+def test_a_command_component_rides_only_beside_its_carrier(docs, check) -> None:
+    # The ticker has no route: accepted beside the forwarder (the artifact that carries it, on a
+    # command trigger), refused anywhere else.
+    d = docs("prod")
+    assert errors(check(d), "components") == []
+    find(d, "SpinApp", API)["spec"]["components"] = ["api", "ticker"]
+    found = errors(check(d), "components")
+    assert any("component ticker runs on a command trigger inside forwarder's artifact" in m and "retain both" in m
+               for m in found), found
+    assert any("retains ticker, which rides in forwarder's artifact, not in the api artifact" in m
+               for m in errors(check(d), "image"))
+
+
+def test_a_routeless_component_without_a_command_trigger_runs_nothing(docs, check, spin) -> None:
+    # Without its tool table the ticker is a component with no trigger at all: retained, nothing runs it.
+    bare = dataclasses.replace(
+        spin,
+        components={**spin.components, "ticker": dataclasses.replace(spin.components["ticker"], trigger=None, carried_with=None)},
+    )
+    found = errors(check(docs("prod"), spin=bare), "components")
+    assert any("component ticker has no route in spin.toml and no command trigger" in m for m in found), found
+    # ... and as an artifact of its own, the forwarder's SpinApp now runs two.
+    assert any("must retain exactly one component that is an artifact" in m for m in errors(check(docs("prod"), spin=bare), "image"))
 
 
 def test_probe_not_served_by_the_retained_component(docs, check) -> None:
@@ -313,7 +337,7 @@ def test_every_variable_of_every_component_is_supplied(docs, check, spin: SpinMa
         for component in app["spec"]["components"]
         for var in sorted(spin.components[component].app_variables)
     ]
-    assert len(cases) >= 30 and {name for name, _ in cases} == {f"webhook-inbox-{c}" for c in FIXTURE_COMPONENTS}
+    assert len(cases) >= 30 and {name for name, _ in cases} == {f"webhook-inbox-{c}" for c in FIXTURE_ARTIFACTS}
     for name, var in cases:
         d = docs("prod")
         app = find(d, "SpinApp", name)
@@ -541,9 +565,10 @@ CAPACITY = {
     "margin": 0.5,
     "components": {
         c: {"idle_mib": 36, "per_in_flight_mib": 3.7 if c != "forwarder" else 1.8, "first_start_ms": 800}
-        for c in FIXTURE_COMPONENTS
-    },
-    "workloads": {"ticker": {"peak_mib": 14}},
+        for c in FIXTURE_ARTIFACTS
+    }
+    # A component another's artifact carries (the ticker) has only its idle cost.
+    | {c: {"idle_mib": 3} for c in FIXTURE_COMPONENTS if c not in FIXTURE_ARTIFACTS},
 }
 
 
@@ -615,14 +640,15 @@ def test_a_component_without_figures(docs, check) -> None:
     assert any("no figures for component api" in m for m in errors(check(docs("dev"), "dev", capacity=figures), "capacity"))
 
 
-def test_a_workload_below_its_measured_peak(docs, check) -> None:
-    d = docs("dev")
-    container = find(d, "Deployment", TICKER)["spec"]["template"]["spec"]["containers"][0]
-    container["resources"]["limits"]["memory"] = "16Mi"
-    container["resources"]["requests"]["memory"] = "8Mi"
-    found = errors(check(d, "dev", capacity=CAPACITY), "capacity")
-    assert any("memory limit 16 MiB is below the measured peak 14 MiB" in m for m in found)
-    assert any("memory request 8 MiB is below the peak 14 MiB" in m for m in found)
+def test_the_ticker_is_sized_into_the_forwarders_pods(docs, check) -> None:
+    # The forwarder's SpinApp retains two components; its pods hold both, so the ticker's idle
+    # counts against the forwarder's limit, and it needs figures of its own.
+    without = {**CAPACITY, "components": {c: f for c, f in CAPACITY["components"].items() if c != "ticker"}}
+    found = errors(check(docs("dev"), "dev", capacity=without), "capacity")
+    assert found == ["deploy/capacity.yaml has no idle_mib for component ticker, which its pods also run"], found
+    heavy = {**CAPACITY, "components": {**CAPACITY["components"], "ticker": {"idle_mib": 150}}}
+    found = errors(check(docs("dev"), "dev", capacity=heavy), "capacity")
+    assert any(m.startswith("40 in-flight requests (annotation") and "(186 idle + 40 x 1.8 MiB" in m for m in found), found
 
 
 # --- forwarding: the forwarder's origin, the ticker, egress ---------------------------------------
@@ -630,10 +656,6 @@ def test_a_workload_below_its_measured_peak(docs, check) -> None:
 
 def _settings(d: list[dict]) -> dict:
     return next(c for c in find_all(d, "ConfigMap") if c["metadata"]["name"].startswith("webhook-inbox-settings"))
-
-
-def _ticker_container(d: list[dict]) -> dict:
-    return find(d, "Deployment", TICKER)["spec"]["template"]["spec"]["containers"][0]
 
 
 def _policy(d: list[dict], name: str) -> dict:
@@ -680,9 +702,11 @@ def test_the_webhook_pods_must_reach_the_forwarder(docs, check) -> None:
     found = errors(check(d), "forwarding")
     assert any(f"cannot reach SpinApp {FORWARDER}'s pods on port 80: no egress rule" in m for m in found)
     d = docs("prod")
-    _policy(d, "allow-forwarder-ingress-from-app")["spec"]["ingress"][0]["from"].pop(0)
+    peer = _policy(d, "allow-forwarder-ingress-from-app")["spec"]["ingress"][0]["from"][0]
+    peer["podSelector"]["matchExpressions"][1]["values"] = ["api"]
     found = errors(check(d), "forwarding")
-    assert any("no ingress rule of the destination's NetworkPolicies allows it" in m for m in found)
+    assert any(f"SpinApp webhook-inbox-prod/{WEBHOOK}" in f.subject and "no ingress rule of the destination's" in f.message
+               for f in check(d) if f.rule == "forwarding"), found
 
 
 def test_nobody_but_its_callers_reaches_the_forwarder(docs, check) -> None:
@@ -725,51 +749,43 @@ def test_the_dispatch_tick_is_not_public(docs, check) -> None:
                for m in found), found
 
 
-def test_a_forwarder_without_a_ticker(docs, check) -> None:
-    d = [o for o in docs("dev") if not (o["kind"] == "Deployment" and o["metadata"]["name"] == TICKER)]
-    assert any("nothing calls POST /api/dispatch" in m for m in errors(check(d, "dev"), "ticker"))
-
-
-def test_the_ticker_calls_the_forwarders_dispatch(docs, check) -> None:
+def test_the_forwarder_runs_without_its_ticker(docs, check) -> None:
+    # The ticker inside the forwarder's pods is what calls POST /api/dispatch: dropped from the
+    # SpinApp's components, no retry is ever sent.
     d = docs("dev")
-    env = _ticker_container(d)["env"]
-    next(e for e in env if e["name"] == "DISPATCH_URL")["value"] = "$(FORWARDER_ORIGIN)/api/dispatchx"
-    assert any("does not end in /api/dispatch" in m for m in errors(check(d, "dev"), "ticker"))
-    d = docs("dev")
-    next(e for e in _ticker_container(d)["env"] if e["name"] == "DISPATCH_URL")["value"] = "http://webhook-inbox-api/api/dispatch"
-    assert any("names Service webhook-inbox-api" in m for m in errors(check(d, "dev"), "ticker"))
-
-
-def test_the_ticker_reads_the_forwarders_token(docs, check) -> None:
-    d = docs("dev")
-    volume = next(v for v in find(d, "Deployment", TICKER)["spec"]["template"]["spec"]["volumes"] if v["name"] == "api-token")
-    volume["secret"]["items"][0]["key"] = "webhook_github_secret"
-    assert any("reads its token from Secret webhook-inbox-secrets key webhook_github_secret" in m for m in errors(check(d, "dev"), "ticker"))
-    d = docs("dev")
-    next(e for e in _ticker_container(d)["env"] if e["name"] == "TOKEN_FILE")["value"] = "/tmp/token"
-    assert any("is not a file of a Secret volume" in m for m in errors(check(d, "dev"), "ticker"))
-
-
-def test_the_ticker_needs_its_network_policy_and_nothing_more(docs, check) -> None:
-    d = [o for o in docs("dev") if not (o["kind"] == "NetworkPolicy" and o["metadata"]["name"] == "allow-ticker-egress-to-forwarder")]
-    assert any(f"cannot reach SpinApp {FORWARDER}'s pods on port 80" in m for m in errors(check(d, "dev"), "ticker"))
-    d = docs("dev")
-    _policy(d, "allow-app-egress-to-redis")["spec"]["podSelector"] = {}
-    assert any("lets it reach redis: the ticker needs the forwarder and DNS only" in m for m in errors(check(d, "dev"), "ticker"))
-
-
-def test_the_ticker_is_pinned_by_a_real_digest_and_probed(docs, check) -> None:
-    d = docs("dev")
-    container = _ticker_container(d)
-    container["image"] = "curlimages/curl:8.11.1"
-    del container["livenessProbe"]
+    assert errors(check(d, "dev"), "ticker") == []
+    find(d, "SpinApp", FORWARDER)["spec"]["components"] = ["forwarder"]
     found = errors(check(d, "dev"), "ticker")
-    assert any("must be pinned by digest" in m for m in found)
-    assert any("has no livenessProbe" in m for m in found)
-    container["image"] = "curlimages/curl:8.11.1@sha256:" + "0" * 64
-    findings = check(d, "dev")
-    assert any(f.rule == "ticker" and f.severity == WARNING and "placeholder" in f.message for f in findings)
-    assert any("placeholder" in m for m in errors(check(d, "dev", forbid_placeholder_digest=True), "ticker"))
+    assert found and "runs forwarder without ticker (components: forwarder)" in found[0] and "no retry is ever sent" in found[0]
+
+
+def test_nothing_ticks_without_a_command_component_in_spin_toml(docs, check, spin) -> None:
+    alone = dataclasses.replace(spin, components={k: v for k, v in spin.components.items() if k != "ticker"})
+    d = docs("dev")
+    find(d, "SpinApp", FORWARDER)["spec"]["components"] = ["forwarder"]
+    found = errors(check(d, "dev", spin=alone), "ticker")
+    assert any("nothing calls POST /api/dispatch of forwarder" in m for m in found), found
+
+
+def test_the_ticker_calls_its_own_pod_with_the_forwarders_token(docs, check, spin) -> None:
+    ticker = spin.components["ticker"]
+    elsewhere = dataclasses.replace(
+        spin, components={**spin.components, "ticker": dataclasses.replace(ticker, allowed_outbound_hosts=["http://127.0.0.1:3000"])}
+    )
+    found = errors(check(docs("dev"), "dev", spin=elsewhere), "ticker")
+    assert any("do not allow http://127.0.0.1:80, the pod's own listener" in m for m in found), found
+    other = dataclasses.replace(
+        spin,
+        components={**spin.components, "ticker": dataclasses.replace(ticker, variables={"api_token": "{{ webhook_github_secret }}"})},
+    )
+    found = errors(check(docs("dev"), "dev", spin=other), "ticker")
+    assert any("ticker's api_token reads ['webhook_github_secret'], forwarder's reads ['api_token']" in m for m in found), found
+
+
+def test_a_forwarder_at_zero_replicas_never_ticks(docs, check) -> None:
+    d = docs("dev")
+    find(d, "SpinApp", FORWARDER)["spec"]["replicas"] = 0
+    assert any("may run no pod" in m for m in errors(check(d, "dev"), "ticker"))
 
 
 def test_only_the_forwarder_gets_egress_outside_the_cluster(docs, check) -> None:
@@ -782,10 +798,6 @@ def test_only_the_forwarder_gets_egress_outside_the_cluster(docs, check) -> None
     assert {m.split("gives SpinApp webhook-inbox-prod/")[1].split(" ")[0] for m in outside} == {
         "webhook-inbox-health", "webhook-inbox-api", "webhook-inbox-webhook", CONSOLE,
     }
-    # The ticker, too, when selected.
-    d = docs("prod")
-    _policy(d, "allow-forwarder-egress-to-destinations")["spec"]["podSelector"] = {}
-    assert any(f"gives Deployment webhook-inbox-prod/{TICKER} egress" in m for m in errors(check(d), "egress"))
 
 
 def test_destination_egress_excepts_the_private_ranges(docs, check) -> None:
@@ -847,7 +859,13 @@ def test_an_internal_route_spin_toml_does_not_have(docs, check) -> None:
 
 
 def test_a_secret_volume_item_key_must_be_documented(docs, check) -> None:
+    # A plain workload of the overlay (none ships now; a fork may add one) mounting one key.
     d = docs("dev")
-    volume = next(v for v in find(d, "Deployment", TICKER)["spec"]["template"]["spec"]["volumes"] if v["name"] == "api-token")
-    volume["secret"]["items"][0]["key"] = "api_tokn"
+    volume = {"name": "token", "secret": {"secretName": "webhook-inbox-secrets", "items": [{"key": "api_tokn", "path": "t"}]}}
+    d.append({
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": "sidecar", "namespace": "webhook-inbox-dev"},
+        "spec": {"template": {"metadata": {"labels": {"app": "sidecar"}},
+                              "spec": {"containers": [{"name": "c", "image": "x"}], "volumes": [volume]}}},
+    })  # fmt: skip
     assert any("key 'api_tokn' of external Secret webhook-inbox-secrets" in m for m in errors(check(d, "dev"), "refs"))

@@ -9,7 +9,7 @@ from deploy_check.spin_manifest import ManifestError, Route, SpinManifest, best_
 def test_parses_variables_components_and_routes(spin: SpinManifest) -> None:
     assert spin.variables["api_token"].secret and spin.variables["api_token"].has_default
     assert not spin.variables["log_level"].secret
-    assert set(spin.components) == {"health", "api", "webhook", "console", "forwarder"}
+    assert set(spin.components) == {"health", "api", "webhook", "console", "forwarder", "ticker"}
     assert {"log_level", "api_token"} <= spin.components["api"].app_variables
     assert "api_token" not in spin.components["health"].app_variables
     assert spin.components["webhook"].key_value_stores == ["default"]
@@ -24,6 +24,14 @@ def test_parses_variables_components_and_routes(spin: SpinManifest) -> None:
     assert forwarder.outbound_templates() == {f"forward_allowed_host_{s}" for s in "abcd"}
     assert forwarder.outbound_app_variables("forward_allowed_host_a") == {"forward_allowed_host_a"}
     assert spin.components["console"].allowed_outbound_hosts == []
+    # The ticker: no route; its tool table says the cluster runs it on a command trigger in the
+    # forwarder's artifact.
+    ticker = spin.components["ticker"]
+    assert not any(r.component == "ticker" for r in spin.routes)
+    assert (ticker.trigger, ticker.carried_with) == ("command", "forwarder")
+    assert spin.carried_by("forwarder") == ["ticker"] and spin.carried_by("api") == []
+    assert ticker.allowed_outbound_hosts == ["http://127.0.0.1:80"] and ticker.app_variables == {"api_token"}
+    assert (spin.components["forwarder"].trigger, spin.components["forwarder"].carried_with) == (None, None)
 
 
 @pytest.mark.parametrize(
@@ -127,3 +135,12 @@ def test_reads_the_paths_a_catch_all_declares_it_serves() -> None:
     assert SpinManifest.from_dict(
         {"spin_manifest_version": 2, "component": {"api": {"source": "a.wasm"}}}
     ).components["api"].serves == []
+
+
+def test_a_carried_component_must_ride_with_a_known_component() -> None:
+    data = {
+        "spin_manifest_version": 2,
+        "component": {"t": {"source": "t.wasm", "tool": {"webhook-inbox": {"trigger": "command", "with": "nope"}}}},
+    }
+    with pytest.raises(ManifestError, match="rides with 'nope'"):
+        SpinManifest.from_dict(data)
