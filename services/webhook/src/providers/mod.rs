@@ -4,10 +4,12 @@
 //! sends, which headers a consumer needs to re-verify a stored delivery, and where its delivery
 //! id, event type and action are (a header, or a JSON pointer into the payload).
 //!
-//! Adding a provider (docs/architecture.md, "Adding a provider"): its verifier module in
-//! `webhook-verify`, its line in `shared::events::Provider` and its entry here (the table's length
-//! is `Provider::ALL.len()`, so one without the other does not compile, and a test checks they
-//! line up), its secret variable in spin.toml, and in the kustomize variables.
+//! Adding a provider (docs/architecture.md, "Adding a provider", has every step and the test that
+//! catches each one left out): its line in `shared::events::Provider`, its verifier module in
+//! `webhook-verify` with the provider's test vectors, its function in `verifiers.rs` and its entry
+//! here (the table's length is `Provider::ALL.len()`, so one without the other does not compile,
+//! and a test checks they line up), its secret variable in spin.toml and the kustomize manifests,
+//! its end-to-end signer, the collector's label, and the docs' provider lists.
 
 mod extract;
 mod secrets;
