@@ -8,7 +8,12 @@ use std::path::PathBuf;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let dir = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").ok_or("no CARGO_MANIFEST_DIR")?);
-    let kv = dir.join("..").join("shared").join("src").join("kv.rs");
+    // crates/inbox-core since the crates/ layout; `shared` in older revisions (the baseline).
+    let kv = ["crates/inbox-core/src/kv.rs", "shared/src/kv.rs"]
+        .iter()
+        .map(|rel| dir.join("..").join(rel))
+        .find(|path| path.is_file())
+        .ok_or("no kv.rs under crates/inbox-core or shared")?;
     let source = std::fs::read_to_string(&kv)?;
     println!("cargo::rerun-if-changed={}", kv.display());
     println!("cargo::rustc-check-cfg=cfg(kv_delete_many)");

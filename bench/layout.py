@@ -19,7 +19,6 @@ counts the revision's own services. The load generator is always this checkout's
 
 from __future__ import annotations
 
-import filecmp
 import hashlib
 import hmac
 import http.client
@@ -122,9 +121,17 @@ def overlay_bench(tree: Path) -> int:
     wanted = ["Cargo.toml", "build.rs"] + [f"src/{p.name}" for p in (source / "src").glob("*.rs")]
     for rel in wanted:
         src, dst = source / rel, target / rel
-        if not dst.exists() or not filecmp.cmp(src, dst, shallow=False):
+        text = src.read_text()
+        if rel == "Cargo.toml" and not (tree / "crates" / "inbox-core").exists():
+            # A revision from before the crates/ layout: the core was the `shared` crate, the
+            # verifier lived under services/webhook. Renamed here, the crate stays `inbox_core`.
+            text = (text.replace("inbox-core.workspace = true",
+                                 'inbox-core = { package = "shared", path = "../shared" }')
+                    .replace("webhook-verify.workspace = true",
+                             'webhook-verify = { path = "../services/webhook/verify" }'))
+        if not dst.exists() or dst.read_text() != text:
             dst.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(src, dst)
+            dst.write_text(text)
             changed += 1
     for stale in (target / "src").glob("*.rs"):
         if f"src/{stale.name}" not in wanted:
@@ -906,7 +913,7 @@ def measure(spin: str, workdir: Path, mode: str, baseline: Build | None, info: d
     cfg = SMOKE if mode == "smoke" else FULL
     builds = ([baseline] if baseline else []) + [this_checkout(commit)]
     suite.log("builds: " + ", ".join(f"{b.name} = {b.label} ({b.root})" for b in builds))
-    app_commit = git("log", "-1", "--format=%h", "--", "services", "shared", "spin-adapter",
+    app_commit = git("log", "-1", "--format=%h", "--", "services", "crates", "shared", "spin-adapter",
                      "spin.toml", check=False).stdout.strip() or "unknown"
     result = {"config": cfg, "baseline": info, "after_app_commit": app_commit}
     t0 = time.monotonic()

@@ -88,7 +88,7 @@ fn run_native(options: &Options) -> Result<()> {
     let listen = options.required("listen")?.to_owned();
     let kv = SqliteKv::open(&PathBuf::from(options.required("db")?))?;
     let app = Arc::new(NativeApp::from_env(kv)?);
-    shared::logging::init("native", shared::config::LogLevel::Info);
+    inbox_core::logging::init("native", inbox_core::config::LogLevel::Info);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_io()
         .build()?;

@@ -15,11 +15,11 @@ use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
-use shared::clock::SystemClock;
-use shared::config::{StaticVariables, WebhookLimits};
-use shared::http::{BodyError, Head, Method, Response};
-use shared::kv::KeyValue;
-use shared::problem::Problem;
+use inbox_core::clock::SystemClock;
+use inbox_core::config::{StaticVariables, WebhookLimits};
+use inbox_core::http::{BodyError, Head, Method, Response};
+use inbox_core::kv::KeyValue;
+use inbox_core::problem::Problem;
 use tokio::net::TcpListener;
 
 use crate::sqlite_kv::SqliteKv;
@@ -73,16 +73,25 @@ impl<K: KeyValue> NativeApp<K> {
         let store = &self.kv;
         let vars = self.vars.clone();
         if under(&head.path, "/api") {
-            let service = api::Api::new(store, vars, SystemClock, shared::forwarding::poke::NoPoke);
-            shared::http::serve(&service, head, read_body)
+            let service = api::Api::new(
+                store,
+                vars,
+                SystemClock,
+                inbox_core::forwarding::poke::NoPoke,
+            );
+            inbox_core::http::serve(&service, head, read_body)
         } else if under(&head.path, "/webhooks") {
-            let service =
-                webhook::Webhooks::new(store, vars, SystemClock, shared::forwarding::poke::NoPoke);
-            shared::http::serve(&service, head, read_body)
+            let service = webhook::Webhooks::new(
+                store,
+                vars,
+                SystemClock,
+                inbox_core::forwarding::poke::NoPoke,
+            );
+            inbox_core::http::serve(&service, head, read_body)
         } else {
-            let build = shared::build_info!();
+            let build = inbox_core::build_info!();
             let service = health::Health::new(store, vars, SystemClock, build);
-            shared::http::serve(&service, head, read_body)
+            inbox_core::http::serve(&service, head, read_body)
         }
     }
 }

@@ -3,7 +3,7 @@
 //! call is one host call, and on Redis one round trip (`bench/run.py` counts the Redis side with
 //! `MONITOR`).
 //!
-//! The wrapper is the suite's own, not `shared::kv::testing::CountingKv`, so that the same
+//! The wrapper is the suite's own, not `inbox_core::kv::testing::CountingKv`, so that the same
 //! `bench` crate also builds against the previous store layout (the before/after comparison
 //! builds it over an older revision's services, whose `KeyValue` may lack `delete_many`:
 //! `build.rs` says which).
@@ -11,9 +11,9 @@
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
+use inbox_core::http::{Head, Method, Response};
+use inbox_core::kv::{KeyValue, KvError};
 use serde::Serialize;
-use shared::http::{Head, Method, Response};
-use shared::kv::{KeyValue, KvError};
 
 use crate::delivery::{Delivery, API_TOKEN, GITHUB_SECRET};
 use crate::native::{ManifestError, NativeApp};

@@ -6,10 +6,10 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::sync::Mutex;
 
-use shared::clock::SystemClock;
-use shared::config::StaticVariables;
-use shared::http::{Head, Method};
-use shared::kv::{KeyValue, KvError};
+use inbox_core::clock::SystemClock;
+use inbox_core::config::StaticVariables;
+use inbox_core::http::{Head, Method};
+use inbox_core::kv::{KeyValue, KvError};
 use thiserror::Error;
 
 use crate::delivery::{Delivery, GITHUB_SECRET};
@@ -165,9 +165,9 @@ pub fn seed(n: usize, size: usize, progress: impl Fn(usize)) -> Result<Recorded,
             &store,
             vars.clone(),
             SystemClock,
-            shared::forwarding::poke::NoPoke,
+            inbox_core::forwarding::poke::NoPoke,
         );
-        let response = shared::http::serve(&service, head, |_| Ok(delivery.body.clone()));
+        let response = inbox_core::http::serve(&service, head, |_| Ok(delivery.body.clone()));
         let status = response.status().as_u16();
         if status != 202 {
             return Err(SeedError::Rejected {
@@ -187,7 +187,7 @@ pub fn seed(n: usize, size: usize, progress: impl Fn(usize)) -> Result<Recorded,
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use shared::events::{EventStore, ListFilter};
+    use inbox_core::events::{EventStore, ListFilter};
 
     #[test]
     fn seeded_events_list_from_sqlite_newest_first() {

@@ -5,8 +5,8 @@
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use inbox_core::kv::{KeyValue, KvError};
 use rusqlite::{params, Connection, OptionalExtension};
-use shared::kv::{KeyValue, KvError};
 
 /// The store name Spin uses for `spin_sdk::key_value::Store::open_default()`.
 pub const DEFAULT_STORE: &str = "default";

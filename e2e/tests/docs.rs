@@ -35,12 +35,12 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use api_contract::{Operation, Server};
-use shared::clock::ManualClock;
-use shared::config::StaticVariables;
-use shared::events::{Provider, PruneReason};
-use shared::forwarding::poke::NoPoke;
-use shared::kv::NoStore;
-use shared::probes::Probed;
+use inbox_core::clock::ManualClock;
+use inbox_core::config::StaticVariables;
+use inbox_core::events::{Provider, PruneReason};
+use inbox_core::forwarding::poke::NoPoke;
+use inbox_core::kv::NoStore;
+use inbox_core::probes::Probed;
 
 // ---------------------------------------------------------------------------------------------
 // The sources

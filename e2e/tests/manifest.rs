@@ -171,13 +171,22 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
 
 #[test]
 fn watch_globs_match_as_spin_reads_them() {
-    assert!(covers("shared/src/**/*.rs", "shared/src/http/mod.rs"));
-    assert!(covers("shared/src/**/*.rs", "shared/src/lib.rs"));
-    assert!(!covers("shared/src/**/*.rs", "shared/Cargo.toml"));
+    assert!(covers(
+        "crates/inbox-core/src/**/*.rs",
+        "crates/inbox-core/src/http/mod.rs"
+    ));
+    assert!(covers(
+        "crates/inbox-core/src/**/*.rs",
+        "crates/inbox-core/src/lib.rs"
+    ));
+    assert!(!covers(
+        "crates/inbox-core/src/**/*.rs",
+        "crates/inbox-core/Cargo.toml"
+    ));
     assert!(covers("Cargo.toml", "Cargo.toml"));
     assert!(!covers(
         "services/api/src/**/*.rs",
-        "services/api/contract/src/lib.rs"
+        "crates/api-contract/src/lib.rs"
     ));
 }
 
@@ -215,12 +224,13 @@ fn every_component_is_granted_exactly_the_variables_its_code_reads() {
         .keys()
         .map(String::as_str)
         .collect();
-    let code: [(&str, Vec<&str>); 5] = [
+    let code: [(&str, Vec<&str>); 6] = [
         ("health", health::service::VARIABLES.to_vec()),
         ("api", api::service::VARIABLES.to_vec()),
         ("webhook", webhook::service::variables()),
         ("console", console::service::VARIABLES.to_vec()),
         ("forwarder", forwarder::service::variables()),
+        ("ticker", ticker::VARIABLES.to_vec()),
     ];
     let components = manifest["component"].as_table().unwrap();
     assert_eq!(
@@ -330,7 +340,7 @@ fn segments_match(route: &str, path: &str) -> bool {
 /// checks destinations against; the webhook and api components only the forwarder.
 #[test]
 fn allowed_outbound_hosts_are_what_the_code_checks_against() {
-    use shared::forwarding::allowed;
+    use inbox_core::forwarding::allowed;
     let manifest = read_toml(&root().join("spin.toml"));
     let hosts = |id: &str| -> Vec<String> {
         manifest["component"][id]

@@ -1,8 +1,8 @@
 //! `wasi:http` incoming requests in, `http::Response`s out.
 
-use shared::config::LogLevel;
-use shared::http::{BodyError, Head, Method, Response, Service};
-use shared::problem::{FieldError, Problem};
+use inbox_core::config::LogLevel;
+use inbox_core::http::{BodyError, Head, Method, Response, Service};
+use inbox_core::problem::{FieldError, Problem};
 use spin_sdk::http::{Fields, IncomingRequest, OutgoingBody, OutgoingResponse, ResponseOutparam};
 use wasi::io::streams::{OutputStream, StreamError};
 
@@ -11,7 +11,7 @@ use crate::SpinVariables;
 /// Bytes asked of the host per read.
 const READ_CHUNK: u64 = 64 * 1024;
 
-/// Serves one request: sets up logging, converts the head, lets [`shared::http::serve`] decide
+/// Serves one request: sets up logging, converts the head, lets [`inbox_core::http::serve`] decide
 /// (reading the body only if the head is admissible), and writes the response.
 pub async fn serve_incoming<S: Service>(
     component: &'static str,
@@ -22,14 +22,15 @@ pub async fn serve_incoming<S: Service>(
     // The level is read at the first event (a variable lookup is a costly host call, and a
     // successful probe logs nothing). A malformed log_level must not take the service down:
     // log at info and let readiness report the variable.
-    shared::logging::init_deferred(component, || {
+    inbox_core::logging::init_deferred(component, || {
         LogLevel::load(&SpinVariables).unwrap_or(LogLevel::Info)
     });
 
     let service = match head_of(&request) {
         Ok(head) => {
             let service = make_service();
-            let response = shared::http::serve(&service, head, |limit| read_body(&request, limit));
+            let response =
+                inbox_core::http::serve(&service, head, |limit| read_body(&request, limit));
             respond(response_out, response);
             service
         }

@@ -1,9 +1,9 @@
-//! `wasi:keyvalue@0.2.0-draft2` as [`KeyValue`]. See the `shared::kv` docs for which operations
+//! `wasi:keyvalue@0.2.0-draft2` as [`KeyValue`]. See the `inbox_core::kv` docs for which operations
 //! we use and why.
 
 use std::cell::OnceCell;
 
-use shared::kv::{KeyValue, KvError};
+use inbox_core::kv::{KeyValue, KvError};
 use spin_sdk::wit::wasi::keyvalue::{atomics, batch, store};
 
 /// A bucket of the Spin key-value store, opened on first use: a request that never touches the

@@ -1,9 +1,9 @@
 //! The Spin side of every component, kept thin on purpose.
 //!
 //! This crate maps Spin's host interfaces onto the `shared` crate's traits and types and holds no
-//! logic of its own: `wasi:http` requests become `http::Request`s for [`shared::http::serve`],
-//! `wasi:keyvalue` becomes [`shared::kv::KeyValue`], Spin variables become
-//! [`shared::config::Variables`]. Everything it calls is a host import, so nothing here can run
+//! logic of its own: `wasi:http` requests become `http::Request`s for [`inbox_core::http::serve`],
+//! `wasi:keyvalue` becomes [`inbox_core::kv::KeyValue`], Spin variables become
+//! [`inbox_core::config::Variables`]. Everything it calls is a host import, so nothing here can run
 //! under a native `cargo test`; the end-to-end tests exercise it against the real `spin up`.
 //!
 //! A component crate is one macro call, its name for the log lines and an expression that makes
@@ -23,10 +23,10 @@ pub use variables::SpinVariables;
 #[doc(hidden)]
 pub use spin_sdk;
 
-/// Exports a `wasi:http` handler that runs every request through [`shared::http::serve`].
+/// Exports a `wasi:http` handler that runs every request through [`inbox_core::http::serve`].
 ///
 /// `$make` is an expression evaluated per request (Spin starts a fresh instance per request)
-/// that yields a value implementing [`shared::http::Service`]. `$name` is the component name
+/// that yields a value implementing [`inbox_core::http::Service`]. `$name` is the component name
 /// used in log lines.
 #[macro_export]
 macro_rules! export_http_service {

@@ -197,13 +197,17 @@ const fn self_authority(https: bool) -> &'static str {
     }
 }
 
-/// Asks the forwarder over `wasi:http` (`shared::forwarding::poke`; a self request for
+/// Asks the forwarder over `wasi:http` (`inbox_core::forwarding::poke`; a self request for
 /// `http://self`), waiting at most 5 s for its 202.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct SpinPoke;
 
-impl shared::forwarding::poke::Poke for SpinPoke {
-    fn post(&self, url: &shared::forwarding::poke::DispatchUrl, path: &str) -> Result<u16, String> {
+impl inbox_core::forwarding::poke::Poke for SpinPoke {
+    fn post(
+        &self,
+        url: &inbox_core::forwarding::poke::DispatchUrl,
+        path: &str,
+    ) -> Result<u16, String> {
         post_empty(
             url.https,
             url.authority.as_deref(),

@@ -1,6 +1,6 @@
 //! Spin variables as [`Variables`].
 
-use shared::config::{ConfigError, Variables};
+use inbox_core::config::{ConfigError, Variables};
 use spin_sdk::variables::{self, Error};
 
 /// Reads the component's variables from the Spin host.

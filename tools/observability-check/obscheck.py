@@ -540,12 +540,12 @@ def check_labels(repo: Path, objs: list[dict[str, Any]]) -> list[str]:
     for provider in PROVIDERS:
         if f'set(attributes["webhook.provider"], "{provider}") where attributes["url.path"] == "/webhooks/{provider}"' not in statements:
             problems.append(f"transform: no exact /webhooks/{provider} mapping for provider {provider}")
-    model = (repo / "shared/src/events/model.rs").read_text(encoding="utf-8")
+    model = (repo / "crates/inbox-core/src/events/model.rs").read_text(encoding="utf-8")
     # The one list that declares the providers: `providers! { Github => "github", ... }`.
     declared = re.search(r"^providers! \{(.*?)^\}", model, re.S | re.M)
     app_providers = set(re.findall(r'=> "([a-z]+)"', declared.group(1) if declared else ""))
     if not app_providers:
-        problems.append("shared/src/events/model.rs: could not read the providers! list")
+        problems.append("crates/inbox-core/src/events/model.rs: could not read the providers! list")
     for provider in sorted(app_providers - set(PROVIDERS)):
         problems.append(f"the app serves provider {provider!r}, which the collector maps to `other`: add it")
     problems.extend(check_scrape_refs(objs))

@@ -1,5 +1,5 @@
 //! The forwarding resources of the API: an event's deliveries, replaying them, and the dead
-//! letters. They read and queue the stored delivery records (`shared::forwarding::ledger`) and
+//! letters. They read and queue the stored delivery records (`inbox_core::forwarding::ledger`) and
 //! never need the destinations' settings, so the API never sees a destination's URL or secret;
 //! the forwarder component sends. After a replay the forwarder is asked to send at once
 //! (`forward_dispatch_url`); if that fails, the next dispatch tick sends it.
@@ -8,15 +8,15 @@ use api_contract::serve::{event_not_found, path_event_id};
 use api_contract::{
     DeadLetterPage, Deliveries, Delivery, DeliveryAttempt, DeliveryState, ReplayRequest,
 };
-use shared::clock::Clock;
-use shared::config::Variables;
-use shared::events::{EventId, EventMeta};
-use shared::forwarding::ledger::{self, Ledger, ReplayError};
-use shared::forwarding::poke::Poke;
-use shared::forwarding::{DestinationName, Record, State, Tuning};
-use shared::http::{json, media_type, Request, RequestContext, Response, StatusCode};
-use shared::kv::KeyValue;
-use shared::problem::{FieldError, Problem, ProblemKind};
+use inbox_core::clock::Clock;
+use inbox_core::config::Variables;
+use inbox_core::events::{EventId, EventMeta};
+use inbox_core::forwarding::ledger::{self, Ledger, ReplayError};
+use inbox_core::forwarding::poke::Poke;
+use inbox_core::forwarding::{DestinationName, Record, State, Tuning};
+use inbox_core::http::{json, media_type, Request, RequestContext, Response, StatusCode};
+use inbox_core::kv::KeyValue;
+use inbox_core::problem::{FieldError, Problem, ProblemKind};
 
 use crate::service::Api;
 
@@ -107,7 +107,7 @@ impl<K: KeyValue, V: Variables, C: Clock, P: Poke> Api<K, V, C, P> {
             query.destination.as_ref(),
             query.limit,
             query.before,
-            shared::events::Tuning::default().max_scan,
+            inbox_core::events::Tuning::default().max_scan,
         )?;
         json(
             StatusCode::OK,

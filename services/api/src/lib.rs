@@ -16,7 +16,7 @@ spin_adapter::export_http_service!(
     crate::Api::new(
         spin_adapter::SpinKv::open_default(),
         spin_adapter::SpinVariables,
-        shared::clock::SystemClock,
+        inbox_core::clock::SystemClock,
         spin_adapter::SpinPoke,
     )
 );

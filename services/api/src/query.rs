@@ -1,10 +1,10 @@
 //! The query string of `GET /api/events`: every parameter validated, every problem named.
 
-use shared::events::{
+use inbox_core::events::{
     Cursor, EventAction, EventStatus, EventType, ListFilter, Provider, SourceLabel, TypeFilter,
 };
-use shared::problem::{FieldError, Problem};
-use shared::time::Timestamp;
+use inbox_core::problem::{FieldError, Problem};
+use inbox_core::time::Timestamp;
 
 /// Default page size.
 pub const DEFAULT_LIMIT: usize = 50;
@@ -241,7 +241,7 @@ mod tests {
         fn every_documented_entity_tag_header_parses(
             value in matching(api_contract::patterns::ENTITY_TAGS)
         ) {
-            use shared::http::conditional::{check_if_match, none_match_says_not_modified};
+            use inbox_core::http::conditional::{check_if_match, none_match_says_not_modified};
             prop_assert!(none_match_says_not_modified(Some(&value), "\"x\"").is_ok(), "{:?}", value);
             let answer = check_if_match(Some(&value), "\"x\"");
             prop_assert!(answer.is_ok() || answer.unwrap_err().status().as_u16() == 412, "{:?}", value);

@@ -2,7 +2,7 @@
 //! storage layout can change without breaking clients, and the other way round.
 
 use api_contract::{Counts, EventDetail, EventSummary, ForwardingCounts, Payload, Stats};
-use shared::events::{EventMeta, EventStatus, Provider, PruneReason, StoredEvent};
+use inbox_core::events::{EventMeta, EventStatus, Provider, PruneReason, StoredEvent};
 
 fn status(status: EventStatus) -> api_contract::Status {
     match status {
@@ -43,7 +43,7 @@ pub fn detail(event: StoredEvent) -> EventDetail {
 #[derive(Debug, Clone, Default)]
 pub struct Figures {
     /// Events per provider and status.
-    pub events: std::collections::BTreeMap<Provider, shared::events::Counts>,
+    pub events: std::collections::BTreeMap<Provider, inbox_core::events::Counts>,
     /// Pruned events per reason.
     pub pruned: Vec<(PruneReason, u64)>,
     /// The retention cap (0: none).

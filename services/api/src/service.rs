@@ -6,23 +6,23 @@ use std::cell::RefCell;
 
 use api_contract::serve::{event_not_found, path_event_id};
 use api_contract::{EventPage, Operation};
-use shared::build_info::BuildInfo;
-use shared::clock::Clock;
-use shared::config::{self, names, ConfigError, LogLevel, Retention, Variables};
-use shared::events::{EventId, EventStatus, EventStore, StatusChange, StoredEvent};
-use shared::forwarding;
-use shared::forwarding::poke::{DispatchUrl, Poke};
-use shared::http::{
+use inbox_core::build_info::BuildInfo;
+use inbox_core::clock::Clock;
+use inbox_core::config::{self, names, ConfigError, LogLevel, Retention, Variables};
+use inbox_core::events::{EventId, EventStatus, EventStore, StatusChange, StoredEvent};
+use inbox_core::forwarding;
+use inbox_core::forwarding::poke::{DispatchUrl, Poke};
+use inbox_core::http::{
     accepts_json, json, media_type, BodyPolicy, Handler, Head, Method, Request, RequestContext,
     Response, Router, Service, StatusCode,
 };
-use shared::kv::KeyValue;
-use shared::probes::{self, Probed};
-use shared::problem::{FieldError, Problem, ProblemKind};
+use inbox_core::kv::KeyValue;
+use inbox_core::probes::{self, Probed};
+use inbox_core::problem::{FieldError, Problem, ProblemKind};
 
 use crate::{query, representation};
-use shared::auth;
-use shared::http::conditional::{check_if_match, etag, none_match_says_not_modified};
+use inbox_core::auth;
+use inbox_core::http::conditional::{check_if_match, etag, none_match_says_not_modified};
 
 /// Largest PATCH body.
 const MAX_PATCH_BYTES: usize = 16 * 1024;
@@ -367,7 +367,7 @@ impl<K: KeyValue, V: Variables, C: Clock, P: Poke> Probed for Api<K, V, C, P> {
     }
 
     fn build(&self) -> BuildInfo {
-        shared::build_info!()
+        inbox_core::build_info!()
     }
 
     /// The log level, retention, the forwarder's origin and the token list parse.

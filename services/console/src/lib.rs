@@ -18,7 +18,7 @@ spin_adapter::export_http_service!(
     "console",
     crate::Console::new(
         spin_adapter::SpinVariables,
-        shared::clock::SystemClock,
-        shared::build_info!(),
+        inbox_core::clock::SystemClock,
+        inbox_core::build_info!(),
     )
 );

@@ -2,17 +2,17 @@
 //! and the pod's probes. Every answer, errors included, carries the security headers of
 //! [`SECURITY_HEADERS`].
 
-use shared::build_info::BuildInfo;
-use shared::clock::Clock;
-use shared::config::{names, ConfigError, LogLevel, Variables};
-use shared::http::conditional::none_match_says_not_modified;
-use shared::http::{
+use inbox_core::build_info::BuildInfo;
+use inbox_core::clock::Clock;
+use inbox_core::config::{names, ConfigError, LogLevel, Variables};
+use inbox_core::http::conditional::none_match_says_not_modified;
+use inbox_core::http::{
     accepts_json, BodyPolicy, Head, Method, Request, RequestContext, Response, Router, Service,
     StatusCode,
 };
-use shared::kv::NoStore;
-use shared::probes::{self, Probed};
-use shared::problem::Problem;
+use inbox_core::kv::NoStore;
+use inbox_core::probes::{self, Probed};
+use inbox_core::problem::Problem;
 
 use crate::assets::{self, Asset};
 

@@ -2,10 +2,10 @@
 //! reach. Readiness checks all three, so a destination Spin would refuse is reported by name
 //! before anything is sent to it.
 
-use shared::config::{ConfigError, Variables};
-use shared::forwarding::allowed::{self, AllowedHost};
-use shared::forwarding::policy::{self, Schedule};
-use shared::forwarding::{destinations, Destination};
+use inbox_core::config::{ConfigError, Variables};
+use inbox_core::forwarding::allowed::{self, AllowedHost};
+use inbox_core::forwarding::policy::{self, Schedule};
+use inbox_core::forwarding::{destinations, Destination};
 
 /// What forwarding is configured to do.
 #[derive(Debug, Clone)]

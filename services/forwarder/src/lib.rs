@@ -4,7 +4,7 @@
 //! ingestion or a replay), and its probes; the deliveries, replays and dead letters it records
 //! are read and queued by the api component.
 //!
-//! The protocol is `shared::forwarding`, spin-free and tested natively; [`service`] ties it to
+//! The protocol is `inbox_core::forwarding`, spin-free and tested natively; [`service`] ties it to
 //! HTTP, and [`sender`] sends over `wasi:http`. The last line of this file is the Spin adapter.
 
 pub mod config;
@@ -18,7 +18,7 @@ spin_adapter::export_http_service!(
     crate::Forwarder::new(
         spin_adapter::SpinKv::open_default(),
         spin_adapter::SpinVariables,
-        shared::clock::SystemClock,
+        inbox_core::clock::SystemClock,
         crate::sender::SpinSender,
     )
 );

@@ -1,11 +1,11 @@
 //! Sending one attempt over `wasi:http`: the stored body byte for byte with its content type,
-//! signed per Standard Webhooks, with one deadline (`shared::forwarding::Tuning::send_timeout`).
+//! signed per Standard Webhooks, with one deadline (`inbox_core::forwarding::Tuning::send_timeout`).
 
-use shared::clock::{Clock, SystemClock};
-use shared::events::StoredEvent;
-use shared::forwarding::dispatch::Sender;
-use shared::forwarding::policy::parse_retry_after;
-use shared::forwarding::{signing, Answer, Destination, Tuning};
+use inbox_core::clock::{Clock, SystemClock};
+use inbox_core::events::StoredEvent;
+use inbox_core::forwarding::dispatch::Sender;
+use inbox_core::forwarding::policy::parse_retry_after;
+use inbox_core::forwarding::{signing, Answer, Destination, Tuning};
 use spin_adapter::outbound::{self, Outgoing};
 
 /// Sends through the Spin host.

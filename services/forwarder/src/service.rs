@@ -8,21 +8,21 @@ use std::cell::RefCell;
 
 use api_contract::serve::{event_not_found, path_event_id};
 use api_contract::{DispatchReport, Operation, Server};
-use shared::auth;
-use shared::build_info::BuildInfo;
-use shared::clock::Clock;
-use shared::config::{names, ConfigError, LogLevel, Retention, Variables};
-use shared::events::{EventId, EventMeta, EventStore};
-use shared::forwarding::allowed;
-use shared::forwarding::dispatch::{Dispatcher, Sender};
-use shared::forwarding::{destinations, policy, Tuning};
-use shared::http::{
+use inbox_core::auth;
+use inbox_core::build_info::BuildInfo;
+use inbox_core::clock::Clock;
+use inbox_core::config::{names, ConfigError, LogLevel, Retention, Variables};
+use inbox_core::events::{EventId, EventMeta, EventStore};
+use inbox_core::forwarding::allowed;
+use inbox_core::forwarding::dispatch::{Dispatcher, Sender};
+use inbox_core::forwarding::{destinations, policy, Tuning};
+use inbox_core::http::{
     accepts_json, json, BodyPolicy, Handler, Head, Request, RequestContext, Response, Router,
     Service, StatusCode,
 };
-use shared::kv::KeyValue;
-use shared::probes::{self, Probed};
-use shared::problem::{Problem, ProblemKind};
+use inbox_core::kv::KeyValue;
+use inbox_core::probes::{self, Probed};
+use inbox_core::problem::{Problem, ProblemKind};
 
 use crate::config::Settings;
 
@@ -231,13 +231,13 @@ impl<K: KeyValue, V: Variables, C: Clock, S: Sender> Probed for Forwarder<K, V, 
     }
 
     fn build(&self) -> BuildInfo {
-        shared::build_info!()
+        inbox_core::build_info!()
     }
 
     fn validate(vars: &V) -> Result<(), ConfigError> {
         LogLevel::load(vars)?;
         Retention::load(vars)?;
-        shared::config::secret_list(vars, names::API_TOKEN)?;
+        inbox_core::config::secret_list(vars, names::API_TOKEN)?;
         Settings::load(vars).map(drop)
     }
 }

@@ -13,7 +13,7 @@ spin_adapter::export_http_service!(
     crate::Health::new(
         spin_adapter::SpinKv::open_default(),
         spin_adapter::SpinVariables,
-        shared::clock::SystemClock,
-        shared::build_info!(),
+        inbox_core::clock::SystemClock,
+        inbox_core::build_info!(),
     )
 );

@@ -1,16 +1,16 @@
-//! Liveness and readiness at `/healthz` and `/readyz` (answered by [`shared::probes`]), and the
+//! Liveness and readiness at `/healthz` and `/readyz` (answered by [`inbox_core::probes`]), and the
 //! RFC 9457 404 for every path no other component serves.
 //!
 //! The health SpinApp probes these; the API and webhook components answer the same probes under
 //! their own prefixes, so each pod runs one component.
 
-use shared::build_info::BuildInfo;
-use shared::clock::Clock;
-use shared::config::{names, ConfigError, LogLevel, Variables, WebhookLimits};
-use shared::http::{BodyPolicy, Head, Request, RequestContext, Response, Router, Service};
-use shared::kv::KeyValue;
-use shared::probes::{self, Probed};
-use shared::problem::Problem;
+use inbox_core::build_info::BuildInfo;
+use inbox_core::clock::Clock;
+use inbox_core::config::{names, ConfigError, LogLevel, Variables, WebhookLimits};
+use inbox_core::http::{BodyPolicy, Head, Request, RequestContext, Response, Router, Service};
+use inbox_core::kv::KeyValue;
+use inbox_core::probes::{self, Probed};
+use inbox_core::problem::Problem;
 
 /// The variables the health component is granted in spin.toml; each must resolve.
 pub const VARIABLES: [&str; 3] = [
@@ -96,12 +96,12 @@ impl<K: KeyValue, V: Variables, C: Clock> Service for Health<K, V, C> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use shared::clock::ManualClock;
-    use shared::config::StaticVariables;
-    use shared::http::testing::{body_json, call, header_of, request};
-    use shared::http::{Method, StatusCode};
-    use shared::kv::testing::{FaultyKv, Op};
-    use shared::kv::MemoryKv;
+    use inbox_core::clock::ManualClock;
+    use inbox_core::config::StaticVariables;
+    use inbox_core::http::testing::{body_json, call, header_of, request};
+    use inbox_core::http::{Method, StatusCode};
+    use inbox_core::kv::testing::{FaultyKv, Op};
+    use inbox_core::kv::MemoryKv;
 
     fn good_vars() -> StaticVariables {
         StaticVariables::from_pairs([
@@ -127,7 +127,7 @@ mod tests {
     fn every_route_template_is_well_formed() {
         let kv = MemoryKv::new();
         for template in health(&kv, good_vars()).router.templates() {
-            assert_eq!(shared::http::template_error(template), None);
+            assert_eq!(inbox_core::http::template_error(template), None);
         }
     }
 
@@ -219,7 +219,7 @@ mod tests {
 
     #[test]
     fn successful_probes_are_not_logged_but_failures_and_other_paths_are() {
-        use shared::logging::CapturedLogs;
+        use inbox_core::logging::CapturedLogs;
         let kv = MemoryKv::new();
         let logged = |service: &Health<&MemoryKv, StaticVariables, ManualClock>, path: &str| {
             let (response, logs) =

@@ -10,7 +10,7 @@
 //! shim would end the container (it stops as soon as any trigger ends), so it never does.
 //!
 //! The loop is written against [`Host`] (one dispatch call, a monotonic clock, a sleep) and
-//! [`shared::config::Variables`], and tested natively; `main.rs` gives it Spin's outbound HTTP.
+//! [`inbox_core::config::Variables`], and tested natively; `main.rs` gives it Spin's outbound HTTP.
 //!
 //! What it logs (one JSON line each, on stderr): the first failed round, then one line per
 //! [`FAILURES_PER_LINE`] failures in a row, a line when dispatch answers again, and an "alive"
@@ -21,7 +21,11 @@
 use std::fmt;
 use std::time::Duration;
 
-use shared::config::{self, names, ConfigError, Secret, Variables};
+use inbox_core::config::{self, names, ConfigError, Secret, Variables};
+
+/// The variables the ticker is granted in spin.toml: the API token it calls dispatch with
+/// (`e2e/tests/manifest.rs` checks spin.toml against this).
+pub const VARIABLES: [&str; 1] = [names::API_TOKEN];
 
 /// How often a round starts (when the previous one ended in time).
 pub const INTERVAL: Duration = Duration::from_secs(5);

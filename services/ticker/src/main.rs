@@ -7,7 +7,7 @@
 fn main() {
     use std::time::{Duration, Instant};
 
-    use shared::config::Secret;
+    use inbox_core::config::Secret;
     use spin_adapter::outbound::{self, Outgoing};
 
     /// The component's runtime: wasi:http to the pod's listener, std's clock and sleep (on
@@ -46,7 +46,7 @@ fn main() {
         }
     }
 
-    shared::logging::init("ticker", shared::config::LogLevel::Info);
+    inbox_core::logging::init("ticker", inbox_core::config::LogLevel::Info);
     ticker::Ticker::new(
         Spin {
             origin: Instant::now(),

@@ -6,9 +6,9 @@ use std::collections::VecDeque;
 use std::rc::Rc;
 use std::time::Duration;
 
+use inbox_core::config::{ConfigError, Secret, Variables};
+use inbox_core::logging::CapturedLogs;
 use serde_json::Value;
-use shared::config::{ConfigError, Secret, Variables};
-use shared::logging::CapturedLogs;
 
 use super::*;
 

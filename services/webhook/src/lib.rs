@@ -1,6 +1,6 @@
 //! The `webhook` component: `POST /webhooks/{provider}`.
 //!
-//! Verification lives in the `webhook-verify` crate, storage in `shared::events`; [`service`]
+//! Verification lives in the `webhook-verify` crate, storage in `inbox_core::events`; [`service`]
 //! ties them to HTTP and is tested natively. The last line of this file is the Spin adapter.
 
 pub mod providers;
@@ -13,7 +13,7 @@ spin_adapter::export_http_service!(
     crate::Webhooks::new(
         spin_adapter::SpinKv::open_default(),
         spin_adapter::SpinVariables,
-        shared::clock::SystemClock,
+        inbox_core::clock::SystemClock,
         spin_adapter::SpinPoke,
     )
 );

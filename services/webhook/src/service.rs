@@ -19,19 +19,19 @@ use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::time::Instant;
 
-use serde::Serialize;
-use shared::build_info::BuildInfo;
-use shared::clock::Clock;
-use shared::config::{names, ConfigError, LogLevel, Retention, Variables, WebhookLimits};
-use shared::events::{EventId, EventMeta, EventStore, Ingested, NewEvent, Provider};
-use shared::forwarding::poke::{DispatchUrl, Poke};
-use shared::http::{
+use inbox_core::build_info::BuildInfo;
+use inbox_core::clock::Clock;
+use inbox_core::config::{names, ConfigError, LogLevel, Retention, Variables, WebhookLimits};
+use inbox_core::events::{EventId, EventMeta, EventStore, Ingested, NewEvent, Provider};
+use inbox_core::forwarding::poke::{DispatchUrl, Poke};
+use inbox_core::http::{
     json, media_type, BodyPolicy, Head, Method, Request, RequestContext, Response, Router, Service,
     StatusCode,
 };
-use shared::kv::KeyValue;
-use shared::probes::{self, Probed};
-use shared::problem::{FieldError, Problem, ProblemKind};
+use inbox_core::kv::KeyValue;
+use inbox_core::probes::{self, Probed};
+use inbox_core::problem::{FieldError, Problem, ProblemKind};
+use serde::Serialize;
 
 use crate::providers::{self, Secrets, Signed};
 
@@ -322,7 +322,7 @@ impl<K: KeyValue, V: Variables, C: Clock, P: Poke> Probed for Webhooks<K, V, C, 
     }
 
     fn build(&self) -> BuildInfo {
-        shared::build_info!()
+        inbox_core::build_info!()
     }
 
     /// The log level, the limits and every provider's secrets parse.

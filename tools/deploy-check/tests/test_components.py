@@ -173,11 +173,11 @@ def test_stamps_follow_only_a_components_own_inputs(tmp_path: Path) -> None:
     # The real checkout: each stamp is a commit of this repository, and health's inputs do not
     # include another component's crate.
     inputs = components.inputs(components.load(REPO / "spin.toml"), "health", REPO)
-    assert "services/health" in inputs and "shared" in inputs and "Cargo.lock" in inputs
+    assert "services/health" in inputs and "crates/inbox-core" in inputs and "Cargo.lock" in inputs
     assert not any(p.startswith(("services/api", "services/webhook", "services/ticker")) for p in inputs)
     # The forwarder's artifact carries the ticker: a change to the ticker's crate rolls it.
     forwarder = components.inputs(components.load(REPO / "spin.toml"), "forwarder", REPO)
-    assert {"services/forwarder", "services/ticker", "shared", "spin-adapter"} <= set(forwarder)
+    assert {"services/forwarder", "services/ticker", "crates/inbox-core", "crates/api-contract", "spin-adapter"} <= set(forwarder)
     stamp = subprocess.run(
         ["python3", str(REPO / "scripts" / "ci" / "components.py"), "stamp", "health"], capture_output=True, text=True, check=True
     ).stdout.strip()

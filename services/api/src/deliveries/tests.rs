@@ -3,14 +3,16 @@
 
 use std::sync::Mutex;
 
-use shared::clock::ManualClock;
-use shared::config::{names, StaticVariables};
-use shared::events::{EventId, EventStore, Ingested, NewEvent, Provider, StoredEvent};
-use shared::forwarding::poke::{DispatchUrl, Poke};
-use shared::forwarding::{destinations, Answer, Destination, Dispatcher, Schedule, Sender, Tuning};
-use shared::http::testing::{self, assert_problem, body_json, call};
-use shared::http::{Method, Request, StatusCode};
-use shared::kv::MemoryKv;
+use inbox_core::clock::ManualClock;
+use inbox_core::config::{names, StaticVariables};
+use inbox_core::events::{EventId, EventStore, Ingested, NewEvent, Provider, StoredEvent};
+use inbox_core::forwarding::poke::{DispatchUrl, Poke};
+use inbox_core::forwarding::{
+    destinations, Answer, Destination, Dispatcher, Schedule, Sender, Tuning,
+};
+use inbox_core::http::testing::{self, assert_problem, body_json, call};
+use inbox_core::http::{Method, Request, StatusCode};
+use inbox_core::kv::MemoryKv;
 
 use crate::service::Api;
 
@@ -140,7 +142,7 @@ fn deliveries_and_dead_letters_show_what_was_attempted_and_a_replay_queues_it_ag
 fn bad_replays_and_queries_are_specific_problems() {
     let (kv, clock) = (MemoryKv::new(), ManualClock::at_unix(NOW));
     let id = ingest(&kv, &clock, "gh-bad");
-    let api = Api::new(&kv, vars(), &clock, shared::forwarding::poke::NoPoke);
+    let api = Api::new(&kv, vars(), &clock, inbox_core::forwarding::poke::NoPoke);
     let replay = format!("/api/events/{id}/replay");
     // Nothing was attempted yet: nothing to replay, and that is no error.
     let response = call(&api, authed(Method::POST, &replay, b"", None));
@@ -218,7 +220,7 @@ fn bad_replays_and_queries_are_specific_problems() {
 
 #[test]
 fn a_replay_while_an_attempt_is_in_flight_is_a_conflict_to_retry() {
-    use shared::kv::testing::{FaultyKv, Op};
+    use inbox_core::kv::testing::{FaultyKv, Op};
     let (kv, clock) = (MemoryKv::new(), ManualClock::at_unix(NOW));
     let id = ingest(&kv, &clock, "gh-busy");
     // The attempt's outcome is never written: it stays in flight, as during a send.
@@ -236,7 +238,7 @@ fn a_replay_while_an_attempt_is_in_flight_is_a_conflict_to_retry() {
         Tuning::default(),
     )
     .dispatch_event(&id);
-    let api = Api::new(&kv, vars(), &clock, shared::forwarding::poke::NoPoke);
+    let api = Api::new(&kv, vars(), &clock, inbox_core::forwarding::poke::NoPoke);
     let response = call(
         &api,
         authed(Method::POST, &format!("/api/events/{id}/replay"), b"", None),

@@ -4,16 +4,16 @@
 use std::collections::{BTreeMap, HashSet};
 
 use super::*;
-use proptest::prelude::*;
-use shared::clock::ManualClock;
-use shared::config::{names, StaticVariables};
-use shared::events::{Ingested, NewEvent, Provider};
-use shared::forwarding::poke::NoPoke;
-use shared::http::testing::{
+use inbox_core::clock::ManualClock;
+use inbox_core::config::{names, StaticVariables};
+use inbox_core::events::{Ingested, NewEvent, Provider};
+use inbox_core::forwarding::poke::NoPoke;
+use inbox_core::http::testing::{
     assert_problem as problem, body_json, call, error_fields as fields, header_of, request,
 };
-use shared::kv::testing::{FaultyKv, Op};
-use shared::kv::MemoryKv;
+use inbox_core::kv::testing::{FaultyKv, Op};
+use inbox_core::kv::MemoryKv;
+use proptest::prelude::*;
 
 const TOKEN: &str = "test-api-token";
 const NOW: i64 = 1_800_000_000;
@@ -78,7 +78,7 @@ fn every_route_template_is_well_formed() {
     let templates: Vec<_> = component.router.templates().collect();
     assert!(!templates.is_empty());
     for template in templates {
-        assert_eq!(shared::http::template_error(template), None);
+        assert_eq!(inbox_core::http::template_error(template), None);
     }
 }
 
@@ -697,7 +697,7 @@ fn probes_need_no_token_and_succeed_quietly() {
     let mut vars = vars();
     vars.set(names::LOG_LEVEL, "info");
     let service = Api::new(&kv, vars, ManualClock::at_unix(1_800_000_000), NoPoke);
-    let (responses, logs) = shared::logging::CapturedLogs::capture(|| {
+    let (responses, logs) = inbox_core::logging::CapturedLogs::capture(|| {
         ["/api/healthz", "/api/readyz"]
             .map(|path| call(&service, request(Method::GET, path, &[], b"")))
     });

@@ -8,9 +8,9 @@
 
 use super::*;
 use crate::assets::{ASSETS, CSS, HTML, JAVASCRIPT, SVG};
-use shared::clock::ManualClock;
-use shared::config::StaticVariables;
-use shared::http::testing::{assert_problem, body_json, call, header_of, request};
+use inbox_core::clock::ManualClock;
+use inbox_core::config::StaticVariables;
+use inbox_core::http::testing::{assert_problem, body_json, call, header_of, request};
 
 fn console_with(vars: StaticVariables) -> Console<StaticVariables, ManualClock> {
     Console::new(
@@ -48,7 +48,7 @@ fn every_route_template_is_well_formed() {
     let templates: Vec<_> = console().router.templates().collect();
     assert!(templates.len() > 5);
     for template in templates {
-        assert_eq!(shared::http::template_error(template), None);
+        assert_eq!(inbox_core::http::template_error(template), None);
     }
 }
 
@@ -295,7 +295,7 @@ fn readiness_checks_the_variables() {
 
 #[test]
 fn successful_probes_are_not_logged_but_pages_are() {
-    use shared::logging::CapturedLogs;
+    use inbox_core::logging::CapturedLogs;
     let service = console();
     let logged = |path: &str| {
         let (response, logs) =

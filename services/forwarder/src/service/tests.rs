@@ -3,14 +3,14 @@
 use std::sync::Mutex;
 
 use super::*;
-use shared::clock::ManualClock;
-use shared::config::StaticVariables;
-use shared::events::{Ingested, NewEvent, Provider, StoredEvent};
-use shared::forwarding::{Answer, Destination};
-use shared::http::testing::{self, assert_problem, body_json, call, header_of, request};
-use shared::http::Method;
-use shared::kv::MemoryKv;
-use shared::logging::CapturedLogs;
+use inbox_core::clock::ManualClock;
+use inbox_core::config::StaticVariables;
+use inbox_core::events::{Ingested, NewEvent, Provider, StoredEvent};
+use inbox_core::forwarding::{Answer, Destination};
+use inbox_core::http::testing::{self, assert_problem, body_json, call, header_of, request};
+use inbox_core::http::Method;
+use inbox_core::kv::MemoryKv;
+use inbox_core::logging::CapturedLogs;
 
 const NOW: i64 = 1_800_000_000;
 const TOKEN: &str = "forwarder-test-token";
@@ -93,7 +93,7 @@ fn every_route_template_is_well_formed_and_only_forwarding_routes_are_served() {
     let service = forwarder(&kv, vars(), &sender);
     let templates: Vec<_> = service.router.templates().collect();
     for template in &templates {
-        assert_eq!(shared::http::template_error(template), None);
+        assert_eq!(inbox_core::http::template_error(template), None);
     }
     for op in Operation::ALL {
         let served = templates.contains(&op.route());

@@ -3,10 +3,10 @@
 
 use std::collections::HashMap;
 
+use inbox_core::events::{DeliveryId, EventAction, EventType};
+use inbox_core::http::Headers;
+use inbox_core::problem::{FieldError, Problem};
 use serde_json::value::RawValue;
-use shared::events::{DeliveryId, EventAction, EventType};
-use shared::http::Headers;
-use shared::problem::{FieldError, Problem};
 
 use super::{Field, Spec, FORM};
 

@@ -5,7 +5,7 @@
 //! id, event type and action are (a header, or a JSON pointer into the payload).
 //!
 //! Adding a provider (docs/architecture.md, "Adding a provider", has every step and the test that
-//! catches each one left out): its line in `shared::events::Provider`, its verifier module in
+//! catches each one left out): its line in `inbox_core::events::Provider`, its verifier module in
 //! `webhook-verify` with the provider's test vectors, its function in `verifiers.rs` and its entry
 //! here (the table's length is `Provider::ALL.len()`, so one without the other does not compile,
 //! and a test checks they line up), its secret variable in spin.toml and the kustomize manifests,
@@ -15,7 +15,7 @@ mod extract;
 mod secrets;
 mod verifiers;
 
-use shared::events::Provider;
+use inbox_core::events::Provider;
 use webhook_verify::{github, linear, shopify, slack, standard, stripe};
 
 pub use extract::{handshake_answer, identify, payload, Identity};

@@ -1,8 +1,8 @@
 //! A provider's secrets: a whitespace-separated list in one variable, several during a rotation,
 //! each optionally labelled `label=secret` so that the event records which sender it came from.
 
-use shared::config::{self, ConfigError, Secret, Variables};
-use shared::events::SourceLabel;
+use inbox_core::config::{self, ConfigError, Secret, Variables};
+use inbox_core::events::SourceLabel;
 use webhook_verify::standard;
 
 /// What a provider's secrets look like.

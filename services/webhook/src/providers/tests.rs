@@ -1,6 +1,6 @@
 use super::*;
-use shared::config::StaticVariables;
-use shared::http::{Headers, StatusCode};
+use inbox_core::config::StaticVariables;
+use inbox_core::http::{Headers, StatusCode};
 
 fn json(text: &str) -> Box<serde_json::value::RawValue> {
     payload(JSON, text).unwrap()
@@ -132,7 +132,7 @@ fn payload_must_be_a_json_object() {
     }
 }
 
-fn fields(problem: &shared::problem::Problem) -> Vec<&str> {
+fn fields(problem: &inbox_core::problem::Problem) -> Vec<&str> {
     problem.errors().iter().map(|e| e.field.as_str()).collect()
 }
 

@@ -3,10 +3,10 @@
 
 use std::time::Duration;
 
-use shared::events::SourceLabel;
-use shared::http::Headers;
-use shared::problem::{FieldError, Problem, ProblemKind};
-use shared::time::Timestamp;
+use inbox_core::events::SourceLabel;
+use inbox_core::http::Headers;
+use inbox_core::problem::{FieldError, Problem, ProblemKind};
+use inbox_core::time::Timestamp;
 use webhook_verify::{github, linear, shopify, slack, standard, stripe, VerifyError};
 
 use super::secrets::Secrets;

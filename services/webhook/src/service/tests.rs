@@ -2,14 +2,14 @@
 //! docs, and what is logged.
 
 use super::*;
+use inbox_core::clock::ManualClock;
+use inbox_core::config::StaticVariables;
+use inbox_core::events::ListFilter;
+use inbox_core::http::testing::{assert_problem, body_json, call, header_of, request};
+use inbox_core::kv::testing::{FaultyKv, Op};
+use inbox_core::kv::MemoryKv;
+use inbox_core::logging::CapturedLogs;
 use proptest::prelude::*;
-use shared::clock::ManualClock;
-use shared::config::StaticVariables;
-use shared::events::ListFilter;
-use shared::http::testing::{assert_problem, body_json, call, header_of, request};
-use shared::kv::testing::{FaultyKv, Op};
-use shared::kv::MemoryKv;
-use shared::logging::CapturedLogs;
 use webhook_verify::{github, linear, shopify, slack, standard, stripe};
 
 const NOW: i64 = 1_800_000_000;
@@ -178,7 +178,7 @@ fn every_route_template_is_well_formed() {
     let templates: Vec<_> = component.router.templates().collect();
     assert!(!templates.is_empty());
     for template in templates {
-        assert_eq!(shared::http::template_error(template), None);
+        assert_eq!(inbox_core::http::template_error(template), None);
     }
 }
 
@@ -264,7 +264,7 @@ fn stored_events_keep_raw_body_json_and_signature_headers() {
     assert_eq!(stored.body.headers["content-type"], "application/json");
     assert_eq!(stored.meta.delivery_id.as_str(), "evt_9");
     // A consumer can re-verify from what is stored.
-    let mut headers = shared::http::Headers::new();
+    let mut headers = inbox_core::http::Headers::new();
     headers.insert("stripe-signature", &stored.body.headers["stripe-signature"]);
     assert_eq!(
         stripe::verify(

@@ -134,7 +134,7 @@ fn operation(op: Operation) -> OperationBuilder {
                 "provider",
                 "Only this provider.",
                 enum_schema(
-                    &shared::events::Provider::ALL
+                    &inbox_core::events::Provider::ALL
                         .iter()
                         .map(|p| p.as_str())
                         .collect::<Vec<_>>(),

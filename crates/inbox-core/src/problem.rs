@@ -438,7 +438,7 @@ mod tests {
 
     #[test]
     fn docs_problems_md_lists_every_kind_with_its_status() {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/problems.md");
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/problems.md");
         let doc = std::fs::read_to_string(path).unwrap();
         for kind in ProblemKind::ALL {
             let row = format!("| `{}` | {} |", kind.slug(), kind.status().as_u16());

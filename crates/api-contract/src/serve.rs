@@ -1,9 +1,9 @@
 //! What every component that serves some of the [`Operation`]s needs: a router of exactly its
 //! own operations, and the `{id}` path parameter read the same way everywhere.
 
-use shared::events::EventId;
-use shared::http::{Handler, Method, RequestContext, Router};
-use shared::problem::{FieldError, Problem, ProblemKind};
+use inbox_core::events::EventId;
+use inbox_core::http::{Handler, Method, RequestContext, Router};
+use inbox_core::problem::{FieldError, Problem, ProblemKind};
 
 use crate::{HttpMethod, Operation};
 

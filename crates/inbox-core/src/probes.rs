@@ -48,7 +48,7 @@ pub trait Probed: Sized {
     fn vars(&self) -> &Self::Vars;
     /// The clock.
     fn clock(&self) -> &Self::Clock;
-    /// The component's version and commit (`shared::build_info!()` in the component's crate).
+    /// The component's version and commit (`inbox_core::build_info!()` in the component's crate).
     fn build(&self) -> BuildInfo;
     /// Parses the settings the way the component will use them.
     fn validate(vars: &Self::Vars) -> Result<(), ConfigError>;

@@ -40,11 +40,11 @@ pub mod patterns {
         r#"^[ \t]*(\*|((W/)?"[!#-~]*")?([ \t]*,[ \t]*((W/)?"[!#-~]*")?)*)[ \t]*$"#;
 }
 
-/// Who sent an event: one of `shared::events::Provider::ALL`, by name. The OpenAPI enum is
+/// Who sent an event: one of `inbox_core::events::Provider::ALL`, by name. The OpenAPI enum is
 /// built from that list, so a provider added there is documented here.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(transparent)]
-pub struct Provider(pub shared::events::Provider);
+pub struct Provider(pub inbox_core::events::Provider);
 
 #[cfg(feature = "openapi")]
 impl utoipa::PartialSchema for Provider {
@@ -53,7 +53,7 @@ impl utoipa::PartialSchema for Provider {
             .schema_type(utoipa::openapi::schema::Type::String)
             .description(Some("Who sent it."))
             .enum_values(Some(
-                shared::events::Provider::ALL.iter().map(|p| p.as_str()),
+                inbox_core::events::Provider::ALL.iter().map(|p| p.as_str()),
             ))
             .into()
     }
