@@ -53,8 +53,8 @@ EXECUTOR_OTEL_FIELDS = {
     "exporter_otlp_logs_endpoint": ("logs",),
 }
 
-# The providers the webhook component serves (metrics contract) and their only legal label values.
-PROVIDERS = ("github", "stripe", "standard", "shopify", "slack", "linear")
+# The one list that declares the providers (`Provider::ALL`): `providers! { Github => "github", ... }`.
+PROVIDERS_SOURCE = "crates/inbox-core/src/events/model.rs"
 # A recording rule's `label_replace(..., "component", "<name>", "http_route", "<regex>")`.
 COMPONENT_REPLACE = re.compile(r'"component",\s*"([a-z-]+)",\s*"http_route",\s*"((?:[^"\\]|\\.)*)"')
 
@@ -522,6 +522,15 @@ def check_metric_names(objs: list[dict[str, Any]]) -> tuple[list[str], int]:
 # --- labels vs the app --------------------------------------------------------------------------
 
 
+def app_providers(repo: Path) -> tuple[str, ...]:
+    """The providers the webhook component serves, and so the only legal `webhook.provider` values
+    besides `other`: the names in the `providers!` list (`Provider::ALL`), in its order. Empty when
+    the list cannot be read."""
+    model = (repo / PROVIDERS_SOURCE).read_text(encoding="utf-8")
+    declared = re.search(r"^providers! \{(.*?)^\}", model, re.S | re.M)
+    return tuple(re.findall(r'=> "([a-z]+)"', declared.group(1) if declared else ""))
+
+
 def check_labels(repo: Path, objs: list[dict[str, Any]]) -> list[str]:
     problems: list[str] = []
     configmap = one(objs, "ConfigMap", "otel-collector-config")
@@ -534,20 +543,15 @@ def check_labels(repo: Path, objs: list[dict[str, Any]]) -> list[str]:
         for s in (block.get("statements") or [])
     ]
     mapped = set(re.findall(r'set\(attributes\["webhook\.provider"\], "([a-z]+)"\)', "\n".join(statements)))
-    want = set(PROVIDERS) | {"other"}
+    providers = app_providers(repo)
+    if not providers:
+        problems.append(f"{PROVIDERS_SOURCE}: could not read the providers! list")
+    want = set(providers) | {"other"}
     if mapped != want:
-        problems.append(f"transform: webhook.provider values {sorted(mapped)} != providers + other {sorted(want)}")
-    for provider in PROVIDERS:
+        problems.append(f"transform: webhook.provider values {sorted(mapped)} != the app's providers + other {sorted(want)}")
+    for provider in providers:
         if f'set(attributes["webhook.provider"], "{provider}") where attributes["url.path"] == "/webhooks/{provider}"' not in statements:
-            problems.append(f"transform: no exact /webhooks/{provider} mapping for provider {provider}")
-    model = (repo / "crates/inbox-core/src/events/model.rs").read_text(encoding="utf-8")
-    # The one list that declares the providers: `providers! { Github => "github", ... }`.
-    declared = re.search(r"^providers! \{(.*?)^\}", model, re.S | re.M)
-    app_providers = set(re.findall(r'=> "([a-z]+)"', declared.group(1) if declared else ""))
-    if not app_providers:
-        problems.append("crates/inbox-core/src/events/model.rs: could not read the providers! list")
-    for provider in sorted(app_providers - set(PROVIDERS)):
-        problems.append(f"the app serves provider {provider!r}, which the collector maps to `other`: add it")
+            problems.append(f"transform: no exact /webhooks/{provider} mapping for provider {provider}: add it")
     problems.extend(check_scrape_refs(objs))
     spin = tomllib.loads((repo / "spin.toml").read_text(encoding="utf-8"))
     routes = {t["route"]: t["component"] for t in spin.get("trigger", {}).get("http", [])}

@@ -188,6 +188,25 @@ def test_provider_without_mapping_is_found():
     assert any("linear" in p for p in problems), problems
 
 
+def test_providers_are_read_from_the_app():
+    assert obscheck.app_providers(REPO) == ("github", "stripe", "standard", "shopify", "slack", "linear")
+
+
+def test_a_new_provider_without_mapping_is_found(tmp_path):
+    # The app gains a provider (a line in `providers!`); the collector's transform does not map it.
+    model = (REPO / obscheck.PROVIDERS_SOURCE).read_text()
+    grown = model.replace('    Github => "github",', '    Github => "github",\n    Acme => "acme",', 1)
+    assert grown != model
+    (tmp_path / obscheck.PROVIDERS_SOURCE).parent.mkdir(parents=True)
+    (tmp_path / obscheck.PROVIDERS_SOURCE).write_text(grown)
+    (tmp_path / "spin.toml").write_text((REPO / "spin.toml").read_text())
+    problems = obscheck.check_labels(tmp_path, objects())
+    assert any("/webhooks/acme" in p for p in problems), problems
+    (tmp_path / obscheck.PROVIDERS_SOURCE).write_text("no list here")
+    problems = obscheck.check_labels(tmp_path, objects())
+    assert any("could not read the providers! list" in p for p in problems), problems
+
+
 def test_rules_extraction_round_trips(tmp_path):
     rule = yaml.safe_load((COMPONENT / "prometheusrule.yaml").read_text())
     rule["metadata"]["namespace"] = NS
