@@ -1,6 +1,8 @@
 //! spin.toml against the workspace: every component's `watch` list covers every source it is
-//! built from, so `spin watch` rebuilds on any change that changes the component. Runs without
-//! Spin.
+//! built from, so `spin watch` rebuilds on any change that changes the component; the variables,
+//! routes and outbound hosts against the code; and every hand-kept list of secret keys
+//! (`deploy/dev-secrets.env.example`, `kustomize/external-refs.yaml`, the e2e `SECRETS`) against
+//! the providers' secret variables. Runs without Spin.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -378,4 +380,194 @@ fn allowed_outbound_hosts_are_what_the_code_checks_against() {
             "{slot}"
         );
     }
+}
+
+// --- every provider's secret, wherever it is written by hand -------------------------------------
+
+/// Every provider's secret variable, from the webhook component's table (`SPECS`, one row per
+/// `Provider::ALL`).
+fn provider_secrets() -> BTreeSet<&'static str> {
+    let secrets: BTreeSet<&str> = webhook::providers::secret_variables().collect();
+    assert_eq!(
+        secrets.len(),
+        inbox_core::events::Provider::ALL.len(),
+        "one secret variable per provider"
+    );
+    secrets
+}
+
+/// spin.toml's variables declared `secret = true`.
+fn declared_secrets() -> BTreeSet<String> {
+    let manifest = read_toml(&root().join("spin.toml"));
+    manifest["variables"]
+        .as_table()
+        .unwrap()
+        .iter()
+        .filter(|(_, spec)| spec.get("secret").and_then(toml::Value::as_bool) == Some(true))
+        .map(|(name, _)| name.clone())
+        .collect()
+}
+
+/// What a hand-kept list of Secret keys must hold: every provider's secret variable and the API
+/// token, and nothing but secret variables spin.toml declares (`optional` may be there or not).
+fn secret_keys_problems(keys: &BTreeSet<String>, optional: &[&str]) -> Vec<String> {
+    let declared = declared_secrets();
+    let wanted: Vec<&str> = provider_secrets()
+        .into_iter()
+        .chain(["api_token"])
+        .collect();
+    let mut problems: Vec<String> = wanted
+        .iter()
+        .filter(|name| !keys.contains(**name))
+        .map(|missing| format!("missing {missing}"))
+        .collect();
+    problems.extend(
+        keys.iter()
+            .filter(|key| {
+                !declared.contains(*key)
+                    || !wanted.contains(&key.as_str()) && !optional.contains(&key.as_str())
+            })
+            .map(|unknown| {
+                format!("{unknown} is not a provider's secret variable or the API token")
+            }),
+    );
+    problems
+}
+
+/// `deploy/dev-secrets.env.example`'s keys (`KEY=VALUE` lines).
+fn env_example_keys(text: &str) -> BTreeSet<String> {
+    text.lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty() && !line.starts_with('#'))
+        .map(|line| line.split_once('=').map_or(line, |(key, _)| key).to_owned())
+        .collect()
+}
+
+#[test]
+fn the_dev_secrets_example_has_every_provider_secret() {
+    let path = root().join("deploy/dev-secrets.env.example");
+    let keys = env_example_keys(&std::fs::read_to_string(&path).unwrap());
+    let problems = secret_keys_problems(&keys, &["forward_destinations"]);
+    assert!(problems.is_empty(), "{}: {problems:?}", path.display());
+}
+
+/// The keys of `secret` per overlay in `kustomize/external-refs.yaml`, read line by line: an
+/// overlay is a two-space-indented `name:` under `overlays:`, and the secret's keys are the flow
+/// list after its `keys: [` (which may span lines).
+fn external_secret_keys(text: &str, secret: &str) -> Vec<(String, BTreeSet<String>)> {
+    let mut out: Vec<(String, BTreeSet<String>)> = Vec::new();
+    let (mut overlay, mut in_secret, mut list): (Option<String>, bool, Option<String>) =
+        (None, false, None);
+    for line in text.lines() {
+        let content = line.split('#').next().unwrap_or_default();
+        if let Some(open) = list.as_mut() {
+            open.push_str(content);
+        } else if let Some(name) = line
+            .strip_prefix("  ")
+            .filter(|rest| !rest.starts_with(' '))
+            .and_then(|rest| rest.trim_end().strip_suffix(':'))
+        {
+            overlay = Some(name.to_owned());
+            in_secret = false;
+        } else if line.trim_end().ends_with(':') && !line.trim_start().starts_with('#') {
+            let key = line.trim().trim_end_matches(':');
+            if line.starts_with("      ") && !line.starts_with("       ") {
+                in_secret = key == secret;
+            }
+        } else if in_secret {
+            if let Some((_, rest)) = content.split_once("keys: [") {
+                list = Some(rest.to_owned());
+            }
+        }
+        if let Some(done) = list.as_ref().and_then(|open| open.split_once(']')) {
+            let keys = done
+                .0
+                .split(',')
+                .map(str::trim)
+                .filter(|key| !key.is_empty())
+                .map(str::to_owned)
+                .collect();
+            out.push((overlay.clone().unwrap_or_default(), keys));
+            list = None;
+        }
+    }
+    out
+}
+
+#[test]
+fn external_refs_list_every_provider_secret_in_every_overlay() {
+    let path = root().join("kustomize/external-refs.yaml");
+    let per_overlay = external_secret_keys(
+        &std::fs::read_to_string(&path).unwrap(),
+        "webhook-inbox-secrets",
+    );
+    let overlays: BTreeSet<String> = std::fs::read_dir(root().join("kustomize/overlays"))
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        per_overlay
+            .iter()
+            .map(|(overlay, _)| overlay.clone())
+            .collect::<BTreeSet<_>>(),
+        overlays,
+        "{}: webhook-inbox-secrets' keys, once for every overlay",
+        path.display()
+    );
+    for (overlay, keys) in per_overlay {
+        let problems = secret_keys_problems(&keys, &["forward_destinations"]);
+        assert!(
+            problems.is_empty(),
+            "{}, overlay {overlay}, webhook-inbox-secrets: {problems:?}",
+            path.display()
+        );
+    }
+}
+
+#[test]
+fn the_e2e_secrets_cover_every_provider_secret() {
+    let keys: BTreeSet<String> = e2e::signing::SECRETS
+        .iter()
+        .map(|(name, _)| (*name).to_owned())
+        .collect();
+    let problems = secret_keys_problems(&keys, &[]);
+    assert!(
+        problems.is_empty(),
+        "e2e/src/signing.rs SECRETS: {problems:?}"
+    );
+}
+
+/// The readers above, and the check, on inputs that must fail.
+#[test]
+fn hand_kept_secret_lists_that_drift_are_found() {
+    let every: Vec<String> = provider_secrets()
+        .into_iter()
+        .map(str::to_owned)
+        .chain(["api_token".to_owned()])
+        .collect();
+    let dropped = &every[1..];
+    let example = format!("# c\n{}=x\n\nwebhook_acme_secret=y\n", dropped.join("=x\n"));
+    let problems = secret_keys_problems(&env_example_keys(&example), &[]);
+    assert!(
+        problems.contains(&format!("missing {}", every[0]))
+            && problems
+                .iter()
+                .any(|p| p.starts_with("webhook_acme_secret ")),
+        "{problems:?}"
+    );
+    let yaml = format!(
+        "overlays:\n  dev:\n    secrets:\n      webhook-inbox-secrets:\n        # c\n        keys: [{},\n               {}]\n      webhook-inbox-redis:\n        keys: [url]\n  prod:\n    secrets:\n      webhook-inbox-secrets:\n        keys: [{}]\n",
+        every[..2].join(", "),
+        every[2..].join(", "),
+        dropped.join(", ")
+    );
+    let read = external_secret_keys(&yaml, "webhook-inbox-secrets");
+    assert_eq!(read.len(), 2, "{read:?}");
+    assert_eq!(read[0].0, "dev");
+    assert!(secret_keys_problems(&read[0].1, &[]).is_empty(), "{read:?}");
+    assert_eq!(read[1].0, "prod");
+    assert_eq!(
+        secret_keys_problems(&read[1].1, &[]),
+        [format!("missing {}", every[0])]
+    );
 }
