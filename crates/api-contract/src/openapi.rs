@@ -416,8 +416,9 @@ fn operation(op: Operation) -> OperationBuilder {
             .summary(Some("Send what is due"))
             .description(Some(
                 "One bounded round: first attempts of new events, due retries, and a retention \
-                 sweep. A ticker calls it every few seconds (scripts/dev locally, a small \
-                 Deployment on Kubernetes); calls at once are safe.",
+                 sweep. A ticker calls it every few seconds (scripts/dev locally; on Kubernetes \
+                 the ticker component inside each forwarder pod, on the pod's own listener); calls \
+                 at once are safe.",
             ))
             .response(
                 "200",
