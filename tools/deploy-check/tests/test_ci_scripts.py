@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import fnmatch
+import json
 import os
 import re
 import subprocess
@@ -307,15 +308,35 @@ def test_deploy_jobs_are_gated_by_environments() -> None:
     assert release["jobs"]["deploy"]["with"]["images"] == "${{ needs.push.outputs.references }}"
 
 
-def test_component_matrices_are_spin_tomls_components() -> None:
-    # The one place outside spin.toml that lists the components: checked against it.
+def test_component_matrices_are_spin_tomls_components(tmp_path: Path) -> None:
+    # No workflow lists the components: each per-component matrix is the output of a job that runs
+    # scripts/ci/component-matrix.sh, which writes spin.toml's artifacts as a JSON array.
     ids = subprocess.run(["python3", str(CI / "components.py"), "list"], capture_output=True, text=True, check=True)
     components = ids.stdout.split()
+    github_output = tmp_path / "github-output"
+    out = run("component-matrix.sh", GITHUB_OUTPUT=str(github_output))
+    assert out.returncode == 0, out.stderr
+    assert json.loads(outputs(github_output)["components"]) == components
+    matrices = 0
     for name, workflow in workflows().items():
         for job_id, job in workflow["jobs"].items():
             matrix = ((job.get("strategy") or {}).get("matrix") or {}).get("component")
-            if matrix is not None:
-                assert matrix == components, f"{name} {job_id}: matrix {matrix} is not spin.toml's {components}"
+            if matrix is None:
+                continue
+            matrices += 1
+            where = f"{name} {job_id}"
+            found = re.fullmatch(r"\$\{\{ fromJSON\(needs\.([a-z-]+)\.outputs\.components\) \}\}", str(matrix))
+            assert found, f"{where}: matrix {matrix!r} is not a components job's output (a kept list drifts)"
+            source = found.group(1)
+            needs = job.get("needs")
+            assert source in ([needs] if isinstance(needs, str) else needs or []), f"{where}: needs {source}"
+            lister = workflow["jobs"][source]
+            output = lister["outputs"]["components"]
+            step_id = re.fullmatch(r"\$\{\{ steps\.([a-z-]+)\.outputs\.components \}\}", output)
+            assert step_id, f"{name} {source}: outputs.components is not a step's output"
+            step = next(s for s in lister["steps"] if s.get("id") == step_id.group(1))
+            assert step["run"] == "scripts/ci/component-matrix.sh", f"{name} {source}: {step['run']}"
+    assert matrices == 2, "ci.yml wasm and release.yml component"
 
 
 def test_the_release_workflow_restores_no_cache_and_has_history() -> None:
