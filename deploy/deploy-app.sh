@@ -180,6 +180,14 @@ for app in ${spinapps}; do
     ok "deployment/${app} rolled out"
   fi
 done
+# The overlay's plain workloads (with --observability, the OpenTelemetry Collector): every
+# Deployment of the rendered overlay that is not a SpinApp's.
+while IFS= read -r workload; do
+  case " ${spinapps} " in *" ${workload} "*) continue ;; esac
+  kubectl -n "${NAMESPACE}" rollout status "deployment/${workload}" --timeout="${KUBE_WAIT_TIMEOUT}" ||
+    die "deployment/${workload} did not roll out: kubectl -n ${NAMESPACE} describe deployment ${workload}"
+  ok "deployment/${workload} rolled out"
+done < <(awk '/^kind: Deployment$/ { d = 1; next } d && /^  name: / { print $2; d = 0 } /^---/ { d = 0 }' "${RENDERED}")
 
 # smoke_port_forward: on a context that is not this project's k3d cluster (no known Ingress
 # address), each SpinApp's readiness path through `kubectl port-forward` to its Service (the
