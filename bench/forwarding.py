@@ -42,8 +42,9 @@ import threading
 import time
 from pathlib import Path
 
-import layout
 import run as suite  # bench/run.py; it registers itself under this name before importing us
+
+import layout
 
 # The destination's signing secret: `whsec_` + base64 of "bench-destination-key". Obviously fake.
 DESTINATION_SECRET = "whsec_YmVuY2gtZGVzdGluYXRpb24ta2V5"
@@ -52,15 +53,37 @@ INGEST = "POST /webhooks/github 1 KB"
 # Issue 16: webhook ingest p99 with one healthy destination at most this many times without.
 P99_AT_MOST = 1.2
 
-FULL = {"rounds": 3, "duration_ms": 3000, "warmup_ms": 500, "concurrency": [10],
-        "open_fractions": [0.5, 0.8], "open_fractions_one": [0.5], "open_connections": 50, "tick_s": 5.0, "drain_events": {"sqlite": 300, "redis": 2000},
-        "drain_callers": [1, 4], "settle_timeout_s": 180, "drain_timeout_s": 600}
+FULL = {
+    "rounds": 3,
+    "duration_ms": 3000,
+    "warmup_ms": 500,
+    "concurrency": [10],
+    "open_fractions": [0.5, 0.8],
+    "open_fractions_one": [0.5],
+    "open_connections": 50,
+    "tick_s": 5.0,
+    "drain_events": {"sqlite": 300, "redis": 2000},
+    "drain_callers": [1, 4],
+    "settle_timeout_s": 180,
+    "drain_timeout_s": 600,
+}
 # The backlog is smaller on SQLite, where each send costs several synced writes (tens of events
 # per second). Smoke: one closed-loop cell at c=1 (SQLite syncs on a busy 2-core machine), one
 # open-loop rate, a small backlog; every check still runs.
-SMOKE = {"rounds": 1, "duration_ms": 300, "warmup_ms": 100, "concurrency": [1],
-         "open_fractions": [0.5], "open_fractions_one": [], "open_connections": 10, "tick_s": 1.0, "drain_events": {"sqlite": 30, "redis": 30},
-         "drain_callers": [1, 2], "settle_timeout_s": 60, "drain_timeout_s": 60}
+SMOKE = {
+    "rounds": 1,
+    "duration_ms": 300,
+    "warmup_ms": 100,
+    "concurrency": [1],
+    "open_fractions": [0.5],
+    "open_fractions_one": [],
+    "open_connections": 10,
+    "tick_s": 1.0,
+    "drain_events": {"sqlite": 30, "redis": 30},
+    "drain_callers": [1, 2],
+    "settle_timeout_s": 60,
+    "drain_timeout_s": 60,
+}
 
 
 # ---------------------------------------------------------------------------------------------

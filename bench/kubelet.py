@@ -58,7 +58,7 @@ class Cluster:
     def json(self, *args: str) -> dict:
         return json.loads(self.run(*args, "-o", "json"))
 
-    def __enter__(self) -> "Cluster":
+    def __enter__(self) -> Cluster:
         env = {**os.environ}
         if self.shim == "leasefix":
             env["CLUSTER_SHIM"] = "leasefix"

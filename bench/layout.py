@@ -23,9 +23,9 @@ import hashlib
 import hmac
 import http.client
 import json
+import math
 import os
 import shutil
-import math
 import socket
 import sqlite3
 import statistics
@@ -274,7 +274,7 @@ class Servers:
         return server
 
     def app(self, spin: str, workdir: Path, backend: str, name: str, variables: dict[str, str],
-            seed: int = 0) -> tuple[suite.Server, "Redis | None", Path]:
+            seed: int = 0) -> tuple[suite.Server, Redis | None, Path]:
         """Starts one `spin up` of this checkout (every component) on its own store: SQLite in
         its own state directory, or its own redis-server; `seed` events stored first. Returns
         the server, its redis-server (None on SQLite) and its state directory."""
@@ -486,7 +486,7 @@ def store_cells(spin: str, builds: list[Build], workdir: Path, cfg: dict) -> lis
             else:
                 plan = [(endpoint, how, "closed", c, None, None)
                         for endpoint, how, levels in endpoints for c in levels]
-            for endpoint, how, mode, c, fraction, rate in plan:
+            for endpoint, how, mode, c, _fraction, _rate in plan:
                 rows += cell(started, backend, builds, endpoint, how, mode, c, None, None, cfg,
                              f"{stamp}-{index}", index)
                 index += 1

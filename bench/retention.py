@@ -41,14 +41,23 @@ import threading
 import time
 from pathlib import Path
 
+import run as suite  # bench/run.py; it registers itself under this name before importing us
+
 import forwarding
 import layout
-import run as suite  # bench/run.py; it registers itself under this name before importing us
 
 # The cap is smaller on SQLite, whose ingestion runs at tens of deliveries per second here (ten
 # times 1 000 at half of that would take a quarter of an hour per variant).
-FULL = {"cap": {"sqlite": 300, "redis": 1000}, "multiple": 10, "fraction": 0.5, "probe_ms": 3000, "probe_concurrency": 10,
-        "list_rate": 10.0, "open_connections": 50, "tick_s": 5.0}
+FULL = {
+    "cap": {"sqlite": 300, "redis": 1000},
+    "multiple": 10,
+    "fraction": 0.5,
+    "probe_ms": 3000,
+    "probe_concurrency": 10,
+    "list_rate": 10.0,
+    "open_connections": 50,
+    "tick_s": 5.0,
+}
 # Smoke: a cap of 10, five times over, at a rate any machine keeps (the probe only caps it).
 SMOKE = {"cap": {"sqlite": 10, "redis": 10}, "multiple": 5, "fraction": 0.5, "probe_ms": 300, "probe_concurrency": 1,
          "list_rate": 5.0, "open_connections": 10, "max_rate": 40.0, "tick_s": 1.0}

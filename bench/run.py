@@ -27,7 +27,8 @@ Throughput comes from the closed-loop generator; latency targets from the open-l
 constant arrival rate, latency from each request's scheduled send): bench/src/load.rs.
 
 Run it with `./scripts/bench.sh` (full, ~30 minutes on 2 cores after the builds) or
-`./scripts/bench.sh --smoke` (a short functional pass the test command runs: every measurement once, tiny, no targets judged).
+`./scripts/bench.sh --smoke` (a short functional pass the test command runs: every measurement once, tiny, no
+targets judged).
 Results: out/bench/results.json (raw) and out/bench/report.md (the tables BENCHMARKS.md quotes).
 Standard library only, so it runs from a fresh clone with nothing but python3.
 """
@@ -55,14 +56,15 @@ from pathlib import Path
 # bench/layout.py (the store measurements) reaches this module's helpers as `run`, also when
 # this file runs as the main program.
 sys.modules.setdefault("run", sys.modules[__name__])
-import layout  # noqa: E402  (after the line above, on purpose)
 import forwarding  # noqa: E402  (bench/forwarding.py: issue 16's measurements)
+import layout  # noqa: E402  (after the line above, on purpose)
 import retention  # noqa: E402  (bench/retention.py: issue 17's bounded store)
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import shim  # noqa: E402  (bench/shim.py: the containerd shim measurements)
 import kubelet  # noqa: E402  (bench/kubelet.py: a real cluster's kubelet, upstream and fixed shim)
+import shim  # noqa: E402  (bench/shim.py: the containerd shim measurements)
+
 WASM_DIR = ROOT / "target" / "wasm32-wasip2" / "release"
 BENCH_BIN = ROOT / "target" / "bench-native" / "bench"
 APP_MANIFEST = ROOT / "spin.toml"
@@ -170,7 +172,7 @@ class Server:
     def start(self, timeout: float = 60.0) -> float:
         """Starts it; returns seconds from launch to the first 200 on the probe path."""
         self.port = free_port()
-        log_file = open(self.workdir / f"{self.name}-{self.port}.log", "wb")
+        log_file = open(self.workdir / f"{self.name}-{self.port}.log", "wb")  # noqa: SIM115 (the child's)
         env = dict(os.environ, **(self.env or {}))
         launched = time.perf_counter()
         self.proc = subprocess.Popen(self.argv_for_port(self.port), stdout=log_file,
@@ -316,7 +318,7 @@ def environment(spin: str) -> dict:
             return "not found"
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
                             text=True, cwd=ROOT).stdout.strip() or "unknown"
-    return {"date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+    return {"date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
             "cpu": cpu, "cores": os.cpu_count(), "memory_gib": round(mem_kib / 1024 / 1024, 1),
             "kernel": platform.release(), "spin": version([spin, "--version"]),
             "rustc": version(["rustc", "--version"]), "commit": commit,
@@ -807,8 +809,8 @@ def markdown(results: dict) -> str:
         out.append(f"| {name} | {m['idle_rss_mib']} | {m['probe_peak_rss_mib']} | "
                    f"{m['probe_cell']} | {m['peak_rss_mib']} | {m['peak_cell']} |")
     out += ["", f"### Scaling (c=10, {results['config']['scaling_ms'] / 1000:g} s per cell; {on})", "",
-            f"| store | events | list p50 ms | list p99 ms | list req/s | ingest req/s | "
-            f"ingest p99 ms |", "|---|---:|---:|---:|---:|---:|---:|"]
+            "| store | events | list p50 ms | list p99 ms | list req/s | ingest req/s | "
+            "ingest p99 ms |", "|---|---:|---:|---:|---:|---:|---:|"]
     for row in results["scaling"]:
         out.append(f"| {row['backend']} | {row['events']:,} | {row['list']['p50_ms']:.2f} | "
                    f"{row['list']['p99_ms']:.2f} | {row['list']['rps']:,.0f} | "

@@ -90,7 +90,11 @@ def missing_prerequisites() -> str | None:
     if os.geteuid() != 0:
         return "containerd needs root"
     tools = tools_dir()
-    if tools is None or not (tools / "containerd-shim-spin-v2").exists() or not (tools / "containerd-1.7" / "ctr").exists():
+    if (
+        tools is None
+        or not (tools / "containerd-shim-spin-v2").exists()
+        or not (tools / "containerd-1.7" / "ctr").exists()
+    ):
         return "containerd-shim-spin-v2 / containerd-1.7 not found (SHIM_TOOLS_DIR, or ../shared/tools)"
     for program in ("docker-registry", "redis-server"):
         if not shutil.which(program):
@@ -137,7 +141,7 @@ class Node:
             f'[key_value_store.default]\ntype = "redis"\nurl = "redis://127.0.0.1:{self.redis_port}"\n')
 
     def spawn(self, argv: list[str], logname: str, env: dict | None = None) -> None:
-        self.procs.append(subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=open(self.tmp / logname, "w"),
+        self.procs.append(subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=open(self.tmp / logname, "w"),  # noqa: SIM115
                                            env=env, start_new_session=True))
 
     def ctr(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
@@ -161,12 +165,20 @@ class Node:
 
 def pods_from_overlay() -> list[dict]:
     """Each SpinApp of the rendered dev overlay: name, component, liveness and readiness paths."""
-    rendered = subprocess.run([str(ROOT / ".venv" / "bin" / "kubectl"), "kustomize", str(ROOT / "kustomize" / "overlays" / "dev")],
-                              capture_output=True, text=True, check=True).stdout
+    rendered = subprocess.run(
+        [str(ROOT / ".venv" / "bin" / "kubectl"), "kustomize", str(ROOT / "kustomize" / "overlays" / "dev")],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     path = Path(os.environ.get("TMPDIR", "/tmp")) / f"shim-bench-{os.getpid()}.yaml"
     path.write_text(rendered)
-    rows = subprocess.run([str(ROOT / ".venv" / "bin" / "python"), str(ROOT / "deploy" / "manifest.py"), "spinapps", str(path)],
-                          capture_output=True, text=True, check=True).stdout
+    rows = subprocess.run(
+        [str(ROOT / ".venv" / "bin" / "python"), str(ROOT / "deploy" / "manifest.py"), "spinapps", str(path)],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     path.unlink()
     pods = []
     for line in rows.splitlines():
@@ -285,8 +297,12 @@ def measure(cfg: dict, workdir: Path) -> dict:
     tmp = workdir / "shim-node"
     tmp.mkdir()
     node = Node(tmp)
-    results: dict = {"runtime": spin_version, "containerd": node.ctr("version", check=False).stdout.split("\n")[1].strip(),
-                     "concurrency": cfg["concurrency"], "pods": {}}
+    results: dict = {
+        "runtime": spin_version,
+        "containerd": node.ctr("version", check=False).stdout.split("\n")[1].strip(),
+        "concurrency": cfg["concurrency"],
+        "pods": {},
+    }
     try:
         image = f"127.0.0.1:{node.registry_port}/bench/webhook-inbox"
         pushed = subprocess.run([str(ROOT / "scripts" / "push.sh"), "--insecure", image, "bench"],

@@ -89,7 +89,7 @@ def spinapps(rendered: str) -> list[dict[str, Any]]:
 
 def _components_py() -> Any:
     """scripts/ci/components.py as a module: what spin.toml's components are and who carries whom."""
-    import importlib.util
+    import importlib.util  # noqa: PLC0415
 
     path = Path(__file__).resolve().parent.parent / "scripts" / "ci" / "components.py"
     spec = importlib.util.spec_from_file_location("components", path)
@@ -109,10 +109,13 @@ def component_of(app: dict[str, Any], spin_toml: Path = SPIN_TOML) -> str:
     components = [str(c) for c in (app.get("spec") or {}).get("components") or []]
     module = _components_py()
     manifest = module.load(spin_toml)
-    artifacts = [c for c in components if c not in module.component_ids(manifest) or module.carrier(manifest, c) is None]
+    artifacts = [
+        c for c in components if c not in module.component_ids(manifest) or module.carrier(manifest, c) is None
+    ]
     if len(artifacts) != 1:
         raise Error(
-            f"SpinApp {app['metadata']['name']} retains {len(components)} components ({', '.join(components) or 'none'}): "
+            f"SpinApp {app['metadata']['name']} retains {len(components)} components "
+            f"({', '.join(components) or 'none'}): "
             "one artifact per SpinApp needs exactly one that is an artifact (scripts/ci/components.py list), "
             "plus what that artifact carries"
         )
@@ -230,7 +233,9 @@ def parse_images(specs: list[str], components: list[str]) -> dict[str, str]:
         if "=" in spec:
             component, ref = spec.split("=", 1)
             if component not in components:
-                raise Error(f"--image {spec}: no SpinApp runs component {component!r} (components: {', '.join(components)})")
+                raise Error(
+                    f"--image {spec}: no SpinApp runs component {component!r} (components: {', '.join(components)})"
+                )
             if component in wanted:
                 raise Error(f"--image names component {component} twice")
             if not (DIGEST.match(ref) or (TAGGED.match(ref) and "@" not in ref)):

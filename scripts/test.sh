@@ -31,7 +31,7 @@
 #               .github/workflows/: actionlint (with shellcheck), the GitHub workflow JSON schema
 #               (check-jsonschema, offline), zizmor (--offline; .github/zizmor.yml), the
 #               project's pin rules (scripts/ci/check-action-pins.sh) and unused Cargo
-#               dependencies (cargo-machete)
+#               dependencies (cargo-machete); ruff over every Python file (ruff.toml)
 #
 # Env: REQUIRE_SPIN=1   missing spin/redis-server/chromium fail the e2e and browser tests instead of skipping
 #      REQUIRE_TOOLS=1  missing deploy/lint tools fail instead of skipping (.ci/run sets both)
@@ -114,11 +114,12 @@ openapi() {
 }
 
 lint() {
-  local shellcheck=.venv/bin/shellcheck actionlint=.venv/bin/actionlint jsonschema=.venv/bin/check-jsonschema zizmor=.venv/bin/zizmor rc=0
+  local shellcheck=.venv/bin/shellcheck actionlint=.venv/bin/actionlint jsonschema=.venv/bin/check-jsonschema zizmor=.venv/bin/zizmor ruff=.venv/bin/ruff rc=0
   [[ -x "${shellcheck}" ]] || shellcheck=$(command -v shellcheck)
   [[ -x "${actionlint}" ]] || actionlint=$(command -v actionlint)
   [[ -x "${jsonschema}" ]] || jsonschema=$(command -v check-jsonschema)
   [[ -x "${zizmor}" ]] || zizmor=$(command -v zizmor)
+  [[ -x "${ruff}" ]] || ruff=$(command -v ruff)
   # Every linter runs; any failure fails the step (errexit is off inside `if "$@"`).
   "${shellcheck}" -x scripts/*.sh scripts/dev scripts/ci/*.sh .ci/run deploy/*.sh deploy/versions.env || rc=1
   "${actionlint}" -shellcheck "${shellcheck}" .github/workflows/*.yml || rc=1
@@ -127,6 +128,8 @@ lint() {
   # Security audit of the workflows (dangerous triggers, cache poisoning, unpinned actions, ...).
   "${zizmor}" --offline --no-progress .github/workflows/ || rc=1
   scripts/ci/check-action-pins.sh .github/workflows/*.yml || rc=1
+  # Every Python file of the project (bench/, tools/, deploy/, scripts/ci/, e2e/): ruff.toml.
+  "${ruff}" check --no-cache . || rc=1
   # Unused dependencies (cargo-machete, from crates.io; .ci/run installs it).
   if command -v cargo-machete >/dev/null; then
     cargo machete || rc=1
@@ -182,7 +185,8 @@ have_lint_tools() {
   [[ -x .venv/bin/shellcheck || -n "$(command -v shellcheck)" ]] &&
     [[ -x .venv/bin/actionlint || -n "$(command -v actionlint)" ]] &&
     [[ -x .venv/bin/check-jsonschema || -n "$(command -v check-jsonschema)" ]] &&
-    [[ -x .venv/bin/zizmor || -n "$(command -v zizmor)" ]]
+    [[ -x .venv/bin/zizmor || -n "$(command -v zizmor)" ]] &&
+    [[ -x .venv/bin/ruff || -n "$(command -v ruff)" ]]
 }
 
 run_step() { # NAME: one step of the test command, with its skip rules
@@ -201,7 +205,7 @@ run_step() { # NAME: one step of the test command, with its skip rules
     bench) bench_smoke ;;
     deploy) step deploy env EXTRA_CRDS_DIR="${EXTRA_CRDS_DIR:-tools/observability-check/vendor/monitoring-crds}" scripts/check-deploy.sh ;;
     observability) step observability scripts/check-observability.sh ;;
-    lint) if have_lint_tools; then step lint lint; else skip lint "shellcheck/actionlint/check-jsonschema/zizmor"; fi ;;
+    lint) if have_lint_tools; then step lint lint; else skip lint "shellcheck/actionlint/check-jsonschema/zizmor/ruff"; fi ;;
   esac
 }
 

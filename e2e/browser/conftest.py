@@ -143,7 +143,7 @@ class SpinApp:
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, port: int | None = None) -> "SpinApp":
+    def start(self, port: int | None = None) -> SpinApp:
         self.port = port or free_port()
         env = {k: v for k, v in os.environ.items() if not k.startswith("SPIN_VARIABLE_")}
         env.update({f"SPIN_VARIABLE_{name.upper()}": value for name, value in self.variables.items()})
@@ -291,7 +291,7 @@ def app(spin_bin):
 @pytest.fixture(scope="session")
 def browser():
     try:
-        from playwright.sync_api import sync_playwright
+        from playwright.sync_api import sync_playwright  # noqa: PLC0415 (optional: a clear message without it)
     except ImportError:
         missing("the playwright wheel", "pip install -r requirements-dev.txt (./scripts/test.sh python)")
     chromium = find_program("CHROMIUM_BIN", ["/usr/bin/chromium", "chromium"])
@@ -324,7 +324,8 @@ class Watched:
 WATCH_CSP = """
 window.__cspViolations = [];
 document.addEventListener('securitypolicyviolation', (e) => {
-  window.__cspViolations.push(`${e.violatedDirective} blocked ${e.blockedURI || 'inline'} at ${e.sourceFile}:${e.lineNumber}`);
+  window.__cspViolations.push(
+    `${e.violatedDirective} blocked ${e.blockedURI || 'inline'} at ${e.sourceFile}:${e.lineNumber}`);
 });
 """
 

@@ -226,7 +226,7 @@ def test_list_filter_open_mark_processed_handle_412_and_delete(app, page, watche
     for text in ["github", "issues", f"gh-{run}-3", "pending"]:
         assert text in fields.text_content()
     header_rows = dict(zip(page.locator("#detail-headers td:first-child").all_text_contents(),
-                           page.locator("#detail-headers td:last-child").all_text_contents()))
+                           page.locator("#detail-headers td:last-child").all_text_contents(), strict=True))
     assert header_rows["x-github-event"] == "issues"
     assert header_rows["x-github-delivery"] == f"gh-{run}-3"
     assert header_rows["x-hub-signature-256"].startswith("sha256=")
@@ -295,7 +295,7 @@ class Destination:
         owner = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 (the http.server name)
+            def do_POST(self) -> None:
                 self.rfile.read(int(self.headers.get("content-length") or 0))
                 owner.attempts.append(self.headers.get("webhook-inbox-attempt") or "?")
                 self.send_response(410 if len(owner.attempts) == 1 else 200)

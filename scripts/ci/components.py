@@ -101,9 +101,13 @@ def carrier(manifest: dict[str, Any], component: str) -> str | None:
         return None
     ids = component_ids(manifest)
     if not isinstance(carried_with, str) or carried_with not in ids:
-        raise ComponentError(f"component {component!r}: tool.{TOOL}.with = {carried_with!r} is not a component of spin.toml")
+        raise ComponentError(
+            f"component {component!r}: tool.{TOOL}.with = {carried_with!r} is not a component of spin.toml"
+        )
     if carried_with == component or _tool(manifest, carried_with).get("with") is not None:
-        raise ComponentError(f"component {component!r}: tool.{TOOL}.with must name a component that is an artifact itself")
+        raise ComponentError(
+            f"component {component!r}: tool.{TOOL}.with must name a component that is an artifact itself"
+        )
     trigger = _tool(manifest, component).get("trigger")
     if trigger not in CARRIED_TRIGGERS:
         raise ComponentError(

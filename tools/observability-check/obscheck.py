@@ -32,8 +32,9 @@ import json
 import re
 import sys
 import tomllib
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import jsonschema
 import yaml
@@ -236,8 +237,13 @@ def check_collector(objs: list[dict[str, Any]]) -> list[str]:
                     "processor (passthrough) so replicas' series stay apart"
                 )
             elif "batch" in ptypes and ptypes.index("batch") < ptypes.index("k8sattributes"):
-                problems.append(f"pipeline {pipeline_id}: k8sattributes must run before batch (batch drops the connection)")
-        if any(p.split("/", 1)[0] == "memory_limiter" for p in processors) and processors[0].split("/", 1)[0] != "memory_limiter":
+                problems.append(
+                    f"pipeline {pipeline_id}: k8sattributes must run before batch (batch drops the connection)"
+                )
+        if (
+            any(p.split("/", 1)[0] == "memory_limiter" for p in processors)
+            and processors[0].split("/", 1)[0] != "memory_limiter"
+        ):
             problems.append(f"pipeline {pipeline_id}: memory_limiter must be the first processor")
     for connector in sorted(defined["connectors"]):
         ctype = connector.split("/", 1)[0]
@@ -300,7 +306,9 @@ def check_spin_signals(objs: list[dict[str, Any]], config: dict[str, Any], pipel
             if host != want_host:
                 problems.append(f"SpinAppExecutor {name}: {field} host {host}, expected {want_host}")
             if port not in ports:
-                problems.append(f"SpinAppExecutor {name}: {field} port {port} is not an OTLP/HTTP receiver port {sorted(ports)}")
+                problems.append(
+                    f"SpinAppExecutor {name}: {field} port {port} is not an OTLP/HTTP receiver port {sorted(ports)}"
+                )
             # A per-signal URL is used as is (opentelemetry-otlp 0.28 resolve_http_endpoint); the
             # combined one gets /v1/<signal> appended.
             if len(signals) == 1 and path != f"/v1/{signals[0]}":
@@ -428,7 +436,9 @@ def check_dashboards(objs: list[dict[str, Any]], out_dir: Path) -> tuple[list[st
                 ptype = panel.get("type")
                 if ptype in options_v:
                     for error in options_v[ptype].iter_errors(panel.get("options") or {}):
-                        problems.append(f"{pwhere}: options: {'/'.join(map(str, error.absolute_path))}: {error.message}")
+                        problems.append(
+                            f"{pwhere}: options: {'/'.join(map(str, error.absolute_path))}: {error.message}"
+                        )
                 if ptype in fieldconfig_v:
                     custom = ((panel.get("fieldConfig") or {}).get("defaults") or {}).get("custom") or {}
                     for error in fieldconfig_v[ptype].iter_errors(custom):
@@ -450,12 +460,9 @@ def check_dashboards(objs: list[dict[str, Any]], out_dir: Path) -> tuple[list[st
                     except ValueError as error:
                         problems.append(f"{pwhere}: {error}")
                         continue
-                    records.append(
-                        {
-                            "record": f"dashboard_query:{re.sub(r'[^a-zA-Z0-9_]', '_', uid)}:panel_{panel.get('id')}_{target.get('refId')}",
-                            "expr": concrete,
-                        }
-                    )
+                    record = f"dashboard_query:{re.sub(r'[^a-zA-Z0-9_]', '_', uid)}"
+                    record += f":panel_{panel.get('id')}_{target.get('refId')}"
+                    records.append({"record": record, "expr": concrete})
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "dashboard-queries.rules.yaml").write_text(
         yaml.safe_dump({"groups": [{"name": "dashboard-queries", "rules": records}]}, sort_keys=False),
@@ -497,7 +504,9 @@ def check_metric_names(objs: list[dict[str, Any]]) -> tuple[list[str], int]:
             for rule in group["rules"]:
                 if "record" in rule:
                     recorded.add(rule["record"])
-                exprs.append((f"PrometheusRule {group['name']}/{rule.get('alert') or rule.get('record')}", rule["expr"]))
+                exprs.append(
+                    (f"PrometheusRule {group['name']}/{rule.get('alert') or rule.get('record')}", rule["expr"])
+                )
     for cm in dashboard_configmaps(objs):
         for key, text in (cm.get("data") or {}).items():
             dashboard = json.loads(text)
@@ -548,9 +557,14 @@ def check_labels(repo: Path, objs: list[dict[str, Any]]) -> list[str]:
         problems.append(f"{PROVIDERS_SOURCE}: could not read the providers! list")
     want = set(providers) | {"other"}
     if mapped != want:
-        problems.append(f"transform: webhook.provider values {sorted(mapped)} != the app's providers + other {sorted(want)}")
+        problems.append(
+            f"transform: webhook.provider values {sorted(mapped)} != the app's providers + other {sorted(want)}"
+        )
     for provider in providers:
-        if f'set(attributes["webhook.provider"], "{provider}") where attributes["url.path"] == "/webhooks/{provider}"' not in statements:
+        if (
+            f'set(attributes["webhook.provider"], "{provider}") where attributes["url.path"] == "/webhooks/{provider}"'
+            not in statements
+        ):
             problems.append(f"transform: no exact /webhooks/{provider} mapping for provider {provider}: add it")
     problems.extend(check_scrape_refs(objs))
     spin = tomllib.loads((repo / "spin.toml").read_text(encoding="utf-8"))
@@ -611,10 +625,19 @@ def check_mutants(rules_path: Path, tests_path: Path) -> tuple[list[str], int]:
         raise CheckError("promtool not found")
     rules = yaml.safe_load(rules_path.read_text(encoding="utf-8"))
     tests = yaml.safe_load(tests_path.read_text(encoding="utf-8"))
-    tested = {t["alertname"] for group in tests["tests"] for t in group.get("alert_rule_test") or [] if t.get("exp_alerts")}
-    quiet = {t["alertname"] for group in tests["tests"] for t in group.get("alert_rule_test") or [] if not t.get("exp_alerts")}
+    tested = {
+        t["alertname"] for group in tests["tests"] for t in group.get("alert_rule_test") or [] if t.get("exp_alerts")
+    }
+    quiet = {
+        t["alertname"]
+        for group in tests["tests"]
+        for t in group.get("alert_rule_test") or []
+        if not t.get("exp_alerts")
+    }
     problems: list[str] = []
-    alerts = [(gi, ri, r["alert"]) for gi, g in enumerate(rules["groups"]) for ri, r in enumerate(g["rules"]) if "alert" in r]
+    alerts = [
+        (gi, ri, r["alert"]) for gi, g in enumerate(rules["groups"]) for ri, r in enumerate(g["rules"]) if "alert" in r
+    ]
     runs = 0
     for _, _, name in alerts:
         if name not in tested:
@@ -645,7 +668,9 @@ def check_scrape_refs(objs: list[dict[str, Any]]) -> list[str]:
     api = one(objs, "SpinApp", "webhook-inbox-api")
     want_selector = {"core.spinkube.dev/app-name": api["metadata"]["name"]}
     if monitor["spec"].get("selector", {}).get("matchLabels") != want_selector:
-        problems.append(f"ServiceMonitor webhook-inbox-api: selector must be {want_selector} (the operator's Service label)")
+        problems.append(
+            f"ServiceMonitor webhook-inbox-api: selector must be {want_selector} (the operator's Service label)"
+        )
     token_refs = {
         v["valueFrom"]["secretKeyRef"]["name"]
         for v in api["spec"].get("variables") or []
@@ -673,7 +698,9 @@ def check_runbooks(repo: Path, objs: list[dict[str, Any]]) -> list[str]:
     """Every alert names a runbook entry (docs/operations.md#anchor) that exists."""
     problems: list[str] = []
     doc = repo / "docs/operations.md"
-    anchors = {anchor(line.lstrip("#")) for line in doc.read_text(encoding="utf-8").splitlines() if line.startswith("#")}
+    anchors = {
+        anchor(line.lstrip("#")) for line in doc.read_text(encoding="utf-8").splitlines() if line.startswith("#")
+    }
     for rule_obj in find(objs, "PrometheusRule"):
         for group in rule_obj["spec"]["groups"]:
             for rule in group["rules"]:

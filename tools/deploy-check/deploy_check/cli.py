@@ -10,6 +10,8 @@ import argparse
 import sys
 from pathlib import Path
 
+import yaml
+
 from deploy_check import crd_schema, k8s_schema
 from deploy_check.external_refs import ExternalRefs, ExternalRefsError
 from deploy_check.findings import ERROR
@@ -26,7 +28,6 @@ def _load_all(paths: list[str]) -> list[Obj]:
 
 
 def _load_capacity(path: Path) -> dict:
-    import yaml
 
     try:
         data = yaml.safe_load(path.read_text())
@@ -140,7 +141,9 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="fail (not warn) on an all-same-digit placeholder digest (release pipelines)",
     )
-    rules.add_argument("--capacity", type=Path, help="measured per-pod figures (deploy/capacity.yaml) for the capacity rule")
+    rules.add_argument(
+        "--capacity", type=Path, help="measured per-pod figures (deploy/capacity.yaml) for the capacity rule"
+    )
     rules.add_argument("--only", action="append", metavar="RULE", help="run only this rule (repeatable)")
     rules.set_defaults(func=cmd_rules)
 
@@ -169,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
         ManifestError,
         ExternalRefsError,
         crd_schema.CrdError,
-        k8s_schema.UnsupportedVersion,
+        k8s_schema.UnsupportedVersionError,
     ) as error:
         print(f"ERROR {error}", file=sys.stderr)
         return 2

@@ -105,7 +105,7 @@ class CrdRegistry:
         self.crds[(group, kind)] = crd
 
     @classmethod
-    def load(cls, directories: list[str | Path]) -> "CrdRegistry":
+    def load(cls, directories: list[str | Path]) -> CrdRegistry:
         registry = cls()
         for directory in directories:
             directory = Path(directory)
@@ -185,7 +185,11 @@ def _label_errors(metadata: dict[str, Any]) -> list[str]:
     errors = []
     for key, value in (metadata.get("labels") or {}).items():
         prefix, _, name = str(key).rpartition("/")
-        if (prefix and (len(prefix) > 253 or not LABEL_PREFIX.match(prefix))) or len(name) > 63 or not LABEL_NAME.match(name):
+        if (
+            (prefix and (len(prefix) > 253 or not LABEL_PREFIX.match(prefix)))
+            or len(name) > 63
+            or not LABEL_NAME.match(name)
+        ):
             errors.append(f"metadata.labels: invalid label key {key!r}")
         if not isinstance(value, str) or len(value) > 63 or not LABEL_VALUE.match(value):
             errors.append(f"metadata.labels.{key}: invalid label value {value!r}")

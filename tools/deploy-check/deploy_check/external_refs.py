@@ -30,7 +30,7 @@ class ExternalRefs:
         return self.entries.get((kind, name))
 
     @classmethod
-    def load(cls, path: str | Path, overlay: str) -> "ExternalRefs":
+    def load(cls, path: str | Path, overlay: str) -> ExternalRefs:
         path = Path(path)
         try:
             data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
@@ -39,7 +39,7 @@ class ExternalRefs:
         return cls.from_dict(data, overlay, str(path))
 
     @classmethod
-    def from_dict(cls, data: dict, overlay: str, source: str = "external-refs") -> "ExternalRefs":
+    def from_dict(cls, data: dict, overlay: str, source: str = "external-refs") -> ExternalRefs:
         if not isinstance(data, dict) or not isinstance(data.get("overlays", {}), dict):
             raise ExternalRefsError(f"{source}: expected a mapping with an 'overlays' mapping")
         section = (data.get("overlays") or {}).get(overlay) or {}

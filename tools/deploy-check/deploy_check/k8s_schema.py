@@ -38,7 +38,7 @@ class Result:
     errors: list[str] = field(default_factory=list)
 
 
-class UnsupportedVersion(ValueError):
+class UnsupportedVersionError(ValueError):
     pass
 
 
@@ -53,5 +53,5 @@ def validate(obj: Obj, kubernetes_version: str) -> Result:
     except SchemaNotFoundError as e:
         return Result(obj, "no-schema", [e.message])
     except VersionNotSupportedError as e:
-        raise UnsupportedVersion(e.message) from e
+        raise UnsupportedVersionError(e.message) from e
     return Result(obj, "ok")

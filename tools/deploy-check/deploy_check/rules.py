@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import re
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Callable
+from typing import Any
 
 from deploy_check.external_refs import ExternalRefs
 from deploy_check.findings import Finding, error, warning
@@ -231,12 +232,9 @@ def check_executor(ctx: Context) -> list[Finding]:
             )
     for executor in ctx.executors:
         config = executor.spec.get("deploymentConfig")
-        if executor.spec.get("createDeployment") is True:
-            if not isinstance(config, dict):
-                findings.append(
-                    error("executor", executor.ref, "createDeployment: true needs spec.deploymentConfig")
-                )
-                continue
+        if executor.spec.get("createDeployment") is True and not isinstance(config, dict):
+            findings.append(error("executor", executor.ref, "createDeployment: true needs spec.deploymentConfig"))
+            continue
         if isinstance(config, dict):
             has_rc, has_image = bool(config.get("runtimeClassName")), bool(config.get("spinImage"))
             if has_rc == has_image:
@@ -325,7 +323,9 @@ def check_autoscaler_targets(ctx: Context) -> list[Finding]:
             findings.extend(_check_hpa(scaler, app))
     for (ns, name), count in targets.items():
         if count > 1:
-            findings.append(error("autoscaler-target", f"Deployment {ns}/{name}", f"is targeted by {count} autoscalers"))
+            findings.append(
+                error("autoscaler-target", f"Deployment {ns}/{name}", f"is targeted by {count} autoscalers")
+            )
     return findings
 
 
@@ -337,7 +337,8 @@ def _check_http_scaled_object(ctx: Context, scaler: Obj, ref: dict, app: Obj) ->
             error(
                 "autoscaler-target",
                 scaler.ref,
-                f"scaleTargetRef.service {service!r} is neither SpinApp {app.name}'s Service nor a Service in the overlay",
+                f"scaleTargetRef.service {service!r} is neither SpinApp {app.name}'s Service nor a Service in the "
+                "overlay",
             )
         )
     has_port, has_port_name = "port" in ref, "portName" in ref
@@ -369,15 +370,16 @@ def _check_hpa(scaler: Obj, app: Obj) -> list[Finding]:
     for metric in scaler.spec.get("metrics") or []:
         resource = (metric or {}).get("resource") or {}
         target = resource.get("target") or {}
-        if metric.get("type") == "Resource" and target.get("type") == "Utilization":
-            if resource.get("name") not in requests:
-                findings.append(
-                    error(
-                        "autoscaler-target",
-                        scaler.ref,
-                        f"{resource.get('name')} utilization needs SpinApp {app.name} resources.requests.{resource.get('name')}",
-                    )
+        utilization = metric.get("type") == "Resource" and target.get("type") == "Utilization"
+        if utilization and resource.get("name") not in requests:
+            findings.append(
+                error(
+                    "autoscaler-target",
+                    scaler.ref,
+                    f"{resource.get('name')} utilization needs SpinApp {app.name} "
+                    f"resources.requests.{resource.get('name')}",
                 )
+            )
     return findings
 
 
@@ -479,7 +481,8 @@ def check_probes(ctx: Context) -> list[Finding]:
                         "probes",
                         app.ref,
                         f"checks.{probe}.initialDelaySeconds is not set: the CRD defaults it to 10 s and the operator "
-                        "copies that into the pod (a pod woken from zero would not be Ready for 10 s); set a measured one",
+                        "copies that into the pod (a pod woken from zero would not be Ready for 10 s); set a measured "
+                        "one",
                     )
                 )
             http_get = (checks.get(probe) or {}).get("httpGet") or {}
@@ -565,7 +568,9 @@ def check_variables(ctx: Context) -> list[Finding]:
                 )
             has_value, value_from = "value" in entry, entry.get("valueFrom")
             if has_value == (value_from is not None):
-                findings.append(error("variables", app.ref, f"variable {name} needs exactly one of value and valueFrom"))
+                findings.append(
+                    error("variables", app.ref, f"variable {name} needs exactly one of value and valueFrom")
+                )
             if declared.secret:
                 secret_ref = (value_from or {}).get("secretKeyRef") if isinstance(value_from, dict) else None
                 if has_value or not isinstance(secret_ref, dict):
@@ -757,7 +762,9 @@ def check_capacity(ctx: Context) -> list[Finding]:
             continue  # the image rule reports it
         measured = figures.get(artifacts[0])
         if not isinstance(measured, dict):
-            findings.append(error("capacity", app.ref, f"deploy/capacity.yaml has no figures for component {artifacts[0]}"))
+            findings.append(
+                error("capacity", app.ref, f"deploy/capacity.yaml has no figures for component {artifacts[0]}")
+            )
             continue
         idle = Decimal(str(measured["idle_mib"]))
         # A component the artifact carries (the ticker) runs in the same pods: its own idle cost.
@@ -765,7 +772,11 @@ def check_capacity(ctx: Context) -> list[Finding]:
             extra = figures.get(carried)
             if not isinstance(extra, dict) or "idle_mib" not in extra:
                 findings.append(
-                    error("capacity", app.ref, f"deploy/capacity.yaml has no idle_mib for component {carried}, which its pods also run")
+                    error(
+                        "capacity",
+                        app.ref,
+                        f"deploy/capacity.yaml has no idle_mib for component {carried}, which its pods also run",
+                    )
                 )
                 continue
             idle += Decimal(str(extra["idle_mib"]))
@@ -856,7 +867,9 @@ def _spinapp_refs(app: Obj) -> list[tuple[str, str, str | None, str]]:
                 refs.append((kind, str(ref.get("name", "")), ref.get("key"), dotted(path + (key,))))
     runtime = spec.get("runtimeConfig") or {}
     if runtime.get("loadFromSecret"):
-        refs.append(("Secret", str(runtime["loadFromSecret"]), "runtime-config.toml", "spec.runtimeConfig.loadFromSecret"))
+        refs.append(
+            ("Secret", str(runtime["loadFromSecret"]), "runtime-config.toml", "spec.runtimeConfig.loadFromSecret")
+        )
     for i, secret in enumerate(spec.get("imagePullSecrets") or []):
         refs.append(("Secret", str((secret or {}).get("name", "")), None, f"spec.imagePullSecrets[{i}]"))
     refs.extend(_volume_refs(spec.get("volumes") or [], "spec.volumes"))
@@ -912,7 +925,9 @@ def check_refs(ctx: Context) -> list[Finding]:
     for executor in ctx.executors:
         ca = (executor.spec.get("deploymentConfig") or {}).get("caCertSecret")
         if ca:
-            subjects.append((executor, [("Secret", str(ca), "ca-certificates.crt", "spec.deploymentConfig.caCertSecret")]))
+            subjects.append(
+                (executor, [("Secret", str(ca), "ca-certificates.crt", "spec.deploymentConfig.caCertSecret")])
+            )
     for o in ctx.objects:
         if o.kind in {"Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob"}:
             subjects.append((o, _pod_spec_refs(o)))
@@ -923,10 +938,18 @@ def check_refs(ctx: Context) -> list[Finding]:
                 continue
             target = ctx.find(kind, owner.namespace, name)
             if target is not None:
-                data = {**(target.doc.get("data") or {}), **(target.doc.get("binaryData") or {}), **(target.doc.get("stringData") or {})}
+                data = {
+                    **(target.doc.get("data") or {}),
+                    **(target.doc.get("binaryData") or {}),
+                    **(target.doc.get("stringData") or {}),
+                }
                 if key is not None and key not in data:
                     findings.append(
-                        error("refs", owner.ref, f"{where}: {kind} {name} has no key {key!r} (keys: {', '.join(sorted(data))})")
+                        error(
+                            "refs",
+                            owner.ref,
+                            f"{where}: {kind} {name} has no key {key!r} (keys: {', '.join(sorted(data))})",
+                        )
                     )
                 continue
             external = ctx.external.get(kind, name)
@@ -1034,7 +1057,11 @@ def check_image(ctx: Context) -> list[Finding]:
     if len(set(prefixes.values())) > 1:
         listing = "; ".join(f"{name}={prefix}" for name, prefix in sorted(prefixes.items()))
         findings.append(
-            error("image", "SpinApps", f"the SpinApps of an environment take their artifacts from one repository: {listing}")
+            error(
+                "image",
+                "SpinApps",
+                f"the SpinApps of an environment take their artifacts from one repository: {listing}",
+            )
         )
     return findings
 
@@ -1068,7 +1095,8 @@ def check_ingress(ctx: Context) -> list[Finding]:
                             error(
                                 "ingress",
                                 ingress.ref,
-                                f"{label}: spin.toml routes {path} to {serving}, which SpinApp {app.name} does not retain",
+                                f"{label}: spin.toml routes {path} to {serving}, which SpinApp {app.name} does not "
+                                "retain",
                             )
                         )
                 continue
@@ -1079,7 +1107,10 @@ def check_ingress(ctx: Context) -> list[Finding]:
                 )
                 continue
             ports = svc.spec.get("ports") or []
-            if not any(p.get("port") == port.get("number") or (p.get("name") and p.get("name") == port.get("name")) for p in ports):
+            if not any(
+                p.get("port") == port.get("number") or (p.get("name") and p.get("name") == port.get("name"))
+                for p in ports
+            ):
                 findings.append(error("ingress", ingress.ref, f"{label}: Service {name} has no port {port}"))
     findings.extend(_internal_routes_findings(ctx))
     return findings
@@ -1104,7 +1135,9 @@ def _ingress_backend(ingress: Obj, host: str | None, path: str) -> str | None:
             if kind == "Exact" and path == candidate:
                 rank = (1, len(candidate), name)
             elif kind != "Exact" and (
-                candidate.rstrip("/") == "" or path == candidate.rstrip("/") or path.startswith(candidate.rstrip("/") + "/")
+                candidate.rstrip("/") == ""
+                or path == candidate.rstrip("/")
+                or path.startswith(candidate.rstrip("/") + "/")
             ):
                 rank = (0, len(candidate.rstrip("/")), name)
             else:
@@ -1133,12 +1166,18 @@ def _internal_routes_findings(ctx: Context) -> list[Finding]:
     """A SpinApp's internal routes (annotation) are served by nobody an outside request reaches."""
     findings = []
     for app in ctx.spinapps:
-        routes = [r.strip() for r in str(app.metadata.get("annotations", {}).get(INTERNAL_ROUTES, "")).split(",") if r.strip()]
+        routes = [
+            r.strip() for r in str(app.metadata.get("annotations", {}).get(INTERNAL_ROUTES, "")).split(",") if r.strip()
+        ]
         for route in routes:
             served = [r for r in ctx.spin.routes if r.path == route and r.component in ctx.retained(app)]
             if not served:
                 findings.append(
-                    error("ingress", app.ref, f"{INTERNAL_ROUTES} names {route}, which no retained component routes in spin.toml")
+                    error(
+                        "ingress",
+                        app.ref,
+                        f"{INTERNAL_ROUTES} names {route}, which no retained component routes in spin.toml",
+                    )
                 )
                 continue
             path = _sample_path(route)
@@ -1151,7 +1190,10 @@ def _internal_routes_findings(ctx: Context) -> list[Finding]:
                     via = ""
                     if service is not None and ctx.spinapp(ingress.namespace, service) is None:
                         # Not a SpinApp's Service: the KEDA interceptor (staging) routes on.
-                        service, via = _interceptor_target(ctx, ingress.namespace, host, path), " through the KEDA interceptor"
+                        service, via = (
+                            _interceptor_target(ctx, ingress.namespace, host, path),
+                            " through the KEDA interceptor",
+                        )
                     reached = ctx.spinapp(ingress.namespace, str(service)) if service else None
                     if reached is None:
                         continue
@@ -1202,7 +1244,9 @@ def check_pdbs(ctx: Context) -> list[Finding]:
         for app in apps:
             low = _min_replicas(ctx, app)
             if low == 0:
-                findings.append(warning("pdb", pdb.ref, f"SpinApp {app.name} scales to zero: the budget protects nothing"))
+                findings.append(
+                    warning("pdb", pdb.ref, f"SpinApp {app.name} scales to zero: the budget protects nothing")
+                )
             elif isinstance(min_available, int) and low is not None and min_available >= low:
                 findings.append(
                     error(
@@ -1231,7 +1275,11 @@ def check_network_policies(ctx: Context) -> list[Finding]:
         ]
         if not default_deny:
             findings.append(
-                error("network-policy", f"Namespace {ns}", "has no default-deny NetworkPolicy (podSelector {} , Ingress+Egress)")
+                error(
+                    "network-policy",
+                    f"Namespace {ns}",
+                    "has no default-deny NetworkPolicy (podSelector {} , Ingress+Egress)",
+                )
             )
     return findings
 
@@ -1268,7 +1316,9 @@ def _config_maps(ctx: Context, namespace: str | None) -> dict[str, dict]:
     return {o.name: o.doc.get("data") or {} for o in ctx.of_kind("ConfigMap") if o.namespace == namespace}
 
 
-def _resolve(ctx: Context, namespace: str | None, entry: dict, env: dict[str, str] | None = None) -> tuple[str | None, str]:
+def _resolve(
+    ctx: Context, namespace: str | None, entry: dict, env: dict[str, str] | None = None
+) -> tuple[str | None, str]:
     """(value, where) of a SpinApp variable or container env entry; None when it cannot be known here.
 
     ConfigMap references are resolved from the rendered ConfigMaps; `$(NAME)` in a container's
@@ -1320,7 +1370,11 @@ def _policies_for(ctx: Context, namespace: str | None, labels: dict[str, str], k
     found = []
     for policy in ctx.of_kind("NetworkPolicy", "networking.k8s.io"):
         types = policy.spec.get("policyTypes") or (["Ingress", "Egress"] if policy.spec.get("egress") else ["Ingress"])
-        if policy.namespace == namespace and kind in types and _selector_matches(policy.spec.get("podSelector") or {}, labels):
+        if (
+            policy.namespace == namespace
+            and kind in types
+            and _selector_matches(policy.spec.get("podSelector") or {}, labels)
+        ):
             found.append(policy)
     return found
 
@@ -1348,17 +1402,24 @@ def _port_allowed(rule_: dict, port: int) -> bool:
         if (p or {}).get("protocol", "TCP") != "TCP":
             continue
         number, end = (p or {}).get("port"), (p or {}).get("endPort")
-        if number is None or number == port or (isinstance(number, int) and isinstance(end, int) and number <= port <= end):
+        if (
+            number is None
+            or number == port
+            or (isinstance(number, int) and isinstance(end, int) and number <= port <= end)
+        ):
             return True
     return False
 
 
-def _allowed(ctx: Context, src: tuple[str | None, dict[str, str]], dst: tuple[str | None, dict[str, str]], port: int) -> str | None:
+def _allowed(
+    ctx: Context, src: tuple[str | None, dict[str, str]], dst: tuple[str | None, dict[str, str]], port: int
+) -> str | None:
     """None when the NetworkPolicies let a src pod open TCP `port` on a dst pod, else which side refuses."""
     (src_ns, src_labels), (dst_ns, dst_labels) = src, dst
     egress = _policies_for(ctx, src_ns, src_labels, "Egress")
     if egress and not any(
-        _port_allowed(r, port) and (not r.get("to") or any(_peer_matches(p, pol.namespace, dst_labels, dst_ns) for p in r["to"]))
+        _port_allowed(r, port)
+        and (not r.get("to") or any(_peer_matches(p, pol.namespace, dst_labels, dst_ns) for p in r["to"]))
         for pol in egress
         for r in pol.spec.get("egress") or []
     ):
@@ -1400,7 +1461,9 @@ def _peer_kind(ctx: Context, peer: dict | None, namespace: str | None) -> str:
             return "telemetry"
         if _selector_matches(selector, {"app.kubernetes.io/name": "redis"}):
             return "redis"
-        apps = [a.name for a in ctx.spinapps if a.namespace == namespace and _selector_matches(selector, _pod_labels(a))]
+        apps = [
+            a.name for a in ctx.spinapps if a.namespace == namespace and _selector_matches(selector, _pod_labels(a))
+        ]
         if len(apps) == 1:
             return f"spinapp:{apps[0]}"
     return "other"
@@ -1408,10 +1471,12 @@ def _peer_kind(ctx: Context, peer: dict | None, namespace: str | None) -> str:
 
 def _exports_telemetry(ctx: Context, app: Obj) -> bool:
     executor = _executor_of(ctx, app)
-    return bool(((executor.spec.get("deploymentConfig") or {}).get("otel") if executor else None))
+    return bool((executor.spec.get("deploymentConfig") or {}).get("otel") if executor else None)
 
 
-def _origin_findings(ctx: Context, rule_id: str, owner: Obj, what: str, url: str | None, where: str, path: str = "") -> tuple[list[Finding], Obj | None]:
+def _origin_findings(
+    ctx: Context, rule_id: str, owner: Obj, what: str, url: str | None, where: str, path: str = ""
+) -> tuple[list[Finding], Obj | None]:
     """Checks that `url` is <a forwarder SpinApp's Service origin><path>; returns the forwarder."""
     forwarders = _forwarders(ctx, owner.namespace)
     names = ", ".join(sorted(a.name for a in forwarders)) or "none"
@@ -1475,13 +1540,19 @@ def check_forwarding(ctx: Context) -> list[Finding]:
                     found, forwarder = _origin_findings(ctx, "forwarding", app, f"variable {name}", value, where)
                     findings.extend(found)
                     if forwarder is not None:
-                        refused = _allowed(ctx, (app.namespace, _pod_labels(app)), (forwarder.namespace, _pod_labels(forwarder)), APP_PORT)
+                        refused = _allowed(
+                            ctx,
+                            (app.namespace, _pod_labels(app)),
+                            (forwarder.namespace, _pod_labels(forwarder)),
+                            APP_PORT,
+                        )
                         if refused:
                             findings.append(
                                 error(
                                     "forwarding",
                                     app.ref,
-                                    f"its pods cannot reach SpinApp {forwarder.name}'s pods on port {APP_PORT}: {refused}",
+                                    f"its pods cannot reach SpinApp {forwarder.name}'s pods on port {APP_PORT}: "
+                                    f"{refused}",
                                 )
                             )
     findings.extend(_forwarder_admits_only_its_callers(ctx))
@@ -1517,7 +1588,11 @@ def _forwarder_admits_only_its_callers(ctx: Context) -> list[Finding]:
         policies = _policies_for(ctx, forwarder.namespace, labels, "Ingress")
         if not policies:
             findings.append(
-                error("forwarding", forwarder.ref, "no NetworkPolicy restricts who reaches its pods: anyone in the cluster can")
+                error(
+                    "forwarding",
+                    forwarder.ref,
+                    "no NetworkPolicy restricts who reaches its pods: anyone in the cluster can",
+                )
             )
         for policy in policies:
             for rule_ in policy.spec.get("ingress") or []:
@@ -1536,7 +1611,8 @@ def _forwarder_admits_only_its_callers(ctx: Context) -> list[Finding]:
                             error(
                                 "forwarding",
                                 policy.ref,
-                                f"admits pods outside namespace {forwarder.namespace} (or addresses) to {forwarder.name}: its "
+                                f"admits pods outside namespace {forwarder.namespace} (or addresses) to "
+                                f"{forwarder.name}: its "
                                 "routes are for in-cluster callers only (the webhook and api pods), never the "
                                 "ingress controller or the KEDA interceptor",
                             )
@@ -1550,7 +1626,8 @@ def _forwarder_admits_only_its_callers(ctx: Context) -> list[Finding]:
                                 error(
                                     "forwarding",
                                     policy.ref,
-                                    f"admits {what} to {forwarder.name}'s pods on port {APP_PORT}, which does not call it "
+                                    f"admits {what} to {forwarder.name}'s pods on port {APP_PORT}, which does not call "
+                                    "it "
                                     "(callers: SpinApps whose components call forward_dispatch_url; the ticker calls "
                                     "its own pod on loopback)",
                                 )
@@ -1598,7 +1675,8 @@ def check_ticker(ctx: Context) -> list[Finding]:
                     error(
                         "ticker",
                         app.ref,
-                        f"runs {serving} without {ticker} (components: {', '.join(map(str, app.spec.get('components') or []))}): "
+                        f"runs {serving} without {ticker} (components: "
+                        f"{', '.join(map(str, app.spec.get('components') or []))}): "
                         f"nothing calls POST {DISPATCH_PATH} in its pods, so no retry is ever sent and retention's "
                         f"age rules never run; add {ticker} to its components",
                     )
@@ -1661,7 +1739,8 @@ def _sends_outside(ctx: Context, app: Obj) -> bool:
 
 def _needs_network(ctx: Context, app: Obj) -> bool:
     return any(
-        ctx.spin.components[c].key_value_stores or ctx.spin.components[c].allowed_outbound_hosts for c in ctx.retained(app)
+        ctx.spin.components[c].key_value_stores or ctx.spin.components[c].allowed_outbound_hosts
+        for c in ctx.retained(app)
     )
 
 
@@ -1711,17 +1790,26 @@ def check_egress(ctx: Context) -> list[Finding]:
     by_ref = {a.ref: a for a in ctx.spinapps}
     for policy in ctx.of_kind("NetworkPolicy", "networking.k8s.io"):
         for rule_ in policy.spec.get("egress") or []:
-            broad = [p["ipBlock"] for p in rule_.get("to") or [] if isinstance((p or {}).get("ipBlock"), dict) and str(p["ipBlock"].get("cidr", "")).endswith("/0")]
+            broad = [
+                p["ipBlock"]
+                for p in rule_.get("to") or []
+                if isinstance((p or {}).get("ipBlock"), dict) and str(p["ipBlock"].get("cidr", "")).endswith("/0")
+            ]
             if not broad:
                 continue
             for block in broad:
-                missing = [r for r in PRIVATE_RANGES if block.get("cidr") == "0.0.0.0/0" and r not in (block.get("except") or [])]
+                missing = [
+                    r
+                    for r in PRIVATE_RANGES
+                    if block.get("cidr") == "0.0.0.0/0" and r not in (block.get("except") or [])
+                ]
                 if missing:
                     findings.append(
                         error(
                             "egress",
                             policy.ref,
-                            f"ipBlock {block.get('cidr')} does not except {', '.join(missing)}: it would open other pods, "
+                            f"ipBlock {block.get('cidr')} does not except {', '.join(missing)}: it would open other "
+                            "pods, "
                             "nodes or the cloud metadata endpoint to the selected pods",
                         )
                     )
@@ -1735,7 +1823,8 @@ def check_egress(ctx: Context) -> list[Finding]:
                             "egress",
                             policy.ref,
                             f"gives {what} egress to any address outside the cluster; only pods whose components "
-                            "send to destinations (spin.toml allowed_outbound_hosts beyond loopback: the forwarder) may have it",
+                            "send to destinations (spin.toml allowed_outbound_hosts beyond loopback: the forwarder) "
+                            "may have it",
                         )
                     )
     for app in ctx.spinapps:
@@ -1752,7 +1841,8 @@ def check_egress(ctx: Context) -> list[Finding]:
                         "egress",
                         app.ref,
                         f"NetworkPolicy {policy.name} lets it reach {kind}, but its components "
-                        f"({', '.join(sorted(ctx.retained(app)))}) use no key-value store and no outbound host: no egress",
+                        f"({', '.join(sorted(ctx.retained(app)))}) use no key-value store and no outbound host: no "
+                        "egress",
                     )
                 )
             continue
@@ -1766,7 +1856,13 @@ def check_egress(ctx: Context) -> list[Finding]:
         ]
         for port, where in ports:
             if port < 0:
-                findings.append(warning("egress", app.ref, f"{where} allows any port; its egress NetworkPolicy cannot be checked against it"))
+                findings.append(
+                    warning(
+                        "egress",
+                        app.ref,
+                        f"{where} allows any port; its egress NetworkPolicy cannot be checked against it",
+                    )
+                )
             elif not any(_port_allowed(r, port) for r in open_ports):
                 findings.append(
                     error(

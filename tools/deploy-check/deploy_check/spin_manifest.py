@@ -106,7 +106,7 @@ class SpinManifest:
     routes: list[Route]
 
     @classmethod
-    def load(cls, path: str | Path) -> "SpinManifest":
+    def load(cls, path: str | Path) -> SpinManifest:
         path = Path(path)
         try:
             data = tomllib.loads(path.read_text(encoding="utf-8"))
@@ -115,7 +115,7 @@ class SpinManifest:
         return cls.from_dict(data, path)
 
     @classmethod
-    def from_dict(cls, data: dict, path: str | Path = "spin.toml") -> "SpinManifest":
+    def from_dict(cls, data: dict, path: str | Path = "spin.toml") -> SpinManifest:
         path = Path(path)
         version = data.get("spin_manifest_version")
         if version != 2:
@@ -214,7 +214,7 @@ def route_matches(route: str, path: str) -> bool:
         segments = segments[: len(pattern)]
     elif len(segments) != len(pattern):
         return False
-    return all(p.startswith(":") or p == s for p, s in zip(pattern, segments))
+    return all(p.startswith(":") or p == s for p, s in zip(pattern, segments, strict=True))
 
 
 def _specificity(route: Route) -> tuple[int, int, int]:

@@ -7,8 +7,9 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 import yaml
@@ -45,7 +46,9 @@ REPO_COMPONENTS = tuple(SpinManifest.load(REPO / "spin.toml").components)
 FIXTURE_ARTIFACTS = tuple(
     c.id for c in SpinManifest.load(FIXTURES / "spin.toml").components.values() if c.carried_with is None
 )
-REPO_ARTIFACTS = tuple(c.id for c in SpinManifest.load(REPO / "spin.toml").components.values() if c.carried_with is None)
+REPO_ARTIFACTS = tuple(
+    c.id for c in SpinManifest.load(REPO / "spin.toml").components.values() if c.carried_with is None
+)
 
 
 def require_or_skip(condition: bool, reason: str) -> None:

@@ -29,9 +29,13 @@ STAMP = "89abcdef0123456789abcdef0123456789abcdef"
 
 
 def run(script: str, *args: str, cwd: Path = REPO, **env: str) -> subprocess.CompletedProcess:
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("GITHUB_") and k not in {"RUNNER_TEMP", "IMAGE"}}
+    environment = {
+        k: v for k, v in os.environ.items() if not k.startswith("GITHUB_") and k not in {"RUNNER_TEMP", "IMAGE"}
+    }
     environment.update(env)
-    return subprocess.run(["bash", str(CI / script), *args], capture_output=True, text=True, env=environment, cwd=cwd, timeout=60)
+    return subprocess.run(
+        ["bash", str(CI / script), *args], capture_output=True, text=True, env=environment, cwd=cwd, timeout=60
+    )
 
 
 def outputs(path: Path) -> dict[str, str]:
@@ -79,7 +83,9 @@ def fake_push(tmp_path: Path) -> dict[str, str]:
         ("refs/heads/feature", [COMMIT]),
     ],
 )
-def test_release_push_tags_records_and_outputs(tmp_path: Path, fake_push: dict[str, str], ref: str, tags: list[str]) -> None:
+def test_release_push_tags_records_and_outputs(
+    tmp_path: Path, fake_push: dict[str, str], ref: str, tags: list[str]
+) -> None:
     github_output = tmp_path / "github-output"
     out = run(
         "release-push.sh",
@@ -106,11 +112,25 @@ def test_release_push_tags_records_and_outputs(tmp_path: Path, fake_push: dict[s
 
 
 def test_release_push_dry_run_and_refusals(tmp_path: Path, fake_push: dict[str, str]) -> None:
-    out = run("release-push.sh", "--dry-run", "--insecure", IMAGE="127.0.0.1:5000/e2e/app", GITHUB_SHA=COMMIT, GITHUB_REF="refs/tags/v3.1.4", **fake_push)
+    out = run(
+        "release-push.sh",
+        "--dry-run",
+        "--insecure",
+        IMAGE="127.0.0.1:5000/e2e/app",
+        GITHUB_SHA=COMMIT,
+        GITHUB_REF="refs/tags/v3.1.4",
+        **fake_push,
+    )
     assert out.returncode == 0, out.stderr
     assert f"--insecure 127.0.0.1:5000/e2e/app {COMMIT} 3.1.4" in out.stdout
     assert not Path(fake_push["FAKE_LOG"]).exists()
-    bad = run("release-push.sh", GITHUB_SHA=COMMIT, GITHUB_REF="refs/tags/v1.0.0+build.5", GITHUB_REPOSITORY="a/b", **fake_push)
+    bad = run(
+        "release-push.sh",
+        GITHUB_SHA=COMMIT,
+        GITHUB_REF="refs/tags/v1.0.0+build.5",
+        GITHUB_REPOSITORY="a/b",
+        **fake_push,
+    )
     assert bad.returncode != 0 and "not a valid image tag" in bad.stderr
     bad = run("release-push.sh", IMAGE="ghcr.io/a/b:latest", GITHUB_SHA=COMMIT, **fake_push)
     assert bad.returncode != 0 and "without tag or digest" in bad.stderr

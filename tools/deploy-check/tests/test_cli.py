@@ -45,7 +45,16 @@ def test_rules_only(tmp_path, docs) -> None:
 
 
 def test_capacity_figures_file(tmp_path) -> None:
-    base = ["rules", str(FIXTURES / "staging.yaml"), "--overlay", "staging", "--spin-toml", SPIN, "--external-refs", REFS]
+    base = [
+        "rules",
+        str(FIXTURES / "staging.yaml"),
+        "--overlay",
+        "staging",
+        "--spin-toml",
+        SPIN,
+        "--external-refs",
+        REFS,
+    ]
     figures = tmp_path / "capacity.yaml"
     figures.write_text("margin: 0.5\ncomponents:\n" + "".join(
         f"  {c}: {{idle_mib: 35, per_in_flight_mib: 2, first_start_ms: 800}}\n" for c in FIXTURE_COMPONENTS))

@@ -177,9 +177,14 @@ def test_stamps_follow_only_a_components_own_inputs(tmp_path: Path) -> None:
     assert not any(p.startswith(("services/api", "services/webhook", "services/ticker")) for p in inputs)
     # The forwarder's artifact carries the ticker: a change to the ticker's crate rolls it.
     forwarder = components.inputs(components.load(REPO / "spin.toml"), "forwarder", REPO)
-    assert {"services/forwarder", "services/ticker", "crates/inbox-core", "crates/api-contract", "spin-adapter"} <= set(forwarder)
+    assert {"services/forwarder", "services/ticker", "crates/inbox-core", "crates/api-contract", "spin-adapter"} <= set(
+        forwarder
+    )
     stamp = subprocess.run(
-        ["python3", str(REPO / "scripts" / "ci" / "components.py"), "stamp", "health"], capture_output=True, text=True, check=True
+        ["python3", str(REPO / "scripts" / "ci" / "components.py"), "stamp", "health"],
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout.strip()
     commit = stamp.removesuffix("-dirty")
     assert subprocess.run(["git", "-C", str(REPO), "cat-file", "-e", f"{commit}^{{commit}}"]).returncode == 0

@@ -104,11 +104,16 @@ def test_real_overlays_render_and_pass_the_rules(tree: Path, overlay: str) -> No
 
 def test_images_reach_spinapps(tree: Path) -> None:
     # One artifact per component: each SpinApp gets its own component's image.
-    prod = {d["spec"]["components"][0]: d["spec"]["image"] for d in find_all(render(tree / "overlays" / "prod"), "SpinApp")}
+    prod = {
+        d["spec"]["components"][0]: d["spec"]["image"] for d in find_all(render(tree / "overlays" / "prod"), "SpinApp")
+    }
     assert set(prod) == set(REPO_ARTIFACTS)
     for component, image in prod.items():
         assert image.startswith(f"ghcr.io/example-org/webhook-inbox/{component}@sha256:")
-    staging = {d["spec"]["components"][0]: d["spec"]["image"] for d in find_all(render(tree / "overlays" / "staging"), "SpinApp")}
+    staging = {
+        d["spec"]["components"][0]: d["spec"]["image"]
+        for d in find_all(render(tree / "overlays" / "staging"), "SpinApp")
+    }
     assert staging == {c: f"ghcr.io/example-org/webhook-inbox/{c}:0.1.0" for c in REPO_ARTIFACTS}
 
 
@@ -120,7 +125,10 @@ def test_generated_names_reach_spinapps(tree: Path) -> None:
     settings = find(docs, "ConfigMap")["metadata"]["name"]
     assert settings.startswith("webhook-inbox-settings-")
     api = find(docs, "SpinApp", "webhook-inbox-api")
-    refs = {v["valueFrom"].get("secretKeyRef", v["valueFrom"].get("configMapKeyRef"))["name"] for v in api["spec"]["variables"]}
+    refs = {
+        v["valueFrom"].get("secretKeyRef", v["valueFrom"].get("configMapKeyRef"))["name"]
+        for v in api["spec"]["variables"]
+    }
     assert refs == {secret, settings}
 
 
@@ -140,7 +148,10 @@ def test_name_prefix_and_suffix_follow_into_autoscalers_ingress_and_refs(tree: P
     assert {a["spec"]["executor"] for a in find_all(docs, "SpinApp")} == {executor}
     api = find(docs, "SpinApp", "acme-webhook-inbox-api-eu")
     # Generated ConfigMap followed the prefix; the external Secrets (created outside git) did not.
-    names = {v["valueFrom"].get("secretKeyRef", v["valueFrom"].get("configMapKeyRef"))["name"] for v in api["spec"]["variables"]}
+    names = {
+        v["valueFrom"].get("secretKeyRef", v["valueFrom"].get("configMapKeyRef"))["name"]
+        for v in api["spec"]["variables"]
+    }
     assert any(n.startswith("acme-webhook-inbox-settings-eu-") for n in names)
     assert "webhook-inbox-secrets" in names
     kv = api["spec"]["runtimeConfig"]["keyValueStores"][0]["options"][0]["valueFrom"]["secretKeyRef"]["name"]
@@ -148,7 +159,9 @@ def test_name_prefix_and_suffix_follow_into_autoscalers_ingress_and_refs(tree: P
     assert api["spec"]["serviceAccountName"] == "acme-webhook-inbox-app-eu"
     # The forwarder's origin followed the prefix (the wrapper's replacement). The ticker needs no
     # name: it runs inside the forwarder's pods and calls them on loopback.
-    settings = next(c for c in find_all(docs, "ConfigMap") if c["metadata"]["name"].startswith("acme-webhook-inbox-settings-eu-"))
+    settings = next(
+        c for c in find_all(docs, "ConfigMap") if c["metadata"]["name"].startswith("acme-webhook-inbox-settings-eu-")
+    )
     assert settings["data"]["forward_dispatch_url"] == "http://acme-webhook-inbox-forwarder-eu"
     assert find(docs, "SpinApp", "acme-webhook-inbox-forwarder-eu")["spec"]["components"] == ["forwarder", "ticker"]
     assert errors(rule_findings(docs, "prod")) == []
@@ -159,7 +172,9 @@ def test_a_rename_without_the_forwarder_origin_is_caught(tree: Path) -> None:
     # does not exist (the ticker, on loopback inside the forwarder's pods, is unaffected).
     body = f"namePrefix: acme-\nresources:\n  - ../prod\n{SORT_OPTIONS}"
     findings = rule_findings(render(wrapper(tree, "prefixed-wrong", body)), "prod")
-    assert {m.split(" names Service ")[1].split(",")[0] for m in errors(findings, "forwarding")} == {"webhook-inbox-forwarder"}
+    assert {m.split(" names Service ")[1].split(",")[0] for m in errors(findings, "forwarding")} == {
+        "webhook-inbox-forwarder"
+    }
     spin = SpinManifest.load(REPO / "spin.toml")
     callers = [c for c in spin.components.values() if "forward_dispatch_url" in c.outbound_templates()]
     assert callers and len(errors(findings, "forwarding")) == len(callers)  # the webhook's (and the api's)
@@ -217,7 +232,9 @@ def test_observability_component(tree: Path) -> None:
 def test_fixtures_match_the_overlays(tree: Path, overlay: str) -> None:
     # The rule tests mutate tests/fixtures/<overlay>.yaml: keep them what the overlays render.
     fixture = (Path(__file__).parent / "fixtures" / f"{overlay}.yaml").read_text()
-    rendered = subprocess.run([kubectl(), "kustomize", str(tree / "overlays" / overlay)], capture_output=True, text=True)
+    rendered = subprocess.run(
+        [kubectl(), "kustomize", str(tree / "overlays" / overlay)], capture_output=True, text=True
+    )
     body = "".join(line for line in fixture.splitlines(keepends=True) if not line.startswith("# "))
     assert body == rendered.stdout, (
         f"tests/fixtures/{overlay}.yaml is stale: run scripts/check-deploy.sh and copy "

@@ -9,9 +9,11 @@ for `kubectl kustomize` and skip loudly without it (fail under REQUIRE_TOOLS=1).
 
 from __future__ import annotations
 
-import base64
+import http.server
+import json
 import os
 import subprocess
+import threading
 from pathlib import Path
 
 import pytest
@@ -113,11 +115,15 @@ def test_dry_run_never_renders_a_secret(tmp_path: Path) -> None:
 def test_the_placeholder_digest_is_refused_before_any_cluster_call(tmp_path: Path, script: Path) -> None:
     # prod's overlay commits sha256:000...0; deploying it would leave the pods in ErrImagePull.
     zero = "sha256:" + "0" * 64
-    args = ["prod", "--yes"] + (["--image", " ".join(f"{c}={REPO_PREFIX}/{c}@{zero}" for c in COMPONENTS)] if script == SCRIPT else [])
+    args = ["prod", "--yes"] + (
+        ["--image", " ".join(f"{c}={REPO_PREFIX}/{c}@{zero}" for c in COMPONENTS)] if script == SCRIPT else []
+    )
     log = tmp_path / "kubectl-calls"
     fake = tmp_path / "bin"
     fake.mkdir()
-    (fake / "kubectl").write_text(f"#!/bin/sh\n[ \"$1\" = kustomize ] && exec {kubectl()} \"$@\"\necho \"$*\" >>{log}\nexit 1\n")
+    (fake / "kubectl").write_text(
+        f'#!/bin/sh\n[ "$1" = kustomize ] && exec {kubectl()} "$@"\necho "$*" >>{log}\nexit 1\n'
+    )
     (fake / "kubectl").chmod(0o755)
     out = run(*args, script=script, env={"PATH": f"{fake}{os.pathsep}{os.environ['PATH']}"})
     assert out.returncode != 0
@@ -167,7 +173,9 @@ def test_deploy_app_refuses_a_malformed_image_before_the_cluster() -> None:
     out = run("dev", "--image", "webhook-inbox", script=DEPLOY_APP, env={"KUBECONFIG": "/nonexistent/kubeconfig"})
     assert out.returncode != 0
     assert "needs a tag or a digest" in out.stderr, out.stderr
-    out = run("dev", "--image", "api=ghcr.io/acme/x/api:1", script=DEPLOY_APP, env={"KUBECONFIG": "/nonexistent/kubeconfig"})
+    out = run(
+        "dev", "--image", "api=ghcr.io/acme/x/api:1", script=DEPLOY_APP, env={"KUBECONFIG": "/nonexistent/kubeconfig"}
+    )
     assert out.returncode != 0
     others = ", ".join(sorted(c for c in COMPONENTS if c != "api"))
     assert f"no image for component(s) {others}" in out.stderr, out.stderr
@@ -277,7 +285,9 @@ else:
 @pytest.fixture
 def fake_cluster(tmp_path: Path):
     require_or_skip(kubectl() is not None, "kubectl not found: cannot render the overlays")
-    require_or_skip(subprocess.run(["sh", "-c", "command -v curl"], capture_output=True).returncode == 0, "curl not found")
+    require_or_skip(
+        subprocess.run(["sh", "-c", "command -v curl"], capture_output=True).returncode == 0, "curl not found"
+    )
     bin_dir, state = tmp_path / "bin", tmp_path / "state"
     bin_dir.mkdir()
     state.mkdir()
@@ -295,7 +305,9 @@ def fake_cluster(tmp_path: Path):
             SMOKE_TIMEOUT="5",
             **env,
         )
-        return subprocess.run(["bash", str(script), *args], capture_output=True, text=True, env=environment, timeout=120)
+        return subprocess.run(
+            ["bash", str(script), *args], capture_output=True, text=True, env=environment, timeout=120
+        )
 
     def calls() -> list[str]:
         return (state / "calls.log").read_text().splitlines()
@@ -317,7 +329,9 @@ def test_prod_applies_waits_and_smoke_tests_every_service(fake_cluster) -> None:
     expect = " ".join(f"{c}={commit}" for c in COMPONENTS)
     out = fake_cluster("prod", "--image", IMAGE, "--yes", "--expect-commit", expect, FAKE_COMMIT=commit)
     assert out.returncode == 0, out.stdout + out.stderr
-    assert {a["spec"]["components"][0]: a["spec"]["image"] for a in find_all(fake_cluster.applied(), "SpinApp")} == IMAGES
+    assert {
+        a["spec"]["components"][0]: a["spec"]["image"] for a in find_all(fake_cluster.applied(), "SpinApp")
+    } == IMAGES
     calls = fake_cluster.calls()
     apply = next(i for i, c in enumerate(calls) if c.startswith("apply"))
     rollouts = [i for i, c in enumerate(calls) if c.startswith("-n webhook-inbox-prod rollout status")]
@@ -350,8 +364,6 @@ def test_a_wrong_commit_fails_the_smoke_test(fake_cluster) -> None:
 # answers 403 to everything, as the proxy of the machine CI failed on did.
 @pytest.fixture
 def proxy():
-    import http.server
-    import threading
 
     class Refuse(http.server.BaseHTTPRequestHandler):
         def do_GET(self):
@@ -369,7 +381,9 @@ def proxy():
 
 
 def test_the_smoke_test_ignores_a_proxy_in_the_environment(fake_cluster, proxy) -> None:
-    out = fake_cluster("prod", "--image", IMAGE, "--yes", "--expect-commit", "api=0123456", FAKE_COMMIT="fedcba9", **proxy)
+    out = fake_cluster(
+        "prod", "--image", IMAGE, "--yes", "--expect-commit", "api=0123456", FAKE_COMMIT="fedcba9", **proxy
+    )
     assert out.returncode != 0
     assert "not commit 0123456" in out.stderr, out.stderr
     commit = "0123456789abcdef0123456789abcdef01234567"
@@ -394,7 +408,9 @@ def test_each_port_forward_is_read_from_its_own_fresh_log(fake_cluster) -> None:
 def test_staging_goes_through_the_interceptor_with_the_ingress_host(fake_cluster) -> None:
     out = fake_cluster("staging", "--image", IMAGE, "--yes", FAKE_HOST="staging.webhook-inbox.localhost")
     assert out.returncode == 0, out.stdout + out.stderr
-    assert any(c == "-n keda port-forward service/keda-add-ons-http-interceptor-proxy :8080" for c in fake_cluster.calls())
+    assert any(
+        c == "-n keda port-forward service/keda-add-ons-http-interceptor-proxy :8080" for c in fake_cluster.calls()
+    )
     via_interceptor = [r.split() for r in fake_cluster.requests() if r.startswith("keda ")]
     assert {r[3] for r in via_interceptor} == {"staging.webhook-inbox.localhost"}
     assert {r[2] for r in via_interceptor} >= {"/readyz", "/api/readyz", "/webhooks/readyz", "/console/readyz"}
@@ -450,7 +466,6 @@ def secret(name: str, owners: list[dict], keys: tuple[str, ...] = ("runtime-conf
 
 
 def test_prune_deletes_only_unmounted_operator_runtime_configs(tmp_path: Path) -> None:
-    import json
 
     secrets = {"items": [
         secret("webhook-inbox-api-1a2b3c4d", [OWNER]),          # old runtime config: stale

@@ -5,7 +5,8 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
-from conftest import FIXTURE_ARTIFACTS, FIXTURE_COMPONENTS, errors, find, find_all
+import yaml
+from conftest import FIXTURE_ARTIFACTS, FIXTURE_COMPONENTS, REPO, errors, find, find_all
 
 from deploy_check.external_refs import ExternalRefs
 from deploy_check.findings import ERROR, WARNING
@@ -116,7 +117,9 @@ def test_executor_unset(docs, check) -> None:
 def test_executor_not_in_namespace(docs, check) -> None:
     d = docs("prod")
     find(d, "SpinAppExecutor")["metadata"]["namespace"] = "other"
-    assert len([m for m in errors(check(d), "executor") if "is not a SpinAppExecutor in namespace" in m]) == len(FIXTURE_ARTIFACTS)
+    assert len([m for m in errors(check(d), "executor") if "is not a SpinAppExecutor in namespace" in m]) == len(
+        FIXTURE_ARTIFACTS
+    )
 
 
 def test_executor_runtime_class_and_spin_image(docs, check) -> None:
@@ -242,12 +245,18 @@ def test_a_routeless_component_without_a_command_trigger_runs_nothing(docs, chec
     # Without its tool table the ticker is a component with no trigger at all: retained, nothing runs it.
     bare = dataclasses.replace(
         spin,
-        components={**spin.components, "ticker": dataclasses.replace(spin.components["ticker"], trigger=None, carried_with=None)},
+        components={
+            **spin.components,
+            "ticker": dataclasses.replace(spin.components["ticker"], trigger=None, carried_with=None),
+        },
     )
     found = errors(check(docs("prod"), spin=bare), "components")
     assert any("component ticker has no route in spin.toml and no command trigger" in m for m in found), found
     # ... and as an artifact of its own, the forwarder's SpinApp now runs two.
-    assert any("must retain exactly one component that is an artifact" in m for m in errors(check(docs("prod"), spin=bare), "image"))
+    assert any(
+        "must retain exactly one component that is an artifact" in m
+        for m in errors(check(docs("prod"), spin=bare), "image")
+    )
 
 
 def test_probe_not_served_by_the_retained_component(docs, check) -> None:
@@ -347,7 +356,6 @@ def test_every_variable_of_every_component_is_supplied(docs, check, spin: SpinMa
 
 
 def test_required_variable_not_supplied(docs, check, spin: SpinManifest) -> None:
-    import dataclasses
 
     strict = dataclasses.replace(spin, variables=dict(spin.variables))
     strict.variables["log_level"] = dataclasses.replace(spin.variables["log_level"], default=None, required=True)
@@ -480,7 +488,10 @@ def test_one_component_per_spinapp(docs, check) -> None:
 
 @pytest.mark.parametrize(
     ("image", "message"),
-    [("ghcr.io/example-org/webhook-inbox", "neither tag nor digest"), ("ghcr.io/example-org/webhook-inbox:latest", "latest")],
+    [
+        ("ghcr.io/example-org/webhook-inbox", "neither tag nor digest"),
+        ("ghcr.io/example-org/webhook-inbox:latest", "latest"),
+    ],
 )
 def test_unpinned_images(docs, check, image: str, message: str) -> None:
     d = docs("dev")
@@ -595,8 +606,6 @@ def test_a_check_without_an_explicit_header_list_is_refused(docs, check, probe: 
 
 
 def test_the_real_overlays_fit_the_measured_figures(docs, check) -> None:
-    import yaml
-    from conftest import REPO
 
     measured = yaml.safe_load((REPO / "deploy" / "capacity.yaml").read_text())
     for overlay in ("dev", "staging", "prod"):
@@ -616,7 +625,9 @@ def test_the_staging_concurrency_target_must_fit_the_limit(docs, check) -> None:
 def test_a_declared_concurrency_must_fit_the_limit(docs, check) -> None:
     d = docs("prod")
     find(d, "SpinApp", WEBHOOK)["metadata"]["annotations"]["webhook-inbox.dev/max-in-flight"] = "40"
-    assert any("40 in-flight requests (annotation" in m for m in errors(check(d, "prod", capacity=CAPACITY), "capacity"))
+    assert any(
+        "40 in-flight requests (annotation" in m for m in errors(check(d, "prod", capacity=CAPACITY), "capacity")
+    )
     del find(d, "SpinApp", WEBHOOK)["metadata"]["annotations"]["webhook-inbox.dev/max-in-flight"]
     assert any("no design concurrency" in m for m in errors(check(d, "prod", capacity=CAPACITY), "capacity"))
 
@@ -637,7 +648,9 @@ def test_request_idle_invocation_and_probe_timing(docs, check) -> None:
 
 def test_a_component_without_figures(docs, check) -> None:
     figures = {"margin": 0.5, "components": {"health": CAPACITY["components"]["health"]}}
-    assert any("no figures for component api" in m for m in errors(check(docs("dev"), "dev", capacity=figures), "capacity"))
+    assert any(
+        "no figures for component api" in m for m in errors(check(docs("dev"), "dev", capacity=figures), "capacity")
+    )
 
 
 def test_the_ticker_is_sized_into_the_forwarders_pods(docs, check) -> None:
@@ -648,7 +661,9 @@ def test_the_ticker_is_sized_into_the_forwarders_pods(docs, check) -> None:
     assert found == ["deploy/capacity.yaml has no idle_mib for component ticker, which its pods also run"], found
     heavy = {**CAPACITY, "components": {**CAPACITY["components"], "ticker": {"idle_mib": 150}}}
     found = errors(check(docs("dev"), "dev", capacity=heavy), "capacity")
-    assert any(m.startswith("40 in-flight requests (annotation") and "(186 idle + 40 x 1.8 MiB" in m for m in found), found
+    assert any(m.startswith("40 in-flight requests (annotation") and "(186 idle + 40 x 1.8 MiB" in m for m in found), (
+        found
+    )
 
 
 # --- forwarding: the forwarder's origin, the ticker, egress ---------------------------------------
@@ -698,15 +713,22 @@ def test_forward_dispatch_url_not_supplied(docs, check) -> None:
 
 
 def test_the_webhook_pods_must_reach_the_forwarder(docs, check) -> None:
-    d = [o for o in docs("prod") if not (o["kind"] == "NetworkPolicy" and o["metadata"]["name"] == "allow-app-egress-to-forwarder")]
+    d = [
+        o
+        for o in docs("prod")
+        if not (o["kind"] == "NetworkPolicy" and o["metadata"]["name"] == "allow-app-egress-to-forwarder")
+    ]
     found = errors(check(d), "forwarding")
     assert any(f"cannot reach SpinApp {FORWARDER}'s pods on port 80: no egress rule" in m for m in found)
     d = docs("prod")
     peer = _policy(d, "allow-forwarder-ingress-from-app")["spec"]["ingress"][0]["from"][0]
     peer["podSelector"]["matchExpressions"][1]["values"] = ["api"]
     found = errors(check(d), "forwarding")
-    assert any(f"SpinApp webhook-inbox-prod/{WEBHOOK}" in f.subject and "no ingress rule of the destination's" in f.message
-               for f in check(d) if f.rule == "forwarding"), found
+    assert any(
+        f"SpinApp webhook-inbox-prod/{WEBHOOK}" in f.subject and "no ingress rule of the destination's" in f.message
+        for f in check(d)
+        if f.rule == "forwarding"
+    ), found
 
 
 def test_nobody_but_its_callers_reaches_the_forwarder(docs, check) -> None:
@@ -756,7 +778,11 @@ def test_the_forwarder_runs_without_its_ticker(docs, check) -> None:
     assert errors(check(d, "dev"), "ticker") == []
     find(d, "SpinApp", FORWARDER)["spec"]["components"] = ["forwarder"]
     found = errors(check(d, "dev"), "ticker")
-    assert found and "runs forwarder without ticker (components: forwarder)" in found[0] and "no retry is ever sent" in found[0]
+    assert (
+        found
+        and "runs forwarder without ticker (components: forwarder)" in found[0]
+        and "no retry is ever sent" in found[0]
+    )
 
 
 def test_nothing_ticks_without_a_command_component_in_spin_toml(docs, check, spin) -> None:
@@ -776,10 +802,15 @@ def test_the_ticker_calls_its_own_pod_with_the_forwarders_token(docs, check, spi
     assert any("do not allow http://127.0.0.1:80, the pod's own listener" in m for m in found), found
     other = dataclasses.replace(
         spin,
-        components={**spin.components, "ticker": dataclasses.replace(ticker, variables={"api_token": "{{ webhook_github_secret }}"})},
+        components={
+            **spin.components,
+            "ticker": dataclasses.replace(ticker, variables={"api_token": "{{ webhook_github_secret }}"}),
+        },
     )
     found = errors(check(docs("dev"), "dev", spin=other), "ticker")
-    assert any("ticker's api_token reads ['webhook_github_secret'], forwarder's reads ['api_token']" in m for m in found), found
+    assert any(
+        "ticker's api_token reads ['webhook_github_secret'], forwarder's reads ['api_token']" in m for m in found
+    ), found
 
 
 def test_a_forwarder_at_zero_replicas_never_ticks(docs, check) -> None:
@@ -823,7 +854,9 @@ def test_a_destination_port_the_network_policy_does_not_allow(docs, check) -> No
         "forward_allowed_host_b" in m and "no egress rule to outside the cluster allows TCP 8443" in m
         for m in errors(check(d), "egress")
     )
-    _policy(d, "allow-forwarder-egress-to-destinations")["spec"]["egress"][0]["ports"].append({"protocol": "TCP", "port": 8443})
+    _policy(d, "allow-forwarder-egress-to-destinations")["spec"]["egress"][0]["ports"].append(
+        {"protocol": "TCP", "port": 8443}
+    )
     assert errors(check(d), "egress") == []
     _settings(d)["data"]["forward_allowed_host_c"] = "https://hooks.example.com"
     assert errors(check(d), "egress") == []
@@ -849,19 +882,26 @@ def test_an_internal_route_reachable_through_the_interceptor(docs, check) -> Non
     hso["metadata"]["name"] = FORWARDER
     hso["spec"]["scaleTargetRef"].update(name=FORWARDER, service=FORWARDER)
     found = errors(check(d, "staging"), "ingress")
-    assert any("through the KEDA interceptor" in m and "internal route /api/events/:id/dispatch" in m for m in found), found
+    assert any("through the KEDA interceptor" in m and "internal route /api/events/:id/dispatch" in m for m in found), (
+        found
+    )
 
 
 def test_an_internal_route_spin_toml_does_not_have(docs, check) -> None:
     d = docs("prod")
-    find(d, "SpinApp", FORWARDER)["metadata"]["annotations"]["webhook-inbox.dev/internal-routes"] = "/api/events/:id/dispach"
+    find(d, "SpinApp", FORWARDER)["metadata"]["annotations"]["webhook-inbox.dev/internal-routes"] = (
+        "/api/events/:id/dispach"
+    )
     assert any("which no retained component routes" in m for m in errors(check(d), "ingress"))
 
 
 def test_a_secret_volume_item_key_must_be_documented(docs, check) -> None:
     # A plain workload of the overlay (none ships now; a fork may add one) mounting one key.
     d = docs("dev")
-    volume = {"name": "token", "secret": {"secretName": "webhook-inbox-secrets", "items": [{"key": "api_tokn", "path": "t"}]}}
+    volume = {
+        "name": "token",
+        "secret": {"secretName": "webhook-inbox-secrets", "items": [{"key": "api_tokn", "path": "t"}]},
+    }
     d.append({
         "apiVersion": "apps/v1", "kind": "Deployment",
         "metadata": {"name": "sidecar", "namespace": "webhook-inbox-dev"},

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import jsonschema
 import pytest
 from conftest import crds_dir, find, require_or_skip
 
@@ -106,7 +107,6 @@ def test_strictify_translates_kubernetes_extensions() -> None:
         },
         root=True,
     )
-    import jsonschema
 
     validator = jsonschema.Draft4Validator(schema)
 

@@ -1,5 +1,7 @@
 """spin.toml parsing and Spin route matching."""
 
+from decimal import Decimal
+
 import pytest
 
 from deploy_check.quantity import QuantityError, parse_quantity
@@ -112,7 +114,6 @@ def test_multiple_template_references() -> None:
     [("128Mi", 128 * 2**20), ("1Gi", 2**30), ("500m", "0.5"), ("2", 2), ("1e3", 1000), ("1.5k", 1500), (3, 3)],
 )
 def test_quantities(text, value) -> None:
-    from decimal import Decimal
 
     assert parse_quantity(text) == Decimal(str(value))
 

@@ -35,8 +35,14 @@ def objects(otel: dict | None = None, config: dict | None = None, image: str | N
     docs.append(yaml.safe_load((COMPONENT / "api-servicemonitor.yaml").read_text()))
     docs.append(yaml.safe_load((COMPONENT / "prometheusrule.yaml").read_text()))
     docs.extend(d for d in yaml.safe_load_all((REPO / "kustomize/base/spinapps.yaml").read_text()) if d)
-    docs.append({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "otel-collector-config-abc", "namespace": NS},
-                 "data": {"config.yaml": yaml.safe_dump(config)}})
+    docs.append(
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": "otel-collector-config-abc", "namespace": NS},
+            "data": {"config.yaml": yaml.safe_dump(config)},
+        }
+    )
     docs.append({"apiVersion": "core.spinkube.dev/v1alpha1", "kind": "SpinAppExecutor",
                  "metadata": {"name": "containerd-shim-spin", "namespace": NS},
                  "spec": {"deploymentConfig": {"otel": otel}}})
@@ -60,8 +66,17 @@ def test_combined_endpoint_without_logs_pipeline_is_defect_5():
 
 def test_combined_endpoint_with_a_logs_pipeline_is_accepted():
     cfg = config()
-    cfg["service"]["pipelines"]["logs"] = {"receivers": ["otlp"], "processors": ["memory_limiter", "batch"], "exporters": ["debug"]}
-    assert obscheck.check_collector(objects(otel={"exporter_otlp_endpoint": f"http://otel-collector.{NS}.svc.cluster.local:4318"}, config=cfg)) == []
+    cfg["service"]["pipelines"]["logs"] = {
+        "receivers": ["otlp"],
+        "processors": ["memory_limiter", "batch"],
+        "exporters": ["debug"],
+    }
+    assert (
+        obscheck.check_collector(
+            objects(otel={"exporter_otlp_endpoint": f"http://otel-collector.{NS}.svc.cluster.local:4318"}, config=cfg)
+        )
+        == []
+    )
 
 
 def test_per_signal_endpoint_needs_its_path():
