@@ -141,8 +141,8 @@ def overlay_bench(tree: Path) -> int:
 
 
 def built(tree: Path) -> bool:
-    wasm = tree / "target" / "wasm32-wasip2" / "release"
-    return (all((wasm / f"{name}.wasm").exists() for name in suite.COMPONENTS)
+    # Every component of that tree's spin.toml (`spin build` builds them all).
+    return (all(wasm.exists() for wasm in suite.spin_components(tree / "spin.toml").values())
             and (tree / "target" / "bench-native" / "bench").exists())
 
 
