@@ -8,8 +8,10 @@
 //! catches each one left out): its line in `inbox_core::events::Provider`, its verifier module in
 //! `webhook-verify` with the provider's test vectors, its function in `verifiers.rs` and its entry
 //! here (the table's length is `Provider::ALL.len()`, so one without the other does not compile,
-//! and a test checks they line up), its secret variable in spin.toml and the kustomize manifests,
-//! its end-to-end signer, the collector's label, and the docs' provider lists.
+//! and a test checks they line up), its secret variable in spin.toml, the kustomize manifests and
+//! the dev secrets example, its end-to-end test secret and signer, the collector's label, and the
+//! docs' provider lists. Each of those is checked against `Provider::ALL` or this table's
+//! [`secret_variables`]; `scripts/dev` and obscheck derive their lists.
 
 mod extract;
 mod secrets;
