@@ -8,6 +8,7 @@
 
 use serde::Serialize;
 
+use crate::events::StoreError;
 use crate::http::{Headers, Method, Response, StatusCode};
 
 /// Media type of every error body.
@@ -361,6 +362,33 @@ impl std::fmt::Display for Problem {
 
 impl std::error::Error for Problem {}
 
+/// Seconds a client should wait after a store failure.
+pub const RETRY_AFTER_STORE_SECS: u32 = 5;
+/// Seconds a duplicate should wait while the original is still being stored.
+pub const RETRY_AFTER_IN_PROGRESS_SECS: u32 = 2;
+
+/// The answer to give the client when the event store fails (logged here, once, with what the
+/// client is not told). The conversion lives at the HTTP edge: the store knows nothing of HTTP.
+impl From<StoreError> for Problem {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::Kv(error) => {
+                tracing::error!(error = %error, "store failed; nothing was stored");
+                Problem::store_unavailable(RETRY_AFTER_STORE_SECS)
+            }
+            StoreError::InProgress => Problem::of(
+                ProblemKind::DeliveryInProgress,
+                "the same delivery is being stored by a concurrent request; retry shortly",
+            )
+            .with_retry_after(RETRY_AFTER_IN_PROGRESS_SECS),
+            StoreError::Corrupt { key, reason } => {
+                tracing::error!(key, reason, "corrupt record");
+                Problem::of(ProblemKind::Internal, "a stored record is corrupt")
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -426,6 +454,34 @@ mod tests {
         let response = Problem::store_unavailable(5).into_response();
         assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
         assert_eq!(response.headers().get("retry-after"), Some("5"));
+    }
+
+    #[test]
+    fn store_errors_become_503_with_retry_after_or_500() {
+        let unavailable: Problem =
+            StoreError::Kv(crate::kv::KvError::Unavailable("down".into())).into();
+        assert_eq!(unavailable.kind(), ProblemKind::StoreUnavailable);
+        let response = unavailable.into_response();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(response.headers().get("retry-after"), Some("5"));
+        assert!(!String::from_utf8_lossy(response.body()).contains("down"));
+
+        let busy: Problem = StoreError::InProgress.into();
+        assert_eq!(busy.kind(), ProblemKind::DeliveryInProgress);
+        let response = busy.into_response();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(response.headers().get("retry-after"), Some("2"));
+
+        let corrupt: Problem = StoreError::Corrupt {
+            key: "event:secret-key".into(),
+            reason: "bad json".into(),
+        }
+        .into();
+        assert_eq!(corrupt.kind(), ProblemKind::Internal);
+        let response = corrupt.into_response();
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(response.headers().get("retry-after").is_none());
+        assert!(!String::from_utf8_lossy(response.body()).contains("secret-key"));
     }
 
     #[test]

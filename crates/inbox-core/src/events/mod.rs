@@ -82,7 +82,6 @@ pub use model::{
 pub use retention::{PruneReason, Swept};
 pub use store::{
     Counts, EventStore, ListFilter, Page, StatusChange, StoreError, Tuning, TypeFilter,
-    RETRY_AFTER_IN_PROGRESS_SECS, RETRY_AFTER_STORE_SECS,
 };
 
 #[cfg(test)]

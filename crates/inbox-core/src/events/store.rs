@@ -16,7 +16,6 @@ use super::model::{
 };
 use crate::clock::Clock;
 use crate::kv::{KeyValue, KvError};
-use crate::problem::{Problem, ProblemKind};
 use crate::time::Timestamp;
 
 /// Why the store could not do what was asked.
@@ -36,32 +35,6 @@ pub enum StoreError {
         /// The parse error.
         reason: String,
     },
-}
-
-/// Seconds a client should wait after a store failure.
-pub const RETRY_AFTER_STORE_SECS: u32 = 5;
-/// Seconds a duplicate should wait while the original is still being stored.
-pub const RETRY_AFTER_IN_PROGRESS_SECS: u32 = 2;
-
-/// The answer to give the client (logged here, once, with what the client is not told).
-impl From<StoreError> for Problem {
-    fn from(error: StoreError) -> Self {
-        match error {
-            StoreError::Kv(error) => {
-                tracing::error!(error = %error, "store failed; nothing was stored");
-                Problem::store_unavailable(RETRY_AFTER_STORE_SECS)
-            }
-            StoreError::InProgress => Problem::of(
-                ProblemKind::DeliveryInProgress,
-                "the same delivery is being stored by a concurrent request; retry shortly",
-            )
-            .with_retry_after(RETRY_AFTER_IN_PROGRESS_SECS),
-            StoreError::Corrupt { key, reason } => {
-                tracing::error!(key, reason, "corrupt record");
-                Problem::of(ProblemKind::Internal, "a stored record is corrupt")
-            }
-        }
-    }
 }
 
 /// The result of a status change.
