@@ -29,9 +29,10 @@ use serde::Serialize;
 
 use super::destinations::{Destination, DestinationName};
 use super::keys;
-use super::ledger::{encode, millis, read_decimal, registered, DeadEntry, Ledger, Pointer};
+use super::ledger::{read_decimal, registered, Ledger};
 use super::policy::{classify, jitter, Answer, Schedule, Verdict};
-use super::records::{Attempt, Record, State};
+use super::records::{encode, Attempt, DeadEntry, Pointer, Record, State};
+use super::tuning::{millis, Tuning};
 use crate::clock::Clock;
 use crate::events::{EventId, EventMeta, EventStore, StoreError, StoredEvent};
 use crate::kv::KeyValue;
@@ -47,42 +48,6 @@ pub trait Sender {
 impl<S: Sender + ?Sized> Sender for &S {
     fn send(&self, destination: &Destination, event: &StoredEvent, attempt: u32) -> Answer {
         (**self).send(destination, event, attempt)
-    }
-}
-
-/// Timing and bounds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Tuning {
-    /// A claimed attempt whose sender has not finished after this is taken over.
-    pub lease: Duration,
-    /// The longest one send may take (the sender enforces it).
-    pub send_timeout: Duration,
-    /// Slack for clock skew between replicas.
-    pub margin: Duration,
-    /// Width of a due-attempt bucket.
-    pub bucket: Duration,
-    /// Events one call reads at most.
-    pub max_events: usize,
-    /// Store reads of due-attempt buckets and pointers one call makes at most.
-    pub max_pointer_reads: usize,
-    /// Attempts one call sends at most.
-    pub max_sends: usize,
-    /// A call starts no send after it has run this long.
-    pub max_duration: Duration,
-}
-
-impl Default for Tuning {
-    fn default() -> Self {
-        Self {
-            lease: Duration::from_secs(60),
-            send_timeout: Duration::from_secs(10),
-            margin: Duration::from_secs(5),
-            bucket: Duration::from_secs(10),
-            max_events: 50,
-            max_pointer_reads: 200,
-            max_sends: 25,
-            max_duration: Duration::from_secs(20),
-        }
     }
 }
 

@@ -4,14 +4,13 @@
 //! so the API never sees the destinations' URLs or signing secrets.
 
 use std::cell::Cell;
-use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use super::destinations::DestinationName;
-use super::dispatch::Tuning;
 use super::keys;
-use super::records::{Record, State};
+use super::records::{encode, DeadEntry, Pointer, Record, State};
+use super::tuning::{millis, Tuning};
 use crate::clock::Clock;
 use crate::events::{EventId, EventMeta, StoreError};
 use crate::kv::KeyValue;
@@ -27,22 +26,6 @@ pub enum ReplayError {
     /// The store failed; nothing or part was queued (replaying again is safe).
     #[error(transparent)]
     Store(#[from] StoreError),
-}
-
-/// A pointer to an attempt that is due.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub(super) struct Pointer {
-    pub(super) event: EventId,
-    pub(super) destination: DestinationName,
-    pub(super) attempt: u32,
-}
-
-/// A dead letter's entry in the dead-letter index.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub(super) struct DeadEntry {
-    pub(super) event: EventId,
-    pub(super) destination: DestinationName,
-    pub(super) at: Timestamp,
 }
 
 /// Delivery records and the due-attempt queue over a store and a clock.
@@ -309,15 +292,4 @@ pub(super) fn read_decimal<K: KeyValue>(kv: &K, key: &str) -> Result<u64, StoreE
         .get(key)?
         .and_then(|bytes| std::str::from_utf8(&bytes).ok()?.trim().parse().ok())
         .unwrap_or(0))
-}
-
-pub(super) fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, StoreError> {
-    serde_json::to_vec(value).map_err(|error| StoreError::Corrupt {
-        key: String::new(),
-        reason: format!("could not encode: {error}"),
-    })
-}
-
-pub(super) fn millis(duration: Duration) -> i64 {
-    i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
 }

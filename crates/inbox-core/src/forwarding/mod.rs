@@ -7,9 +7,10 @@
 //! | [`destinations`] | the `forward_destinations` variable: names, URLs, keys, filters |
 //! | [`allowed`] | which URLs Spin's `allowed_outbound_hosts` lets the forwarder reach |
 //! | [`policy`] | the retry schedule, what an answer means, `Retry-After` |
-//! | [`records`] | what is kept about one event's delivery to one destination |
+//! | [`records`] | what is stored: a delivery's record, due pointers, dead-letter entries |
+//! | [`tuning`] | timing and bounds: lease, send deadline, buckets, per-call budgets |
 //! | [`dispatch`] | sending: rounds over new events and due attempts, claims, leases |
-//! | [`ledger`] | what is stored: records, the due queue, dead letters, counters, replay |
+//! | [`ledger`] | reading and writing them: records, the due queue, dead letters, counters, replay |
 //! | [`poke`] | asking the forwarder for an event's attempts right away (`forward_dispatch_url`) |
 //! | [`signing`] | the Standard Webhooks headers of a forwarded request |
 
@@ -22,12 +23,14 @@ pub mod poke;
 pub mod policy;
 pub mod records;
 pub mod signing;
+pub mod tuning;
 
 pub use destinations::{Destination, DestinationName, Filter, Url};
-pub use dispatch::{Dispatcher, Report, Sender, Tuning};
+pub use dispatch::{Dispatcher, Report, Sender};
 pub use ledger::Ledger;
 pub use policy::{Answer, Schedule, Verdict};
 pub use records::{Attempt, Record, State};
+pub use tuning::Tuning;
 
 #[cfg(test)]
 mod tests;

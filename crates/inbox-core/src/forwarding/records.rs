@@ -1,9 +1,10 @@
-//! What is kept about one event's delivery to one destination.
+//! What is kept about one event's delivery to one destination, and the other stored shapes of
+//! forwarding (due-attempt pointers, dead-letter entries) with their encoding.
 
 use serde::{Deserialize, Serialize};
 
 use super::destinations::DestinationName;
-use crate::events::EventId;
+use crate::events::{EventId, StoreError};
 use crate::time::Timestamp;
 
 /// Where a delivery is.
@@ -103,4 +104,28 @@ impl Record {
             dead_entry: None,
         }
     }
+}
+
+/// A pointer to an attempt that is due.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(super) struct Pointer {
+    pub(super) event: EventId,
+    pub(super) destination: DestinationName,
+    pub(super) attempt: u32,
+}
+
+/// A dead letter's entry in the dead-letter index.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(super) struct DeadEntry {
+    pub(super) event: EventId,
+    pub(super) destination: DestinationName,
+    pub(super) at: Timestamp,
+}
+
+/// A stored value as JSON (a failure is reported as a corrupt record, which it would become).
+pub(super) fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, StoreError> {
+    serde_json::to_vec(value).map_err(|error| StoreError::Corrupt {
+        key: String::new(),
+        reason: format!("could not encode: {error}"),
+    })
 }

@@ -6,12 +6,13 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use super::destinations::{self, Destination, DestinationName};
-use super::dispatch::{Dispatcher, Sender, Tuning};
+use super::dispatch::{Dispatcher, Sender};
 use super::keys;
 use super::ledger::{counts, dead_letters, Ledger, ReplayError};
 use super::policy::{Answer, Schedule};
 use super::records::State;
 use super::signing;
+use super::tuning::Tuning;
 use crate::clock::{Clock, ManualClock};
 use crate::events::{EventId, EventStore, Ingested, NewEvent, Provider, StoredEvent};
 use crate::kv::testing::{FaultyKv, Op};
