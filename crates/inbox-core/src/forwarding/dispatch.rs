@@ -93,6 +93,25 @@ enum Lease {
     Released,
 }
 
+/// One attempt's outcome, as [`Dispatcher::finish`] records it.
+struct Outcome<'d> {
+    /// The delivery's record, holding the attempt's claim (`in_flight`).
+    record: Record,
+    /// Where the attempt went.
+    destination: &'d Destination,
+    /// The delivery's state before this attempt (`None` for a new delivery): the counters move
+    /// from it.
+    previous: Option<State>,
+    /// When the attempt was claimed: a retry is scheduled from it.
+    claimed_at: Timestamp,
+    /// The attempt, for the record's history.
+    attempt: Attempt,
+    /// What the answer means.
+    verdict: Verdict,
+    /// The destination's `Retry-After` (429 and 503 only): replaces the schedule's wait.
+    retry_after: Option<Duration>,
+}
+
 /// Forwarding over a key-value store, a clock and a sender.
 #[derive(Debug)]
 pub struct Dispatcher<'a, K, C, S> {
@@ -361,21 +380,21 @@ impl<'a, K: KeyValue, C: Clock, S: Sender> Dispatcher<'a, K, C, S> {
         ])?;
 
         let Some(event) = self.events.get(&meta.id)? else {
-            return Ok(Step::Done(self.finish(
+            return Ok(Step::Done(self.finish(Outcome {
                 record,
                 destination,
                 previous,
                 claimed_at,
-                Attempt {
+                attempt: Attempt {
                     n,
                     at: claimed_at,
                     status: None,
                     error: Some("the event was deleted before it could be sent".into()),
                     duration_ms: 0,
                 },
-                Verdict::Permanent,
-                None,
-            )?));
+                verdict: Verdict::Permanent,
+                retry_after: None,
+            })?));
         };
         if !self.young(claimed_at, self.tuning.send_timeout + self.tuning.margin) {
             // Too late to send safely: a contender may take over; leave it to the check.
@@ -406,7 +425,7 @@ impl<'a, K: KeyValue, C: Clock, S: Sender> Dispatcher<'a, K, C, S> {
             duration_ms,
         };
         let retry_after = retry_after.filter(|_| matches!(status, Some(429 | 503)));
-        Ok(Step::Done(self.finish(
+        Ok(Step::Done(self.finish(Outcome {
             record,
             destination,
             previous,
@@ -414,23 +433,22 @@ impl<'a, K: KeyValue, C: Clock, S: Sender> Dispatcher<'a, K, C, S> {
             attempt,
             verdict,
             retry_after,
-        )?))
+        })?))
     }
 
     /// Records an attempt's outcome in one batch (the record, the released lease, and the next
     /// pointer or the dead letter), then the counters. Returns the final verdict (a retry with
     /// the schedule used up is a dead letter).
-    #[allow(clippy::too_many_arguments)]
-    fn finish(
-        &self,
-        mut record: Record,
-        destination: &Destination,
-        previous: Option<State>,
-        claimed_at: Timestamp,
-        attempt: Attempt,
-        verdict: Verdict,
-        retry_after: Option<Duration>,
-    ) -> Result<Verdict, StoreError> {
+    fn finish(&self, outcome: Outcome<'_>) -> Result<Verdict, StoreError> {
+        let Outcome {
+            mut record,
+            destination,
+            previous,
+            claimed_at,
+            attempt,
+            verdict,
+            retry_after,
+        } = outcome;
         let n = attempt.n;
         record.in_flight = None;
         record.attempts.push(attempt);
@@ -575,21 +593,21 @@ impl<'a, K: KeyValue, C: Clock, S: Sender> Dispatcher<'a, K, C, S> {
         let now = self.clock.now();
         let mut claimed = record.clone();
         claimed.next_attempt = n + 1;
-        self.finish(
-            claimed,
+        self.finish(Outcome {
+            record: claimed,
             destination,
-            Some(record.state),
-            now,
-            Attempt {
+            previous: Some(record.state),
+            claimed_at: now,
+            attempt: Attempt {
                 n,
                 at: now,
                 status: None,
                 error: Some(why.to_owned()),
                 duration_ms: 0,
             },
-            Verdict::Permanent,
-            None,
-        )?;
+            verdict: Verdict::Permanent,
+            retry_after: None,
+        })?;
         Ok(true)
     }
 
