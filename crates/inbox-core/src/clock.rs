@@ -1,11 +1,11 @@
 //! Time, injected.
 //!
-//! Signature tolerances, lease expiry and `received_at` all depend on "now"; tests need to pin it
-//! and to move it. Production code takes `&dyn Clock` and gets [`SystemClock`], which works both
+//! Signature tolerances, lease expiry and `received_at` all depend on "now", and time budgets on
+//! how long something took; tests need to pin both and to move them. Production code takes `&dyn Clock` and gets [`SystemClock`], which works both
 //! natively and on `wasm32-wasip2` (where `std` reads `wasi:clocks`).
 
-use std::sync::Mutex;
-use std::time::Duration;
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
 
 use crate::time::Timestamp;
 
@@ -14,6 +14,10 @@ pub trait Clock: Send + Sync {
     /// The current time.
     fn now(&self) -> Timestamp;
 
+    /// A monotonic reading: the time since an arbitrary origin, never going backwards (the wall
+    /// clock of [`Clock::now`] can). Measure how long something took as the difference of two.
+    fn monotonic(&self) -> Duration;
+
     /// Blocks the current request for `duration`. On Spin this suspends only this instance.
     fn sleep(&self, duration: Duration);
 }
@@ -21,6 +25,10 @@ pub trait Clock: Send + Sync {
 impl<C: Clock + ?Sized> Clock for &C {
     fn now(&self) -> Timestamp {
         (**self).now()
+    }
+
+    fn monotonic(&self) -> Duration {
+        (**self).monotonic()
     }
 
     fn sleep(&self, duration: Duration) {
@@ -40,22 +48,30 @@ impl Clock for SystemClock {
         Timestamp::from_unix_millis(i64::try_from(since_epoch.as_millis()).unwrap_or(i64::MAX))
     }
 
+    /// Since the first reading in this process (on Spin, this instance).
+    fn monotonic(&self) -> Duration {
+        static ORIGIN: OnceLock<Instant> = OnceLock::new();
+        ORIGIN.get_or_init(Instant::now).elapsed()
+    }
+
     fn sleep(&self, duration: Duration) {
         std::thread::sleep(duration);
     }
 }
 
-/// A clock that only moves when told to (or when something sleeps on it): for tests.
+/// A clock that only moves when told to (or when something sleeps on it): for tests. Its
+/// monotonic reading is the time it was moved by.
 #[derive(Debug)]
 pub struct ManualClock {
-    now: Mutex<Timestamp>,
+    /// Now, and how far the clock has moved since it was made.
+    now: Mutex<(Timestamp, Duration)>,
 }
 
 impl ManualClock {
     /// A clock stopped at `now`.
     pub fn at(now: Timestamp) -> Self {
         Self {
-            now: Mutex::new(now),
+            now: Mutex::new((now, Duration::ZERO)),
         }
     }
 
@@ -66,20 +82,24 @@ impl ManualClock {
 
     /// Moves the clock forward.
     pub fn advance(&self, by: Duration) {
-        let mut now = self
-            .now
+        let mut now = self.read();
+        *now = (now.0.plus(by), now.1.saturating_add(by));
+    }
+
+    fn read(&self) -> std::sync::MutexGuard<'_, (Timestamp, Duration)> {
+        self.now
             .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        *now = now.plus(by);
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
 impl Clock for ManualClock {
     fn now(&self) -> Timestamp {
-        *self
-            .now
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.read().0
+    }
+
+    fn monotonic(&self) -> Duration {
+        self.read().1
     }
 
     fn sleep(&self, duration: Duration) {
@@ -99,6 +119,22 @@ mod tests {
         assert_eq!(clock.now().unix_seconds(), 1_700_000_000);
         clock.sleep(Duration::from_secs(3));
         assert_eq!(clock.now().unix_seconds(), 1_700_000_003);
+    }
+
+    #[test]
+    fn manual_clock_monotonic_reading_moves_with_it() {
+        let clock = ManualClock::at_unix(1_700_000_000);
+        assert_eq!(clock.monotonic(), Duration::ZERO);
+        clock.advance(Duration::from_millis(1_500));
+        clock.sleep(Duration::from_secs(2));
+        assert_eq!(clock.monotonic(), Duration::from_millis(3_500));
+    }
+
+    #[test]
+    fn system_clock_monotonic_reading_never_goes_back() {
+        let first = SystemClock.monotonic();
+        std::thread::sleep(Duration::from_millis(2));
+        assert!(SystemClock.monotonic() > first);
     }
 
     #[test]

@@ -23,7 +23,7 @@
 //! the same time. A store failure anywhere leaves the attempt due: its pointer stays unresolved,
 //! or its event's floor does not move.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde::Serialize;
 
@@ -122,7 +122,8 @@ pub struct Dispatcher<'a, K, C, S> {
     destinations: &'a [Destination],
     schedule: &'a Schedule,
     tuning: Tuning,
-    started: Instant,
+    /// The clock's monotonic reading when this dispatcher was made: `max_duration` counts from it.
+    started: Duration,
     sends: std::cell::Cell<usize>,
     ledger: Ledger<'a, K, C>,
 }
@@ -145,7 +146,7 @@ impl<'a, K: KeyValue, C: Clock, S: Sender> Dispatcher<'a, K, C, S> {
             destinations,
             schedule,
             tuning,
-            started: Instant::now(),
+            started: clock.monotonic(),
             sends: std::cell::Cell::new(0),
             ledger: Ledger::new(kv, clock, tuning),
         }
@@ -347,7 +348,7 @@ impl<'a, K: KeyValue, C: Clock, S: Sender> Dispatcher<'a, K, C, S> {
         n: u32,
     ) -> Result<Step, StoreError> {
         if self.sends.get() >= self.tuning.max_sends
-            || self.started.elapsed() >= self.tuning.max_duration
+            || self.clock.monotonic().saturating_sub(self.started) >= self.tuning.max_duration
         {
             return Ok(Step::Deferred);
         }
@@ -400,9 +401,10 @@ impl<'a, K: KeyValue, C: Clock, S: Sender> Dispatcher<'a, K, C, S> {
             // Too late to send safely: a contender may take over; leave it to the check.
             return Ok(Step::Deferred);
         }
-        let sent_at = Instant::now();
+        let sent_at = self.clock.monotonic();
         let answer = self.sender.send(destination, &event, n);
-        let duration_ms = u64::try_from(sent_at.elapsed().as_millis()).unwrap_or(u64::MAX);
+        let took = self.clock.monotonic().saturating_sub(sent_at);
+        let duration_ms = u64::try_from(took.as_millis()).unwrap_or(u64::MAX);
         let verdict = classify(&answer);
         let (status, error, retry_after) = match answer {
             Answer::Status { code, retry_after } => (Some(code), None, retry_after),

@@ -592,6 +592,51 @@ fn one_event_can_be_dispatched_at_once() {
     );
 }
 
+/// A sender whose every send takes `takes` on the injected clock.
+struct Slow<'a> {
+    clock: &'a ManualClock,
+    takes: Duration,
+    inner: Scripted,
+}
+
+impl Sender for Slow<'_> {
+    fn send(&self, destination: &Destination, event: &StoredEvent, attempt: u32) -> Answer {
+        self.clock.advance(self.takes);
+        self.inner.send(destination, event, attempt)
+    }
+}
+
+#[test]
+fn the_time_budget_and_send_durations_run_on_the_injected_clock() {
+    let (kv, clock) = (MemoryKv::new(), ManualClock::at_unix(T0));
+    let (targets, schedule) = (one_destination(), Schedule::default());
+    let tuning = Tuning::default();
+    // Longer than a call may run, shorter than the lease less the margin (so it is recorded).
+    let takes = tuning.max_duration + Duration::from_secs(1);
+    assert!(takes < tuning.lease - tuning.margin);
+    let sender = Slow {
+        clock: &clock,
+        takes,
+        inner: Scripted::default(),
+    };
+    let ids: Vec<_> = (0..3)
+        .map(|n| ingest(&kv, &clock, Provider::Github, &format!("slow-{n}"), "push"))
+        .collect();
+    let report = Dispatcher::new(&kv, &clock, &sender, &targets, &schedule, tuning)
+        .dispatch()
+        .unwrap();
+    // The first send used up the budget on the injected clock: the rest wait for the next call.
+    assert_eq!((report.sent, report.still_due), (1, 2), "{report:?}");
+    let record = Ledger::new(&kv, &clock, tuning)
+        .record(&ids[0], &targets[0].name)
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        record.attempts[0].duration_ms,
+        u64::try_from(takes.as_millis()).unwrap()
+    );
+}
+
 #[test]
 fn forwarded_requests_verify_with_a_standard_webhooks_verifier() {
     let (kv, clock) = (MemoryKv::new(), ManualClock::at_unix(T0));
