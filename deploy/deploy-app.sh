@@ -111,8 +111,10 @@ kubectl get runtimeclass wasmtime-spin-v2 >/dev/null 2>&1 ||
 # SpinApp needs is the operator's admission webhooks, registered for spinapps.
 if [[ -n "$(kubectl -n spin-operator get deployments -o name 2>/dev/null)" ]]; then
   kubectl -n spin-operator wait --for=condition=Available deployments --all --timeout="${KUBE_WAIT_TIMEOUT}" >/dev/null
-elif kubectl get mutatingwebhookconfigurations -o jsonpath='{range .items[*].webhooks[*]}{.rules[*].resources}{"\n"}{end}' 2>/dev/null |
-  grep -q spinapps; then
+# (Read whole, then matched: `kubectl ... | grep -q` under pipefail fails whenever grep exits before
+# kubectl has written everything, which made this check flaky.)
+elif webhook_resources="$(kubectl get mutatingwebhookconfigurations -o jsonpath='{range .items[*].webhooks[*]}{.rules[*].resources}{"\n"}{end}' 2>/dev/null)" &&
+  [[ "${webhook_resources}" == *spinapps* ]]; then
   info "spin-operator runs outside the namespace spin-operator (its admission webhooks for spinapps are registered)"
 else
   die "spin-operator is not installed (no Deployment in namespace spin-operator, no admission webhook for spinapps): run deploy/bootstrap.sh"
