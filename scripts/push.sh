@@ -5,7 +5,7 @@
 # scripts/ci/components.py), so a SpinApp runs the artifact of its own component and a release
 # that leaves a component unchanged leaves its digest, and its pods, unchanged. The release
 # workflow runs exactly this, and so does the end-to-end test that pushes to a local registry
-# (e2e/tests/registry.rs).
+# (e2e/tests/e2e/registry.rs).
 #
 #   scripts/push.sh [--insecure] [--build] IMAGE TAG [TAG...]
 #

@@ -1,4 +1,4 @@
-"""Schemathesis hooks for the API contract test (e2e/tests/contract.rs).
+"""Schemathesis hooks for the API contract test (e2e/tests/e2e/contract.rs).
 
 One hook: header text travels as UTF-8. Spin's HTTP server refuses a request whose header value
 is not valid UTF-8 with an empty 500, before any component runs

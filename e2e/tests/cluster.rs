@@ -9,7 +9,9 @@
 //!    managed Redis the pods reach);
 //! 3. `deploy/deploy-app.sh dev --image PREFIX:TAG --no-redis --yes`: the dev overlay as committed,
 //!    the images pointed at the registry; every SpinApp's Deployment Ready, its probes run by the
-//!    kubelet; the script's smoke test through `kubectl port-forward`;
+//!    kubelet; the script's smoke test through `kubectl port-forward`; and a server-side dry run
+//!    shows why every check carries `httpHeaders: []` (without it the operator's defaulting
+//!    webhook adds `null`, which its CRD schema refuses);
 //! 4. the user's own overlay over dev (`kubectl apply -k`): images by digest and a forwarding
 //!    destination on the node (`forward_allowed_host_a`); a signed delivery through the webhook
 //!    Service (202, its copy 200 duplicate), read back through the api Service, forwarded signed
@@ -86,41 +88,55 @@ fn referenced_secrets(pods: &serde_json::Value) -> BTreeMap<String, BTreeSet<Str
     secrets
 }
 
-/// docs/deploy.md, "Secrets": each value from a file, never on the command line.
-fn create_secrets(
+/// docs/deploy.md, "Secrets": each value from a file, never on the command line; applied, so a
+/// second call updates them. `forward_destinations` is optional (absent: forwarding off) and only
+/// set `with_destination`: a destination no `forward_allowed_host_*` slot allows keeps the
+/// forwarder NotReady (its readiness names it), and the dev overlay as committed allows none.
+fn apply_secrets(
     cluster: &Cluster,
+    namespace: &str,
     pods: &serde_json::Value,
     redis: &RedisServer,
     receiver: &Receiver,
+    with_destination: bool,
 ) {
-    let namespace = cluster.kubectl(&[
+    let dir = tempfile::tempdir().unwrap();
+    let apply = |name: &str, manifest: String| {
+        let file = dir.path().join(format!("{name}.yaml"));
+        std::fs::write(&file, manifest).unwrap();
+        cluster.kubectl(&["apply", "-f", file.to_str().unwrap()]);
+    };
+    let manifest = cluster.kubectl(&[
         "create",
         "namespace",
-        NAMESPACE,
+        namespace,
         "--dry-run=client",
         "-o",
         "yaml",
     ]);
-    let file = tempfile::NamedTempFile::new().unwrap();
-    std::fs::write(file.path(), namespace).unwrap();
-    cluster.kubectl(&["apply", "-f", file.path().to_str().unwrap()]);
-    let dir = tempfile::tempdir().unwrap();
+    apply("namespace", manifest);
     for (secret, keys) in referenced_secrets(pods) {
         let mut args = vec![
             "-n".to_owned(),
-            NAMESPACE.to_owned(),
+            namespace.to_owned(),
             "create".to_owned(),
             "secret".to_owned(),
             "generic".to_owned(),
             secret.clone(),
+            "--dry-run=client".to_owned(),
+            "-o".to_owned(),
+            "yaml".to_owned(),
         ];
         for key in keys {
+            if key == "forward_destinations" && !with_destination {
+                continue;
+            }
             let path = dir.path().join(format!("{secret}.{key}"));
             std::fs::write(&path, secret_value(&secret, &key, redis, receiver)).unwrap();
             args.push(format!("--from-file={key}={}", path.display()));
         }
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        cluster.kubectl(&args);
+        apply(&secret, cluster.kubectl(&args));
     }
 }
 
@@ -275,7 +291,7 @@ fn the_overlays_run_on_a_real_cluster() {
         &cluster.bin_dir().join("kubectl"),
         &scratch.join("kustomize/overlays/dev"),
     );
-    create_secrets(&cluster, &pods, &redis, &receiver);
+    apply_secrets(&cluster, NAMESPACE, &pods, &redis, &receiver, false);
 
     // 3. What a user runs: the deploy script, on this (non-k3d) context.
     let started = Instant::now();
@@ -340,7 +356,43 @@ fn the_overlays_run_on_a_real_cluster() {
         );
     }
 
-    // 4. The user's overlay: images by digest and a destination on the node.
+    // Why every check carries `httpHeaders: []` (deploy-check rule `probes`): without it the
+    // operator's defaulting webhook adds `null`, which its own CRD schema refuses. A server-side
+    // dry run of a running SpinApp, with and without the lists, through the real admission chain.
+    let mut app =
+        cluster.kubectl_json(&["-n", NAMESPACE, "get", "spinapp", "webhook-inbox-health"]);
+    let metadata = serde_json::json!({"name": "e2e-headers-check", "namespace": NAMESPACE});
+    app["metadata"] = metadata;
+    app.as_object_mut().unwrap().remove("status");
+    let dry_run = |app: &serde_json::Value| {
+        let file = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(file.path(), app.to_string()).unwrap();
+        cluster
+            .kubectl_command()
+            .args(["apply", "--dry-run=server", "-f"])
+            .arg(file.path())
+            .output()
+            .unwrap()
+    };
+    let accepted = dry_run(&app);
+    cluster.expect_success("a SpinApp with httpHeaders: [] (server dry run)", &accepted);
+    for probe in ["readiness", "liveness"] {
+        app["spec"]["checks"][probe]["httpGet"]
+            .as_object_mut()
+            .unwrap()
+            .remove("httpHeaders");
+    }
+    let refused = dry_run(&app);
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        !refused.status.success() && said.contains("httpHeaders"),
+        "a SpinApp check without httpHeaders was accepted, or refused for another reason: the \
+         operator's webhook changed; revisit deploy-check rule `probes`:\n{said}"
+    );
+
+    // 4. The user's overlay: images by digest and a destination on the node (the Secret gets the
+    // destination; the settings change rolls every pod, which then reads it).
+    apply_secrets(&cluster, NAMESPACE, &pods, &redis, &receiver, true);
     let overlay = user_overlay(&cluster, &scratch.join("kustomize"), &first, &receiver);
     apply_and_roll(
         &cluster,
@@ -437,7 +489,16 @@ fn the_overlays_run_on_a_real_cluster() {
     source.push_str("\n// e2e: a change to services/api only\n");
     std::fs::write(&lib, source).unwrap();
     let next = scratch::commit(&scratch, "change services/api only");
-    eprintln!("cluster: release two (services/api changed)");
+    // Health and webhook are rebuilt from scratch, so their equal digests below prove a
+    // reproducible build, not a build cargo skipped.
+    let cleaned = Command::new("cargo")
+        .args(["clean", "--release", "--target", "wasm32-wasip2"])
+        .args(["-p", "health", "-p", "webhook"])
+        .current_dir(&scratch)
+        .status()
+        .unwrap();
+    assert!(cleaned.success(), "cargo clean -p health -p webhook");
+    eprintln!("cluster: release two (services/api changed; health and webhook rebuilt from clean)");
     let second = registry::push_from(&scratch, &spin, &image, &["two"], true);
     for (component, _) in &first.references {
         let (before, after) = (first.digest(component), second.digest(component));
@@ -489,6 +550,10 @@ fn the_overlays_run_on_a_real_cluster() {
         "--timeout=60s",
     ]);
     for overlay in ["staging", "prod"] {
+        // Their Secrets first, as docs/deploy.md says for staging and prod: without the Redis one
+        // the operator cannot render a SpinApp's runtime config and makes no Deployment.
+        let namespace = format!("webhook-inbox-{overlay}");
+        apply_secrets(&cluster, &namespace, &pods, &redis, &receiver, false);
         let dir = scratch.join("kustomize/overlays").join(overlay);
         let output = cluster
             .kubectl_command()
@@ -500,7 +565,6 @@ fn the_overlays_run_on_a_real_cluster() {
             &format!("kubectl apply -k kustomize/overlays/{overlay}"),
             &output,
         );
-        let namespace = format!("webhook-inbox-{overlay}");
         let apps = cluster.kubectl_json(&["-n", &namespace, "get", "spinapps"]);
         let names: Vec<String> = apps["items"]
             .as_array()

@@ -24,7 +24,7 @@ use std::time::Duration;
 use inbox_core::config::{self, names, ConfigError, Secret, Variables};
 
 /// The variables the ticker is granted in spin.toml: the API token it calls dispatch with
-/// (`e2e/tests/manifest.rs` checks spin.toml against this).
+/// (`e2e/tests/e2e/manifest.rs` checks spin.toml against this).
 pub const VARIABLES: [&str; 1] = [names::API_TOKEN];
 
 /// How often a round starts (when the previous one ended in time).

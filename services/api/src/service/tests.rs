@@ -630,7 +630,7 @@ fn the_openapi_document_covers_every_routed_operation() {
             &document["paths"][op.openapi_path()][op.method().as_str().to_ascii_lowercase()];
         assert_eq!(documented["operationId"], op.id());
         if op.server() != api_contract::Server::Api {
-            // Another component's (e2e/tests/manifest.rs checks spin.toml routes it there).
+            // Another component's (e2e/tests/e2e/manifest.rs checks spin.toml routes it there).
             continue;
         }
         // And it is routed: neither "no such path" nor "no such method".

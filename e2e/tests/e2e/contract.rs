@@ -4,8 +4,10 @@
 //! `spin up`, with `--checks all`. It must report no failure: the document says exactly what the
 //! server does.
 //!
-//! Two runs: one with a fixed seed (reproducible in CI) and a short one with a fresh seed (it
-//! prints its seed, so a failure it finds can be replayed). Schemathesis comes from
+//! Two runs: one with a fixed seed, which gates (reproducible: the same commit passes or fails the
+//! same way), and a short one with a fresh seed, which explores and reports: a failure it finds is
+//! printed loudly with its seed (and written to `out/contract-fresh-seed.txt`) so it can be
+//! replayed and fixed, but does not fail the run, so a red build always means this commit. Schemathesis comes from
 //! `requirements-dev.txt` (`.venv/bin/schemathesis`, or `SCHEMATHESIS_BIN`); the configuration
 //! and the one hook it needs are in `e2e/contract/`.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -31,7 +33,13 @@ fn schemathesis() -> Option<PathBuf> {
     e2e::require_program("SCHEMATHESIS_BIN", "schemathesis", "api_contract")
 }
 
-fn run(binary: &PathBuf, base_url: &str, work: &std::path::Path, seed: Option<&str>) {
+/// One schemathesis run; `Err` with its output when it reported failures.
+fn run(
+    binary: &PathBuf,
+    base_url: &str,
+    work: &std::path::Path,
+    seed: Option<&str>,
+) -> Result<(), String> {
     let contract = repo_root().join("e2e/contract");
     let mut command = Command::new(binary);
     command
@@ -66,10 +74,11 @@ fn run(binary: &PathBuf, base_url: &str, work: &std::path::Path, seed: Option<&s
         started.elapsed().as_secs_f64(),
         summary.join("; ").trim()
     );
-    assert!(
-        output.status.success(),
-        "schemathesis reported failures:\n{text}"
-    );
+    if output.status.success() {
+        Ok(())
+    } else {
+        Err(text)
+    }
 }
 
 #[test]
@@ -89,6 +98,20 @@ fn schemathesis_finds_no_difference_between_the_document_and_the_server() {
         assert_eq!(response.status, 202, "{}", response.text());
     }
     let work = tempfile::tempdir().unwrap();
-    run(&binary, &app.base_url, work.path(), Some(SEED));
-    run(&binary, &app.base_url, work.path(), None);
+    if let Err(text) = run(&binary, &app.base_url, work.path(), Some(SEED)) {
+        panic!("schemathesis (seed {SEED}) reported failures:\n{text}");
+    }
+    if let Err(text) = run(&binary, &app.base_url, work.path(), None) {
+        let report = repo_root().join("out/contract-fresh-seed.txt");
+        let _ = std::fs::create_dir_all(repo_root().join("out"));
+        let _ = std::fs::write(&report, &text);
+        eprintln!(
+            "\n************************************************************************\n\
+             schemathesis with a FRESH seed found a difference between the document and the\n\
+             server. Not a failure of this run (only the fixed seed gates); replay it with the\n\
+             seed printed below and fix it. Full output: {}\n\
+             ************************************************************************\n{text}",
+            report.display()
+        );
+    }
 }
