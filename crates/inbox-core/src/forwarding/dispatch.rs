@@ -41,13 +41,26 @@ use crate::time::Timestamp;
 /// Sends one attempt: the stored delivery, signed for the destination. Implemented over
 /// `wasi:http` by the forwarder component and by a scripted receiver in tests.
 pub trait Sender {
-    /// Sends `event` to `destination` as attempt `attempt` and returns what came back.
-    fn send(&self, destination: &Destination, event: &StoredEvent, attempt: u32) -> Answer;
+    /// Sends `event` to `destination` as attempt `attempt` and returns what came back, giving up
+    /// after `timeout` (the dispatcher's [`Tuning::send_timeout`], which its leases allow for).
+    fn send(
+        &self,
+        destination: &Destination,
+        event: &StoredEvent,
+        attempt: u32,
+        timeout: Duration,
+    ) -> Answer;
 }
 
 impl<S: Sender + ?Sized> Sender for &S {
-    fn send(&self, destination: &Destination, event: &StoredEvent, attempt: u32) -> Answer {
-        (**self).send(destination, event, attempt)
+    fn send(
+        &self,
+        destination: &Destination,
+        event: &StoredEvent,
+        attempt: u32,
+        timeout: Duration,
+    ) -> Answer {
+        (**self).send(destination, event, attempt, timeout)
     }
 }
 
@@ -402,7 +415,9 @@ impl<'a, K: KeyValue, C: Clock, S: Sender> Dispatcher<'a, K, C, S> {
             return Ok(Step::Deferred);
         }
         let sent_at = self.clock.monotonic();
-        let answer = self.sender.send(destination, &event, n);
+        let answer = self
+            .sender
+            .send(destination, &event, n, self.tuning.send_timeout);
         let took = self.clock.monotonic().saturating_sub(sent_at);
         let duration_ms = u64::try_from(took.as_millis()).unwrap_or(u64::MAX);
         let verdict = classify(&answer);

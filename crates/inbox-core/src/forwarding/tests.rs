@@ -27,6 +27,7 @@ const KEY: &str = "whsec_Zm9yd2FyZGluZy10ZXN0LWtleQ==";
 struct Scripted {
     scripts: Mutex<HashMap<String, Vec<Answer>>>,
     sent: Mutex<Vec<(String, String, u32)>>,
+    timeouts: Mutex<Vec<Duration>>,
 }
 
 impl Scripted {
@@ -49,7 +50,14 @@ impl Scripted {
 }
 
 impl Sender for Scripted {
-    fn send(&self, destination: &Destination, event: &StoredEvent, attempt: u32) -> Answer {
+    fn send(
+        &self,
+        destination: &Destination,
+        event: &StoredEvent,
+        attempt: u32,
+        timeout: Duration,
+    ) -> Answer {
+        self.timeouts.lock().unwrap().push(timeout);
         self.sent.lock().unwrap().push((
             event.meta.id.as_str().to_owned(),
             destination.name.as_str().to_owned(),
@@ -600,9 +608,15 @@ struct Slow<'a> {
 }
 
 impl Sender for Slow<'_> {
-    fn send(&self, destination: &Destination, event: &StoredEvent, attempt: u32) -> Answer {
+    fn send(
+        &self,
+        destination: &Destination,
+        event: &StoredEvent,
+        attempt: u32,
+        timeout: Duration,
+    ) -> Answer {
         self.clock.advance(self.takes);
-        self.inner.send(destination, event, attempt)
+        self.inner.send(destination, event, attempt, timeout)
     }
 }
 
@@ -634,6 +648,31 @@ fn the_time_budget_and_send_durations_run_on_the_injected_clock() {
     assert_eq!(
         record.attempts[0].duration_ms,
         u64::try_from(takes.as_millis()).unwrap()
+    );
+}
+
+#[test]
+fn each_send_gets_the_dispatchers_send_timeout() {
+    let (kv, clock) = (MemoryKv::new(), ManualClock::at_unix(T0));
+    let (targets, schedule) = (one_destination(), Schedule::default());
+    let tuning = Tuning {
+        send_timeout: Duration::from_millis(2_500),
+        ..Tuning::default()
+    };
+    assert_ne!(tuning.send_timeout, Tuning::default().send_timeout);
+    let sender = Scripted::answering("sink", vec![status(500), ok()]);
+    let id = ingest(&kv, &clock, Provider::Github, "deadline", "push");
+    Dispatcher::new(&kv, &clock, &sender, &targets, &schedule, tuning)
+        .dispatch()
+        .unwrap();
+    clock.advance(Duration::from_secs(600));
+    Dispatcher::new(&kv, &clock, &sender, &targets, &schedule, tuning)
+        .dispatch_event(&id)
+        .unwrap();
+    assert_eq!(sender.sent().len(), 2);
+    assert_eq!(
+        *sender.timeouts.lock().unwrap(),
+        [tuning.send_timeout, tuning.send_timeout]
     );
 }
 

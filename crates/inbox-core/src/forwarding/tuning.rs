@@ -8,7 +8,8 @@ use std::time::Duration;
 pub struct Tuning {
     /// A claimed attempt whose sender has not finished after this is taken over.
     pub lease: Duration,
-    /// The longest one send may take (the sender enforces it).
+    /// The longest one send may take (handed to the [`Sender`](super::Sender) with each send,
+    /// which enforces it).
     pub send_timeout: Duration,
     /// Slack for clock skew between replicas.
     pub margin: Duration,

@@ -20,10 +20,18 @@ const KEY: &str = "whsec_Zm9yd2FyZGluZy10ZXN0LWtleQ==";
 struct Scripted {
     answers: Mutex<Vec<Answer>>,
     sent: Mutex<Vec<(String, u32)>>,
+    timeouts: Mutex<Vec<std::time::Duration>>,
 }
 
 impl Sender for Scripted {
-    fn send(&self, destination: &Destination, event: &StoredEvent, attempt: u32) -> Answer {
+    fn send(
+        &self,
+        destination: &Destination,
+        event: &StoredEvent,
+        attempt: u32,
+        timeout: std::time::Duration,
+    ) -> Answer {
+        self.timeouts.lock().unwrap().push(timeout);
         self.sent
             .lock()
             .unwrap()
@@ -116,6 +124,11 @@ fn a_dispatch_delivers_to_matching_destinations_and_reports_it() {
     assert_eq!(report["delivered"], 3);
     assert_eq!(report["still_due"], 0);
     assert_eq!(sender.sent.lock().unwrap().len(), 3);
+    // Each send's deadline is the one the dispatcher's leases allow for.
+    assert_eq!(
+        *sender.timeouts.lock().unwrap(),
+        [Tuning::default().send_timeout; 3]
+    );
 }
 
 #[test]
