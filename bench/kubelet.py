@@ -70,22 +70,23 @@ class Cluster:
         subprocess.run([str(SHARED_TOOLS / "kubernetes" / "cluster.sh"), "stop", str(self.dir)], capture_output=True)
 
 
-def spinapp(image: str, replicas: int, annotation: str = "0") -> str:
+def spinapp(image: str, replicas: int, annotation: str = "0", name: str = APP,
+            components: list[str] | None = None, prefix: str = "") -> str:
     app = {
         "apiVersion": "core.spinkube.dev/v1alpha1",
         "kind": "SpinApp",
-        "metadata": {"name": APP, "namespace": NAMESPACE},
+        "metadata": {"name": name, "namespace": NAMESPACE},
         "spec": {
             "image": image,
             "executor": "containerd-shim-spin",
             "replicas": replicas,
-            "components": ["health"],
+            "components": components or ["health"],
             "podAnnotations": {"bench/release": annotation},
             # The base's checks (kustomize/base/spinapps.yaml), httpHeaders included.
             "checks": {
-                "readiness": {"httpGet": {"path": "/readyz", "httpHeaders": []}, "initialDelaySeconds": 1,
+                "readiness": {"httpGet": {"path": f"{prefix}/readyz", "httpHeaders": []}, "initialDelaySeconds": 1,
                               "periodSeconds": 1, "timeoutSeconds": 2, "failureThreshold": 3},
-                "liveness": {"httpGet": {"path": "/healthz", "httpHeaders": []}, "initialDelaySeconds": 5,
+                "liveness": {"httpGet": {"path": f"{prefix}/healthz", "httpHeaders": []}, "initialDelaySeconds": 5,
                              "periodSeconds": 10, "timeoutSeconds": 2, "failureThreshold": 3},
             },
         },
@@ -93,9 +94,32 @@ def spinapp(image: str, replicas: int, annotation: str = "0") -> str:
     return json.dumps(app)
 
 
-def deployment_state(cluster: Cluster, replicas: int, release: str) -> tuple[int, int, bool]:
+def probe_prefixes() -> dict[str, str]:
+    """Each routed component's probe prefix: its `/...` route without the `/...` (health: "")."""
+    import tomllib
+
+    manifest = tomllib.loads((ROOT / "spin.toml").read_text())
+    prefixes: dict[str, str] = {}
+    for trigger in manifest.get("trigger", {}).get("http", []):
+        route = str(trigger.get("route", ""))
+        if route.endswith("/..."):
+            prefix = route[: -len("/...")]
+            current = prefixes.get(trigger["component"])
+            if current is None or len(prefix) < len(current):
+                prefixes[trigger["component"]] = prefix
+    return prefixes
+
+
+def members(component: str) -> list[str]:
+    """The components an artifact carries (the forwarder's carries the ticker)."""
+    out = subprocess.run([sys.executable, str(ROOT / "scripts" / "ci" / "components.py"), "members", component],
+                         capture_output=True, text=True, check=True, cwd=ROOT)
+    return out.stdout.split()
+
+
+def deployment_state(cluster: Cluster, replicas: int, release: str, name: str = APP) -> tuple[int, int, bool]:
     """(ready replicas, container restarts of current pods, rollout of that spec complete)."""
-    out = cluster.run("-n", NAMESPACE, "get", "deployment", APP, "-o", "json", check=False)
+    out = cluster.run("-n", NAMESPACE, "get", "deployment", name, "-o", "json", check=False)
     if not out:
         return 0, 0, False
     d = json.loads(out)
@@ -106,18 +130,19 @@ def deployment_state(cluster: Cluster, replicas: int, release: str) -> tuple[int
     s = d.get("status", {})
     done = (s.get("observedGeneration") == d["metadata"]["generation"] and s.get("updatedReplicas") == want
             and s.get("readyReplicas") == want and s.get("replicas") == want)
-    pods = cluster.json("-n", NAMESPACE, "get", "pods")["items"]
+    pods = cluster.json("-n", NAMESPACE, "get", "pods", "-l", f"core.spinkube.dev/app-name={name}")["items"]
     restarts = sum(c.get("restartCount", 0) for p in pods for c in p.get("status", {}).get("containerStatuses") or [])
     return s.get("readyReplicas") or 0, restarts, done
 
 
-def wait(cluster: Cluster, replicas: int = 1, release: str = "0", half: int = 1, limit: float = 180) -> dict:
+def wait(cluster: Cluster, replicas: int = 1, release: str = "0", half: int = 1, limit: float = 180,
+         name: str = APP) -> dict:
     """Polls until the rollout is complete: the seconds it took, when `half` pods were Ready, and
     the container restarts of the pods then."""
     started = time.monotonic()
     half_at = None
     while True:
-        ready, restarts, done = deployment_state(cluster, replicas, release)
+        ready, restarts, done = deployment_state(cluster, replicas, release, name)
         elapsed = time.monotonic() - started
         if half_at is None and ready >= half:
             half_at = elapsed
@@ -128,19 +153,20 @@ def wait(cluster: Cluster, replicas: int = 1, release: str = "0", half: int = 1,
         time.sleep(0.1)
 
 
-def push(spin: Path, tag: str) -> str:
-    """scripts/push.sh to the cluster's registry (the release build must exist); health's reference."""
+def push(spin: Path, tag: str) -> dict[str, str]:
+    """scripts/push.sh to the cluster's registry (the release build must exist): component -> reference."""
     out = subprocess.run([str(ROOT / "scripts" / "push.sh"), "--insecure", "127.0.0.1:5000/bench-kubelet", tag],
                          capture_output=True, text=True, env={**os.environ, "SPIN_BIN": str(spin)}, cwd=ROOT)
     if out.returncode != 0:
         raise RuntimeError(f"scripts/push.sh failed: {out.stderr[-2000:]}")
-    return next(line.split("=", 1)[1] for line in out.stdout.splitlines() if line.startswith("health="))
+    return dict(line.split("=", 1) for line in out.stdout.splitlines() if "=" in line)
 
 
 def measure_shim(tools: Path, shim: str, pushed, replicas: int, rounds: int) -> dict:
     result: dict = {"scale": [], "apply_later": [], "roll": [], "scale_stepped": []}
     with Cluster(tools, shim) as cluster:
-        image = pushed()
+        references = pushed()
+        image = references["health"]
         log(f"{shim}: cluster up, health artifact {image}")
         cluster.run("create", "namespace", NAMESPACE)
         executor = (ROOT / "kustomize" / "base" / "executor.yaml").read_text()
@@ -152,6 +178,26 @@ def measure_shim(tools: Path, shim: str, pushed, replicas: int, rounds: int) -> 
         first["seconds"] = round(time.monotonic() - started, 2)
         result["apply_first"] = first
         log(f"{shim}: apply -> Ready (first run on the node) {first['seconds']}s")
+        # Every other artifact, one SpinApp each, one after the other: its first run on the node,
+        # then applied again after a delete.
+        prefixes = probe_prefixes()
+        result["per_spinapp"] = {"health": {"first": first["seconds"]}}
+        for component, reference in references.items():
+            if component == "health":
+                continue
+            name = f"bench-{component}"
+            times = []
+            for _ in range(2):
+                started = time.monotonic()
+                cluster.run("apply", "-f", "-", stdin=spinapp(reference, 1, name=name, components=members(component),
+                                                               prefix=prefixes.get(component, "")))
+                wait(cluster, name=name)
+                times.append(round(time.monotonic() - started, 2))
+                cluster.run("-n", NAMESPACE, "delete", "spinapp", name, "--wait=true")
+                while cluster.run("-n", NAMESPACE, "get", "deployment", name, "-o", "name", check=False).strip():
+                    time.sleep(0.2)
+            result["per_spinapp"][component] = {"first": times[0], "later": times[1]}
+            log(f"{shim}: {component}: apply -> Ready {times[0]}s (first run on the node), {times[1]}s (later)")
         for n in range(rounds):
             cluster.run("-n", NAMESPACE, "delete", "spinapp", APP, "--wait=true")
             while cluster.json("-n", NAMESPACE, "get", "pods")["items"]:
@@ -160,6 +206,7 @@ def measure_shim(tools: Path, shim: str, pushed, replicas: int, rounds: int) -> 
             cluster.run("apply", "-f", "-", stdin=spinapp(image, 1))
             later = wait(cluster)
             result["apply_later"].append(later)
+            result["per_spinapp"]["health"].setdefault("later", later["seconds"])
             log(f"{shim}: apply -> Ready (later) {later['seconds']}s")
 
             cluster.run("-n", NAMESPACE, "patch", "spinapp", APP, "--type", "merge",
@@ -226,6 +273,14 @@ def markdown(results: dict, replicas: int) -> str:
         a, b = cell(up, key, field), cell(fix, key, field)
         ratio = f"{b / a:.2f}x" if a and a == a and b == b else "-"
         rows.append(f"| {label} | {a:g} | {b:g} | {ratio} |")
+    per_up, per_fix = up.get("per_spinapp") or {}, fix.get("per_spinapp") or {}
+    if per_up:
+        rows += ["", "| SpinApp applied -> Ready (s) | upstream: first run on the node | upstream: later "
+                 "| leasefix: first | leasefix: later |", "|---|---:|---:|---:|---:|"]
+        for component, t in per_up.items():
+            f = per_fix.get(component) or {}
+            rows.append(f"| {component} | {t.get('first', '-')} | {t.get('later', '-')} | {f.get('first', '-')} "
+                        f"| {f.get('later', '-')} |")
     return "\n".join(rows) + "\n"
 
 
