@@ -63,6 +63,12 @@ try:
 except ImportError:  # pragma: no cover - the shell helper checks this first
     sys.exit("deploy/manifest.py: PyYAML is missing: pip install -r deploy/requirements.txt")
 
+# The one spin.toml model, deploy_check.spin_manifest (standard library only): this script runs
+# with whatever python3 has PyYAML, outside the project's virtualenv, so its package directory
+# goes on the path.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tools" / "deploy-check"))
+from deploy_check import spin_manifest
+
 SPIN_GROUP = "core.spinkube.dev"
 EXECUTOR_HASH = "webhook-inbox.dev/executor-spec-hash"
 DIGEST = re.compile(r"^(?P<repo>[a-z0-9][^@\s]*)@(?P<digest>sha256:[0-9a-f]{64})$")
@@ -87,19 +93,6 @@ def spinapps(rendered: str) -> list[dict[str, Any]]:
     return [d for d in docs(rendered) if is_spinapp(d)]
 
 
-def _components_py() -> Any:
-    """scripts/ci/components.py as a module: what spin.toml's components are and who carries whom."""
-    import importlib.util  # noqa: PLC0415
-
-    path = Path(__file__).resolve().parent.parent / "scripts" / "ci" / "components.py"
-    spec = importlib.util.spec_from_file_location("components", path)
-    if spec is None or spec.loader is None:
-        raise Error(f"cannot load {path}")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 SPIN_TOML = Path(__file__).resolve().parent.parent / "spin.toml"
 
 
@@ -107,11 +100,9 @@ def component_of(app: dict[str, Any], spin_toml: Path = SPIN_TOML) -> str:
     """The component whose artifact the SpinApp runs: the one it retains that rides in no other's
     (the forwarder's SpinApp also retains the ticker, which the forwarder's artifact carries)."""
     components = [str(c) for c in (app.get("spec") or {}).get("components") or []]
-    module = _components_py()
-    manifest = module.load(spin_toml)
-    artifacts = [
-        c for c in components if c not in module.component_ids(manifest) or module.carrier(manifest, c) is None
-    ]
+    manifest = spin_manifest.load(spin_toml)
+    ids = spin_manifest.component_ids(manifest)
+    artifacts = [c for c in components if c not in ids or spin_manifest.carrier(manifest, c) is None]
     if len(artifacts) != 1:
         raise Error(
             f"SpinApp {app['metadata']['name']} retains {len(components)} components "
@@ -213,9 +204,8 @@ def cmd_public_spinapps(rendered: str) -> int:
 
 
 def spin_components(spin_toml: str) -> list[str]:
-    """Component ids of spin.toml, in its order: scripts/ci/components.py's list, not a copy of it."""
-    module = _components_py()
-    return list(module.component_ids(module.load(Path(spin_toml))))
+    """Component ids of spin.toml, in its order (the project's spin.toml model), not a copy of them."""
+    return spin_manifest.component_ids(spin_manifest.load(Path(spin_toml)))
 
 
 def cmd_coverage(rendered: str, spin_toml: str) -> int:

@@ -37,7 +37,8 @@ digest stay the same and its pods are not rolled (docs/deploy.md, "One artifact 
   components.py stamp-time ARTIFACT          the committer date of the stamp (ISO 8601)
 
 Options: --spin-toml FILE (default: spin.toml of the repository root). Standard library only
-(Python >= 3.11); `inputs`/`stamp` need cargo and git.
+(Python >= 3.11); `inputs`/`stamp` need cargo and git. spin.toml is read, and who carries whom
+decided, by deploy_check.spin_manifest (tools/deploy-check), the project's one model of it.
 """
 
 from __future__ import annotations
@@ -54,7 +55,26 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent.parent
-TEMPLATE_REF = re.compile(r"\{\{\s*([A-Za-z0-9_]+)\s*\}\}")
+# The one spin.toml model, deploy_check.spin_manifest (standard library only): this script runs
+# with any python3, outside the project's virtualenv, so its package directory goes on the path.
+sys.path.insert(0, str(ROOT / "tools" / "deploy-check"))
+from deploy_check.spin_manifest import (  # noqa: E402
+    TEMPLATE_REF,
+    ManifestError,
+    artifact_ids,
+    carrier,
+    component_ids,
+    load,
+    members,
+    tool_table,
+)
+
+# The module's API (tests load it by path): the model's reading of spin.toml and its carried-
+# component rules, and what this tool adds (derive, write_manifest, package, inputs, stamp).
+__all__ = ["ComponentError", "artifact_ids", "carrier", "component_ids", "derive", "dumps", "inputs", "load",
+           "members", "package", "stamp", "stamp_time", "write_manifest"]
+
+
 BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
 # Beside the crates: what else decides the bytes of a release build.
 BUILD_INPUTS = (
@@ -65,71 +85,8 @@ BUILD_INPUTS = (
     "scripts/build",
     "scripts/ci/build-component.sh",
 )
-# `[component.<id>.tool.<TOOL>]`: how the cluster runs a component spin.toml gives no trigger.
-TOOL = "webhook-inbox"
-# Triggers a carried component may declare there: the ones that need no settings beyond the
-# component (the SpinKube shim v0.24 runs http, redis, mqtt, sqs and command).
-CARRIED_TRIGGERS = ("command",)
-
-
-class ComponentError(ValueError):
-    """spin.toml cannot be split as asked."""
-
-
-def load(spin_toml: Path) -> dict[str, Any]:
-    with spin_toml.open("rb") as f:
-        manifest = tomllib.load(f)
-    if manifest.get("spin_manifest_version") != 2:
-        raise ComponentError(f"{spin_toml}: only spin_manifest_version = 2 is supported")
-    return manifest
-
-
-def component_ids(manifest: dict[str, Any]) -> list[str]:
-    return list((manifest.get("component") or {}).keys())
-
-
-def _tool(manifest: dict[str, Any], component: str) -> dict[str, Any]:
-    body = (manifest.get("component") or {}).get(component) or {}
-    table = (body.get("tool") or {}).get(TOOL) or {}
-    return table if isinstance(table, dict) else {}
-
-
-def carrier(manifest: dict[str, Any], component: str) -> str | None:
-    """The component whose artifact carries `component` (its tool table's `with`), or None."""
-    carried_with = _tool(manifest, component).get("with")
-    if carried_with is None:
-        return None
-    ids = component_ids(manifest)
-    if not isinstance(carried_with, str) or carried_with not in ids:
-        raise ComponentError(
-            f"component {component!r}: tool.{TOOL}.with = {carried_with!r} is not a component of spin.toml"
-        )
-    if carried_with == component or _tool(manifest, carried_with).get("with") is not None:
-        raise ComponentError(
-            f"component {component!r}: tool.{TOOL}.with must name a component that is an artifact itself"
-        )
-    trigger = _tool(manifest, component).get("trigger")
-    if trigger not in CARRIED_TRIGGERS:
-        raise ComponentError(
-            f"component {component!r}: tool.{TOOL}.trigger = {trigger!r}; a carried component runs on one of: "
-            + ", ".join(CARRIED_TRIGGERS)
-        )
-    return carried_with
-
-
-def artifact_ids(manifest: dict[str, Any]) -> list[str]:
-    """The components that are artifacts of their own (the others ride in one of these)."""
-    return [c for c in component_ids(manifest) if carrier(manifest, c) is None]
-
-
-def members(manifest: dict[str, Any], artifact: str) -> list[str]:
-    """The components the artifact of `artifact` holds: itself, then those it carries."""
-    ids = component_ids(manifest)
-    if artifact not in ids:
-        raise ComponentError(f"no component {artifact!r} in spin.toml (components: {', '.join(ids)})")
-    if (owner := carrier(manifest, artifact)) is not None:
-        raise ComponentError(f"component {artifact!r} is not an artifact: it rides in {owner!r}'s")
-    return [artifact, *(c for c in ids if c != artifact and carrier(manifest, c) == artifact)]
+# spin.toml cannot be split as asked: the model's error (the carried-component rules raise it too).
+ComponentError = ManifestError
 
 
 def _templates(value: Any) -> set[str]:
@@ -188,7 +145,7 @@ def derive(manifest: dict[str, Any], component: str, base: Path, out_dir: Path) 
     if not triggers:
         raise ComponentError(f"no trigger routes to component {component!r}: it would serve nothing")
     for carried in held[1:]:
-        kind = _tool(manifest, carried)["trigger"]
+        kind = tool_table(manifest, carried)["trigger"]
         if any(entry.get("component") == carried for entry in triggers.get(kind, [])):
             continue  # spin.toml already gives it that trigger
         triggers.setdefault(kind, []).append({"component": carried})

@@ -31,7 +31,6 @@ from __future__ import annotations
 import json
 import re
 import sys
-import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -40,6 +39,11 @@ import jsonschema
 import yaml
 
 HERE = Path(__file__).resolve().parent
+# The one spin.toml model, deploy_check.spin_manifest (standard library only): this script runs
+# without an installed package, so the package's directory (tools/deploy-check) goes on the path.
+sys.path.insert(0, str(HERE.parent / "deploy-check"))
+from deploy_check.spin_manifest import SpinManifest  # noqa: E402
+
 VENDOR = HERE / "vendor"
 
 SIGNALS = ("traces", "metrics", "logs")
@@ -567,8 +571,7 @@ def check_labels(repo: Path, objs: list[dict[str, Any]]) -> list[str]:
         ):
             problems.append(f"transform: no exact /webhooks/{provider} mapping for provider {provider}: add it")
     problems.extend(check_scrape_refs(objs))
-    spin = tomllib.loads((repo / "spin.toml").read_text(encoding="utf-8"))
-    routes = {t["route"]: t["component"] for t in spin.get("trigger", {}).get("http", [])}
+    routes = {r.path: r.component for r in SpinManifest.load(repo / "spin.toml").routes if r.path}
     problems.extend(check_route_components(objs, routes))
     return problems
 

@@ -6,6 +6,13 @@ components exist, which HTTP routes each serves, which application variables eac
 it opens, and which components spin.toml gives no trigger because the cluster runs them on one
 inside another component's artifact (``[component.<id>.tool.webhook-inbox]``: ``trigger`` and
 ``with``; scripts/ci/components.py writes that trigger into the artifact).
+
+This module is the project's one reading of spin.toml. It has two layers over the same file:
+:func:`load` gives the TOML table as written (what scripts/ci/components.py copies into each
+artifact's manifest) and the carried-component rules over it (:func:`carrier`,
+:func:`artifact_ids`, :func:`members`); :class:`SpinManifest` is the typed model the checks use
+(deploy_check's rules, deploy/manifest.py, tools/observability-check). Standard library only, so
+scripts that run outside the project's virtualenv can import it (see ``SPIN_MODEL_PATH`` below).
 """
 
 from __future__ import annotations
@@ -14,6 +21,7 @@ import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 # Spin variable names: lowercase ASCII letters, digits and underscores, starting with a letter.
 VARIABLE_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -21,10 +29,76 @@ VARIABLE_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 TEMPLATE_REF = re.compile(r"\{\{\s*([A-Za-z0-9_]+)\s*\}\}")
 # `[component.<id>.tool.<TOOL>]`: how the cluster runs a component spin.toml gives no trigger.
 TOOL = "webhook-inbox"
+# Triggers a carried component may declare there: the ones that need no settings beyond the
+# component (the SpinKube shim v0.24 runs http, redis, mqtt, sqs and command).
+CARRIED_TRIGGERS = ("command",)
 
 
 class ManifestError(ValueError):
     """spin.toml cannot be used (unreadable, wrong version, inconsistent)."""
+
+
+# --- the table as written, and which component's artifact carries which --------------------
+
+
+def load(spin_toml: Path) -> dict[str, Any]:
+    """spin.toml's table, as written (its manifest version checked)."""
+    with Path(spin_toml).open("rb") as f:
+        manifest = tomllib.load(f)
+    if manifest.get("spin_manifest_version") != 2:
+        raise ManifestError(f"{spin_toml}: only spin_manifest_version = 2 is supported")
+    return manifest
+
+
+def component_ids(manifest: dict[str, Any]) -> list[str]:
+    return list((manifest.get("component") or {}).keys())
+
+
+def tool_table(manifest: dict[str, Any], component: str) -> dict[str, Any]:
+    body = (manifest.get("component") or {}).get(component) or {}
+    table = (body.get("tool") or {}).get(TOOL) or {}
+    return table if isinstance(table, dict) else {}
+
+
+def carrier(manifest: dict[str, Any], component: str) -> str | None:
+    """The component whose artifact carries `component` (its tool table's `with`), or None."""
+    carried_with = tool_table(manifest, component).get("with")
+    if carried_with is None:
+        return None
+    ids = component_ids(manifest)
+    if not isinstance(carried_with, str) or carried_with not in ids:
+        raise ManifestError(
+            f"component {component!r}: tool.{TOOL}.with = {carried_with!r} is not a component of spin.toml"
+        )
+    if carried_with == component or tool_table(manifest, carried_with).get("with") is not None:
+        raise ManifestError(
+            f"component {component!r}: tool.{TOOL}.with must name a component that is an artifact itself"
+        )
+    trigger = tool_table(manifest, component).get("trigger")
+    if trigger not in CARRIED_TRIGGERS:
+        raise ManifestError(
+            f"component {component!r}: tool.{TOOL}.trigger = {trigger!r}; a carried component runs on one of: "
+            + ", ".join(CARRIED_TRIGGERS)
+        )
+    return carried_with
+
+
+def artifact_ids(manifest: dict[str, Any]) -> list[str]:
+    """The components that are artifacts of their own (the others ride in one of these)."""
+    return [c for c in component_ids(manifest) if carrier(manifest, c) is None]
+
+
+def members(manifest: dict[str, Any], artifact: str) -> list[str]:
+    """The components the artifact of `artifact` holds: itself, then those it carries."""
+    ids = component_ids(manifest)
+    if artifact not in ids:
+        raise ManifestError(f"no component {artifact!r} in spin.toml (components: {', '.join(ids)})")
+    if (owner := carrier(manifest, artifact)) is not None:
+        raise ManifestError(f"component {artifact!r} is not an artifact: it rides in {owner!r}'s")
+    return [artifact, *(c for c in ids if c != artifact and carrier(manifest, c) == artifact)]
+
+
+# --- the typed model ----------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -109,7 +183,7 @@ class SpinManifest:
     def load(cls, path: str | Path) -> SpinManifest:
         path = Path(path)
         try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
+            data = load(path)
         except (OSError, tomllib.TOMLDecodeError) as error:
             raise ManifestError(f"{path}: {error}") from error
         return cls.from_dict(data, path)
