@@ -42,8 +42,7 @@ import threading
 import time
 from pathlib import Path
 
-import run as suite  # bench/run.py; it registers itself under this name before importing us
-
+import common  # bench/common.py: the suite's helpers (it imports no step module)
 import layout
 
 # The destination's signing secret: `whsec_` + base64 of "bench-destination-key". Obviously fake.
@@ -90,13 +89,13 @@ SMOKE = {
 # The destination, the apps, the ticker
 
 
-def receiver_server(workdir: Path, name: str) -> suite.Server:
-    return suite.Server(name, lambda port: [str(suite.BENCH_BIN), "receive", "--listen",
+def receiver_server(workdir: Path, name: str) -> common.Server:
+    return common.Server(name, lambda port: [str(common.BENCH_BIN), "receive", "--listen",
                                             f"127.0.0.1:{port}", "--secret", DESTINATION_SECRET],
                         "/healthz", workdir)
 
 
-def received(receiver: suite.Server) -> dict:
+def received(receiver: common.Server) -> dict:
     """The destination's tally (bench/src/receiver.rs, `Stats`)."""
     conn = http.client.HTTPConnection("127.0.0.1", receiver.port, timeout=10)
     try:
@@ -106,17 +105,17 @@ def received(receiver: suite.Server) -> dict:
     finally:
         conn.close()
     if response.status != 200:
-        suite.fail(f"the destination's GET /stats answered {response.status}")
+        common.fail(f"the destination's GET /stats answered {response.status}")
     return json.loads(data)
 
 
-def destinations(receiver: suite.Server) -> str:
+def destinations(receiver: common.Server) -> str:
     return json.dumps([{"name": DESTINATION, "url": f"http://127.0.0.1:{receiver.port}/hooks",
                         "secret": DESTINATION_SECRET}])
 
 
 def app(spin: str, workdir: Path, servers: layout.Servers, backend: str, name: str,
-        variables: dict[str, str], seed: int = 0) -> suite.Server:
+        variables: dict[str, str], seed: int = 0) -> common.Server:
     """One `spin up` of this checkout on its own store (its own redis-server on Redis),
     optionally with `seed` events already stored."""
     return servers.app(spin, workdir, backend, f"fwd-{backend}-{name}", variables, seed)[0]
@@ -138,7 +137,7 @@ class Ticker:
 
     def tick(self) -> dict:
         try:
-            status, body = suite.api(self.port, "POST", "/api/dispatch")
+            status, body = common.api(self.port, "POST", "/api/dispatch")
         except OSError as error:
             status, body = 0, {"error": str(error)}
         self.calls += 1
@@ -155,12 +154,12 @@ class Ticker:
 
 def stored(port: int) -> int:
     """Events the app holds (GET /api/stats)."""
-    return suite.app_stats(port)["total"]["total"]
+    return common.app_stats(port)["total"]["total"]
 
 
 def forwarded(port: int) -> dict:
     """The app's own counters for the destination (pending, delivered, dead)."""
-    return suite.app_stats(port).get("forwarding", {}).get(DESTINATION,
+    return common.app_stats(port).get("forwarding", {}).get(DESTINATION,
                                                            {"pending": 0, "delivered": 0,
                                                             "dead": 0})
 
@@ -169,7 +168,7 @@ def forwarded(port: int) -> dict:
 # Ingest, none against one
 
 
-def ingest_cells(started: dict[str, suite.Server], receiver: suite.Server, backend: str,
+def ingest_cells(started: dict[str, common.Server], receiver: common.Server, backend: str,
                  cfg: dict, stamp: str) -> list[dict]:
     rows: list[dict] = []
     names = list(started)
@@ -185,7 +184,7 @@ def ingest_cells(started: dict[str, suite.Server], receiver: suite.Server, backe
             for name in order:
                 port = started[name].port
                 before = (stored(port), received(receiver)["unique"], time.monotonic())
-                result = suite.load(port, timing, c, post_size=1024, rate=rate,
+                result = common.load(port, timing, c, post_size=1024, rate=rate,
                                     run_id=f"fwd-{stamp}-{backend}-{name}-{index}-{r}")
                 after = (stored(port), received(receiver)["unique"], time.monotonic())
                 wall = after[2] - before[2]
@@ -216,7 +215,7 @@ def ingest_cells(started: dict[str, suite.Server], receiver: suite.Server, backe
                     f"open {rate:g}/s ({fraction:.0%} of {of}'s)")
             kept = (f"  stored {row['stored_per_s']:.1f}/s delivered "
                     f"{row['delivered_per_s']:.1f}/s" if name == "one" else "")
-            suite.log(f"forwarding {backend:6} {name:4} {what:22} median {row['rps']:7.1f} "
+            common.log(f"forwarding {backend:6} {name:4} {what:22} median {row['rps']:7.1f} "
                       f"req/s p50 {row['p50_ms']:7.2f} p99 {row['p99_ms']:7.2f} ms  rounds' p99 "
                       f"{'/'.join(format(x['p99_ms'], '.1f') for x in results)}{kept}  "
                       f"errors {row['errors']}" +
@@ -237,7 +236,7 @@ def ingest_cells(started: dict[str, suite.Server], receiver: suite.Server, backe
     return rows
 
 
-def settle(app_port: int, receiver: suite.Server, ticker: Ticker, cfg: dict) -> dict:
+def settle(app_port: int, receiver: common.Server, ticker: Ticker, cfg: dict) -> dict:
     """Waits until every stored event has arrived (the ticker keeps running); how long it took
     and what each side counted."""
     t0 = time.monotonic()
@@ -265,7 +264,7 @@ def drain(spin: str, workdir: Path, backend: str, callers: int, cfg: dict) -> di
         started = app(spin, workdir, servers, backend, f"drain-{callers}",
                       {"forward_destinations": destinations(receiver),
                        "forward_dispatch_url": ""}, seed=n)
-        suite.log(f"forwarding {backend} drain: {n:,} events stored by bench seed, app started "
+        common.log(f"forwarding {backend} drain: {n:,} events stored by bench seed, app started "
                   f"({time.monotonic() - t0:.1f}s); {callers} caller(s) of POST /api/dispatch")
         calls: list[dict] = []
         failures: list[str] = []
@@ -279,7 +278,7 @@ def drain(spin: str, workdir: Path, backend: str, callers: int, cfg: dict) -> di
             while not done.is_set() and time.monotonic() < deadline:
                 t = time.monotonic()
                 try:
-                    status, body = suite.api(started.port, "POST", "/api/dispatch")
+                    status, body = common.api(started.port, "POST", "/api/dispatch")
                 except OSError as error:
                     status, body = 0, {"error": str(error)}
                 with lock:
@@ -300,7 +299,7 @@ def drain(spin: str, workdir: Path, backend: str, callers: int, cfg: dict) -> di
                 break
             if time.monotonic() - last_log >= 5:
                 last_log = time.monotonic()
-                suite.log(f"forwarding {backend} drain x{callers}: {got['unique']:,}/{n:,} "
+                common.log(f"forwarding {backend} drain x{callers}: {got['unique']:,}/{n:,} "
                           f"delivered after {last_log - t_start:.0f}s")
             time.sleep(0.05)
         done.set()
@@ -310,7 +309,7 @@ def drain(spin: str, workdir: Path, backend: str, callers: int, cfg: dict) -> di
         got = received(receiver)
         counters = forwarded(started.port)
         # For a duplicate, what the app recorded of its delivery: which attempts, when.
-        history = {event: suite.api(started.port, "GET", f"/api/events/{event}/deliveries")[1]
+        history = {event: common.api(started.port, "GET", f"/api/events/{event}/deliveries")[1]
                    for event, _ in got.get("duplicated", [])[:3]}
     seconds = ((got["last_ms"] or start_ms) - start_ms) / 1000
     sent = sum(c.get("sent", 0) for c in calls)
@@ -321,7 +320,7 @@ def drain(spin: str, workdir: Path, backend: str, callers: int, cfg: dict) -> di
            "duplicate_histories": history,
            "call_p50_ms": statistics.median(c["ms"] for c in calls) if calls else 0.0,
            "call_max_ms": max((c["ms"] for c in calls), default=0.0)}
-    suite.log(f"forwarding {backend} drain x{callers}: {got['unique']:,}/{n:,} delivered in "
+    common.log(f"forwarding {backend} drain x{callers}: {got['unique']:,}/{n:,} delivered in "
               f"{seconds:.2f}s = {row['events_per_s']:.1f} events/s; {len(calls)} dispatch calls "
               f"(p50 {row['call_p50_ms']:.0f} ms), {sent} sends reported; duplicates "
               f"{got['duplicates']}, bad signatures {got['bad_signature']}")
@@ -336,7 +335,7 @@ def measure(spin: str, workdir: Path, mode: str) -> dict:
     cfg = SMOKE if mode == "smoke" else FULL
     backends = ["sqlite"] + (["redis"] if layout.have_redis() else [])
     if "redis" not in backends:
-        suite.log("forwarding: redis-server/redis-cli not found, Redis skipped")
+        common.log("forwarding: redis-server/redis-cli not found, Redis skipped")
     stamp = str(int(time.time()))
     result: dict = {"config": cfg, "cells": [], "settled": {}, "drains": []}
     t0 = time.monotonic()
@@ -348,10 +347,10 @@ def measure(spin: str, workdir: Path, mode: str) -> dict:
                 "one": app(spin, workdir, servers, backend, "one",
                            {"forward_destinations": destinations(receiver)}),
             }
-            status, ready = suite.api(started["one"].port, "GET", "/forwarder/readyz")
+            status, ready = common.api(started["one"].port, "GET", "/forwarder/readyz")
             if status != 200:
-                suite.fail(f"forwarding {backend}: /forwarder/readyz answered {status}: {ready}")
-            suite.log(f"forwarding {backend}: none on :{started['none'].port}, one on "
+                common.fail(f"forwarding {backend}: /forwarder/readyz answered {status}: {ready}")
+            common.log(f"forwarding {backend}: none on :{started['none'].port}, one on "
                       f":{started['one'].port} -> destination on :{receiver.port}; tickers "
                       f"every {cfg['tick_s']:g}s")
             tickers = {name: Ticker(server.port, cfg["tick_s"])
@@ -365,14 +364,14 @@ def measure(spin: str, workdir: Path, mode: str) -> dict:
             settled["none_tick_failures"] = tickers["none"].failures
             result["settled"][backend] = settled
             got = settled["received"]
-            suite.log(f"forwarding {backend}: {settled['events']:,} events stored by `one`, "
+            common.log(f"forwarding {backend}: {settled['events']:,} events stored by `one`, "
                       f"{got['unique']:,} arrived ({got['requests']:,} requests, "
                       f"{got['duplicates']} duplicates, {got['bad_signature']} bad signatures, "
                       f"{got['body_mismatch']} wrong bodies) {settled['seconds']:.1f}s after the "
                       f"last cell; counters {settled['counters']}")
         for callers in cfg["drain_callers"]:
             result["drains"].append(drain(spin, workdir, backend, callers, cfg))
-    suite.log(f"forwarding measurements: {time.monotonic() - t0:.0f}s")
+    common.log(f"forwarding measurements: {time.monotonic() - t0:.0f}s")
     return result
 
 

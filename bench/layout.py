@@ -35,7 +35,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import run as suite  # bench/run.py; it registers itself under this name before importing us
+import common  # bench/common.py: the suite's helpers (it imports no step module)
 
 DEFAULT_BASELINE = "518f8193d1c5a8688dd3652621cd2402211cbd3f"
 DEFAULT_BASELINE_WHAT = ("the event store layout before issue 19 (two reads per listed event, "
@@ -79,7 +79,7 @@ class Build:
 
 
 def this_checkout(commit: str) -> Build:
-    return Build("after", commit, suite.ROOT)
+    return Build("after", commit, common.ROOT)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -92,9 +92,9 @@ def warn(message: str) -> None:
 
 
 def git(*args: str, check: bool = True) -> subprocess.CompletedProcess:
-    result = subprocess.run(["git", *args], capture_output=True, text=True, cwd=suite.ROOT)
+    result = subprocess.run(["git", *args], capture_output=True, text=True, cwd=common.ROOT)
     if check and result.returncode != 0:
-        suite.fail(f"git {' '.join(args)} failed: {result.stderr.strip()}")
+        common.fail(f"git {' '.join(args)} failed: {result.stderr.strip()}")
     return result
 
 
@@ -104,10 +104,10 @@ def resolve(rev: str) -> str | None:
     found = git("rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}", check=False)
     if found.returncode == 0:
         return found.stdout.strip()
-    suite.log(f"baseline: {rev} is not in this clone; trying git fetch --depth 1 origin {rev}")
+    common.log(f"baseline: {rev} is not in this clone; trying git fetch --depth 1 origin {rev}")
     fetched = git("fetch", "--no-tags", "--depth", "1", "origin", rev, check=False)
     if fetched.returncode != 0:
-        suite.log(f"baseline: fetch failed: {fetched.stderr.strip()}")
+        common.log(f"baseline: fetch failed: {fetched.stderr.strip()}")
         return None
     found = git("rev-parse", "--verify", "--quiet", "FETCH_HEAD^{commit}", check=False)
     return found.stdout.strip() if found.returncode == 0 else None
@@ -117,7 +117,7 @@ def overlay_bench(tree: Path) -> int:
     """Makes tree/bench/ this checkout's bench crate (Cargo.toml, build.rs, src/); returns how
     many files changed. Unchanged files are left alone so cargo does not rebuild them."""
     changed = 0
-    source, target = suite.ROOT / "bench", tree / "bench"
+    source, target = common.ROOT / "bench", tree / "bench"
     wanted = ["Cargo.toml", "build.rs"] + [f"src/{p.name}" for p in (source / "src").glob("*.rs")]
     for rel in wanted:
         src, dst = source / rel, target / rel
@@ -142,7 +142,9 @@ def overlay_bench(tree: Path) -> int:
 
 def built(tree: Path) -> bool:
     # Every component of that tree's spin.toml (`spin build` builds them all).
-    return (all(wasm.exists() for wasm in suite.spin_components(tree / "spin.toml").values())
+    # A baseline never checked out has no spin.toml yet: not built.
+    return ((tree / "spin.toml").exists()
+            and all(wasm.exists() for wasm in common.spin_components(tree / "spin.toml").values())
             and (tree / "target" / "bench-native" / "bench").exists())
 
 
@@ -159,15 +161,15 @@ def prepare_baseline(spin: str, rev: str, smoke: bool, explicit: bool,
         message = (f"bench: the baseline revision {rev} is not available (not in this clone and "
                    f"not fetchable); fetch it (git fetch --unshallow) or pass --baseline-rev")
         if not smoke:
-            suite.fail(message)
+            common.fail(message)
         info["reason"] = "revision not available"
         warn(message + "\nThe before/after figures are NOT measured in this smoke run.")
         return None, info
     info.update(sha=sha, short=sha[:7])
     if rev == DEFAULT_BASELINE:
         info["what"] = DEFAULT_BASELINE_WHAT
-    tree = suite.ROOT / "out" / "bench-baseline" / sha[:12] / "src"
-    info["tree"] = str(tree.relative_to(suite.ROOT))
+    tree = common.ROOT / "out" / "bench-baseline" / sha[:12] / "src"
+    info["tree"] = str(tree.relative_to(common.ROOT))
     if smoke and not explicit and not built(tree):
         info["reason"] = "not built yet (smoke runs build no baseline)"
         warn(f"bench (smoke): the baseline {sha[:7]} is not built under {info['tree']}, and a "
@@ -177,23 +179,23 @@ def prepare_baseline(spin: str, rev: str, smoke: bool, explicit: bool,
              f"./scripts/bench.sh (full) or ./scripts/bench.sh --smoke --baseline-rev {rev[:7]}.")
         return None, info
     if not (tree / "spin.toml").exists():
-        suite.log(f"baseline: extracting {sha[:7]} into {info['tree']} (git archive)")
+        common.log(f"baseline: extracting {sha[:7]} into {info['tree']} (git archive)")
         if tree.exists():
             shutil.rmtree(tree)
         tree.mkdir(parents=True)
-        archive = subprocess.Popen(["git", "archive", "--format=tar", sha], cwd=suite.ROOT,
+        archive = subprocess.Popen(["git", "archive", "--format=tar", sha], cwd=common.ROOT,
                                    stdout=subprocess.PIPE)
-        suite.run(["tar", "-x", "-C", str(tree)], stdin=archive.stdout)
+        common.run(["tar", "-x", "-C", str(tree)], stdin=archive.stdout)
         if archive.wait() != 0:
             shutil.rmtree(tree)
-            suite.fail(f"git archive {sha} failed")
+            common.fail(f"git archive {sha} failed")
     changed = overlay_bench(tree)
-    suite.log(f"baseline: {sha[:7]} in {info['tree']}, this checkout's bench crate over it "
+    common.log(f"baseline: {sha[:7]} in {info['tree']}, this checkout's bench crate over it "
               f"({changed} file(s) updated)")
     if skip_build:
         if not built(tree):
-            suite.fail(f"--skip-build, but the baseline is not built in {info['tree']}")
-        suite.log("baseline: build skipped (--skip-build)")
+            common.fail(f"--skip-build, but the baseline is not built in {info['tree']}")
+        common.log("baseline: build skipped (--skip-build)")
     else:
         env = dict(os.environ, GIT_COMMIT=sha)
         env.pop("CARGO_TARGET_DIR", None)  # its own target/, or the builds overwrite each other
@@ -201,10 +203,10 @@ def prepare_baseline(spin: str, rev: str, smoke: bool, explicit: bool,
                            ("native tools", ["cargo", "build", "--profile", "bench-native",
                                              "-p", "bench"])]:
             t0 = time.monotonic()
-            suite.log(f"baseline {sha[:7]}: build {what} ...")
+            common.log(f"baseline {sha[:7]}: build {what} ...")
             if subprocess.run(argv, cwd=tree, env=env).returncode != 0:
-                suite.fail(f"baseline {sha[:7]}: build {what} failed (output above)")
-            suite.log(f"baseline {sha[:7]}: build {what}: {time.monotonic() - t0:.1f}s")
+                common.fail(f"baseline {sha[:7]}: build {what} failed (output above)")
+            common.log(f"baseline {sha[:7]}: build {what}: {time.monotonic() - t0:.1f}s")
     info["measured"] = True
     return Build("before", sha[:7], tree), info
 
@@ -219,12 +221,12 @@ class Redis:
     def __init__(self, workdir: Path, name: str):
         self.dir = workdir / f"redis-{name}"
         self.dir.mkdir(parents=True, exist_ok=True)
-        self.port = suite.free_port()
+        self.port = common.free_port()
         self.proc = subprocess.Popen(["redis-server", "--port", str(self.port), "--bind",
                                       "127.0.0.1", "--save", "", "--appendonly", "no",
                                       "--dir", str(self.dir)],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        suite.wait_for_redis(self.port)
+        common.wait_for_redis(self.port)
 
     def runtime_config(self) -> Path:
         path = self.dir / "runtime-config.toml"
@@ -235,9 +237,9 @@ class Redis:
     def seed(self, build: Build, events: int) -> None:
         seed = subprocess.Popen([str(build.bench), "seed", "--events", str(events), "--size",
                                  "1024", "--resp"], stdout=subprocess.PIPE)
-        suite.run(["redis-cli", "-p", str(self.port), "--pipe"], stdin=seed.stdout)
+        common.run(["redis-cli", "-p", str(self.port), "--pipe"], stdin=seed.stdout)
         if seed.wait() != 0:
-            suite.fail(f"{build.bench} seed --resp failed")
+            common.fail(f"{build.bench} seed --resp failed")
 
     def stop(self) -> None:
         self.proc.terminate()
@@ -250,14 +252,14 @@ def have_redis() -> bool:
 
 def seed_sqlite(build: Build, events: int, state: Path) -> None:
     state.mkdir(parents=True, exist_ok=True)
-    suite.run([str(build.bench), "seed", "--events", str(events), "--size", "1024",
+    common.run([str(build.bench), "seed", "--events", str(events), "--size", "1024",
                "--sqlite", str(state / "sqlite_key_value.db")])
 
 
 def app_server(spin: str, build: Build, workdir: Path, state: Path,
-               runtime_config: Path | None = None, tag: str = "") -> suite.Server:
+               runtime_config: Path | None = None, tag: str = "") -> common.Server:
     state.mkdir(parents=True, exist_ok=True)
-    return suite.spin_server(spin, f"app-{build.name}{tag}", build.manifest, "/healthz",
+    return common.spin_server(spin, f"app-{build.name}{tag}", build.manifest, "/healthz",
                              workdir, state, runtime_config)
 
 
@@ -265,16 +267,16 @@ class Servers:
     """Starts several servers and stops them all on exit."""
 
     def __init__(self):
-        self.servers: list[suite.Server] = []
+        self.servers: list[common.Server] = []
         self.redis: list[Redis] = []
 
-    def start(self, server: suite.Server) -> suite.Server:
+    def start(self, server: common.Server) -> common.Server:
         self.servers.append(server)
         server.start()
         return server
 
     def app(self, spin: str, workdir: Path, backend: str, name: str, variables: dict[str, str],
-            seed: int = 0) -> tuple[suite.Server, Redis | None, Path]:
+            seed: int = 0) -> tuple[common.Server, Redis | None, Path]:
         """Starts one `spin up` of this checkout (every component) on its own store: SQLite in
         its own state directory, or its own redis-server; `seed` events stored first. Returns
         the server, its redis-server (None on SQLite) and its state directory."""
@@ -288,8 +290,8 @@ class Servers:
                 redis.seed(this_checkout("current"), seed)
             runtime_config = redis.runtime_config()
         elif seed:
-            suite.seed_sqlite(seed, state / "sqlite_key_value.db")
-        server = self.start(suite.spin_server(spin, name, suite.APP_MANIFEST, "/healthz", workdir,
+            common.seed_sqlite(seed, state / "sqlite_key_value.db")
+        server = self.start(common.spin_server(spin, name, common.APP_MANIFEST, "/healthz", workdir,
                                               state, runtime_config, variables=variables))
         return server, redis, state
 
@@ -313,7 +315,7 @@ def abba(index: int, builds: list[Build]) -> list[Build]:
 
 
 def signed_github(delivery: str, body: bytes) -> dict[str, str]:
-    signature = hmac.new(suite.GITHUB_SECRET.encode(), body, hashlib.sha256).hexdigest()
+    signature = hmac.new(common.GITHUB_SECRET.encode(), body, hashlib.sha256).hexdigest()
     return {"content-type": "application/json", "x-github-delivery": delivery,
             "x-github-event": "push", "x-hub-signature-256": f"sha256={signature}"}
 
@@ -377,19 +379,19 @@ def redis_requests(port: int, monitor: Monitor) -> list[dict]:
         conn.close()
         commands = monitor.take()
         if response.status != expected:
-            suite.fail(f"store ops on Redis: {line} answered {response.status}, expected "
+            common.fail(f"store ops on Redis: {line} answered {response.status}, expected "
                        f"{expected}: {data[:300]!r}")
         out.append({"what": what, "request": line, "status": response.status,
                     "commands": len(commands), "names": commands})
         return data
 
-    auth = {"authorization": f"Bearer {suite.API_TOKEN}"}
+    auth = {"authorization": f"Bearer {common.API_TOKEN}"}
     send("readiness", "GET /readyz", "GET", "/readyz", None, {}, 200)
     accepted = send("new delivery", "POST /webhooks/github (1 KB)", "POST", "/webhooks/github",
                     body, signed_github(delivery, body), 202)
     send("duplicate", "POST /webhooks/github (same delivery)", "POST", "/webhooks/github", body,
          signed_github(delivery, body), 200)
-    send("page of 50", suite.LIST_PATH, "GET", suite.LIST_PATH, None, auth, 200)
+    send("page of 50", common.LIST_PATH, "GET", common.LIST_PATH, None, auth, 200)
     path = f"/api/events/{json.loads(accepted)['id']}"
     send("one event", "GET /api/events/{id}", "GET", path, None, auth, 200)
     send("status change", "PATCH /api/events/{id}", "PATCH", path, b'{"status":"processed"}',
@@ -403,17 +405,17 @@ def store_ops(spin: str, builds: list[Build], workdir: Path, cfg: dict) -> dict:
     for build in builds:
         db = workdir / f"count-{build.name}" / "kv.db"
         db.parent.mkdir(parents=True)
-        native = json.loads(suite.run([str(build.bench), "count", "--db", str(db), "--events",
+        native = json.loads(common.run([str(build.bench), "count", "--db", str(db), "--events",
                                        str(cfg["count_events"])]).stdout)
         result[build.name] = {"native": native}
         for row in native:
-            suite.log(f"store ops {build.name} ({build.label}) native: {row['what']:14} "
+            common.log(f"store ops {build.name} ({build.label}) native: {row['what']:14} "
                       f"{row['ops']:3} ({', '.join(row['sequence'])})"
                       if row["ops"] < 12 else
                       f"store ops {build.name} ({build.label}) native: {row['what']:14} "
                       f"{row['ops']:3} ({row['by_op']})")
         if not have_redis():
-            suite.log("store ops: redis-server/redis-cli not found, Redis commands not counted")
+            common.log("store ops: redis-server/redis-cli not found, Redis commands not counted")
             continue
         with Servers() as servers:
             redis = Redis(workdir, f"ops-{build.name}")
@@ -430,7 +432,7 @@ def store_ops(spin: str, builds: list[Build], workdir: Path, cfg: dict) -> dict:
         for row in rows:
             names = ", ".join(row["names"]) if row["commands"] < 12 else \
                 f"{row['names'][:3]}... {row['commands']} in all"
-            suite.log(f"store ops {build.name} ({build.label}) Redis: {row['what']:14} "
+            common.log(f"store ops {build.name} ({build.label}) Redis: {row['what']:14} "
                       f"{row['commands']:3} ({names})")
     return result
 
@@ -452,16 +454,16 @@ def store_cells(spin: str, builds: list[Build], workdir: Path, cfg: dict) -> lis
     the median over its rounds, and the rounds are kept (the spread is the run's noise)."""
     rows: list[dict] = []
     stamp = str(int(time.time()))
-    endpoints = [(f"GET {suite.LIST_PATH}", {"get": suite.LIST_PATH}, cfg["concurrency"]),
+    endpoints = [(f"GET {common.LIST_PATH}", {"get": common.LIST_PATH}, cfg["concurrency"]),
                  ("POST /webhooks/github 1 KB", {"post_size": 1024}, cfg["ingest_concurrency"])]
     backends = ["sqlite"] + (["redis"] if have_redis() else []) + ["native"]
     if not have_redis():
-        suite.log("before/after: redis-server/redis-cli not found, Redis skipped")
+        common.log("before/after: redis-server/redis-cli not found, Redis skipped")
     reference = builds[0].name  # "before" when the baseline is measured: the rates scale it
     index = 0
     for backend in backends:
         with Servers() as servers:
-            started: dict[str, suite.Server] = {}
+            started: dict[str, common.Server] = {}
             for build in builds:
                 state = workdir / f"ab-{backend}-{build.name}"
                 t0 = time.monotonic()
@@ -476,7 +478,7 @@ def store_cells(spin: str, builds: list[Build], workdir: Path, cfg: dict) -> lis
                 server = (native_server(build, workdir, state) if backend == "native" else
                           app_server(spin, build, workdir, state, runtime_config))
                 started[build.name] = servers.start(server)
-                suite.log(f"before/after {backend}: {build.name} ({build.label}) seeded with "
+                common.log(f"before/after {backend}: {build.name} ({build.label}) seeded with "
                           f"{cfg['list_events']:,} events by its own bench seed and started "
                           f"({time.monotonic() - t0:.1f}s)")
             if backend == "native":
@@ -500,7 +502,7 @@ def store_cells(spin: str, builds: list[Build], workdir: Path, cfg: dict) -> lis
                     floor = 5000 / cfg["duration_ms"]
                     rate = round(max(floor, base * fraction), 1)
                     if rate > round(base * fraction, 1):
-                        suite.log(f"open loop {backend} {endpoint}: {fraction:.0%} of "
+                        common.log(f"open loop {backend} {endpoint}: {fraction:.0%} of "
                                   f"{base:.1f} req/s raised to {rate} req/s (5 requests per "
                                   f"cell at least)")
                     rows += cell(started, backend, builds, endpoint, how, "open",
@@ -510,19 +512,19 @@ def store_cells(spin: str, builds: list[Build], workdir: Path, cfg: dict) -> lis
     return rows
 
 
-def native_server(build: Build, workdir: Path, state: Path) -> suite.Server:
+def native_server(build: Build, workdir: Path, state: Path) -> common.Server:
     db = state / "sqlite_key_value.db"
-    return suite.Server(f"native-{build.name}",
+    return common.Server(f"native-{build.name}",
                         lambda port: [str(build.bench), "native", "--listen",
                                       f"127.0.0.1:{port}", "--db", str(db)],
-                        "/healthz", workdir, suite.app_env())
+                        "/healthz", workdir, common.app_env())
 
 
 def median_of(rounds: list[dict], key: str) -> float:
     return statistics.median(r[key] for r in rounds)
 
 
-def cell(started: dict[str, suite.Server], backend: str, builds: list[Build], endpoint: str,
+def cell(started: dict[str, common.Server], backend: str, builds: list[Build], endpoint: str,
          how: dict, mode: str, c: int, fraction: float | None, rate: float | None, cfg: dict,
          run_id: str, index: int) -> list[dict]:
     """One cell for every build: `rounds` rounds, builds interleaved; one row per build."""
@@ -530,7 +532,7 @@ def cell(started: dict[str, suite.Server], backend: str, builds: list[Build], en
     results: dict[str, list[dict]] = {build.name: [] for build in builds}
     for r in range(cfg["rounds"]):
         for build in abba(index + r, builds):
-            results[build.name].append(suite.load(
+            results[build.name].append(common.load(
                 started[build.name].port, timing, c, run_id=f"ab-{run_id}-{build.name}-{r}",
                 rate=rate, **how))
     rows = []
@@ -553,7 +555,7 @@ def cell(started: dict[str, suite.Server], backend: str, builds: list[Build], en
         spread_rps = "/".join(f"{x['rps']:.0f}" for x in rounds)
         spread_p99 = "/".join(f"{x['p99_ms']:.1f}" for x in rounds)
         what = f"closed c={c:<3}" if mode == "closed" else f"open {rate:g}/s ({fraction:.0%})"
-        suite.log(f"{backend:6} {build.name:6} {endpoint:27} {what:20} median "
+        common.log(f"{backend:6} {build.name:6} {endpoint:27} {what:20} median "
                   f"{row['rps']:7.1f} req/s p50 {row['p50_ms']:7.2f} p99 {row['p99_ms']:7.2f} ms"
                   f"  rounds req/s {spread_rps}  p99 {spread_p99}  errors {row['errors']}")
     return rows
@@ -659,7 +661,7 @@ def concurrent_copies(spin: str, builds: list[Build], workdir: Path, cfg: dict) 
     stamp = str(int(time.time()))
     setups = [("sqlite", 1)] + ([("redis", 2)] if have_redis() else [])
     if not have_redis():
-        suite.log("copies: redis-server/redis-cli not found, the two-replica case skipped")
+        common.log("copies: redis-server/redis-cli not found, the two-replica case skipped")
     out = []
     for store, replicas in setups:
         with Servers() as servers:
@@ -680,8 +682,8 @@ def concurrent_copies(spin: str, builds: list[Build], workdir: Path, cfg: dict) 
             rounds: dict[str, list[dict]] = {build.name: [] for build in builds}
             for n in range(cfg["copy_rounds"]):
                 for build in abba(n, builds):
-                    report = json.loads(suite.run([
-                        str(suite.BENCH_BIN), "copies",
+                    report = json.loads(common.run([
+                        str(common.BENCH_BIN), "copies",
                         "--ports", ",".join(map(str, ports[build.name])),
                         "--copies", str(cfg["copies"]), "--rounds", "1",
                         "--run", f"{stamp}-{store}-{build.name}-{n}"]).stdout)
@@ -690,7 +692,7 @@ def concurrent_copies(spin: str, builds: list[Build], workdir: Path, cfg: dict) 
                     rounds[build.name].append(r)
                     slowest = max(c["ms"] for c in r["copies"])
                     owner = f"{r['owner_ms']:.0f} ms" if r.get("owner_ms") is not None else "none"
-                    suite.log(f"copies {store} x{replicas} {build.name:6} round {n + 1}/"
+                    common.log(f"copies {store} x{replicas} {build.name:6} round {n + 1}/"
                               f"{cfg['copy_rounds']}: {r['statuses']}  owner answered {owner}, "
                               f"slowest copy {slowest:.0f} ms; claims by generation "
                               f"{r['claims']}")
@@ -755,7 +757,7 @@ def targets(results: dict) -> list[dict]:
     cells = layout["cells"]
     for backend in sorted({r["backend"] for r in cells} - {"native"}):  # targets are on Spin
         for endpoint, rps_limit, p99_limit, guard in [
-                (f"GET {suite.LIST_PATH}", LIST_RPS_AT_LEAST, LIST_P99_AT_MOST, ""),
+                (f"GET {common.LIST_PATH}", LIST_RPS_AT_LEAST, LIST_P99_AT_MOST, ""),
                 ("POST /webhooks/github 1 KB", INGEST_RPS_AT_LEAST, INGEST_P99_AT_MOST,
                  " [regression guard]")]:
             short = "listing" if endpoint.startswith("GET") else "ingest"
@@ -912,7 +914,7 @@ def measure(spin: str, workdir: Path, mode: str, baseline: Build | None, info: d
     """Everything above, for the current build and (if measured) the baseline."""
     cfg = SMOKE if mode == "smoke" else FULL
     builds = ([baseline] if baseline else []) + [this_checkout(commit)]
-    suite.log("builds: " + ", ".join(f"{b.name} = {b.label} ({b.root})" for b in builds))
+    common.log("builds: " + ", ".join(f"{b.name} = {b.label} ({b.root})" for b in builds))
     app_commit = git("log", "-1", "--format=%h", "--", "services", "crates", "shared", "spin-adapter",
                      "spin.toml", check=False).stdout.strip() or "unknown"
     result = {"config": cfg, "baseline": info, "after_app_commit": app_commit}
@@ -920,7 +922,7 @@ def measure(spin: str, workdir: Path, mode: str, baseline: Build | None, info: d
     result["store_ops"] = store_ops(spin, builds, workdir, cfg)
     result["cells"] = store_cells(spin, builds, workdir, cfg)
     result["copies"] = concurrent_copies(spin, builds, workdir, cfg)
-    suite.log(f"store layout measurements: {time.monotonic() - t0:.0f}s")
+    common.log(f"store layout measurements: {time.monotonic() - t0:.0f}s")
     return result
 
 

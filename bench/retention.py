@@ -41,8 +41,7 @@ import threading
 import time
 from pathlib import Path
 
-import run as suite  # bench/run.py; it registers itself under this name before importing us
-
+import common  # bench/common.py: the suite's helpers (it imports no step module)
 import forwarding
 import layout
 
@@ -97,19 +96,19 @@ def probe(spin: str, workdir: Path, backend: str, cfg: dict, cap: int) -> dict:
     with layout.Servers() as servers:
         server, _, _ = servers.app(spin, workdir, backend, tag, {"retention_max_events": str(cap)},
                                    seed=cap)
-        result = suite.load(server.port, {"duration_ms": cfg["probe_ms"], "warmup_ms": 200},
+        result = common.load(server.port, {"duration_ms": cfg["probe_ms"], "warmup_ms": 200},
                             cfg["probe_concurrency"], post_size=1024,
                             run_id=f"ret-probe-{backend}-{cap}-{int(time.time())}")
         if cap:
             # Saturated, answers come faster than the prunes after them: how far over the cap
             # the count got, and that it comes back (the correctness checks are the chunks').
-            right_after = suite.app_stats(server.port)["total"]["total"]
+            right_after = common.app_stats(server.port)["total"]["total"]
             deadline = time.monotonic() + 10
             settled = right_after
             while settled > cap and time.monotonic() < deadline:
                 time.sleep(0.2)
-                settled = suite.app_stats(server.port)["total"]["total"]
-            suite.log(f"retention {backend}: capped probe app: {right_after:,} events right "
+                settled = common.app_stats(server.port)["total"]["total"]
+            common.log(f"retention {backend}: capped probe app: {right_after:,} events right "
                       f"after its load (cap {cap:,}), {settled:,} after "
                       f"{10 - max(0.0, deadline - time.monotonic()):.1f}s")
             result["events_right_after"], result["events_settled"] = right_after, settled
@@ -126,7 +125,7 @@ def measure_backend(spin: str, workdir: Path, backend: str, cfg: dict, stamp: st
     rate = max(5.0, min(capacity, capped_capacity or capacity) * cfg["fraction"])
     rate = round(min(rate, cfg.get("max_rate", rate)), 1)
     chunk_ms = math.ceil(cap / rate * 1000)  # at least `cap` deliveries scheduled
-    suite.log(f"retention {backend}: throwaway apps ingested {capacity:.1f} req/s uncapped and "
+    common.log(f"retention {backend}: throwaway apps ingested {capacity:.1f} req/s uncapped and "
               f"{capped_capacity:.1f} req/s capped and full (closed loop, "
               f"c={cfg['probe_concurrency']}); chunks of {cap:,} deliveries at {rate:g}/s "
               f"({chunk_ms / 1000:.1f} s each), listing at {cfg['list_rate']:g}/s beside them")
@@ -167,7 +166,7 @@ def measure_backend(spin: str, workdir: Path, backend: str, cfg: dict, stamp: st
 
 
 def sample(r: dict) -> dict:
-    stats = suite.app_stats(r["server"].port)
+    stats = common.app_stats(r["server"].port)
     s = {"ingested": r["ingested"], "events": stats["total"]["total"],
          "pruned": sum(stats.get("pruned", {}).values()),
          "pruned_max_events": stats.get("pruned", {}).get("max_events", 0)}
@@ -187,12 +186,12 @@ def chunk(r: dict, n: int, rate: float, chunk_ms: int, cfg: dict, stamp: str) ->
     pruning = r["max_events"] > 0 and r["ingested"] >= r["max_events"]
 
     def lister() -> None:
-        listing.update(suite.load(port, timing, cfg["open_connections"], get=suite.LIST_PATH,
+        listing.update(common.load(port, timing, cfg["open_connections"], get=common.LIST_PATH,
                                   rate=cfg["list_rate"], again=False))
 
     thread = threading.Thread(target=lister)
     thread.start()
-    ingest = suite.load(port, timing, cfg["open_connections"], post_size=1024, rate=rate,
+    ingest = common.load(port, timing, cfg["open_connections"], post_size=1024, rate=rate,
                         run_id=f"ret-{stamp}-{r['name'].replace(' ', '')}-{n}", again=False)
     thread.join()
     r["ingested"] += ingest["statuses"].get("202", 0)
@@ -204,7 +203,7 @@ def chunk(r: dict, n: int, rate: float, chunk_ms: int, cfg: dict, stamp: str) ->
     r["chunks"].append(s)
     memory = (f"used_memory {s['used_memory'] / 2**20:6.2f} MiB, {s['keys']:6,} keys"
               if "used_memory" in s else f"sqlite file {s['sqlite_bytes'] / 2**20:6.2f} MiB")
-    suite.log(f"retention {r['name']:13} chunk {n + 1:2}: ingested {r['ingested']:6,}  events "
+    common.log(f"retention {r['name']:13} chunk {n + 1:2}: ingested {r['ingested']:6,}  events "
               f"{s['events']:6,}  pruned {s['pruned']:6,}  {memory}  ingest p50/p99 "
               f"{ingest['p50_ms']:6.2f}/{ingest['p99_ms']:7.2f} ms  list p50/p99 "
               f"{listing.get('p50_ms', 0):6.2f}/{listing.get('p99_ms', 0):7.2f} ms"
@@ -227,11 +226,11 @@ def measure(spin: str, workdir: Path, mode: str) -> dict:
     cfg = SMOKE if mode == "smoke" else FULL
     backends = ["sqlite"] + (["redis"] if layout.have_redis() else [])
     if "redis" not in backends:
-        suite.log("retention: redis-server/redis-cli not found, Redis skipped")
+        common.log("retention: redis-server/redis-cli not found, Redis skipped")
     stamp = str(int(time.time()))
     t0 = time.monotonic()
     rows = [measure_backend(spin, workdir, backend, cfg, stamp) for backend in backends]
-    suite.log(f"retention measurements: {time.monotonic() - t0:.0f}s")
+    common.log(f"retention measurements: {time.monotonic() - t0:.0f}s")
     return {"config": cfg, "backends": rows}
 
 
