@@ -30,6 +30,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import common  # bench/common.py: spin.toml through the project's model
+
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_TOOLS = Path(os.environ.get("SHARED_TOOLS_DIR") or ROOT.parent / "shared" / "tools")
 NAMESPACE = "bench-kubelet"
@@ -96,17 +98,13 @@ def spinapp(image: str, replicas: int, annotation: str = "0", name: str = APP,
 
 def probe_prefixes() -> dict[str, str]:
     """Each routed component's probe prefix: its `/...` route without the `/...` (health: "")."""
-    import tomllib
-
-    manifest = tomllib.loads((ROOT / "spin.toml").read_text())
     prefixes: dict[str, str] = {}
-    for trigger in manifest.get("trigger", {}).get("http", []):
-        route = str(trigger.get("route", ""))
-        if route.endswith("/..."):
-            prefix = route[: -len("/...")]
-            current = prefixes.get(trigger["component"])
+    for route in common.spin_manifest.SpinManifest.load(ROOT / "spin.toml").routes:
+        if route.path.endswith("/..."):
+            prefix = route.path[: -len("/...")]
+            current = prefixes.get(route.component)
             if current is None or len(prefix) < len(current):
-                prefixes[trigger["component"]] = prefix
+                prefixes[route.component] = prefix
     return prefixes
 
 
