@@ -133,10 +133,16 @@ def deployment_state(cluster: Cluster, replicas: int, release: str, name: str = 
     return s.get("readyReplicas") or 0, restarts, done
 
 
+def restarts_now(cluster: Cluster, name: str = APP) -> int:
+    pods = cluster.json("-n", NAMESPACE, "get", "pods", "-l", f"core.spinkube.dev/app-name={name}")["items"]
+    return sum(c.get("restartCount", 0) for p in pods for c in p.get("status", {}).get("containerStatuses") or [])
+
+
 def wait(cluster: Cluster, replicas: int = 1, release: str = "0", half: int = 1, limit: float = 180,
-         name: str = APP) -> dict:
+         name: str = APP, restarts_before: int = 0) -> dict:
     """Polls until the rollout is complete: the seconds it took, when `half` pods were Ready, and
-    the container restarts of the pods then."""
+    the container restarts of the pods then, less `restarts_before` (what the pods that were
+    already running had restarted before)."""
     started = time.monotonic()
     half_at = None
     while True:
@@ -145,7 +151,8 @@ def wait(cluster: Cluster, replicas: int = 1, release: str = "0", half: int = 1,
         if half_at is None and ready >= half:
             half_at = elapsed
         if done:
-            return {"seconds": round(elapsed, 2), "half_seconds": round(half_at or elapsed, 2), "restarts": restarts}
+            return {"seconds": round(elapsed, 2), "half_seconds": round(half_at or elapsed, 2),
+                    "restarts": max(0, restarts - restarts_before)}
         if elapsed > limit:
             raise RuntimeError(f"not Ready after {limit}s (ready {ready}, restarts {restarts})")
         time.sleep(0.1)
@@ -207,9 +214,10 @@ def measure_shim(tools: Path, shim: str, pushed, replicas: int, rounds: int) -> 
             result["per_spinapp"]["health"].setdefault("later", later["seconds"])
             log(f"{shim}: apply -> Ready (later) {later['seconds']}s")
 
+            before = restarts_now(cluster)
             cluster.run("-n", NAMESPACE, "patch", "spinapp", APP, "--type", "merge",
                         "-p", json.dumps({"spec": {"replicas": replicas}}))
-            scaled = wait(cluster, replicas=replicas, half=replicas // 2)
+            scaled = wait(cluster, replicas=replicas, half=replicas // 2, restarts_before=before)
             result["scale"].append(scaled)
             log(f"{shim}: scale 1 -> {replicas}: half {scaled['half_seconds']}s, all {scaled['seconds']}s, "
                 f"{scaled['restarts']} restarts")
@@ -221,11 +229,12 @@ def measure_shim(tools: Path, shim: str, pushed, replicas: int, rounds: int) -> 
             # The same scale-out, one pod at a time: each replica added once the previous is Ready,
             # so no two containers start together (what a serialized scale-up costs).
             started = time.monotonic()
+            before = restarts_now(cluster)
             restarts = 0
             for k in range(2, replicas + 1):
                 cluster.run("-n", NAMESPACE, "patch", "spinapp", APP, "--type", "merge",
                             "-p", json.dumps({"spec": {"replicas": k}}))
-                restarts = wait(cluster, replicas=k)["restarts"]
+                restarts = wait(cluster, replicas=k, restarts_before=before)["restarts"]
             stepped = {"seconds": round(time.monotonic() - started, 2), "half_seconds": 0, "restarts": restarts}
             result["scale_stepped"].append(stepped)
             log(f"{shim}: scale 1 -> {replicas} one pod at a time: {stepped['seconds']}s, {restarts} restarts")
