@@ -96,7 +96,7 @@ FULL = dict(launches=10, duration_ms=5000, warmup_ms=1000, concurrency=[1, 10, 5
             open_fractions=[0.5, 0.8], open_connections=50, open_rounds=3, open_ms=3000)
 SMOKE = dict(launches=2, duration_ms=300, warmup_ms=100, concurrency=[1, 10],
              list_events=200, scaling=[100, 1_000], scaling_ms=300,
-             shim=dict(launches=2, load_s=1, concurrency=4), kubelet=dict(replicas=2, rounds=1),
+             shim=dict(launches=2, load_s=1, concurrency=4), kubelet=dict(replicas=2, rounds=1, applies=1),
              open_fractions=[0.5], open_connections=10, open_rounds=1, open_ms=300)
 
 
