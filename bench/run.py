@@ -96,7 +96,8 @@ FULL = dict(launches=10, duration_ms=5000, warmup_ms=1000, concurrency=[1, 10, 5
             open_fractions=[0.5, 0.8], open_connections=50, open_rounds=3, open_ms=3000)
 SMOKE = dict(launches=2, duration_ms=300, warmup_ms=100, concurrency=[1, 10],
              list_events=200, scaling=[100, 1_000], scaling_ms=300,
-             shim=dict(launches=2, load_s=1, concurrency=4), kubelet=dict(replicas=2, rounds=1, applies=1),
+             shim=dict(launches=2, load_s=1, concurrency=4),
+             kubelet=dict(replicas=2, rounds=1, applies=1, shims=("upstream",)),
              open_fractions=[0.5], open_connections=10, open_rounds=1, open_ms=300)
 
 
@@ -125,8 +126,15 @@ def environment(spin: str) -> dict:
             "redis": version(["redis-server", "--version"])}
 
 
-def build(spin: str) -> None:
+def build(spin: str, smoke: bool = False) -> None:
     env = dict(os.environ)
+    if smoke:
+        # The smoke run judges no timing: the native tools (baseline services, load generator,
+        # seeder) need to work, not to be fast. Without LTO and at opt-level 1 they build in a
+        # fraction of the full profile's time on a fresh clone (same binary path, so nothing
+        # else changes). A full run rebuilds them with the profile as Cargo.toml has it.
+        env.update(CARGO_PROFILE_BENCH_NATIVE_OPT_LEVEL="1", CARGO_PROFILE_BENCH_NATIVE_LTO="false",
+                   CARGO_PROFILE_BENCH_NATIVE_CODEGEN_UNITS="256")
     env.setdefault("GIT_COMMIT", subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True,
                                                 text=True, cwd=ROOT).stdout.strip() or "unknown")
     for what, argv in [("app (spin build)", [spin, "build", "--from", str(APP_MANIFEST)]),
@@ -691,7 +699,7 @@ def main() -> None:
         if args.skip_build:
             log("skipped (--skip-build)")
         else:
-            build(spin)
+            build(spin, smoke=args.smoke)
         if wanted("store"):
             baseline, baseline_info = layout.prepare_baseline(
                 spin, args.baseline_rev or layout.DEFAULT_BASELINE, smoke=args.smoke,
