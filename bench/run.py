@@ -55,6 +55,7 @@ from pathlib import Path
 # The step modules (bench/*.py, beside this file) and their shared helpers, bench/common.py,
 # which imports none of them.
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import common  # bench/common.py: the helpers every step shares
 import forwarding  # bench/forwarding.py: issue 16's measurements
 import kubelet  # bench/kubelet.py: a real cluster's kubelet, upstream and fixed shim
 import layout  # bench/layout.py: the store measurements (issues 19 and 14)
@@ -62,7 +63,6 @@ import retention  # bench/retention.py: issue 17's bounded store
 import shim  # bench/shim.py: the containerd shim measurements
 from common import (
     APP_MANIFEST,
-    BENCH_BIN,
     LIST_PATH,
     ROOT,
     Server,
@@ -128,19 +128,19 @@ def environment(spin: str) -> dict:
 
 def build(spin: str, smoke: bool = False) -> None:
     env = dict(os.environ)
+    native = ["cargo", "build", "--profile", "bench-native", "-p", "bench"]
     if smoke:
         # The smoke run judges no timing: the native tools (baseline services, load generator,
-        # seeder) need to work, not to be fast. Without LTO and at opt-level 1 they build in a
-        # fraction of the full profile's time on a fresh clone (same binary path, so nothing
-        # else changes). A full run rebuilds them with the profile as Cargo.toml has it.
-        env.update(CARGO_PROFILE_BENCH_NATIVE_OPT_LEVEL="1", CARGO_PROFILE_BENCH_NATIVE_LTO="false",
-                   CARGO_PROFILE_BENCH_NATIVE_CODEGEN_UNITS="256")
+        # seeder) need to work, not to be fast. Cargo's dev profile reuses what the test
+        # command's unit step already compiled (the bench-native profile's build took 109 s on
+        # a fresh clone); a full run builds them with the profile as Cargo.toml has it.
+        native = ["cargo", "build", "-p", "bench"]
+        common.BENCH_BIN = ROOT / "target" / "debug" / "bench"
     env.setdefault("GIT_COMMIT", subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True,
                                                 text=True, cwd=ROOT).stdout.strip() or "unknown")
     for what, argv in [("app (spin build)", [spin, "build", "--from", str(APP_MANIFEST)]),
                        ("hello baseline (spin build)", [spin, "build", "--from", str(HELLO_MANIFEST)]),
-                       ("native tools (cargo build --profile bench-native -p bench)",
-                        ["cargo", "build", "--profile", "bench-native", "-p", "bench"])]:
+                       (f"native tools ({' '.join(native)})", native)]:
         t0 = time.monotonic()
         log(f"build {what} ...")
         # Not captured: cargo's own progress shows where a long build is.
@@ -437,7 +437,7 @@ def scaling(spin: str, cfg: dict, workdir: Path) -> list[dict]:
                                           "--dir", str(state)],
                                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
                 wait_for_redis(redis_port)
-                seed = subprocess.Popen([str(BENCH_BIN), "seed", "--events", str(n), "--size",
+                seed = subprocess.Popen([str(common.BENCH_BIN), "seed", "--events", str(n), "--size",
                                          "1024", "--resp"], stdout=subprocess.PIPE)
                 run(["redis-cli", "-p", str(redis_port), "--pipe"], stdin=seed.stdout)
                 seed.wait()
