@@ -75,6 +75,10 @@ class Build:
 
     @property
     def bench(self) -> Path:
+        # This checkout's native tools are where the build step put them (common.BENCH_BIN: the
+        # dev profile's in a smoke run); a baseline tree's are always its bench-native build.
+        if self.root == common.ROOT:
+            return common.BENCH_BIN
         return self.root / "target" / "bench-native" / "bench"
 
 
