@@ -18,6 +18,7 @@
 
 pub mod github;
 pub mod linear;
+pub mod scheme;
 pub mod shopify;
 pub mod slack;
 pub mod standard;

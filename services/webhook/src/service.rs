@@ -150,8 +150,9 @@ impl<K: KeyValue, V: Variables, C: Clock, P: Poke> Webhooks<K, V, C, P> {
             body: request.body(),
             now: self.clock.now(),
             tolerance: limits.timestamp_tolerance,
+            url: request.headers().get("spin-full-url"),
         };
-        let source = providers::verify_labelled(spec.verifier, &secrets, signed)
+        let source = providers::verify_labelled(&spec.verifier, &secrets, signed)
             .map_err(|error| providers::verify_problem(&error))?;
         log.source = source
             .as_ref()

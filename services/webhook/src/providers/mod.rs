@@ -18,6 +18,9 @@ mod secrets;
 mod verifiers;
 
 use inbox_core::events::Provider;
+use webhook_verify::scheme::{
+    Clock, Digest, Encoding, Hashed, Keying, Part, Scheme, Signature, Timestamp, Unit,
+};
 use webhook_verify::{github, linear, shopify, slack, standard, stripe};
 
 pub use extract::{handshake_answer, identify, payload, Identity};
@@ -88,13 +91,86 @@ pub struct Spec {
     pub handshake: Option<Handshake>,
 }
 
+/// HMAC-SHA256 of the raw body, hex: the most common scheme, and the base the others change.
+const HMAC_SHA256_HEX_BODY: Hashed = Hashed {
+    digest: Digest::Sha256,
+    keying: Keying::Hmac,
+    encoding: Encoding::Hex,
+    signature: header("", ""),
+    signed: &[Part::Body],
+    timestamp: None,
+};
+
+/// `<timestamp>.<body>`.
+const DOTTED: &[Part] = &[Part::Timestamp, Part::Text("."), Part::Body];
+
+/// A timestamp in the signature header's pairs, in seconds.
+const IN_PAIRS: Option<Timestamp> = Some(Timestamp {
+    clock: Clock::Pairs,
+    unit: Unit::Seconds,
+});
+
+/// Standard Webhooks (<https://www.standardwebhooks.com>), as sent through Svix and others.
+const STANDARD_WEBHOOKS: Scheme = Scheme::Hashed(Hashed {
+    encoding: Encoding::Base64,
+    signature: Signature::Header {
+        name: standard::SIGNATURE_HEADER,
+        prefix: "v1,",
+        separator: Some(' '),
+    },
+    signed: &[
+        Part::Header(standard::ID_HEADER),
+        Part::Text("."),
+        Part::Timestamp,
+        Part::Text("."),
+        Part::Body,
+    ],
+    timestamp: seconds_in(standard::TIMESTAMP_HEADER),
+    ..HMAC_SHA256_HEX_BODY
+});
+
+/// The signature alone in `name`, after `prefix`.
+const fn header(name: &'static str, prefix: &'static str) -> Signature {
+    Signature::Header {
+        name,
+        prefix,
+        separator: None,
+    }
+}
+
+/// `key=value` pairs in `name`.
+const fn pairs(
+    name: &'static str,
+    separator: char,
+    timestamp_key: &'static str,
+    signature_key: &'static str,
+) -> Signature {
+    Signature::Pairs {
+        name,
+        separator,
+        timestamp_key,
+        signature_key,
+    }
+}
+
+/// A timestamp in seconds in its own header.
+const fn seconds_in(name: &'static str) -> Option<Timestamp> {
+    Some(Timestamp {
+        clock: Clock::Header(name),
+        unit: Unit::Seconds,
+    })
+}
+
 /// Every provider, in the order of [`Provider::ALL`].
 pub const SPECS: [Spec; Provider::ALL.len()] = [
     Spec {
         provider: Provider::Github,
         secret_variable: "webhook_github_secret",
         secret_format: SecretFormat::Text,
-        verifier: verifiers::github,
+        verifier: Scheme::Hashed(Hashed {
+            signature: header(github::SIGNATURE_HEADER, "sha256="),
+            ..HMAC_SHA256_HEX_BODY
+        }),
         media_types: &[JSON, FORM],
         kept_headers: &[
             "content-type",
@@ -116,7 +192,12 @@ pub const SPECS: [Spec; Provider::ALL.len()] = [
         provider: Provider::Stripe,
         secret_variable: "webhook_stripe_secret",
         secret_format: SecretFormat::Text,
-        verifier: verifiers::stripe,
+        verifier: Scheme::Hashed(Hashed {
+            signature: pairs(stripe::SIGNATURE_HEADER, ',', "t", "v1"),
+            signed: DOTTED,
+            timestamp: IN_PAIRS,
+            ..HMAC_SHA256_HEX_BODY
+        }),
         media_types: &[JSON],
         kept_headers: &["content-type", "user-agent", stripe::SIGNATURE_HEADER],
         delivery_id: Field::Json("/id"),
@@ -129,7 +210,7 @@ pub const SPECS: [Spec; Provider::ALL.len()] = [
         provider: Provider::Standard,
         secret_variable: "webhook_standard_secret",
         secret_format: SecretFormat::StandardWebhooks,
-        verifier: verifiers::standard_webhooks,
+        verifier: STANDARD_WEBHOOKS,
         media_types: &[JSON],
         kept_headers: &[
             "content-type",
@@ -149,7 +230,11 @@ pub const SPECS: [Spec; Provider::ALL.len()] = [
         provider: Provider::Shopify,
         secret_variable: "webhook_shopify_secret",
         secret_format: SecretFormat::Text,
-        verifier: verifiers::shopify,
+        verifier: Scheme::Hashed(Hashed {
+            encoding: Encoding::Base64,
+            signature: header(shopify::SIGNATURE_HEADER, ""),
+            ..HMAC_SHA256_HEX_BODY
+        }),
         media_types: &[JSON],
         kept_headers: &[
             "content-type",
@@ -171,7 +256,12 @@ pub const SPECS: [Spec; Provider::ALL.len()] = [
         provider: Provider::Slack,
         secret_variable: "webhook_slack_secret",
         secret_format: SecretFormat::Text,
-        verifier: verifiers::slack,
+        verifier: Scheme::Hashed(Hashed {
+            signature: header(slack::SIGNATURE_HEADER, "v0="),
+            signed: &[Part::Text("v0:"), Part::Timestamp, Part::Text(":"), Part::Body],
+            timestamp: seconds_in(slack::TIMESTAMP_HEADER),
+            ..HMAC_SHA256_HEX_BODY
+        }),
         media_types: &[JSON],
         kept_headers: &[
             "content-type",
@@ -197,7 +287,14 @@ pub const SPECS: [Spec; Provider::ALL.len()] = [
         provider: Provider::Linear,
         secret_variable: "webhook_linear_secret",
         secret_format: SecretFormat::Text,
-        verifier: verifiers::linear,
+        verifier: Scheme::Hashed(Hashed {
+            signature: header(linear::SIGNATURE_HEADER, ""),
+            timestamp: Some(Timestamp {
+                clock: Clock::Body("/webhookTimestamp"),
+                unit: Unit::Millis,
+            }),
+            ..HMAC_SHA256_HEX_BODY
+        }),
         media_types: &[JSON],
         kept_headers: &[
             "content-type",

@@ -3,15 +3,52 @@
 
 use inbox_core::config::{self, ConfigError, Secret, Variables};
 use inbox_core::events::SourceLabel;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use base64::Engine;
 use webhook_verify::standard;
 
 /// What a provider's secrets look like.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SecretFormat {
-    /// Used as the HMAC key as written (GitHub, Stripe's `whsec_...`, Shopify, Slack, Linear).
+    /// Used as the key as written (GitHub, Stripe's `whsec_...`, Shopify, Slack, Linear).
     Text,
     /// Standard Webhooks: `whsec_` and the base64 of the key.
     StandardWebhooks,
+    /// The base64 of the key (Airtable's `macSecretBase64`).
+    Base64,
+}
+
+/// A decoded key. Its `Debug` never shows it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Key(Vec<u8>);
+
+impl Key {
+    /// The key's bytes.
+    pub fn as_slice(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Key {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Key(<redacted>)")
+    }
+}
+
+/// The secret, decoded as `format` says, or why it cannot be.
+fn decode(format: SecretFormat, secret: &str) -> Result<Key, String> {
+    match format {
+        SecretFormat::Text => Ok(Key(secret.as_bytes().to_vec())),
+        SecretFormat::StandardWebhooks => standard::Key::parse(secret)
+            .map(|key| Key(key.as_bytes().to_vec()))
+            .map_err(|error| error.to_string()),
+        SecretFormat::Base64 => BASE64
+            .decode(secret)
+            .ok()
+            .filter(|key| !key.is_empty())
+            .map(Key)
+            .ok_or_else(|| "the secret is not base64".to_owned()),
+    }
 }
 
 /// One configured secret and its label.
@@ -28,8 +65,8 @@ pub struct Labelled<K> {
 pub enum Secrets {
     /// Used as HMAC keys as they are.
     Text(Vec<Labelled<Secret>>),
-    /// Decoded Standard Webhooks keys.
-    StandardWebhooks(Vec<Labelled<standard::Key>>),
+    /// Decoded keys (Standard Webhooks, base64).
+    Decoded(Vec<Labelled<Key>>),
 }
 
 impl Secrets {
@@ -88,16 +125,16 @@ impl Secrets {
                     })
                     .collect(),
             )),
-            SecretFormat::StandardWebhooks => labelled
+            SecretFormat::StandardWebhooks | SecretFormat::Base64 => labelled
                 .into_iter()
                 .enumerate()
                 .map(|(position, (label, secret))| {
-                    standard::Key::parse(secret)
+                    decode(format, secret)
                         .map(|key| Labelled { label, key })
                         .map_err(|error| malformed(format!("entry {}: {error}", position + 1)))
                 })
                 .collect::<Result<Vec<_>, _>>()
-                .map(Self::StandardWebhooks),
+                .map(Self::Decoded),
         }
     }
 
@@ -110,7 +147,7 @@ impl Secrets {
     pub fn len(&self) -> usize {
         match self {
             Self::Text(secrets) => secrets.len(),
-            Self::StandardWebhooks(keys) => keys.len(),
+            Self::Decoded(keys) => keys.len(),
         }
     }
 
@@ -118,7 +155,7 @@ impl Secrets {
     pub fn label(&self, position: usize) -> Option<&SourceLabel> {
         match self {
             Self::Text(secrets) => secrets.get(position)?.label.as_ref(),
-            Self::StandardWebhooks(keys) => keys.get(position)?.label.as_ref(),
+            Self::Decoded(keys) => keys.get(position)?.label.as_ref(),
         }
     }
 
@@ -141,7 +178,7 @@ impl Secrets {
                     .into_iter()
                     .collect(),
             ),
-            Self::StandardWebhooks(keys) => Self::StandardWebhooks(
+            Self::Decoded(keys) => Self::Decoded(
                 keys.get(position)
                     .map(|k| Labelled {
                         label: k.label.clone(),

@@ -261,7 +261,7 @@ const SPECS_FOR_TESTS: Spec = Spec {
     provider: Provider::Standard,
     secret_variable: "test",
     secret_format: SecretFormat::Text,
-    verifier: verifiers::github,
+    verifier: SPECS[0].verifier,
     media_types: &[JSON],
     kept_headers: &["content-type"],
     delivery_id: Field::Json("/id"),
