@@ -17,6 +17,7 @@
 #![forbid(unsafe_code)]
 
 pub mod github;
+pub mod json;
 pub mod linear;
 pub mod scheme;
 pub mod shopify;

@@ -65,13 +65,16 @@ pub enum Signature {
         /// The key of a signature.
         signature_key: &'static str,
     },
+    /// A string at a JSON pointer into the body (Mailgun).
+    Body(&'static str),
 }
 
 impl Signature {
-    /// The header that carries the signature.
+    /// The header that carries the signature (`body` when the body does).
     pub const fn header(self) -> &'static str {
         match self {
             Self::Header { name, .. } | Self::Pairs { name, .. } => name,
+            Self::Body(_) => "body",
         }
     }
 }
@@ -91,6 +94,8 @@ pub enum Part {
     Url,
     /// The secret itself (for a [`Keying::SecretInContent`] scheme).
     Secret,
+    /// A string (or number) at a JSON pointer into the body.
+    BodyField(&'static str),
     /// A form body's parameters, sorted by name, each name followed by its decoded value
     /// (Twilio, Mandrill); empty for a body that is not a form.
     SortedForm,
@@ -155,10 +160,12 @@ pub struct Hashed {
 /// A shared secret sent as it is, compared in constant time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Token {
-    /// The header carrying it (lower case).
+    /// The header carrying it (lower case), or `body` for a JSON body's `pointer`.
     pub header: &'static str,
     /// What precedes it (`Bearer `), possibly empty.
     pub prefix: &'static str,
+    /// A JSON pointer into the body, when the body carries it (Figma's `passcode`).
+    pub pointer: Option<&'static str>,
 }
 
 /// What a verifier is given.
@@ -330,6 +337,29 @@ fn carried<'a>(scheme: &Hashed, request: &Request<'a>) -> Result<Carried<'a>, Ve
                 timestamp,
             })
         }
+        Signature::Body(pointer) => {
+            let field = pointer.trim_start_matches('/');
+            let signatures: Vec<Vec<u8>> = body_text(request.body, pointer)
+                .ok()
+                .as_deref()
+                .and_then(usable)
+                .into_iter()
+                .collect();
+            if signatures.is_empty() {
+                return Err(VerifyError::MalformedBody {
+                    field,
+                    reason: "no signature of the expected form",
+                });
+            }
+            let timestamp = match scheme.timestamp.map(|t| t.clock) {
+                Some(Clock::Header(header)) => Some(required(request, header)?),
+                _ => None,
+            };
+            Ok(Carried {
+                signatures,
+                timestamp,
+            })
+        }
     }
 }
 
@@ -351,6 +381,9 @@ fn content<'r: 'c, 'c>(
             Part::Url => Ok(Cow::Borrowed(request.url.unwrap_or_default().as_bytes())),
             Part::Secret => Ok(Cow::Borrowed(secret)),
             Part::SortedForm => Ok(Cow::Owned(sorted_form(request.body))),
+            Part::BodyField(pointer) => {
+                body_text(request.body, pointer).map(|text| Cow::Owned(text.into_bytes()))
+            }
         })
         .collect()
 }
@@ -421,21 +454,19 @@ fn check(value: i64, per_second: i64, request: &Request<'_>) -> Result<(), Verif
     })
 }
 
-/// The number at a JSON pointer of the body, as text.
-fn body_number(body: &[u8], pointer: &'static str) -> Result<String, VerifyError> {
+/// The string or whole number at a JSON pointer of the body, as text.
+fn body_text(body: &[u8], pointer: &'static str) -> Result<String, VerifyError> {
     let field = pointer.trim_start_matches('/');
-    let missing = VerifyError::MalformedBody {
+    let text = std::str::from_utf8(body).map_err(|_| VerifyError::MalformedBody {
         field,
-        reason: "missing or not a number",
-    };
-    let value: serde_json::Value =
-        serde_json::from_slice(body).map_err(|_| VerifyError::MalformedBody {
+        reason: "the body is not UTF-8 JSON",
+    })?;
+    match crate::json::text_at(text, pointer) {
+        crate::json::Found::Text(text) => Ok(text),
+        _ => Err(VerifyError::MalformedBody {
             field,
-            reason: "the body is not JSON",
-        })?;
-    match value.pointer(pointer) {
-        Some(serde_json::Value::Number(number)) if number.is_u64() => Ok(number.to_string()),
-        _ => Err(missing),
+            reason: "missing, or not a string or a whole number",
+        }),
     }
 }
 
@@ -480,7 +511,7 @@ impl Hashed {
             unit,
         }) = self.timestamp
         {
-            let text = body_number(request.body, pointer)?;
+            let text = body_text(request.body, pointer)?;
             let field = pointer.trim_start_matches('/');
             let (value, per_second) =
                 timestamp_seconds(&text, unit, "body").map_err(|_| VerifyError::MalformedBody {
@@ -507,6 +538,8 @@ impl Hashed {
         );
         Ok(match self.signature {
             Signature::Header { prefix, .. } => format!("{prefix}{signature}"),
+            // The sender puts it at the pointer.
+            Signature::Body(_) => signature,
             Signature::Pairs {
                 separator,
                 timestamp_key,
@@ -525,7 +558,14 @@ impl Hashed {
 impl Token {
     /// Verifies that the header carries one of `secrets`, in constant time per secret.
     pub fn verify(&self, request: &Request<'_>, secrets: &[&[u8]]) -> Result<(), VerifyError> {
-        let value = required(request, self.header)?;
+        let from_body;
+        let value = match self.pointer {
+            Some(pointer) => {
+                from_body = body_text(request.body, pointer)?;
+                from_body.as_str()
+            }
+            None => required(request, self.header)?,
+        };
         let token = value.strip_prefix(self.prefix).ok_or(malformed(
             self.header,
             "the token does not have the expected prefix",
@@ -597,7 +637,9 @@ impl Scheme {
                 signature: Signature::Pairs { .. },
                 ..
             }) => "hmac-pairs",
-            Self::Hashed(Hashed { timestamp: Some(_), .. }) => "hmac-timestamped",
+            Self::Hashed(Hashed {
+                timestamp: Some(_), ..
+            }) => "hmac-timestamped",
             Self::Hashed(Hashed { signed, .. }) if signed.len() == 1 => "hmac-body",
             Self::Hashed(_) => "hmac-template",
             Self::Token(_) => "token",

@@ -340,6 +340,7 @@ fn tokens_and_basic_credentials() {
     let token = Token {
         header: "x-gitlab-token",
         prefix: "",
+        pointer: None,
     };
     let lookup_for =
         |value: &'static str| move |name: &str| (name == "x-gitlab-token").then_some(value);

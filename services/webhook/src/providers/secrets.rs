@@ -1,22 +1,13 @@
 //! A provider's secrets: a whitespace-separated list in one variable, several during a rotation,
 //! each optionally labelled `label=secret` so that the event records which sender it came from.
 
-use inbox_core::config::{self, ConfigError, Secret, Variables};
-use inbox_core::events::SourceLabel;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine;
+use inbox_core::config::{self, ConfigError, Secret, Variables};
+use inbox_core::events::SourceLabel;
 use webhook_verify::standard;
 
-/// What a provider's secrets look like.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SecretFormat {
-    /// Used as the key as written (GitHub, Stripe's `whsec_...`, Shopify, Slack, Linear).
-    Text,
-    /// Standard Webhooks: `whsec_` and the base64 of the key.
-    StandardWebhooks,
-    /// The base64 of the key (Airtable's `macSecretBase64`).
-    Base64,
-}
+pub use provider_catalogue::SecretFormat;
 
 /// A decoded key. Its `Debug` never shows it.
 #[derive(Clone, PartialEq, Eq)]
@@ -135,6 +126,14 @@ impl Secrets {
                 })
                 .collect::<Result<Vec<_>, _>>()
                 .map(Self::Decoded),
+        }
+    }
+
+    /// The keys, as a scheme uses them.
+    pub fn keys(&self) -> Vec<&[u8]> {
+        match self {
+            Self::Text(secrets) => secrets.iter().map(|s| s.key.expose().as_bytes()).collect(),
+            Self::Decoded(keys) => keys.iter().map(|k| k.key.as_slice()).collect(),
         }
     }
 

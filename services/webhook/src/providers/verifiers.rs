@@ -27,17 +27,6 @@ pub struct Signed<'a> {
     pub url: Option<&'a str>,
 }
 
-/// Checks a delivery against every configured secret.
-pub type Verifier = Scheme;
-
-/// The keys of `secrets`, as the scheme uses them.
-fn keys(secrets: &Secrets) -> Vec<&[u8]> {
-    match secrets {
-        Secrets::Text(secrets) => secrets.iter().map(|s| s.key.expose().as_bytes()).collect(),
-        Secrets::Decoded(keys) => keys.iter().map(|k| k.key.as_slice()).collect(),
-    }
-}
-
 /// Verifies a delivery with the provider's scheme against every configured secret.
 fn verify(scheme: &Scheme, secrets: &Secrets, signed: Signed<'_>) -> Result<(), VerifyError> {
     let lookup = |name: &str| signed.headers.get(name);
@@ -48,14 +37,14 @@ fn verify(scheme: &Scheme, secrets: &Secrets, signed: Signed<'_>) -> Result<(), 
         now_millis: signed.now.unix_millis(),
         tolerance: signed.tolerance,
     };
-    scheme.verify(&request, &keys(secrets))
+    scheme.verify(&request, &secrets.keys())
 }
 
 /// Verifies a delivery and says which labelled secret verified it: the label when the one
 /// secret that signs it has one (with several secrets, the first that verifies on its own: a
 /// rotation gives both of a sender's secrets the same label).
 pub fn verify_labelled(
-    verifier: &Verifier,
+    verifier: &Scheme,
     secrets: &Secrets,
     signed: Signed<'_>,
 ) -> Result<Option<SourceLabel>, VerifyError> {
