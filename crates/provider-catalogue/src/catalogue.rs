@@ -1,22 +1,24 @@
 //! The rows. Each is checked against the provider's documentation (`docs`) and proven as its
 //! `proof` says (tests in `tests.rs` and the end-to-end suite).
 
-use serde::{Deserialize, Serialize};
 use webhook_verify::scheme::{
     Clock, Digest, Encoding, Hashed, Keying, Part, Scheme, Signature, Timestamp, Token, Unit,
 };
 
 use crate::spec::{BodyFormat, Field, Handshake, Proof, SecretFormat, Spec, FORM, JSON};
 
-/// Declares [`Provider`] and the table from one list of `Variant => "slug" row`.
+/// Declares [`Provider`] and the table from one list of `Variant => "slug", "Name", "docs URL",
+/// row,`. The name and the docs are kept apart from the rows, so a component that only verifies
+/// does not link them.
 macro_rules! catalogue {
-    ($($variant:ident => $slug:literal $row:expr,)+) => {
-        /// A webhook provider this service verifies.
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+    ($($variant:ident => $slug:literal, $name:literal, $docs:literal, $row:expr,)+) => {
+        /// A webhook provider this service verifies. In JSON it is its slug (serialized by
+        /// hand through [`Provider::as_str`] and [`Provider::parse`]: a derive would generate a
+        /// match over every slug twice, in every component).
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
         pub enum Provider {
             $(
                 #[doc = concat!("`", $slug, "`")]
-                #[serde(rename = $slug)]
                 $variant,
             )+
         }
@@ -29,6 +31,20 @@ macro_rules! catalogue {
             pub const fn as_str(self) -> &'static str {
                 match self {
                     $(Self::$variant => $slug,)+
+                }
+            }
+
+            /// Its name as people write it.
+            pub const fn name(self) -> &'static str {
+                match self {
+                    $(Self::$variant => $name,)+
+                }
+            }
+
+            /// Where its signing is documented.
+            pub const fn docs(self) -> &'static str {
+                match self {
+                    $(Self::$variant => $docs,)+
                 }
             }
 
@@ -47,8 +63,6 @@ macro_rules! catalogue {
 
 /// What most rows share: HMAC-SHA256 of the raw JSON body, hex, proven by a computed vector.
 const ROW: Spec = Spec {
-    name: "",
-    docs: "",
     scheme: Scheme::Hashed(SHA256_HEX),
     secret_format: SecretFormat::Text,
     body: BodyFormat::Json,
@@ -198,9 +212,10 @@ const fn seconds_in(name: &'static str) -> Option<Timestamp> {
 }
 
 catalogue! {
-    Github => "github" Spec {
-        name: "GitHub",
-        docs: "https://docs.github.com/en/webhooks/using-webhooks/validating-webhook-deliveries",
+    Github => "github",
+        "GitHub",
+        "https://docs.github.com/en/webhooks/using-webhooks/validating-webhook-deliveries",
+        Spec {
         scheme: hex_body("x-hub-signature-256", "sha256="),
         body: BodyFormat::JsonOrFormPayload,
         media_types: &[JSON, FORM],
@@ -216,9 +231,10 @@ catalogue! {
         proof: Proof::Sdk("@octokit/webhooks-methods"),
         ..ROW
     },
-    Stripe => "stripe" Spec {
-        name: "Stripe",
-        docs: "https://docs.stripe.com/webhooks#verify-manually",
+    Stripe => "stripe",
+        "Stripe",
+        "https://docs.stripe.com/webhooks#verify-manually",
+        Spec {
         scheme: dotted_pairs("stripe-signature", "t", "v1", Unit::Seconds),
         delivery_id: Field::Json("/id"),
         event_type: Field::Json("/type"),
@@ -226,9 +242,10 @@ catalogue! {
         proof: Proof::Sdk("stripe"),
         ..ROW
     },
-    Standard => "standard" Spec {
-        name: "Standard Webhooks",
-        docs: "https://github.com/standard-webhooks/standard-webhooks/blob/main/spec/standard-webhooks.md",
+    Standard => "standard",
+        "Standard Webhooks",
+        "https://github.com/standard-webhooks/standard-webhooks/blob/main/spec/standard-webhooks.md",
+        Spec {
         scheme: STANDARD_WEBHOOKS,
         secret_format: SecretFormat::StandardWebhooks,
         delivery_id: Field::Header("webhook-id"),
@@ -237,9 +254,10 @@ catalogue! {
         proof: Proof::Sdk("standardwebhooks"),
         ..ROW
     },
-    Shopify => "shopify" Spec {
-        name: "Shopify",
-        docs: "https://shopify.dev/docs/apps/build/webhooks/subscribe/https#step-5-verify-the-webhook",
+    Shopify => "shopify",
+        "Shopify",
+        "https://shopify.dev/docs/apps/build/webhooks/subscribe/https#step-5-verify-the-webhook",
+        Spec {
         scheme: base64_body("x-shopify-hmac-sha256", ""),
         extra_headers: &["x-shopify-shop-domain", "x-shopify-triggered-at", "x-shopify-api-version"],
         delivery_id: Field::Header("x-shopify-webhook-id"),
@@ -247,9 +265,10 @@ catalogue! {
         type_required: true,
         ..ROW
     },
-    Slack => "slack" Spec {
-        name: "Slack",
-        docs: "https://docs.slack.dev/authentication/verifying-requests-from-slack",
+    Slack => "slack",
+        "Slack",
+        "https://docs.slack.dev/authentication/verifying-requests-from-slack",
+        Spec {
         scheme: v0("x-slack-signature", "x-slack-request-timestamp", "v0="),
         extra_headers: &["x-slack-retry-num", "x-slack-retry-reason"],
         // An `event_callback`'s id; Slack's retries (`X-Slack-Retry-Num`) carry the same one.
@@ -264,9 +283,10 @@ catalogue! {
         proof: Proof::Published,
         ..ROW
     },
-    Linear => "linear" Spec {
-        name: "Linear",
-        docs: "https://linear.app/developers/webhooks#securing-webhooks",
+    Linear => "linear",
+        "Linear",
+        "https://linear.app/developers/webhooks#securing-webhooks",
+        Spec {
         scheme: Scheme::Hashed(Hashed {
             signature: header("linear-signature", ""),
             timestamp: Some(Timestamp {
@@ -281,9 +301,10 @@ catalogue! {
         action: Some(Field::Json("/action")),
         ..ROW
     },
-    Gitlab => "gitlab" Spec {
-        name: "GitLab",
-        docs: "https://docs.gitlab.com/user/project/integrations/webhooks/",
+    Gitlab => "gitlab",
+        "GitLab",
+        "https://docs.gitlab.com/user/project/integrations/webhooks/",
+        Spec {
         scheme: token("x-gitlab-token"),
         extra_headers: &["x-gitlab-event-uuid", "x-gitlab-instance", "x-gitlab-webhook-uuid"],
         // GitLab 17.4 and later: the same key on automatic and manual retries.
@@ -293,9 +314,10 @@ catalogue! {
         action: Some(Field::Json("/object_attributes/action")),
         ..ROW
     },
-    Bitbucket => "bitbucket" Spec {
-        name: "Bitbucket Cloud",
-        docs: "https://support.atlassian.com/bitbucket-cloud/docs/manage-webhooks/",
+    Bitbucket => "bitbucket",
+        "Bitbucket Cloud",
+        "https://support.atlassian.com/bitbucket-cloud/docs/manage-webhooks/",
+        Spec {
         scheme: hex_body("x-hub-signature", "sha256="),
         extra_headers: &["x-hook-uuid", "x-attempt-number"],
         delivery_id: Field::Header("x-request-uuid"),
@@ -303,9 +325,10 @@ catalogue! {
         type_required: true,
         ..ROW
     },
-    Gitea => "gitea" Spec {
-        name: "Gitea",
-        docs: "https://docs.gitea.com/usage/repository/webhooks",
+    Gitea => "gitea",
+        "Gitea",
+        "https://docs.gitea.com/usage/repository/webhooks",
+        Spec {
         scheme: hex_body("x-gitea-signature", ""),
         delivery_id: Field::Header("x-gitea-delivery"),
         event_type: Field::Header("x-gitea-event"),
@@ -313,9 +336,10 @@ catalogue! {
         action: Some(Field::Json("/action")),
         ..ROW
     },
-    Forgejo => "forgejo" Spec {
-        name: "Forgejo",
-        docs: "https://forgejo.org/docs/latest/user/webhooks/",
+    Forgejo => "forgejo",
+        "Forgejo",
+        "https://forgejo.org/docs/latest/user/webhooks/",
+        Spec {
         scheme: hex_body("x-forgejo-signature", ""),
         delivery_id: Field::Header("x-forgejo-delivery"),
         event_type: Field::Header("x-forgejo-event"),
@@ -323,27 +347,30 @@ catalogue! {
         action: Some(Field::Json("/action")),
         ..ROW
     },
-    AzureDevops => "azuredevops" Spec {
-        name: "Azure DevOps",
-        docs: "https://learn.microsoft.com/azure/devops/service-hooks/services/webhooks",
+    AzureDevops => "azuredevops",
+        "Azure DevOps",
+        "https://learn.microsoft.com/azure/devops/service-hooks/services/webhooks",
+        Spec {
         scheme: Scheme::Basic,
         delivery_id: Field::Json("/id"),
         event_type: Field::Json("/eventType"),
         type_required: true,
         ..ROW
     },
-    Jira => "jira" Spec {
-        name: "Jira (admin webhooks)",
-        docs: "https://developer.atlassian.com/cloud/jira/platform/webhooks/#secure-admin-webhooks",
+    Jira => "jira",
+        "Jira (admin webhooks)",
+        "https://developer.atlassian.com/cloud/jira/platform/webhooks/#secure-admin-webhooks",
+        Spec {
         scheme: hex_body("x-hub-signature", "sha256="),
         delivery_id: Field::Header("x-atlassian-webhook-identifier"),
         event_type: Field::Json("/webhookEvent"),
         type_required: true,
         ..ROW
     },
-    Twilio => "twilio" Spec {
-        name: "Twilio",
-        docs: "https://www.twilio.com/docs/usage/webhooks/webhooks-security",
+    Twilio => "twilio",
+        "Twilio",
+        "https://www.twilio.com/docs/usage/webhooks/webhooks-security",
+        Spec {
         scheme: Scheme::Hashed(Hashed {
             digest: Digest::Sha1,
             encoding: Encoding::Base64,
@@ -357,9 +384,10 @@ catalogue! {
         proof: Proof::Sdk("twilio"),
         ..ROW
     },
-    Mailgun => "mailgun" Spec {
-        name: "Mailgun",
-        docs: "https://documentation.mailgun.com/docs/mailgun/user-manual/webhooks/securing-webhooks",
+    Mailgun => "mailgun",
+        "Mailgun",
+        "https://documentation.mailgun.com/docs/mailgun/user-manual/webhooks/securing-webhooks",
+        Spec {
         // Only the timestamp and token are signed, not the event data (Mailgun's design): a
         // replayed token is a duplicate here, since the event id is the delivery id.
         scheme: Scheme::Hashed(Hashed {
@@ -379,17 +407,19 @@ catalogue! {
         type_required: true,
         ..ROW
     },
-    Postmark => "postmark" Spec {
-        name: "Postmark",
-        docs: "https://postmarkapp.com/developer/webhooks/webhooks-overview",
+    Postmark => "postmark",
+        "Postmark",
+        "https://postmarkapp.com/developer/webhooks/webhooks-overview",
+        Spec {
         scheme: Scheme::Basic,
         event_type: Field::Json("/RecordType"),
         type_required: true,
         ..ROW
     },
-    Mandrill => "mandrill" Spec {
-        name: "Mandrill",
-        docs: "https://mailchimp.com/developer/transactional/guides/track-respond-activity-webhooks/#authenticating-webhook-requests",
+    Mandrill => "mandrill",
+        "Mandrill",
+        "https://mailchimp.com/developer/transactional/guides/track-respond-activity-webhooks/#authenticating-webhook-requests",
+        Spec {
         scheme: Scheme::Hashed(Hashed {
             digest: Digest::Sha1,
             encoding: Encoding::Base64,
@@ -401,9 +431,10 @@ catalogue! {
         media_types: &[FORM],
         ..ROW
     },
-    Paddle => "paddle" Spec {
-        name: "Paddle Billing",
-        docs: "https://developer.paddle.com/webhooks/signature-verification",
+    Paddle => "paddle",
+        "Paddle Billing",
+        "https://developer.paddle.com/webhooks/signature-verification",
+        Spec {
         scheme: Scheme::Hashed(Hashed {
             signature: Signature::Pairs {
                 name: "paddle-signature",
@@ -424,17 +455,19 @@ catalogue! {
         proof: Proof::Sdk("@paddle/paddle-node-sdk"),
         ..ROW
     },
-    LemonSqueezy => "lemonsqueezy" Spec {
-        name: "Lemon Squeezy",
-        docs: "https://docs.lemonsqueezy.com/help/webhooks/signing-requests",
+    LemonSqueezy => "lemonsqueezy",
+        "Lemon Squeezy",
+        "https://docs.lemonsqueezy.com/help/webhooks/signing-requests",
+        Spec {
         scheme: hex_body("x-signature", ""),
         event_type: Field::Header("x-event-name"),
         type_required: true,
         ..ROW
     },
-    Square => "square" Spec {
-        name: "Square",
-        docs: "https://developer.squareup.com/docs/webhooks/step3validate",
+    Square => "square",
+        "Square",
+        "https://developer.squareup.com/docs/webhooks/step3validate",
+        Spec {
         scheme: Scheme::Hashed(Hashed {
             encoding: Encoding::Base64,
             signature: header("x-square-hmacsha256-signature", ""),
@@ -447,9 +480,10 @@ catalogue! {
         proof: Proof::Sdk("square"),
         ..ROW
     },
-    Razorpay => "razorpay" Spec {
-        name: "Razorpay",
-        docs: "https://razorpay.com/docs/webhooks/validate-test/",
+    Razorpay => "razorpay",
+        "Razorpay",
+        "https://razorpay.com/docs/webhooks/validate-test/",
+        Spec {
         scheme: hex_body("x-razorpay-signature", ""),
         delivery_id: Field::Header("x-razorpay-event-id"),
         event_type: Field::Json("/event"),
@@ -457,9 +491,10 @@ catalogue! {
         proof: Proof::Sdk("razorpay"),
         ..ROW
     },
-    Gocardless => "gocardless" Spec {
-        name: "GoCardless",
-        docs: "https://developer.gocardless.com/getting-started/staying-up-to-date-with-webhooks",
+    Gocardless => "gocardless",
+        "GoCardless",
+        "https://developer.gocardless.com/getting-started/staying-up-to-date-with-webhooks",
+        Spec {
         scheme: hex_body("webhook-signature", ""),
         delivery_id: Field::Json("/meta/webhook_id"),
         event_type: Field::Json("/events/0/resource_type"),
@@ -467,9 +502,10 @@ catalogue! {
         proof: Proof::Published,
         ..ROW
     },
-    Coinbase => "coinbase" Spec {
-        name: "Coinbase Commerce",
-        docs: "https://docs.cdp.coinbase.com/commerce/api-architecture/webhooks-security",
+    Coinbase => "coinbase",
+        "Coinbase Commerce",
+        "https://docs.cdp.coinbase.com/commerce/api-architecture/webhooks-security",
+        Spec {
         scheme: hex_body("x-cc-webhook-signature", ""),
         delivery_id: Field::Json("/id"),
         event_type: Field::Json("/event/type"),
@@ -477,9 +513,10 @@ catalogue! {
         proof: Proof::Published,
         ..ROW
     },
-    Xero => "xero" Spec {
-        name: "Xero",
-        docs: "https://developer.xero.com/documentation/guides/webhooks/overview/",
+    Xero => "xero",
+        "Xero",
+        "https://developer.xero.com/documentation/guides/webhooks/overview/",
+        Spec {
         scheme: base64_body("x-xero-signature", ""),
         body: BodyFormat::Json,
         event_type: Field::Json("/events/0/eventType"),
@@ -488,16 +525,18 @@ catalogue! {
         handshake: Some(Handshake::EmptyList("/events")),
         ..ROW
     },
-    Quickbooks => "quickbooks" Spec {
-        name: "Intuit QuickBooks",
-        docs: "https://developer.intuit.com/app/developer/qbo/docs/develop/webhooks",
+    Quickbooks => "quickbooks",
+        "Intuit QuickBooks",
+        "https://developer.intuit.com/app/developer/qbo/docs/develop/webhooks",
+        Spec {
         scheme: base64_body("intuit-signature", ""),
         body: BodyFormat::JsonAny,
         ..ROW
     },
-    Hubspot => "hubspot" Spec {
-        name: "HubSpot",
-        docs: "https://developers.hubspot.com/docs/apps/developer-platform/build-apps/authentication/request-validation",
+    Hubspot => "hubspot",
+        "HubSpot",
+        "https://developers.hubspot.com/docs/apps/developer-platform/build-apps/authentication/request-validation",
+        Spec {
         // Signature v3: method, URL, body and the timestamp (milliseconds).
         scheme: Scheme::Hashed(Hashed {
             encoding: Encoding::Base64,
@@ -514,9 +553,10 @@ catalogue! {
         proof: Proof::Sdk("@hubspot/api-client"),
         ..ROW
     },
-    Intercom => "intercom" Spec {
-        name: "Intercom",
-        docs: "https://developers.intercom.com/docs/webhooks/setting-up-webhooks",
+    Intercom => "intercom",
+        "Intercom",
+        "https://developers.intercom.com/docs/webhooks/setting-up-webhooks",
+        Spec {
         scheme: Scheme::Hashed(Hashed {
             digest: Digest::Sha1,
             signature: header("x-hub-signature", "sha1="),
@@ -527,9 +567,10 @@ catalogue! {
         type_required: true,
         ..ROW
     },
-    Zendesk => "zendesk" Spec {
-        name: "Zendesk",
-        docs: "https://developer.zendesk.com/documentation/webhooks/verifying/",
+    Zendesk => "zendesk",
+        "Zendesk",
+        "https://developer.zendesk.com/documentation/webhooks/verifying/",
+        Spec {
         // The timestamp is ISO 8601 text, signed but not a Unix time: no replay window.
         scheme: Scheme::Hashed(Hashed {
             encoding: Encoding::Base64,
@@ -541,9 +582,10 @@ catalogue! {
         event_type: Field::Json("/type"),
         ..ROW
     },
-    Helpscout => "helpscout" Spec {
-        name: "Help Scout",
-        docs: "https://developer.helpscout.com/webhooks/",
+    Helpscout => "helpscout",
+        "Help Scout",
+        "https://developer.helpscout.com/webhooks/",
+        Spec {
         scheme: Scheme::Hashed(Hashed {
             digest: Digest::Sha1,
             encoding: Encoding::Base64,
@@ -554,9 +596,10 @@ catalogue! {
         type_required: true,
         ..ROW
     },
-    Front => "front" Spec {
-        name: "Front",
-        docs: "https://dev.frontapp.com/docs/application-webhooks",
+    Front => "front",
+        "Front",
+        "https://dev.frontapp.com/docs/application-webhooks",
+        Spec {
         scheme: Scheme::Hashed(Hashed {
             encoding: Encoding::Base64,
             signature: header("x-front-signature", ""),
@@ -572,42 +615,47 @@ catalogue! {
         handshake: Some(Handshake::EchoHeader("x-front-challenge")),
         ..ROW
     },
-    Zoom => "zoom" Spec {
-        name: "Zoom",
-        docs: "https://developers.zoom.us/docs/api/webhooks/",
+    Zoom => "zoom",
+        "Zoom",
+        "https://developers.zoom.us/docs/api/webhooks/",
+        Spec {
         scheme: v0("x-zm-signature", "x-zm-request-timestamp", "v0="),
         event_type: Field::Json("/event"),
         type_required: true,
         handshake: Some(Handshake::ZoomUrlValidation),
         ..ROW
     },
-    Calendly => "calendly" Spec {
-        name: "Calendly",
-        docs: "https://developer.calendly.com/api-docs/overview/webhooks/webhook-signatures",
+    Calendly => "calendly",
+        "Calendly",
+        "https://developer.calendly.com/api-docs/overview/webhooks/webhook-signatures",
+        Spec {
         scheme: dotted_pairs("calendly-webhook-signature", "t", "v1", Unit::Seconds),
         event_type: Field::Json("/event"),
         type_required: true,
         ..ROW
     },
-    Typeform => "typeform" Spec {
-        name: "Typeform",
-        docs: "https://www.typeform.com/developers/webhooks/secure-your-webhooks/",
+    Typeform => "typeform",
+        "Typeform",
+        "https://www.typeform.com/developers/webhooks/secure-your-webhooks/",
+        Spec {
         scheme: base64_body("typeform-signature", "sha256="),
         delivery_id: Field::Json("/event_id"),
         event_type: Field::Json("/event_type"),
         type_required: true,
         ..ROW
     },
-    Asana => "asana" Spec {
-        name: "Asana",
-        docs: "https://developers.asana.com/docs/webhooks-guide",
+    Asana => "asana",
+        "Asana",
+        "https://developers.asana.com/docs/webhooks-guide",
+        Spec {
         scheme: hex_body("x-hook-signature", ""),
         event_type: Field::Json("/events/0/action"),
         ..ROW
     },
-    Trello => "trello" Spec {
-        name: "Trello",
-        docs: "https://developer.atlassian.com/cloud/trello/guides/rest-api/webhooks/",
+    Trello => "trello",
+        "Trello",
+        "https://developer.atlassian.com/cloud/trello/guides/rest-api/webhooks/",
+        Spec {
         // The body, then the callback URL as registered.
         scheme: Scheme::Hashed(Hashed {
             digest: Digest::Sha1,
@@ -621,40 +669,45 @@ catalogue! {
         type_required: true,
         ..ROW
     },
-    Notion => "notion" Spec {
-        name: "Notion",
-        docs: "https://developers.notion.com/reference/webhooks",
+    Notion => "notion",
+        "Notion",
+        "https://developers.notion.com/reference/webhooks",
+        Spec {
         scheme: hex_body("x-notion-signature", "sha256="),
         delivery_id: Field::Json("/id"),
         event_type: Field::Json("/type"),
         type_required: true,
         ..ROW
     },
-    Airtable => "airtable" Spec {
-        name: "Airtable",
-        docs: "https://airtable.com/developers/web/api/webhooks-overview",
+    Airtable => "airtable",
+        "Airtable",
+        "https://airtable.com/developers/web/api/webhooks-overview",
+        Spec {
         scheme: hex_body("x-airtable-content-mac", "hmac-sha256="),
         secret_format: SecretFormat::Base64,
         ..ROW
     },
-    Telegram => "telegram" Spec {
-        name: "Telegram",
-        docs: "https://core.telegram.org/bots/api#setwebhook",
+    Telegram => "telegram",
+        "Telegram",
+        "https://core.telegram.org/bots/api#setwebhook",
+        Spec {
         scheme: token("x-telegram-bot-api-secret-token"),
         delivery_id: Field::Json("/update_id"),
         ..ROW
     },
-    Meta => "meta" Spec {
-        name: "Meta (WhatsApp, Messenger, Instagram)",
-        docs: "https://developers.facebook.com/docs/graph-api/webhooks/getting-started#event-notifications",
+    Meta => "meta",
+        "Meta (WhatsApp, Messenger, Instagram)",
+        "https://developers.facebook.com/docs/graph-api/webhooks/getting-started#event-notifications",
+        Spec {
         scheme: hex_body("x-hub-signature-256", "sha256="),
         event_type: Field::Json("/object"),
         handshake: Some(Handshake::MetaVerify),
         ..ROW
     },
-    Line => "line" Spec {
-        name: "LINE Messaging API",
-        docs: "https://developers.line.biz/en/reference/messaging-api/#signature-validation",
+    Line => "line",
+        "LINE Messaging API",
+        "https://developers.line.biz/en/reference/messaging-api/#signature-validation",
+        Spec {
         scheme: base64_body("x-line-signature", ""),
         delivery_id: Field::Json("/events/0/webhookEventId"),
         event_type: Field::Json("/events/0/type"),
@@ -663,9 +716,10 @@ catalogue! {
         proof: Proof::Sdk("@line/bot-sdk"),
         ..ROW
     },
-    Twitch => "twitch" Spec {
-        name: "Twitch EventSub",
-        docs: "https://dev.twitch.tv/docs/eventsub/handling-webhook-events/#verifying-the-event-message",
+    Twitch => "twitch",
+        "Twitch EventSub",
+        "https://dev.twitch.tv/docs/eventsub/handling-webhook-events/#verifying-the-event-message",
+        Spec {
         // The timestamp is RFC 3339 text, signed; the id is signed and the delivery id.
         scheme: Scheme::Hashed(Hashed {
             signature: header("twitch-eventsub-message-signature", "sha256="),
@@ -685,24 +739,27 @@ catalogue! {
         }),
         ..ROW
     },
-    X => "x" Spec {
-        name: "X (Account Activity)",
-        docs: "https://docs.x.com/x-api/webhooks/quickstart",
+    X => "x",
+        "X (Account Activity)",
+        "https://docs.x.com/x-api/webhooks/quickstart",
+        Spec {
         scheme: base64_body("x-twitter-webhooks-signature", "sha256="),
         handshake: Some(Handshake::XCrc),
         ..ROW
     },
-    Dropbox => "dropbox" Spec {
-        name: "Dropbox",
-        docs: "https://www.dropbox.com/developers/reference/webhooks",
+    Dropbox => "dropbox",
+        "Dropbox",
+        "https://www.dropbox.com/developers/reference/webhooks",
+        Spec {
         scheme: hex_body("x-dropbox-signature", ""),
         handshake: Some(Handshake::GetEcho("challenge")),
         proof: Proof::Published,
         ..ROW
     },
-    Box => "box" Spec {
-        name: "Box",
-        docs: "https://developer.box.com/guides/webhooks/v2/signatures-v2/",
+    Box => "box",
+        "Box",
+        "https://developer.box.com/guides/webhooks/v2/signatures-v2/",
+        Spec {
         // The body, then the delivery timestamp (RFC 3339 text, signed); a retry changes
         // `box-delivery-id` but not the body's `id`.
         scheme: Scheme::Hashed(Hashed {
@@ -716,25 +773,28 @@ catalogue! {
         type_required: true,
         ..ROW
     },
-    Docusign => "docusign" Spec {
-        name: "DocuSign Connect",
-        docs: "https://developers.docusign.com/platform/webhooks/connect/hmac/",
+    Docusign => "docusign",
+        "DocuSign Connect",
+        "https://developers.docusign.com/platform/webhooks/connect/hmac/",
+        Spec {
         scheme: base64_body("x-docusign-signature-1", ""),
         event_type: Field::Json("/event"),
         ..ROW
     },
-    Okta => "okta" Spec {
-        name: "Okta event hooks",
-        docs: "https://developer.okta.com/docs/concepts/event-hooks/",
+    Okta => "okta",
+        "Okta event hooks",
+        "https://developer.okta.com/docs/concepts/event-hooks/",
+        Spec {
         scheme: token("authorization"),
         delivery_id: Field::Json("/eventId"),
         event_type: Field::Json("/data/events/0/eventType"),
         handshake: Some(Handshake::OktaVerification),
         ..ROW
     },
-    Workos => "workos" Spec {
-        name: "WorkOS",
-        docs: "https://workos.com/docs/events/data-syncing/webhooks",
+    Workos => "workos",
+        "WorkOS",
+        "https://workos.com/docs/events/data-syncing/webhooks",
+        Spec {
         scheme: dotted_pairs("workos-signature", "t", "v1", Unit::Millis),
         delivery_id: Field::Json("/id"),
         event_type: Field::Json("/event"),
@@ -742,9 +802,10 @@ catalogue! {
         proof: Proof::Sdk("@workos-inc/node"),
         ..ROW
     },
-    Clerk => "clerk" Spec {
-        name: "Clerk",
-        docs: "https://clerk.com/docs/webhooks/sync-data",
+    Clerk => "clerk",
+        "Clerk",
+        "https://clerk.com/docs/webhooks/sync-data",
+        Spec {
         scheme: SVIX,
         secret_format: SecretFormat::StandardWebhooks,
         delivery_id: Field::Header("svix-id"),
@@ -753,9 +814,10 @@ catalogue! {
         proof: Proof::Sdk("svix"),
         ..ROW
     },
-    Resend => "resend" Spec {
-        name: "Resend",
-        docs: "https://resend.com/docs/webhooks/verify-webhooks-requests",
+    Resend => "resend",
+        "Resend",
+        "https://resend.com/docs/webhooks/verify-webhooks-requests",
+        Spec {
         scheme: SVIX,
         secret_format: SecretFormat::StandardWebhooks,
         delivery_id: Field::Header("svix-id"),
@@ -764,9 +826,10 @@ catalogue! {
         proof: Proof::Sdk("svix"),
         ..ROW
     },
-    Svix => "svix" Spec {
-        name: "Svix",
-        docs: "https://docs.svix.com/receiving/verifying-payloads/how-manual",
+    Svix => "svix",
+        "Svix",
+        "https://docs.svix.com/receiving/verifying-payloads/how-manual",
+        Spec {
         scheme: SVIX,
         secret_format: SecretFormat::StandardWebhooks,
         delivery_id: Field::Header("svix-id"),
@@ -774,9 +837,10 @@ catalogue! {
         proof: Proof::Sdk("svix"),
         ..ROW
     },
-    Vercel => "vercel" Spec {
-        name: "Vercel",
-        docs: "https://vercel.com/docs/webhooks/webhooks-api#securing-webhooks",
+    Vercel => "vercel",
+        "Vercel",
+        "https://vercel.com/docs/webhooks/webhooks-api#securing-webhooks",
+        Spec {
         scheme: Scheme::Hashed(Hashed {
             digest: Digest::Sha1,
             signature: header("x-vercel-signature", ""),
@@ -787,9 +851,10 @@ catalogue! {
         type_required: true,
         ..ROW
     },
-    Sentry => "sentry" Spec {
-        name: "Sentry",
-        docs: "https://docs.sentry.io/organization/integrations/integration-platform/webhooks/",
+    Sentry => "sentry",
+        "Sentry",
+        "https://docs.sentry.io/organization/integrations/integration-platform/webhooks/",
+        Spec {
         scheme: hex_body("sentry-hook-signature", ""),
         extra_headers: &["sentry-hook-timestamp"],
         delivery_id: Field::Header("request-id"),
@@ -798,9 +863,10 @@ catalogue! {
         action: Some(Field::Json("/action")),
         ..ROW
     },
-    Pagerduty => "pagerduty" Spec {
-        name: "PagerDuty (v3)",
-        docs: "https://developer.pagerduty.com/docs/webhooks/webhook-signatures/",
+    Pagerduty => "pagerduty",
+        "PagerDuty (v3)",
+        "https://developer.pagerduty.com/docs/webhooks/webhook-signatures/",
+        Spec {
         scheme: Scheme::Hashed(Hashed {
             signature: Signature::Header {
                 name: "x-pagerduty-signature",
@@ -815,16 +881,18 @@ catalogue! {
         type_required: true,
         ..ROW
     },
-    Grafana => "grafana" Spec {
-        name: "Grafana Alerting",
-        docs: "https://grafana.com/docs/grafana/latest/alerting/configure-notifications/manage-contact-points/integrations/webhook-notifier/",
+    Grafana => "grafana",
+        "Grafana Alerting",
+        "https://grafana.com/docs/grafana/latest/alerting/configure-notifications/manage-contact-points/integrations/webhook-notifier/",
+        Spec {
         scheme: hex_body("x-grafana-alerting-signature", ""),
         event_type: Field::Json("/status"),
         ..ROW
     },
-    Sanity => "sanity" Spec {
-        name: "Sanity",
-        docs: "https://www.sanity.io/docs/webhooks",
+    Sanity => "sanity",
+        "Sanity",
+        "https://www.sanity.io/docs/webhooks",
+        Spec {
         scheme: Scheme::Hashed(Hashed {
             encoding: Encoding::Base64Url,
             signature: Signature::Pairs {
@@ -846,9 +914,10 @@ catalogue! {
         proof: Proof::Sdk("@sanity/webhook"),
         ..ROW
     },
-    Mux => "mux" Spec {
-        name: "Mux",
-        docs: "https://www.mux.com/docs/core/verify-webhook-signatures",
+    Mux => "mux",
+        "Mux",
+        "https://www.mux.com/docs/core/verify-webhook-signatures",
+        Spec {
         scheme: dotted_pairs("mux-signature", "t", "v1", Unit::Seconds),
         delivery_id: Field::Json("/id"),
         event_type: Field::Json("/type"),
@@ -856,9 +925,10 @@ catalogue! {
         proof: Proof::Sdk("@mux/mux-node"),
         ..ROW
     },
-    Cloudinary => "cloudinary" Spec {
-        name: "Cloudinary",
-        docs: "https://cloudinary.com/documentation/notification_signatures",
+    Cloudinary => "cloudinary",
+        "Cloudinary",
+        "https://cloudinary.com/documentation/notification_signatures",
+        Spec {
         // A plain SHA-1 of the body, the timestamp and the API secret (not an HMAC).
         scheme: Scheme::Hashed(Hashed {
             digest: Digest::Sha1,
@@ -872,17 +942,19 @@ catalogue! {
         proof: Proof::Sdk("cloudinary"),
         ..ROW
     },
-    Customerio => "customerio" Spec {
-        name: "Customer.io",
-        docs: "https://docs.customer.io/api/webhooks/#section/Securely-Verifying-Requests",
+    Customerio => "customerio",
+        "Customer.io",
+        "https://docs.customer.io/api/webhooks/#section/Securely-Verifying-Requests",
+        Spec {
         scheme: v0("x-cio-signature", "x-cio-timestamp", ""),
         delivery_id: Field::Json("/event_id"),
         event_type: Field::Json("/metric"),
         ..ROW
     },
-    Segment => "segment" Spec {
-        name: "Segment",
-        docs: "https://segment.com/docs/connections/destinations/catalog/webhooks/",
+    Segment => "segment",
+        "Segment",
+        "https://segment.com/docs/connections/destinations/catalog/webhooks/",
+        Spec {
         scheme: Scheme::Hashed(Hashed {
             digest: Digest::Sha1,
             signature: header("x-signature", ""),
@@ -893,17 +965,19 @@ catalogue! {
         type_required: true,
         ..ROW
     },
-    Launchdarkly => "launchdarkly" Spec {
-        name: "LaunchDarkly",
-        docs: "https://launchdarkly.com/docs/home/infrastructure/webhooks#sign-a-webhook",
+    Launchdarkly => "launchdarkly",
+        "LaunchDarkly",
+        "https://launchdarkly.com/docs/home/infrastructure/webhooks#sign-a-webhook",
+        Spec {
         scheme: hex_body("x-ld-signature", ""),
         delivery_id: Field::Json("/_id"),
         event_type: Field::Json("/kind"),
         ..ROW
     },
-    Circleci => "circleci" Spec {
-        name: "CircleCI",
-        docs: "https://circleci.com/docs/guides/integration/outbound-webhooks/#payload-signature",
+    Circleci => "circleci",
+        "CircleCI",
+        "https://circleci.com/docs/guides/integration/outbound-webhooks/#payload-signature",
+        Spec {
         scheme: Scheme::Hashed(Hashed {
             signature: Signature::Header {
                 name: "circleci-signature",
@@ -917,17 +991,19 @@ catalogue! {
         type_required: true,
         ..ROW
     },
-    Buildkite => "buildkite" Spec {
-        name: "Buildkite",
-        docs: "https://buildkite.com/docs/apis/webhooks/pipelines#webhook-signature",
+    Buildkite => "buildkite",
+        "Buildkite",
+        "https://buildkite.com/docs/apis/webhooks/pipelines#webhook-signature",
+        Spec {
         scheme: dotted_pairs("x-buildkite-signature", "timestamp", "signature", Unit::Seconds),
         event_type: Field::Header("x-buildkite-event"),
         type_required: true,
         ..ROW
     },
-    Heroku => "heroku" Spec {
-        name: "Heroku app webhooks",
-        docs: "https://devcenter.heroku.com/articles/app-webhooks#securing-webhook-requests",
+    Heroku => "heroku",
+        "Heroku app webhooks",
+        "https://devcenter.heroku.com/articles/app-webhooks#securing-webhook-requests",
+        Spec {
         scheme: base64_body("heroku-webhook-hmac-sha256", ""),
         extra_headers: &["heroku-webhook-id"],
         delivery_id: Field::Json("/webhook_metadata/delivery/id"),
@@ -936,9 +1012,10 @@ catalogue! {
         action: Some(Field::Json("/action")),
         ..ROW
     },
-    Polar => "polar" Spec {
-        name: "Polar",
-        docs: "https://docs.polar.sh/integrate/webhooks/delivery",
+    Polar => "polar",
+        "Polar",
+        "https://docs.polar.sh/integrate/webhooks/delivery",
+        Spec {
         // Standard Webhooks, keyed with the secret's text (Polar's SDK base64-encodes it for
         // the Standard Webhooks library).
         scheme: STANDARD_WEBHOOKS,
@@ -947,52 +1024,58 @@ catalogue! {
         type_required: true,
         ..ROW
     },
-    Persona => "persona" Spec {
-        name: "Persona",
-        docs: "https://docs.withpersona.com/docs/webhooks-best-practices#checking-signatures",
+    Persona => "persona",
+        "Persona",
+        "https://docs.withpersona.com/docs/webhooks-best-practices#checking-signatures",
+        Spec {
         scheme: dotted_pairs("persona-signature", "t", "v1", Unit::Seconds),
         delivery_id: Field::Json("/data/id"),
         event_type: Field::Json("/data/attributes/name"),
         type_required: true,
         ..ROW
     },
-    Calcom => "calcom" Spec {
-        name: "Cal.com",
-        docs: "https://cal.com/docs/developing/guides/automation/webhooks",
+    Calcom => "calcom",
+        "Cal.com",
+        "https://cal.com/docs/developing/guides/automation/webhooks",
+        Spec {
         scheme: hex_body("x-cal-signature-256", ""),
         event_type: Field::Json("/triggerEvent"),
         type_required: true,
         ..ROW
     },
-    Replicate => "replicate" Spec {
-        name: "Replicate",
-        docs: "https://replicate.com/docs/topics/webhooks/verify-webhook",
+    Replicate => "replicate",
+        "Replicate",
+        "https://replicate.com/docs/topics/webhooks/verify-webhook",
+        Spec {
         scheme: STANDARD_WEBHOOKS,
         secret_format: SecretFormat::StandardWebhooks,
         delivery_id: Field::Header("webhook-id"),
         event_type: Field::Json("/status"),
         ..ROW
     },
-    Tally => "tally" Spec {
-        name: "Tally",
-        docs: "https://tally.so/help/webhooks",
+    Tally => "tally",
+        "Tally",
+        "https://tally.so/help/webhooks",
+        Spec {
         scheme: base64_body("tally-signature", ""),
         delivery_id: Field::Json("/eventId"),
         event_type: Field::Json("/eventType"),
         type_required: true,
         ..ROW
     },
-    Pipedrive => "pipedrive" Spec {
-        name: "Pipedrive",
-        docs: "https://pipedrive.readme.io/docs/guide-for-webhooks-v2",
+    Pipedrive => "pipedrive",
+        "Pipedrive",
+        "https://pipedrive.readme.io/docs/guide-for-webhooks-v2",
+        Spec {
         scheme: Scheme::Basic,
         event_type: Field::Json("/meta/entity"),
         action: Some(Field::Json("/meta/action")),
         ..ROW
     },
-    Auth0 => "auth0" Spec {
-        name: "Auth0 log streams",
-        docs: "https://auth0.com/docs/customize/log-streams/custom-log-streams",
+    Auth0 => "auth0",
+        "Auth0 log streams",
+        "https://auth0.com/docs/customize/log-streams/custom-log-streams",
+        Spec {
         scheme: token("authorization"),
         body: BodyFormat::JsonAny,
         ..ROW

@@ -143,10 +143,6 @@ impl Proof {
 /// One provider's row.
 #[derive(Debug, Clone, Copy)]
 pub struct Spec {
-    /// Its name as people write it.
-    pub name: &'static str,
-    /// Where its signing is documented.
-    pub docs: &'static str,
     /// How its deliveries are authenticated.
     pub scheme: Scheme,
     /// What its secrets look like.

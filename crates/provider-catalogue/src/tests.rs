@@ -108,7 +108,7 @@ fn slugs_are_path_and_variable_safe_and_unique() {
         assert_eq!(Provider::parse(slug), Some(*provider));
         let spec = provider.spec();
         assert!(
-            !spec.name.is_empty() && spec.docs.starts_with("https://"),
+            !provider.name().is_empty() && provider.docs().starts_with("https://"),
             "{slug}"
         );
         assert!(!spec.media_types.is_empty(), "{slug}");
@@ -139,3 +139,4 @@ fn every_header_a_row_reads_is_kept_and_credentials_are_not() {
         }
     }
 }
+

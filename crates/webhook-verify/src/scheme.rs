@@ -24,8 +24,6 @@ pub enum Digest {
     Sha1,
     /// SHA-256.
     Sha256,
-    /// SHA-512.
-    Sha512,
 }
 
 /// How the signature is written.
@@ -206,7 +204,6 @@ const fn output_len(digest: Digest) -> usize {
     match digest {
         Digest::Sha1 => 20,
         Digest::Sha256 => 32,
-        Digest::Sha512 => 64,
     }
 }
 
@@ -235,12 +232,8 @@ fn raw(digest: Digest, keying: Keying, key: &[u8], parts: &[&[u8]]) -> Vec<u8> {
         (Keying::Hmac, Digest::Sha256) => {
             mac_of::<Hmac<sha2::Sha256>>(key, parts).map(|mac| mac.finalize().into_bytes().to_vec())
         }
-        (Keying::Hmac, Digest::Sha512) => {
-            mac_of::<Hmac<sha2::Sha512>>(key, parts).map(|mac| mac.finalize().into_bytes().to_vec())
-        }
         (Keying::SecretInContent, Digest::Sha1) => Some(hash_of::<sha1::Sha1>(parts)),
         (Keying::SecretInContent, Digest::Sha256) => Some(hash_of::<sha2::Sha256>(parts)),
-        (Keying::SecretInContent, Digest::Sha512) => Some(hash_of::<sha2::Sha512>(parts)),
     }
     .unwrap_or_default()
 }
@@ -409,8 +402,6 @@ fn matches(scheme: &Hashed, key: &[u8], parts: &[&[u8]], candidate: &[u8]) -> bo
         (Keying::Hmac, Digest::Sha1) => mac_of::<Hmac<sha1::Sha1>>(key, parts)
             .is_some_and(|mac| mac.verify_slice(candidate).is_ok()),
         (Keying::Hmac, Digest::Sha256) => mac_of::<Hmac<sha2::Sha256>>(key, parts)
-            .is_some_and(|mac| mac.verify_slice(candidate).is_ok()),
-        (Keying::Hmac, Digest::Sha512) => mac_of::<Hmac<sha2::Sha512>>(key, parts)
             .is_some_and(|mac| mac.verify_slice(candidate).is_ok()),
         (Keying::SecretInContent, _) => {
             bool::from(raw(scheme.digest, scheme.keying, key, parts).ct_eq(candidate))

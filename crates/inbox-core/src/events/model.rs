@@ -399,15 +399,15 @@ mod tests {
             assert_eq!(Provider::parse(provider.as_str()), Some(*provider));
             assert_eq!(provider.index(), index);
             // Serde uses the same name.
-            assert_eq!(
-                serde_json::to_string(provider).unwrap(),
-                format!("\"{}\"", provider.as_str())
-            );
+            let json = serde_json::to_string(provider).unwrap();
+            assert_eq!(json, format!("\"{}\"", provider.as_str()));
+            assert_eq!(serde_json::from_str::<Provider>(&json).unwrap(), *provider);
         }
+        assert!(serde_json::from_str::<Provider>("\"nosuch\"").is_err());
         for status in EventStatus::ALL {
             assert_eq!(EventStatus::parse(status.as_str()), Some(status));
         }
-        assert_eq!(Provider::parse("gitlab"), None);
+        assert_eq!(Provider::parse("nosuch"), None);
     }
 
     proptest! {

@@ -1,8 +1,6 @@
 //! Reading a verified body: the JSON payload, and the delivery id, event type and action from
 //! where the provider's row says they are.
 
-use std::collections::BTreeMap;
-
 use inbox_core::events::{DeliveryId, EventAction, EventType};
 use inbox_core::http::Headers;
 use inbox_core::problem::{FieldError, Problem};
@@ -29,11 +27,18 @@ pub fn payload(format: BodyFormat, media_type: &str, body: &str) -> Result<Box<R
             (payload, "form:payload")
         }
         (BodyFormat::Form, _) => {
-            // A repeated field keeps its last value.
-            let fields: BTreeMap<String, String> = form_urlencoded::parse(body.as_bytes())
-                .map(|(name, value)| (name.into_owned(), value.into_owned()))
+            // An object of the fields in order; a repeated field keeps its last value (a JSON
+            // reader takes the last of duplicate members).
+            let members: Vec<String> = form_urlencoded::parse(body.as_bytes())
+                .map(|(name, value)| {
+                    format!(
+                        "{}:{}",
+                        serde_json::to_string(&name).unwrap_or_default(),
+                        serde_json::to_string(&value).unwrap_or_default()
+                    )
+                })
                 .collect();
-            let json = serde_json::to_string(&fields).unwrap_or_default();
+            let json = format!("{{{}}}", members.join(","));
             return RawValue::from_string(json).map_err(|error| {
                 Problem::invalid(
                     "the form cannot be read",

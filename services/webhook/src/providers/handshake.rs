@@ -3,8 +3,6 @@
 //! sign them; where it proves something, the proof is checked here); the others are signed
 //! deliveries, answered once verified.
 
-use std::collections::BTreeMap;
-
 use hmac::{Hmac, Mac};
 use inbox_core::http::{Headers, Response, StatusCode};
 use inbox_core::problem::{FieldError, Problem, ProblemKind};
@@ -21,8 +19,8 @@ use super::{Field, Handshake, Spec};
 pub enum Answer {
     /// `text/plain`.
     Text(String),
-    /// `application/json`: an object of string members.
-    Json(BTreeMap<&'static str, String>),
+    /// `application/json`: an object of string members, in order.
+    Json(Vec<(&'static str, String)>),
     /// 200 with no body.
     Empty,
 }
@@ -32,10 +30,7 @@ impl Answer {
     pub fn response(self) -> Response {
         let (body, content_type) = match self {
             Self::Text(text) => (text.into_bytes(), "text/plain; charset=utf-8"),
-            Self::Json(members) => (
-                serde_json::to_vec(&members).unwrap_or_default(),
-                "application/json",
-            ),
+            Self::Json(members) => (json_object(&members).into_bytes(), "application/json"),
             Self::Empty => (Vec::new(), "text/plain; charset=utf-8"),
         };
         Response::new(StatusCode::OK, body)
@@ -43,6 +38,21 @@ impl Answer {
             .with_header("x-content-type-options", "nosniff")
             .with_header("cache-control", "no-store")
     }
+}
+
+/// `{"name":"value",...}`, each string escaped by serde_json.
+fn json_object(members: &[(&str, String)]) -> String {
+    let fields: Vec<String> = members
+        .iter()
+        .map(|(name, value)| {
+            format!(
+                "{}:{}",
+                serde_json::to_string(name).unwrap_or_default(),
+                serde_json::to_string(value).unwrap_or_default()
+            )
+        })
+        .collect();
+    format!("{{{}}}", fields.join(","))
 }
 
 fn query_value(query: &str, name: &str) -> Option<String> {
@@ -109,19 +119,14 @@ pub fn before_verification(
                 &base64::engine::general_purpose::STANDARD,
                 hmac_sha256(key, token.as_bytes()),
             );
-            Ok(Some(Answer::Json(BTreeMap::from([(
+            Ok(Some(Answer::Json(vec![(
                 "response_token",
                 format!("sha256={digest}"),
-            )]))))
+            )])))
         }
         Handshake::OktaVerification => headers
             .get("x-okta-verification-challenge")
-            .map(|value| {
-                Some(Answer::Json(BTreeMap::from([(
-                    "verification",
-                    value.to_owned(),
-                )])))
-            })
+            .map(|value| Some(Answer::Json(vec![("verification", value.to_owned())])))
             .ok_or_else(|| missing("header:x-okta-verification-challenge")),
         Handshake::Echo { .. }
         | Handshake::EmptyList(_)
@@ -175,10 +180,10 @@ pub fn after_verification(
             };
             let key = secrets.keys().first().copied().unwrap_or_default();
             let encrypted = hex::encode(hmac_sha256(key, plain.as_bytes()));
-            Ok(Some(Answer::Json(BTreeMap::from([
+            Ok(Some(Answer::Json(vec![
                 ("plainToken", plain),
                 ("encryptedToken", encrypted),
-            ]))))
+            ])))
         }
         Handshake::EchoHeader(name) => Ok(headers.get(name).map(|v| Answer::Text(v.to_owned()))),
         Handshake::GetEcho(_)
