@@ -210,7 +210,50 @@ pub fn delivery(provider: Provider, shape: Shape<'_>, secret: &str) -> Delivery 
         }
         _ => (json.to_string(), JSON),
     };
-    let url = format!("{}/webhooks/{}", shape.base_url, provider.as_str());
+    sign(
+        provider,
+        Unsigned {
+            headers,
+            body,
+            json,
+            content_type,
+        },
+        &timestamp,
+        shape.base_url,
+        secret,
+    )
+}
+
+/// A delivery before its signature: headers, body (and its JSON, where the signature goes into
+/// the body), media type.
+#[derive(Debug, Clone)]
+pub struct Unsigned {
+    /// Headers besides the signature's.
+    pub headers: Vec<(String, String)>,
+    /// The body as sent.
+    pub body: String,
+    /// The body as JSON (for Mailgun, whose signature is a field of it).
+    pub json: serde_json::Value,
+    /// Its media type.
+    pub content_type: &'static str,
+}
+
+/// `unsigned`, signed the provider's way at `timestamp` (its text in the scheme's unit).
+pub fn sign(
+    provider: Provider,
+    unsigned: Unsigned,
+    timestamp: &str,
+    base_url: &str,
+    secret: &str,
+) -> Delivery {
+    let spec = provider.spec();
+    let Unsigned {
+        mut headers,
+        mut body,
+        mut json,
+        content_type,
+    } = unsigned;
+    let url = format!("{base_url}/webhooks/{}", provider.as_str());
     let key = key_of(provider, secret);
     let lookup = |name: &str| {
         headers
@@ -218,17 +261,17 @@ pub fn delivery(provider: Provider, shape: Shape<'_>, secret: &str) -> Delivery 
             .find(|(n, _)| n == name)
             .map(|(_, v)| v.as_str())
     };
-    let mut body = body;
+    let now_millis = timestamp.parse::<i64>().unwrap_or_default();
     let signed = {
         let request = Request {
             header: &lookup,
             body: body.as_bytes(),
             url: Some(&url),
-            now_millis: shape.timestamp * 1000,
+            now_millis,
             tolerance: std::time::Duration::from_secs(300),
         };
         spec.scheme
-            .sign(&request, &key, &timestamp)
+            .sign(&request, &key, timestamp)
             .expect("every header the scheme signs is set")
     };
     for (name, value) in signed {
@@ -252,6 +295,50 @@ pub fn delivery(provider: Provider, shape: Shape<'_>, secret: &str) -> Delivery 
         body,
         content_type,
     }
+}
+
+/// A JSON `body` for `provider` with `headers`, signed now with its test secret.
+pub fn signed_json(
+    provider: Provider,
+    headers: &[(&str, &str)],
+    body: &serde_json::Value,
+    base_url: &str,
+) -> Delivery {
+    let now = crate::signing::now();
+    let timestamp = match provider.spec().scheme {
+        Scheme::Hashed(Hashed {
+            timestamp: Some(Timestamp {
+                unit: Unit::Millis, ..
+            }),
+            ..
+        }) => (now * 1000).to_string(),
+        _ => now.to_string(),
+    };
+    let mut headers: Vec<(String, String)> = headers
+        .iter()
+        .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
+        .collect();
+    if let Scheme::Hashed(Hashed { signed, .. }) = provider.spec().scheme {
+        for part in signed {
+            if let webhook_verify::scheme::Part::Header(name) = part {
+                if !headers.iter().any(|(n, _)| n == name) {
+                    headers.push(((*name).to_owned(), format!("e2e-{now}")));
+                }
+            }
+        }
+    }
+    sign(
+        provider,
+        Unsigned {
+            headers,
+            body: body.to_string(),
+            json: body.clone(),
+            content_type: JSON,
+        },
+        &timestamp,
+        base_url,
+        &secret_of(provider),
+    )
 }
 
 fn replace_with_number(json: &mut serde_json::Value, pointer: &str, number: i64) {

@@ -96,3 +96,191 @@ fn every_provider_accepts_dedups_and_refuses_forged_stale_and_mistyped_deliverie
         assert_eq!(items, 1, "{provider}: {items} events stored");
     }
 }
+
+/// How many events are stored for `provider`.
+fn stored(client: &e2e::Client, provider: Provider) -> usize {
+    let response = client
+        .get(&format!(
+            "/api/events?provider={}&limit=50",
+            provider.as_str()
+        ))
+        .bearer(API_TOKEN)
+        .send()
+        .unwrap();
+    assert_eq!(response.status, 200, "{}", response.text());
+    response.json()["items"].as_array().unwrap().len()
+}
+
+fn hmac_sha256(key: &[u8], message: &[u8]) -> Vec<u8> {
+    use hmac::{Hmac, Mac};
+    let mut mac = <Hmac<sha2::Sha256> as Mac>::new_from_slice(key).unwrap();
+    mac.update(message);
+    mac.finalize().into_bytes().to_vec()
+}
+
+#[test]
+fn every_documented_handshake_is_answered_as_documented_and_never_stored() {
+    let app = start_or_skip!("provider handshakes", configured());
+    let client = app.client();
+    let base = client.base_url();
+    let json = |text: &str| -> serde_json::Value { serde_json::from_str(text).unwrap() };
+
+    // Twitch: a signed webhook_callback_verification, answered with the raw challenge.
+    let twitch = e2e::deliveries::signed_json(
+        Provider::Twitch,
+        &[
+            ("twitch-eventsub-message-id", "tw-challenge-1"),
+            (
+                "twitch-eventsub-message-type",
+                "webhook_callback_verification",
+            ),
+        ],
+        &json(
+            r#"{"challenge":"pogchamp-kappa-360noscope-vohiyo","subscription":{"type":"channel.follow"}}"#,
+        ),
+        &base,
+    );
+    let response = twitch.request(&client).send().unwrap();
+    assert_eq!(
+        (response.status, response.text().as_str()),
+        (200, "pogchamp-kappa-360noscope-vohiyo")
+    );
+    assert!(response
+        .header("content-type")
+        .unwrap()
+        .starts_with("text/plain"));
+
+    // Zoom: endpoint.url_validation, answered with the token and its HMAC under the secret.
+    let zoom = e2e::deliveries::signed_json(
+        Provider::Zoom,
+        &[],
+        &json(
+            r#"{"event":"endpoint.url_validation","payload":{"plainToken":"qgg8vlvZRS6UYooatFL8Aw"}}"#,
+        ),
+        &base,
+    );
+    let response = zoom.request(&client).send().unwrap();
+    assert_eq!(response.status, 200, "{}", response.text());
+    let answer = response.json();
+    assert_eq!(answer["plainToken"], "qgg8vlvZRS6UYooatFL8Aw");
+    let expected = hex_encode(&hmac_sha256(
+        secret_of(Provider::Zoom).as_bytes(),
+        b"qgg8vlvZRS6UYooatFL8Aw",
+    ));
+    assert_eq!(answer["encryptedToken"], expected.as_str());
+
+    // LINE's and Xero's endpoint checks: signed, with no events; 200.
+    for provider in [Provider::Line, Provider::Xero] {
+        let check = e2e::deliveries::signed_json(provider, &[], &json(r#"{"events":[]}"#), &base);
+        let response = check.request(&client).send().unwrap();
+        assert_eq!(response.status, 200, "{provider}: {}", response.text());
+    }
+
+    // Front: a signed request carrying x-front-challenge, answered with its value.
+    let front = e2e::deliveries::signed_json(
+        Provider::Front,
+        &[("x-front-challenge", "front-challenge-value")],
+        &json(r#"{"type":"sync"}"#),
+        &base,
+    );
+    let response = front.request(&client).send().unwrap();
+    assert_eq!(
+        (response.status, response.text().as_str()),
+        (200, "front-challenge-value")
+    );
+
+    // Slack: url_verification (also in providers.rs), here through the row.
+    let slack = e2e::deliveries::signed_json(
+        Provider::Slack,
+        &[],
+        &json(r#"{"type":"url_verification","challenge":"slack-challenge"}"#),
+        &base,
+    );
+    let response = slack.request(&client).send().unwrap();
+    assert_eq!(
+        (response.status, response.text().as_str()),
+        (200, "slack-challenge")
+    );
+
+    // Dropbox: GET ?challenge=, echoed as text/plain with nosniff.
+    let response = client
+        .get("/webhooks/dropbox?challenge=dbx-123")
+        .send()
+        .unwrap();
+    assert_eq!(
+        (response.status, response.text().as_str()),
+        (200, "dbx-123")
+    );
+    assert_eq!(response.header("x-content-type-options"), Some("nosniff"));
+    client
+        .get("/webhooks/dropbox")
+        .send()
+        .unwrap()
+        .assert_problem(400);
+
+    // Meta: GET hub.* with the verify token set to a configured secret.
+    let meta_secret = secret_of(Provider::Meta);
+    let response = client
+        .get(&format!(
+            "/webhooks/meta?hub.mode=subscribe&hub.verify_token={meta_secret}&hub.challenge=1158201444"
+        ))
+        .send()
+        .unwrap();
+    assert_eq!(
+        (response.status, response.text().as_str()),
+        (200, "1158201444")
+    );
+    client
+        .get("/webhooks/meta?hub.mode=subscribe&hub.verify_token=wrong&hub.challenge=1")
+        .send()
+        .unwrap()
+        .assert_problem(401);
+
+    // X: GET ?crc_token=, answered with sha256=<base64 HMAC of the token>.
+    let response = client.get("/webhooks/x?crc_token=crc-abc").send().unwrap();
+    assert_eq!(response.status, 200, "{}", response.text());
+    let expected = format!(
+        "sha256={}",
+        BASE64.encode(hmac_sha256(secret_of(Provider::X).as_bytes(), b"crc-abc"))
+    );
+    assert_eq!(response.json()["response_token"], expected.as_str());
+
+    // Okta: GET with x-okta-verification-challenge, answered {"verification": value}.
+    let response = client
+        .get("/webhooks/okta")
+        .header("x-okta-verification-challenge", "okta-challenge-1")
+        .send()
+        .unwrap();
+    assert_eq!(response.status, 200, "{}", response.text());
+    assert_eq!(response.json()["verification"], "okta-challenge-1");
+
+    // A HEAD endpoint check (Trello) is 200; a GET where the provider has no GET handshake 405.
+    let response = client.request("HEAD", "/webhooks/trello").send().unwrap();
+    assert_eq!(response.status, 200);
+    client
+        .get("/webhooks/github")
+        .send()
+        .unwrap()
+        .assert_problem(405);
+
+    // Nothing of the above was stored.
+    for provider in [
+        Provider::Twitch,
+        Provider::Zoom,
+        Provider::Line,
+        Provider::Xero,
+        Provider::Front,
+        Provider::Slack,
+        Provider::Dropbox,
+        Provider::Meta,
+        Provider::X,
+        Provider::Okta,
+        Provider::Trello,
+    ] {
+        assert_eq!(stored(&client, provider), 0, "{provider}");
+    }
+}
+
+fn hex_encode(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}

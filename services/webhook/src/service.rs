@@ -116,10 +116,10 @@ impl<K: KeyValue, V: Variables, C: Clock, P: Poke> Webhooks<K, V, C, P> {
         result
     }
 
-    /// The provider the path names, and its secrets: 404 for an unknown or unconfigured one.
-    fn configured(&self, ctx: &RequestContext) -> Result<(Provider, Secrets), Problem> {
+    /// The provider the path names: 404 for an unknown one.
+    fn provider(ctx: &RequestContext) -> Result<Provider, Problem> {
         let name = ctx.param("provider").unwrap_or_default();
-        let provider = Provider::parse(name).ok_or_else(|| {
+        Provider::parse(name).ok_or_else(|| {
             Problem::of(
                 ProblemKind::NotFound,
                 format!(
@@ -127,7 +127,11 @@ impl<K: KeyValue, V: Variables, C: Clock, P: Poke> Webhooks<K, V, C, P> {
                     Provider::names()
                 ),
             )
-        })?;
+        })
+    }
+
+    /// The provider's secrets: 404 while none is configured, 503 when they are malformed.
+    fn secrets(&self, provider: Provider) -> Result<Secrets, Problem> {
         let spec = providers::spec(provider);
         let secrets = Secrets::load(provider.secret_variable(), spec.secret_format, &self.vars)
             .map_err(misconfigured)?;
@@ -140,24 +144,27 @@ impl<K: KeyValue, V: Variables, C: Clock, P: Poke> Webhooks<K, V, C, P> {
                 ),
             ));
         }
-        Ok((provider, secrets))
+        Ok(secrets)
     }
 
     /// `GET` (and `HEAD`) `/webhooks/{provider}`: the provider's `GET` handshake, if it has one;
-    /// a `HEAD` endpoint check (Trello, Intercom) is answered 200; anything else 405.
+    /// a `HEAD` endpoint check (Trello, Intercom) of a configured provider is answered 200;
+    /// any other `GET` is 405.
     fn challenge(&self, ctx: &RequestContext, request: Request) -> Result<Response, Problem> {
-        let (provider, secrets) = self.configured(ctx)?;
+        let provider = Self::provider(ctx)?;
         let spec = providers::spec(provider);
-        match providers::before_verification(spec, request.query(), request.headers(), &secrets)? {
-            Some(answer) => Ok(answer.response()),
-            None if *request.method() == Method::HEAD => {
-                Ok(Response::new(StatusCode::OK, Vec::new()))
-            }
-            None => Err(Problem::of(
+        let head = *request.method() == Method::HEAD;
+        if !head && !spec.handshake.is_some_and(|handshake| handshake.is_get()) {
+            return Err(Problem::of(
                 ProblemKind::MethodNotAllowed,
                 format!("{provider} deliveries are POSTed"),
             )
-            .with_header("allow", "POST")),
+            .with_header("allow", "POST"));
+        }
+        let secrets = self.secrets(provider)?;
+        match providers::before_verification(spec, request.query(), request.headers(), &secrets)? {
+            Some(answer) => Ok(answer.response()),
+            None => Ok(Response::new(StatusCode::OK, Vec::new())),
         }
     }
 
@@ -167,8 +174,9 @@ impl<K: KeyValue, V: Variables, C: Clock, P: Poke> Webhooks<K, V, C, P> {
         request: &Request,
         log: &mut DeliveryLog,
     ) -> Result<Response, Problem> {
-        let (provider, secrets) = self.configured(ctx)?;
+        let provider = Self::provider(ctx)?;
         log.provider = provider.as_str();
+        let secrets = self.secrets(provider)?;
         let spec = providers::spec(provider);
         let limits = WebhookLimits::load(&self.vars).map_err(misconfigured)?;
 
