@@ -19,7 +19,7 @@ so this tool writes it into them, between a `BEGIN generated` and an `END genera
 
   provider_lists.py --write     rewrite those blocks
   provider_lists.py --check     exit 1, naming each stale file, when a block is not what --write writes
-                                (run by the `unit` step of scripts/test.sh)
+                                (run by the `unit` step of scripts/test.sh, after tests/)
 
 Options: --catalogue FILE reads the catalogue from FILE (the JSON the `catalogue` bin prints) instead
 of running `cargo run -q -p provider-catalogue --bin catalogue`; --root DIR works on another copy.
