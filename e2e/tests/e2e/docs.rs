@@ -893,7 +893,10 @@ fn shape_problems(path: &str, want: &serde_json::Value, got: &serde_json::Value)
         (Value::Object(want), Value::Object(got)) => {
             let mut problems = Vec::new();
             let some_will_do = path == "stats.by_provider" && !got.is_empty();
-            for key in want.keys().filter(|k| !got.contains_key(*k) && !some_will_do) {
+            for key in want
+                .keys()
+                .filter(|k| !got.contains_key(*k) && !some_will_do)
+            {
                 problems.push(format!("{path}: no member {key:?}"));
             }
             for key in got.keys().filter(|k| !want.contains_key(*k)) {
@@ -1049,7 +1052,9 @@ fn every_provider_has_a_name_of_its_own() {
             "{name:?} names two providers"
         );
         assert!(
-            names.iter().all(|(other, _)| other == slug || other != name),
+            names
+                .iter()
+                .all(|(other, _)| other == slug || other != name),
             "{name:?} is another provider's slug"
         );
     }

@@ -59,7 +59,8 @@ class ProviderLists(unittest.TestCase):
         env = (self.root / "deploy/dev-secrets.env.example").read_text()
         self.assertIn("webhook_standard_secret=whsec_", env)
         self.assertIn("webhook_standard_secret standard-webhooks", (self.root / "scripts/dev").read_text())
-        self.assertIn('"^/webhooks/(github|standard)$"', (self.root / "kustomize/components/observability/collector-config.yaml").read_text())
+        collector = self.root / "kustomize/components/observability/collector-config.yaml"
+        self.assertIn('"^/webhooks/(github|standard)$"', collector.read_text())
 
     def test_a_new_provider_makes_every_list_stale(self) -> None:
         self.assertEqual(self.run_tool("--write"), 0)

@@ -1,6 +1,7 @@
 //! Prints the catalogue as JSON, one object per row in the order of `Provider::ALL`: what
 //! `tools/provider-lists` derives the hand-read lists from (spin.toml's variables, the SpinApps',
 //! the collector's mapping, docs/providers.md). `cargo run -q -p provider-catalogue --bin catalogue`.
+#![allow(clippy::print_stdout)]
 
 use provider_catalogue::{specs, Proof, Scheme, SecretFormat};
 
