@@ -7,7 +7,8 @@
 #   python      .venv/ with requirements-dev.txt (installed or updated when it changes)
 #   fmt         cargo fmt --check
 #   clippy      cargo clippy --workspace --all-targets -- -D warnings
-#   unit        cargo test for every crate but e2e: unit, handler and property tests
+#   unit        cargo test for every crate but e2e: unit, handler and property tests; and the
+#               provider lists written from the catalogue are current (tools/provider-lists --check)
 #   ui          the console's browser logic under node --test (services/console/ui/test)
 #   wasm        release build of each component; size budget (scripts/wasm-sizes.sh)
 #   openapi     the API's generated OpenAPI document validates as OpenAPI 3.1
@@ -107,6 +108,12 @@ python_tools() {
   echo "${want}" > "${stamp}"
 }
 
+# The provider lists written from the catalogue are what the generator writes, and it can fail.
+provider_lists() {
+  python3 -m unittest discover -s tools/provider-lists/tests -q || return 1
+  python3 tools/provider-lists/provider_lists.py --check
+}
+
 openapi() {
   mkdir -p out
   cargo run --quiet -p api-contract --features openapi --bin openapi > out/openapi.json || return 1
@@ -195,7 +202,14 @@ run_step() { # NAME: one step of the test command, with its skip rules
     python) if command -v python3 >/dev/null; then step python python_tools; else skip python "python3"; fi ;;
     fmt) step fmt cargo fmt --all -- --check ;;
     clippy) step clippy cargo clippy --workspace --all-targets --quiet -- -D warnings ;;
-    unit) step unit cargo test --workspace --exclude e2e --quiet ;;
+    unit)
+      step unit cargo test --workspace --exclude e2e --quiet
+      if command -v python3 >/dev/null; then
+        step provider-lists provider_lists
+      else
+        skip provider-lists "python3"
+      fi
+      ;;
     ui) if command -v node >/dev/null; then step ui node --test services/console/ui/test/; else skip ui "node"; fi ;;
     wasm) step wasm scripts/wasm-sizes.sh ;;
     openapi) if [[ -x .venv/bin/openapi-spec-validator ]]; then step openapi openapi; else skip openapi "openapi-spec-validator"; fi ;;
