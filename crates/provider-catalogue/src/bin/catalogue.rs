@@ -10,8 +10,8 @@ fn main() {
         .map(|(provider, spec)| {
             serde_json::json!({
                 "slug": provider.as_str(),
-                "name": spec.name,
-                "docs": spec.docs,
+                "name": provider.name(),
+                "docs": provider.docs(),
                 "family": spec.scheme.family(),
                 "secret_variable": provider.secret_variable(),
                 "secret_format": match (spec.secret_format, spec.scheme) {
