@@ -153,7 +153,7 @@ fn probes() -> Vec<(&'static str, &'static str, &'static str)> {
 fn display_names() -> Vec<(&'static str, &'static str)> {
     Provider::ALL
         .iter()
-        .map(|p| (p.as_str(), p.spec().name))
+        .map(|p| (p.as_str(), p.name()))
         .collect()
 }
 
