@@ -16,6 +16,9 @@ pub fn secret_of(provider: Provider) -> String {
     if let Some(secret) = crate::signing::secret_of_variable(provider.secret_variable()) {
         return secret.to_owned();
     }
+    if provider.is_generic() {
+        return GENERIC_SOURCE_SECRETS.to_owned();
+    }
     let slug = provider.as_str();
     match (provider.spec().secret_format, provider.spec().scheme) {
         (SecretFormat::StandardWebhooks, _) => {
@@ -27,6 +30,17 @@ pub fn secret_of(provider: Provider) -> String {
         (SecretFormat::Text, _) => format!("e2e-{slug}-secret"),
     }
 }
+
+/// The generic sources the e2e tests configure (`webhook_sources`), and their secrets
+/// (`webhook_source_secret`): an HMAC source, an API-key source and a Basic one.
+pub const GENERIC_SOURCES: &str = "acme: auth=hmac digest=sha256 encoding=base64 \
+    header=x-acme-signature prefix=v1= signed={timestamp}.{body} timestamp=x-acme-timestamp \
+    id=header:x-acme-delivery type=/kind; billing: auth=api-key header=authorization \
+    prefix=Bearer%20 id=/event/id type=/event/kind; legacy: auth=basic";
+
+/// The secrets of [`GENERIC_SOURCES`]: two for `acme` (a rotation, the new one labelled).
+pub const GENERIC_SOURCE_SECRETS: &str =
+    "acme:e2e-acme-old acme:next=e2e-acme-new billing:e2e-billing-key legacy:inbox:e2e-legacy";
 
 /// The key the scheme uses for a secret.
 pub fn key_of(provider: Provider, secret: &str) -> Vec<u8> {

@@ -1080,4 +1080,14 @@ catalogue! {
         body: BodyFormat::JsonAny,
         ..ROW
     },
+    Source => "source",
+        "Generic sources",
+        "https://github.com/example-org/webhook-inbox/blob/main/docs/sources.md",
+        // Not a provider: the senders configured without code (`webhook_sources`), each a row
+        // built at run time and served at `/webhooks/source/{name}`; this row only names them
+        // in the store and holds their secrets' variable.
+        Spec {
+            scheme: Scheme::Basic,
+            ..ROW
+        },
 }

@@ -37,6 +37,7 @@ fn vars() -> StaticVariables {
         (names::FORWARD_DISPATCH_URL, "http://self"),
         (names::WEBHOOK_MAX_BODY_BYTES, "1024"),
         (names::WEBHOOK_TIMESTAMP_TOLERANCE_SECS, "300"),
+        (providers::sources::CONFIG_VARIABLE, ""),
     ];
     let unset = Provider::ALL
         .iter()
