@@ -245,6 +245,7 @@ catalogue! {
         delivery_id: Field::Header("x-shopify-webhook-id"),
         event_type: Field::Header("x-shopify-topic"),
         type_required: true,
+        proof: Proof::Sdk("@shopify/shopify-api"),
         ..ROW
     },
     Slack => "slack" Spec {
@@ -261,7 +262,7 @@ catalogue! {
             value: "url_verification",
             echo: "/challenge",
         }),
-        proof: Proof::Published,
+        proof: Proof::Sdk("@slack/bolt"),
         ..ROW
     },
     Linear => "linear" Spec {
@@ -279,6 +280,7 @@ catalogue! {
         event_type: Field::Header("linear-event"),
         type_required: true,
         action: Some(Field::Json("/action")),
+        proof: Proof::Sdk("@linear/sdk"),
         ..ROW
     },
     Gitlab => "gitlab" Spec {
@@ -464,7 +466,7 @@ catalogue! {
         delivery_id: Field::Json("/meta/webhook_id"),
         event_type: Field::Json("/events/0/resource_type"),
         action: Some(Field::Json("/events/0/action")),
-        proof: Proof::Published,
+        proof: Proof::Sdk("gocardless-nodejs"),
         ..ROW
     },
     Coinbase => "coinbase" Spec {
@@ -474,7 +476,7 @@ catalogue! {
         delivery_id: Field::Json("/id"),
         event_type: Field::Json("/event/type"),
         type_required: true,
-        proof: Proof::Published,
+        proof: Proof::Sdk("coinbase-commerce-node"),
         ..ROW
     },
     Xero => "xero" Spec {
@@ -579,6 +581,7 @@ catalogue! {
         event_type: Field::Json("/event"),
         type_required: true,
         handshake: Some(Handshake::ZoomUrlValidation),
+        proof: Proof::Sdk("@zoom/rivet"),
         ..ROW
     },
     Calendly => "calendly" Spec {
@@ -714,6 +717,7 @@ catalogue! {
         delivery_id: Field::Json("/id"),
         event_type: Field::Json("/trigger"),
         type_required: true,
+        proof: Proof::Sdk("box-node-sdk"),
         ..ROW
     },
     Docusign => "docusign" Spec {
@@ -750,7 +754,7 @@ catalogue! {
         delivery_id: Field::Header("svix-id"),
         event_type: Field::Json("/type"),
         type_required: true,
-        proof: Proof::Sdk("svix"),
+        proof: Proof::Sdk("@clerk/backend"),
         ..ROW
     },
     Resend => "resend" Spec {
@@ -761,7 +765,7 @@ catalogue! {
         delivery_id: Field::Header("svix-id"),
         event_type: Field::Json("/type"),
         type_required: true,
-        proof: Proof::Sdk("svix"),
+        proof: Proof::Sdk("resend"),
         ..ROW
     },
     Svix => "svix" Spec {
@@ -945,6 +949,7 @@ catalogue! {
         delivery_id: Field::Header("webhook-id"),
         event_type: Field::Json("/type"),
         type_required: true,
+        proof: Proof::Sdk("@polar-sh/sdk"),
         ..ROW
     },
     Persona => "persona" Spec {
@@ -971,6 +976,7 @@ catalogue! {
         secret_format: SecretFormat::StandardWebhooks,
         delivery_id: Field::Header("webhook-id"),
         event_type: Field::Json("/status"),
+        proof: Proof::Sdk("replicate"),
         ..ROW
     },
     Tally => "tally" Spec {
