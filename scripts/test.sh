@@ -13,7 +13,8 @@
 #   wasm        release build of each component; size budget (scripts/wasm-sizes.sh)
 #   openapi     the API's generated OpenAPI document validates as OpenAPI 3.1
 #   e2e         black-box tests against the real `spin up` (and redis-server, a local OCI
-#               registry), and the API contract checked by schemathesis against it
+#               registry), and the API contract checked by schemathesis against it; the
+#               providers' own npm libraries for the SDK proofs (e2e/sdk) installed if missing
 #   cluster     the Kubernetes path on a real single-node cluster (e2e/tests/cluster.rs: the
 #               provided kube-apiserver, spin-operator with its webhooks, kubelet, containerd and
 #               the SpinKube shim): every component pushed by scripts/push.sh, the dev overlay
@@ -183,8 +184,25 @@ lint() {
   return "${rc}"
 }
 
+# The providers' own npm libraries the SDK proofs run (e2e/sdk, e2e/tests/e2e/sdk.rs), installed
+# with `npm ci` when missing or when package-lock.json changed: from npm's cache when it has them
+# (--prefer-offline), no install scripts. Without node the SDK test skips loudly (fails under
+# REQUIRE_SPIN=1), as it does when this install failed.
+sdk_deps() {
+  local stamp=e2e/sdk/node_modules/.lock.sha256 want
+  command -v node >/dev/null || { echo "e2e: node not found: the SDK proofs will skip (REQUIRE_SPIN=1 fails them)"; return 0; }
+  want=$(sha256sum e2e/sdk/package-lock.json | cut -d' ' -f1)
+  if [[ -f "${stamp}" && "$(cat "${stamp}")" == "${want}" ]]; then
+    return 0
+  fi
+  echo "e2e: npm ci in e2e/sdk (the providers' libraries)"
+  (cd e2e/sdk && npm ci --prefer-offline --ignore-scripts --no-audit --no-fund --loglevel=error) || return 1
+  echo "${want}" > "${stamp}"
+}
+
 e2e() {
   local spin_bin="${SPIN_BIN:-$(command -v spin || true)}"
+  step e2e-sdk-deps sdk_deps
   if [[ -z "${spin_bin}" && -z "${SPIN_BINS:-}" && "${REQUIRE_SPIN}" != 1 ]]; then
     printf '\n\033[1;33m%s\n%s\n%s\033[0m\n' \
       "************************************************************************" \
