@@ -407,7 +407,7 @@ mod tests {
         for status in EventStatus::ALL {
             assert_eq!(EventStatus::parse(status.as_str()), Some(status));
         }
-        assert_eq!(Provider::parse("gitlab"), None);
+        assert_eq!(Provider::parse("no-such-sender"), None);
     }
 
     proptest! {
