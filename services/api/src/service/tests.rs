@@ -538,6 +538,120 @@ fn stats_count_per_provider_and_status() {
 }
 
 #[test]
+fn the_catalogue_lists_every_provider_configured_as_unknown_until_the_webhook_reports() {
+    let kv = MemoryKv::new();
+    let body = body_json(&call(&api(&kv), get("/api/providers")));
+    assert_eq!(body["configured_as_of"], serde_json::Value::Null);
+    let providers = body["providers"].as_array().unwrap();
+    let slugs: Vec<&str> = providers
+        .iter()
+        .map(|p| p["slug"].as_str().unwrap())
+        .collect();
+    let all: Vec<&str> = Provider::ALL.iter().map(|p| p.as_str()).collect();
+    assert_eq!(slugs, all, "every provider, in the catalogue's order");
+    for entry in providers {
+        assert_eq!(entry["configured"], serde_json::Value::Null, "{entry}");
+        // Every member is always there (null when it has no value): a stable shape.
+        let mut members: Vec<&str> = entry
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        members.sort_unstable();
+        assert_eq!(
+            members,
+            [
+                "configured",
+                "docs",
+                "handshake",
+                "name",
+                "proof",
+                "scheme_family",
+                "secret_variable",
+                "slug"
+            ]
+        );
+    }
+    let github = &providers[0];
+    assert_eq!(github["slug"], "github");
+    assert_eq!(github["name"], "GitHub");
+    assert_eq!(github["secret_variable"], "webhook_github_secret");
+    assert_eq!(
+        github["scheme_family"],
+        Provider::Github.spec().scheme.family()
+    );
+    assert_eq!(github["proof"], Provider::Github.spec().proof.kind());
+    let slack = providers.iter().find(|p| p["slug"] == "slack").unwrap();
+    assert_eq!(slack["handshake"], "echo-challenge");
+    assert!(providers.iter().any(|p| p["handshake"].is_null()));
+}
+
+#[test]
+fn the_catalogue_says_what_the_webhook_component_reported() {
+    let kv = MemoryKv::new();
+    let at = inbox_core::time::Timestamp::from_unix_seconds(NOW - 60);
+    configured::record(&kv, vec!["github".into(), "slack".into()], at).unwrap();
+    let response = call(&api(&kv), get("/api/providers"));
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(
+        header_of(&response, "content-type"),
+        Some("application/json")
+    );
+    let body = body_json(&response);
+    assert_eq!(body["configured_as_of"], at.to_rfc3339_millis());
+    for entry in body["providers"].as_array().unwrap() {
+        let slug = entry["slug"].as_str().unwrap();
+        assert_eq!(
+            entry["configured"],
+            slug == "github" || slug == "slack",
+            "{slug}"
+        );
+    }
+}
+
+/// The document names every value the catalogue's free-text members take.
+#[test]
+fn the_document_names_every_scheme_family_and_proof_kind() {
+    let document = api_contract::openapi::document_value();
+    let members = &document["components"]["schemas"]["CatalogueEntry"]["properties"];
+    for provider in Provider::ALL {
+        let spec = provider.spec();
+        for (member, value) in [
+            ("scheme_family", spec.scheme.family()),
+            ("proof", spec.proof.kind()),
+        ] {
+            let described = members[member]["description"].as_str().unwrap();
+            assert!(
+                described.contains(&format!("`{value}`")),
+                "{member} {value} ({provider}) is not described"
+            );
+        }
+    }
+}
+
+#[test]
+fn the_catalogue_is_authenticated_and_negotiated_like_the_rest() {
+    let kv = MemoryKv::new();
+    let api = api(&kv);
+    let response = call(&api, request(Method::GET, "/api/providers", &[], b""));
+    problem(&response, 401, "unauthorized");
+    let auth = format!("Bearer {TOKEN}");
+    let response = call(
+        &api,
+        request(
+            Method::GET,
+            "/api/providers",
+            &[("authorization", &auth), ("accept", "text/html")],
+            b"",
+        ),
+    );
+    problem(&response, 406, "not-acceptable");
+    let response = call(&api, authed(Method::POST, "/api/providers", &[], b"{}"));
+    problem(&response, 405, "method-not-allowed");
+}
+
+#[test]
 fn accept_must_admit_json() {
     let kv = MemoryKv::new();
     let api = api(&kv);
@@ -612,6 +726,7 @@ fn store_failures_are_503_with_retry_after() {
         "/api/events".to_owned(),
         format!("/api/events/{id}"),
         "/api/stats".to_owned(),
+        "/api/providers".to_owned(),
     ] {
         let response = call(&api, get(&path));
         problem(&response, 503, "store-unavailable");
