@@ -204,12 +204,6 @@ pub struct CatalogueEntry {
     /// Its name as people write it.
     #[cfg_attr(feature = "openapi", schema(example = "GitHub"))]
     pub name: String,
-    /// Where its signing is documented.
-    #[cfg_attr(
-        feature = "openapi",
-        schema(format = "uri", example = "https://docs.github.com/en/webhooks")
-    )]
-    pub docs: String,
     /// How its deliveries are authenticated: `hmac-body` (a keyed hash of the body),
     /// `hmac-timestamped` (of a string with a timestamp), `hmac-pairs` (`t=…,v1=…`-style
     /// pairs), `hmac-template` (of other parts: URL, headers, form), `hash-with-secret` (the

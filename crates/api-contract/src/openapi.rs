@@ -324,8 +324,8 @@ fn operation(op: Operation) -> OperationBuilder {
                 "The providers the webhook component verifies, and which are configured",
             ))
             .description(Some(
-                "Every provider of the catalogue, in its order: slug, name, where its signing is \
-                 documented, scheme family, secret variable, handshake and proof kind. Whether \
+                "Every provider of the catalogue, in its order: slug, name, scheme family, secret \
+                 variable, handshake and proof kind. Whether \
                  each is configured comes from the webhook component (the api is not granted \
                  the secrets): it records the configured providers whenever its readiness check \
                  validates its configuration, and `configured_as_of` says since when that \

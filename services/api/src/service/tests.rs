@@ -563,7 +563,6 @@ fn the_catalogue_lists_every_provider_configured_as_unknown_until_the_webhook_re
             members,
             [
                 "configured",
-                "docs",
                 "handshake",
                 "name",
                 "proof",
@@ -572,6 +571,9 @@ fn the_catalogue_lists_every_provider_configured_as_unknown_until_the_webhook_re
                 "slug"
             ]
         );
+    }
+    for (entry, provider) in providers.iter().zip(Provider::ALL) {
+        assert_eq!(entry["secret_variable"], provider.secret_variable());
     }
     let github = &providers[0];
     assert_eq!(github["slug"], "github");

@@ -62,7 +62,7 @@ test('the detail lists known fields in order, then unknown scalar ones, never th
 });
 
 const entry = (slug, name, configured) => ({
-  slug, name, docs: `https://example.com/${slug}`, scheme_family: 'hmac-body', secret_variable: `webhook_${slug}_secret`,
+  slug, name, scheme_family: 'hmac-body', secret_variable: `webhook_${slug}_secret`,
   configured, handshake: null, proof: 'computed-vector',
 });
 const catalogue = (configured) => ({
