@@ -405,6 +405,56 @@ fn every_bad_input_gets_its_own_problem() {
     assert_eq!(response.header("allow"), Some("GET, HEAD"));
 }
 
+/// The provider catalogue lists every provider; whether each is configured is what the webhook
+/// component recorded when its readiness was probed (the api is not granted the secrets), and
+/// unknown (`null`) until then.
+#[test]
+fn the_provider_catalogue_says_what_the_webhook_component_reported() {
+    let app = start_or_skip!("api providers", configured());
+    let client = app.client();
+    let unknown = get(&client, "/api/providers");
+    assert_eq!(unknown.status, 200, "{}", unknown.text());
+    let unknown = unknown.json();
+    assert!(unknown["configured_as_of"].is_null(), "{unknown}");
+    let slugs: Vec<&str> = unknown["providers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|entry| {
+            assert!(entry["configured"].is_null(), "{entry}");
+            entry["slug"].as_str().unwrap()
+        })
+        .collect();
+    let all: Vec<&str> = inbox_core::events::Provider::ALL
+        .iter()
+        .map(|provider| provider.as_str())
+        .collect();
+    assert_eq!(slugs, all);
+
+    let ready = client.get("/webhooks/readyz").send().unwrap();
+    assert_eq!(ready.status, 200, "{}", ready.text());
+    let known = get(&client, "/api/providers").json();
+    let as_of = known["configured_as_of"].as_str().unwrap().to_owned();
+    for entry in known["providers"].as_array().unwrap() {
+        let variable = entry["secret_variable"].as_str().unwrap();
+        let has_secret = signing::SECRETS
+            .iter()
+            .any(|(name, value)| *name == variable && !value.is_empty());
+        assert_eq!(entry["configured"], has_secret, "{entry}");
+    }
+    // Probed again with nothing changed: the record, and its time, stay.
+    assert_eq!(client.get("/webhooks/readyz").send().unwrap().status, 200);
+    assert_eq!(
+        get(&client, "/api/providers").json()["configured_as_of"],
+        as_of.as_str()
+    );
+    assert_eq!(
+        client.get("/api/providers").send().unwrap().status,
+        401,
+        "authenticated like the rest"
+    );
+}
+
 /// Every operation the OpenAPI document lists is called, and answers with one of the statuses
 /// the document declares for it.
 #[test]
