@@ -364,11 +364,11 @@ impl<K: KeyValue, V: Variables, C: Clock, P: Poke> Probed for Webhooks<K, V, C, 
     /// changed. A store failure is logged, not a readiness failure (the store check reports
     /// the store; the catalogue is not worth taking deliveries out of rotation for).
     fn check_configuration(&self) -> Result<(), ConfigError> {
-        let slugs = configured_providers(&self.vars)?
+        let slugs: Vec<&str> = configured_providers(&self.vars)?
             .iter()
-            .map(|provider| provider.as_str().to_owned())
+            .map(|provider| provider.as_str())
             .collect();
-        if let Err(error) = configured::record(&self.store, slugs, self.clock.now()) {
+        if let Err(error) = configured::record(&self.store, &slugs, self.clock.now()) {
             tracing::warn!(
                 error = %error,
                 "the configured providers were not recorded; the next readiness probe retries"

@@ -593,7 +593,7 @@ fn the_catalogue_lists_every_provider_configured_as_unknown_until_the_webhook_re
 fn the_catalogue_says_what_the_webhook_component_reported() {
     let kv = MemoryKv::new();
     let at = inbox_core::time::Timestamp::from_unix_seconds(NOW - 60);
-    configured::record(&kv, vec!["github".into(), "slack".into()], at).unwrap();
+    configured::record(&kv, &["github", "slack"], at).unwrap();
     let response = call(&api(&kv), get("/api/providers"));
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(
