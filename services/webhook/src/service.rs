@@ -195,7 +195,7 @@ impl<K: KeyValue, V: Variables, C: Clock, P: Poke> Webhooks<K, V, C, P> {
                 ProblemKind::MethodNotAllowed,
                 format!("{provider} deliveries are POSTed"),
             )
-            .with_header("allow", "POST"));
+            .with_header("allow", "HEAD, POST"));
         }
         let secrets = self.secrets(provider)?;
         match providers::before_verification(spec, request.query(), request.headers(), &secrets)? {

@@ -501,7 +501,13 @@ fn other_methods_are_405() {
         request(Method::GET, "/webhooks/github", &[], b""),
     );
     assert_problem(&response, 405, "method-not-allowed");
-    assert_eq!(header_of(&response, "allow"), Some("POST"));
+    assert_eq!(header_of(&response, "allow"), Some("HEAD, POST"));
+    // A HEAD endpoint check (Trello, Intercom) of a configured provider is 200.
+    let response = call(
+        &service(&kv, vars()),
+        request(Method::HEAD, "/webhooks/github", &[], b""),
+    );
+    assert_eq!(response.status(), StatusCode::OK);
 }
 
 #[test]
