@@ -59,7 +59,7 @@ EXECUTOR_OTEL_FIELDS = {
 }
 
 # The one list that declares the providers (`Provider::ALL`): the provider catalogue's rows,
-# `catalogue! { Github => "github" Spec { ... }, ... }`.
+# `catalogue! { Github => "github",\n "GitHub",\n "https://...",\n Spec { ... }, ... }`.
 PROVIDERS_SOURCE = "crates/provider-catalogue/src/catalogue.rs"
 # Paths that must not get a provider's label: an unknown provider, a provider's path with more after
 # it, a prefix of a slug, the component's probes, and paths outside /webhooks/ (None: no label).
@@ -562,7 +562,7 @@ def app_providers(repo: Path) -> tuple[str, ...]:
     source = (repo / PROVIDERS_SOURCE).read_text(encoding="utf-8")
     declared = re.search(r"^catalogue! \{(.*?)^\}", source, re.S | re.M)
     rows = declared.group(1) if declared else ""
-    return tuple(re.findall(r'^    [A-Z][A-Za-z0-9]* => "([a-z0-9]+)" Spec \{', rows, re.M))
+    return tuple(re.findall(r'^    [A-Z][A-Za-z0-9]* => "([a-z0-9]+)",$', rows, re.M))
 
 
 def _unquote(text: str) -> str:

@@ -200,7 +200,10 @@ fn every_bad_input_gets_its_own_problem() {
         let response = client.request(method, "/webhooks/github").send().unwrap();
         response.assert_problem(405);
         let allow = response.header("allow").unwrap_or_default();
-        assert!(allow.contains("POST") && !allow.contains("PUT"), "{method}: {allow}");
+        assert!(
+            allow.contains("POST") && !allow.contains("PUT"),
+            "{method}: {allow}"
+        );
     }
 }
 

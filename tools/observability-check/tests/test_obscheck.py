@@ -233,14 +233,14 @@ def test_providers_are_read_from_the_app():
     providers = obscheck.app_providers(REPO)
     assert providers[:6] == ("github", "stripe", "standard", "shopify", "slack", "linear")
     source = (REPO / obscheck.PROVIDERS_SOURCE).read_text()
-    assert len(providers) == len(re.findall(r'^    [A-Za-z0-9]+ => "[a-z0-9]+" Spec \{$', source, re.M)) >= 60
+    assert len(providers) == len(re.findall(r'^    [A-Za-z0-9]+ => "[a-z0-9]+",$', source, re.M)) >= 60
 
 
 def test_a_new_provider_without_mapping_is_found(tmp_path):
     # The catalogue gains a row; the collector's transform is not rewritten (tools/provider-lists).
     model = (REPO / obscheck.PROVIDERS_SOURCE).read_text()
-    row = '    Github => "github" Spec {'
-    grown = model.replace(row, f'    Acme => "acme" Spec {{\n    }},\n{row}', 1)
+    row = '    Github => "github",'
+    grown = model.replace(row, f'    Acme => "acme",\n        "Acme",\n        "https://acme.example",\n        Spec {{\n        }},\n{row}', 1)
     assert grown != model
     (tmp_path / obscheck.PROVIDERS_SOURCE).parent.mkdir(parents=True)
     (tmp_path / obscheck.PROVIDERS_SOURCE).write_text(grown)
