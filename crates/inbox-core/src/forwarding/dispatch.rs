@@ -379,6 +379,8 @@ impl<'a, K: KeyValue, C: Clock, S: Sender> Dispatcher<'a, K, C, S> {
             .record(&meta.id, &destination.name)?
             .unwrap_or_else(|| Record::new(meta.id.clone(), destination.name.clone(), claimed_at));
         let previous = (!record.attempts.is_empty() || record.replays > 0).then_some(record.state);
+        // A takeover: the attempt it takes over stays in the history.
+        record.abandon_in_flight(n);
         record.in_flight = Some((n, claimed_at));
         record.next_attempt = n + 1;
         // The check: if this sender dies, a dispatch finds the attempt unfinished after the lease.
@@ -405,6 +407,7 @@ impl<'a, K: KeyValue, C: Clock, S: Sender> Dispatcher<'a, K, C, S> {
                     status: None,
                     error: Some("the event was deleted before it could be sent".into()),
                     duration_ms: 0,
+                    abandoned: false,
                 },
                 verdict: Verdict::Permanent,
                 retry_after: None,
@@ -440,6 +443,7 @@ impl<'a, K: KeyValue, C: Clock, S: Sender> Dispatcher<'a, K, C, S> {
             status,
             error,
             duration_ms,
+            abandoned: false,
         };
         let retry_after = retry_after.filter(|_| matches!(status, Some(429 | 503)));
         Ok(Step::Done(self.finish(Outcome {
@@ -468,10 +472,7 @@ impl<'a, K: KeyValue, C: Clock, S: Sender> Dispatcher<'a, K, C, S> {
         } = outcome;
         let n = attempt.n;
         record.in_flight = None;
-        record.attempts.push(attempt);
-        if record.attempts.len() > Record::KEPT_ATTEMPTS {
-            record.attempts.remove(0);
-        }
+        record.push_attempt(attempt);
         let round = n.saturating_sub(record.round_start) + 1;
         let wait = match verdict {
             Verdict::Retry => {
@@ -609,6 +610,7 @@ impl<'a, K: KeyValue, C: Clock, S: Sender> Dispatcher<'a, K, C, S> {
         }
         let now = self.clock.now();
         let mut claimed = record.clone();
+        claimed.abandon_in_flight(n);
         claimed.next_attempt = n + 1;
         self.finish(Outcome {
             record: claimed,
@@ -621,6 +623,7 @@ impl<'a, K: KeyValue, C: Clock, S: Sender> Dispatcher<'a, K, C, S> {
                 status: None,
                 error: Some(why.to_owned()),
                 duration_ms: 0,
+                abandoned: false,
             },
             verdict: Verdict::Permanent,
             retry_after: None,

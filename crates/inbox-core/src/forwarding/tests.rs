@@ -513,6 +513,56 @@ fn a_sender_that_died_after_sending_is_taken_over_after_the_lease_not_before() {
     assert_eq!(record.state, State::Delivered);
 }
 
+/// Issue 25: the send succeeded, its outcome was not written (the store failed), and the
+/// takeover's attempt 2 replaced attempt 1 in the history. Attempt 1 stays, as abandoned: its
+/// start time, no status, and an outcome nobody knows.
+#[test]
+fn a_taken_over_attempt_stays_in_the_history_as_abandoned() {
+    let (kv, clock) = (MemoryKv::new(), ManualClock::at_unix(T0));
+    let (targets, schedule) = (one_destination(), Schedule::default());
+    let sender = Scripted::default();
+    let id = ingest(&kv, &clock, Provider::Github, "lost-outcome", "push");
+    let claimed_at = clock.now();
+    let dies = FaultyKv::new(&kv, |op, key, _| {
+        op == Op::SetMany && key.starts_with("fwd:lease:")
+    });
+    let _ = dispatcher(&dies, &clock, &sender, &targets, &schedule).dispatch();
+    assert_eq!(sender.sent().len(), 1, "attempt 1 was sent");
+    for _ in 0..8 {
+        clock.advance(Duration::from_secs(15));
+        dispatcher(&kv, &clock, &sender, &targets, &schedule)
+            .dispatch()
+            .unwrap();
+    }
+    let attempts: Vec<u32> = sender.sent().iter().map(|s| s.2).collect();
+    assert_eq!(attempts, [1, 2], "taken over once");
+    let record = Ledger::new(&kv, &clock, Tuning::default())
+        .records_of(&id)
+        .unwrap()
+        .remove(0);
+    assert_eq!(record.state, State::Delivered);
+    let numbers: Vec<u32> = record.attempts.iter().map(|a| a.n).collect();
+    assert_eq!(
+        numbers,
+        [1, 2],
+        "both attempts are in the history: {record:?}"
+    );
+    let abandoned = &record.attempts[0];
+    assert_eq!(abandoned.at, claimed_at, "attempt 1 keeps its start time");
+    assert_eq!(abandoned.status, None);
+    assert!(abandoned.abandoned, "{abandoned:?}");
+    assert!(
+        abandoned
+            .error
+            .as_deref()
+            .is_some_and(|e| e.contains("may have been delivered")),
+        "{abandoned:?}"
+    );
+    assert!(!record.attempts[1].abandoned);
+    assert_eq!(record.attempts[1].status, Some(200));
+    assert_eq!(record.in_flight, None);
+}
+
 #[test]
 fn a_store_failure_at_any_step_leaves_the_delivery_due_never_dropped() {
     let schedule = Schedule::default();
