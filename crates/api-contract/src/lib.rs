@@ -530,10 +530,11 @@ impl Operation {
         }
     }
 
-    /// Whether a bearer token is required. Two are open: the document, and hurrying one event's
-    /// first delivery attempts (which can only cause attempts that are due anyway).
+    /// Whether a bearer token is required. Only the document is open. (Hurrying one event's
+    /// attempts was open until issue 25: it told anyone whether an event id is stored, and a
+    /// flood of it slowed ingestion.)
     pub const fn authenticated(self) -> bool {
-        !matches!(self, Self::GetOpenApi | Self::DispatchEvent)
+        !matches!(self, Self::GetOpenApi)
     }
 
     /// The OpenAPI tag it is listed under.

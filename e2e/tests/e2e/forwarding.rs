@@ -473,3 +473,62 @@ fn readiness_names_a_malformed_or_unreachable_destination_without_echoing_it() {
     let response = app.client().get("/forwarder/readyz").send().unwrap();
     assert_eq!(response.status, 200, "{}", response.text());
 }
+
+/// Issue 25: `POST /api/events/{id}/dispatch` answered 202 for a stored id and 404 for any other
+/// without a token (an oracle anyone could flood). Now a caller without the API token gets the
+/// same 401 whatever is stored; the webhook component's ask (with the token) still sends at
+/// once, and so does a caller with the token.
+#[test]
+fn an_events_dispatch_needs_the_api_token_whatever_is_stored() {
+    let receiver = Receiver::ok();
+    let app = start_or_skip!(
+        "forwarding dispatch token",
+        forwarding_to(&[("inbox", receiver.url("/hooks"))], "1s")
+    );
+    let client = app.client();
+    let id = ingest(&client, "dispatch-token-1", "{}");
+    // The webhook component asked with the token: sent without any tick.
+    let got = receiver.wait_for("/hooks", 1, Duration::from_secs(15));
+    assert_eq!(got.len(), 1, "the ask after the 202 carries the token");
+
+    let stored = format!("/api/events/{id}/dispatch");
+    let unstored = "/api/events/evt_00000000000000000000000000000000/dispatch";
+    let mut details = Vec::new();
+    for path in [stored.as_str(), unstored] {
+        for authorization in [None, Some("Bearer not-the-token")] {
+            let mut request = client.post(path);
+            if let Some(value) = authorization {
+                request = request.header("authorization", value);
+            }
+            let response = request.send().unwrap();
+            let problem = response.assert_problem(401);
+            assert!(
+                response
+                    .header("www-authenticate")
+                    .is_some_and(|c| c.starts_with("Bearer")),
+                "{problem}"
+            );
+            details.push(problem["detail"].clone());
+        }
+    }
+    assert_eq!(details[..2], details[2..], "stored or not, the same answer");
+
+    // With the token: 202 for the stored event (nothing more is due: still one send), 404 else.
+    let ok = client.post(&stored).bearer(API_TOKEN).send().unwrap();
+    assert_eq!(ok.status, 202, "{}", ok.text());
+    client
+        .post(unstored)
+        .bearer(API_TOKEN)
+        .send()
+        .unwrap()
+        .assert_problem(404);
+    let replay = client
+        .post(&format!("/api/events/{id}/replay"))
+        .bearer(API_TOKEN)
+        .send()
+        .unwrap();
+    assert_eq!(replay.status, 202, "{}", replay.text());
+    // The api component's ask after the replay carries the token too: sent with no tick.
+    let got = receiver.wait_for("/hooks", 2, Duration::from_secs(15));
+    assert_eq!(attempt_numbers(&got), [1, 2]);
+}

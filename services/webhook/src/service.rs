@@ -331,6 +331,7 @@ impl<K: KeyValue, V: Variables, C: Clock, P: Poke> Probed for Webhooks<K, V, C, 
         WebhookLimits::load(vars)?;
         Retention::load(vars)?;
         DispatchUrl::load(vars)?;
+        inbox_core::config::secret_list(vars, names::API_TOKEN)?;
         providers::SPECS.iter().try_for_each(|spec| {
             Secrets::load(spec.secret_variable, spec.secret_format, vars).map(drop)
         })
@@ -345,6 +346,7 @@ pub fn variables() -> Vec<&'static str> {
         names::WEBHOOK_MAX_BODY_BYTES,
         names::WEBHOOK_TIMESTAMP_TOLERANCE_SECS,
         names::FORWARD_DISPATCH_URL,
+        names::API_TOKEN,
         names::RETENTION_PROCESSED_DAYS,
         names::RETENTION_PENDING_DAYS,
         names::RETENTION_MAX_EVENTS,

@@ -155,17 +155,17 @@ fn ticks_log_only_what_they_send_and_refusals() {
 }
 
 #[test]
-fn an_events_first_attempts_follow_a_202_without_a_token() {
+fn an_events_first_attempts_follow_a_202_to_a_caller_with_the_token() {
     let (kv, sender) = (MemoryKv::new(), Scripted::default());
     let id = ingest(&kv, Provider::Github, "gh-now");
     let service = forwarder(&kv, vars(), &sender);
     let response = call(
         &service,
-        request(
+        authed(
             Method::POST,
             &format!("/api/events/{id}/dispatch"),
-            &[],
             b"",
+            None,
         ),
     );
     assert_eq!(response.status(), StatusCode::ACCEPTED);
@@ -175,14 +175,44 @@ fn an_events_first_attempts_follow_a_202_without_a_token() {
     );
     let unknown = call(
         &service,
-        request(
+        authed(
             Method::POST,
             "/api/events/evt_00000000000000000000000000000000/dispatch",
-            &[],
             b"",
+            None,
         ),
     );
     assert_problem(&unknown, 404, "not-found");
+}
+
+/// Issue 25: without a token it answered 202 for a stored id and 404 for any other (an oracle),
+/// and each call read the store. Now every caller without the token gets the same 401, and
+/// costs no store operation and no send.
+#[test]
+fn an_events_dispatch_without_the_token_is_401_whatever_is_stored_and_reads_nothing() {
+    let (kv, sender) = (MemoryKv::new(), Scripted::default());
+    let id = ingest(&kv, Provider::Github, "gh-oracle");
+    let counting = inbox_core::kv::testing::CountingKv::new(&kv);
+    let service = Forwarder::new(&counting, vars(), ManualClock::at_unix(NOW), &sender);
+    let stored = format!("/api/events/{id}/dispatch");
+    let unstored = "/api/events/evt_00000000000000000000000000000000/dispatch";
+    let mut answers = Vec::new();
+    for path in [stored.as_str(), unstored] {
+        for headers in [
+            &[][..],
+            &[("authorization", "Bearer not-the-token")][..],
+            &[("authorization", "Basic Zm9vOmJhcg==")][..],
+        ] {
+            let response = call(&service, request(Method::POST, path, headers, b""));
+            let problem = assert_problem(&response, 401, "unauthorized");
+            assert!(header_of(&response, "www-authenticate").is_some());
+            answers.push((headers.len(), problem["detail"].clone()));
+        }
+    }
+    // The stored and the unstored id are answered alike.
+    assert_eq!(answers[..3], answers[3..]);
+    assert_eq!(counting.take(), [], "an unauthenticated call reads nothing");
+    assert!(sender.sent.lock().unwrap().is_empty(), "and sends nothing");
 }
 
 #[test]

@@ -35,6 +35,7 @@ fn vars() -> StaticVariables {
         (names::FORWARD_DISPATCH_URL, "http://self"),
         (names::WEBHOOK_MAX_BODY_BYTES, "1024"),
         (names::WEBHOOK_TIMESTAMP_TOLERANCE_SECS, "300"),
+        (names::API_TOKEN, "webhook-test-token other-token"),
     ])
 }
 
@@ -42,11 +43,18 @@ fn vars() -> StaticVariables {
 #[derive(Debug, Default)]
 struct Recorded {
     asked: std::sync::Mutex<Vec<(Option<String>, String)>>,
+    tokens: std::sync::Mutex<Vec<String>>,
     status: u16,
 }
 
 impl Poke for &Recorded {
-    fn post(&self, url: &DispatchUrl, path: &str) -> Result<u16, String> {
+    fn post(
+        &self,
+        url: &DispatchUrl,
+        path: &str,
+        token: &inbox_core::config::Secret,
+    ) -> Result<u16, String> {
+        self.tokens.lock().unwrap().push(token.expose().to_owned());
         self.asked
             .lock()
             .unwrap()
@@ -60,6 +68,7 @@ impl Poke for &Recorded {
 
 static ACCEPTING: Recorded = Recorded {
     asked: std::sync::Mutex::new(Vec::new()),
+    tokens: std::sync::Mutex::new(Vec::new()),
     status: 202,
 };
 
@@ -895,5 +904,10 @@ fn an_accepted_delivery_asks_the_forwarder_and_a_failure_changes_nothing() {
             Some("webhook-inbox-forwarder:80".to_owned()),
             format!("/api/events/{id}/dispatch")
         )]
+    );
+    // With the first API token, as the dispatch tick presents it.
+    assert_eq!(
+        poke.tokens.lock().unwrap().as_slice(),
+        ["webhook-test-token"]
     );
 }
