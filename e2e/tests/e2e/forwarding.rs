@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use e2e::receiver::{Received, Receiver, Reply};
 use e2e::redis::RedisServer;
-use e2e::signing::{self, configured, API_TOKEN};
+use e2e::signing::{self, configured, API_TOKEN, STANDARD_SECRET};
 use e2e::ticker::Ticker;
 use e2e::{start_or_skip, Client, SpinApp, SpinOptions};
 use serde_json::{json, Value};
@@ -531,4 +531,109 @@ fn an_events_dispatch_needs_the_api_token_whatever_is_stored() {
     // The api component's ask after the replay carries the token too: sent with no tick.
     let got = receiver.wait_for("/hooks", 2, Duration::from_secs(15));
     assert_eq!(attempt_numbers(&got), [1, 2]);
+}
+
+fn events_stored(client: &Client) -> u64 {
+    let stats = client
+        .get("/api/stats")
+        .bearer(API_TOKEN)
+        .send()
+        .unwrap()
+        .json();
+    stats["total"]["total"].as_u64().unwrap()
+}
+
+/// Issue 25: a destination at the app's own `/webhooks/standard` with the same secret turned one
+/// event into 119 in 8 s. The forwarder's readiness names it (never its URL), nothing is sent,
+/// and one event stays one.
+#[test]
+fn a_destination_at_this_apps_own_webhook_route_is_refused_and_one_event_stays_one() {
+    let port = e2e::free_port();
+    let own = json!([{"name": "myself",
+        "url": format!("http://127.0.0.1:{port}/webhooks/standard"),
+        "secret": STANDARD_SECRET}])
+    .to_string();
+    let app = start_or_skip!(
+        "forwarding to itself",
+        configured()
+            .variable("forward_destinations", &own)
+            .variable("forward_retry_schedule", "1s")
+            .port(port)
+    );
+    let client = app.client();
+    let ready = client.get("/forwarder/readyz").send().unwrap();
+    assert_eq!(ready.status, 503, "{}", ready.text());
+    let text = ready.text();
+    assert!(
+        text.contains("destination myself") && text.contains("own webhook route"),
+        "{text}"
+    );
+    assert!(!text.contains(&format!("127.0.0.1:{port}")), "{text}");
+
+    ingest(&client, "self-loop-1", "{}");
+    // Dispatch rounds refuse (503, naming the variable) instead of sending.
+    for _ in 0..5 {
+        let round = client
+            .post("/api/dispatch")
+            .bearer(API_TOKEN)
+            .send()
+            .unwrap();
+        let problem = round.assert_problem(503);
+        assert!(
+            problem["detail"]
+                .as_str()
+                .unwrap()
+                .contains("own webhook route"),
+            "{problem}"
+        );
+    }
+    assert_eq!(events_stored(&client), 1, "one event stays one");
+}
+
+/// Issue 25, the case no URL reveals: the destination reaches this app through something else
+/// (here a relay on another port, as a proxy or a public host name would). The forwarded request
+/// carries this installation's mark, the webhook component refuses it (508, not stored), the
+/// forwarder makes it a dead letter at once, and one event stays one.
+#[test]
+fn a_destination_that_leads_back_to_this_app_is_refused_there_and_one_event_stays_one() {
+    let port = e2e::free_port();
+    let back_here = format!("http://127.0.0.1:{port}/webhooks/standard");
+    let relay = Receiver::start(move |_, _| Reply::Relay(back_here.clone()));
+    let destinations = json!([{"name": "loop", "url": relay.url("/relay"),
+        "secret": STANDARD_SECRET}])
+    .to_string();
+    let app = start_or_skip!(
+        "forwarding loop through a relay",
+        configured()
+            .variable("forward_destinations", &destinations)
+            .variable("forward_retry_schedule", "1s,1s,1s")
+            .port(port)
+    );
+    let client = app.client();
+    let ready = client.get("/forwarder/readyz").send().unwrap();
+    assert_eq!(
+        ready.status,
+        200,
+        "nothing in the URL says so: {}",
+        ready.text()
+    );
+    let id = ingest(&client, "relay-loop-1", "{}");
+
+    let dead = wait_for_delivery(&client, &id, "loop", Duration::from_secs(30), |d| {
+        d["state"] == "dead"
+    });
+    assert_eq!(dead["attempts"].as_array().unwrap().len(), 1, "{dead}");
+    assert_eq!(dead["attempts"][0]["status_code"], 508, "{dead}");
+    // Rounds of the tick find nothing more to send.
+    let ticker = Ticker::start(client, API_TOKEN, TICK);
+    ticker.wait_rounds(10, Duration::from_secs(30));
+    drop(ticker);
+    let relayed = relay.received("/relay");
+    assert_eq!(relayed.len(), 1, "sent once, refused, never again");
+    let mark = relayed[0].header("webhook-inbox-hops").unwrap();
+    assert!(
+        mark.len() == 16 && mark.bytes().all(|b| b.is_ascii_hexdigit()),
+        "{mark}"
+    );
+    assert_eq!(events_stored(&client), 1, "one event stays one");
 }

@@ -10,6 +10,7 @@
 //! | provider's secret configured (and well-formed) | 404 (503 if malformed) |
 //! | signature headers present and well-formed | 400 |
 //! | signature (and, for Stripe and Standard Webhooks, timestamp) verifies | 401 |
+//! | not forwarded by this installation (`webhook-inbox-hops`: a forwarding loop) | 508 |
 //! | `Content-Type` is one the provider sends | 415 |
 //! | UTF-8 JSON object (GitHub forms: in `payload`) | 400 |
 //! | delivery id and event type present | 400 |
@@ -23,6 +24,7 @@ use inbox_core::build_info::BuildInfo;
 use inbox_core::clock::Clock;
 use inbox_core::config::{names, ConfigError, LogLevel, Retention, Variables, WebhookLimits};
 use inbox_core::events::{EventId, EventMeta, EventStore, Ingested, NewEvent, Provider};
+use inbox_core::forwarding::hops::{self, Installation};
 use inbox_core::forwarding::poke::{DispatchUrl, Poke};
 use inbox_core::http::{
     json, media_type, BodyPolicy, Head, Method, Request, RequestContext, Response, Router, Service,
@@ -157,6 +159,21 @@ impl<K: KeyValue, V: Variables, C: Clock, P: Poke> Webhooks<K, V, C, P> {
             .as_ref()
             .map(|s| s.as_str().to_owned())
             .unwrap_or_default();
+
+        // Forwarded by this installation (a destination that points back here): refused before
+        // anything is stored, and only once the signature verified. One store read, and only for
+        // a delivery that carries the header.
+        if let Some(marks) = request.headers().get(hops::HOPS_HEADER) {
+            let me = Installation::load(&self.store)?;
+            hops::check(marks, me).map_err(|error| {
+                Problem::of(ProblemKind::LoopDetected, error.to_string()).with_error(
+                    FieldError::new(
+                        format!("header:{}", hops::HOPS_HEADER),
+                        "names this installation, or too many",
+                    ),
+                )
+            })?;
+        }
 
         let media = media_type(request).unwrap_or_default();
         if !spec.media_types.contains(&media.as_str()) {

@@ -28,6 +28,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use super::destinations::{Destination, DestinationName};
+use super::hops::{self, Installation, HOPS_HEADER};
 use super::keys;
 use super::ledger::{read_decimal, registered, Ledger};
 use super::policy::{classify, jitter, Answer, Schedule, Verdict};
@@ -41,13 +42,15 @@ use crate::time::Timestamp;
 /// Sends one attempt: the stored delivery, signed for the destination. Implemented over
 /// `wasi:http` by the forwarder component and by a scripted receiver in tests.
 pub trait Sender {
-    /// Sends `event` to `destination` as attempt `attempt` and returns what came back, giving up
-    /// after `timeout` (the dispatcher's [`Tuning::send_timeout`], which its leases allow for).
+    /// Sends `event` to `destination` as attempt `attempt`, with `hops` as its
+    /// [`super::hops::HOPS_HEADER`], and returns what came back, giving up after `timeout` (the
+    /// dispatcher's [`Tuning::send_timeout`], which its leases allow for).
     fn send(
         &self,
         destination: &Destination,
         event: &StoredEvent,
         attempt: u32,
+        hops: &str,
         timeout: Duration,
     ) -> Answer;
 }
@@ -58,9 +61,10 @@ impl<S: Sender + ?Sized> Sender for &S {
         destination: &Destination,
         event: &StoredEvent,
         attempt: u32,
+        hops: &str,
         timeout: Duration,
     ) -> Answer {
-        (**self).send(destination, event, attempt, timeout)
+        (**self).send(destination, event, attempt, hops, timeout)
     }
 }
 
@@ -139,6 +143,8 @@ pub struct Dispatcher<'a, K, C, S> {
     started: Duration,
     sends: std::cell::Cell<usize>,
     ledger: Ledger<'a, K, C>,
+    /// This installation's id, read (or made) before the first claim.
+    installation: std::cell::OnceCell<Installation>,
 }
 
 impl<'a, K: KeyValue, C: Clock, S: Sender> Dispatcher<'a, K, C, S> {
@@ -162,6 +168,7 @@ impl<'a, K: KeyValue, C: Clock, S: Sender> Dispatcher<'a, K, C, S> {
             started: clock.monotonic(),
             sends: std::cell::Cell::new(0),
             ledger: Ledger::new(kv, clock, tuning),
+            installation: std::cell::OnceCell::new(),
         }
     }
 
@@ -365,6 +372,8 @@ impl<'a, K: KeyValue, C: Clock, S: Sender> Dispatcher<'a, K, C, S> {
         {
             return Ok(Step::Deferred);
         }
+        // Before the claim: a store failure here leaves the attempt due, not in flight.
+        let me = self.installation()?;
         if self
             .kv
             .increment(&keys::claim(&meta.id, &destination.name, n), 1)?
@@ -417,10 +426,12 @@ impl<'a, K: KeyValue, C: Clock, S: Sender> Dispatcher<'a, K, C, S> {
             // Too late to send safely: a contender may take over; leave it to the check.
             return Ok(Step::Deferred);
         }
+        let incoming = event.body.headers.get(HOPS_HEADER).map(String::as_str);
+        let hops = hops::outgoing(incoming, me);
         let sent_at = self.clock.monotonic();
         let answer = self
             .sender
-            .send(destination, &event, n, self.tuning.send_timeout);
+            .send(destination, &event, n, &hops, self.tuning.send_timeout);
         let took = self.clock.monotonic().saturating_sub(sent_at);
         let duration_ms = u64::try_from(took.as_millis()).unwrap_or(u64::MAX);
         let verdict = classify(&answer);
@@ -674,6 +685,15 @@ impl<'a, K: KeyValue, C: Clock, S: Sender> Dispatcher<'a, K, C, S> {
                 }
             },
         })
+    }
+
+    /// This installation's id (made on first use: [`hops`]), read once per dispatcher.
+    fn installation(&self) -> Result<Installation, StoreError> {
+        if let Some(me) = self.installation.get() {
+            return Ok(*me);
+        }
+        let me = Installation::load_or_create(self.kv)?;
+        Ok(*self.installation.get_or_init(|| me))
     }
 
     /// Whether a claim made at `claimed_at` is still `leeway` short of its lease.

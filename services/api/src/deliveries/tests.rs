@@ -24,7 +24,14 @@ const KEY: &str = "whsec_ZGVsaXZlcmllcy10ZXN0LWtleQ==";
 struct Answering(Mutex<u16>);
 
 impl Sender for Answering {
-    fn send(&self, _: &Destination, _: &StoredEvent, _: u32, _: std::time::Duration) -> Answer {
+    fn send(
+        &self,
+        _: &Destination,
+        _: &StoredEvent,
+        _: u32,
+        _: &str,
+        _: std::time::Duration,
+    ) -> Answer {
         Answer::Status {
             code: *self.0.lock().unwrap(),
             retry_after: None,

@@ -29,6 +29,7 @@ impl Sender for Scripted {
         destination: &Destination,
         event: &StoredEvent,
         attempt: u32,
+        _hops: &str,
         timeout: std::time::Duration,
     ) -> Answer {
         self.timeouts.lock().unwrap().push(timeout);
@@ -254,6 +255,46 @@ fn readiness_names_a_destination_the_manifest_does_not_allow() {
     );
     // The response carries the usual headers.
     assert_eq!(header_of(&response, "cache-control"), Some("no-store"));
+}
+
+/// Issue 25: a destination at this app's own webhook route turned one event into 119 in 8 s.
+/// Readiness names it (never its URL or secret), and nothing is sent while it is configured.
+#[test]
+fn readiness_names_a_destination_that_is_this_apps_own_webhook_route() {
+    let (kv, sender) = (MemoryKv::new(), Scripted::default());
+    let id = ingest(&kv, Provider::Github, "gh-self");
+    let mut own = vars();
+    own.set(
+        "forward_destinations",
+        &format!(
+            r#"[{{"name":"myself","url":"http://127.0.0.1:3000/webhooks/standard","secret":"{KEY}"}}]"#
+        ),
+    );
+    let service = forwarder(&kv, own, &sender);
+    let response = call(
+        &service,
+        request(Method::GET, "/forwarder/readyz", &[], b""),
+    );
+    let text = assert_problem(&response, 503, "not-ready").to_string();
+    assert!(
+        text.contains("destination myself") && text.contains("own webhook route"),
+        "{text}"
+    );
+    assert!(!text.contains("127.0.0.1:3000"), "no URL in it: {text}");
+    assert!(!text.contains("Zm9y"), "no secret in it: {text}");
+    let tick = call(&service, authed(Method::POST, "/api/dispatch", b"", None));
+    assert_problem(&tick, 503, "misconfigured");
+    let ask = call(
+        &service,
+        authed(
+            Method::POST,
+            &format!("/api/events/{id}/dispatch"),
+            b"",
+            None,
+        ),
+    );
+    assert_problem(&ask, 503, "misconfigured");
+    assert!(sender.sent.lock().unwrap().is_empty());
 }
 
 #[test]
