@@ -213,7 +213,7 @@ impl<K: KeyValue, V: Variables, C: Clock, P: Poke> Webhooks<K, V, C, P> {
             .map(|t| t.as_str().to_owned())
             .unwrap_or_default();
 
-        let headers: BTreeMap<String, String> = spec
+        let mut headers: BTreeMap<String, String> = spec
             .kept_headers
             .iter()
             .filter_map(|name| {
@@ -221,6 +221,11 @@ impl<K: KeyValue, V: Variables, C: Clock, P: Poke> Webhooks<K, V, C, P> {
                 Some(((*name).to_owned(), value.to_owned()))
             })
             .collect();
+        // A forwarded delivery's installations (checked above), whatever the provider: continued
+        // when this event is forwarded on.
+        if let Some(marks) = request.headers().get(hops::HOPS_HEADER) {
+            headers.insert(hops::HOPS_HEADER.to_owned(), marks.to_owned());
+        }
         let event = NewEvent {
             provider,
             delivery_id: identity.delivery_id,

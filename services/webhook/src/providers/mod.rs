@@ -137,8 +137,6 @@ pub const SPECS: [Spec; Provider::ALL.len()] = [
             standard::ID_HEADER,
             standard::TIMESTAMP_HEADER,
             standard::SIGNATURE_HEADER,
-            // A forwarded event's installations: continued when it is forwarded again.
-            inbox_core::forwarding::hops::HOPS_HEADER,
         ],
         delivery_id: Field::Header(standard::ID_HEADER),
         // The specification only recommends a `type`.
