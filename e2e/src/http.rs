@@ -19,6 +19,11 @@ impl Client {
         Self { port }
     }
 
+    /// The URL the app is reached at: `http://127.0.0.1:<port>`.
+    pub fn base_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
     /// A request with any method.
     pub fn request(&self, method: &str, path: &str) -> RequestBuilder {
         RequestBuilder {

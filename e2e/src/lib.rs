@@ -19,6 +19,7 @@
 #![forbid(unsafe_code)]
 
 pub mod cluster;
+pub mod deliveries;
 pub mod http;
 pub mod receiver;
 pub mod redis;

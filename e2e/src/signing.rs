@@ -42,12 +42,22 @@ pub fn secret_of_variable(name: &str) -> Option<&'static str> {
         .map(|(_, value)| *value)
 }
 
-/// The app options with every provider and the API configured.
+/// The app options with every provider and the API configured: the secrets above, and for
+/// every other provider of the catalogue its derived test secret.
 pub fn configured() -> crate::SpinOptions {
-    SECRETS
+    let named = SECRETS
         .iter()
         .fold(crate::SpinOptions::default(), |options, (name, value)| {
             options.variable(name, value)
+        });
+    provider_catalogue::Provider::ALL
+        .iter()
+        .filter(|provider| secret_of_variable(provider.secret_variable()).is_none())
+        .fold(named, |options, provider| {
+            options.variable(
+                provider.secret_variable(),
+                &crate::deliveries::secret_of(*provider),
+            )
         })
 }
 

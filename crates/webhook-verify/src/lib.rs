@@ -17,7 +17,9 @@
 #![forbid(unsafe_code)]
 
 pub mod github;
+pub mod json;
 pub mod linear;
+pub mod scheme;
 pub mod shopify;
 pub mod slack;
 pub mod standard;

@@ -293,7 +293,7 @@ fn every_bad_input_gets_its_own_problem() {
     // 400: each invalid query parameter named.
     let body = get(
         &client,
-        "/api/events?limit=0&provider=gitlab&status=open&since=soon&cursor=zz&order=asc",
+        "/api/events?limit=0&provider=nosuch&status=open&since=soon&cursor=zz&order=asc",
     )
     .assert_problem(400);
     let fields: Vec<&str> = body["errors"]

@@ -6,6 +6,7 @@
 //! `cargo test -p e2e --test e2e MODULE::` runs one area (e.g. `forwarding::`).
 
 mod api;
+mod catalogue;
 mod contract;
 mod docs;
 mod forwarding;

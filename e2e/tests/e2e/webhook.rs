@@ -88,7 +88,7 @@ fn every_bad_input_gets_its_own_problem() {
 
     // 404: unknown provider.
     let body = client
-        .post("/webhooks/gitlab")
+        .post("/webhooks/nosuch")
         .json(&serde_json::json!({}))
         .send()
         .unwrap()

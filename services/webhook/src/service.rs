@@ -77,8 +77,11 @@ struct DeliveryLog {
 impl<K: KeyValue, V: Variables, C: Clock, P: Poke> Webhooks<K, V, C, P> {
     /// The component over a store, variables, a clock and a way to ask the forwarder.
     pub fn new(store: K, vars: V, clock: C, poke: P) -> Self {
-        let router =
-            probes::route(Router::new().route("/webhooks/:provider", Method::POST, Self::receive));
+        let router = probes::route(
+            Router::new()
+                .route("/webhooks/:provider", Method::POST, Self::receive)
+                .route("/webhooks/:provider", Method::GET, Self::challenge),
+        );
         Self {
             store,
             vars,
@@ -115,12 +118,8 @@ impl<K: KeyValue, V: Variables, C: Clock, P: Poke> Webhooks<K, V, C, P> {
         result
     }
 
-    fn process(
-        &self,
-        ctx: &RequestContext,
-        request: &Request,
-        log: &mut DeliveryLog,
-    ) -> Result<Response, Problem> {
+    /// The provider the path names, and its secrets: 404 for an unknown or unconfigured one.
+    fn configured(&self, ctx: &RequestContext) -> Result<(Provider, Secrets), Problem> {
         let name = ctx.param("provider").unwrap_or_default();
         let provider = Provider::parse(name).ok_or_else(|| {
             Problem::of(
@@ -131,20 +130,48 @@ impl<K: KeyValue, V: Variables, C: Clock, P: Poke> Webhooks<K, V, C, P> {
                 ),
             )
         })?;
-        log.provider = provider.as_str();
         let spec = providers::spec(provider);
-
-        let secrets = Secrets::load(spec.secret_variable, spec.secret_format, &self.vars)
+        let secrets = Secrets::load(provider.secret_variable(), spec.secret_format, &self.vars)
             .map_err(misconfigured)?;
         if secrets.is_empty() {
             return Err(Problem::of(
                 ProblemKind::NotFound,
                 format!(
                     "the {provider} provider is not configured: set the {} variable to enable it",
-                    spec.secret_variable
+                    provider.secret_variable()
                 ),
             ));
         }
+        Ok((provider, secrets))
+    }
+
+    /// `GET` (and `HEAD`) `/webhooks/{provider}`: the provider's `GET` handshake, if it has one;
+    /// a `HEAD` endpoint check (Trello, Intercom) is answered 200; anything else 405.
+    fn challenge(&self, ctx: &RequestContext, request: Request) -> Result<Response, Problem> {
+        let (provider, secrets) = self.configured(ctx)?;
+        let spec = providers::spec(provider);
+        match providers::before_verification(spec, request.query(), request.headers(), &secrets)? {
+            Some(answer) => Ok(answer.response()),
+            None if *request.method() == Method::HEAD => {
+                Ok(Response::new(StatusCode::OK, Vec::new()))
+            }
+            None => Err(Problem::of(
+                ProblemKind::MethodNotAllowed,
+                format!("{provider} deliveries are POSTed"),
+            )
+            .with_header("allow", "POST")),
+        }
+    }
+
+    fn process(
+        &self,
+        ctx: &RequestContext,
+        request: &Request,
+        log: &mut DeliveryLog,
+    ) -> Result<Response, Problem> {
+        let (provider, secrets) = self.configured(ctx)?;
+        log.provider = provider.as_str();
+        let spec = providers::spec(provider);
         let limits = WebhookLimits::load(&self.vars).map_err(misconfigured)?;
 
         let signed = Signed {
@@ -152,8 +179,9 @@ impl<K: KeyValue, V: Variables, C: Clock, P: Poke> Webhooks<K, V, C, P> {
             body: request.body(),
             now: self.clock.now(),
             tolerance: limits.timestamp_tolerance,
+            url: request.headers().get("spin-full-url"),
         };
-        let source = providers::verify_labelled(spec.verifier, &secrets, signed)
+        let source = providers::verify_labelled(&spec.scheme, &secrets, signed)
             .map_err(|error| providers::verify_problem(&error))?;
         log.source = source
             .as_ref()
@@ -197,15 +225,15 @@ impl<K: KeyValue, V: Variables, C: Clock, P: Poke> Webhooks<K, V, C, P> {
                 vec![FieldError::new("body", error.to_string())],
             )
         })?;
-        let payload = providers::payload(&media, text)?;
-        if let Some(challenge) = providers::handshake_answer(spec, &payload)? {
+        let payload = providers::payload(spec.body, &media, text)?;
+        if let Some(answer) =
+            providers::after_verification(spec, request.headers(), &payload, &secrets)?
+        {
             // Answered as the provider documents it, and not stored.
             log.outcome = Some("handshake");
-            return Ok(Response::new(StatusCode::OK, challenge.into_bytes())
-                .with_header("content-type", "text/plain; charset=utf-8")
-                .with_header("cache-control", "no-store"));
+            return Ok(answer.response());
         }
-        let identity = providers::identify(spec, request.headers(), &payload)?;
+        let identity = providers::identify(spec, request.headers(), &payload, request.body())?;
         log.delivery_id = identity.delivery_id.as_str().to_owned();
         log.event_type = identity
             .event_type
@@ -214,7 +242,7 @@ impl<K: KeyValue, V: Variables, C: Clock, P: Poke> Webhooks<K, V, C, P> {
             .unwrap_or_default();
 
         let mut headers: BTreeMap<String, String> = spec
-            .kept_headers
+            .kept_headers()
             .iter()
             .filter_map(|name| {
                 let value = request.headers().get(name)?;
@@ -354,8 +382,13 @@ impl<K: KeyValue, V: Variables, C: Clock, P: Poke> Probed for Webhooks<K, V, C, 
         Retention::load(vars)?;
         DispatchUrl::load(vars)?;
         inbox_core::config::secret_list(vars, names::API_TOKEN)?;
-        providers::SPECS.iter().try_for_each(|spec| {
-            Secrets::load(spec.secret_variable, spec.secret_format, vars).map(drop)
+        Provider::ALL.iter().try_for_each(|provider| {
+            Secrets::load(
+                provider.secret_variable(),
+                provider.spec().secret_format,
+                vars,
+            )
+            .map(drop)
         })
     }
 }

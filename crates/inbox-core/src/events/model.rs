@@ -15,79 +15,8 @@ use crate::time::Timestamp;
 #[error("{0}")]
 pub struct InvalidValue(pub String);
 
-/// Declares [`Provider`]: one line per provider, its variant and the name used in paths
-/// (`/webhooks/<name>`), keys, JSON and the `webhook_<name>_secret` variable. Everything else
-/// that lists providers (the webhook component's table, query parsing, the OpenAPI enum, stats)
-/// is derived from [`Provider::ALL`].
-macro_rules! providers {
-    ($($(#[doc = $doc:literal])* $variant:ident => $name:literal,)+) => {
-        /// A webhook provider this service verifies.
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-        pub enum Provider {
-            $($(#[doc = $doc])* #[serde(rename = $name)] $variant,)+
-        }
-
-        impl Provider {
-            /// Every provider, in a stable order (the order of the declaration).
-            pub const ALL: &'static [Provider] = &[$(Self::$variant,)+];
-
-            /// The name used in paths (`/webhooks/github`), keys and JSON.
-            pub const fn as_str(self) -> &'static str {
-                match self {
-                    $(Self::$variant => $name,)+
-                }
-            }
-        }
-    };
-}
-
-providers! {
-    /// GitHub (`X-Hub-Signature-256`).
-    Github => "github",
-    /// Stripe (`Stripe-Signature`).
-    Stripe => "stripe",
-    /// Standard Webhooks (`webhook-signature`), as sent by Svix and others.
-    Standard => "standard",
-    /// Shopify (`X-Shopify-Hmac-Sha256`).
-    Shopify => "shopify",
-    /// Slack's Events API (`X-Slack-Signature`).
-    Slack => "slack",
-    /// Linear (`Linear-Signature`).
-    Linear => "linear",
-}
-
-impl Provider {
-    /// The provider named `name`, if we support it.
-    pub fn parse(name: &str) -> Option<Self> {
-        Self::ALL
-            .iter()
-            .copied()
-            .find(|provider| provider.as_str() == name)
-    }
-
-    /// Its position in [`Provider::ALL`] (for tables indexed by provider).
-    pub fn index(self) -> usize {
-        Self::ALL
-            .iter()
-            .position(|provider| *provider == self)
-            .unwrap_or_default()
-    }
-
-    /// The provider names, comma-separated, for messages.
-    pub fn names() -> String {
-        Self::ALL
-            .iter()
-            .map(|provider| provider.as_str())
-            .collect::<Vec<_>>()
-            .join(", ")
-    }
-}
-
-impl fmt::Display for Provider {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+/// The providers: declared, one row each, by `provider-catalogue`.
+pub use provider_catalogue::Provider;
 
 /// Visible ASCII (no spaces or control characters), between 1 and `max` bytes.
 fn visible_ascii(what: &str, value: &str, max: usize) -> Result<String, InvalidValue> {
@@ -470,15 +399,15 @@ mod tests {
             assert_eq!(Provider::parse(provider.as_str()), Some(*provider));
             assert_eq!(provider.index(), index);
             // Serde uses the same name.
-            assert_eq!(
-                serde_json::to_string(provider).unwrap(),
-                format!("\"{}\"", provider.as_str())
-            );
+            let json = serde_json::to_string(provider).unwrap();
+            assert_eq!(json, format!("\"{}\"", provider.as_str()));
+            assert_eq!(serde_json::from_str::<Provider>(&json).unwrap(), *provider);
         }
+        assert!(serde_json::from_str::<Provider>("\"nosuch\"").is_err());
         for status in EventStatus::ALL {
             assert_eq!(EventStatus::parse(status.as_str()), Some(status));
         }
-        assert_eq!(Provider::parse("gitlab"), None);
+        assert_eq!(Provider::parse("nosuch"), None);
     }
 
     proptest! {

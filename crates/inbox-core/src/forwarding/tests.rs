@@ -831,7 +831,7 @@ fn destinations_are_validated_naming_the_entry_never_the_secret_or_url() {
         ),
         (
             format!(
-                r#"[{{"name":"a","url":"https://x.example","secret":"{secret}","filter":"gitlab:*"}}]"#
+                r#"[{{"name":"a","url":"https://x.example","secret":"{secret}","filter":"nosuch:*"}}]"#
             ),
             "filter",
         ),

@@ -280,7 +280,7 @@ fn invalid_query_parameters_are_400_naming_each() {
     let kv = MemoryKv::new();
     let response = call(
         &api(&kv),
-        get("/api/events?limit=500&provider=bitbucket&cursor=%21&sort=asc"),
+        get("/api/events?limit=500&provider=nosuch&cursor=%21&sort=asc"),
     );
     let body = problem(&response, 400, "invalid-request");
     assert_eq!(fields(&body), ["limit", "provider", "cursor", "sort"]);

@@ -1,31 +1,52 @@
 //! Reading a verified body: the JSON payload, and the delivery id, event type and action from
-//! where the provider's table entry says they are.
-
-use std::collections::HashMap;
+//! where the provider's row says they are.
 
 use inbox_core::events::{DeliveryId, EventAction, EventType};
 use inbox_core::http::Headers;
 use inbox_core::problem::{FieldError, Problem};
 use serde_json::value::RawValue;
+use sha2::{Digest, Sha256};
 
-use super::{Field, Spec, FORM};
+use super::{BodyFormat, Field, Spec, FORM};
 
-/// The JSON payload of a verified body: the body itself, or GitHub's form field `payload`. It
-/// must be a JSON object.
-pub fn payload(media_type: &str, body: &str) -> Result<Box<RawValue>, Problem> {
-    let (json, field) = if media_type == FORM {
-        let payload = form_urlencoded::parse(body.as_bytes())
-            .find(|(name, _)| name == "payload")
-            .map(|(_, value)| value.into_owned())
-            .ok_or_else(|| {
+/// The JSON payload of a verified body, as the row's body format says: the body itself (an
+/// object, or for batching senders an array), GitHub's form field `payload`, or a form's fields
+/// as an object.
+pub fn payload(format: BodyFormat, media_type: &str, body: &str) -> Result<Box<RawValue>, Problem> {
+    let (json, field) = match (format, media_type == FORM) {
+        (BodyFormat::JsonOrFormPayload, true) => {
+            let payload = form_urlencoded::parse(body.as_bytes())
+                .find(|(name, _)| name == "payload")
+                .map(|(_, value)| value.into_owned())
+                .ok_or_else(|| {
+                    Problem::invalid(
+                        "the form has no payload field",
+                        vec![FieldError::new("form:payload", "missing")],
+                    )
+                })?;
+            (payload, "form:payload")
+        }
+        (BodyFormat::Form, _) => {
+            // An object of the fields in order; a repeated field keeps its last value (a JSON
+            // reader takes the last of duplicate members).
+            let members: Vec<String> = form_urlencoded::parse(body.as_bytes())
+                .map(|(name, value)| {
+                    format!(
+                        "{}:{}",
+                        serde_json::to_string(&name).unwrap_or_default(),
+                        serde_json::to_string(&value).unwrap_or_default()
+                    )
+                })
+                .collect();
+            let json = format!("{{{}}}", members.join(","));
+            return RawValue::from_string(json).map_err(|error| {
                 Problem::invalid(
-                    "the form has no payload field",
-                    vec![FieldError::new("form:payload", "missing")],
+                    "the form cannot be read",
+                    vec![FieldError::new("body", error.to_string())],
                 )
-            })?;
-        (payload, "form:payload")
-    } else {
-        (body.to_owned(), "body")
+            });
+        }
+        _ => (body.to_owned(), "body"),
     };
     let value: Box<RawValue> = serde_json::from_slice(json.as_bytes()).map_err(|error| {
         Problem::invalid(
@@ -33,9 +54,17 @@ pub fn payload(media_type: &str, body: &str) -> Result<Box<RawValue>, Problem> {
             vec![FieldError::new(field, error.to_string())],
         )
     })?;
-    if !value.get().trim_start().starts_with('{') {
+    let text = value.get().trim_start();
+    let shape_ok =
+        text.starts_with('{') || (format == BodyFormat::JsonAny && text.starts_with('['));
+    if !shape_ok {
+        let expected = if format == BodyFormat::JsonAny {
+            "the payload must be a JSON object or array"
+        } else {
+            "the payload must be a JSON object"
+        };
         return Err(Problem::invalid(
-            "the payload must be a JSON object",
+            expected,
             vec![FieldError::new(field, "not an object")],
         ));
     }
@@ -53,55 +82,34 @@ pub struct Identity {
     pub action: Option<EventAction>,
 }
 
-/// A value of the delivery, from a header or the payload.
-enum Found {
-    Text(String),
-    Missing,
-    NotText,
-}
+pub(super) use webhook_verify::json::Found;
 
-fn find(field: Field, headers: &Headers, payload: &RawValue) -> Found {
+fn find(field: Field, headers: &Headers, payload: &RawValue, body: &[u8]) -> Found {
     match field {
         Field::Header(name) => headers
             .get(name)
             .map_or(Found::Missing, |value| Found::Text(value.to_owned())),
-        Field::Json(pointer) => pointer_string(payload, pointer),
+        Field::Json(pointer) => pointer_text(payload, pointer),
+        Field::BodyDigest => Found::Text(hex::encode(Sha256::digest(body))),
+        Field::Absent => Found::Missing,
     }
 }
 
-/// The string at a JSON pointer, parsing only the objects on the way (the payload can be a
-/// megabyte; the rest of it stays raw text).
-fn pointer_string(payload: &RawValue, pointer: &str) -> Found {
-    let mut current: &RawValue = payload;
-    let mut owned: Box<RawValue>;
-    for token in pointer.split('/').skip(1) {
-        let key = token.replace("~1", "/").replace("~0", "~");
-        let Ok(members) = serde_json::from_str::<HashMap<String, Box<RawValue>>>(current.get())
-        else {
-            return Found::Missing;
-        };
-        let Some(member) = members
-            .into_iter()
-            .find_map(|(k, v)| (k == key).then_some(v))
-        else {
-            return Found::Missing;
-        };
-        owned = member;
-        current = &owned;
-    }
-    // A string, null, or anything else (read without building a `Value`: smaller code).
-    match serde_json::from_str::<Option<String>>(current.get()) {
-        Ok(Some(text)) => Found::Text(text),
-        Ok(None) => Found::Missing,
-        Err(_) => Found::NotText,
-    }
+/// The string (or whole number) at a JSON pointer of the payload.
+pub(super) fn pointer_text(payload: &RawValue, pointer: &str) -> Found {
+    webhook_verify::json::text_at(payload.get(), pointer)
 }
 
 /// The delivery id (required), the event type (required where the provider always sends one)
 /// and the action (recorded when present and a string). Every missing or invalid one is named.
-pub fn identify(spec: &Spec, headers: &Headers, payload: &RawValue) -> Result<Identity, Problem> {
+pub fn identify(
+    spec: &Spec,
+    headers: &Headers,
+    payload: &RawValue,
+    body: &[u8],
+) -> Result<Identity, Problem> {
     let mut errors = Vec::new();
-    let delivery_id = match find(spec.delivery_id, headers, payload) {
+    let delivery_id = match find(spec.delivery_id, headers, payload, body) {
         Found::Text(text) => DeliveryId::parse(&text)
             .map_err(|e| errors.push(FieldError::new(spec.delivery_id.name(), e.to_string())))
             .ok(),
@@ -114,7 +122,7 @@ pub fn identify(spec: &Spec, headers: &Headers, payload: &RawValue) -> Result<Id
             None
         }
     };
-    let event_type = match find(spec.event_type, headers, payload) {
+    let event_type = match find(spec.event_type, headers, payload, body) {
         Found::Text(text) => EventType::parse(&text)
             .map_err(|e| errors.push(FieldError::new(spec.event_type.name(), e.to_string())))
             .ok(),
@@ -132,7 +140,7 @@ pub fn identify(spec: &Spec, headers: &Headers, payload: &RawValue) -> Result<Id
     // recorded; one that is a string must be valid.
     let action = match spec
         .action
-        .map(|field| (field, find(field, headers, payload)))
+        .map(|field| (field, find(field, headers, payload, body)))
     {
         Some((field, Found::Text(text))) => EventAction::parse(&text)
             .map_err(|e| errors.push(FieldError::new(field.name(), e.to_string())))
@@ -148,27 +156,6 @@ pub fn identify(spec: &Spec, headers: &Headers, payload: &RawValue) -> Result<Id
         _ => Err(Problem::invalid(
             "the delivery id or event type is missing or invalid",
             errors,
-        )),
-    }
-}
-
-/// The text a handshake answers with, if this payload is the provider's handshake.
-pub fn handshake_answer(spec: &Spec, payload: &RawValue) -> Result<Option<String>, Problem> {
-    let Some(handshake) = spec.handshake else {
-        return Ok(None);
-    };
-    match pointer_string(payload, handshake.kind) {
-        Found::Text(kind) if kind == handshake.value => {}
-        _ => return Ok(None),
-    }
-    match pointer_string(payload, handshake.echo) {
-        Found::Text(challenge) => Ok(Some(challenge)),
-        _ => Err(Problem::invalid(
-            format!(
-                "a {} request must carry a string {}",
-                handshake.value, handshake.echo
-            ),
-            vec![FieldError::new(handshake.echo, "missing or not a string")],
         )),
     }
 }

@@ -1,17 +1,45 @@
 //! A provider's secrets: a whitespace-separated list in one variable, several during a rotation,
 //! each optionally labelled `label=secret` so that the event records which sender it came from.
 
+use base64::engine::general_purpose::STANDARD as BASE64;
+use base64::Engine;
 use inbox_core::config::{self, ConfigError, Secret, Variables};
 use inbox_core::events::SourceLabel;
 use webhook_verify::standard;
 
-/// What a provider's secrets look like.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SecretFormat {
-    /// Used as the HMAC key as written (GitHub, Stripe's `whsec_...`, Shopify, Slack, Linear).
-    Text,
-    /// Standard Webhooks: `whsec_` and the base64 of the key.
-    StandardWebhooks,
+pub use provider_catalogue::SecretFormat;
+
+/// A decoded key. Its `Debug` never shows it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Key(Vec<u8>);
+
+impl Key {
+    /// The key's bytes.
+    pub fn as_slice(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Key {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Key(<redacted>)")
+    }
+}
+
+/// The secret, decoded as `format` says, or why it cannot be.
+fn decode(format: SecretFormat, secret: &str) -> Result<Key, String> {
+    match format {
+        SecretFormat::Text => Ok(Key(secret.as_bytes().to_vec())),
+        SecretFormat::StandardWebhooks => standard::Key::parse(secret)
+            .map(|key| Key(key.as_bytes().to_vec()))
+            .map_err(|error| error.to_string()),
+        SecretFormat::Base64 => BASE64
+            .decode(secret)
+            .ok()
+            .filter(|key| !key.is_empty())
+            .map(Key)
+            .ok_or_else(|| "the secret is not base64".to_owned()),
+    }
 }
 
 /// One configured secret and its label.
@@ -28,8 +56,8 @@ pub struct Labelled<K> {
 pub enum Secrets {
     /// Used as HMAC keys as they are.
     Text(Vec<Labelled<Secret>>),
-    /// Decoded Standard Webhooks keys.
-    StandardWebhooks(Vec<Labelled<standard::Key>>),
+    /// Decoded keys (Standard Webhooks, base64).
+    Decoded(Vec<Labelled<Key>>),
 }
 
 impl Secrets {
@@ -88,16 +116,24 @@ impl Secrets {
                     })
                     .collect(),
             )),
-            SecretFormat::StandardWebhooks => labelled
+            SecretFormat::StandardWebhooks | SecretFormat::Base64 => labelled
                 .into_iter()
                 .enumerate()
                 .map(|(position, (label, secret))| {
-                    standard::Key::parse(secret)
+                    decode(format, secret)
                         .map(|key| Labelled { label, key })
                         .map_err(|error| malformed(format!("entry {}: {error}", position + 1)))
                 })
                 .collect::<Result<Vec<_>, _>>()
-                .map(Self::StandardWebhooks),
+                .map(Self::Decoded),
+        }
+    }
+
+    /// The keys, as a scheme uses them.
+    pub fn keys(&self) -> Vec<&[u8]> {
+        match self {
+            Self::Text(secrets) => secrets.iter().map(|s| s.key.expose().as_bytes()).collect(),
+            Self::Decoded(keys) => keys.iter().map(|k| k.key.as_slice()).collect(),
         }
     }
 
@@ -110,7 +146,7 @@ impl Secrets {
     pub fn len(&self) -> usize {
         match self {
             Self::Text(secrets) => secrets.len(),
-            Self::StandardWebhooks(keys) => keys.len(),
+            Self::Decoded(keys) => keys.len(),
         }
     }
 
@@ -118,7 +154,7 @@ impl Secrets {
     pub fn label(&self, position: usize) -> Option<&SourceLabel> {
         match self {
             Self::Text(secrets) => secrets.get(position)?.label.as_ref(),
-            Self::StandardWebhooks(keys) => keys.get(position)?.label.as_ref(),
+            Self::Decoded(keys) => keys.get(position)?.label.as_ref(),
         }
     }
 
@@ -141,7 +177,7 @@ impl Secrets {
                     .into_iter()
                     .collect(),
             ),
-            Self::StandardWebhooks(keys) => Self::StandardWebhooks(
+            Self::Decoded(keys) => Self::Decoded(
                 keys.get(position)
                     .map(|k| Labelled {
                         label: k.label.clone(),

@@ -3,34 +3,28 @@ use inbox_core::config::StaticVariables;
 use inbox_core::http::{Headers, StatusCode};
 
 fn json(text: &str) -> Box<serde_json::value::RawValue> {
-    payload(JSON, text).unwrap()
+    payload(BodyFormat::Json, JSON, text).unwrap()
 }
 
 #[test]
-fn the_table_has_one_entry_per_provider_in_order() {
-    for (entry, provider) in SPECS.iter().zip(Provider::ALL) {
-        assert_eq!(entry.provider, *provider);
+fn every_header_a_row_reads_is_kept() {
+    for provider in Provider::ALL {
         let spec = spec(*provider);
-        assert_eq!(spec.provider, *provider);
-        // The naming convention of spin.toml's variables.
-        assert_eq!(
-            spec.secret_variable,
-            format!("webhook_{}_secret", provider.as_str())
-        );
-        assert!(!spec.media_types.is_empty());
-        assert!(spec.kept_headers.contains(&"content-type"));
-        // Every header the entry reads is kept, so a stored delivery can be re-verified and
+        let kept = spec.kept_headers();
+        assert!(kept.contains(&"content-type"));
+        // Every header the row reads is kept, so a stored delivery can be re-verified and
         // re-identified.
         for field in [Some(spec.delivery_id), Some(spec.event_type), spec.action]
             .into_iter()
             .flatten()
         {
             if let Field::Header(name) = field {
-                assert!(spec.kept_headers.contains(&name), "{provider}: {name}");
+                assert!(kept.contains(&name), "{provider}: {name}");
             }
         }
     }
     let mut variables: Vec<_> = secret_variables().collect();
+    variables.sort_unstable();
     variables.dedup();
     assert_eq!(variables.len(), Provider::ALL.len());
 }
@@ -50,10 +44,10 @@ fn standard_secrets_must_decode_and_errors_never_echo_them() {
 
 #[test]
 fn unset_secrets_mean_not_configured() {
-    for spec in &SPECS {
+    for provider in Provider::ALL {
         let secrets = Secrets::load(
-            spec.secret_variable,
-            spec.secret_format,
+            provider.secret_variable(),
+            provider.spec().secret_format,
             &StaticVariables::default(),
         )
         .unwrap();
@@ -111,25 +105,41 @@ fn malformed_labels_name_the_variable_and_the_entry_never_the_secret() {
 
 #[test]
 fn github_forms_carry_json_in_payload() {
-    let json = payload(FORM, "payload=%7B%22zen%22%3A%22ok%22%7D&other=1").unwrap();
+    let json = payload(
+        BodyFormat::JsonOrFormPayload,
+        FORM,
+        "payload=%7B%22zen%22%3A%22ok%22%7D&other=1",
+    )
+    .unwrap();
     assert_eq!(json.get(), r#"{"zen":"ok"}"#);
     assert_eq!(
-        payload(FORM, "other=1").unwrap_err().errors()[0].field,
+        payload(BodyFormat::JsonOrFormPayload, FORM, "other=1")
+            .unwrap_err()
+            .errors()[0]
+            .field,
         "form:payload"
     );
-    assert!(payload(FORM, "payload=nope").is_err());
+    assert!(payload(BodyFormat::JsonOrFormPayload, FORM, "payload=nope").is_err());
 }
 
 #[test]
 fn payload_must_be_a_json_object() {
-    assert!(payload(JSON, " {\"a\":1}").is_ok());
+    assert!(payload(BodyFormat::Json, JSON, " {\"a\":1}").is_ok());
     for bad in ["", "[1]", "\"text\"", "{", "{\"a\":1} trailing"] {
         assert_eq!(
-            payload(JSON, bad).unwrap_err().status(),
+            payload(BodyFormat::Json, JSON, bad).unwrap_err().status(),
             StatusCode::BAD_REQUEST,
             "{bad:?}"
         );
     }
+}
+
+fn identify_(
+    spec: &Spec,
+    headers: &Headers,
+    payload: &serde_json::value::RawValue,
+) -> Result<Identity, inbox_core::problem::Problem> {
+    identify(spec, headers, payload, payload.get().as_bytes())
 }
 
 fn fields(problem: &inbox_core::problem::Problem) -> Vec<&str> {
@@ -138,15 +148,15 @@ fn fields(problem: &inbox_core::problem::Problem) -> Vec<&str> {
 
 #[test]
 fn identify_names_each_missing_field() {
-    let body = json(r#"{"id": 5}"#);
-    let problem = identify(spec(Provider::Stripe), &Headers::new(), &body).unwrap_err();
+    let body = json(r#"{"id": 5.5}"#);
+    let problem = identify_(spec(Provider::Stripe), &Headers::new(), &body).unwrap_err();
     assert_eq!(fields(&problem), ["/id", "/type"]);
-    let problem = identify(spec(Provider::Github), &Headers::new(), &body).unwrap_err();
+    let problem = identify_(spec(Provider::Github), &Headers::new(), &body).unwrap_err();
     assert_eq!(
         fields(&problem),
         ["header:x-github-delivery", "header:x-github-event"]
     );
-    let problem = identify(spec(Provider::Slack), &Headers::new(), &json("{}")).unwrap_err();
+    let problem = identify_(spec(Provider::Slack), &Headers::new(), &json("{}")).unwrap_err();
     assert_eq!(fields(&problem), ["/event_id", "/event/type"]);
 }
 
@@ -169,7 +179,7 @@ fn identify_reads_each_providers_locations() {
             "event":{"type":"app_mention","x":{"y":1}}}"#,
     );
     let read = |provider| {
-        let identity = identify(spec(provider), &headers, &body).unwrap();
+        let identity = identify_(spec(provider), &headers, &body).unwrap();
         (
             identity.delivery_id.as_str().to_owned(),
             identity.event_type.map(|t| t.as_str().to_owned()),
@@ -207,10 +217,15 @@ fn identify_reads_each_providers_locations() {
 fn standard_webhooks_without_a_type_are_untyped_and_other_providers_need_one() {
     let mut headers = Headers::new();
     headers.insert("webhook-id", "msg_untyped");
-    let identity = identify(spec(Provider::Standard), &headers, &json(r#"{"data":{}}"#)).unwrap();
+    let identity = identify_(spec(Provider::Standard), &headers, &json(r#"{"data":{}}"#)).unwrap();
     assert_eq!(identity.event_type, None);
     // A type that is there but not a string is still an error.
-    let problem = identify(spec(Provider::Standard), &headers, &json(r#"{"type":7}"#)).unwrap_err();
+    let problem = identify_(
+        spec(Provider::Standard),
+        &headers,
+        &json(r#"{"type":true}"#),
+    )
+    .unwrap_err();
     assert_eq!(fields(&problem), ["/type"]);
 }
 
@@ -224,10 +239,10 @@ fn a_github_action_is_recorded_only_when_it_is_a_string() {
         r#"{"action":{"nested":true}}"#,
         r#"{"action":null}"#,
     ] {
-        let identity = identify(spec(Provider::Github), &headers, &json(body)).unwrap();
+        let identity = identify_(spec(Provider::Github), &headers, &json(body)).unwrap();
         assert_eq!(identity.action, None, "{body}");
     }
-    let problem = identify(
+    let problem = identify_(
         spec(Provider::Github),
         &headers,
         &json(r#"{"action":"has space"}"#),
@@ -250,47 +265,54 @@ fn json_pointers_follow_rfc_6901_escapes() {
 fn extract_pointer(payload: &serde_json::value::RawValue, pointer: &'static str) -> Option<String> {
     let spec = Spec {
         delivery_id: Field::Json(pointer),
-        ..SPECS_FOR_TESTS
+        ..specs_for_tests()
     };
-    identify(&spec, &Headers::new(), payload)
+    identify_(&spec, &Headers::new(), payload)
         .ok()
         .map(|identity| identity.delivery_id.as_str().to_owned())
 }
 
-const SPECS_FOR_TESTS: Spec = Spec {
-    provider: Provider::Standard,
-    secret_variable: "test",
-    secret_format: SecretFormat::Text,
-    verifier: verifiers::github,
-    media_types: &[JSON],
-    kept_headers: &["content-type"],
-    delivery_id: Field::Json("/id"),
-    event_type: Field::Json("/type"),
-    type_required: false,
-    action: None,
-    handshake: None,
-};
+fn specs_for_tests() -> Spec {
+    Spec {
+        delivery_id: Field::Json("/id"),
+        event_type: Field::Json("/type"),
+        type_required: false,
+        action: None,
+        handshake: None,
+        ..*Provider::Standard.spec()
+    }
+}
+
+fn no_secrets() -> Secrets {
+    Secrets::load("unset", SecretFormat::Text, &StaticVariables::default()).unwrap()
+}
+
+fn answer(
+    provider: Provider,
+    headers: &Headers,
+    payload: &str,
+) -> Result<Option<Answer>, inbox_core::problem::Problem> {
+    after_verification(spec(provider), headers, &json(payload), &no_secrets())
+}
 
 #[test]
 fn slack_url_verification_is_a_handshake_answered_with_its_challenge() {
-    let slack = spec(Provider::Slack);
-    let challenge = json(
-        r#"{"token":"Jhj5dZrVaK7ZwHHjRyZWjbDl","challenge":"3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P","type":"url_verification"}"#,
-    );
+    let none = Headers::new();
+    let challenge = r#"{"token":"Jhj5dZrVaK7ZwHHjRyZWjbDl","challenge":"3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P","type":"url_verification"}"#;
     assert_eq!(
-        handshake_answer(slack, &challenge).unwrap().as_deref(),
-        Some("3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P")
+        answer(Provider::Slack, &none, challenge).unwrap(),
+        Some(Answer::Text(
+            "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P".to_owned()
+        ))
     );
-    let callback = json(r#"{"type":"event_callback","event_id":"Ev1","event":{"type":"x"}}"#);
-    assert_eq!(handshake_answer(slack, &callback).unwrap(), None);
-    let broken = json(r#"{"type":"url_verification"}"#);
+    let callback = r#"{"type":"event_callback","event_id":"Ev1","event":{"type":"x"}}"#;
+    assert_eq!(answer(Provider::Slack, &none, callback).unwrap(), None);
     assert_eq!(
-        handshake_answer(slack, &broken).unwrap_err().status(),
+        answer(Provider::Slack, &none, r#"{"type":"url_verification"}"#)
+            .unwrap_err()
+            .status(),
         StatusCode::BAD_REQUEST
     );
-    // Other providers have no handshake.
-    assert_eq!(
-        handshake_answer(spec(Provider::Github), &challenge).unwrap(),
-        None
-    );
+    // Other providers have no such handshake.
+    assert_eq!(answer(Provider::Github, &none, challenge).unwrap(), None);
 }

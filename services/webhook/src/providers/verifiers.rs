@@ -7,7 +7,8 @@ use inbox_core::events::SourceLabel;
 use inbox_core::http::Headers;
 use inbox_core::problem::{FieldError, Problem, ProblemKind};
 use inbox_core::time::Timestamp;
-use webhook_verify::{github, linear, shopify, slack, standard, stripe, VerifyError};
+use webhook_verify::scheme::{Request, Scheme};
+use webhook_verify::VerifyError;
 
 use super::secrets::Secrets;
 
@@ -22,102 +23,37 @@ pub struct Signed<'a> {
     pub now: Timestamp,
     /// How far a signed timestamp may be from now, either way.
     pub tolerance: Duration,
+    /// The URL the sender called, for schemes that sign it.
+    pub url: Option<&'a str>,
 }
 
-/// Checks a delivery against every configured secret.
-pub type Verifier = fn(&Secrets, Signed<'_>) -> Result<(), VerifyError>;
-
-fn hmac_keys(secrets: &Secrets) -> Vec<&[u8]> {
-    match secrets {
-        Secrets::Text(secrets) => secrets.iter().map(|s| s.key.expose().as_bytes()).collect(),
-        // A provider whose secrets are Standard Webhooks keys uses `standard_webhooks`.
-        Secrets::StandardWebhooks(_) => Vec::new(),
-    }
-}
-
-/// GitHub: `X-Hub-Signature-256`.
-pub fn github(secrets: &Secrets, signed: Signed<'_>) -> Result<(), VerifyError> {
-    let signature = signed.headers.get(github::SIGNATURE_HEADER);
-    github::verify(signature, signed.body, &hmac_keys(secrets))
-}
-
-/// Stripe: `Stripe-Signature`, timestamped.
-pub fn stripe(secrets: &Secrets, signed: Signed<'_>) -> Result<(), VerifyError> {
-    stripe::verify(
-        signed.headers.get(stripe::SIGNATURE_HEADER),
-        signed.body,
-        &hmac_keys(secrets),
-        signed.now.unix_seconds(),
-        signed.tolerance,
-    )
-}
-
-/// Standard Webhooks: `webhook-id`, `webhook-timestamp`, `webhook-signature`.
-pub fn standard_webhooks(secrets: &Secrets, signed: Signed<'_>) -> Result<(), VerifyError> {
-    let keys: Vec<&standard::Key> = match secrets {
-        Secrets::StandardWebhooks(keys) => keys.iter().map(|k| &k.key).collect(),
-        Secrets::Text(_) => Vec::new(),
+/// Verifies a delivery with the provider's scheme against every configured secret.
+fn verify(scheme: &Scheme, secrets: &Secrets, signed: Signed<'_>) -> Result<(), VerifyError> {
+    let lookup = |name: &str| signed.headers.get(name);
+    let request = Request {
+        header: &lookup,
+        body: signed.body,
+        url: signed.url,
+        now_millis: signed.now.unix_millis(),
+        tolerance: signed.tolerance,
     };
-    let headers = standard::SignedHeaders {
-        id: signed.headers.get(standard::ID_HEADER),
-        timestamp: signed.headers.get(standard::TIMESTAMP_HEADER),
-        signature: signed.headers.get(standard::SIGNATURE_HEADER),
-    };
-    standard::verify(
-        headers,
-        signed.body,
-        &keys,
-        signed.now.unix_seconds(),
-        signed.tolerance,
-    )
-}
-
-/// Shopify: `X-Shopify-Hmac-Sha256` (no signed timestamp).
-pub fn shopify(secrets: &Secrets, signed: Signed<'_>) -> Result<(), VerifyError> {
-    let signature = signed.headers.get(shopify::SIGNATURE_HEADER);
-    shopify::verify(signature, signed.body, &hmac_keys(secrets))
-}
-
-/// Slack: `X-Slack-Signature` over `v0:{X-Slack-Request-Timestamp}:{body}`.
-pub fn slack(secrets: &Secrets, signed: Signed<'_>) -> Result<(), VerifyError> {
-    let headers = slack::SignedHeaders {
-        timestamp: signed.headers.get(slack::TIMESTAMP_HEADER),
-        signature: signed.headers.get(slack::SIGNATURE_HEADER),
-    };
-    slack::verify(
-        headers,
-        signed.body,
-        &hmac_keys(secrets),
-        signed.now.unix_seconds(),
-        signed.tolerance,
-    )
-}
-
-/// Linear: `Linear-Signature`, and the body's `webhookTimestamp` (milliseconds).
-pub fn linear(secrets: &Secrets, signed: Signed<'_>) -> Result<(), VerifyError> {
-    linear::verify(
-        signed.headers.get(linear::SIGNATURE_HEADER),
-        signed.body,
-        &hmac_keys(secrets),
-        signed.now.unix_millis(),
-        signed.tolerance,
-    )
+    scheme.verify(&request, &secrets.keys())
 }
 
 /// Verifies a delivery and says which labelled secret verified it: the label when the one
 /// secret that signs it has one (with several secrets, the first that verifies on its own: a
 /// rotation gives both of a sender's secrets the same label).
 pub fn verify_labelled(
-    verifier: Verifier,
+    verifier: &Scheme,
     secrets: &Secrets,
     signed: Signed<'_>,
 ) -> Result<Option<SourceLabel>, VerifyError> {
-    verifier(secrets, signed)?;
+    verify(verifier, secrets, signed)?;
     if !secrets.labels_matter() {
         return Ok(secrets.label(0).cloned());
     }
     Ok((0..secrets.len())
-        .find(|position| verifier(&secrets.only(*position), signed).is_ok())
+        .find(|position| verify(verifier, &secrets.only(*position), signed).is_ok())
         .and_then(|position| secrets.label(position).cloned()))
 }
 

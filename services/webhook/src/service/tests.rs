@@ -20,8 +20,10 @@ const SHOPIFY_SECRET: &str = "shopify-test-client-secret";
 const SLACK_SECRET: &str = "8f742231b10e8888abcd99yyyzzz85a5";
 const LINEAR_SECRET: &str = "lin_wh_test_signing_secret";
 
+/// Every variable spin.toml gives the component: the six providers below configured, the others
+/// declared and empty.
 fn vars() -> StaticVariables {
-    StaticVariables::from_pairs([
+    let configured = [
         ("webhook_github_secret", GITHUB_SECRET),
         ("webhook_stripe_secret", STRIPE_SECRET),
         ("webhook_standard_secret", STANDARD_SECRET),
@@ -36,7 +38,12 @@ fn vars() -> StaticVariables {
         (names::WEBHOOK_MAX_BODY_BYTES, "1024"),
         (names::WEBHOOK_TIMESTAMP_TOLERANCE_SECS, "300"),
         (names::API_TOKEN, "webhook-test-token other-token"),
-    ])
+    ];
+    let unset = Provider::ALL
+        .iter()
+        .map(|provider| (provider.secret_variable(), ""))
+        .filter(|(name, _)| !configured.iter().any(|(set, _)| set == name));
+    StaticVariables::from_pairs(configured.into_iter().chain(unset))
 }
 
 /// Records what the forwarder was asked; answers `status` (or fails when it is 0).
@@ -338,7 +345,7 @@ fn unknown_and_unconfigured_providers_are_404() {
     let kv = MemoryKv::new();
     let response = call(
         &service(&kv, vars()),
-        request(Method::POST, "/webhooks/gitlab", &[], b"{}"),
+        request(Method::POST, "/webhooks/nosuch", &[], b"{}"),
     );
     let body = assert_problem(&response, 404, "not-found");
     assert!(body["detail"]
@@ -444,7 +451,7 @@ fn invalid_payloads_are_400_naming_the_field() {
     );
     assert_eq!(body["errors"][0]["field"], "/id");
     let body = assert_problem(
-        &call(&svc, standard_request("m", r#"{"type":7}"#, NOW)),
+        &call(&svc, standard_request("m", r#"{"type":[7]}"#, NOW)),
         400,
         "invalid-request",
     );
