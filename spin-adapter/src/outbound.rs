@@ -215,13 +215,13 @@ impl inbox_core::forwarding::poke::Poke for SpinPoke {
         &self,
         url: &inbox_core::forwarding::poke::DispatchUrl,
         path: &str,
-        token: &inbox_core::config::Secret,
+        authorization: &str,
     ) -> Result<u16, String> {
         post_empty(
             url.https,
             url.authority.as_deref(),
             path,
-            &format!("Bearer {}", token.expose()),
+            authorization,
             Duration::from_secs(5),
         )
     }

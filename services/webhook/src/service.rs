@@ -194,12 +194,10 @@ impl<K: KeyValue, V: Variables, C: Clock, P: Poke> Webhooks<K, V, C, P> {
         if let Some(marks) = request.headers().get(hops::HOPS_HEADER) {
             let me = Installation::load(&self.store)?;
             hops::check(marks, me).map_err(|error| {
-                Problem::of(ProblemKind::LoopDetected, error.to_string()).with_error(
-                    FieldError::new(
-                        format!("header:{}", hops::HOPS_HEADER),
-                        "names this installation, or too many",
-                    ),
-                )
+                Problem::of(ProblemKind::LoopDetected, error.detail()).with_error(FieldError::new(
+                    hops::HOPS_FIELD,
+                    "names this installation, or too many",
+                ))
             })?;
         }
 
@@ -241,19 +239,18 @@ impl<K: KeyValue, V: Variables, C: Clock, P: Poke> Webhooks<K, V, C, P> {
             .map(|t| t.as_str().to_owned())
             .unwrap_or_default();
 
-        let mut headers: BTreeMap<String, String> = spec
-            .kept_headers()
+        // With a forwarded delivery's installations (checked above), whatever the provider:
+        // continued when this event is forwarded on. (Pushed to the names and collected once:
+        // a `BTreeMap::insert` links about 3 KB more, an iterator chain 700 bytes.)
+        let mut kept = spec.kept_headers();
+        kept.push(hops::HOPS_HEADER);
+        let headers: BTreeMap<String, String> = kept
             .iter()
             .filter_map(|name| {
                 let value = request.headers().get(name)?;
                 Some(((*name).to_owned(), value.to_owned()))
             })
             .collect();
-        // A forwarded delivery's installations (checked above), whatever the provider: continued
-        // when this event is forwarded on.
-        if let Some(marks) = request.headers().get(hops::HOPS_HEADER) {
-            headers.insert(hops::HOPS_HEADER.to_owned(), marks.to_owned());
-        }
         let event = NewEvent {
             provider,
             delivery_id: identity.delivery_id,
@@ -381,7 +378,8 @@ impl<K: KeyValue, V: Variables, C: Clock, P: Poke> Probed for Webhooks<K, V, C, 
         WebhookLimits::load(vars)?;
         Retention::load(vars)?;
         DispatchUrl::load(vars)?;
-        inbox_core::config::secret_list(vars, names::API_TOKEN)?;
+        // Read, not parsed: any text is tokens (the forwarder checks them).
+        vars.get(names::API_TOKEN)?;
         Provider::ALL.iter().try_for_each(|provider| {
             Secrets::load(
                 provider.secret_variable(),

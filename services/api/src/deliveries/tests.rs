@@ -44,13 +44,12 @@ impl Sender for Answering {
 struct Asked(Mutex<Vec<String>>);
 
 impl Poke for &Asked {
-    fn post(
-        &self,
-        _: &DispatchUrl,
-        path: &str,
-        token: &inbox_core::config::Secret,
-    ) -> Result<u16, String> {
-        assert_eq!(token.expose(), TOKEN, "the API token is presented");
+    fn post(&self, _: &DispatchUrl, path: &str, authorization: &str) -> Result<u16, String> {
+        assert_eq!(
+            authorization,
+            format!("Bearer {TOKEN}"),
+            "the API token is presented"
+        );
         self.0.lock().unwrap().push(path.to_owned());
         Ok(202)
     }

@@ -55,13 +55,8 @@ struct Recorded {
 }
 
 impl Poke for &Recorded {
-    fn post(
-        &self,
-        url: &DispatchUrl,
-        path: &str,
-        token: &inbox_core::config::Secret,
-    ) -> Result<u16, String> {
-        self.tokens.lock().unwrap().push(token.expose().to_owned());
+    fn post(&self, url: &DispatchUrl, path: &str, authorization: &str) -> Result<u16, String> {
+        self.tokens.lock().unwrap().push(authorization.to_owned());
         self.asked
             .lock()
             .unwrap()
@@ -915,7 +910,7 @@ fn an_accepted_delivery_asks_the_forwarder_and_a_failure_changes_nothing() {
     // With the first API token, as the dispatch tick presents it.
     assert_eq!(
         poke.tokens.lock().unwrap().as_slice(),
-        ["webhook-test-token"]
+        ["Bearer webhook-test-token"]
     );
 }
 
