@@ -7,12 +7,14 @@
 #   python      .venv/ with requirements-dev.txt (installed or updated when it changes)
 #   fmt         cargo fmt --check
 #   clippy      cargo clippy --workspace --all-targets -- -D warnings
-#   unit        cargo test for every crate but e2e: unit, handler and property tests
+#   unit        cargo test for every crate but e2e: unit, handler and property tests; and the
+#               provider lists written from the catalogue are current (tools/provider-lists --check)
 #   ui          the console's browser logic under node --test (services/console/ui/test)
 #   wasm        release build of each component; size budget (scripts/wasm-sizes.sh)
 #   openapi     the API's generated OpenAPI document validates as OpenAPI 3.1
 #   e2e         black-box tests against the real `spin up` (and redis-server, a local OCI
-#               registry), and the API contract checked by schemathesis against it
+#               registry), and the API contract checked by schemathesis against it; the
+#               providers' own npm libraries for the SDK proofs (e2e/sdk) installed if missing
 #   cluster     the Kubernetes path on a real single-node cluster (e2e/tests/cluster.rs: the
 #               provided kube-apiserver, spin-operator with its webhooks, kubelet, containerd and
 #               the SpinKube shim): every component pushed by scripts/push.sh, the dev overlay
@@ -42,6 +44,8 @@
 #                       not the other fails; .ci/run gives both provided builds (4.1 and 3.6.3)
 #      REQUIRE_CLUSTER=1  the real-cluster test fails instead of skipping without root or the
 #                       provided tools (SHARED_TOOLS_DIR, default ../shared/tools)
+#      CLUSTER_FOREGROUND=1  run the cluster step in the foreground even when steps follow it
+#                       (by default it runs beside browser, deploy, observability and lint)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -75,6 +79,38 @@ step() { # NAME COMMAND...
   fi
 }
 
+# A step in the background: its output goes to out/test-steps/NAME.log and is printed when it
+# ends; `finish_background` waits for it and records its result like `step`. The real-cluster
+# step runs this way during a full run, beside the steps after it that judge no timing (browser,
+# deploy, observability, lint): it mostly waits on the kubelet and the pods, and the bench, which
+# starts clusters of its own on the same ports, has finished before it starts.
+background_name="" background_pid="" background_t0=0
+step_background() { # NAME COMMAND...
+  background_name=$1
+  shift
+  mkdir -p out/test-steps
+  background_t0=$(date +%s)
+  printf '\n\033[1m==> [%s] %s (in the background; log: out/test-steps/%s.log)\033[0m\n' \
+    "${background_name}" "$*" "${background_name}"
+  "$@" >"out/test-steps/${background_name}.log" 2>&1 &
+  background_pid=$!
+}
+
+finish_background() {
+  [[ -n "${background_pid}" ]] || return 0
+  printf '\n\033[1m==> [%s] waiting for the background step\033[0m\n' "${background_name}"
+  local rc=0
+  wait "${background_pid}" || rc=$?
+  cat "out/test-steps/${background_name}.log"
+  if ((rc == 0)); then
+    results+=("PASS  ${background_name} ($(($(date +%s) - background_t0))s, in the background)")
+  else
+    results+=("FAIL  ${background_name} ($(($(date +%s) - background_t0))s, in the background)")
+    failed=1
+  fi
+  background_pid=""
+}
+
 skip() { # NAME REASON
   if [[ "${REQUIRE_TOOLS}" == 1 ]]; then
     results+=("FAIL  $1 (missing: $2)")
@@ -105,6 +141,12 @@ python_tools() {
   python3 -m venv .venv || return 1
   .venv/bin/pip install --quiet --disable-pip-version-check -r requirements-dev.txt || return 1
   echo "${want}" > "${stamp}"
+}
+
+# The provider lists written from the catalogue are what the generator writes, and it can fail.
+provider_lists() {
+  python3 -m unittest discover -s tools/provider-lists/tests -q || return 1
+  python3 tools/provider-lists/provider_lists.py --check
 }
 
 openapi() {
@@ -142,8 +184,25 @@ lint() {
   return "${rc}"
 }
 
+# The providers' own npm libraries the SDK proofs run (e2e/sdk, e2e/tests/e2e/sdk.rs), installed
+# with `npm ci` when missing or when package-lock.json changed: from npm's cache when it has them
+# (--prefer-offline), no install scripts. Without node the SDK test skips loudly (fails under
+# REQUIRE_SPIN=1), as it does when this install failed.
+sdk_deps() {
+  local stamp=e2e/sdk/node_modules/.lock.sha256 want
+  command -v node >/dev/null || { echo "e2e: node not found: the SDK proofs will skip (REQUIRE_SPIN=1 fails them)"; return 0; }
+  want=$(sha256sum e2e/sdk/package-lock.json | cut -d' ' -f1)
+  if [[ -f "${stamp}" && "$(cat "${stamp}")" == "${want}" ]]; then
+    return 0
+  fi
+  echo "e2e: npm ci in e2e/sdk (the providers' libraries)"
+  (cd e2e/sdk && npm ci --prefer-offline --ignore-scripts --no-audit --no-fund --loglevel=error) || return 1
+  echo "${want}" > "${stamp}"
+}
+
 e2e() {
   local spin_bin="${SPIN_BIN:-$(command -v spin || true)}"
+  step e2e-sdk-deps sdk_deps
   if [[ -z "${spin_bin}" && -z "${SPIN_BINS:-}" && "${REQUIRE_SPIN}" != 1 ]]; then
     printf '\n\033[1;33m%s\n%s\n%s\033[0m\n' \
       "************************************************************************" \
@@ -195,12 +254,25 @@ run_step() { # NAME: one step of the test command, with its skip rules
     python) if command -v python3 >/dev/null; then step python python_tools; else skip python "python3"; fi ;;
     fmt) step fmt cargo fmt --all -- --check ;;
     clippy) step clippy cargo clippy --workspace --all-targets --quiet -- -D warnings ;;
-    unit) step unit cargo test --workspace --exclude e2e --quiet ;;
+    unit)
+      step unit cargo test --workspace --exclude e2e --quiet
+      if command -v python3 >/dev/null; then
+        step provider-lists provider_lists
+      else
+        skip provider-lists "python3"
+      fi
+      ;;
     ui) if command -v node >/dev/null; then step ui node --test services/console/ui/test/; else skip ui "node"; fi ;;
     wasm) step wasm scripts/wasm-sizes.sh ;;
     openapi) if [[ -x .venv/bin/openapi-spec-validator ]]; then step openapi openapi; else skip openapi "openapi-spec-validator"; fi ;;
     e2e) e2e ;;
-    cluster) step cluster cargo test -p e2e --quiet --test cluster -- --nocapture ;;
+    cluster)
+      if [[ "${2:-}" == background ]]; then
+        step_background cluster cargo test -p e2e --quiet --test cluster -- --nocapture
+      else
+        step cluster cargo test -p e2e --quiet --test cluster -- --nocapture
+      fi
+      ;;
     browser) if [[ -x .venv/bin/python ]]; then browser; else skip browser "python3 (.venv)"; fi ;;
     bench) bench_smoke ;;
     deploy) step deploy env EXTRA_CRDS_DIR="${EXTRA_CRDS_DIR:-tools/observability-check/vendor/monitoring-crds}" scripts/check-deploy.sh ;;
@@ -215,7 +287,7 @@ usage() {
 
 # No argument: every step, in this order. Arguments: those steps (plus their prerequisites), in
 # this order whatever the order given.
-STEPS=(toolchain python fmt clippy unit ui wasm openapi e2e cluster browser bench deploy observability lint)
+STEPS=(toolchain python fmt clippy unit ui wasm openapi e2e bench cluster browser deploy observability lint)
 selected=()
 if (($# == 0)); then
   selected=("${STEPS[@]}")
@@ -233,9 +305,16 @@ else
   for s in "${STEPS[@]}"; do [[ -z "${wanted[${s}]:-}" ]] || selected+=("${s}"); done
 fi
 
+# The cluster step goes to the background when steps follow it (none of them judges timing).
+last="${selected[${#selected[@]}-1]}"
 for name in "${selected[@]}"; do
-  run_step "${name}"
+  if [[ "${name}" == cluster && "${last}" != cluster && "${CLUSTER_FOREGROUND:-0}" != 1 ]]; then
+    run_step cluster background
+  else
+    run_step "${name}"
+  fi
 done
+finish_background
 
 printf '\n\033[1m==> test summary (%ss)\033[0m\n' "$(($(date +%s) - started))"
 printf '  %s\n' "${results[@]}"

@@ -16,6 +16,9 @@ pub fn secret_of(provider: Provider) -> String {
     if let Some(secret) = crate::signing::secret_of_variable(provider.secret_variable()) {
         return secret.to_owned();
     }
+    if provider.is_generic() {
+        return GENERIC_SOURCE_SECRETS.to_owned();
+    }
     let slug = provider.as_str();
     match (provider.spec().secret_format, provider.spec().scheme) {
         (SecretFormat::StandardWebhooks, _) => {
@@ -27,6 +30,17 @@ pub fn secret_of(provider: Provider) -> String {
         (SecretFormat::Text, _) => format!("e2e-{slug}-secret"),
     }
 }
+
+/// The generic sources the e2e tests configure (`webhook_sources`), and their secrets
+/// (`webhook_source_secret`): an HMAC source, an API-key source and a Basic one.
+pub const GENERIC_SOURCES: &str = "acme: auth=hmac digest=sha256 encoding=base64 \
+    header=x-acme-signature prefix=v1= signed={timestamp}.{body} timestamp=x-acme-timestamp \
+    id=header:x-acme-delivery type=/kind; billing: auth=api-key header=authorization \
+    prefix=Bearer%20 id=/event/id type=/event/kind; legacy: auth=basic";
+
+/// The secrets of [`GENERIC_SOURCES`]: two for `acme` (a rotation, the new one labelled).
+pub const GENERIC_SOURCE_SECRETS: &str =
+    "acme:e2e-acme-old acme:next=e2e-acme-new billing:e2e-billing-key legacy:inbox:e2e-legacy";
 
 /// The key the scheme uses for a secret.
 pub fn key_of(provider: Provider, secret: &str) -> Vec<u8> {
@@ -210,7 +224,50 @@ pub fn delivery(provider: Provider, shape: Shape<'_>, secret: &str) -> Delivery 
         }
         _ => (json.to_string(), JSON),
     };
-    let url = format!("{}/webhooks/{}", shape.base_url, provider.as_str());
+    sign(
+        provider,
+        Unsigned {
+            headers,
+            body,
+            json,
+            content_type,
+        },
+        &timestamp,
+        shape.base_url,
+        secret,
+    )
+}
+
+/// A delivery before its signature: headers, body (and its JSON, where the signature goes into
+/// the body), media type.
+#[derive(Debug, Clone)]
+pub struct Unsigned {
+    /// Headers besides the signature's.
+    pub headers: Vec<(String, String)>,
+    /// The body as sent.
+    pub body: String,
+    /// The body as JSON (for Mailgun, whose signature is a field of it).
+    pub json: serde_json::Value,
+    /// Its media type.
+    pub content_type: &'static str,
+}
+
+/// `unsigned`, signed the provider's way at `timestamp` (its text in the scheme's unit).
+pub fn sign(
+    provider: Provider,
+    unsigned: Unsigned,
+    timestamp: &str,
+    base_url: &str,
+    secret: &str,
+) -> Delivery {
+    let spec = provider.spec();
+    let Unsigned {
+        mut headers,
+        mut body,
+        mut json,
+        content_type,
+    } = unsigned;
+    let url = format!("{base_url}/webhooks/{}", provider.as_str());
     let key = key_of(provider, secret);
     let lookup = |name: &str| {
         headers
@@ -218,17 +275,17 @@ pub fn delivery(provider: Provider, shape: Shape<'_>, secret: &str) -> Delivery 
             .find(|(n, _)| n == name)
             .map(|(_, v)| v.as_str())
     };
-    let mut body = body;
+    let now_millis = timestamp.parse::<i64>().unwrap_or_default();
     let signed = {
         let request = Request {
             header: &lookup,
             body: body.as_bytes(),
             url: Some(&url),
-            now_millis: shape.timestamp * 1000,
+            now_millis,
             tolerance: std::time::Duration::from_secs(300),
         };
         spec.scheme
-            .sign(&request, &key, &timestamp)
+            .sign(&request, &key, timestamp)
             .expect("every header the scheme signs is set")
     };
     for (name, value) in signed {
@@ -252,6 +309,50 @@ pub fn delivery(provider: Provider, shape: Shape<'_>, secret: &str) -> Delivery 
         body,
         content_type,
     }
+}
+
+/// A JSON `body` for `provider` with `headers`, signed now with its test secret.
+pub fn signed_json(
+    provider: Provider,
+    headers: &[(&str, &str)],
+    body: &serde_json::Value,
+    base_url: &str,
+) -> Delivery {
+    let now = crate::signing::now();
+    let timestamp = match provider.spec().scheme {
+        Scheme::Hashed(Hashed {
+            timestamp: Some(Timestamp {
+                unit: Unit::Millis, ..
+            }),
+            ..
+        }) => (now * 1000).to_string(),
+        _ => now.to_string(),
+    };
+    let mut headers: Vec<(String, String)> = headers
+        .iter()
+        .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
+        .collect();
+    if let Scheme::Hashed(Hashed { signed, .. }) = provider.spec().scheme {
+        for part in signed {
+            if let webhook_verify::scheme::Part::Header(name) = part {
+                if !headers.iter().any(|(n, _)| n == name) {
+                    headers.push(((*name).to_owned(), format!("e2e-{now}")));
+                }
+            }
+        }
+    }
+    sign(
+        provider,
+        Unsigned {
+            headers,
+            body: body.to_string(),
+            json: body.clone(),
+            content_type: JSON,
+        },
+        &timestamp,
+        base_url,
+        &secret_of(provider),
+    )
 }
 
 fn replace_with_number(json: &mut serde_json::Value, pointer: &str, number: i64) {

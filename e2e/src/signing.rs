@@ -42,22 +42,38 @@ pub fn secret_of_variable(name: &str) -> Option<&'static str> {
         .map(|(_, value)| *value)
 }
 
-/// The app options with every provider and the API configured: the secrets above, and for
-/// every other provider of the catalogue its derived test secret.
-pub fn configured() -> crate::SpinOptions {
+/// Every secret variable the e2e apps are configured with, and its value: the ones named above,
+/// and for every other provider of the catalogue its derived test secret.
+pub fn all_secrets() -> Vec<(&'static str, String)> {
     let named = SECRETS
+        .iter()
+        .map(|(name, value)| (*name, (*value).to_owned()));
+    let derived = provider_catalogue::Provider::ALL
+        .iter()
+        .filter(|provider| secret_of_variable(provider.secret_variable()).is_none())
+        .map(|provider| {
+            (
+                provider.secret_variable(),
+                crate::deliveries::secret_of(*provider),
+            )
+        });
+    named.chain(derived).collect()
+}
+
+/// The test value of any secret variable (a Secret key on Kubernetes), derived ones included.
+pub fn secret_value(name: &str) -> Option<String> {
+    all_secrets()
+        .into_iter()
+        .find(|(variable, _)| *variable == name)
+        .map(|(_, value)| value)
+}
+
+/// The app options with every provider and the API configured.
+pub fn configured() -> crate::SpinOptions {
+    all_secrets()
         .iter()
         .fold(crate::SpinOptions::default(), |options, (name, value)| {
             options.variable(name, value)
-        });
-    provider_catalogue::Provider::ALL
-        .iter()
-        .filter(|provider| secret_of_variable(provider.secret_variable()).is_none())
-        .fold(named, |options, provider| {
-            options.variable(
-                provider.secret_variable(),
-                &crate::deliveries::secret_of(*provider),
-            )
         })
 }
 

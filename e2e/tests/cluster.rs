@@ -58,11 +58,9 @@ fn secret_value(secret: &str, key: &str, redis: &RedisServer, receiver: &Receive
             r#"[{{"name": "node", "url": "{}", "secret": "{DESTINATION_SECRET}", "plain_http": true}}]"#,
             receiver.url("/in")
         ),
-        (_, key) => signing::secret_of_variable(key)
-            .unwrap_or_else(|| {
-                panic!("the overlay references Secret {secret} key {key}, unknown to this test")
-            })
-            .to_owned(),
+        (_, key) => signing::secret_value(key).unwrap_or_else(|| {
+            panic!("the overlay references Secret {secret} key {key}, unknown to this test")
+        }),
     }
 }
 

@@ -58,8 +58,28 @@ EXECUTOR_OTEL_FIELDS = {
     "exporter_otlp_logs_endpoint": ("logs",),
 }
 
-# The one list that declares the providers (`Provider::ALL`): `providers! { Github => "github", ... }`.
-PROVIDERS_SOURCE = "crates/inbox-core/src/events/model.rs"
+# The one list that declares the providers (`Provider::ALL`): the provider catalogue's rows,
+# `catalogue! { Github => "github" Spec { ... }, ... }`.
+PROVIDERS_SOURCE = "crates/provider-catalogue/src/catalogue.rs"
+# Paths that must not get a provider's label: an unknown provider, a provider's path with more after
+# it, a prefix of a slug, the component's probes, and paths outside /webhooks/ (None: no label).
+OTHER_PATHS: dict[str, str | None] = {
+    "/webhooks/no-such-provider": "other",
+    "/webhooks/github/extra": "other",
+    "/webhooks/git": "other",
+    "/webhooks/": "other",
+    "/webhooks/healthz": None,
+    "/webhooks/readyz": None,
+    "/api/events": None,
+    "/healthz": None,
+}
+_SET_PROVIDER = re.compile(
+    r'^set\(attributes\["webhook\.provider"\],\s*'
+    r'(?:"(?P<literal>[a-z0-9]+)"|ExtractPatterns\(attributes\["url\.path"\],\s*"(?P<pattern>(?:[^"\\]|\\.)*)"\)'
+    r'\["(?P<group>[a-z_]+)"\])\)\s*(?:where\s+(?P<where>.*))?$',
+    re.S,
+)
+_IS_MATCH = re.compile(r'IsMatch\(attributes\["url\.path"\],\s*"((?:[^"\\]|\\.)*)"\)')
 # A recording rule's `label_replace(..., "component", "<name>", "http_route", "<regex>")`.
 COMPONENT_REPLACE = re.compile(r'"component",\s*"([a-z-]+)",\s*"http_route",\s*"((?:[^"\\]|\\.)*)"')
 
@@ -537,11 +557,52 @@ def check_metric_names(objs: list[dict[str, Any]]) -> tuple[list[str], int]:
 
 def app_providers(repo: Path) -> tuple[str, ...]:
     """The providers the webhook component serves, and so the only legal `webhook.provider` values
-    besides `other`: the names in the `providers!` list (`Provider::ALL`), in its order. Empty when
+    besides `other`: the slugs of the catalogue's rows (`Provider::ALL`), in its order. Empty when
     the list cannot be read."""
-    model = (repo / PROVIDERS_SOURCE).read_text(encoding="utf-8")
-    declared = re.search(r"^providers! \{(.*?)^\}", model, re.S | re.M)
-    return tuple(re.findall(r'=> "([a-z]+)"', declared.group(1) if declared else ""))
+    source = (repo / PROVIDERS_SOURCE).read_text(encoding="utf-8")
+    declared = re.search(r"^catalogue! \{(.*?)^\}", source, re.S | re.M)
+    rows = declared.group(1) if declared else ""
+    return tuple(re.findall(r'^    [A-Z][A-Za-z0-9]* => "([a-z0-9]+)" Spec \{', rows, re.M))
+
+
+def _unquote(text: str) -> str:
+    """An OTTL string literal's content (JSON's escapes are OTTL's)."""
+    return json.loads(f'"{text}"')
+
+
+def _condition(where: str, path: str) -> bool:
+    """A `where` made of `IsMatch(attributes["url.path"], "...")` terms, each maybe after `not`,
+    joined by `and` and `or` (no parentheses). Go's RE2 and Python's `re` agree on the patterns used
+    here: anchors, groups, alternations, classes."""
+    terms = _IS_MATCH.sub(lambda m: "T" if re.search(_unquote(m.group(1)), path) else "F", where)
+    if not re.fullmatch(r"(?:not )?[TF](?: (?:and|or) (?:not )?[TF])*", " ".join(terms.split())):
+        raise CheckError(f"transform: a webhook.provider condition this check cannot read: {where!r}")
+    return any(
+        all((term[-1] == "T") != term.startswith("not ") for term in conjunction.split(" and "))
+        for conjunction in " ".join(terms.split()).split(" or ")
+    )
+
+
+def provider_label(statements: list[str], path: str) -> str | None:
+    """The `webhook.provider` the transform's statements give a span whose url.path is `path`."""
+    label = None
+    for statement in statements:
+        statement = " ".join(statement.split())
+        if not statement.startswith('set(attributes["webhook.provider"]'):
+            continue
+        m = _SET_PROVIDER.match(statement)
+        if m is None:
+            raise CheckError(f"transform: a webhook.provider statement this check cannot read: {statement!r}")
+        if m.group("where") is not None and not _condition(m.group("where"), path):
+            continue
+        if m.group("literal") is not None:
+            label = m.group("literal")
+            continue
+        found = re.search(_unquote(m.group("pattern")), path)
+        value = found.groupdict().get(m.group("group")) if found else None
+        if value is not None:  # set() with nil does nothing
+            label = value
+    return label
 
 
 def check_labels(repo: Path, objs: list[dict[str, Any]]) -> list[str]:
@@ -555,21 +616,19 @@ def check_labels(repo: Path, objs: list[dict[str, Any]]) -> list[str]:
         for block in (settings or {}).get("trace_statements") or []
         for s in (block.get("statements") or [])
     ]
-    mapped = set(re.findall(r'set\(attributes\["webhook\.provider"\], "([a-z]+)"\)', "\n".join(statements)))
     providers = app_providers(repo)
     if not providers:
-        problems.append(f"{PROVIDERS_SOURCE}: could not read the providers! list")
-    want = set(providers) | {"other"}
-    if mapped != want:
-        problems.append(
-            f"transform: webhook.provider values {sorted(mapped)} != the app's providers + other {sorted(want)}"
-        )
-    for provider in providers:
-        if (
-            f'set(attributes["webhook.provider"], "{provider}") where attributes["url.path"] == "/webhooks/{provider}"'
-            not in statements
-        ):
-            problems.append(f"transform: no exact /webhooks/{provider} mapping for provider {provider}: add it")
+        problems.append(f"{PROVIDERS_SOURCE}: could not read the catalogue's rows")
+    # Every provider's path gets exactly its slug; nothing else gets a slug, or a label it should not.
+    wanted = {f"/webhooks/{provider}": provider for provider in providers} | OTHER_PATHS
+    try:
+        for path, want in wanted.items():
+            got = provider_label(statements, path)
+            if got != want:
+                hint = f" (no mapping for provider {want}: tools/provider-lists writes it)" if want in providers else ""
+                problems.append(f"transform: a span of {path} gets webhook.provider {got!r}, expected {want!r}{hint}")
+    except CheckError as error:
+        problems.append(str(error))
     problems.extend(check_scrape_refs(objs))
     routes = {r.path: r.component for r in SpinManifest.load(repo / "spin.toml").routes if r.path}
     problems.extend(check_route_components(objs, routes))

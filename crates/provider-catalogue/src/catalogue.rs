@@ -263,6 +263,7 @@ catalogue! {
         delivery_id: Field::Header("x-shopify-webhook-id"),
         event_type: Field::Header("x-shopify-topic"),
         type_required: true,
+        proof: Proof::Sdk("@shopify/shopify-api"),
         ..ROW
     },
     Slack => "slack",
@@ -280,7 +281,7 @@ catalogue! {
             value: "url_verification",
             echo: "/challenge",
         }),
-        proof: Proof::Published,
+        proof: Proof::Sdk("@slack/bolt"),
         ..ROW
     },
     Linear => "linear",
@@ -299,6 +300,7 @@ catalogue! {
         event_type: Field::Header("linear-event"),
         type_required: true,
         action: Some(Field::Json("/action")),
+        proof: Proof::Sdk("@linear/sdk"),
         ..ROW
     },
     Gitlab => "gitlab",
@@ -499,7 +501,7 @@ catalogue! {
         delivery_id: Field::Json("/meta/webhook_id"),
         event_type: Field::Json("/events/0/resource_type"),
         action: Some(Field::Json("/events/0/action")),
-        proof: Proof::Published,
+        proof: Proof::Sdk("gocardless-nodejs"),
         ..ROW
     },
     Coinbase => "coinbase",
@@ -510,7 +512,7 @@ catalogue! {
         delivery_id: Field::Json("/id"),
         event_type: Field::Json("/event/type"),
         type_required: true,
-        proof: Proof::Published,
+        proof: Proof::Sdk("coinbase-commerce-node"),
         ..ROW
     },
     Xero => "xero",
@@ -623,6 +625,7 @@ catalogue! {
         event_type: Field::Json("/event"),
         type_required: true,
         handshake: Some(Handshake::ZoomUrlValidation),
+        proof: Proof::Sdk("@zoom/rivet"),
         ..ROW
     },
     Calendly => "calendly",
@@ -771,6 +774,7 @@ catalogue! {
         delivery_id: Field::Json("/id"),
         event_type: Field::Json("/trigger"),
         type_required: true,
+        proof: Proof::Sdk("box-node-sdk"),
         ..ROW
     },
     Docusign => "docusign",
@@ -811,7 +815,7 @@ catalogue! {
         delivery_id: Field::Header("svix-id"),
         event_type: Field::Json("/type"),
         type_required: true,
-        proof: Proof::Sdk("svix"),
+        proof: Proof::Sdk("@clerk/backend"),
         ..ROW
     },
     Resend => "resend",
@@ -823,7 +827,7 @@ catalogue! {
         delivery_id: Field::Header("svix-id"),
         event_type: Field::Json("/type"),
         type_required: true,
-        proof: Proof::Sdk("svix"),
+        proof: Proof::Sdk("resend"),
         ..ROW
     },
     Svix => "svix",
@@ -1022,6 +1026,7 @@ catalogue! {
         delivery_id: Field::Header("webhook-id"),
         event_type: Field::Json("/type"),
         type_required: true,
+        proof: Proof::Sdk("@polar-sh/sdk"),
         ..ROW
     },
     Persona => "persona",
@@ -1051,6 +1056,7 @@ catalogue! {
         secret_format: SecretFormat::StandardWebhooks,
         delivery_id: Field::Header("webhook-id"),
         event_type: Field::Json("/status"),
+        proof: Proof::Sdk("replicate"),
         ..ROW
     },
     Tally => "tally",
@@ -1080,4 +1086,14 @@ catalogue! {
         body: BodyFormat::JsonAny,
         ..ROW
     },
+    Source => "source",
+        "Generic sources",
+        "https://github.com/example-org/webhook-inbox/blob/main/docs/sources.md",
+        // Not a provider: the senders configured without code (`webhook_sources`), each a row
+        // built at run time and served at `/webhooks/source/{name}`; this row only names them
+        // in the store and holds their secrets' variable.
+        Spec {
+            scheme: Scheme::Basic,
+            ..ROW
+        },
 }

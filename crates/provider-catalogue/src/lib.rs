@@ -72,6 +72,18 @@ impl std::fmt::Display for Provider {
     }
 }
 
+impl Provider {
+    /// Whether this is the row of the generic sources (configured at run time, not a provider).
+    pub const fn is_generic(self) -> bool {
+        matches!(self, Self::Source)
+    }
+
+    /// The named providers: every row but the generic sources'.
+    pub fn named() -> impl Iterator<Item = Provider> {
+        Self::ALL.iter().copied().filter(|provider| !provider.is_generic())
+    }
+}
+
 /// Every row, in the order of [`Provider::ALL`].
 pub fn specs() -> impl Iterator<Item = (Provider, &'static Spec)> {
     Provider::ALL

@@ -2,9 +2,34 @@
 //! a megabyte, and a `Value` costs code size in every component that links it): only the
 //! containers on the pointer's way are parsed, their members kept as raw text.
 
-use std::collections::HashMap;
+use std::fmt;
 
+use serde::de::{IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
+
+/// Reads an object's members, keeping only the raw value of one (the last, if repeated), without
+/// a map of all of them.
+struct Member<'k>(&'k str);
+
+impl<'de> Visitor<'de> for Member<'_> {
+    type Value = Option<Box<RawValue>>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut found = None;
+        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+            if key == self.0 {
+                found = Some(map.next_value::<Box<RawValue>>()?);
+            } else {
+                map.next_value::<IgnoredAny>()?;
+            }
+        }
+        Ok(found)
+    }
+}
 
 /// A value at a pointer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -17,6 +42,34 @@ pub enum Found {
     NotText,
 }
 
+/// Reads an array's elements, keeping only the raw value of one.
+struct Element(usize);
+
+impl<'de> Visitor<'de> for Element {
+    type Value = Option<Box<RawValue>>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an array")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut found = None;
+        let mut position = 0;
+        loop {
+            if position == self.0 {
+                found = seq.next_element::<Box<RawValue>>()?;
+                if found.is_none() {
+                    break;
+                }
+            } else if seq.next_element::<IgnoredAny>()?.is_none() {
+                break;
+            }
+            position += 1;
+        }
+        Ok(found)
+    }
+}
+
 /// The raw value at a JSON pointer (RFC 6901) into `json`, if there is one.
 pub fn at(json: &str, pointer: &str) -> Option<Box<RawValue>> {
     let mut current: Box<RawValue> = serde_json::from_str(json).ok()?;
@@ -24,15 +77,12 @@ pub fn at(json: &str, pointer: &str) -> Option<Box<RawValue>> {
         let key = token.replace("~1", "/").replace("~0", "~");
         let text = current.get().trim_start();
         current = if text.starts_with('[') {
-            let items: Vec<Box<RawValue>> = serde_json::from_str(text).ok()?;
-            key.parse::<usize>()
-                .ok()
-                .and_then(|index| items.into_iter().nth(index))?
+            let index = key.parse::<usize>().ok()?;
+            let mut deserializer = serde_json::Deserializer::from_str(text);
+            serde::Deserializer::deserialize_seq(&mut deserializer, Element(index)).ok()??
         } else {
-            let members: HashMap<String, Box<RawValue>> = serde_json::from_str(text).ok()?;
-            members
-                .into_iter()
-                .find_map(|(k, v)| (k == key).then_some(v))?
+            let mut deserializer = serde_json::Deserializer::from_str(text);
+            serde::Deserializer::deserialize_map(&mut deserializer, Member(&key)).ok()??
         };
     }
     Some(current)
@@ -61,7 +111,11 @@ pub fn text_of(value: &RawValue) -> Found {
 /// Whether the value at a JSON pointer is an empty array.
 pub fn is_empty_array(json: &str, pointer: &str) -> bool {
     at(json, pointer).is_some_and(|value| {
-        serde_json::from_str::<Vec<Box<RawValue>>>(value.get()).is_ok_and(|items| items.is_empty())
+        value
+            .get()
+            .strip_prefix('[')
+            .and_then(|rest| rest.strip_suffix(']'))
+            .is_some_and(|inside| inside.trim().is_empty())
     })
 }
 

@@ -15,5 +15,6 @@ mod manifest;
 mod providers;
 mod registry;
 mod retention;
+mod sdk;
 mod store_ops;
 mod webhook;

@@ -1,7 +1,7 @@
 //! spin.toml against the workspace: every component's `watch` list covers every source it is
 //! built from, so `spin watch` rebuilds on any change that changes the component; the variables,
 //! routes and outbound hosts against the code; and every hand-kept list of secret keys
-//! (`deploy/dev-secrets.env.example`, `kustomize/external-refs.yaml`, the e2e `SECRETS`) against
+//! (`deploy/dev-secrets.env.example`, `kustomize/external-refs.yaml`, the e2e secrets (`signing::all_secrets`)) against
 //! the providers' secret variables. Runs without Spin.
 #![allow(
     clippy::unwrap_used,
@@ -526,7 +526,7 @@ fn external_refs_list_every_provider_secret_in_every_overlay() {
 
 #[test]
 fn the_e2e_secrets_cover_every_provider_secret() {
-    let keys: BTreeSet<String> = e2e::signing::SECRETS
+    let keys: BTreeSet<String> = e2e::signing::all_secrets()
         .iter()
         .map(|(name, _)| (*name).to_owned())
         .collect();

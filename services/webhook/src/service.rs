@@ -35,7 +35,7 @@ use inbox_core::probes::{self, Probed};
 use inbox_core::problem::{FieldError, Problem, ProblemKind};
 use serde::Serialize;
 
-use crate::providers::{self, Secrets, Signed};
+use crate::providers::{self, sources, Secrets, Signed};
 
 /// The webhook component's state for one request.
 pub struct Webhooks<K, V, C, P> {
@@ -80,6 +80,7 @@ impl<K: KeyValue, V: Variables, C: Clock, P: Poke> Webhooks<K, V, C, P> {
         let router = probes::route(
             Router::new()
                 .route("/webhooks/:provider", Method::POST, Self::receive)
+                .route("/webhooks/source/:name", Method::POST, Self::receive)
                 .route("/webhooks/:provider", Method::GET, Self::challenge),
         );
         Self {
@@ -118,18 +119,25 @@ impl<K: KeyValue, V: Variables, C: Clock, P: Poke> Webhooks<K, V, C, P> {
         result
     }
 
-    /// The provider the path names, and its secrets: 404 for an unknown or unconfigured one.
-    fn configured(&self, ctx: &RequestContext) -> Result<(Provider, Secrets), Problem> {
+    /// The provider the path names: 404 for an unknown one (and for `source`, whose senders are
+    /// at `/webhooks/source/{name}`).
+    fn provider(ctx: &RequestContext) -> Result<Provider, Problem> {
         let name = ctx.param("provider").unwrap_or_default();
-        let provider = Provider::parse(name).ok_or_else(|| {
-            Problem::of(
-                ProblemKind::NotFound,
-                format!(
-                    "unknown provider {name:?}; this service accepts {}",
-                    Provider::names()
-                ),
-            )
-        })?;
+        Provider::parse(name)
+            .filter(|p| !p.is_generic())
+            .ok_or_else(|| {
+                Problem::of(
+                    ProblemKind::NotFound,
+                    format!(
+                        "unknown provider {name:?}; this service accepts {}",
+                        Provider::names()
+                    ),
+                )
+            })
+    }
+
+    /// The provider's secrets: 404 while none is configured, 503 when they are malformed.
+    fn secrets(&self, provider: Provider) -> Result<Secrets, Problem> {
         let spec = providers::spec(provider);
         let secrets = Secrets::load(provider.secret_variable(), spec.secret_format, &self.vars)
             .map_err(misconfigured)?;
@@ -142,24 +150,58 @@ impl<K: KeyValue, V: Variables, C: Clock, P: Poke> Webhooks<K, V, C, P> {
                 ),
             ));
         }
-        Ok((provider, secrets))
+        Ok(secrets)
+    }
+
+    /// A generic source and its secrets: 404 for one that is not configured (or has no secret),
+    /// 503 when the configuration is malformed.
+    fn source(&self, name: &str) -> Result<(sources::Source, Secrets), Problem> {
+        let configured = sources::load(&self.vars).map_err(misconfigured)?;
+        let source = configured
+            .iter()
+            .find(|source| source.name == name)
+            .cloned()
+            .ok_or_else(|| {
+                Problem::of(
+                    ProblemKind::NotFound,
+                    format!(
+                        "no source {name:?} is configured in {}",
+                        sources::CONFIG_VARIABLE
+                    ),
+                )
+            })?;
+        let secrets = sources::secrets(Provider::Source.secret_variable(), name, &self.vars)
+            .map_err(misconfigured)?;
+        if secrets.is_empty() {
+            return Err(Problem::of(
+                ProblemKind::NotFound,
+                format!(
+                    "the source {name} has no secret: add {name}:<secret> to {}",
+                    Provider::Source.secret_variable()
+                ),
+            ));
+        }
+        Ok((source, secrets))
     }
 
     /// `GET` (and `HEAD`) `/webhooks/{provider}`: the provider's `GET` handshake, if it has one;
-    /// a `HEAD` endpoint check (Trello, Intercom) is answered 200; anything else 405.
+    /// a `HEAD` endpoint check (Trello, Intercom) of a configured provider is answered 200;
+    /// any other `GET` is 405.
     fn challenge(&self, ctx: &RequestContext, request: Request) -> Result<Response, Problem> {
-        let (provider, secrets) = self.configured(ctx)?;
+        let provider = Self::provider(ctx)?;
         let spec = providers::spec(provider);
-        match providers::before_verification(spec, request.query(), request.headers(), &secrets)? {
-            Some(answer) => Ok(answer.response()),
-            None if *request.method() == Method::HEAD => {
-                Ok(Response::new(StatusCode::OK, Vec::new()))
-            }
-            None => Err(Problem::of(
+        let head = *request.method() == Method::HEAD;
+        if !head && !spec.handshake.is_some_and(|handshake| handshake.is_get()) {
+            return Err(Problem::of(
                 ProblemKind::MethodNotAllowed,
                 format!("{provider} deliveries are POSTed"),
             )
-            .with_header("allow", "POST")),
+            .with_header("allow", "POST"));
+        }
+        let secrets = self.secrets(provider)?;
+        match providers::before_verification(spec, request.query(), request.headers(), &secrets)? {
+            Some(answer) => Ok(answer.response()),
+            None => Ok(Response::new(StatusCode::OK, Vec::new())),
         }
     }
 
@@ -169,9 +211,18 @@ impl<K: KeyValue, V: Variables, C: Clock, P: Poke> Webhooks<K, V, C, P> {
         request: &Request,
         log: &mut DeliveryLog,
     ) -> Result<Response, Problem> {
-        let (provider, secrets) = self.configured(ctx)?;
+        let (provider, spec, secrets, generic) = match ctx.param("name") {
+            Some(name) => {
+                let (source, secrets) = self.source(name)?;
+                (Provider::Source, source.spec, secrets, Some(source))
+            }
+            None => {
+                let provider = Self::provider(ctx)?;
+                let secrets = self.secrets(provider)?;
+                (provider, providers::spec(provider), secrets, None)
+            }
+        };
         log.provider = provider.as_str();
-        let spec = providers::spec(provider);
         let limits = WebhookLimits::load(&self.vars).map_err(misconfigured)?;
 
         let signed = Signed {
@@ -183,6 +234,11 @@ impl<K: KeyValue, V: Variables, C: Clock, P: Poke> Webhooks<K, V, C, P> {
         };
         let source = providers::verify_labelled(&spec.scheme, &secrets, signed)
             .map_err(|error| providers::verify_problem(&error))?;
+        // A generic source's events carry its name (and its secret's label) as their source.
+        let source = match &generic {
+            Some(generic) => Some(sources::label(generic, source.as_ref())),
+            None => source,
+        };
         log.source = source
             .as_ref()
             .map(|s| s.as_str().to_owned())
@@ -231,7 +287,11 @@ impl<K: KeyValue, V: Variables, C: Clock, P: Poke> Webhooks<K, V, C, P> {
             log.outcome = Some("handshake");
             return Ok(answer.response());
         }
-        let identity = providers::identify(spec, request.headers(), &payload, request.body())?;
+        let mut identity = providers::identify(spec, request.headers(), &payload, request.body())?;
+        if let Some(generic) = &generic {
+            // Two sources never share a delivery id: each one's are under its name.
+            identity.delivery_id = sources::delivery_id(generic, &identity.delivery_id)?;
+        }
         log.delivery_id = identity.delivery_id.as_str().to_owned();
         log.event_type = identity
             .event_type
@@ -380,6 +440,10 @@ impl<K: KeyValue, V: Variables, C: Clock, P: Poke> Probed for Webhooks<K, V, C, 
         DispatchUrl::load(vars)?;
         // Read, not parsed: any text is tokens (the forwarder checks them).
         vars.get(names::API_TOKEN)?;
+        let configured = sources::load(vars)?;
+        configured.iter().try_for_each(|source| {
+            sources::secrets(Provider::Source.secret_variable(), source.name, vars).map(drop)
+        })?;
         Provider::ALL.iter().try_for_each(|provider| {
             Secrets::load(
                 provider.secret_variable(),
@@ -406,6 +470,7 @@ pub fn variables() -> Vec<&'static str> {
         names::RETENTION_DEDUP_DAYS,
     ]
     .into_iter()
+    .chain([sources::CONFIG_VARIABLE])
     .chain(providers::secret_variables())
     .collect()
 }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -193,24 +194,53 @@ def test_no_component_labelling_rule_is_found():
     assert any("no PrometheusRule labels spans" in p for p in obscheck.check_labels(REPO, objs))
 
 
-def test_provider_without_mapping_is_found():
+def provider_statement_edited(edit) -> dict:
     cfg = config()
     statements = cfg["processors"]["transform/bound_labels"]["trace_statements"][0]["statements"]
     cfg["processors"]["transform/bound_labels"]["trace_statements"][0]["statements"] = [
-        s for s in statements if '"linear"' not in s
+        edit(s) if "ExtractPatterns" in s else s for s in statements
     ]
+    return cfg
+
+
+def test_provider_without_mapping_is_found():
+    cfg = provider_statement_edited(lambda s: s.replace("|linear|", "|"))
     problems = obscheck.check_labels(REPO, objects(config=cfg))
-    assert any("linear" in p for p in problems), problems
+    assert any("/webhooks/linear gets webhook.provider 'other'" in p for p in problems), problems
+
+
+def test_a_mapping_that_is_no_provider_or_too_wide_is_found():
+    cfg = provider_statement_edited(lambda s: s.replace("|linear|", "|linear|acme|"))
+    problems = obscheck.check_labels(REPO, objects(config=cfg))
+    assert problems == [], "a slug nobody sends is harmless"
+    cfg = provider_statement_edited(lambda s: s.replace("^/webhooks/(github|", "^/webhooks/(git|github|"))
+    problems = obscheck.check_labels(REPO, objects(config=cfg))
+    assert any("/webhooks/git gets webhook.provider 'git'" in p for p in problems), problems
+    # The first alternation and the extraction without their end anchors: a provider's path with
+    # more after it gets the provider's label.
+    unanchored = re.compile(r'(where IsMatch\(attributes\["url\.path"\], "\^/webhooks/\([a-z0-9|]+\))\$"')
+    cfg = provider_statement_edited(
+        lambda s: unanchored.sub(r'\1"', s, count=1).replace('[a-z0-9]+)$"', '[a-z0-9]+)"')
+    )
+    problems = obscheck.check_labels(REPO, objects(config=cfg))
+    assert any("/webhooks/github/extra gets webhook.provider 'github'" in p for p in problems), problems
+    cfg = provider_statement_edited(lambda s: s.replace("where IsMatch", "where Unknown("))
+    problems = obscheck.check_labels(REPO, objects(config=cfg))
+    assert any("cannot read" in p for p in problems), problems
 
 
 def test_providers_are_read_from_the_app():
-    assert obscheck.app_providers(REPO) == ("github", "stripe", "standard", "shopify", "slack", "linear")
+    providers = obscheck.app_providers(REPO)
+    assert providers[:6] == ("github", "stripe", "standard", "shopify", "slack", "linear")
+    source = (REPO / obscheck.PROVIDERS_SOURCE).read_text()
+    assert len(providers) == len(re.findall(r'^    [A-Za-z0-9]+ => "[a-z0-9]+" Spec \{$', source, re.M)) >= 60
 
 
 def test_a_new_provider_without_mapping_is_found(tmp_path):
-    # The app gains a provider (a line in `providers!`); the collector's transform does not map it.
+    # The catalogue gains a row; the collector's transform is not rewritten (tools/provider-lists).
     model = (REPO / obscheck.PROVIDERS_SOURCE).read_text()
-    grown = model.replace('    Github => "github",', '    Github => "github",\n    Acme => "acme",', 1)
+    row = '    Github => "github" Spec {'
+    grown = model.replace(row, f'    Acme => "acme" Spec {{\n    }},\n{row}', 1)
     assert grown != model
     (tmp_path / obscheck.PROVIDERS_SOURCE).parent.mkdir(parents=True)
     (tmp_path / obscheck.PROVIDERS_SOURCE).write_text(grown)
@@ -219,7 +249,7 @@ def test_a_new_provider_without_mapping_is_found(tmp_path):
     assert any("/webhooks/acme" in p for p in problems), problems
     (tmp_path / obscheck.PROVIDERS_SOURCE).write_text("no list here")
     problems = obscheck.check_labels(tmp_path, objects())
-    assert any("could not read the providers! list" in p for p in problems), problems
+    assert any("could not read the catalogue's rows" in p for p in problems), problems
 
 
 def test_rules_extraction_round_trips(tmp_path):

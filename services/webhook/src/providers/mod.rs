@@ -10,6 +10,7 @@
 mod extract;
 mod handshake;
 mod secrets;
+pub mod sources;
 mod verifiers;
 
 pub use extract::{identify, payload, Identity};

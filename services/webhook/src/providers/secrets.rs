@@ -3,7 +3,7 @@
 
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine;
-use inbox_core::config::{self, ConfigError, Secret, Variables};
+use inbox_core::config::{ConfigError, Secret, Variables};
 use inbox_core::events::SourceLabel;
 use webhook_verify::standard;
 
@@ -73,14 +73,22 @@ impl Secrets {
         format: SecretFormat,
         vars: &dyn Variables,
     ) -> Result<Self, ConfigError> {
+        let text = vars.get(variable)?.unwrap_or_default();
+        Self::parse(variable, format, text.split_whitespace())
+    }
+
+    /// Validates the entries of `variable` (as [`Secrets::load`] reads them).
+    pub fn parse<'a>(
+        variable: &str,
+        format: SecretFormat,
+        entries: impl Iterator<Item = &'a str>,
+    ) -> Result<Self, ConfigError> {
         let malformed = |reason: String| ConfigError::Malformed {
             name: variable.to_owned(),
             reason,
         };
         let mut labelled = Vec::new();
-        let entries = config::secret_list(vars, variable)?;
-        for (position, entry) in entries.iter().enumerate() {
-            let entry = entry.expose();
+        for (position, entry) in entries.enumerate() {
             let (label, secret) = match entry.split_once('=') {
                 Some((label, secret))
                     if label

@@ -38,6 +38,7 @@ fn vars() -> StaticVariables {
         (names::WEBHOOK_MAX_BODY_BYTES, "1024"),
         (names::WEBHOOK_TIMESTAMP_TOLERANCE_SECS, "300"),
         (names::API_TOKEN, "webhook-test-token other-token"),
+        (sources::CONFIG_VARIABLE, ""),
     ];
     let unset = Provider::ALL
         .iter()
