@@ -168,6 +168,12 @@ class SpinApp:
                 raise RuntimeError(f"spin up exited with {self.process.returncode}:\n{self.logs()}")
             try:
                 if http(self.base_url, "GET", "/console/healthz").status == 200:
+                    # What the kubelet does on Kubernetes (and scripts/dev's ticker): the webhook
+                    # component's readiness records which providers are configured, which the
+                    # console's provider filter and stats read from /api/providers.
+                    ready = http(self.base_url, "GET", "/webhooks/readyz")
+                    if ready.status != 200:
+                        raise RuntimeError(f"/webhooks/readyz answered {ready.status}:\n{self.logs()}")
                     return self
             except OSError:
                 pass

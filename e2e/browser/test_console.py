@@ -195,6 +195,17 @@ def test_list_filter_open_mark_processed_handle_412_and_delete(app, page, watche
     stats = page.locator("#stats-body")
     assert stats.locator("tr", has_text="github").locator("td").all_text_contents() == ["3", "0", "3"]
     assert stats.locator("tr", has_text="All").locator("td").all_text_contents() == ["5", "0", "5"]
+
+    # The provider filter and the stats' names come from the API's catalogue: every provider by
+    # name, the configured ones first; the stats name the providers the same way.
+    catalogue = app.api("GET", "/api/providers").json()["providers"]
+    select = page.get_by_label("Provider")
+    expect(select.locator("option")).to_have_count(len(catalogue) + 1)
+    configured = {p["name"] for p in catalogue if p["configured"]}
+    assert configured and len(configured) < len(catalogue)
+    assert set(select.locator("optgroup[label='Configured'] option").all_text_contents()) == configured
+    github = next(p["name"] for p in catalogue if p["slug"] == "github")
+    expect(stats.locator("tr[data-provider='github'] th")).to_have_text(github)
     assert page.locator("#chart rect").count() >= 12
     assert "the 5 listed events" in page.locator("#chart-caption").text_content()
 

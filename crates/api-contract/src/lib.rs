@@ -194,6 +194,59 @@ pub struct Stats {
     pub forwarding: BTreeMap<String, ForwardingCounts>,
 }
 
+/// One provider of the catalogue: what the webhook component verifies at
+/// `POST /webhooks/{slug}`, and whether it is configured.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct CatalogueEntry {
+    /// Its name in paths (`/webhooks/{slug}`), events and filters.
+    pub slug: Provider,
+    /// Its name as people write it.
+    #[cfg_attr(feature = "openapi", schema(example = "GitHub"))]
+    pub name: String,
+    /// How its deliveries are authenticated: `hmac-body` (a keyed hash of the body),
+    /// `hmac-timestamped` (of a string with a timestamp), `hmac-pairs` (`t=…,v1=…`-style
+    /// pairs), `hmac-template` (of other parts: URL, headers, form), `hash-with-secret` (the
+    /// secret hashed with the content), `token` (a shared token in a header), `basic-auth`.
+    #[cfg_attr(feature = "openapi", schema(example = "hmac-body"))]
+    pub scheme_family: String,
+    /// The variable holding its secrets (`webhook_{slug}_secret`), read by the webhook
+    /// component only.
+    #[cfg_attr(feature = "openapi", schema(example = "webhook_github_secret"))]
+    pub secret_variable: String,
+    /// Whether its secret variable holds a secret, as the webhook component last reported
+    /// (`configured_as_of`); `null` when it never has.
+    #[cfg_attr(feature = "openapi", schema(required = true))]
+    pub configured: Option<bool>,
+    /// The challenge it sends to check an endpoint, answered and never stored
+    /// (`echo-challenge`, `get-challenge`, `x-crc`, ...); `null` if none.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(required = true, example = "echo-challenge")
+    )]
+    pub handshake: Option<String>,
+    /// How its verifier is proven: `sdk` (against the provider's own library),
+    /// `published-vector` (the provider's documented example), `computed-vector` (a vector
+    /// computed independently from the documented algorithm).
+    #[cfg_attr(feature = "openapi", schema(example = "sdk"))]
+    pub proof: String,
+}
+
+/// Every provider the webhook component can verify, in the catalogue's order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ProviderCatalogue {
+    /// The providers.
+    pub providers: Vec<CatalogueEntry>,
+    /// When the webhook component first reported the configuration that `configured` shows
+    /// (RFC 3339): it reports at every readiness probe and the record changes only with the
+    /// configuration. `null` when it has never reported (no readiness probe has reached it
+    /// yet); `configured` is then `null` too. The api component is not granted the providers'
+    /// secrets, so it cannot tell by itself.
+    #[cfg_attr(feature = "openapi", schema(required = true, format = DateTime))]
+    pub configured_as_of: Option<String>,
+}
+
 /// Deliveries to one destination, by state.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -418,6 +471,8 @@ pub enum Operation {
     GetStats,
     /// `GET /api/metrics`
     GetMetrics,
+    /// `GET /api/providers`
+    ListProviders,
     /// `GET /api/events/{id}/deliveries`
     GetDeliveries,
     /// `POST /api/events/{id}/replay`
@@ -434,13 +489,14 @@ pub enum Operation {
 
 impl Operation {
     /// All operations, in documentation order.
-    pub const ALL: [Operation; 12] = [
+    pub const ALL: [Operation; 13] = [
         Self::ListEvents,
         Self::GetEvent,
         Self::UpdateEvent,
         Self::DeleteEvent,
         Self::GetStats,
         Self::GetMetrics,
+        Self::ListProviders,
         Self::GetDeliveries,
         Self::ReplayEvent,
         Self::DispatchEvent,
@@ -456,6 +512,7 @@ impl Operation {
             | Self::GetEvent
             | Self::GetStats
             | Self::GetMetrics
+            | Self::ListProviders
             | Self::GetDeliveries
             | Self::ListDeadLetters
             | Self::GetOpenApi => HttpMethod::Get,
@@ -472,6 +529,7 @@ impl Operation {
             Self::GetEvent | Self::UpdateEvent | Self::DeleteEvent => "/api/events/:id",
             Self::GetStats => "/api/stats",
             Self::GetMetrics => "/api/metrics",
+            Self::ListProviders => "/api/providers",
             Self::GetDeliveries => "/api/events/:id/deliveries",
             Self::ReplayEvent => "/api/events/:id/replay",
             Self::DispatchEvent => "/api/events/:id/dispatch",
@@ -502,6 +560,7 @@ impl Operation {
             Self::DeleteEvent => "deleteEvent",
             Self::GetStats => "getStats",
             Self::GetMetrics => "getMetrics",
+            Self::ListProviders => "listProviders",
             Self::GetDeliveries => "getDeliveries",
             Self::ReplayEvent => "replayEvent",
             Self::DispatchEvent => "dispatchEvent",
@@ -524,6 +583,7 @@ impl Operation {
             | Self::DeleteEvent
             | Self::GetStats
             | Self::GetMetrics
+            | Self::ListProviders
             | Self::GetDeliveries
             | Self::ReplayEvent
             | Self::ListDeadLetters => Server::Api,
@@ -545,6 +605,7 @@ impl Operation {
             | Self::DispatchEvent
             | Self::ListDeadLetters
             | Self::Dispatch => "forwarding",
+            Self::ListProviders => "providers",
             Self::ListEvents
             | Self::GetEvent
             | Self::UpdateEvent

@@ -16,9 +16,10 @@ use utoipa::openapi::{
 };
 
 use crate::{
-    patterns, Counts, DeadLetterPage, Deliveries, Delivery, DeliveryAttempt, DeliveryState,
-    DispatchReport, EventDetail, EventPage, EventPatch, EventSummary, FieldError, ForwardingCounts,
-    Operation, Payload, Problem, Provider, ReplayRequest, Stats, Status,
+    patterns, CatalogueEntry, Counts, DeadLetterPage, Deliveries, Delivery, DeliveryAttempt,
+    DeliveryState, DispatchReport, EventDetail, EventPage, EventPatch, EventSummary, FieldError,
+    ForwardingCounts, Operation, Payload, Problem, Provider, ProviderCatalogue, ReplayRequest,
+    Stats, Status,
 };
 
 const JSON: &str = "application/json";
@@ -318,6 +319,20 @@ fn operation(op: Operation) -> OperationBuilder {
                     ContentBuilder::new().schema(Some(string_schema())).build(),
                 ),
             ),
+        Operation::ListProviders => builder
+            .summary(Some(
+                "The providers the webhook component verifies, and which are configured",
+            ))
+            .description(Some(
+                "Every provider of the catalogue, in its order: slug, name, scheme family, secret \
+                 variable, handshake and proof kind. Whether \
+                 each is configured comes from the webhook component (the api is not granted \
+                 the secrets): it records the configured providers whenever its readiness check \
+                 validates its configuration, and `configured_as_of` says since when that \
+                 record holds; until it first reports, `configured` and `configured_as_of` are \
+                 `null`.",
+            ))
+            .response("200", json_response("The catalogue.", "ProviderCatalogue")),
         Operation::GetDeliveries => builder
             .summary(Some(
                 "An event's deliveries to the destinations that receive it",
@@ -492,6 +507,8 @@ pub fn document() -> OpenApi {
         .schema_from::<Counts>()
         .schema_from::<Stats>()
         .schema_from::<ForwardingCounts>()
+        .schema_from::<CatalogueEntry>()
+        .schema_from::<ProviderCatalogue>()
         .schema_from::<DeliveryState>()
         .schema_from::<DeliveryAttempt>()
         .schema_from::<Delivery>()
@@ -585,6 +602,7 @@ mod tests {
             "EventDetail",
             "EventPatch",
             "Stats",
+            "ProviderCatalogue",
             "Problem",
             "Provider",
         ] {

@@ -16,6 +16,7 @@
 //! | [`slug`] | short `[a-z0-9-]` names (source labels, destination names) and their newtypes |
 //! | [`build_info`] | crate version and git commit baked in at build time |
 //! | [`config`] | typed settings read from Spin variables, with errors that name the variable |
+//! | [`configured`] | which providers the webhook component has secrets for, as it last reported (for the API's catalogue) |
 //! | [`clock`] | an injectable clock, so time-dependent code is tested with fixed time |
 //! | [`time`] | UTC instants and RFC 3339, without chrono's size |
 //! | [`logging`] | a `tracing` subscriber that writes one JSON object per line to stderr |
@@ -29,6 +30,7 @@ pub mod auth;
 pub mod build_info;
 pub mod clock;
 pub mod config;
+pub mod configured;
 pub mod events;
 pub mod forwarding;
 

@@ -52,6 +52,13 @@ pub trait Probed: Sized {
     fn build(&self) -> BuildInfo;
     /// Parses the settings the way the component will use them.
     fn validate(vars: &Self::Vars) -> Result<(), ConfigError>;
+
+    /// What readiness runs once every visible variable resolved: [`Probed::validate`], and
+    /// whatever the component records about a configuration that validated (the webhook
+    /// component: which providers are configured, `crate::configured`).
+    fn check_configuration(&self) -> Result<(), ConfigError> {
+        Self::validate(self.vars())
+    }
 }
 
 /// Adds the component's two probes to its router.
@@ -71,7 +78,7 @@ fn ready<S: Probed>(component: &S, ctx: &RequestContext, _: Request) -> Result<R
     if let Some(store) = component.store() {
         checks.push(check_store(ctx, store, component.clock()));
     }
-    checks.push(check_variables::<S>(component.vars()));
+    checks.push(check_variables(component));
     let failed: Vec<&str> = checks
         .iter()
         .filter(|check| check.status == CheckStatus::Fail)
@@ -112,12 +119,12 @@ fn liveness(clock: &impl Clock, build: BuildInfo) -> Result<Response, Problem> {
 }
 
 /// Every visible variable resolves, and the settings parse.
-fn check_variables<S: Probed>(vars: &S::Vars) -> Check {
+fn check_variables<S: Probed>(component: &S) -> Check {
     let started = Instant::now();
     let result = S::visible_variables()
         .iter()
-        .try_for_each(|name| config::required(vars, name).map(drop))
-        .and_then(|()| S::validate(vars));
+        .try_for_each(|name| config::required(component.vars(), name).map(drop))
+        .and_then(|()| component.check_configuration());
     Check::from_result(
         "variables",
         started,

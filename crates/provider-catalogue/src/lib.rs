@@ -60,9 +60,8 @@ impl serde::Serialize for Provider {
 impl<'de> serde::Deserialize<'de> for Provider {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let name = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
-        Self::parse(&name).ok_or_else(|| {
-            serde::de::Error::custom(format_args!("unknown provider {name:?}"))
-        })
+        Self::parse(&name)
+            .ok_or_else(|| serde::de::Error::custom(format_args!("unknown provider {name:?}")))
     }
 }
 
@@ -80,7 +79,62 @@ impl Provider {
 
     /// The named providers: every row but the generic sources'.
     pub fn named() -> impl Iterator<Item = Provider> {
-        Self::ALL.iter().copied().filter(|provider| !provider.is_generic())
+        Self::ALL
+            .iter()
+            .copied()
+            .filter(|provider| !provider.is_generic())
+    }
+}
+
+/// What the API's catalogue shows of a row: its strings alone, computed from the row at compile
+/// time, so a component that lists the catalogue does not link the rows themselves (their
+/// schemes, fields and media types: 10 KB of the api component, measured). Not the docs URLs
+/// (5 KB): the API does not list them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Listing {
+    /// [`Provider::name`].
+    pub name: &'static str,
+    /// The scheme's family ([`Scheme::family`]).
+    pub scheme_family: &'static str,
+    /// The handshake's name ([`Handshake::name`]), if it has one.
+    pub handshake: Option<&'static str>,
+    /// The proof's kind ([`Proof::kind`]).
+    pub proof: &'static str,
+}
+
+/// One [`Listing`] per row, in the order of [`Provider::ALL`].
+// Evaluated at compile time: an index out of bounds would fail the build, not panic.
+#[allow(clippy::indexing_slicing)]
+static LISTINGS: [Listing; catalogue::SPECS.len()] = {
+    let mut listings = [Listing {
+        name: "",
+        scheme_family: "",
+        handshake: None,
+        proof: "",
+    }; catalogue::SPECS.len()];
+    let mut index = 0;
+    while index < catalogue::SPECS.len() {
+        let spec = &catalogue::SPECS[index];
+        listings[index] = Listing {
+            name: Provider::ALL[index].name(),
+            scheme_family: spec.scheme.family(),
+            handshake: match spec.handshake {
+                Some(handshake) => Some(handshake.name()),
+                None => None,
+            },
+            proof: spec.proof.kind(),
+        };
+        index += 1;
+    }
+    listings
+};
+
+impl Provider {
+    /// What the API's catalogue shows of its row.
+    // `LISTINGS` has `Provider::ALL.len()` entries, like `SPECS`.
+    #[allow(clippy::indexing_slicing)]
+    pub fn listing(self) -> &'static Listing {
+        &LISTINGS[self.index()]
     }
 }
 

@@ -140,7 +140,6 @@ fn every_header_a_row_reads_is_kept_and_credentials_are_not() {
     }
 }
 
-
 mod properties {
     use proptest::prelude::*;
 
@@ -223,5 +222,16 @@ mod properties {
             url: vector.url.clone(),
             now: vector.now,
         }
+    }
+}
+
+#[test]
+fn each_listing_is_its_row() {
+    for &provider in Provider::ALL {
+        let (spec, listing) = (provider.spec(), provider.listing());
+        assert_eq!(listing.name, provider.name());
+        assert_eq!(listing.scheme_family, spec.scheme.family());
+        assert_eq!(listing.handshake, spec.handshake.map(Handshake::name));
+        assert_eq!(listing.proof, spec.proof.kind());
     }
 }

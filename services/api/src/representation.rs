@@ -1,7 +1,11 @@
 //! Stored events to wire types. The store's format and the API's are separate on purpose: the
 //! storage layout can change without breaking clients, and the other way round.
 
-use api_contract::{Counts, EventDetail, EventSummary, ForwardingCounts, Payload, Stats};
+use api_contract::{
+    CatalogueEntry, Counts, EventDetail, EventSummary, ForwardingCounts, Payload,
+    ProviderCatalogue, Stats,
+};
+use inbox_core::configured::Configured;
 use inbox_core::events::{EventMeta, EventStatus, Provider, PruneReason, StoredEvent};
 
 fn status(status: EventStatus) -> api_contract::Status {
@@ -36,6 +40,31 @@ pub fn detail(event: StoredEvent) -> EventDetail {
             raw_body: event.body.raw_body,
             json: event.body.json,
         },
+    }
+}
+
+/// The provider catalogue, with what the webhook component last reported as configured
+/// (`None`: it never reported, so whether a provider is configured is unknown).
+pub fn catalogue(configured: Option<&Configured>) -> ProviderCatalogue {
+    ProviderCatalogue {
+        providers: Provider::ALL
+            .iter()
+            .map(|&provider| {
+                // The row's strings, computed at compile time: `spec()` would link every row.
+                let listing = provider.listing();
+                CatalogueEntry {
+                    slug: api_contract::Provider(provider),
+                    name: listing.name.to_owned(),
+                    scheme_family: listing.scheme_family.to_owned(),
+                    // Built, not `secret_variable()`: that is a table of 69 more strings.
+                    secret_variable: format!("webhook_{provider}_secret"),
+                    configured: configured.map(|known| known.contains(provider.as_str())),
+                    handshake: listing.handshake.map(str::to_owned),
+                    proof: listing.proof.to_owned(),
+                }
+            })
+            .collect(),
+        configured_as_of: configured.map(|known| known.since.to_rfc3339_millis()),
     }
 }
 

@@ -9,7 +9,8 @@ use api_contract::{EventPage, Operation};
 use inbox_core::build_info::BuildInfo;
 use inbox_core::clock::Clock;
 use inbox_core::config::{self, names, ConfigError, LogLevel, Retention, Variables};
-use inbox_core::events::{EventId, EventStatus, EventStore, StatusChange, StoredEvent};
+use inbox_core::configured;
+use inbox_core::events::{EventId, EventStatus, EventStore, StatusChange, StoreError, StoredEvent};
 use inbox_core::forwarding;
 use inbox_core::forwarding::poke::{DispatchUrl, Poke};
 use inbox_core::http::{
@@ -76,6 +77,7 @@ impl<K: KeyValue, V: Variables, C: Clock, P: Poke> Api<K, V, C, P> {
             Operation::DeleteEvent => Some(Self::delete_event),
             Operation::GetStats => Some(Self::get_stats),
             Operation::GetMetrics => Some(Self::get_metrics),
+            Operation::ListProviders => Some(Self::list_providers),
             Operation::GetDeliveries => Some(Self::get_deliveries),
             Operation::ReplayEvent => Some(Self::replay_event),
             Operation::ListDeadLetters => Some(Self::list_dead_letters),
@@ -197,6 +199,14 @@ impl<K: KeyValue, V: Variables, C: Clock, P: Poke> Api<K, V, C, P> {
         let body = representation::metrics(&self.figures()?);
         Ok(Response::new(StatusCode::OK, body.into_bytes())
             .with_header("content-type", "text/plain; version=0.0.4; charset=utf-8"))
+    }
+
+    /// The provider catalogue: the rows are compiled in; whether each is configured is the
+    /// webhook component's last report (one store read).
+    fn list_providers(&self, _: &RequestContext, request: Request) -> Result<Response, Problem> {
+        self.admit(&request)?;
+        let known = configured::load(&self.store).map_err(StoreError::from)?;
+        json(StatusCode::OK, &representation::catalogue(known.as_ref()))
     }
 
     /// Every counter the stats and metrics report.

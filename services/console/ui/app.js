@@ -6,7 +6,7 @@
 
 import {
   TOKEN_KEY, RESEND_BASE_KEY, DEFAULT_RESEND_BASE, REFRESH_MS, FILTERS, MISSING,
-  CHANGED_MEANWHILE, cellText, visibleColumns, detailFields, providerOptions, emptyFilters,
+  CHANGED_MEANWHILE, cellText, visibleColumns, detailFields, providerOptions, statsRows, emptyFilters,
   filtersToQuery, isFiltered, eventsPath, mergeFirstPage, appendPage, formatTime, formatAgo,
   formatBytes, utf8Length, bucketize, formatWidth, describeProblem, payloadJson, curlCommand,
   text, deliveryRows,
@@ -42,6 +42,9 @@ const state = {
   generation: 0, // bumped when the list is reloaded, so a late refresh is dropped
   events: [],
   cursor: null,
+  catalogue: null, // GET /api/providers: names, and which providers are configured
+  catalogueProblem: null, // why it could not be read (the stats box shows it)
+  stats: null, // the last /api/stats answer
   providers: providerOptions(null),
   detail: null, // { event, etag }
   timer: null,
@@ -146,6 +149,7 @@ function route() {
       applyFilters();
       // Signing in has just read the stats; a reload with a kept token has not.
       if (!$('stats-body').rows.length) loadStats();
+      if (!state.catalogue) loadCatalogue();
     } else {
       refresh();
       restoreFocus();
@@ -201,6 +205,9 @@ function signOut(problem = null) {
   state.cursor = null;
   state.applied = null;
   state.detail = null;
+  state.catalogue = null;
+  state.catalogueProblem = null;
+  state.stats = null;
   $('events-body').replaceChildren();
   $('stats-body').replaceChildren();
   showProblem($('signin-problem'), problem);
@@ -242,10 +249,16 @@ function fillSelect(select, filter) {
   const current = state.filters[filter.name] || '';
   select.replaceChildren();
   if (filter.any) select.append(h('option', { value: '' }, filter.any));
+  let parent = select;
   for (const option of options) {
     const value = typeof option === 'string' ? option : option.value;
     const label = typeof option === 'string' ? option : option.label;
-    select.append(h('option', { value }, label));
+    const group = typeof option === 'string' ? null : option.group;
+    if (group && (parent === select || parent.label !== group)) {
+      parent = h('optgroup', { label: group });
+      select.append(parent);
+    }
+    parent.append(h('option', { value }, label));
   }
   // A filter value the list does not (yet) offer stays selectable.
   if (current && ![...select.options].some((o) => o.value === current)) select.append(h('option', { value: current }, current));
@@ -294,6 +307,38 @@ async function loadStats() {
   } catch (error) {
     if (error.status !== 401) showProblem($('stats-problem'), error.problem);
   }
+}
+
+/**
+ * Reads the provider catalogue (the filter's options, the stats' names, which providers are
+ * configured): once per sign-in, and again with Refresh. Until it is read, or if it cannot be,
+ * the filter offers the providers the stats count.
+ */
+async function loadCatalogue() {
+  const token = state.token;
+  try {
+    const { body } = await api('/api/providers');
+    if (token !== state.token) return;
+    state.catalogue = body;
+    state.catalogueProblem = null;
+    updateProviders();
+  } catch (error) {
+    if (error.status === 401 || token !== state.token) return;
+    state.catalogueProblem = error.problem;
+    showProblem($('stats-problem'), error.problem);
+  }
+}
+
+/** The provider filter's options and the stats table, from the catalogue and the stats. */
+function updateProviders() {
+  const providers = providerOptions(state.catalogue, state.stats);
+  if (JSON.stringify(providers) !== JSON.stringify(state.providers)) {
+    state.providers = providers;
+    const select = $('filter-provider');
+    const filter = FILTERS.find((f) => f.options === 'providers');
+    if (select && filter) fillSelect(select, filter);
+  }
+  if (state.stats) renderStatsTable(state.stats);
 }
 
 // --- the list -------------------------------------------------------------------------------
@@ -484,22 +529,18 @@ function openFromList(id) {
 
 function renderStats(stats) {
   if (!stats || typeof stats !== 'object') return;
-  const providers = providerOptions(stats);
-  if (providers.join() !== state.providers.join()) {
-    state.providers = providers;
-    const select = $('filter-provider');
-    const filter = FILTERS.find((f) => f.options === 'providers');
-    if (select && filter) fillSelect(select, filter);
-  }
+  state.stats = stats;
+  updateProviders();
+}
+
+function renderStatsTable(stats) {
   const number = (counts, key) => h('td', { class: 'num' }, text(counts && counts[key] !== undefined ? counts[key] : MISSING));
-  const rows = Object.keys(stats.by_provider || {}).sort().map((provider) => {
-    const counts = stats.by_provider[provider];
-    return h('tr', {}, h('th', { scope: 'row' }, provider), number(counts, 'pending'), number(counts, 'processed'), number(counts, 'total'));
-  });
+  const rows = statsRows(stats, state.catalogue).map(({ slug, label, counts }) => h('tr', { 'data-provider': slug },
+    h('th', { scope: 'row' }, label), number(counts, 'pending'), number(counts, 'processed'), number(counts, 'total')));
   const total = stats.total || {};
   rows.push(h('tr', { class: 'total' }, h('th', { scope: 'row' }, 'All'), number(total, 'pending'), number(total, 'processed'), number(total, 'total')));
   $('stats-body').replaceChildren(...rows);
-  showProblem($('stats-problem'), null);
+  showProblem($('stats-problem'), state.catalogueProblem);
 }
 
 function renderChart() {
@@ -761,7 +802,10 @@ function start() {
     buildFilters();
     applyFilters();
   });
-  $('refresh').addEventListener('click', () => refresh());
+  $('refresh').addEventListener('click', () => {
+    refresh();
+    loadCatalogue();
+  });
   $('load-more').addEventListener('click', () => loadPage());
   $('events-body').addEventListener('click', onRowClick);
   $('events-body').addEventListener('keydown', onRowKey);

@@ -20,8 +20,6 @@ export const REFRESH_MS = 5000;
 /** Shown for a value an event does not have. */
 export const MISSING = '\u2014';
 
-/** The providers offered before `/api/stats` has said which the API knows. */
-export const KNOWN_PROVIDERS = ['github', 'stripe', 'standard'];
 /** Event statuses (the API's `status` filter). */
 export const STATUSES = ['pending', 'processed'];
 
@@ -37,7 +35,8 @@ export const RANGES = [
 
 /**
  * The filter controls, in order. `param` is the API's query parameter; `options` is a list, or
- * `'providers'` for the providers the API reports. `when` shows a control only for some states.
+ * `'providers'` for the API's provider catalogue (`providerOptions`). `when` shows a control only
+ * for some states.
  */
 export const FILTERS = [
   { name: 'provider', param: 'provider', label: 'Provider', control: 'select', options: 'providers', any: 'Any provider' },
@@ -115,11 +114,60 @@ export function detailFields(event) {
   return rows;
 }
 
-/** The providers to offer: the API's (from `/api/stats`), else the known ones; sorted. */
-export function providerOptions(stats) {
-  const reported = stats && stats.by_provider && typeof stats.by_provider === 'object'
-    ? Object.keys(stats.by_provider) : [];
-  return [...new Set(reported.length ? reported : KNOWN_PROVIDERS)].sort();
+/**
+ * The providers of the API's catalogue (`GET /api/providers`) the console can use: `{ slug, name,
+ * configured }` per well-formed entry (`configured`: true, false, or null when the webhook
+ * component has not reported yet). An empty list for anything that is not a catalogue.
+ */
+export function catalogueProviders(catalogue) {
+  const entries = catalogue && Array.isArray(catalogue.providers) ? catalogue.providers : [];
+  return entries
+    .filter((entry) => entry && typeof entry.slug === 'string' && entry.slug !== '')
+    .map((entry) => ({
+      slug: entry.slug,
+      name: typeof entry.name === 'string' && entry.name !== '' ? entry.name : entry.slug,
+      configured: typeof entry.configured === 'boolean' ? entry.configured : null,
+    }));
+}
+
+/**
+ * The provider filter's options, `{ value, label, group }`, sorted by name: from the API's
+ * catalogue (`/api/providers`), the configured providers first (`group` 'Configured', the others
+ * 'Not configured') once the webhook component has said which are; until the catalogue is read
+ * (or if it cannot be), the providers `/api/stats` counts, by slug. No list is kept here.
+ */
+export function providerOptions(catalogue, stats = null) {
+  const byName = (a, b) => a.label.localeCompare(b.label, 'en', { sensitivity: 'base' }) || a.value.localeCompare(b.value);
+  const providers = catalogueProviders(catalogue);
+  if (providers.length) {
+    const options = providers.map((p) => ({ value: p.slug, label: p.name, configured: p.configured })).sort(byName);
+    if (!options.some((o) => o.configured !== null)) return options.map(({ value, label }) => ({ value, label }));
+    return [
+      ...options.filter((o) => o.configured).map(({ value, label }) => ({ value, label, group: 'Configured' })),
+      ...options.filter((o) => !o.configured).map(({ value, label }) => ({ value, label, group: 'Not configured' })),
+    ];
+  }
+  const counted = stats && stats.by_provider && typeof stats.by_provider === 'object' ? Object.keys(stats.by_provider) : [];
+  return counted.map((slug) => ({ value: slug, label: slug })).sort(byName);
+}
+
+/**
+ * The stats table's provider rows, `{ slug, label, counts }` sorted by name: every provider with
+ * events, and every one the catalogue says is configured (the others, dozens of zeros, are left
+ * out). Names come from the catalogue; a provider it does not list keeps its slug.
+ */
+export function statsRows(stats, catalogue) {
+  const counts = stats && stats.by_provider && typeof stats.by_provider === 'object' ? stats.by_provider : {};
+  const known = new Map(catalogueProviders(catalogue).map((p) => [p.slug, p]));
+  const rows = [];
+  for (const slug of new Set([...Object.keys(counts), ...known.keys()])) {
+    const entry = known.get(slug);
+    const total = counts[slug] && typeof counts[slug].total === 'number' ? counts[slug].total : 0;
+    if (total > 0 || (entry && entry.configured)) {
+      rows.push({ slug, label: entry ? entry.name : slug, counts: counts[slug] || { pending: 0, processed: 0, total: 0 } });
+    }
+  }
+  return rows.sort((a, b) => a.label.localeCompare(b.label, 'en', { sensitivity: 'base' }) || a.slug.localeCompare(b.slug));
 }
 
 // --- filters -> query ---------------------------------------------------------------------

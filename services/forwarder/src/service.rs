@@ -79,6 +79,7 @@ impl<K: KeyValue, V: Variables, C: Clock, S: Sender> Forwarder<K, V, C, S> {
             | Operation::DeleteEvent
             | Operation::GetStats
             | Operation::GetMetrics
+            | Operation::ListProviders
             | Operation::GetOpenApi => return None,
         })
     }

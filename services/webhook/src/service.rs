@@ -23,6 +23,7 @@ use std::time::Instant;
 use inbox_core::build_info::BuildInfo;
 use inbox_core::clock::Clock;
 use inbox_core::config::{names, ConfigError, LogLevel, Retention, Variables, WebhookLimits};
+use inbox_core::configured;
 use inbox_core::events::{EventId, EventMeta, EventStore, Ingested, NewEvent, Provider};
 use inbox_core::forwarding::hops::{self, Installation};
 use inbox_core::forwarding::poke::{DispatchUrl, Poke};
@@ -196,7 +197,7 @@ impl<K: KeyValue, V: Variables, C: Clock, P: Poke> Webhooks<K, V, C, P> {
                 ProblemKind::MethodNotAllowed,
                 format!("{provider} deliveries are POSTed"),
             )
-            .with_header("allow", "POST"));
+            .with_header("allow", "HEAD, POST"));
         }
         let secrets = self.secrets(provider)?;
         match providers::before_verification(spec, request.query(), request.headers(), &secrets)? {
@@ -434,25 +435,51 @@ impl<K: KeyValue, V: Variables, C: Clock, P: Poke> Probed for Webhooks<K, V, C, 
 
     /// The log level, the limits and every provider's secrets parse.
     fn validate(vars: &V) -> Result<(), ConfigError> {
-        LogLevel::load(vars)?;
-        WebhookLimits::load(vars)?;
-        Retention::load(vars)?;
-        DispatchUrl::load(vars)?;
-        // Read, not parsed: any text is tokens (the forwarder checks them).
-        vars.get(names::API_TOKEN)?;
-        let configured = sources::load(vars)?;
-        configured.iter().try_for_each(|source| {
-            sources::secrets(Provider::Source.secret_variable(), source.name, vars).map(drop)
-        })?;
-        Provider::ALL.iter().try_for_each(|provider| {
-            Secrets::load(
-                provider.secret_variable(),
-                provider.spec().secret_format,
-                vars,
-            )
-            .map(drop)
-        })
+        configured_providers(vars).map(drop)
     }
+
+    /// Validates, then records which providers are configured for the API's catalogue (the
+    /// api component is not granted the secrets): a read per probe, a write only when the set
+    /// changed. A store failure is logged, not a readiness failure (the store check reports
+    /// the store; the catalogue is not worth taking deliveries out of rotation for).
+    fn check_configuration(&self) -> Result<(), ConfigError> {
+        let slugs: Vec<&str> = configured_providers(&self.vars)?
+            .iter()
+            .map(|provider| provider.as_str())
+            .collect();
+        if let Err(error) = configured::record(&self.store, &slugs, self.clock.now()) {
+            tracing::warn!(
+                error = %error,
+                "the configured providers were not recorded; the next readiness probe retries"
+            );
+        }
+        Ok(())
+    }
+}
+
+/// Parses every setting the component reads, and returns the providers that have secrets.
+fn configured_providers(vars: &dyn Variables) -> Result<Vec<Provider>, ConfigError> {
+    LogLevel::load(vars)?;
+    WebhookLimits::load(vars)?;
+    Retention::load(vars)?;
+    DispatchUrl::load(vars)?;
+    // Read, not parsed: any text is tokens (the forwarder checks them).
+    vars.get(names::API_TOKEN)?;
+    sources::load(vars)?.iter().try_for_each(|source| {
+        sources::secrets(Provider::Source.secret_variable(), source.name, vars).map(drop)
+    })?;
+    let mut configured = Vec::new();
+    for &provider in Provider::ALL {
+        let secrets = Secrets::load(
+            provider.secret_variable(),
+            provider.spec().secret_format,
+            vars,
+        )?;
+        if !secrets.is_empty() {
+            configured.push(provider);
+        }
+    }
+    Ok(configured)
 }
 
 /// The variables the webhook component reads (spin.toml's `[component.webhook.variables]`): the

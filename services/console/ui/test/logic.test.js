@@ -10,7 +10,7 @@ process.env.TZ = 'UTC';
 const logic = await import('../logic.js');
 const {
   COLUMNS, FILTERS, MISSING, typeLabel, visibleColumns, cellText, detailFields, providerOptions,
-  emptyFilters, filtersToQuery, isFiltered, eventsPath, mergeFirstPage, appendPage, formatTime,
+  catalogueProviders, statsRows, emptyFilters, filtersToQuery, isFiltered, eventsPath, mergeFirstPage, appendPage, formatTime,
   formatAgo, formatBytes, utf8Length, bucketize, formatWidth, describeProblem, prettyJson,
   payloadJson, shellQuote, normalizeBase, curlCommand, localToRfc3339, attemptSummary, formatIn,
   deliveryRows,
@@ -61,11 +61,57 @@ test('the detail lists known fields in order, then unknown scalar ones, never th
   assert.equal(fields.at(-1).label, 'future field');
 });
 
-test('providers come from the stats when the API reports them', () => {
-  assert.deepEqual(providerOptions(null), ['github', 'standard', 'stripe']);
-  assert.deepEqual(providerOptions({ by_provider: {} }), ['github', 'standard', 'stripe']);
-  assert.deepEqual(providerOptions({ by_provider: { stripe: {}, shopify: {}, github: {}, linear: {}, slack: {}, standard: {} } }),
-    ['github', 'linear', 'shopify', 'slack', 'standard', 'stripe']);
+const entry = (slug, name, configured) => ({
+  slug, name, scheme_family: 'hmac-body', secret_variable: `webhook_${slug}_secret`,
+  configured, handshake: null, proof: 'computed-vector',
+});
+const catalogue = (configured) => ({
+  configured_as_of: configured === null ? null : '2026-11-24T13:00:00.000Z',
+  providers: [
+    entry('github', 'GitHub', configured === null ? null : true),
+    entry('stripe', 'Stripe', configured === null ? null : true),
+    entry('azuredevops', 'Azure DevOps', configured === null ? null : false),
+    entry('box', 'Box', configured === null ? null : false),
+  ],
+});
+
+test('the provider filter offers the catalogue by name, configured providers first', () => {
+  assert.deepEqual(providerOptions(catalogue(true)), [
+    { value: 'github', label: 'GitHub', group: 'Configured' },
+    { value: 'stripe', label: 'Stripe', group: 'Configured' },
+    { value: 'azuredevops', label: 'Azure DevOps', group: 'Not configured' },
+    { value: 'box', label: 'Box', group: 'Not configured' },
+  ]);
+  // The webhook component has not said which are configured yet: one list, by name.
+  assert.deepEqual(providerOptions(catalogue(null)).map((o) => o.value), ['azuredevops', 'box', 'github', 'stripe']);
+  assert.ok(providerOptions(catalogue(null)).every((o) => !('group' in o)));
+});
+
+test('until the catalogue is read, the filter offers what the stats count; nothing is hand-kept', () => {
+  assert.deepEqual(providerOptions(null), []);
+  assert.deepEqual(providerOptions(null, { by_provider: {} }), []);
+  assert.deepEqual(providerOptions({ providers: 'nope' }, { by_provider: { stripe: {}, github: {}, linear: {} } }),
+    [{ value: 'github', label: 'github' }, { value: 'linear', label: 'linear' }, { value: 'stripe', label: 'stripe' }]);
+});
+
+test('malformed catalogue entries are skipped, a missing name falls back to the slug', () => {
+  assert.deepEqual(catalogueProviders({ providers: [null, { slug: '' }, { slug: 7 }, { slug: 'x', configured: 'yes' }, { slug: 'line', name: 'LINE', configured: false }] }), [
+    { slug: 'x', name: 'x', configured: null },
+    { slug: 'line', name: 'LINE', configured: false },
+  ]);
+  assert.deepEqual(catalogueProviders(undefined), []);
+});
+
+test('the stats show providers with events and configured ones, by name', () => {
+  const counts = (pending, processed) => ({ pending, processed, total: pending + processed });
+  const stats = { by_provider: { github: counts(0, 0), stripe: counts(0, 0), box: counts(2, 1), azuredevops: counts(0, 0), other: counts(1, 0) } };
+  assert.deepEqual(statsRows(stats, catalogue(true)).map((r) => [r.slug, r.label, r.counts.total]), [
+    ['box', 'Box', 3], ['github', 'GitHub', 0], ['other', 'other', 1], ['stripe', 'Stripe', 0],
+  ]);
+  // Configuration unknown: only providers with events.
+  assert.deepEqual(statsRows(stats, catalogue(null)).map((r) => r.slug), ['box', 'other']);
+  assert.deepEqual(statsRows(stats, null).map((r) => r.label), ['box', 'other']);
+  assert.deepEqual(statsRows(null, catalogue(true)).map((r) => [r.slug, r.counts.total]), [['github', 0], ['stripe', 0]]);
 });
 
 test('every filter is a control with a label, and the ones sent are API parameters', () => {

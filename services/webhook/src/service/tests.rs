@@ -505,7 +505,13 @@ fn other_methods_are_405() {
         request(Method::GET, "/webhooks/github", &[], b""),
     );
     assert_problem(&response, 405, "method-not-allowed");
-    assert_eq!(header_of(&response, "allow"), Some("POST"));
+    assert_eq!(header_of(&response, "allow"), Some("HEAD, POST"));
+    // A HEAD endpoint check (Trello, Intercom) of a configured provider is 200.
+    let response = call(
+        &service(&kv, vars()),
+        request(Method::HEAD, "/webhooks/github", &[], b""),
+    );
+    assert_eq!(response.status(), StatusCode::OK);
 }
 
 #[test]
@@ -637,8 +643,66 @@ fn probes_answer_under_the_prefix_and_succeed_quietly() {
     assert_eq!(ready.status(), StatusCode::OK, "{}", body_json(&ready));
     assert_eq!(body_json(&ready)["status"], "ready");
     assert!(logs.lines().is_empty(), "{}", logs.text());
-    // The probe key is gone again.
-    assert!(kv.keys().is_empty(), "{:?}", kv.keys());
+    // The probe key is gone again; what stays is the configured providers' record.
+    assert_eq!(kv.keys(), [configured::KEY]);
+}
+
+#[test]
+fn readiness_records_the_configured_providers_writing_only_on_a_change() {
+    let kv = MemoryKv::new();
+    let probe = |kv: &dyn KeyValue, vars: StaticVariables, at: i64| {
+        let service = Webhooks::new(kv, vars, ManualClock::at_unix(at), &ACCEPTING);
+        call(&service, request(Method::GET, "/webhooks/readyz", &[], b""))
+    };
+    // A delivery does not touch the record: only readiness writes it.
+    let response = call(
+        &service(&kv, probe_vars()),
+        github_request("d1", r#"{"zen":"x"}"#),
+    );
+    assert_eq!(response.status(), StatusCode::ACCEPTED);
+    assert_eq!(configured::load(&kv).unwrap(), None);
+
+    assert_eq!(probe(&kv, probe_vars(), NOW).status(), StatusCode::OK);
+    let record = configured::load(&kv).unwrap().unwrap();
+    assert_eq!(
+        record.providers,
+        ["github", "stripe", "standard", "shopify", "slack", "linear"]
+    );
+    assert_eq!(record.since.unix_seconds(), NOW);
+
+    // The same configuration: read, not written (a failing write would be logged).
+    let no_writes = FaultyKv::new(&kv, |op, key, _| op == Op::Set && key == configured::KEY);
+    let (response, logs) = CapturedLogs::capture(|| probe(&no_writes, probe_vars(), NOW + 60));
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(logs.lines().is_empty(), "{}", logs.text());
+    assert_eq!(
+        configured::load(&kv).unwrap().unwrap().since.unix_seconds(),
+        NOW
+    );
+
+    // Another configuration: rewritten, since then.
+    let mut fewer = probe_vars();
+    fewer.set("webhook_slack_secret", "");
+    assert_eq!(probe(&kv, fewer, NOW + 120).status(), StatusCode::OK);
+    let record = configured::load(&kv).unwrap().unwrap();
+    assert!(!record.contains("slack") && record.contains("github"));
+    assert_eq!(record.since.unix_seconds(), NOW + 120);
+
+    // A configuration that does not validate is not recorded.
+    let mut malformed = probe_vars();
+    malformed.set("webhook_standard_secret", "whsec_not*base64");
+    malformed.set("webhook_slack_secret", "");
+    malformed.set("webhook_github_secret", "");
+    assert_eq!(
+        probe(&kv, malformed, NOW + 180).status(),
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+    assert!(configured::load(&kv).unwrap().unwrap().contains("github"));
+
+    // A failing write is logged, not a readiness failure.
+    let (response, logs) = CapturedLogs::capture(|| probe(&no_writes, probe_vars(), NOW + 240));
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(logs.text().contains("not recorded"), "{}", logs.text());
 }
 
 #[test]
