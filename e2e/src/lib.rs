@@ -165,6 +165,9 @@ pub struct SpinOptions {
     pub components: Vec<String>,
     /// The path that answers 200 once the app serves (default `/healthz`).
     pub liveness_path: Option<String>,
+    /// Listen on this loopback port (one [`free_port`] gave), for a test that must configure
+    /// the app with its own address; a free one if `None`.
+    pub port: Option<u16>,
 }
 
 impl SpinOptions {
@@ -179,6 +182,12 @@ impl SpinOptions {
     pub fn component(mut self, id: &str, liveness_path: &str) -> Self {
         self.components.push(id.to_owned());
         self.liveness_path = Some(liveness_path.to_owned());
+        self
+    }
+
+    /// Listens on this port (from [`free_port`]).
+    pub fn port(mut self, port: u16) -> Self {
+        self.port = Some(port);
         self
     }
 
@@ -230,7 +239,7 @@ impl SpinApp {
             .state_dir
             .clone()
             .unwrap_or_else(|| work_dir.path().join("state"));
-        let port = free_port();
+        let port = options.port.unwrap_or_else(free_port);
         let listen = format!("127.0.0.1:{port}");
 
         let mut command = Command::new(spin);

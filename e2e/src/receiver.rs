@@ -21,6 +21,10 @@ pub enum Reply {
     RetryAfter(u16, u64),
     /// Reads the request and never answers (until the receiver stops).
     Hang,
+    /// Sends the request on to this `http://host:port/path` (its headers but `host`,
+    /// `content-length` and `connection`, and its body, as a proxy would) and answers with the
+    /// status that came back, or 502 without one.
+    Relay(String),
 }
 
 /// Decides the reply to the `nth` request (1-based) to `path`.
@@ -224,22 +228,24 @@ fn serve(stream: TcpStream, shared: &Shared, script: &Script) -> std::io::Result
         .unwrap_or(0);
     let mut body = vec![0; length];
     reader.read_exact(&mut body)?;
+    let this = Received {
+        at: Instant::now(),
+        path: path.clone(),
+        headers,
+        body,
+    };
     let nth = {
         let mut received = shared
             .received
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        received.push(Received {
-            at: Instant::now(),
-            path: path.clone(),
-            headers,
-            body,
-        });
+        received.push(this.clone());
         received.iter().filter(|r| r.path == path).count()
     };
     let mut stream = stream;
     let (status, extra) = match script(&path, nth) {
         Reply::Status(status) => (status, String::new()),
+        Reply::Relay(target) => (relay(&target, &this), String::new()),
         Reply::RetryAfter(status, seconds) => (status, format!("retry-after: {seconds}\r\n")),
         Reply::Hang => {
             while !shared.stopping.load(Ordering::SeqCst) {
@@ -253,4 +259,49 @@ fn serve(stream: TcpStream, shared: &Shared, script: &Script) -> std::io::Result
         "HTTP/1.1 {status} Scripted\r\n{extra}content-length: 0\r\nconnection: close\r\n\r\n"
     )?;
     stream.flush()
+}
+
+/// Sends `request` on to `target` (`http://host:port/path`); the status that came back, or 502.
+fn relay(target: &str, request: &Received) -> u16 {
+    let Some(rest) = target.strip_prefix("http://") else {
+        return 502;
+    };
+    let (authority, path) = match rest.split_once('/') {
+        Some((authority, path)) => (authority, format!("/{path}")),
+        None => (rest, "/".to_owned()),
+    };
+    let Ok(mut stream) = TcpStream::connect(authority) else {
+        return 502;
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(30)));
+    let mut head = format!(
+        "POST {path} HTTP/1.1\r\nhost: {authority}\r\ncontent-length: {}\r\nconnection: close\r\n",
+        request.body.len()
+    );
+    for (name, value) in &request.headers {
+        if !matches!(
+            name.as_str(),
+            "host" | "content-length" | "connection" | "transfer-encoding"
+        ) {
+            head.push_str(&format!("{name}: {value}\r\n"));
+        }
+    }
+    head.push_str("\r\n");
+    if stream
+        .write_all(head.as_bytes())
+        .and_then(|()| stream.write_all(&request.body))
+        .and_then(|()| stream.flush())
+        .is_err()
+    {
+        return 502;
+    }
+    let mut status_line = String::new();
+    if BufReader::new(&stream).read_line(&mut status_line).is_err() {
+        return 502;
+    }
+    status_line
+        .split(' ')
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or(502)
 }

@@ -149,19 +149,27 @@ pub fn send(request: Outgoing<'_>) -> Result<Answered, String> {
     })
 }
 
-/// A `POST` with an empty body and no other headers, waited for at most `timeout`: the status,
-/// or why there is none. Smaller than [`send`] (the webhook component uses only this): no
-/// request headers, no response headers.
+/// A `POST` with an empty body and `authorization` as its only other header, waited for at most
+/// `timeout`: the status, or why there is none (never the header's value). Smaller than [`send`]
+/// (the webhook component uses only this): no other request headers, no response headers.
 pub fn post_empty(
     https: bool,
     authority: Option<&str>,
     path: &str,
+    authorization: &str,
     timeout: Duration,
 ) -> Result<u16, String> {
     let deadline = Instant::now() + timeout;
     let refused = |()| "the request was refused".to_owned();
-    let length = [("content-length".to_owned(), b"0".to_vec())];
-    let fields = Fields::from_list(&length).map_err(|e| format!("{e:?}"))?;
+    let headers = [
+        ("content-length".to_owned(), b"0".to_vec()),
+        (
+            "authorization".to_owned(),
+            authorization.as_bytes().to_vec(),
+        ),
+    ];
+    let fields =
+        Fields::from_list(&headers).map_err(|_| "the request headers were refused".to_owned())?;
     let outgoing = OutgoingRequest::new(fields);
     outgoing.set_method(&Method::Post).map_err(refused)?;
     outgoing
@@ -198,7 +206,7 @@ const fn self_authority(https: bool) -> &'static str {
 }
 
 /// Asks the forwarder over `wasi:http` (`inbox_core::forwarding::poke`; a self request for
-/// `http://self`), waiting at most 5 s for its 202.
+/// `http://self`) with the API token, waiting at most 5 s for its 202.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct SpinPoke;
 
@@ -207,11 +215,13 @@ impl inbox_core::forwarding::poke::Poke for SpinPoke {
         &self,
         url: &inbox_core::forwarding::poke::DispatchUrl,
         path: &str,
+        authorization: &str,
     ) -> Result<u16, String> {
         post_empty(
             url.https,
             url.authority.as_deref(),
             path,
+            authorization,
             Duration::from_secs(5),
         )
     }

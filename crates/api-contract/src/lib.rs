@@ -284,11 +284,18 @@ pub struct DeliveryAttempt {
     /// The destination's status code, if it answered.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status_code: Option<u16>,
-    /// Why there was no answer (connection refused, timeout, ...).
+    /// Why there was no answer (connection refused, timeout, ...), or why its outcome is
+    /// unknown (abandoned).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
-    /// How long it took.
+    /// How long it took (0 when abandoned: unknown).
     pub duration_ms: u64,
+    /// Its outcome is unknown: the forwarder sending it stopped, or could not record the
+    /// answer, and a later attempt took over after the lease. It may have been delivered (the
+    /// next attempt carries the same `webhook-id`, for the receiver to deduplicate); `at` is
+    /// when it started.
+    #[serde(default)]
+    pub abandoned: bool,
 }
 
 /// An event's delivery to one destination.
@@ -583,10 +590,11 @@ impl Operation {
         }
     }
 
-    /// Whether a bearer token is required. Two are open: the document, and hurrying one event's
-    /// first delivery attempts (which can only cause attempts that are due anyway).
+    /// Whether a bearer token is required. Only the document is open. (Hurrying one event's
+    /// attempts was open until issue 25: it told anyone whether an event id is stored, and a
+    /// flood of it slowed ingestion.)
     pub const fn authenticated(self) -> bool {
-        !matches!(self, Self::GetOpenApi | Self::DispatchEvent)
+        !matches!(self, Self::GetOpenApi)
     }
 
     /// The OpenAPI tag it is listed under.

@@ -384,21 +384,17 @@ fn operation(op: Operation) -> OperationBuilder {
         Operation::DispatchEvent => builder
             .summary(Some("Make an event's first delivery attempts now"))
             .description(Some(
-                "What the webhook component asks right after it stored an event. Needs no \
-                 token: it can only cause the attempts a dispatch makes anyway. Answered at \
-                 once; the attempts follow.",
+                "What the webhook component asks right after it stored an event, and the api \
+                 component after a replay, with the API token (as the dispatch tick presents \
+                 it): without it the answer is 401 whether or not the event is stored. Answered \
+                 at once; the attempts follow.",
             ))
             .parameter(id_parameter)
             .response(
                 "202",
                 ResponseBuilder::new().description("The attempts are being made."),
             )
-            .response("404", problem("No event with this id."))
-            .response(
-                "503",
-                problem("Forwarding is misconfigured, or the store failed.")
-                    .header("Retry-After", header("Seconds to wait before retrying.")),
-            ),
+            .response("404", problem("No event with this id.")),
         Operation::ListDeadLetters => builder
             .summary(Some("Deliveries that will not be retried, newest first"))
             .parameter(query(
@@ -462,8 +458,11 @@ fn operation(op: Operation) -> OperationBuilder {
             )
             .response(
                 "503",
-                problem("No API token is configured (the API fails closed), or the store failed.")
-                    .header("Retry-After", header("Seconds to wait before retrying.")),
+                problem(
+                    "No API token is configured (the API fails closed), forwarding is \
+                     misconfigured, or the store failed.",
+                )
+                .header("Retry-After", header("Seconds to wait before retrying.")),
             );
     }
     builder

@@ -54,6 +54,9 @@ pub enum ProblemKind {
     DeliveryInProgress,
     /// A readiness check failed (the `checks` member says which).
     NotReady,
+    /// A webhook delivery was forwarded by this installation (a forwarding destination points
+    /// back here), or went through too many installations: refused, not stored.
+    LoopDetected,
     /// A bug: should never be seen. Logged with the request id.
     Internal,
 }
@@ -76,6 +79,7 @@ impl ProblemKind {
             | Self::StoreUnavailable
             | Self::DeliveryInProgress
             | Self::NotReady => StatusCode::SERVICE_UNAVAILABLE,
+            Self::LoopDetected => StatusCode::LOOP_DETECTED,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -99,6 +103,7 @@ impl ProblemKind {
             Self::StoreUnavailable => "store-unavailable",
             Self::DeliveryInProgress => "delivery-in-progress",
             Self::NotReady => "not-ready",
+            Self::LoopDetected => "loop-detected",
             Self::Internal => "internal",
         }
     }
@@ -122,12 +127,13 @@ impl ProblemKind {
             Self::StoreUnavailable => "The event store is unavailable",
             Self::DeliveryInProgress => "The same delivery is being processed",
             Self::NotReady => "The service is not ready",
+            Self::LoopDetected => "The delivery came back to this installation: a forwarding loop",
             Self::Internal => "Internal error",
         }
     }
 
     /// Every kind, for documentation and tests.
-    pub const ALL: [ProblemKind; 17] = [
+    pub const ALL: [ProblemKind; 18] = [
         Self::InvalidRequest,
         Self::InvalidSignatureHeader,
         Self::Unauthorized,
@@ -144,6 +150,7 @@ impl ProblemKind {
         Self::StoreUnavailable,
         Self::DeliveryInProgress,
         Self::NotReady,
+        Self::LoopDetected,
         Self::Internal,
     ];
 }

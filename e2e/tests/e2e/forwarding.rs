@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use e2e::receiver::{Received, Receiver, Reply};
 use e2e::redis::RedisServer;
-use e2e::signing::{self, configured, API_TOKEN};
+use e2e::signing::{self, configured, API_TOKEN, STANDARD_SECRET};
 use e2e::ticker::Ticker;
 use e2e::{start_or_skip, Client, SpinApp, SpinOptions};
 use serde_json::{json, Value};
@@ -472,4 +472,168 @@ fn readiness_names_a_malformed_or_unreachable_destination_without_echoing_it() {
     );
     let response = app.client().get("/forwarder/readyz").send().unwrap();
     assert_eq!(response.status, 200, "{}", response.text());
+}
+
+/// Issue 25: `POST /api/events/{id}/dispatch` answered 202 for a stored id and 404 for any other
+/// without a token (an oracle anyone could flood). Now a caller without the API token gets the
+/// same 401 whatever is stored; the webhook component's ask (with the token) still sends at
+/// once, and so does a caller with the token.
+#[test]
+fn an_events_dispatch_needs_the_api_token_whatever_is_stored() {
+    let receiver = Receiver::ok();
+    let app = start_or_skip!(
+        "forwarding dispatch token",
+        forwarding_to(&[("inbox", receiver.url("/hooks"))], "1s")
+    );
+    let client = app.client();
+    let id = ingest(&client, "dispatch-token-1", "{}");
+    // The webhook component asked with the token: sent without any tick.
+    let got = receiver.wait_for("/hooks", 1, Duration::from_secs(15));
+    assert_eq!(got.len(), 1, "the ask after the 202 carries the token");
+
+    let stored = format!("/api/events/{id}/dispatch");
+    let unstored = "/api/events/evt_00000000000000000000000000000000/dispatch";
+    let mut details = Vec::new();
+    for path in [stored.as_str(), unstored] {
+        for authorization in [None, Some("Bearer not-the-token")] {
+            let mut request = client.post(path);
+            if let Some(value) = authorization {
+                request = request.header("authorization", value);
+            }
+            let response = request.send().unwrap();
+            let problem = response.assert_problem(401);
+            assert!(
+                response
+                    .header("www-authenticate")
+                    .is_some_and(|c| c.starts_with("Bearer")),
+                "{problem}"
+            );
+            details.push(problem["detail"].clone());
+        }
+    }
+    assert_eq!(details[..2], details[2..], "stored or not, the same answer");
+
+    // With the token: 202 for the stored event (nothing more is due: still one send), 404 else.
+    let ok = client.post(&stored).bearer(API_TOKEN).send().unwrap();
+    assert_eq!(ok.status, 202, "{}", ok.text());
+    client
+        .post(unstored)
+        .bearer(API_TOKEN)
+        .send()
+        .unwrap()
+        .assert_problem(404);
+    let replay = client
+        .post(&format!("/api/events/{id}/replay"))
+        .bearer(API_TOKEN)
+        .send()
+        .unwrap();
+    assert_eq!(replay.status, 202, "{}", replay.text());
+    // The api component's ask after the replay carries the token too: sent with no tick.
+    let got = receiver.wait_for("/hooks", 2, Duration::from_secs(15));
+    assert_eq!(attempt_numbers(&got), [1, 2]);
+}
+
+fn events_stored(client: &Client) -> u64 {
+    let stats = client
+        .get("/api/stats")
+        .bearer(API_TOKEN)
+        .send()
+        .unwrap()
+        .json();
+    stats["total"]["total"].as_u64().unwrap()
+}
+
+/// Issue 25: a destination at the app's own `/webhooks/standard` with the same secret turned one
+/// event into 119 in 8 s. The forwarder's readiness names it (never its URL), nothing is sent,
+/// and one event stays one.
+#[test]
+fn a_destination_at_this_apps_own_webhook_route_is_refused_and_one_event_stays_one() {
+    let port = e2e::free_port();
+    let own = json!([{"name": "myself",
+        "url": format!("http://127.0.0.1:{port}/webhooks/standard"),
+        "secret": STANDARD_SECRET}])
+    .to_string();
+    let app = start_or_skip!(
+        "forwarding to itself",
+        configured()
+            .variable("forward_destinations", &own)
+            .variable("forward_retry_schedule", "1s")
+            .port(port)
+    );
+    let client = app.client();
+    let ready = client.get("/forwarder/readyz").send().unwrap();
+    assert_eq!(ready.status, 503, "{}", ready.text());
+    let text = ready.text();
+    assert!(
+        text.contains("destination myself") && text.contains("own webhook route"),
+        "{text}"
+    );
+    assert!(!text.contains(&format!("127.0.0.1:{port}")), "{text}");
+
+    ingest(&client, "self-loop-1", "{}");
+    // Dispatch rounds refuse (503, naming the variable) instead of sending.
+    for _ in 0..5 {
+        let round = client
+            .post("/api/dispatch")
+            .bearer(API_TOKEN)
+            .send()
+            .unwrap();
+        let problem = round.assert_problem(503);
+        assert!(
+            problem["detail"]
+                .as_str()
+                .unwrap()
+                .contains("own webhook route"),
+            "{problem}"
+        );
+    }
+    assert_eq!(events_stored(&client), 1, "one event stays one");
+}
+
+/// Issue 25, the case no URL reveals: the destination reaches this app through something else
+/// (here a relay on another port, as a proxy or a public host name would). The forwarded request
+/// carries this installation's mark, the webhook component refuses it (508, not stored), the
+/// forwarder makes it a dead letter at once, and one event stays one.
+#[test]
+fn a_destination_that_leads_back_to_this_app_is_refused_there_and_one_event_stays_one() {
+    let port = e2e::free_port();
+    let back_here = format!("http://127.0.0.1:{port}/webhooks/standard");
+    let relay = Receiver::start(move |_, _| Reply::Relay(back_here.clone()));
+    let destinations = json!([{"name": "loop", "url": relay.url("/relay"),
+        "secret": STANDARD_SECRET}])
+    .to_string();
+    let app = start_or_skip!(
+        "forwarding loop through a relay",
+        configured()
+            .variable("forward_destinations", &destinations)
+            .variable("forward_retry_schedule", "1s,1s,1s")
+            .port(port)
+    );
+    let client = app.client();
+    let ready = client.get("/forwarder/readyz").send().unwrap();
+    assert_eq!(
+        ready.status,
+        200,
+        "nothing in the URL says so: {}",
+        ready.text()
+    );
+    let id = ingest(&client, "relay-loop-1", "{}");
+
+    let dead = wait_for_delivery(&client, &id, "loop", Duration::from_secs(30), |d| {
+        d["state"] == "dead"
+    });
+    assert_eq!(dead["attempts"].as_array().unwrap().len(), 1, "{dead}");
+    assert_eq!(dead["attempts"][0]["status_code"], 508, "{dead}");
+    // Rounds of the tick find nothing more to send.
+    let ticker = Ticker::start(client, API_TOKEN, TICK);
+    ticker.wait_rounds(10, Duration::from_secs(30));
+    drop(ticker);
+    let relayed = relay.received("/relay");
+    assert_eq!(relayed.len(), 1, "sent once, refused, never again");
+    let mark = relayed[0].header("webhook-inbox-hops").unwrap();
+    assert!(
+        mark.len() == 16 && mark.bytes().all(|b| b.is_ascii_hexdigit()),
+        "{mark}"
+    );
+    assert_eq!(events_stored(&client), 1, "one event stays one");
 }

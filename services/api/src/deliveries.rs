@@ -223,6 +223,7 @@ fn delivery(record: &Record) -> Delivery {
                 status_code: attempt.status,
                 error: attempt.error.clone(),
                 duration_ms: attempt.duration_ms,
+                abandoned: attempt.abandoned,
             })
             .collect(),
         next_attempt_at: record

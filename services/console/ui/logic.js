@@ -301,9 +301,15 @@ export function utf8Length(value) {
 
 // --- deliveries to destinations -------------------------------------------------------------
 
-/** An attempt in words: `#2 at 2026-11-24 14:00:00: HTTP 503, 120 ms` (or the error). */
+/**
+ * An attempt in words: `#2 at 2026-11-24 14:00:00: HTTP 503, 120 ms` (or the error), or
+ * `#1 at ...: abandoned, outcome unknown` for one a later attempt took over.
+ */
 export function attemptSummary(attempt) {
   if (!attempt || typeof attempt !== 'object') return MISSING;
+  if (attempt.abandoned === true) {
+    return `#${text(attempt.attempt)} at ${formatTime(attempt.at)}: abandoned, outcome unknown (it may have been delivered)`;
+  }
   const answer = attempt.status_code != null ? `HTTP ${text(attempt.status_code)}` : text(attempt.error || 'no answer');
   return `#${text(attempt.attempt)} at ${formatTime(attempt.at)}: ${answer}, ${text(attempt.duration_ms)} ms`;
 }

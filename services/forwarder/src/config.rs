@@ -1,6 +1,6 @@
 //! The forwarder's settings: destinations, the retry schedule, and what the manifest lets it
-//! reach. Readiness checks all three, so a destination Spin would refuse is reported by name
-//! before anything is sent to it.
+//! reach. Readiness checks all three, so a destination Spin would refuse, or one that is
+//! obviously this app's own webhook route, is reported by name before anything is sent to it.
 
 use inbox_core::config::{ConfigError, Variables};
 use inbox_core::forwarding::allowed::{self, AllowedHost};
@@ -46,6 +46,18 @@ impl Settings {
                     reason,
                 })?,
             );
+        }
+        // Obviously this app itself: it would store each event again and forward it again.
+        if let Some(own) = destinations.iter().find(|d| d.url.is_own_webhook_route()) {
+            return Err(ConfigError::Malformed {
+                name: destinations::VARIABLE.to_owned(),
+                reason: format!(
+                    "destination {} is this app's own webhook route (a loopback host and a \
+                     /webhooks/ path): every event forwarded there would be stored again and \
+                     forwarded again (a loop); point it at another service",
+                    own.name
+                ),
+            });
         }
         if let Some(refused) = destinations
             .iter()

@@ -22,10 +22,11 @@ impl Sender for SpinSender {
         destination: &Destination,
         event: &StoredEvent,
         attempt: u32,
+        hops: &str,
         timeout: Duration,
     ) -> Answer {
         let now = SystemClock.now();
-        match outbound::send(request(destination, event, attempt, timeout, now)) {
+        match outbound::send(request(destination, event, attempt, hops, timeout, now)) {
             Ok(answered) => Answer::Status {
                 code: answered.status,
                 retry_after: answered
@@ -42,11 +43,12 @@ fn request<'a>(
     destination: &'a Destination,
     event: &'a StoredEvent,
     attempt: u32,
+    hops: &str,
     timeout: Duration,
     now: Timestamp,
 ) -> Outgoing<'a> {
     let url = &destination.url;
-    let headers = signing::headers(&destination.key, event, attempt, now)
+    let headers = signing::headers(&destination.key, event, attempt, hops, now)
         .into_iter()
         .map(|(name, value)| (name.to_owned(), value))
         .collect();
@@ -87,7 +89,14 @@ mod tests {
         let timeout = Duration::from_millis(2_500);
         assert_ne!(timeout, Tuning::default().send_timeout);
 
-        let request = request(&targets[0], &event, 3, timeout, clock.now());
+        let request = request(
+            &targets[0],
+            &event,
+            3,
+            "0123456789abcdef",
+            timeout,
+            clock.now(),
+        );
         assert_eq!(request.timeout, timeout);
         assert_eq!(request.method, "POST");
         assert!(request.https);
@@ -98,5 +107,9 @@ mod tests {
             .headers
             .iter()
             .any(|(name, _)| name == "webhook-signature"));
+        assert!(request
+            .headers
+            .iter()
+            .any(|(name, value)| name == signing::HOPS_HEADER && value == "0123456789abcdef"));
     }
 }

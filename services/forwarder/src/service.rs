@@ -126,8 +126,11 @@ impl<K: KeyValue, V: Variables, C: Clock, S: Sender> Forwarder<K, V, C, S> {
     }
 
     /// `POST /api/events/{id}/dispatch`: 202 at once, the first attempts after the answer.
-    /// Without destinations nothing is read: the webhook component asks after every delivery.
-    fn dispatch_event(&self, ctx: &RequestContext, _: Request) -> Result<Response, Problem> {
+    /// The API token first (what the webhook and api components present): without it the answer
+    /// is 401 whatever is stored, and nothing is read. Without destinations nothing is read
+    /// either: the webhook component asks after every delivery.
+    fn dispatch_event(&self, ctx: &RequestContext, request: Request) -> Result<Response, Problem> {
+        auth::authorize(request.headers().get("authorization"), &self.vars)?;
         if self.settings()?.destinations.is_empty() {
             path_event_id(ctx)?;
         } else {

@@ -252,6 +252,19 @@ impl Url {
             })
     }
 
+    /// Whether this is, as far as a URL can tell, this app's own webhook route: a loopback host
+    /// (or Spin's `self`) and a path under `/webhooks` (the webhook component's route).
+    /// Forwarding there stores each event again and forwards it again (issue 25). A destination
+    /// that reaches this app another way (a public host name, a proxy) is caught when it comes
+    /// back instead ([`super::hops`]).
+    pub fn is_own_webhook_route(&self) -> bool {
+        let path = self.path_and_query.trim_start_matches('/');
+        let webhooks = path
+            .strip_prefix("webhooks")
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with(['/', '?']));
+        webhooks && (self.is_loopback() || self.host == "self")
+    }
+
     /// `scheme://host:port`: what Spin's `allowed_outbound_hosts` matches.
     pub fn origin(&self) -> String {
         format!("{}://{}:{}", self.scheme, self.host, self.port)

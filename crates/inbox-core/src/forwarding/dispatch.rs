@@ -28,6 +28,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use super::destinations::{Destination, DestinationName};
+use super::hops::{self, Installation, HOPS_HEADER};
 use super::keys;
 use super::ledger::{read_decimal, registered, Ledger};
 use super::policy::{classify, jitter, Answer, Schedule, Verdict};
@@ -41,13 +42,15 @@ use crate::time::Timestamp;
 /// Sends one attempt: the stored delivery, signed for the destination. Implemented over
 /// `wasi:http` by the forwarder component and by a scripted receiver in tests.
 pub trait Sender {
-    /// Sends `event` to `destination` as attempt `attempt` and returns what came back, giving up
-    /// after `timeout` (the dispatcher's [`Tuning::send_timeout`], which its leases allow for).
+    /// Sends `event` to `destination` as attempt `attempt`, with `hops` as its
+    /// [`super::hops::HOPS_HEADER`], and returns what came back, giving up after `timeout` (the
+    /// dispatcher's [`Tuning::send_timeout`], which its leases allow for).
     fn send(
         &self,
         destination: &Destination,
         event: &StoredEvent,
         attempt: u32,
+        hops: &str,
         timeout: Duration,
     ) -> Answer;
 }
@@ -58,9 +61,10 @@ impl<S: Sender + ?Sized> Sender for &S {
         destination: &Destination,
         event: &StoredEvent,
         attempt: u32,
+        hops: &str,
         timeout: Duration,
     ) -> Answer {
-        (**self).send(destination, event, attempt, timeout)
+        (**self).send(destination, event, attempt, hops, timeout)
     }
 }
 
@@ -139,6 +143,8 @@ pub struct Dispatcher<'a, K, C, S> {
     started: Duration,
     sends: std::cell::Cell<usize>,
     ledger: Ledger<'a, K, C>,
+    /// This installation's id, read (or made) before the first claim.
+    installation: std::cell::OnceCell<Installation>,
 }
 
 impl<'a, K: KeyValue, C: Clock, S: Sender> Dispatcher<'a, K, C, S> {
@@ -162,6 +168,7 @@ impl<'a, K: KeyValue, C: Clock, S: Sender> Dispatcher<'a, K, C, S> {
             started: clock.monotonic(),
             sends: std::cell::Cell::new(0),
             ledger: Ledger::new(kv, clock, tuning),
+            installation: std::cell::OnceCell::new(),
         }
     }
 
@@ -365,6 +372,8 @@ impl<'a, K: KeyValue, C: Clock, S: Sender> Dispatcher<'a, K, C, S> {
         {
             return Ok(Step::Deferred);
         }
+        // Before the claim: a store failure here leaves the attempt due, not in flight.
+        let me = self.installation()?;
         if self
             .kv
             .increment(&keys::claim(&meta.id, &destination.name, n), 1)?
@@ -379,6 +388,8 @@ impl<'a, K: KeyValue, C: Clock, S: Sender> Dispatcher<'a, K, C, S> {
             .record(&meta.id, &destination.name)?
             .unwrap_or_else(|| Record::new(meta.id.clone(), destination.name.clone(), claimed_at));
         let previous = (!record.attempts.is_empty() || record.replays > 0).then_some(record.state);
+        // A takeover: the attempt it takes over stays in the history.
+        record.abandon_in_flight(n);
         record.in_flight = Some((n, claimed_at));
         record.next_attempt = n + 1;
         // The check: if this sender dies, a dispatch finds the attempt unfinished after the lease.
@@ -405,6 +416,7 @@ impl<'a, K: KeyValue, C: Clock, S: Sender> Dispatcher<'a, K, C, S> {
                     status: None,
                     error: Some("the event was deleted before it could be sent".into()),
                     duration_ms: 0,
+                    abandoned: false,
                 },
                 verdict: Verdict::Permanent,
                 retry_after: None,
@@ -414,10 +426,12 @@ impl<'a, K: KeyValue, C: Clock, S: Sender> Dispatcher<'a, K, C, S> {
             // Too late to send safely: a contender may take over; leave it to the check.
             return Ok(Step::Deferred);
         }
+        let incoming = event.body.headers.get(HOPS_HEADER).map(String::as_str);
+        let hops = hops::outgoing(incoming, me);
         let sent_at = self.clock.monotonic();
         let answer = self
             .sender
-            .send(destination, &event, n, self.tuning.send_timeout);
+            .send(destination, &event, n, &hops, self.tuning.send_timeout);
         let took = self.clock.monotonic().saturating_sub(sent_at);
         let duration_ms = u64::try_from(took.as_millis()).unwrap_or(u64::MAX);
         let verdict = classify(&answer);
@@ -440,6 +454,7 @@ impl<'a, K: KeyValue, C: Clock, S: Sender> Dispatcher<'a, K, C, S> {
             status,
             error,
             duration_ms,
+            abandoned: false,
         };
         let retry_after = retry_after.filter(|_| matches!(status, Some(429 | 503)));
         Ok(Step::Done(self.finish(Outcome {
@@ -468,10 +483,7 @@ impl<'a, K: KeyValue, C: Clock, S: Sender> Dispatcher<'a, K, C, S> {
         } = outcome;
         let n = attempt.n;
         record.in_flight = None;
-        record.attempts.push(attempt);
-        if record.attempts.len() > Record::KEPT_ATTEMPTS {
-            record.attempts.remove(0);
-        }
+        record.push_attempt(attempt);
         let round = n.saturating_sub(record.round_start) + 1;
         let wait = match verdict {
             Verdict::Retry => {
@@ -609,6 +621,7 @@ impl<'a, K: KeyValue, C: Clock, S: Sender> Dispatcher<'a, K, C, S> {
         }
         let now = self.clock.now();
         let mut claimed = record.clone();
+        claimed.abandon_in_flight(n);
         claimed.next_attempt = n + 1;
         self.finish(Outcome {
             record: claimed,
@@ -621,6 +634,7 @@ impl<'a, K: KeyValue, C: Clock, S: Sender> Dispatcher<'a, K, C, S> {
                 status: None,
                 error: Some(why.to_owned()),
                 duration_ms: 0,
+                abandoned: false,
             },
             verdict: Verdict::Permanent,
             retry_after: None,
@@ -671,6 +685,15 @@ impl<'a, K: KeyValue, C: Clock, S: Sender> Dispatcher<'a, K, C, S> {
                 }
             },
         })
+    }
+
+    /// This installation's id (made on first use: [`hops`]), read once per dispatcher.
+    fn installation(&self) -> Result<Installation, StoreError> {
+        if let Some(me) = self.installation.get() {
+            return Ok(*me);
+        }
+        let me = Installation::load_or_create(self.kv)?;
+        Ok(*self.installation.get_or_init(|| me))
     }
 
     /// Whether a claim made at `claimed_at` is still `leeway` short of its lease.

@@ -4,6 +4,9 @@
 use super::destinations::DestinationName;
 use crate::events::EventId;
 
+/// Counter: this installation's id (`super::hops`), made on the first send and never removed.
+pub const INSTALLATION: &str = "install:id";
+
 /// The highest event sequence number whose deliveries have all started (decimal).
 pub const FLOOR: &str = "fwd:floor";
 

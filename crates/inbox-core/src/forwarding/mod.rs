@@ -12,11 +12,13 @@
 //! | [`dispatch`] | sending: rounds over new events and due attempts, claims, leases |
 //! | [`ledger`] | reading and writing them: records, the due queue, dead letters, counters, replay |
 //! | [`poke`] | asking the forwarder for an event's attempts right away (`forward_dispatch_url`) |
+//! | [`hops`] | loop protection: this installation's id and the `webhook-inbox-hops` header |
 //! | [`signing`] | the Standard Webhooks headers of a forwarded request |
 
 pub mod allowed;
 pub mod destinations;
 pub mod dispatch;
+pub mod hops;
 pub mod keys;
 pub mod ledger;
 pub mod poke;

@@ -1,7 +1,9 @@
 //! Asking the forwarder for an event's attempts right away: the webhook component after it
-//! stored an event, the API after a replay (`POST {forward_dispatch_url}/api/events/{id}/dispatch`).
-//! The forwarder answers at once and sends after its answer. Nothing is lost if asking fails:
-//! the dispatch tick finds new events in the index and replays in the due queue.
+//! stored an event, the API after a replay (`POST {forward_dispatch_url}/api/events/{id}/dispatch`),
+//! with the first token of `api_token`, as the dispatch tick presents it (the forwarder answers
+//! 401 to anyone else, whatever is stored). The forwarder answers at once and sends after its
+//! answer. Nothing is lost if asking fails: the dispatch tick finds new events in the index and
+//! replays in the due queue.
 
 use crate::config::{names, ConfigError, Variables};
 use crate::events::EventId;
@@ -9,15 +11,31 @@ use crate::events::EventId;
 /// Asks the forwarder to make an event's due attempts now: its first ones, or a replayed one.
 /// Implemented over `wasi:http` by `spin_adapter::SpinPoke`.
 pub trait Poke {
-    /// Sends the request to `url`.
-    fn post(&self, url: &DispatchUrl, path: &str) -> Result<u16, String>;
+    /// Sends the request to `url` with this `Authorization` value (`Bearer <token>`: never
+    /// logged, and never in an error).
+    fn post(&self, url: &DispatchUrl, path: &str, authorization: &str) -> Result<u16, String>;
 
-    /// Asks for `id`, if `forward_dispatch_url` is set.
+    /// Asks for `id`, if `forward_dispatch_url` is set. (Strings pushed rather than formatted:
+    /// this runs in the webhook component, whose size budget is tight.)
     fn ask(&self, vars: &dyn Variables, id: &EventId) -> Result<(), String> {
         let Some(url) = DispatchUrl::load(vars).map_err(|e| e.to_string())? else {
             return Ok(());
         };
-        match self.post(&url, &format!("/api/events/{id}/dispatch"))? {
+        let tokens = vars
+            .get(names::API_TOKEN)
+            .map_err(|e| e.to_string())?
+            .unwrap_or_default();
+        // ASCII whitespace separates tokens (what operators write; `split_whitespace` costs the
+        // webhook component more).
+        let Some(token) = tokens.split_ascii_whitespace().next() else {
+            return Err("no API token to present (api_token is empty)".to_owned());
+        };
+        let mut authorization = String::from("Bearer ");
+        authorization.push_str(token);
+        let mut path = String::from("/api/events/");
+        path.push_str(id.as_str());
+        path.push_str("/dispatch");
+        match self.post(&url, &path, &authorization)? {
             202 => Ok(()),
             status => Err(format!("the forwarder answered {status}")),
         }
@@ -69,7 +87,7 @@ impl DispatchUrl {
 pub struct NoPoke;
 
 impl Poke for NoPoke {
-    fn post(&self, _: &DispatchUrl, _: &str) -> Result<u16, String> {
+    fn post(&self, _: &DispatchUrl, _: &str, _: &str) -> Result<u16, String> {
         Ok(202)
     }
 }
@@ -78,6 +96,45 @@ impl Poke for NoPoke {
 mod tests {
     use super::*;
     use crate::config::StaticVariables;
+    use std::sync::Mutex;
+
+    /// Remembers what it was asked to send.
+    #[derive(Default)]
+    struct Recorded(Mutex<Vec<(String, String)>>);
+
+    impl Poke for Recorded {
+        fn post(&self, _: &DispatchUrl, path: &str, authorization: &str) -> Result<u16, String> {
+            let mut sent = self.0.lock().map_err(|_| "poisoned".to_owned())?;
+            sent.push((path.to_owned(), authorization.to_owned()));
+            Ok(202)
+        }
+    }
+
+    #[test]
+    fn the_ask_presents_the_first_api_token_and_without_one_asks_nothing() {
+        let id = EventId::parse("evt_0123456789abcdef0123456789abcdef").unwrap();
+        let poke = Recorded::default();
+        let vars = StaticVariables::from_pairs([
+            (names::FORWARD_DISPATCH_URL, "http://self"),
+            (names::API_TOKEN, "new-token old-token"),
+        ]);
+        poke.ask(&vars, &id).unwrap();
+        assert_eq!(
+            poke.0.lock().unwrap().as_slice(),
+            [(
+                format!("/api/events/{id}/dispatch"),
+                "Bearer new-token".to_owned()
+            )]
+        );
+        let no_token = StaticVariables::from_pairs([(names::FORWARD_DISPATCH_URL, "http://self")]);
+        let error = poke.ask(&no_token, &id).unwrap_err();
+        assert!(error.contains("api_token"), "{error}");
+        assert_eq!(
+            poke.0.lock().unwrap().len(),
+            1,
+            "nothing sent without a token"
+        );
+    }
 
     #[test]
     fn the_setting_is_an_origin_or_self_or_empty() {

@@ -123,6 +123,9 @@ pub fn classify(answer: &Answer) -> Verdict {
         {
             Verdict::Permanent
         }
+        // Loop Detected: the destination is (or leads back to) this installation, which will
+        // refuse every attempt (`hops`).
+        Answer::Status { code: 508, .. } => Verdict::Permanent,
         Answer::Status { .. } | Answer::Failed(_) => Verdict::Retry,
     }
 }

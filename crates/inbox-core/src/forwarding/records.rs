@@ -48,6 +48,17 @@ pub struct Attempt {
     pub error: Option<String>,
     /// How long it took.
     pub duration_ms: u64,
+    /// Its sender recorded no outcome (it stopped, or the store failed) and a later attempt took
+    /// over after the lease: it may or may not have reached the destination.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub abandoned: bool,
+}
+
+impl Attempt {
+    /// What an abandoned attempt's `error` says.
+    pub const ABANDONED: &'static str = "abandoned: its sender recorded no outcome within the \
+        lease (it stopped, or the store failed), so the outcome is unknown; it may have been \
+        delivered, and the next attempt carries the same webhook-id";
 }
 
 /// The delivery of one event to one destination.
@@ -102,6 +113,30 @@ impl Record {
             replays: 0,
             round_start: 1,
             dead_entry: None,
+        }
+    }
+
+    /// Adds an attempt to the history, forgetting the oldest beyond [`Record::KEPT_ATTEMPTS`].
+    pub fn push_attempt(&mut self, attempt: Attempt) {
+        self.attempts.push(attempt);
+        if self.attempts.len() > Record::KEPT_ATTEMPTS {
+            self.attempts.remove(0);
+        }
+    }
+
+    /// Before attempt `next` is claimed: an earlier attempt still in flight was taken over (its
+    /// sender recorded no outcome), so it goes into the history as abandoned, with its start.
+    pub fn abandon_in_flight(&mut self, next: u32) {
+        if let Some((n, since)) = self.in_flight.filter(|(n, _)| *n < next) {
+            self.in_flight = None;
+            self.push_attempt(Attempt {
+                n,
+                at: since,
+                status: None,
+                error: Some(Attempt::ABANDONED.to_owned()),
+                duration_ms: 0,
+                abandoned: true,
+            });
         }
     }
 }

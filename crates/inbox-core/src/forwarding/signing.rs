@@ -19,6 +19,8 @@ pub const EVENT_TYPE_HEADER: &str = "webhook-inbox-event-type";
 pub const DELIVERY_ID_HEADER: &str = "webhook-inbox-delivery-id";
 /// Which attempt this is (1 for the first; it keeps counting across replays).
 pub const ATTEMPT_HEADER: &str = "webhook-inbox-attempt";
+/// The installations it went through, ending with this one ([`super::hops`]).
+pub use super::hops::HOPS_HEADER;
 
 /// `v1,<base64 signature>` of `body` as message `id` at `timestamp` (Unix seconds).
 pub fn signature(key: &SigningKey, id: &str, timestamp: i64, body: &[u8]) -> String {
@@ -39,11 +41,13 @@ pub fn signature(key: &SigningKey, id: &str, timestamp: i64, body: &[u8]) -> Str
     )
 }
 
-/// Every header of a forwarded request but `host` and `content-length`.
+/// Every header of a forwarded request but `host` and `content-length`; `hops` is its
+/// [`HOPS_HEADER`] ([`super::hops::outgoing`]).
 pub fn headers(
     key: &SigningKey,
     event: &StoredEvent,
     attempt: u32,
+    hops: &str,
     now: Timestamp,
 ) -> Vec<(&'static str, String)> {
     let id = event.meta.id.as_str();
@@ -62,6 +66,7 @@ pub fn headers(
             event.meta.delivery_id.as_str().to_owned(),
         ),
         (ATTEMPT_HEADER, attempt.to_string()),
+        (HOPS_HEADER, hops.to_owned()),
         (
             "user-agent",
             concat!("webhook-inbox/", env!("CARGO_PKG_VERSION")).to_owned(),

@@ -28,6 +28,7 @@ struct Scripted {
     scripts: Mutex<HashMap<String, Vec<Answer>>>,
     sent: Mutex<Vec<(String, String, u32)>>,
     timeouts: Mutex<Vec<Duration>>,
+    hops: Mutex<Vec<String>>,
 }
 
 impl Scripted {
@@ -55,9 +56,11 @@ impl Sender for Scripted {
         destination: &Destination,
         event: &StoredEvent,
         attempt: u32,
+        hops: &str,
         timeout: Duration,
     ) -> Answer {
         self.timeouts.lock().unwrap().push(timeout);
+        self.hops.lock().unwrap().push(hops.to_owned());
         self.sent.lock().unwrap().push((
             event.meta.id.as_str().to_owned(),
             destination.name.as_str().to_owned(),
@@ -513,6 +516,56 @@ fn a_sender_that_died_after_sending_is_taken_over_after_the_lease_not_before() {
     assert_eq!(record.state, State::Delivered);
 }
 
+/// Issue 25: the send succeeded, its outcome was not written (the store failed), and the
+/// takeover's attempt 2 replaced attempt 1 in the history. Attempt 1 stays, as abandoned: its
+/// start time, no status, and an outcome nobody knows.
+#[test]
+fn a_taken_over_attempt_stays_in_the_history_as_abandoned() {
+    let (kv, clock) = (MemoryKv::new(), ManualClock::at_unix(T0));
+    let (targets, schedule) = (one_destination(), Schedule::default());
+    let sender = Scripted::default();
+    let id = ingest(&kv, &clock, Provider::Github, "lost-outcome", "push");
+    let claimed_at = clock.now();
+    let dies = FaultyKv::new(&kv, |op, key, _| {
+        op == Op::SetMany && key.starts_with("fwd:lease:")
+    });
+    let _ = dispatcher(&dies, &clock, &sender, &targets, &schedule).dispatch();
+    assert_eq!(sender.sent().len(), 1, "attempt 1 was sent");
+    for _ in 0..8 {
+        clock.advance(Duration::from_secs(15));
+        dispatcher(&kv, &clock, &sender, &targets, &schedule)
+            .dispatch()
+            .unwrap();
+    }
+    let attempts: Vec<u32> = sender.sent().iter().map(|s| s.2).collect();
+    assert_eq!(attempts, [1, 2], "taken over once");
+    let record = Ledger::new(&kv, &clock, Tuning::default())
+        .records_of(&id)
+        .unwrap()
+        .remove(0);
+    assert_eq!(record.state, State::Delivered);
+    let numbers: Vec<u32> = record.attempts.iter().map(|a| a.n).collect();
+    assert_eq!(
+        numbers,
+        [1, 2],
+        "both attempts are in the history: {record:?}"
+    );
+    let abandoned = &record.attempts[0];
+    assert_eq!(abandoned.at, claimed_at, "attempt 1 keeps its start time");
+    assert_eq!(abandoned.status, None);
+    assert!(abandoned.abandoned, "{abandoned:?}");
+    assert!(
+        abandoned
+            .error
+            .as_deref()
+            .is_some_and(|e| e.contains("may have been delivered")),
+        "{abandoned:?}"
+    );
+    assert!(!record.attempts[1].abandoned);
+    assert_eq!(record.attempts[1].status, Some(200));
+    assert_eq!(record.in_flight, None);
+}
+
 #[test]
 fn a_store_failure_at_any_step_leaves_the_delivery_due_never_dropped() {
     let schedule = Schedule::default();
@@ -613,10 +666,11 @@ impl Sender for Slow<'_> {
         destination: &Destination,
         event: &StoredEvent,
         attempt: u32,
+        hops: &str,
         timeout: Duration,
     ) -> Answer {
         self.clock.advance(self.takes);
-        self.inner.send(destination, event, attempt, timeout)
+        self.inner.send(destination, event, attempt, hops, timeout)
     }
 }
 
@@ -676,15 +730,61 @@ fn each_send_gets_the_dispatchers_send_timeout() {
     );
 }
 
+/// Issue 25: every forwarded request names this installation (and those an event came through
+/// before), so the webhook component can refuse it when it comes back; a 508 (what it answers
+/// then) is a dead letter at once, never retried.
+#[test]
+fn every_send_carries_this_installations_mark_and_a_loop_is_dead_at_once() {
+    use super::hops::{self, Installation};
+    let (kv, clock) = (MemoryKv::new(), ManualClock::at_unix(T0));
+    let (targets, schedule) = (one_destination(), Schedule::default());
+    let sender = Scripted::answering("sink", vec![status(508)]);
+    let plain = ingest(&kv, &clock, Provider::Github, "hop-1", "push");
+    // An event that came from another installation (its hops header is kept with it).
+    let other = "00000000000000aa";
+    let mut event = NewEvent::example(Provider::Standard, "hop-2", "thing.done");
+    event
+        .headers
+        .insert(hops::HOPS_HEADER.to_owned(), other.to_owned());
+    let Ingested::Accepted(relayed) = EventStore::new(&kv, &clock).ingest(event).unwrap() else {
+        panic!("not accepted");
+    };
+    dispatcher(&kv, &clock, &sender, &targets, &schedule)
+        .dispatch()
+        .unwrap();
+    let me = Installation::load(&kv)
+        .unwrap()
+        .expect("made by the first send");
+    assert_eq!(
+        *sender.hops.lock().unwrap(),
+        [me.to_string(), format!("{other},{me}")]
+    );
+    let ledger = Ledger::new(&kv, &clock, Tuning::default());
+    for id in [&plain, &relayed.id] {
+        let record = ledger.records_of(id).unwrap().remove(0);
+        assert_eq!(record.state, State::Dead, "{record:?}");
+    }
+    // Later rounds send nothing more, and the id stays the same.
+    for _ in 0..5 {
+        clock.advance(Duration::from_secs(60));
+        dispatcher(&kv, &clock, &sender, &targets, &schedule)
+            .dispatch()
+            .unwrap();
+    }
+    assert_eq!(sender.sent().len(), 2);
+    assert_eq!(Installation::load(&kv).unwrap(), Some(me));
+}
+
 #[test]
 fn forwarded_requests_verify_with_a_standard_webhooks_verifier() {
     let (kv, clock) = (MemoryKv::new(), ManualClock::at_unix(T0));
     let id = ingest(&kv, &clock, Provider::Stripe, "evt_sig", "invoice.paid");
     let event = EventStore::new(&kv, &clock).get(&id).unwrap().unwrap();
     let key = one_destination().remove(0).key;
-    let headers: HashMap<&str, String> = signing::headers(&key, &event, 3, clock.now())
-        .into_iter()
-        .collect();
+    let headers: HashMap<&str, String> =
+        signing::headers(&key, &event, 3, "0123456789abcdef", clock.now())
+            .into_iter()
+            .collect();
     let verifier_key = webhook_verify::standard::Key::parse(KEY).unwrap();
     let signed = webhook_verify::standard::SignedHeaders {
         id: headers.get("webhook-id").map(String::as_str),
@@ -705,6 +805,7 @@ fn forwarded_requests_verify_with_a_standard_webhooks_verifier() {
     assert_eq!(headers[signing::EVENT_TYPE_HEADER], "invoice.paid");
     assert_eq!(headers[signing::DELIVERY_ID_HEADER], "evt_sig");
     assert_eq!(headers[signing::ATTEMPT_HEADER], "3");
+    assert_eq!(headers[signing::HOPS_HEADER], "0123456789abcdef");
 }
 
 #[test]
@@ -813,4 +914,26 @@ fn urls_are_https_or_http_to_loopback() {
         (url.host.as_str(), url.port, url.path_and_query.as_str()),
         ("hooks.example.com", 443, "/?a=b")
     );
+}
+
+#[test]
+fn a_loopback_url_under_webhooks_is_this_apps_own_route() {
+    for own in [
+        "http://127.0.0.1:3000/webhooks/standard",
+        "http://localhost/webhooks/github?x=1",
+        "http://[::1]:80//webhooks/standard",
+        "https://127.0.0.2/webhooks",
+    ] {
+        let url = destinations::Url::parse(own).unwrap();
+        assert!(url.is_own_webhook_route(), "{own}");
+    }
+    for other in [
+        "http://127.0.0.1:3000/hooks",
+        "http://127.0.0.1:3000/webhooksink",
+        "http://127.0.0.1:3000/api/webhooks/x",
+        "https://hooks.example.com/webhooks/standard",
+    ] {
+        let url = destinations::Url::parse(other).unwrap();
+        assert!(!url.is_own_webhook_route(), "{other}");
+    }
 }

@@ -101,6 +101,8 @@ impl StatusCode {
     pub const INTERNAL_SERVER_ERROR: Self = Self(500);
     /// 503
     pub const SERVICE_UNAVAILABLE: Self = Self(503);
+    /// 508 (RFC 5842)
+    pub const LOOP_DETECTED: Self = Self(508);
 
     /// The numeric code.
     pub const fn as_u16(self) -> u16 {

@@ -24,7 +24,14 @@ const KEY: &str = "whsec_ZGVsaXZlcmllcy10ZXN0LWtleQ==";
 struct Answering(Mutex<u16>);
 
 impl Sender for Answering {
-    fn send(&self, _: &Destination, _: &StoredEvent, _: u32, _: std::time::Duration) -> Answer {
+    fn send(
+        &self,
+        _: &Destination,
+        _: &StoredEvent,
+        _: u32,
+        _: &str,
+        _: std::time::Duration,
+    ) -> Answer {
         Answer::Status {
             code: *self.0.lock().unwrap(),
             retry_after: None,
@@ -37,7 +44,12 @@ impl Sender for Answering {
 struct Asked(Mutex<Vec<String>>);
 
 impl Poke for &Asked {
-    fn post(&self, _: &DispatchUrl, path: &str) -> Result<u16, String> {
+    fn post(&self, _: &DispatchUrl, path: &str, authorization: &str) -> Result<u16, String> {
+        assert_eq!(
+            authorization,
+            format!("Bearer {TOKEN}"),
+            "the API token is presented"
+        );
         self.0.lock().unwrap().push(path.to_owned());
         Ok(202)
     }
@@ -249,4 +261,55 @@ fn a_replay_while_an_attempt_is_in_flight_is_a_conflict_to_retry() {
         "{problem}"
     );
     assert_eq!(testing::header_of(&response, "retry-after"), Some("10"));
+}
+
+/// An attempt whose outcome was never written and which a later attempt took over is shown as
+/// abandoned, with its start time, before the attempt that took over.
+#[test]
+fn an_abandoned_attempt_is_shown_as_such() {
+    use inbox_core::kv::testing::{FaultyKv, Op};
+    let (kv, clock) = (MemoryKv::new(), ManualClock::at_unix(NOW));
+    let id = ingest(&kv, &clock, "gh-abandoned");
+    let (targets, schedule) = (destinations(), Schedule::parse("5s").unwrap());
+    let sender = Answering(Mutex::new(200));
+    // The outcome batch (it releases the lease) fails: attempt 1 stays in flight.
+    let dies = FaultyKv::new(&kv, |op, key, _| {
+        op == Op::SetMany && key.starts_with("fwd:lease:")
+    });
+    let _ = Dispatcher::new(
+        &dies,
+        &clock,
+        &sender,
+        &targets,
+        &schedule,
+        Tuning::default(),
+    )
+    .dispatch_event(&id);
+    for _ in 0..8 {
+        clock.advance(std::time::Duration::from_secs(15));
+        Dispatcher::new(&kv, &clock, &sender, &targets, &schedule, Tuning::default())
+            .dispatch()
+            .unwrap();
+    }
+    let api = Api::new(&kv, vars(), &clock, inbox_core::forwarding::poke::NoPoke);
+    let response = call(
+        &api,
+        authed(
+            Method::GET,
+            &format!("/api/events/{id}/deliveries"),
+            b"",
+            None,
+        ),
+    );
+    assert_eq!(response.status(), StatusCode::OK);
+    let body = body_json(&response);
+    let attempts = &body["deliveries"][0]["attempts"];
+    assert_eq!(attempts[0]["attempt"], 1, "{body}");
+    assert_eq!(attempts[0]["abandoned"], true, "{body}");
+    assert_eq!(attempts[0]["at"], "2027-01-15T08:00:00.000Z", "{body}");
+    assert!(attempts[0]["status_code"].is_null(), "{body}");
+    assert_eq!(attempts[1]["attempt"], 2, "{body}");
+    assert_eq!(attempts[1]["abandoned"], false, "{body}");
+    assert_eq!(attempts[1]["status_code"], 200, "{body}");
+    assert_eq!(body["deliveries"][0]["state"], "delivered", "{body}");
 }

@@ -394,6 +394,10 @@ test('an attempt reads as its number, time and answer or error', () => {
     attemptSummary({ attempt: 1, at: '2026-11-24T13:58:00Z', error: 'no response within 10000 ms', duration_ms: 10001 }),
     '#1 at 2026-11-24 13:58:00: no response within 10000 ms, 10001 ms',
   );
+  assert.equal(
+    attemptSummary({ attempt: 1, at: '2026-11-24T13:57:00Z', error: 'abandoned: ...', duration_ms: 0, abandoned: true }),
+    '#1 at 2026-11-24 13:57:00: abandoned, outcome unknown (it may have been delivered)',
+  );
   assert.equal(attemptSummary(null), MISSING);
 });
 

@@ -29,6 +29,7 @@ impl Sender for Scripted {
         destination: &Destination,
         event: &StoredEvent,
         attempt: u32,
+        _hops: &str,
         timeout: std::time::Duration,
     ) -> Answer {
         self.timeouts.lock().unwrap().push(timeout);
@@ -155,17 +156,17 @@ fn ticks_log_only_what_they_send_and_refusals() {
 }
 
 #[test]
-fn an_events_first_attempts_follow_a_202_without_a_token() {
+fn an_events_first_attempts_follow_a_202_to_a_caller_with_the_token() {
     let (kv, sender) = (MemoryKv::new(), Scripted::default());
     let id = ingest(&kv, Provider::Github, "gh-now");
     let service = forwarder(&kv, vars(), &sender);
     let response = call(
         &service,
-        request(
+        authed(
             Method::POST,
             &format!("/api/events/{id}/dispatch"),
-            &[],
             b"",
+            None,
         ),
     );
     assert_eq!(response.status(), StatusCode::ACCEPTED);
@@ -175,14 +176,44 @@ fn an_events_first_attempts_follow_a_202_without_a_token() {
     );
     let unknown = call(
         &service,
-        request(
+        authed(
             Method::POST,
             "/api/events/evt_00000000000000000000000000000000/dispatch",
-            &[],
             b"",
+            None,
         ),
     );
     assert_problem(&unknown, 404, "not-found");
+}
+
+/// Issue 25: without a token it answered 202 for a stored id and 404 for any other (an oracle),
+/// and each call read the store. Now every caller without the token gets the same 401, and
+/// costs no store operation and no send.
+#[test]
+fn an_events_dispatch_without_the_token_is_401_whatever_is_stored_and_reads_nothing() {
+    let (kv, sender) = (MemoryKv::new(), Scripted::default());
+    let id = ingest(&kv, Provider::Github, "gh-oracle");
+    let counting = inbox_core::kv::testing::CountingKv::new(&kv);
+    let service = Forwarder::new(&counting, vars(), ManualClock::at_unix(NOW), &sender);
+    let stored = format!("/api/events/{id}/dispatch");
+    let unstored = "/api/events/evt_00000000000000000000000000000000/dispatch";
+    let mut answers = Vec::new();
+    for path in [stored.as_str(), unstored] {
+        for headers in [
+            &[][..],
+            &[("authorization", "Bearer not-the-token")][..],
+            &[("authorization", "Basic Zm9vOmJhcg==")][..],
+        ] {
+            let response = call(&service, request(Method::POST, path, headers, b""));
+            let problem = assert_problem(&response, 401, "unauthorized");
+            assert!(header_of(&response, "www-authenticate").is_some());
+            answers.push((headers.len(), problem["detail"].clone()));
+        }
+    }
+    // The stored and the unstored id are answered alike.
+    assert_eq!(answers[..3], answers[3..]);
+    assert_eq!(counting.take(), [], "an unauthenticated call reads nothing");
+    assert!(sender.sent.lock().unwrap().is_empty(), "and sends nothing");
 }
 
 #[test]
@@ -224,6 +255,46 @@ fn readiness_names_a_destination_the_manifest_does_not_allow() {
     );
     // The response carries the usual headers.
     assert_eq!(header_of(&response, "cache-control"), Some("no-store"));
+}
+
+/// Issue 25: a destination at this app's own webhook route turned one event into 119 in 8 s.
+/// Readiness names it (never its URL or secret), and nothing is sent while it is configured.
+#[test]
+fn readiness_names_a_destination_that_is_this_apps_own_webhook_route() {
+    let (kv, sender) = (MemoryKv::new(), Scripted::default());
+    let id = ingest(&kv, Provider::Github, "gh-self");
+    let mut own = vars();
+    own.set(
+        "forward_destinations",
+        &format!(
+            r#"[{{"name":"myself","url":"http://127.0.0.1:3000/webhooks/standard","secret":"{KEY}"}}]"#
+        ),
+    );
+    let service = forwarder(&kv, own, &sender);
+    let response = call(
+        &service,
+        request(Method::GET, "/forwarder/readyz", &[], b""),
+    );
+    let text = assert_problem(&response, 503, "not-ready").to_string();
+    assert!(
+        text.contains("destination myself") && text.contains("own webhook route"),
+        "{text}"
+    );
+    assert!(!text.contains("127.0.0.1:3000"), "no URL in it: {text}");
+    assert!(!text.contains("Zm9y"), "no secret in it: {text}");
+    let tick = call(&service, authed(Method::POST, "/api/dispatch", b"", None));
+    assert_problem(&tick, 503, "misconfigured");
+    let ask = call(
+        &service,
+        authed(
+            Method::POST,
+            &format!("/api/events/{id}/dispatch"),
+            b"",
+            None,
+        ),
+    );
+    assert_problem(&ask, 503, "misconfigured");
+    assert!(sender.sent.lock().unwrap().is_empty());
 }
 
 #[test]

@@ -37,6 +37,7 @@ fn vars() -> StaticVariables {
         (names::FORWARD_DISPATCH_URL, "http://self"),
         (names::WEBHOOK_MAX_BODY_BYTES, "1024"),
         (names::WEBHOOK_TIMESTAMP_TOLERANCE_SECS, "300"),
+        (names::API_TOKEN, "webhook-test-token other-token"),
         (sources::CONFIG_VARIABLE, ""),
     ];
     let unset = Provider::ALL
@@ -50,11 +51,13 @@ fn vars() -> StaticVariables {
 #[derive(Debug, Default)]
 struct Recorded {
     asked: std::sync::Mutex<Vec<(Option<String>, String)>>,
+    tokens: std::sync::Mutex<Vec<String>>,
     status: u16,
 }
 
 impl Poke for &Recorded {
-    fn post(&self, url: &DispatchUrl, path: &str) -> Result<u16, String> {
+    fn post(&self, url: &DispatchUrl, path: &str, authorization: &str) -> Result<u16, String> {
+        self.tokens.lock().unwrap().push(authorization.to_owned());
         self.asked
             .lock()
             .unwrap()
@@ -68,6 +71,7 @@ impl Poke for &Recorded {
 
 static ACCEPTING: Recorded = Recorded {
     asked: std::sync::Mutex::new(Vec::new()),
+    tokens: std::sync::Mutex::new(Vec::new()),
     status: 202,
 };
 
@@ -968,4 +972,115 @@ fn an_accepted_delivery_asks_the_forwarder_and_a_failure_changes_nothing() {
             format!("/api/events/{id}/dispatch")
         )]
     );
+    // With the first API token, as the dispatch tick presents it.
+    assert_eq!(
+        poke.tokens.lock().unwrap().as_slice(),
+        ["Bearer webhook-test-token"]
+    );
+}
+
+/// A Standard Webhooks delivery with extra headers (a forwarded one carries its hops).
+fn standard_request_with(id: &str, body: &str, extra: &[(&str, &str)]) -> Request {
+    let key = standard::Key::parse(STANDARD_SECRET).unwrap();
+    let signature = standard::sign(&key, id, NOW, body.as_bytes());
+    let timestamp = NOW.to_string();
+    let mut headers = vec![
+        ("content-type", "application/json"),
+        ("webhook-id", id),
+        ("webhook-timestamp", timestamp.as_str()),
+        ("webhook-signature", signature.as_str()),
+    ];
+    headers.extend_from_slice(extra);
+    request(
+        Method::POST,
+        "/webhooks/standard",
+        &headers,
+        body.as_bytes(),
+    )
+}
+
+/// Issue 25: a destination pointing back at this app's webhook route turned one event into 119
+/// in 8 s. A delivery carrying this installation's mark is refused (508, not stored, the
+/// forwarder not asked); one from another webhook-inbox installation is stored, with its marks
+/// kept so that forwarding it again continues the list; a forged one is a 401 as ever.
+#[test]
+fn a_delivery_this_installation_forwarded_is_refused_as_a_loop_and_not_stored() {
+    let kv = MemoryKv::new();
+    let me = Installation::load_or_create(&kv).unwrap();
+    let other = "00000000000000aa";
+    let poke = Recorded {
+        status: 202,
+        ..Recorded::default()
+    };
+    let svc = Webhooks::new(&kv, vars(), ManualClock::at_unix(NOW), &poke);
+    let body = r#"{"type":"thing.done"}"#;
+    let ours = me.to_string();
+    let back = format!("{other},{me}");
+    for (id, marks) in [("msg_loop_1", ours.as_str()), ("msg_loop_2", back.as_str())] {
+        let (response, logs) = CapturedLogs::capture(|| {
+            call(
+                &svc,
+                standard_request_with(id, body, &[(hops::HOPS_HEADER, marks)]),
+            )
+        });
+        let problem = assert_problem(&response, 508, "loop-detected");
+        assert_eq!(problem["errors"][0]["field"], "header:webhook-inbox-hops");
+        assert_eq!(
+            logs.lines()[0]["outcome"],
+            "loop-detected",
+            "{}",
+            logs.text()
+        );
+    }
+    // Too many installations is a loop too, whoever they are.
+    let many = (1..=8)
+        .map(|n| format!("{n:016x}"))
+        .collect::<Vec<_>>()
+        .join(",");
+    let response = call(
+        &svc,
+        standard_request_with("msg_loop_3", body, &[(hops::HOPS_HEADER, &many)]),
+    );
+    assert_problem(&response, 508, "loop-detected");
+    // Without the secret, the mark changes nothing: 401 as for any forged delivery.
+    let wrong_key = standard::Key::parse("whsec_Zm9yZ2VkLWtleS1mb3ItdGhlLWxvb3AtdGVzdA==").unwrap();
+    let forged_signature = standard::sign(&wrong_key, "msg_forged", NOW, body.as_bytes());
+    let forged = request(
+        Method::POST,
+        "/webhooks/standard",
+        &[
+            ("content-type", "application/json"),
+            ("webhook-id", "msg_forged"),
+            ("webhook-timestamp", &NOW.to_string()),
+            ("webhook-signature", &forged_signature),
+            (hops::HOPS_HEADER, &ours),
+        ],
+        body.as_bytes(),
+    );
+    assert_problem(&call(&svc, forged), 401, "signature-mismatch");
+    let store = EventStore::new(&kv, ManualClock::at_unix(NOW));
+    assert!(store
+        .list(&ListFilter::default(), 10, None)
+        .unwrap()
+        .items
+        .is_empty());
+    assert!(poke.asked.lock().unwrap().is_empty(), "nothing to forward");
+
+    // Another installation's delivery is stored, its marks kept with it.
+    let response = call(
+        &svc,
+        standard_request_with("msg_from_afar", body, &[(hops::HOPS_HEADER, other)]),
+    );
+    assert_eq!(response.status(), StatusCode::ACCEPTED);
+    let id = EventId::parse(body_json(&response)["id"].as_str().unwrap()).unwrap();
+    let stored = store.get(&id).unwrap().unwrap();
+    assert_eq!(
+        stored
+            .body
+            .headers
+            .get(hops::HOPS_HEADER)
+            .map(String::as_str),
+        Some(other)
+    );
+    assert_eq!(poke.asked.lock().unwrap().len(), 1);
 }

@@ -182,7 +182,8 @@ def _forwarder_admits_only_its_callers(ctx: Context) -> list[Finding]:
     """The forwarder's pods accept port 80 from its callers only (no Ingress, no other pod).
 
     Its routes have no public use (the tick is the ticker's, inside each forwarder pod on
-    loopback, which NetworkPolicies do not see; the per-event dispatch has no token), so every
+    loopback, which NetworkPolicies do not see; the per-event dispatch is the webhook and api
+    pods', with the API token like the tick), so every
     NetworkPolicy ingress rule that selects a forwarder pod and opens its port may admit only pods
     of this namespace that call it: SpinApps whose components call forward_dispatch_url (the
     webhook and api pods). A rule without `from`, or with a namespaceSelector or ipBlock peer (the

@@ -371,8 +371,8 @@ def _internal_routes_findings(ctx: Context) -> list[Finding]:
                                 "ingress",
                                 ingress.ref,
                                 f"an outside request for {path} reaches SpinApp {reached.name}{via}, which serves the "
-                                f"internal route {route} ({INTERNAL_ROUTES} of {app.name}): it has no token and must "
-                                "stay inside the cluster",
+                                f"internal route {route} ({INTERNAL_ROUTES} of {app.name}): it has no public use "
+                                "and must stay inside the cluster",
                             )
                         )
     return findings
