@@ -1,10 +1,16 @@
-//! Webhook signature verification for the providers this service accepts.
+//! Webhook signature verification.
 //!
-//! Small on purpose, like the Standard Webhooks reference library: each verifier takes the
-//! values of the headers its scheme reads (so it works with any HTTP library), the raw body bytes, the configured secrets (several during a rotation) and,
-//! where the scheme signs a timestamp, the current time, so tests pin time instead of sleeping.
-//! Signatures are compared with `hmac`'s constant-time `verify_slice`. Nothing here logs, and no
-//! error carries a secret or a signature.
+//! [`scheme`] holds the schemes as data and the one verifier (and signer) that serves them all:
+//! every provider of `provider-catalogue` and every generic source is a [`scheme::Scheme`] value.
+//! It takes a header lookup (so it works with any HTTP library), the raw body bytes, the
+//! configured secrets (several during a rotation) and the current time, so tests pin time instead
+//! of sleeping. Signatures are compared in constant time (`hmac`'s `verify_slice`, `subtle`).
+//! Nothing here logs, and no error carries a secret or a signature. [`json`] reads one value of a
+//! JSON body without building a document.
+//!
+//! The modules below are the reference signers (and verifiers) of the first six providers, each
+//! with its published vectors: the end-to-end suite, the bench and the forwarding tests sign with
+//! them, and their vectors are verified again through the catalogue's rows.
 //!
 //! | provider | header | signed bytes | encoding | replay window |
 //! |---|---|---|---|---|
