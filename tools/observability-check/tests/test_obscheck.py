@@ -240,7 +240,8 @@ def test_a_new_provider_without_mapping_is_found(tmp_path):
     # The catalogue gains a row; the collector's transform is not rewritten (tools/provider-lists).
     model = (REPO / obscheck.PROVIDERS_SOURCE).read_text()
     row = '    Github => "github",'
-    grown = model.replace(row, f'    Acme => "acme",\n        "Acme",\n        "https://acme.example",\n        Spec {{\n        }},\n{row}', 1)
+    new_row = '    Acme => "acme",\n        "Acme",\n        "https://acme.example",\n        Spec {\n        },\n'
+    grown = model.replace(row, new_row + row, 1)
     assert grown != model
     (tmp_path / obscheck.PROVIDERS_SOURCE).parent.mkdir(parents=True)
     (tmp_path / obscheck.PROVIDERS_SOURCE).write_text(grown)
