@@ -46,6 +46,9 @@
 #                       provided tools (SHARED_TOOLS_DIR, default ../shared/tools)
 #      CLUSTER_FOREGROUND=1  run the cluster step in the foreground even when steps follow it
 #                       (by default it runs beside browser, deploy, observability and lint)
+#      BACKGROUND=0     run every step in the foreground, one at a time (by default a full run
+#                       installs .venv and the SDK proofs' packages beside fmt, clippy, unit and
+#                       wasm, and runs the cluster step beside the last steps)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -79,36 +82,43 @@ step() { # NAME COMMAND...
   fi
 }
 
-# A step in the background: its output goes to out/test-steps/NAME.log and is printed when it
-# ends; `finish_background` waits for it and records its result like `step`. The real-cluster
-# step runs this way during a full run, beside the steps after it that judge no timing (browser,
-# deploy, observability, lint): it mostly waits on the kubelet and the pods, and the bench, which
+# Steps in the background: each one's output goes to out/test-steps/NAME.log and is printed when
+# it ends; `finish_background NAME` waits for it and records its result like `step` (a name not
+# started is a no-op; no name: all of them). A full run uses it twice. The installs (python's
+# .venv, the SDK proofs' node_modules) wait on the network and the disk, so they run beside the
+# compile-bound fmt, clippy, unit and wasm steps and are awaited by the first step that needs
+# them. The real-cluster step mostly waits on the kubelet and the pods, so it runs beside the
+# steps after it that judge no timing (browser, deploy, observability, lint); the bench, which
 # starts clusters of its own on the same ports, has finished before it starts.
-background_name="" background_pid="" background_t0=0
+declare -A background_pids=() background_t0=()
 step_background() { # NAME COMMAND...
-  background_name=$1
+  local name=$1
   shift
   mkdir -p out/test-steps
-  background_t0=$(date +%s)
+  background_t0[${name}]=$(date +%s)
   printf '\n\033[1m==> [%s] %s (in the background; log: out/test-steps/%s.log)\033[0m\n' \
-    "${background_name}" "$*" "${background_name}"
-  "$@" >"out/test-steps/${background_name}.log" 2>&1 &
-  background_pid=$!
+    "${name}" "$*" "${name}"
+  "$@" >"out/test-steps/${name}.log" 2>&1 &
+  background_pids[${name}]=$!
 }
 
-finish_background() {
-  [[ -n "${background_pid}" ]] || return 0
-  printf '\n\033[1m==> [%s] waiting for the background step\033[0m\n' "${background_name}"
-  local rc=0
-  wait "${background_pid}" || rc=$?
-  cat "out/test-steps/${background_name}.log"
-  if ((rc == 0)); then
-    results+=("PASS  ${background_name} ($(($(date +%s) - background_t0))s, in the background)")
-  else
-    results+=("FAIL  ${background_name} ($(($(date +%s) - background_t0))s, in the background)")
-    failed=1
-  fi
-  background_pid=""
+finish_background() { # [NAME]
+  local names=("$@") name rc
+  ((${#names[@]})) || names=("${!background_pids[@]}")
+  for name in "${names[@]}"; do
+    [[ -n "${background_pids[${name}]:-}" ]] || continue
+    printf '\n\033[1m==> [%s] waiting for the background step\033[0m\n' "${name}"
+    rc=0
+    wait "${background_pids[${name}]}" || rc=$?
+    cat "out/test-steps/${name}.log"
+    if ((rc == 0)); then
+      results+=("PASS  ${name} ($(($(date +%s) - background_t0[${name}]))s, in the background)")
+    else
+      results+=("FAIL  ${name} ($(($(date +%s) - background_t0[${name}]))s, in the background)")
+      failed=1
+    fi
+    unset "background_pids[${name}]"
+  done
 }
 
 skip() { # NAME REASON
@@ -202,7 +212,11 @@ sdk_deps() {
 
 e2e() {
   local spin_bin="${SPIN_BIN:-$(command -v spin || true)}"
-  step e2e-sdk-deps sdk_deps
+  if [[ -n "${background_pids[e2e-sdk-deps]:-}" ]]; then
+    finish_background e2e-sdk-deps
+  else
+    step e2e-sdk-deps sdk_deps
+  fi
   if [[ -z "${spin_bin}" && -z "${SPIN_BINS:-}" && "${REQUIRE_SPIN}" != 1 ]]; then
     printf '\n\033[1;33m%s\n%s\n%s\033[0m\n' \
       "************************************************************************" \
@@ -251,7 +265,15 @@ have_lint_tools() {
 run_step() { # NAME: one step of the test command, with its skip rules
   case "$1" in
     toolchain) step toolchain toolchain ;;
-    python) if command -v python3 >/dev/null; then step python python_tools; else skip python "python3"; fi ;;
+    python)
+      if ! command -v python3 >/dev/null; then
+        skip python "python3"
+      elif [[ "${2:-}" == background ]]; then
+        step_background python python_tools
+      else
+        step python python_tools
+      fi
+      ;;
     fmt) step fmt cargo fmt --all -- --check ;;
     clippy) step clippy cargo clippy --workspace --all-targets --quiet -- -D warnings ;;
     unit)
@@ -305,14 +327,34 @@ else
   for s in "${STEPS[@]}"; do [[ -z "${wanted[${s}]:-}" ]] || selected+=("${s}"); done
 fi
 
-# The cluster step goes to the background when steps follow it (none of them judges timing).
+# A full run overlaps what waits on the network, the disk or the kubelet with what computes
+# (see step_background): the installs start first and are awaited by the first step that needs
+# them; the cluster step goes to the background when steps follow it. BACKGROUND=0: one at a time.
 last="${selected[${#selected[@]}-1]}"
+overlap=0
+if [[ "${BACKGROUND:-1}" == 1 ]] && ((${#selected[@]} == ${#STEPS[@]})); then overlap=1; fi
 for name in "${selected[@]}"; do
-  if [[ "${name}" == cluster && "${last}" != cluster && "${CLUSTER_FOREGROUND:-0}" != 1 ]]; then
-    run_step cluster background
-  else
-    run_step "${name}"
-  fi
+  case "${name}" in
+    python)
+      if ((overlap)); then
+        run_step python background
+        if command -v node >/dev/null && [[ -f e2e/sdk/package-lock.json ]]; then
+          step_background e2e-sdk-deps sdk_deps
+        fi
+      else
+        run_step python
+      fi
+      ;;
+    openapi | browser | deploy | observability | lint) finish_background python; run_step "${name}" ;;
+    cluster)
+      if [[ "${last}" != cluster && "${CLUSTER_FOREGROUND:-0}" != 1 && "${BACKGROUND:-1}" == 1 ]]; then
+        run_step cluster background
+      else
+        run_step cluster
+      fi
+      ;;
+    *) run_step "${name}" ;;
+  esac
 done
 finish_background
 
