@@ -229,6 +229,12 @@ e2e() {
   # Once per Spin binary: SPIN_BINS, else the one found.
   local bins bin version
   read -r -a bins <<<"${SPIN_BINS:-${spin_bin}}"
+  if ((${#bins[@]} == 0)); then
+    # REQUIRE_SPIN=1 and no Spin: a failure, not a silent absence of the step.
+    results+=("FAIL  e2e (spin not found: SPIN_BIN, SPIN_BINS or PATH)")
+    failed=1
+    return
+  fi
   for bin in "${bins[@]}"; do
     version="$("${bin}" --version 2>/dev/null | awk '{print $2}')"
     # --no-fail-fast: one failing test binary must not hide the others' results.
