@@ -196,12 +196,14 @@ create_random_app_secret() {
   dir="$(mktemp -d)"
   chmod 700 "${dir}"
   random_secret >"${dir}/api_token"
+  random_secret >"${dir}/forward_dispatch_token"
   random_secret >"${dir}/webhook_github_secret"
   printf 'whsec_%s' "$(random_secret)" >"${dir}/webhook_stripe_secret"
   # Standard Webhooks secrets are whsec_ + base64 of the key bytes.
   printf 'whsec_%s' "$(head -c 32 /dev/urandom | base64 | tr -d '\n')" >"${dir}/webhook_standard_secret"
   kubectl -n "${ns}" create secret generic webhook-inbox-secrets \
-    --from-file="${dir}/api_token" --from-file="${dir}/webhook_github_secret" \
+    --from-file="${dir}/api_token" --from-file="${dir}/forward_dispatch_token" \
+    --from-file="${dir}/webhook_github_secret" \
     --from-file="${dir}/webhook_stripe_secret" --from-file="${dir}/webhook_standard_secret" >/dev/null
   rm -rf "${dir}"
   kubectl -n "${ns}" label secret webhook-inbox-secrets app.kubernetes.io/part-of=webhook-inbox >/dev/null

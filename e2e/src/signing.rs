@@ -19,12 +19,14 @@ pub const SHOPIFY_SECRET: &str = "e2e-shopify-client-secret";
 pub const SLACK_SECRET: &str = "e2e-slack-signing-secret";
 /// Test signing secret for Linear.
 pub const LINEAR_SECRET: &str = "lin_wh_e2e_signing_secret";
+/// The dispatch token the e2e apps are started with (what the webhook and api present).
+pub const DISPATCH_TOKEN: &str = "e2e-dispatch-token";
 /// The API token the e2e apps are started with.
 pub const API_TOKEN: &str = "e2e-api-token";
 
 /// Every secret variable the tests configure, with its test value: the API token and one secret
 /// per provider.
-pub const SECRETS: [(&str, &str); 7] = [
+pub const SECRETS: [(&str, &str); 8] = [
     ("webhook_github_secret", GITHUB_SECRET),
     ("webhook_stripe_secret", STRIPE_SECRET),
     ("webhook_standard_secret", STANDARD_SECRET),
@@ -32,6 +34,7 @@ pub const SECRETS: [(&str, &str); 7] = [
     ("webhook_slack_secret", SLACK_SECRET),
     ("webhook_linear_secret", LINEAR_SECRET),
     ("api_token", API_TOKEN),
+    ("forward_dispatch_token", DISPATCH_TOKEN),
 ];
 
 /// The test value of a secret variable (a Secret key on Kubernetes), if the tests configure it.

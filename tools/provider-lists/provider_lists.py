@@ -46,9 +46,9 @@ CATALOGUE = "crates/provider-catalogue/src/catalogue.rs"
 # secretKeyRefs stay required (a Secret without them fails the pod instead of silently switching
 # them off); every other provider's key is optional (absent: that provider answers 404).
 REQUIRED = ("github", "stripe", "standard")
-# The Secret's keys that are not providers' (external-refs.yaml): the API token, and the
-# forwarding destinations (optional).
-OTHER_SECRET_KEYS = ("api_token", "forward_destinations")
+# The Secret's keys that are not providers' (external-refs.yaml): the API token, the forwarding
+# destinations and the dispatch token (both optional).
+OTHER_SECRET_KEYS = ("api_token", "forward_destinations", "forward_dispatch_token")
 
 Row = dict[str, Any]
 

@@ -14,9 +14,22 @@ pub const REALM: &str = "webhook-inbox";
 
 /// Checks the `Authorization` header against the configured tokens.
 pub fn authorize(authorization: Option<&str>, vars: &dyn Variables) -> Result<(), Problem> {
-    let tokens = config::secret_list(vars, names::API_TOKEN).map_err(|error| {
-        Problem::of(ProblemKind::Misconfigured, error.to_string()).with_retry_after(60)
-    })?;
+    authorize_any(authorization, vars, &[names::API_TOKEN])
+}
+
+/// Checks the `Authorization` header against the tokens of any of `variables` (the forwarder's
+/// per-event dispatch takes an API token or the dispatch token).
+pub fn authorize_any(
+    authorization: Option<&str>,
+    vars: &dyn Variables,
+    variables: &[&str],
+) -> Result<(), Problem> {
+    let mut tokens = Vec::new();
+    for variable in variables {
+        tokens.extend(config::secret_list(vars, variable).map_err(|error| {
+            Problem::of(ProblemKind::Misconfigured, error.to_string()).with_retry_after(60)
+        })?);
+    }
     if tokens.is_empty() {
         return Err(Problem::of(
             ProblemKind::Misconfigured,

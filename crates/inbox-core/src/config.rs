@@ -28,6 +28,9 @@ pub mod names {
     /// stored the event: the forwarder's origin (`http://self` in one `spin up`; empty: do not
     /// ask, the dispatch tick sends them).
     pub const FORWARD_DISPATCH_URL: &str = "forward_dispatch_url";
+    /// The credential the webhook and api components present to the forwarder's
+    /// `POST /api/events/{id}/dispatch` (the forwarder also takes an API token there).
+    pub const FORWARD_DISPATCH_TOKEN: &str = "forward_dispatch_token";
     /// Days a processed event is kept after it was marked processed.
     pub const RETENTION_PROCESSED_DAYS: &str = "retention_processed_days";
     /// Days a pending event is kept after it was received.

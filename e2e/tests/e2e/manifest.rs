@@ -414,7 +414,7 @@ fn secret_keys_problems(keys: &BTreeSet<String>, optional: &[&str]) -> Vec<Strin
     let declared = declared_secrets();
     let wanted: Vec<&str> = provider_secrets()
         .into_iter()
-        .chain(["api_token"])
+        .chain(["api_token", "forward_dispatch_token"])
         .collect();
     let mut problems: Vec<String> = wanted
         .iter()
@@ -428,7 +428,9 @@ fn secret_keys_problems(keys: &BTreeSet<String>, optional: &[&str]) -> Vec<Strin
                     || !wanted.contains(&key.as_str()) && !optional.contains(&key.as_str())
             })
             .map(|unknown| {
-                format!("{unknown} is not a provider's secret variable or the API token")
+                format!(
+                    "{unknown} is not a provider's secret variable, the API token or the dispatch token"
+                )
             }),
     );
     problems
@@ -543,7 +545,7 @@ fn hand_kept_secret_lists_that_drift_are_found() {
     let every: Vec<String> = provider_secrets()
         .into_iter()
         .map(str::to_owned)
-        .chain(["api_token".to_owned()])
+        .chain(["api_token".to_owned(), "forward_dispatch_token".to_owned()])
         .collect();
     let dropped = &every[1..];
     let example = format!("# c\n{}=x\n\nwebhook_acme_secret=y\n", dropped.join("=x\n"));

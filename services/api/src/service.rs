@@ -345,11 +345,12 @@ impl<K: KeyValue, V: Variables, C: Clock, P: Poke> Service for Api<K, V, C, P> {
 }
 
 /// The variables the api component reads (spin.toml's `[component.api.variables]`).
-pub const VARIABLES: [&str; 4] = [
+pub const VARIABLES: [&str; 5] = [
     names::LOG_LEVEL,
     names::API_TOKEN,
     names::RETENTION_MAX_EVENTS,
     names::FORWARD_DISPATCH_URL,
+    names::FORWARD_DISPATCH_TOKEN,
 ];
 
 /// Ready when the store answers and the variables parse (a malformed token list keeps this

@@ -126,11 +126,16 @@ impl<K: KeyValue, V: Variables, C: Clock, S: Sender> Forwarder<K, V, C, S> {
     }
 
     /// `POST /api/events/{id}/dispatch`: 202 at once, the first attempts after the answer.
-    /// The API token first (what the webhook and api components present): without it the answer
+    /// An API token or the dispatch token first (what the webhook and api components present:
+    /// `forward_dispatch_token`): without one the answer
     /// is 401 whatever is stored, and nothing is read. Without destinations nothing is read
     /// either: the webhook component asks after every delivery.
     fn dispatch_event(&self, ctx: &RequestContext, request: Request) -> Result<Response, Problem> {
-        auth::authorize(request.headers().get("authorization"), &self.vars)?;
+        auth::authorize_any(
+            request.headers().get("authorization"),
+            &self.vars,
+            &[names::API_TOKEN, names::FORWARD_DISPATCH_TOKEN],
+        )?;
         if self.settings()?.destinations.is_empty() {
             path_event_id(ctx)?;
         } else {
@@ -197,6 +202,7 @@ pub fn variables() -> Vec<&'static str> {
     [
         names::LOG_LEVEL,
         names::API_TOKEN,
+        names::FORWARD_DISPATCH_TOKEN,
         destinations::VARIABLE,
         policy::SCHEDULE_VARIABLE,
         names::RETENTION_PROCESSED_DAYS,

@@ -464,7 +464,7 @@ fn configured_providers(vars: &dyn Variables) -> Result<Vec<Provider>, ConfigErr
     Retention::load(vars)?;
     DispatchUrl::load(vars)?;
     // Read, not parsed: any text is tokens (the forwarder checks them).
-    vars.get(names::API_TOKEN)?;
+    vars.get(names::FORWARD_DISPATCH_TOKEN)?;
     sources::load(vars)?.iter().try_for_each(|source| {
         sources::secrets(Provider::Source.secret_variable(), source.name, vars).map(drop)
     })?;
@@ -490,7 +490,7 @@ pub fn variables() -> Vec<&'static str> {
         names::WEBHOOK_MAX_BODY_BYTES,
         names::WEBHOOK_TIMESTAMP_TOLERANCE_SECS,
         names::FORWARD_DISPATCH_URL,
-        names::API_TOKEN,
+        names::FORWARD_DISPATCH_TOKEN,
         names::RETENTION_PROCESSED_DAYS,
         names::RETENTION_PENDING_DAYS,
         names::RETENTION_MAX_EVENTS,

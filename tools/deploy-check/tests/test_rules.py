@@ -318,11 +318,13 @@ def test_secret_variable_from_configmap(docs, check) -> None:
 
 def test_secret_given_to_a_component_that_does_not_read_it(docs, check) -> None:
     d = docs("prod")
-    # The console reads no secret (the webhook component reads api_token since issue 25: it
-    # presents it to the forwarder).
+    # Least privilege: the internet-facing webhook component reads no API token (it presents the
+    # dispatch token to the forwarder), and the console reads no secret.
     token = _variable(find(d, "SpinApp", API), "api_token")
-    find(d, "SpinApp", CONSOLE)["spec"]["variables"].append(token)
-    assert any("api_token is supplied but no retained component" in m for m in errors(check(d), "variables"))
+    for component in (WEBHOOK, CONSOLE):
+        e = docs("prod")
+        find(e, "SpinApp", component)["spec"]["variables"].append(token)
+        assert any("api_token is supplied but no retained component" in m for m in errors(check(e), "variables"))
 
 
 def test_undeclared_variable(docs, check) -> None:

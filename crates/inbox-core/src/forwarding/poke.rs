@@ -1,7 +1,8 @@
 //! Asking the forwarder for an event's attempts right away: the webhook component after it
 //! stored an event, the API after a replay (`POST {forward_dispatch_url}/api/events/{id}/dispatch`),
-//! with the first token of `api_token`, as the dispatch tick presents it (the forwarder answers
-//! 401 to anyone else, whatever is stored). The forwarder answers at once and sends after its
+//! with the first token of `forward_dispatch_token` (the forwarder answers 401 to anyone without
+//! it or an API token, whatever is stored: a credential that can only ask for dispatches, so the
+//! internet-facing webhook component holds no API token). The forwarder answers at once and sends after its
 //! answer. Nothing is lost if asking fails: the dispatch tick finds new events in the index and
 //! replays in the due queue.
 
@@ -22,13 +23,15 @@ pub trait Poke {
             return Ok(());
         };
         let tokens = vars
-            .get(names::API_TOKEN)
+            .get(names::FORWARD_DISPATCH_TOKEN)
             .map_err(|e| e.to_string())?
             .unwrap_or_default();
         // ASCII whitespace separates tokens (what operators write; `split_whitespace` costs the
         // webhook component more).
         let Some(token) = tokens.split_ascii_whitespace().next() else {
-            return Err("no API token to present (api_token is empty)".to_owned());
+            return Err(
+                "no dispatch token to present (forward_dispatch_token is empty)".to_owned(),
+            );
         };
         let mut authorization = String::from("Bearer ");
         authorization.push_str(token);
@@ -111,12 +114,13 @@ mod tests {
     }
 
     #[test]
-    fn the_ask_presents_the_first_api_token_and_without_one_asks_nothing() {
+    fn the_ask_presents_the_first_dispatch_token_and_without_one_asks_nothing() {
         let id = EventId::parse("evt_0123456789abcdef0123456789abcdef").unwrap();
         let poke = Recorded::default();
         let vars = StaticVariables::from_pairs([
             (names::FORWARD_DISPATCH_URL, "http://self"),
-            (names::API_TOKEN, "new-token old-token"),
+            (names::FORWARD_DISPATCH_TOKEN, "new-token old-token"),
+            (names::API_TOKEN, "an-api-token"),
         ]);
         poke.ask(&vars, &id).unwrap();
         assert_eq!(
@@ -128,7 +132,7 @@ mod tests {
         );
         let no_token = StaticVariables::from_pairs([(names::FORWARD_DISPATCH_URL, "http://self")]);
         let error = poke.ask(&no_token, &id).unwrap_err();
-        assert!(error.contains("api_token"), "{error}");
+        assert!(error.contains("forward_dispatch_token"), "{error}");
         assert_eq!(
             poke.0.lock().unwrap().len(),
             1,

@@ -46,9 +46,8 @@ struct Asked(Mutex<Vec<String>>);
 impl Poke for &Asked {
     fn post(&self, _: &DispatchUrl, path: &str, authorization: &str) -> Result<u16, String> {
         assert_eq!(
-            authorization,
-            format!("Bearer {TOKEN}"),
-            "the API token is presented"
+            authorization, "Bearer dispatch-token",
+            "the dispatch token is presented, not the API token"
         );
         self.0.lock().unwrap().push(path.to_owned());
         Ok(202)
@@ -68,6 +67,7 @@ fn vars() -> StaticVariables {
         (names::API_TOKEN, TOKEN),
         (names::RETENTION_MAX_EVENTS, "100000"),
         (names::FORWARD_DISPATCH_URL, "http://self"),
+        (names::FORWARD_DISPATCH_TOKEN, "dispatch-token"),
     ])
 }
 

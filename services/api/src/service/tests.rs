@@ -23,6 +23,7 @@ fn vars() -> StaticVariables {
         (names::API_TOKEN, TOKEN),
         (names::RETENTION_MAX_EVENTS, "100000"),
         (names::FORWARD_DISPATCH_URL, "http://self"),
+        (names::FORWARD_DISPATCH_TOKEN, "dispatch-token"),
     ])
 }
 

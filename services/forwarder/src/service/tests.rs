@@ -60,6 +60,7 @@ fn vars() -> StaticVariables {
     StaticVariables::from_pairs([
         (names::LOG_LEVEL, "info"),
         (names::API_TOKEN, TOKEN),
+        (names::FORWARD_DISPATCH_TOKEN, "dispatch-token"),
         ("forward_destinations", destinations().as_str()),
         ("forward_retry_schedule", "5s,5m"),
         ("forward_allowed_host_a", "https://billing.example.com"),

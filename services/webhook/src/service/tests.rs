@@ -37,7 +37,10 @@ fn vars() -> StaticVariables {
         (names::FORWARD_DISPATCH_URL, "http://self"),
         (names::WEBHOOK_MAX_BODY_BYTES, "1024"),
         (names::WEBHOOK_TIMESTAMP_TOLERANCE_SECS, "300"),
-        (names::API_TOKEN, "webhook-test-token other-token"),
+        (
+            names::FORWARD_DISPATCH_TOKEN,
+            "webhook-test-token other-token",
+        ),
         (sources::CONFIG_VARIABLE, ""),
     ];
     let unset = Provider::ALL
