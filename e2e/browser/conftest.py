@@ -281,6 +281,8 @@ def app(spin_bin):
         "webhook_stripe_secret": STRIPE_SECRET,
         "webhook_standard_secret": STANDARD_SECRET,
         "api_token": API_TOKEN,
+        # What the webhook presents when it asks the forwarder for an event's first attempts.
+        "forward_dispatch_token": "browser-dispatch-token",
     })
     try:
         instance.start()
