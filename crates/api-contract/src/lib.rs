@@ -245,6 +245,50 @@ pub struct ProviderCatalogue {
     /// secrets, so it cannot tell by itself.
     #[cfg_attr(feature = "openapi", schema(required = true, format = DateTime))]
     pub configured_as_of: Option<String>,
+    /// The generic sources (`webhook_sources`) that have a secret, as the webhook component
+    /// last reported, in their configured order; empty until it reports.
+    pub sources: Vec<SourceEntry>,
+}
+
+/// A generic source, configured without code (docs/sources.md).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SourceEntry {
+    /// Its name, as `webhook_sources` declares it.
+    #[cfg_attr(feature = "openapi", schema(example = "billing"))]
+    pub name: String,
+    /// Where its deliveries are POSTed.
+    #[cfg_attr(feature = "openapi", schema(example = "/webhooks/source/billing"))]
+    pub path: String,
+    /// How its deliveries are authenticated (the families of [`CatalogueEntry`]).
+    #[cfg_attr(feature = "openapi", schema(example = "hmac-template"))]
+    pub scheme_family: String,
+    /// The variable holding its secrets (as `{name}:{secret}` entries).
+    #[cfg_attr(feature = "openapi", schema(example = "webhook_source_secret"))]
+    pub secret_variable: String,
+}
+
+/// A secret a provider handed over in its handshake (Asana's `X-Hook-Secret`, Notion's
+/// `verification_token`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct HandedOverSecret {
+    /// Who sent it.
+    pub provider: Provider,
+    /// When (RFC 3339).
+    #[cfg_attr(feature = "openapi", schema(format = DateTime))]
+    pub received_at: String,
+    /// The secret: configure it as the provider's secret once it is known to be the
+    /// provider's (anyone who can reach the endpoint can send a handshake).
+    pub secret: String,
+}
+
+/// The newest secrets handed over in handshakes, per provider newest first, a few per provider.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct HandedOverSecrets {
+    /// The secrets.
+    pub secrets: Vec<HandedOverSecret>,
 }
 
 /// Deliveries to one destination, by state.
@@ -473,6 +517,8 @@ pub enum Operation {
     GetMetrics,
     /// `GET /api/providers`
     ListProviders,
+    /// `GET /api/handshakes`
+    ListHandshakes,
     /// `GET /api/events/{id}/deliveries`
     GetDeliveries,
     /// `POST /api/events/{id}/replay`
@@ -489,7 +535,7 @@ pub enum Operation {
 
 impl Operation {
     /// All operations, in documentation order.
-    pub const ALL: [Operation; 13] = [
+    pub const ALL: [Operation; 14] = [
         Self::ListEvents,
         Self::GetEvent,
         Self::UpdateEvent,
@@ -497,6 +543,7 @@ impl Operation {
         Self::GetStats,
         Self::GetMetrics,
         Self::ListProviders,
+        Self::ListHandshakes,
         Self::GetDeliveries,
         Self::ReplayEvent,
         Self::DispatchEvent,
@@ -513,6 +560,7 @@ impl Operation {
             | Self::GetStats
             | Self::GetMetrics
             | Self::ListProviders
+            | Self::ListHandshakes
             | Self::GetDeliveries
             | Self::ListDeadLetters
             | Self::GetOpenApi => HttpMethod::Get,
@@ -530,6 +578,7 @@ impl Operation {
             Self::GetStats => "/api/stats",
             Self::GetMetrics => "/api/metrics",
             Self::ListProviders => "/api/providers",
+            Self::ListHandshakes => "/api/handshakes",
             Self::GetDeliveries => "/api/events/:id/deliveries",
             Self::ReplayEvent => "/api/events/:id/replay",
             Self::DispatchEvent => "/api/events/:id/dispatch",
@@ -561,6 +610,7 @@ impl Operation {
             Self::GetStats => "getStats",
             Self::GetMetrics => "getMetrics",
             Self::ListProviders => "listProviders",
+            Self::ListHandshakes => "listHandshakes",
             Self::GetDeliveries => "getDeliveries",
             Self::ReplayEvent => "replayEvent",
             Self::DispatchEvent => "dispatchEvent",
@@ -584,6 +634,7 @@ impl Operation {
             | Self::GetStats
             | Self::GetMetrics
             | Self::ListProviders
+            | Self::ListHandshakes
             | Self::GetDeliveries
             | Self::ReplayEvent
             | Self::ListDeadLetters => Server::Api,
@@ -605,7 +656,7 @@ impl Operation {
             | Self::DispatchEvent
             | Self::ListDeadLetters
             | Self::Dispatch => "forwarding",
-            Self::ListProviders => "providers",
+            Self::ListProviders | Self::ListHandshakes => "providers",
             Self::ListEvents
             | Self::GetEvent
             | Self::UpdateEvent

@@ -18,8 +18,8 @@ use utoipa::openapi::{
 use crate::{
     patterns, CatalogueEntry, Counts, DeadLetterPage, Deliveries, Delivery, DeliveryAttempt,
     DeliveryState, DispatchReport, EventDetail, EventPage, EventPatch, EventSummary, FieldError,
-    ForwardingCounts, Operation, Payload, Problem, Provider, ProviderCatalogue, ReplayRequest,
-    Stats, Status,
+    ForwardingCounts, HandedOverSecret, HandedOverSecrets, Operation, Payload, Problem, Provider,
+    ProviderCatalogue, ReplayRequest, SourceEntry, Stats, Status,
 };
 
 const JSON: &str = "application/json";
@@ -333,6 +333,24 @@ fn operation(op: Operation) -> OperationBuilder {
                  `null`.",
             ))
             .response("200", json_response("The catalogue.", "ProviderCatalogue")),
+        Operation::ListHandshakes => builder
+            .summary(Some("Secrets providers handed over in their handshakes"))
+            .description(Some(
+                "Asana (`X-Hook-Secret`) and Notion (`verification_token`) send the secret \
+                 they will sign with to the endpoint, unsigned, when a subscription is created. \
+                 The webhook component answers the handshake and keeps the newest few secrets \
+                 per provider here; none is trusted by itself (anyone who can reach the \
+                 endpoint can send one). Configure the provider's one as its secret \
+                 (`webhook_asana_secret`, `webhook_notion_secret`; for Notion, also paste it \
+                 into Notion to confirm the subscription).",
+            ))
+            .response(
+                "200",
+                json_response(
+                    "The secrets, newest first per provider.",
+                    "HandedOverSecrets",
+                ),
+            ),
         Operation::GetDeliveries => builder
             .summary(Some(
                 "An event's deliveries to the destinations that receive it",
@@ -509,6 +527,9 @@ pub fn document() -> OpenApi {
         .schema_from::<ForwardingCounts>()
         .schema_from::<CatalogueEntry>()
         .schema_from::<ProviderCatalogue>()
+        .schema_from::<SourceEntry>()
+        .schema_from::<HandedOverSecret>()
+        .schema_from::<HandedOverSecrets>()
         .schema_from::<DeliveryState>()
         .schema_from::<DeliveryAttempt>()
         .schema_from::<Delivery>()

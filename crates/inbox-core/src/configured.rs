@@ -9,7 +9,7 @@
 //!
 //! | key | value | written by |
 //! |---|---|---|
-//! | `catalogue:configured` | [`Configured`] as text: since when (RFC 3339), a newline, the configured slugs separated by spaces | the webhook component's readiness check |
+//! | `catalogue:configured` | [`Configured`] as text: since when (RFC 3339), a newline, the configured slugs and the generic sources that have a secret ([`source_token`]), separated by spaces | the webhook component's readiness check |
 //!
 //! Text, not JSON: serde's code for one more record costs the webhook component about 2.5 KB.
 //!
@@ -33,10 +33,23 @@ pub struct Configured {
     pub since: Timestamp,
 }
 
+/// How a generic source with a secret is recorded among the slugs: `source/{name}={family}`.
+pub fn source_token(name: &str, family: &str) -> String {
+    format!("source/{name}={family}")
+}
+
 impl Configured {
     /// Whether `slug` is configured.
     pub fn contains(&self, slug: &str) -> bool {
         self.providers.iter().any(|p| p == slug)
+    }
+
+    /// The generic sources that have a secret ([`source_token`]): each one's name and scheme
+    /// family, in the order of `webhook_sources`.
+    pub fn sources(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.providers
+            .iter()
+            .filter_map(|token| token.strip_prefix("source/")?.split_once('='))
     }
 
     /// A stored value, if it is one.
@@ -91,6 +104,20 @@ mod tests {
             kv.get(KEY).unwrap().unwrap(),
             b"2027-01-15T08:00:00.000Z\ngithub stripe"
         );
+    }
+
+    #[test]
+    fn generic_sources_are_recorded_beside_the_slugs() {
+        let kv = MemoryKv::new();
+        let billing = source_token("billing", "hmac-template");
+        let ci = source_token("ci", "token");
+        let at = Timestamp::from_unix_seconds(1_800_000_000);
+        record(&kv, &["github", &billing, &ci], at).unwrap();
+        let known = load(&kv).unwrap().unwrap();
+        assert!(known.contains("github"));
+        assert!(!known.contains("billing"));
+        let sources: Vec<_> = known.sources().collect();
+        assert_eq!(sources, [("billing", "hmac-template"), ("ci", "token")]);
     }
 
     #[test]

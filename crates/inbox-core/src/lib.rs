@@ -33,6 +33,7 @@ pub mod config;
 pub mod configured;
 pub mod events;
 pub mod forwarding;
+pub mod handshakes;
 
 pub mod http;
 pub mod kv;

@@ -653,6 +653,10 @@ catalogue! {
         Spec {
         scheme: hex_body("x-hook-signature", ""),
         event_type: Field::Json("/events/0/action"),
+        handshake: Some(Handshake::SecretHandover {
+            secret: Field::Header("x-hook-secret"),
+            unless: "x-hook-signature",
+        }),
         ..ROW
     },
     Trello => "trello",
@@ -680,6 +684,10 @@ catalogue! {
         delivery_id: Field::Json("/id"),
         event_type: Field::Json("/type"),
         type_required: true,
+        handshake: Some(Handshake::SecretHandover {
+            secret: Field::Json("/verification_token"),
+            unless: "x-notion-signature",
+        }),
         ..ROW
     },
     Airtable => "airtable",

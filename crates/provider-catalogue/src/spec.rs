@@ -92,6 +92,18 @@ pub enum Handshake {
     /// Okta's one-time verification: a `GET` with `x-okta-verification-challenge`, answered
     /// `{"verification": <its value>}`.
     OktaVerification,
+    /// An unsigned `POST` that hands over the secret the provider will sign with: Asana's
+    /// `X-Hook-Secret` header (answered 200 with the same header), Notion's
+    /// `verification_token` (answered 200). Recognised by `secret` present and the `unless`
+    /// signature header absent, before any signature check (there is none to check); the
+    /// secret is kept for the operator to read and configure (`GET /api/handshakes`), never
+    /// trusted by itself: anyone can send one.
+    SecretHandover {
+        /// Where the secret is: a header or a JSON pointer.
+        secret: Field,
+        /// The signature header every real delivery carries.
+        unless: &'static str,
+    },
 }
 
 impl Handshake {
@@ -114,6 +126,7 @@ impl Handshake {
             Self::MetaVerify => "meta-hub-challenge",
             Self::XCrc => "x-crc",
             Self::OktaVerification => "okta-verification",
+            Self::SecretHandover { .. } => "secret-handover",
         }
     }
 }

@@ -263,8 +263,59 @@ fn every_documented_handshake_is_answered_as_documented_and_never_stored() {
         .unwrap()
         .assert_problem(405);
 
+    // Asana and Notion hand over their signing secret, unsigned: answered (Asana's header
+    // echoed), kept for the operator, listed by the API, never stored as an event.
+    let response = client
+        .post("/webhooks/asana")
+        .header("x-hook-secret", "e2e-asana-handed-over-0f3a")
+        .send()
+        .unwrap();
+    assert_eq!(response.status, 200, "{}", response.text());
+    assert_eq!(
+        response.header("x-hook-secret"),
+        Some("e2e-asana-handed-over-0f3a")
+    );
+    let response = client
+        .post("/webhooks/notion")
+        .header("content-type", "application/json")
+        .body(r#"{"verification_token":"secret_e2eNotionHandedOver"}"#)
+        .send()
+        .unwrap();
+    assert_eq!(response.status, 200, "{}", response.text());
+    let response = client
+        .get("/api/handshakes")
+        .bearer(API_TOKEN)
+        .send()
+        .unwrap();
+    assert_eq!(response.status, 200, "{}", response.text());
+    let secrets: Vec<(String, String)> = response.json()["secrets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["provider"].as_str().unwrap().to_owned(),
+                s["secret"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        secrets,
+        [
+            ("asana".to_owned(), "e2e-asana-handed-over-0f3a".to_owned()),
+            ("notion".to_owned(), "secret_e2eNotionHandedOver".to_owned()),
+        ]
+    );
+    client
+        .get("/api/handshakes")
+        .send()
+        .unwrap()
+        .assert_problem(401);
+
     // Nothing of the above was stored.
     for provider in [
+        Provider::Asana,
+        Provider::Notion,
         Provider::Twitch,
         Provider::Zoom,
         Provider::Line,
@@ -412,6 +463,43 @@ fn generic_sources_configured_without_code_verify_dedup_and_refuse() {
     assert_eq!(seen[1], ("acme-next".to_owned(), "acme:a-2".to_owned()));
     assert_eq!(seen[2], ("billing".to_owned(), "billing:b-1".to_owned()));
     assert_eq!(seen[3].0, "legacy");
+
+    // The API's catalogue lists them, as the webhook component's readiness recorded them.
+    let response = client.get("/webhooks/readyz").send().unwrap();
+    assert_eq!(response.status, 200, "{}", response.text());
+    let response = client
+        .get("/api/providers")
+        .bearer(API_TOKEN)
+        .send()
+        .unwrap();
+    assert_eq!(response.status, 200, "{}", response.text());
+    let listed: Vec<(String, String, String)> = response.json()["sources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["name"].as_str().unwrap().to_owned(),
+                s["path"].as_str().unwrap().to_owned(),
+                s["scheme_family"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let expect = |name: &str, family: &str| {
+        (
+            name.to_owned(),
+            format!("/webhooks/source/{name}"),
+            family.to_owned(),
+        )
+    };
+    assert_eq!(
+        listed,
+        [
+            expect("acme", "hmac-timestamped"),
+            expect("billing", "token"),
+            expect("legacy", "basic-auth"),
+        ]
+    );
 }
 
 #[test]

@@ -3,7 +3,7 @@
 
 use api_contract::{
     CatalogueEntry, Counts, EventDetail, EventSummary, ForwardingCounts, Payload,
-    ProviderCatalogue, Stats,
+    ProviderCatalogue, SourceEntry, Stats,
 };
 use inbox_core::configured::Configured;
 use inbox_core::events::{EventMeta, EventStatus, Provider, PruneReason, StoredEvent};
@@ -65,6 +65,19 @@ pub fn catalogue(configured: Option<&Configured>) -> ProviderCatalogue {
             })
             .collect(),
         configured_as_of: configured.map(|known| known.since.to_rfc3339_millis()),
+        sources: configured
+            .map(|known| {
+                known
+                    .sources()
+                    .map(|(name, family)| SourceEntry {
+                        name: name.to_owned(),
+                        path: format!("/webhooks/source/{name}"),
+                        scheme_family: family.to_owned(),
+                        secret_variable: format!("webhook_{}_secret", Provider::Source),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
     }
 }
 

@@ -5,14 +5,17 @@
 use std::cell::RefCell;
 
 use api_contract::serve::{event_not_found, path_event_id};
-use api_contract::{EventPage, Operation};
+use api_contract::{EventPage, HandedOverSecret, HandedOverSecrets, Operation};
 use inbox_core::build_info::BuildInfo;
 use inbox_core::clock::Clock;
 use inbox_core::config::{self, names, ConfigError, LogLevel, Retention, Variables};
 use inbox_core::configured;
-use inbox_core::events::{EventId, EventStatus, EventStore, StatusChange, StoreError, StoredEvent};
+use inbox_core::events::{
+    EventId, EventStatus, EventStore, Provider, StatusChange, StoreError, StoredEvent,
+};
 use inbox_core::forwarding;
 use inbox_core::forwarding::poke::{DispatchUrl, Poke};
+use inbox_core::handshakes;
 use inbox_core::http::{
     accepts_json, json, media_type, BodyPolicy, Handler, Head, Method, Request, RequestContext,
     Response, Router, Service, StatusCode,
@@ -78,6 +81,7 @@ impl<K: KeyValue, V: Variables, C: Clock, P: Poke> Api<K, V, C, P> {
             Operation::GetStats => Some(Self::get_stats),
             Operation::GetMetrics => Some(Self::get_metrics),
             Operation::ListProviders => Some(Self::list_providers),
+            Operation::ListHandshakes => Some(Self::list_handshakes),
             Operation::GetDeliveries => Some(Self::get_deliveries),
             Operation::ReplayEvent => Some(Self::replay_event),
             Operation::ListDeadLetters => Some(Self::list_dead_letters),
@@ -207,6 +211,28 @@ impl<K: KeyValue, V: Variables, C: Clock, P: Poke> Api<K, V, C, P> {
         self.admit(&request)?;
         let known = configured::load(&self.store).map_err(StoreError::from)?;
         json(StatusCode::OK, &representation::catalogue(known.as_ref()))
+    }
+
+    /// The secrets providers handed over in their handshakes (a few reads per provider that
+    /// hands one over).
+    fn list_handshakes(&self, _: &RequestContext, request: Request) -> Result<Response, Problem> {
+        self.admit(&request)?;
+        let mut secrets = Vec::new();
+        for &provider in Provider::ALL {
+            // From the listing, not the row: `spec()` would link every row into the api.
+            if provider.listing().handshake != Some(handshakes::HANDSHAKE) {
+                continue;
+            }
+            let kept =
+                handshakes::recent(&self.store, provider.as_str()).map_err(StoreError::from)?;
+            secrets.extend(kept.into_iter().map(|kept| HandedOverSecret {
+                provider: api_contract::Provider(provider),
+                received_at: kept.received_at.to_rfc3339_millis(),
+                secret: kept.secret,
+            }));
+        }
+        let body = HandedOverSecrets { secrets };
+        Ok(json(StatusCode::OK, &body)?.with_header("cache-control", "no-store"))
     }
 
     /// Every counter the stats and metrics report.

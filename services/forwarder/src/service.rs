@@ -80,6 +80,7 @@ impl<K: KeyValue, V: Variables, C: Clock, S: Sender> Forwarder<K, V, C, S> {
             | Operation::GetStats
             | Operation::GetMetrics
             | Operation::ListProviders
+            | Operation::ListHandshakes
             | Operation::GetOpenApi => return None,
         })
     }

@@ -24,9 +24,12 @@ use inbox_core::build_info::BuildInfo;
 use inbox_core::clock::Clock;
 use inbox_core::config::{names, ConfigError, LogLevel, Retention, Variables, WebhookLimits};
 use inbox_core::configured;
-use inbox_core::events::{EventId, EventMeta, EventStore, Ingested, NewEvent, Provider};
+use inbox_core::events::{
+    EventId, EventMeta, EventStore, Ingested, NewEvent, Provider, StoreError,
+};
 use inbox_core::forwarding::hops::{self, Installation};
 use inbox_core::forwarding::poke::{DispatchUrl, Poke};
+use inbox_core::handshakes;
 use inbox_core::http::{
     json, media_type, BodyPolicy, Head, Method, Request, RequestContext, Response, Router, Service,
     StatusCode,
@@ -219,6 +222,18 @@ impl<K: KeyValue, V: Variables, C: Clock, P: Poke> Webhooks<K, V, C, P> {
             }
             None => {
                 let provider = Self::provider(ctx)?;
+                if let Some((secret, answer)) = providers::handed_over(
+                    providers::spec(provider),
+                    request.headers(),
+                    request.body(),
+                )? {
+                    // Kept for the operator (`GET /api/handshakes`), never trusted by itself.
+                    log.provider = provider.as_str();
+                    log.outcome = Some("handshake");
+                    handshakes::keep(&self.store, provider.as_str(), &secret, self.clock.now())
+                        .map_err(StoreError::from)?;
+                    return Ok(answer.response());
+                }
                 let secrets = self.secrets(provider)?;
                 (provider, providers::spec(provider), secrets, None)
             }
@@ -443,10 +458,9 @@ impl<K: KeyValue, V: Variables, C: Clock, P: Poke> Probed for Webhooks<K, V, C, 
     /// changed. A store failure is logged, not a readiness failure (the store check reports
     /// the store; the catalogue is not worth taking deliveries out of rotation for).
     fn check_configuration(&self) -> Result<(), ConfigError> {
-        let slugs: Vec<&str> = configured_providers(&self.vars)?
-            .iter()
-            .map(|provider| provider.as_str())
-            .collect();
+        let (providers, sources) = configured_providers(&self.vars)?;
+        let mut slugs: Vec<&str> = providers.iter().map(|provider| provider.as_str()).collect();
+        slugs.extend(sources.iter().map(String::as_str));
         if let Err(error) = configured::record(&self.store, &slugs, self.clock.now()) {
             tracing::warn!(
                 error = %error,
@@ -457,17 +471,24 @@ impl<K: KeyValue, V: Variables, C: Clock, P: Poke> Probed for Webhooks<K, V, C, 
     }
 }
 
-/// Parses every setting the component reads, and returns the providers that have secrets.
-fn configured_providers(vars: &dyn Variables) -> Result<Vec<Provider>, ConfigError> {
+/// Parses every setting the component reads, and returns the providers that have secrets and
+/// the generic sources that have one, as [`configured::source_token`]s.
+fn configured_providers(vars: &dyn Variables) -> Result<(Vec<Provider>, Vec<String>), ConfigError> {
     LogLevel::load(vars)?;
     WebhookLimits::load(vars)?;
     Retention::load(vars)?;
     DispatchUrl::load(vars)?;
     // Read, not parsed: any text is tokens (the forwarder checks them).
     vars.get(names::FORWARD_DISPATCH_TOKEN)?;
-    sources::load(vars)?.iter().try_for_each(|source| {
-        sources::secrets(Provider::Source.secret_variable(), source.name, vars).map(drop)
-    })?;
+    let mut with_secrets = Vec::new();
+    for source in sources::load(vars)? {
+        if !sources::secrets(Provider::Source.secret_variable(), source.name, vars)?.is_empty() {
+            with_secrets.push(configured::source_token(
+                source.name,
+                source.spec.scheme.family(),
+            ));
+        }
+    }
     let mut configured = Vec::new();
     for &provider in Provider::ALL {
         let secrets = Secrets::load(
@@ -479,7 +500,7 @@ fn configured_providers(vars: &dyn Variables) -> Result<Vec<Provider>, ConfigErr
             configured.push(provider);
         }
     }
-    Ok(configured)
+    Ok((configured, with_secrets))
 }
 
 /// The variables the webhook component reads (spin.toml's `[component.webhook.variables]`): the

@@ -726,3 +726,84 @@ fn readiness_fails_when_a_variable_is_missing() {
         .unwrap()
         .contains(names::LOG_LEVEL));
 }
+
+#[test]
+fn handed_over_secrets_are_listed_per_provider_newest_first() {
+    let kv = MemoryKv::new();
+    let at = |s: i64| inbox_core::time::Timestamp::from_unix_seconds(s);
+    let empty = body_json(&call(&api(&kv), get("/api/handshakes")));
+    assert_eq!(empty, serde_json::json!({"secrets": []}));
+
+    handshakes::keep(&kv, "asana", "first", at(NOW)).unwrap();
+    handshakes::keep(&kv, "notion", "secret_n", at(NOW + 1)).unwrap();
+    handshakes::keep(&kv, "asana", "second", at(NOW + 2)).unwrap();
+    let response = call(&api(&kv), get("/api/handshakes"));
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(header_of(&response, "cache-control"), Some("no-store"));
+    let body = body_json(&response);
+    let listed: Vec<(&str, &str)> = body["secrets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["provider"].as_str().unwrap(),
+                s["secret"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        listed,
+        [
+            ("asana", "second"),
+            ("asana", "first"),
+            ("notion", "secret_n")
+        ]
+    );
+    assert_eq!(
+        body["secrets"][0]["received_at"],
+        "2027-01-15T08:00:02.000Z"
+    );
+
+    let failing = FaultyKv::new(&kv, |op, _, _| op == Op::Get);
+    problem(
+        &call(&api(&failing), get("/api/handshakes")),
+        503,
+        "store-unavailable",
+    );
+}
+
+#[test]
+fn the_catalogue_lists_the_generic_sources_the_webhook_reported() {
+    let kv = MemoryKv::new();
+    let body = body_json(&call(&api(&kv), get("/api/providers")));
+    assert_eq!(body["sources"], serde_json::json!([]));
+    assert_eq!(body["configured_as_of"], serde_json::Value::Null);
+
+    let billing = configured::source_token("billing", "hmac-timestamped");
+    let at = inbox_core::time::Timestamp::from_unix_seconds(NOW);
+    configured::record(&kv, &["github", &billing], at).unwrap();
+    let body = body_json(&call(&api(&kv), get("/api/providers")));
+    assert_eq!(
+        body["sources"],
+        serde_json::json!([{
+            "name": "billing",
+            "path": "/webhooks/source/billing",
+            "scheme_family": "hmac-timestamped",
+            "secret_variable": "webhook_source_secret",
+        }])
+    );
+    let github = body["providers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["slug"] == "github")
+        .unwrap();
+    assert_eq!(github["configured"], true);
+    // A source's token is not a provider.
+    assert!(body["providers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|p| !p["slug"].as_str().unwrap().starts_with("source/")));
+}

@@ -23,6 +23,8 @@ pub enum Answer {
     Json(Vec<(&'static str, String)>),
     /// 200 with no body.
     Empty,
+    /// 200 with no body and this header (Asana's `X-Hook-Secret`, echoed).
+    Header(&'static str, String),
 }
 
 impl Answer {
@@ -32,6 +34,11 @@ impl Answer {
             Self::Text(text) => (text.into_bytes(), "text/plain; charset=utf-8"),
             Self::Json(members) => (json_object(&members).into_bytes(), "application/json"),
             Self::Empty => (Vec::new(), "text/plain; charset=utf-8"),
+            Self::Header(name, value) => {
+                return Response::new(StatusCode::OK, Vec::new())
+                    .with_header(name, &value)
+                    .with_header("cache-control", "no-store");
+            }
         };
         Response::new(StatusCode::OK, body)
             .with_header("content-type", content_type)
@@ -75,6 +82,47 @@ fn hmac_sha256(key: &[u8], message: &[u8]) -> Vec<u8> {
             mac.finalize().into_bytes().to_vec()
         })
         .unwrap_or_default()
+}
+
+/// A secret handover ([`Handshake::SecretHandover`]: Asana's, Notion's): the secret and the
+/// answer, or `None` for a request that is not one (it then goes on as a delivery, and fails
+/// verification if it is neither). Checked before the provider's secrets: it is how the
+/// operator learns them.
+pub fn handed_over(
+    spec: &Spec,
+    headers: &Headers,
+    body: &[u8],
+) -> Result<Option<(String, Answer)>, Problem> {
+    let Some(Handshake::SecretHandover { secret, unless }) = spec.handshake else {
+        return Ok(None);
+    };
+    if headers.get(unless).is_some() {
+        return Ok(None);
+    }
+    let (name, found, answer) = match secret {
+        Field::Header(name) => {
+            let value = headers.get(name).map(str::to_owned);
+            (name, value.clone(), value.map(|v| Answer::Header(name, v)))
+        }
+        Field::Json(pointer) => {
+            let text = std::str::from_utf8(body).unwrap_or_default();
+            match webhook_verify::json::text_at(text, pointer) {
+                Found::Text(value) => (pointer, Some(value), Some(Answer::Empty)),
+                _ => (pointer, None, None),
+            }
+        }
+        Field::BodyDigest | Field::Absent => return Ok(None),
+    };
+    let (Some(found), Some(answer)) = (found, answer) else {
+        return Ok(None);
+    };
+    inbox_core::handshakes::check(&found).map_err(|error| {
+        Problem::invalid(
+            format!("the handed-over secret {error}"),
+            vec![FieldError::new(name, error.to_string())],
+        )
+    })?;
+    Ok(Some((found, answer)))
 }
 
 /// The answer to a `GET` handshake, or `None` when the provider has none (the `GET` is then
@@ -131,7 +179,8 @@ pub fn before_verification(
         Handshake::Echo { .. }
         | Handshake::EmptyList(_)
         | Handshake::ZoomUrlValidation
-        | Handshake::EchoHeader(_) => Ok(None),
+        | Handshake::EchoHeader(_)
+        | Handshake::SecretHandover { .. } => Ok(None),
     }
 }
 
@@ -189,6 +238,7 @@ pub fn after_verification(
         Handshake::GetEcho(_)
         | Handshake::MetaVerify
         | Handshake::XCrc
-        | Handshake::OktaVerification => Ok(None),
+        | Handshake::OktaVerification
+        | Handshake::SecretHandover { .. } => Ok(None),
     }
 }

@@ -1087,3 +1087,144 @@ fn a_delivery_this_installation_forwarded_is_refused_as_a_loop_and_not_stored() 
     );
     assert_eq!(poke.asked.lock().unwrap().len(), 1);
 }
+
+#[test]
+fn asana_and_notion_hand_over_their_secret_kept_for_the_operator_and_never_stored() {
+    let kv = MemoryKv::new();
+    // Neither provider configured: the handshake is how the operator learns the secret.
+    let svc = service(&kv, vars());
+    let asana = request(
+        Method::POST,
+        "/webhooks/asana",
+        &[("x-hook-secret", "b537207f20cbfa02357cf448134da559")],
+        b"",
+    );
+    let (response, logs) = CapturedLogs::capture(|| call(&svc, asana));
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(
+        header_of(&response, "x-hook-secret"),
+        Some("b537207f20cbfa02357cf448134da559")
+    );
+    assert!(response.body().is_empty());
+    assert!(
+        logs.text().contains("\"outcome\":\"handshake\""),
+        "{}",
+        logs.text()
+    );
+    assert!(!logs.text().contains("b537207f"), "{}", logs.text());
+
+    let notion = request(
+        Method::POST,
+        "/webhooks/notion",
+        &[("content-type", "application/json")],
+        br#"{"verification_token":"secret_tMrlL1qK5vuQAh1b6cZGhFChZTSYJlce98V0pYn7yBl"}"#,
+    );
+    assert_eq!(call(&svc, notion).status(), StatusCode::OK);
+
+    let kept = handshakes::recent(&kv, "asana").unwrap();
+    assert_eq!(kept.len(), 1);
+    assert_eq!(kept[0].secret, "b537207f20cbfa02357cf448134da559");
+    assert_eq!(kept[0].received_at.unix_seconds(), NOW);
+    let kept = handshakes::recent(&kv, "notion").unwrap();
+    assert_eq!(
+        kept[0].secret,
+        "secret_tMrlL1qK5vuQAh1b6cZGhFChZTSYJlce98V0pYn7yBl"
+    );
+    // Nothing but the kept secrets: no event, no delivery id.
+    assert!(
+        kv.keys().iter().all(|key| key.starts_with("handshake:")),
+        "{:?}",
+        kv.keys()
+    );
+}
+
+#[test]
+fn a_signed_request_is_never_a_handover_and_a_malformed_secret_is_400() {
+    let kv = MemoryKv::new();
+    let svc = service(&kv, vars());
+    // A delivery carries the signature: it goes to verification (Asana is not configured
+    // here: 404), whatever else it carries.
+    let signed = request(
+        Method::POST,
+        "/webhooks/asana",
+        &[
+            ("x-hook-secret", "attacker-chosen"),
+            ("x-hook-signature", &"0".repeat(64)),
+            ("content-type", "application/json"),
+        ],
+        b"{}",
+    );
+    assert_problem(&call(&svc, signed), 404, "not-found");
+    let notion = request(
+        Method::POST,
+        "/webhooks/notion",
+        &[
+            ("content-type", "application/json"),
+            ("x-notion-signature", "sha256=00"),
+        ],
+        br#"{"verification_token":"secret_x"}"#,
+    );
+    assert_problem(&call(&svc, notion), 404, "not-found");
+    // Neither a secret nor a signature: not a handshake either.
+    let neither = request(
+        Method::POST,
+        "/webhooks/notion",
+        &[("content-type", "application/json")],
+        br#"{"type":"page.created"}"#,
+    );
+    assert_problem(&call(&svc, neither), 404, "not-found");
+    assert!(kv.keys().is_empty(), "{:?}", kv.keys());
+
+    for bad in ["has space", &"x".repeat(300)] {
+        let asana = request(
+            Method::POST,
+            "/webhooks/asana",
+            &[("x-hook-secret", bad)],
+            b"",
+        );
+        let problem = assert_problem(&call(&svc, asana), 400, "invalid-request");
+        assert_eq!(problem["errors"][0]["field"], "x-hook-secret");
+    }
+    let notion = request(
+        Method::POST,
+        "/webhooks/notion",
+        &[("content-type", "application/json")],
+        br#"{"verification_token":""}"#,
+    );
+    let problem = assert_problem(&call(&svc, notion), 400, "invalid-request");
+    assert_eq!(problem["errors"][0]["field"], "/verification_token");
+    assert!(kv.keys().is_empty(), "{:?}", kv.keys());
+
+    // A store that fails: 503, nothing answered as if kept.
+    let failing = FaultyKv::new(&kv, |op, _, _| op == Op::Set);
+    let asana = request(
+        Method::POST,
+        "/webhooks/asana",
+        &[("x-hook-secret", "abc")],
+        b"",
+    );
+    assert_problem(
+        &call(&service(&failing, vars()), asana),
+        503,
+        "store-unavailable",
+    );
+}
+
+#[test]
+fn readiness_records_the_generic_sources_that_have_a_secret() {
+    let kv = MemoryKv::new();
+    let mut vars = probe_vars();
+    vars.set(
+        sources::CONFIG_VARIABLE,
+        "billing: auth=hmac header=x-sig signed={timestamp}.{body} timestamp=x-ts; ci: auth=basic",
+    );
+    vars.set("webhook_source_secret", "billing:s3cret");
+    let svc = Webhooks::new(&kv, vars, ManualClock::at_unix(NOW), &ACCEPTING);
+    let response = call(&svc, request(Method::GET, "/webhooks/readyz", &[], b""));
+    assert_eq!(response.status(), StatusCode::OK);
+    let record = configured::load(&kv).unwrap().unwrap();
+    assert!(record.contains("github"));
+    let sources: Vec<_> = record.sources().collect();
+    // `ci` has no secret: not configured, not listed.
+    assert_eq!(sources, [("billing", "hmac-timestamped")]);
+}
