@@ -36,11 +36,13 @@ pub fn secret_of(provider: Provider) -> String {
 pub const GENERIC_SOURCES: &str = "acme: auth=hmac digest=sha256 encoding=base64 \
     header=x-acme-signature prefix=v1= signed={timestamp}.{body} timestamp=x-acme-timestamp \
     id=header:x-acme-delivery type=/kind; billing: auth=api-key header=authorization \
-    prefix=Bearer%20 id=/event/id type=/event/kind; legacy: auth=basic";
+    prefix=Bearer%20 id=/event/id type=/event/kind; legacy: auth=basic; \
+    ledger: auth=hmac digest=sha512 header=x-ledger-signature id=/id type=/type";
 
 /// The secrets of [`GENERIC_SOURCES`]: two for `acme` (a rotation, the new one labelled).
 pub const GENERIC_SOURCE_SECRETS: &str =
-    "acme:e2e-acme-old acme:next=e2e-acme-new billing:e2e-billing-key legacy:inbox:e2e-legacy";
+    "acme:e2e-acme-old acme:next=e2e-acme-new billing:e2e-billing-key legacy:inbox:e2e-legacy \
+     ledger:e2e-ledger-key";
 
 /// The key the scheme uses for a secret.
 pub fn key_of(provider: Provider, secret: &str) -> Vec<u8> {

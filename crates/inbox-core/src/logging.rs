@@ -179,6 +179,18 @@ impl Visit for JsonVisitor<'_> {
         self.0.insert(field.name().into(), Value::from(value));
     }
 
+    // 128-bit integers as numbers when they fit (none is logged today): the default formats
+    // them through `Debug`, which links 128-bit formatting into every component (1.5 KB).
+    fn record_i128(&mut self, field: &Field, value: i128) {
+        let value = i64::try_from(value).map_or(Value::Null, Value::from);
+        self.0.insert(field.name().into(), value);
+    }
+
+    fn record_u128(&mut self, field: &Field, value: u128) {
+        let value = u64::try_from(value).map_or(Value::Null, Value::from);
+        self.0.insert(field.name().into(), value);
+    }
+
     fn record_f64(&mut self, field: &Field, value: f64) {
         self.0.insert(field.name().into(), Value::from(value));
     }

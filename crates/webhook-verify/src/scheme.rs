@@ -24,6 +24,8 @@ pub enum Digest {
     Sha1,
     /// SHA-256.
     Sha256,
+    /// SHA-512 (generic sources: no named provider signs with it).
+    Sha512,
 }
 
 /// How the signature is written.
@@ -204,6 +206,7 @@ const fn output_len(digest: Digest) -> usize {
     match digest {
         Digest::Sha1 => 20,
         Digest::Sha256 => 32,
+        Digest::Sha512 => 64,
     }
 }
 
@@ -223,6 +226,11 @@ fn hash_of<D: sha2::Digest>(parts: &[&[u8]]) -> Vec<u8> {
     hasher.finalize().to_vec()
 }
 
+/// HMAC of `message` under `key` with `digest` (for handshakes that answer with one).
+pub fn hmac(digest: Digest, key: &[u8], message: &[u8]) -> Vec<u8> {
+    raw(digest, Keying::Hmac, key, &[message])
+}
+
 /// The raw signature of `parts` under `key`.
 fn raw(digest: Digest, keying: Keying, key: &[u8], parts: &[&[u8]]) -> Vec<u8> {
     match (keying, digest) {
@@ -232,8 +240,15 @@ fn raw(digest: Digest, keying: Keying, key: &[u8], parts: &[&[u8]]) -> Vec<u8> {
         (Keying::Hmac, Digest::Sha256) => {
             mac_of::<Hmac<sha2::Sha256>>(key, parts).map(|mac| mac.finalize().into_bytes().to_vec())
         }
+        (Keying::Hmac, Digest::Sha512) => {
+            mac_of::<Hmac<sha2::Sha512>>(key, parts).map(|mac| mac.finalize().into_bytes().to_vec())
+        }
         (Keying::SecretInContent, Digest::Sha1) => Some(hash_of::<sha1::Sha1>(parts)),
         (Keying::SecretInContent, Digest::Sha256) => Some(hash_of::<sha2::Sha256>(parts)),
+        // No scheme hashes its secret into the content with SHA-512 (only Cloudinary keys that
+        // way, with SHA-1 or SHA-256; a generic source is always HMAC): not linked, and an
+        // empty signature never verifies.
+        (Keying::SecretInContent, Digest::Sha512) => None,
     }
     .unwrap_or_default()
 }
@@ -403,7 +418,9 @@ fn matches(scheme: &Hashed, key: &[u8], parts: &[&[u8]], candidate: &[u8]) -> bo
             .is_some_and(|mac| mac.verify_slice(candidate).is_ok()),
         (Keying::Hmac, Digest::Sha256) => mac_of::<Hmac<sha2::Sha256>>(key, parts)
             .is_some_and(|mac| mac.verify_slice(candidate).is_ok()),
-        (Keying::SecretInContent, _) => {
+        // SHA-512 through `raw` (one instantiation of its HMAC, shared with signing); `ct_eq`
+        // compares in constant time (a length mismatch, not secret, returns at once).
+        (Keying::SecretInContent, _) | (Keying::Hmac, Digest::Sha512) => {
             bool::from(raw(scheme.digest, scheme.keying, key, parts).ct_eq(candidate))
         }
     }

@@ -423,6 +423,24 @@ fn generic_sources_configured_without_code_verify_dedup_and_refuse() {
     assert_eq!(legacy("inbox:e2e-legacy").send().unwrap().status, 200);
     legacy("inbox:wrong").send().unwrap().assert_problem(401);
 
+    // HMAC-SHA512 of the body, hex.
+    let ledger = |secret: &[u8], id: &str| {
+        use hmac::{Hmac, Mac};
+        let body = format!(r#"{{"id":"{id}","type":"entry.posted"}}"#);
+        let mut mac = <Hmac<sha2::Sha512> as Mac>::new_from_slice(secret).unwrap();
+        mac.update(body.as_bytes());
+        let signature = hex_encode(&mac.finalize().into_bytes());
+        client
+            .post("/webhooks/source/ledger")
+            .header("content-type", "application/json")
+            .header("x-ledger-signature", &signature)
+            .body(body)
+    };
+    let response = ledger(b"e2e-ledger-key", "l-1").send().unwrap();
+    assert_eq!(response.status, 202, "{}", response.text());
+    assert_eq!(ledger(b"e2e-ledger-key", "l-1").send().unwrap().status, 200);
+    ledger(b"forged", "l-2").send().unwrap().assert_problem(401);
+
     // Unknown sources, and the generic row at the named providers' route, are 404.
     client
         .post("/webhooks/source/nosuch")
@@ -457,12 +475,13 @@ fn generic_sources_configured_without_code_verify_dedup_and_refuse() {
         })
         .collect();
     seen.sort();
-    assert_eq!(seen.len(), 4, "{items:?}");
+    assert_eq!(seen.len(), 5, "{items:?}");
     assert_eq!(seen[0].0, "acme");
     assert_eq!(seen[0].1, "acme:a-1");
     assert_eq!(seen[1], ("acme-next".to_owned(), "acme:a-2".to_owned()));
     assert_eq!(seen[2], ("billing".to_owned(), "billing:b-1".to_owned()));
-    assert_eq!(seen[3].0, "legacy");
+    assert_eq!(seen[3], ("ledger".to_owned(), "ledger:l-1".to_owned()));
+    assert_eq!(seen[4].0, "legacy");
 
     // The API's catalogue lists them, as the webhook component's readiness recorded them.
     let response = client.get("/webhooks/readyz").send().unwrap();
@@ -498,6 +517,7 @@ fn generic_sources_configured_without_code_verify_dedup_and_refuse() {
             expect("acme", "hmac-timestamped"),
             expect("billing", "token"),
             expect("legacy", "basic-auth"),
+            expect("ledger", "hmac-body"),
         ]
     );
 }

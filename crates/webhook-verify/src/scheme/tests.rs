@@ -204,6 +204,32 @@ fn githubs_published_example() {
 }
 
 #[test]
+fn hmac_sha512_rfc_4231_test_case_2() {
+    // https://www.rfc-editor.org/rfc/rfc4231#section-4.3
+    let expected = "164b7a7bfcf819e2e395fbe73b56e0a387bd64222e831fd610270cd7ea2505549758bf75c05a994a6d034f65f8f0e6fdcaeab1a34d4a6b4b636e070a38bce737";
+    let delivery =
+        Delivery::new(b"what do ya want for nothing?", 0).header("x-signature", expected);
+    assert_eq!(delivery.verify(&SHA512_HEX, &[b"Jefe"]), Ok(()));
+    assert_eq!(delivery.sign(&SHA512_HEX, b"Jefe", None), expected);
+    assert_eq!(
+        hex::encode(hmac(
+            Digest::Sha512,
+            b"Jefe",
+            b"what do ya want for nothing?"
+        )),
+        expected
+    );
+    assert_eq!(
+        delivery.verify(&SHA512_HEX, &[b"jefe"]),
+        Err(VerifyError::SignatureMismatch)
+    );
+    // A SHA-256-length signature under a SHA-512 scheme never verifies.
+    let short =
+        Delivery::new(b"what do ya want for nothing?", 0).header("x-signature", &expected[..64]);
+    assert!(short.verify(&SHA512_HEX, &[b"Jefe"]).is_err());
+}
+
+#[test]
 fn slacks_published_example() {
     // https://docs.slack.dev/authentication/verifying-requests-from-slack
     let body = b"token=xyzz0WbapA4vBCDEFasx0q6G&team_id=T1DC2JH3J&team_domain=testteamnow&channel_id=G8PSS9T3V&channel_name=foobar&user_id=U2CERLKJA&user_name=roadrunner&command=%2Fwebhook-collect&text=&response_url=https%3A%2F%2Fhooks.slack.com%2Fcommands%2FT1DC2JH3J%2F397700885554%2F96rGlfmibIGlgcZRskXaIFfN&trigger_id=398738663015.47445629121.803a0bc887a14d10d2c447fce8b6703c";
@@ -380,8 +406,20 @@ fn tokens_and_basic_credentials() {
     );
 }
 
-const SCHEMES: [&Hashed; 8] = [
+/// A generic source's HMAC-SHA512 over the body, hex.
+const SHA512_HEX: Hashed = Hashed {
+    digest: Digest::Sha512,
+    signature: Signature::Header {
+        name: "x-signature",
+        prefix: "",
+        separator: None,
+    },
+    ..GITHUB
+};
+
+const SCHEMES: [&Hashed; 9] = [
     &GITHUB,
+    &SHA512_HEX,
     &STRIPE,
     &SLACK,
     &STANDARD,

@@ -3,12 +3,11 @@
 //! sign them; where it proves something, the proof is checked here); the others are signed
 //! deliveries, answered once verified.
 
-use hmac::{Hmac, Mac};
 use inbox_core::http::{Headers, Response, StatusCode};
 use inbox_core::problem::{FieldError, Problem, ProblemKind};
 use serde_json::value::RawValue;
-use sha2::Sha256;
 use subtle::ConstantTimeEq;
+use webhook_verify::scheme::Digest;
 
 use super::extract::{pointer_text, Found};
 use super::secrets::Secrets;
@@ -75,13 +74,9 @@ fn missing(what: &str) -> Problem {
     )
 }
 
+/// Through the engine's HMAC (one copy of HMAC-SHA256 in the component).
 fn hmac_sha256(key: &[u8], message: &[u8]) -> Vec<u8> {
-    <Hmac<Sha256> as Mac>::new_from_slice(key)
-        .map(|mut mac| {
-            mac.update(message);
-            mac.finalize().into_bytes().to_vec()
-        })
-        .unwrap_or_default()
+    webhook_verify::scheme::hmac(Digest::Sha256, key, message)
 }
 
 /// A secret handover ([`Handshake::SecretHandover`]: Asana's, Notion's): the secret and the

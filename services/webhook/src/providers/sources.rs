@@ -15,7 +15,7 @@
 //!
 //! Keys (values are percent-decoded, so a prefix may hold a space as `%20`):
 //! - `auth`: `hmac`, `api-key` or `basic` (required).
-//! - hmac: `digest` (`sha1`, `sha256`; default `sha256`), `encoding` (`hex`, `base64`,
+//! - hmac: `digest` (`sha1`, `sha256`, `sha512`; default `sha256`), `encoding` (`hex`, `base64`,
 //!   `base64url`; default `hex`), `header` (required), `prefix`, `separator` (the header holds a
 //!   list), `signed` (a template of `{body}`, `{timestamp}`, `{url}`, `{header:NAME}` and text;
 //!   default `{body}`), `timestamp` (the header of a signed Unix timestamp, checked against the
@@ -166,7 +166,8 @@ fn source(words: &[(&str, String)]) -> Result<Spec, String> {
             let digest = match get("digest").unwrap_or("sha256") {
                 "sha1" => Digest::Sha1,
                 "sha256" => Digest::Sha256,
-                other => return Err(format!("digest {other:?} is not sha1 or sha256")),
+                "sha512" => Digest::Sha512,
+                other => return Err(format!("digest {other:?} is not sha1, sha256 or sha512")),
             };
             let encoding = match get("encoding").unwrap_or("hex") {
                 "hex" => Encoding::Hex,
@@ -309,10 +310,10 @@ pub fn load(vars: &dyn Variables) -> Result<&'static [Source], ConfigError> {
 pub fn secrets(variable: &str, name: &str, vars: &dyn Variables) -> Result<Secrets, ConfigError> {
     let text = vars.get(variable)?.unwrap_or_default();
     let prefix = format!("{name}:");
-    let mine = text
+    let mut mine = text
         .split_whitespace()
         .filter_map(|entry| entry.strip_prefix(&prefix));
-    Secrets::parse(variable, SecretFormat::Text, mine)
+    Secrets::parse(variable, SecretFormat::Text, &mut mine)
 }
 
 /// The event's source: the source's name, with its secret's label after a `-` when it has one
@@ -373,6 +374,18 @@ mod tests {
         assert_eq!(acme.spec.delivery_id, Field::Header("x-acme-id"));
         assert_eq!(acme.spec.event_type, Field::Json("/kind"));
         assert_eq!(acme.spec.media_types.len(), 2);
+
+        for (text, digest) in [
+            ("sha1", Digest::Sha1),
+            ("sha256", Digest::Sha256),
+            ("sha512", Digest::Sha512),
+        ] {
+            let sources = parse(&format!("x: auth=hmac header=x-sig digest={text}")).unwrap();
+            let Scheme::Hashed(hashed) = sources[0].spec.scheme else {
+                panic!("hmac")
+            };
+            assert_eq!(hashed.digest, digest);
+        }
     }
 
     #[test]
