@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """One OCI artifact per component, derived from the one spin.toml at release time.
 
 spin.toml stays the single source for `spin up` (every component in one app). At release time
@@ -25,20 +24,21 @@ workspace manifest, the lockfile, the toolchain pin and the release build script
 does not touch an artifact builds it with the same stamp, so its bytes, its artifact and its
 digest stay the same and its pods are not rolled (docs/deploy.md, "One artifact per component").
 
-  components.py list [--all]                 the artifacts (components not carried by another),
-                                             one per line, in spin.toml order; --all: every
-                                             component of spin.toml
-  components.py members ARTIFACT             the components its artifact holds, its own first
-  components.py manifest ARTIFACT OUTDIR     write OUTDIR/spin.toml for ARTIFACT
-  components.py package COMPONENT            the cargo package its build command builds
-  components.py inputs ARTIFACT              the paths its stamp is computed over
-  components.py stamp ARTIFACT               the stamp: a commit sha (+ "-dirty" when those
-                                             paths have uncommitted changes), or "unknown"
-  components.py stamp-time ARTIFACT          the committer date of the stamp (ISO 8601)
+  scripts/ci/components.py list [--all]              the artifacts (components not carried by
+                                                     another), one per line, in spin.toml order;
+                                                     --all: every component of spin.toml
+  scripts/ci/components.py members ARTIFACT          the components its artifact holds, its own first
+  scripts/ci/components.py manifest ARTIFACT OUTDIR  write OUTDIR/spin.toml for ARTIFACT
+  scripts/ci/components.py package COMPONENT         the cargo package its build command builds
+  scripts/ci/components.py inputs ARTIFACT           the paths its stamp is computed over
+  scripts/ci/components.py stamp ARTIFACT            the stamp: a commit sha (+ "-dirty" when those
+                                                     paths have uncommitted changes), or "unknown"
+  scripts/ci/components.py stamp-time ARTIFACT       the committer date of the stamp (ISO 8601)
 
-Options: --spin-toml FILE (default: spin.toml of the repository root). Standard library only
-(Python >= 3.11); `inputs`/`stamp` need cargo and git. spin.toml is read, and who carries whom
-decided, by deploy_check.spin_manifest (tools/deploy-check), the project's one model of it.
+(`python -m inbox_tools.components ...` is the same.) Options: --spin-toml FILE (default: spin.toml
+of the repository root). Standard library only (Python >= 3.11); `inputs`/`stamp` need cargo and
+git. spin.toml is read, and who carries whom decided, by inbox_tools.spin_manifest, the project's
+one model of it.
 """
 
 from __future__ import annotations
@@ -54,26 +54,8 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent.parent
-# The one spin.toml model, deploy_check.spin_manifest (standard library only): this script runs
-# with any python3, outside the project's virtualenv, so its package directory goes on the path.
-sys.path.insert(0, str(ROOT / "tools" / "deploy-check"))
-from deploy_check.spin_manifest import (  # noqa: E402
-    TEMPLATE_REF,
-    ManifestError,
-    artifact_ids,
-    carrier,
-    component_ids,
-    load,
-    members,
-    tool_table,
-)
-
-# The module's API (tests load it by path): the model's reading of spin.toml and its carried-
-# component rules, and what this tool adds (derive, write_manifest, package, inputs, stamp).
-__all__ = ["ComponentError", "artifact_ids", "carrier", "component_ids", "derive", "dumps", "inputs", "load",
-           "members", "package", "stamp", "stamp_time", "write_manifest"]
-
+from inbox_tools import ROOT
+from inbox_tools.spin_manifest import TEMPLATE_REF, ManifestError, SpinManifest
 
 BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
 # Beside the crates: what else decides the bytes of a release build.
@@ -105,9 +87,9 @@ def _relocate(path: str, base: Path, out_dir: Path) -> str:
     return os.path.relpath((base / path).resolve(), out_dir.resolve())
 
 
-def _body(manifest: dict[str, Any], component: str, base: Path, out_dir: Path) -> dict[str, Any]:
+def _body(spin: SpinManifest, component: str, base: Path, out_dir: Path) -> dict[str, Any]:
     """A component's table for the derived manifest: no build section, paths relocated."""
-    body = {k: v for k, v in manifest["component"][component].items() if k != "build"}
+    body = {k: v for k, v in spin.data["component"][component].items() if k != "build"}
     source = body.get("source")
     if isinstance(source, str):
         if not (base / source).is_file():
@@ -129,10 +111,11 @@ def _body(manifest: dict[str, Any], component: str, base: Path, out_dir: Path) -
     return body
 
 
-def derive(manifest: dict[str, Any], component: str, base: Path, out_dir: Path) -> dict[str, Any]:
+def derive(spin: SpinManifest, component: str, base: Path, out_dir: Path) -> dict[str, Any]:
     """The manifest of an application holding only the artifact `component` (and what it carries)."""
-    held = members(manifest, component)
-    bodies = {c: _body(manifest, c, base, out_dir) for c in held}
+    held = spin.members(component)
+    bodies = {c: _body(spin, c, base, out_dir) for c in held}
+    manifest = spin.data
 
     triggers: dict[str, list[dict[str, Any]]] = {}
     for kind, entries in (manifest.get("trigger") or {}).items():
@@ -145,7 +128,7 @@ def derive(manifest: dict[str, Any], component: str, base: Path, out_dir: Path) 
     if not triggers:
         raise ComponentError(f"no trigger routes to component {component!r}: it would serve nothing")
     for carried in held[1:]:
-        kind = tool_table(manifest, carried)["trigger"]
+        kind = spin.components[carried].trigger
         if any(entry.get("component") == carried for entry in triggers.get(kind, [])):
             continue  # spin.toml already gives it that trigger
         triggers.setdefault(kind, []).append({"component": carried})
@@ -210,10 +193,10 @@ def dumps(table: dict[str, Any], prefix: tuple[str, ...] = ()) -> str:
     return out
 
 
-def write_manifest(manifest: dict[str, Any], component: str, base: Path, out_dir: Path) -> Path:
+def write_manifest(spin: SpinManifest, component: str, base: Path, out_dir: Path) -> Path:
     out_dir.mkdir(parents=True, exist_ok=True)
-    derived = derive(manifest, component, base, out_dir)
-    held = members(manifest, component)
+    derived = derive(spin, component, base, out_dir)
+    held = spin.members(component)
     alone = "alone" if len(held) == 1 else "with " + ", ".join(held[1:])
     text = (
         f"# Derived from spin.toml by scripts/ci/components.py: component {component} {alone}.\n"
@@ -229,9 +212,9 @@ def write_manifest(manifest: dict[str, Any], component: str, base: Path, out_dir
 # --- stamps --------------------------------------------------------------------------------------
 
 
-def package(manifest: dict[str, Any], component: str) -> str:
+def package(spin: SpinManifest, component: str) -> str:
     """The cargo package that `[component.<id>.build].command` builds (`-p NAME`), else the id."""
-    command = ((manifest.get("component") or {}).get(component, {}).get("build") or {}).get("command", "")
+    command = ((spin.data.get("component") or {}).get(component, {}).get("build") or {}).get("command", "")
     words = shlex.split(command) if isinstance(command, str) else []
     for i, word in enumerate(words):
         if word in ("-p", "--package") and i + 1 < len(words):
@@ -241,7 +224,7 @@ def package(manifest: dict[str, Any], component: str) -> str:
     return component
 
 
-def inputs(manifest: dict[str, Any], component: str, root: Path) -> list[str]:
+def inputs(spin: SpinManifest, component: str, root: Path) -> list[str]:
     """Repository-relative paths whose content decides the release Wasm of the artifact
     `component`: the crates of every component it holds, and what they depend on."""
     metadata = json.loads(
@@ -252,8 +235,8 @@ def inputs(manifest: dict[str, Any], component: str, root: Path) -> list[str]:
     )
     by_name = {p["name"]: p for p in metadata["packages"]}
     todo = []
-    for held in members(manifest, component):
-        start = package(manifest, held)
+    for held in spin.members(component):
+        start = package(spin, held)
         if start not in by_name:
             raise ComponentError(f"component {held!r} builds package {start!r}, not in the workspace")
         todo.append(start)
@@ -275,8 +258,8 @@ def _git(root: Path, *args: str) -> str:
     return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, check=True).stdout.strip()
 
 
-def stamp(manifest: dict[str, Any], component: str, root: Path) -> str:
-    paths = inputs(manifest, component, root)
+def stamp(spin: SpinManifest, component: str, root: Path) -> str:
+    paths = inputs(spin, component, root)
     try:
         commit = _git(root, "log", "-1", "--format=%H", "--", *paths)
         dirty = _git(root, "status", "--porcelain", "--untracked-files=no", "--", *paths)
@@ -287,8 +270,8 @@ def stamp(manifest: dict[str, Any], component: str, root: Path) -> str:
     return f"{commit}-dirty" if dirty else commit
 
 
-def stamp_time(manifest: dict[str, Any], component: str, root: Path) -> str:
-    commit = stamp(manifest, component, root).removesuffix("-dirty")
+def stamp_time(spin: SpinManifest, component: str, root: Path) -> str:
+    commit = stamp(spin, component, root).removesuffix("-dirty")
     if commit == "unknown":
         return "1970-01-01T00:00:00Z"
     return _git(root, "log", "-1", "--format=%cI", commit)
@@ -306,26 +289,26 @@ def main(argv: list[str] | None = None) -> int:
     man.add_argument("out_dir", type=Path)
     args = parser.parse_args(argv)
     try:
-        manifest = load(args.spin_toml)
+        spin = SpinManifest.load(args.spin_toml)
         root = args.spin_toml.resolve().parent
         if args.command == "list":
-            print("\n".join(component_ids(manifest) if args.all else artifact_ids(manifest)))
+            print("\n".join(spin.components if args.all else spin.artifacts()))
             return 0
-        if args.command != "manifest" and args.component not in component_ids(manifest):
+        if args.command != "manifest" and args.component not in spin.components:
             raise ComponentError(f"no component {args.component!r} in {args.spin_toml}")
         if args.command == "members":
-            print("\n".join(members(manifest, args.component)))
+            print("\n".join(spin.members(args.component)))
         elif args.command == "manifest":
-            print(write_manifest(manifest, args.component, root, args.out_dir))
+            print(write_manifest(spin, args.component, root, args.out_dir))
         elif args.command == "package":
-            print(package(manifest, args.component))
+            print(package(spin, args.component))
         elif args.command == "inputs":
-            print("\n".join(inputs(manifest, args.component, root)))
+            print("\n".join(inputs(spin, args.component, root)))
         elif args.command == "stamp":
-            print(stamp(manifest, args.component, root))
+            print(stamp(spin, args.component, root))
         else:
-            print(stamp_time(manifest, args.component, root))
-    except (ComponentError, OSError, tomllib.TOMLDecodeError, subprocess.CalledProcessError) as error:
+            print(stamp_time(spin, args.component, root))
+    except (ComponentError, OSError, subprocess.CalledProcessError) as error:
         print(f"components.py: error: {error}", file=sys.stderr)
         return 1
     return 0

@@ -1,7 +1,7 @@
-#!/usr/bin/env python3
 """The YAML the deploy scripts read and write, with a real YAML parser (PyYAML), never awk/sed.
 
-Called by deploy/lib.sh; each command prints plain lines a shell reads with `read`:
+Called by deploy/lib.sh as `deploy/manifest.py COMMAND ...` (the same as
+`python -m inbox_tools.deploy_manifest`); each command prints plain lines a shell reads with `read`:
 
   namespace KUSTOMIZATION                  the overlay's `namespace:`
   spinapps RENDERED                        per SpinApp: name, component (the one whose artifact
@@ -63,11 +63,10 @@ try:
 except ImportError:  # pragma: no cover - the shell helper checks this first
     sys.exit("deploy/manifest.py: PyYAML is missing: pip install -r deploy/requirements.txt")
 
-# The one spin.toml model, deploy_check.spin_manifest (standard library only): this script runs
-# with whatever python3 has PyYAML, outside the project's virtualenv, so its package directory
-# goes on the path.
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tools" / "deploy-check"))
-from deploy_check import spin_manifest
+# The project's models of spin.toml and of rendered output (standard library and PyYAML only).
+from inbox_tools import ROOT
+from inbox_tools.manifests import ManifestLoadError, load_objects
+from inbox_tools.spin_manifest import SpinManifest
 
 SPIN_GROUP = "core.spinkube.dev"
 EXECUTOR_HASH = "webhook-inbox.dev/executor-spec-hash"
@@ -81,8 +80,8 @@ class Error(ValueError):
 
 
 def docs(path: str) -> list[dict[str, Any]]:
-    with open(path) as f:
-        return [d for d in yaml.safe_load_all(f) if isinstance(d, dict)]
+    """The objects of a rendered file (the project's rendered-output model), as their tables."""
+    return [o.doc for o in load_objects(path)]
 
 
 def is_spinapp(doc: dict[str, Any]) -> bool:
@@ -93,16 +92,15 @@ def spinapps(rendered: str) -> list[dict[str, Any]]:
     return [d for d in docs(rendered) if is_spinapp(d)]
 
 
-SPIN_TOML = Path(__file__).resolve().parent.parent / "spin.toml"
+SPIN_TOML = ROOT / "spin.toml"
 
 
 def component_of(app: dict[str, Any], spin_toml: Path = SPIN_TOML) -> str:
     """The component whose artifact the SpinApp runs: the one it retains that rides in no other's
     (the forwarder's SpinApp also retains the ticker, which the forwarder's artifact carries)."""
     components = [str(c) for c in (app.get("spec") or {}).get("components") or []]
-    manifest = spin_manifest.load(spin_toml)
-    ids = spin_manifest.component_ids(manifest)
-    artifacts = [c for c in components if c not in ids or spin_manifest.carrier(manifest, c) is None]
+    spin = SpinManifest.load(spin_toml)
+    artifacts = [c for c in components if c not in spin.components or spin.components[c].carried_with is None]
     if len(artifacts) != 1:
         raise Error(
             f"SpinApp {app['metadata']['name']} retains {len(components)} components "
@@ -205,7 +203,7 @@ def cmd_public_spinapps(rendered: str) -> int:
 
 def spin_components(spin_toml: str) -> list[str]:
     """Component ids of spin.toml, in its order (the project's spin.toml model), not a copy of them."""
-    return spin_manifest.component_ids(spin_manifest.load(Path(spin_toml)))
+    return list(SpinManifest.load(spin_toml).components)
 
 
 def cmd_coverage(rendered: str, spin_toml: str) -> int:
@@ -411,7 +409,7 @@ def main(argv: list[str]) -> int:
             return commands[argv[0]][0](*argv[1:])
         print(__doc__, file=sys.stderr)
         return 2
-    except (Error, ValueError, OSError, KeyError, yaml.YAMLError) as error:
+    except (Error, ValueError, ManifestLoadError, OSError, KeyError, yaml.YAMLError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
 

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Every hand-read list of providers, written from the provider catalogue.
 
 The providers are declared once, in crates/provider-catalogue/src/catalogue.rs (`Provider::ALL`).
@@ -17,9 +16,12 @@ so this tool writes it into them, between a `BEGIN generated` and an `END genera
                                                   from /webhooks/<slug>, for the catalogue's slugs only
   docs/providers.md                               the provider table (whole file)
 
-  provider_lists.py --write     rewrite those blocks
-  provider_lists.py --check     exit 1, naming each stale file, when a block is not what --write writes
-                                (run by the `unit` step of scripts/test.sh, after tests/)
+  tools/provider-lists/provider_lists.py --write   rewrite those blocks
+  tools/provider-lists/provider_lists.py --check   exit 1, naming each stale file, when a block is
+                                                   not what --write writes (run by the `unit` step
+                                                   of scripts/test.sh, after tests/)
+
+(`python -m inbox_tools.provider_lists` is the same.)
 
 Options: --catalogue FILE reads the catalogue from FILE (the JSON the `catalogue` bin prints) instead
 of running `cargo run -q -p provider-catalogue --bin catalogue`; --root DIR works on another copy.
@@ -39,7 +41,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent.parent
+from inbox_tools import ROOT
+
 TOOL = "tools/provider-lists/provider_lists.py"
 CATALOGUE = "crates/provider-catalogue/src/catalogue.rs"
 # The providers whose Secret keys every cluster already had before the others were added: their

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Test vectors for every provider in crates/provider-catalogue, computed here independently of
 the Rust code: each recipe below is written from the provider's documentation (its URL is the
 vector's `source`), with Python's hmac and hashlib. Published vectors (a provider's own example,
@@ -19,9 +18,10 @@ import hmac
 import json
 import sys
 import urllib.parse
-from pathlib import Path
 
-OUT = Path(__file__).resolve().parents[2] / "crates" / "provider-catalogue" / "vectors.json"
+from inbox_tools import ROOT
+
+OUT = ROOT / "crates" / "provider-catalogue" / "vectors.json"
 NOW = 1_700_000_000
 COINBASE_BODY = (
     "{\"id\":1,\"scheduled_for\":\"2017-01-31T20:50:02Z\",\"attempt_number\":1,\"event\":{\"id\":\"24934862-d980-46cb-"

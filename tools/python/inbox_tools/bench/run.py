@@ -46,22 +46,21 @@ import re
 import shutil
 import statistics
 import subprocess
-import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
 
-# The step modules (bench/*.py, beside this file) and their shared helpers, bench/common.py,
-# which imports none of them.
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import common  # bench/common.py: the helpers every step shares
-import forwarding  # bench/forwarding.py: issue 16's measurements
-import kubelet  # bench/kubelet.py: a real cluster's kubelet, upstream and fixed shim
-import layout  # bench/layout.py: the store measurements (issues 19 and 14)
-import retention  # bench/retention.py: issue 17's bounded store
-import shim  # bench/shim.py: the containerd shim measurements
-from common import (
+# The step modules (beside this one) and their shared helpers, common, which imports none of them.
+from inbox_tools.bench import (
+    common,  # the helpers every step shares
+    forwarding,  # issue 16's measurements
+    kubelet,  # a real cluster's kubelet, upstream and fixed shim
+    layout,  # the store measurements (issues 19 and 14)
+    retention,  # issue 17's bounded store
+    shim,  # the containerd shim measurements
+)
+from inbox_tools.bench.common import (
     APP_MANIFEST,
     LIST_PATH,
     ROOT,

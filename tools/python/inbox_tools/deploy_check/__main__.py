@@ -1,7 +1,7 @@
-"""``python -m deploy_check``."""
+"""``python -m inbox_tools.deploy_check``."""
 
 import sys
 
-from deploy_check.cli import main
+from inbox_tools.deploy_check.cli import main
 
 sys.exit(main())

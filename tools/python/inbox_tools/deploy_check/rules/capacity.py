@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from deploy_check.findings import Finding, error
-from deploy_check.manifests import Obj
-from deploy_check.quantity import QuantityError, parse_quantity
-from deploy_check.rules.base import Context, artifacts_of, min_replicas, rule
+from inbox_tools.deploy_check.findings import Finding, error
+from inbox_tools.deploy_check.quantity import QuantityError, parse_quantity
+from inbox_tools.deploy_check.rules.base import Context, artifacts_of, min_replicas, rule
+from inbox_tools.manifests import Obj
 
 # --- capacity: limits sized from measured figures -------------------------------------------
 
