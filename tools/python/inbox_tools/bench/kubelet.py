@@ -324,7 +324,7 @@ def markdown_section(section: dict) -> list[str]:
     if not section or section.get("skipped"):
         return ["", "### On the kubelet", "", f"Skipped: {(section or {}).get('skipped', 'not run')}."]
     return ["", f"### On the kubelet (a real single-node cluster; health SpinApp, {section['rounds']} round(s), "
-            "bench/kubelet.py)", "", markdown(section, section["replicas"])]
+            "inbox_tools.bench.kubelet)", "", markdown(section, section["replicas"])]
 
 
 def main() -> int:

@@ -8,15 +8,15 @@ side by side in one run against three baselines:
           store layout: what the Wasm sandbox and Spin's host cost;
   before  a previous revision (--baseline-rev, default 518f819: the event store layout before
           issue 19), built in its own tree under out/bench-baseline/: what the store layout
-          change bought (bench/layout.py: listing and ingestion before/after, store operations
-          per request, concurrent copies of one delivery).
+          change bought (inbox_tools.bench.layout: listing and ingestion before/after, store
+          operations per request, concurrent copies of one delivery).
 
 Two steps measure the app against itself, each configuration side by side in one run:
 
-  forwarding  (bench/forwarding.py, issue 16) webhook ingestion with one healthy destination
-              (`bench receive`, bench/src/receiver.rs) against none; forwarding throughput after
+  forwarding  (inbox_tools.bench.forwarding, issue 16) webhook ingestion with one healthy
+              destination (`bench receive`, bench/src/receiver.rs) against none; forwarding throughput after
               each ingest and when dispatch ticks drain a backlog; every event delivered once;
-  retention   (bench/retention.py, issue 17) ingestion well past `retention_max_events`, on
+  retention   (inbox_tools.bench.retention, issue 17) ingestion well past `retention_max_events`, on
               SQLite and Redis, against the same cells without a cap: the event count and Redis
               memory as ingestion proceeds, ingest and listing latency while pruning runs.
 
@@ -717,9 +717,9 @@ def main() -> None:
             results["open_loop"] = open_loop_probes(spin, cfg, workdir, results["throughput"])
             section("7/11 scaling with stored events")
             results["scaling"] = scaling(spin, cfg, workdir)
-            section("8/11 under the containerd shim (bench/shim.py)")
+            section("8/11 under the containerd shim (inbox_tools.bench.shim)")
             results["shim"] = shim.measure(cfg["shim"], workdir)
-            section("8b/11 on the kubelet: apply, scale-out and roll on a real cluster (bench/kubelet.py)")
+            section("8b/11 on the kubelet: apply, scale-out and roll on a real cluster (inbox_tools.bench.kubelet)")
             results["kubelet"] = kubelet.measure(cfg["kubelet"], workdir)
         if wanted("store"):
             section("9/11 store layout before/after, store operations, concurrent copies")
@@ -727,11 +727,11 @@ def main() -> None:
                                                results["environment"]["commit"])
         if wanted("forwarding"):
             section("10/11 forwarding: one destination against none, throughput "
-                    "(bench/forwarding.py)")
+                    "(inbox_tools.bench.forwarding)")
             results["forwarding"] = forwarding.measure(spin, workdir, mode)
         if wanted("retention"):
             section("11/11 a bounded store: ingesting past retention_max_events "
-                    "(bench/retention.py)")
+                    "(inbox_tools.bench.retention)")
             results["retention"] = retention.measure(spin, workdir, mode)
 
     results["targets"] = targets(results, cfg) if not only else step_targets(results)
