@@ -9,8 +9,8 @@
 # once under out/bench-baseline/, about 10 minutes on 2 cores), forwarding to one destination
 # against none (issue 16) and a store capped by retention against an uncapped one (issue 17), and
 # pods under the containerd shim and on a real kubelet (skipped, saying why, without root and the
-# tools). bench/run.py, bench/layout.py, bench/forwarding.py, bench/retention.py, bench/shim.py
-# and bench/kubelet.py say how. Full run: about 30 minutes on 2 cores after the builds (the steps
+# tools). bench/run.py runs the package inbox_tools.bench; its modules (tools/python/inbox_tools/
+# bench/: run.py, layout.py, forwarding.py, retention.py, shim.py, kubelet.py) say how. Full run: about 30 minutes on 2 cores after the builds (the steps
 # before the store's took about 15 in the run BENCHMARKS.md quotes, forwarding and retention
 # about 12; the kubelet's clusters come on top); --smoke: every measurement once, tiny (the test
 # command's `bench` step; about 6 minutes on 2 cores when last timed), the before/after part only

@@ -8,11 +8,11 @@
 #              ServiceMonitor/PodMonitor/PrometheusRule against the vendored Prometheus Operator ones
 #              (tools/observability-check/vendor/monitoring-crds); unknown fields rejected
 #   k8s-schema built-in kinds against the Kubernetes OpenAPI schemas (kubernetes-validate, strict)
-#   rules      tools/deploy-check: the operator's rules and this app's, per overlay
+#   rules      inbox_tools.deploy_check: the operator's rules and this app's, per overlay
 #   checkov    security/best-practice scan of the rendered output (skips justified in
 #              tools/deploy-check/checkov.yaml)
 #   yamllint   the hand-written YAML
-#   pytest     tools/deploy-check's own tests (each rule fed broken manifests)
+#   pytest     tools/deploy-check/tests: deploy_check's own tests (each rule fed broken manifests)
 #   shell      shellcheck over deploy/*.sh and this script
 #
 # Usage: scripts/check-deploy.sh            (from anywhere; run from the repo root in CI)
@@ -23,7 +23,8 @@
 #                          vendored ones (VENDORED_CRDS_DIRS, always loaded): a CRD there replaces
 #                          the vendored CRD of the same group and kind (to try another version)
 #        CHECK_DEPLOY_OUT  where rendered output and logs go (default: <repo>/out/check-deploy)
-#        PYTHON            interpreter with tools/deploy-check/requirements.txt installed
+#        PYTHON            interpreter with tools/deploy-check/requirements.txt and the project's
+#                          package installed (pip install -e .; scripts/test.sh's python step does both)
 # Tools are taken from <repo>/.venv/bin first, then PATH.
 set -euo pipefail
 
@@ -85,7 +86,7 @@ missing() {
     {
       printf '\n!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n'
       printf '!!! SKIPPED %s: %s\n' "${name}" "${why}"
-      printf '!!! This check did NOT run. Tools: pip install -r tools/deploy-check/requirements.txt;\n'
+      printf '!!! This check did NOT run. Tools: pip install -r tools/deploy-check/requirements.txt -e .;\n'
       printf '!!! CRDs: set SPINKUBE_CRDS_DIR. REQUIRE_TOOLS=1 turns this into a failure.\n'
       printf '!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n'
     } >&2
@@ -118,11 +119,11 @@ run() {
 
 have() { command -v "$1" >/dev/null 2>&1; }
 python_has() { "${PYTHON}" -c "import $1" >/dev/null 2>&1; }
-deploy_check() { PYTHONPATH="${ROOT}/tools/deploy-check${PYTHONPATH:+:${PYTHONPATH}}" "${PYTHON}" -m deploy_check "$@"; }
+deploy_check() { "${PYTHON}" -m inbox_tools.deploy_check "$@"; }
 
 start_seconds="${SECONDS}"
 PY_OK=0
-if have "${PYTHON}" && python_has yaml && python_has jsonschema && python_has kubernetes_validate; then
+if have "${PYTHON}" && python_has yaml && python_has jsonschema && python_has kubernetes_validate && python_has inbox_tools; then
   PY_OK=1
 fi
 
@@ -215,7 +216,7 @@ banner "crd-schema: SpinApp/SpinAppExecutor vs the spin-operator v0.6.1 CRDs, KE
 if ((!RENDER_OK)); then
   missing crd-schema "nothing rendered (see render)"
 elif ((!PY_OK)); then
-  missing crd-schema "${PYTHON} lacks pyyaml/jsonschema/kubernetes-validate"
+  missing crd-schema "${PYTHON} lacks pyyaml/jsonschema/kubernetes-validate/the project's package (inbox_tools)"
 elif [[ ! -d "${SPINKUBE_CRDS_DIR}" ]]; then
   missing crd-schema "SpinKube CRD folder not found: ${SPINKUBE_CRDS_DIR} (set SPINKUBE_CRDS_DIR)"
 else
@@ -240,7 +241,7 @@ banner "k8s-schema: built-in kinds vs Kubernetes ${KUBERNETES_VERSION} OpenAPI (
 if ((!RENDER_OK)); then
   missing k8s-schema "nothing rendered (see render)"
 elif ((!PY_OK)); then
-  missing k8s-schema "${PYTHON} lacks pyyaml/jsonschema/kubernetes-validate"
+  missing k8s-schema "${PYTHON} lacks pyyaml/jsonschema/kubernetes-validate/the project's package (inbox_tools)"
 else
   run k8s-schema "kubernetes-validate, Kubernetes ${KUBERNETES_VERSION} (the k3s in the shim's k3d image)" \
     deploy_check k8s-schema --kubernetes-version "${KUBERNETES_VERSION}" \
@@ -248,11 +249,11 @@ else
 fi
 
 # --- project rules ------------------------------------------------------------------------------
-banner "rules: spin-operator + project rules per overlay (tools/deploy-check)"
+banner "rules: spin-operator + project rules per overlay (inbox_tools.deploy_check)"
 if ((!RENDER_OK)); then
   missing rules "nothing rendered (see render)"
 elif ((!PY_OK)); then
-  missing rules "${PYTHON} lacks pyyaml/jsonschema/kubernetes-validate"
+  missing rules "${PYTHON} lacks pyyaml/jsonschema/kubernetes-validate/the project's package (inbox_tools)"
 else
   rules_all() {
     local env variant rc=0 flags
@@ -304,7 +305,7 @@ if ((PY_OK)) && python_has pytest; then
     env SPINKUBE_CRDS_DIR="${SPINKUBE_CRDS_DIR}" REQUIRE_TOOLS="${REQUIRE_TOOLS}" \
     "${PYTHON}" -m pytest -q -p no:cacheprovider "${ROOT}/tools/deploy-check/tests"
 else
-  missing pytest "${PYTHON} lacks pytest or the deploy-check requirements"
+  missing pytest "${PYTHON} lacks pytest, the deploy-check requirements or the project's package"
 fi
 
 # --- shellcheck ---------------------------------------------------------------------------------

@@ -13,14 +13,16 @@
 #   dashboard  the Grafana dashboard JSON against Grafana's schema (grafana-foundation-sdk
 #              jsonschema/, vendored), every query parsed by promtool as a recording rule
 #   metrics    every metric a rule or a panel names is exported by something real, or recorded
-#   pytest     tools/observability-check/tests: each check fed the broken inputs it must reject
+#   pytest     tools/observability-check/tests: each check of inbox_tools.obscheck fed the broken
+#              inputs it must reject
 #
 # Usage: scripts/check-observability.sh
 # Env:   REQUIRE_TOOLS=1  a missing tool (kubectl, promtool, the Python tools) fails instead of a
 #                         loud SKIP (.ci/run sets it; scripts/ci/observability-deps.sh installs
 #                         promtool)
 #        SPINKUBE_CRDS_DIR  the SpinKube CRDs (default: <repo>/../shared/reference/spinkube)
-#        PYTHON           interpreter with requirements-dev.txt (default: <repo>/.venv/bin/python)
+#        PYTHON           interpreter with requirements-dev.txt and the project's package
+#                         (pip install -e .; default: <repo>/.venv/bin/python)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -75,9 +77,9 @@ missing() { # NAME WHY
 }
 
 have() { command -v "$1" >/dev/null 2>&1; }
-obscheck() { "${PYTHON}" "${TOOL}/obscheck.py" "$@"; }
-deploy_check() { PYTHONPATH="${ROOT}/tools/deploy-check" "${PYTHON}" -m deploy_check "$@"; }
-py_ok() { "${PYTHON}" -c 'import yaml, jsonschema, promql_parser, kubernetes_validate' >/dev/null 2>&1; }
+obscheck() { "${PYTHON}" -m inbox_tools.obscheck "$@"; }
+deploy_check() { "${PYTHON}" -m inbox_tools.deploy_check "$@"; }
+py_ok() { "${PYTHON}" -c 'import yaml, jsonschema, promql_parser, kubernetes_validate, inbox_tools' >/dev/null 2>&1; }
 
 # shellcheck source=SCRIPTDIR/../deploy/lib.sh
 source "${ROOT}/deploy/lib.sh"
@@ -148,7 +150,7 @@ fi
 
 if ! py_ok; then
   for name in schemas collector labels rules dashboard metrics pytest; do
-    missing "${name}" "${PYTHON} lacks requirements-dev.txt (pyyaml, jsonschema, promql-parser, kubernetes-validate)"
+    missing "${name}" "${PYTHON} lacks requirements-dev.txt (pyyaml, jsonschema, promql-parser, kubernetes-validate) or the project's package (pip install -e .)"
   done
 elif ((!RENDERED)); then
   for name in schemas collector labels rules dashboard metrics; do missing "${name}" "nothing rendered"; done

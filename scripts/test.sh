@@ -4,7 +4,8 @@
 # `./scripts/test.sh fmt clippy`; the toolchain and python steps are added when a step needs them.
 #
 #   toolchain   the pinned Rust toolchain and the wasm32-wasip2 target (installed if missing)
-#   python      .venv/ with requirements-dev.txt (installed or updated when it changes)
+#   python      .venv/ with requirements-dev.txt and the project's Python package installed editable
+#               (pyproject.toml: tools/python/inbox_tools); installed or updated when either changes
 #   fmt         cargo fmt --check
 #   clippy      cargo clippy --workspace --all-targets -- -D warnings
 #   unit        cargo test for every crate but e2e: unit, handler and property tests; and the
@@ -142,20 +143,25 @@ toolchain() {
 python_tools() {
   local stamp=.venv/.requirements.sha256
   local want
-  want=$(cat requirements-dev.txt tools/deploy-check/requirements.txt tools/deploy-check/constraints.txt | sha256sum | cut -d' ' -f1)
+  want=$(cat requirements-dev.txt tools/deploy-check/requirements.txt tools/deploy-check/constraints.txt pyproject.toml |
+    sha256sum | cut -d' ' -f1)
   if [[ -x .venv/bin/python && -f "${stamp}" && "$(cat "${stamp}")" == "${want}" ]]; then
     echo "python tools up to date"
     return 0
   fi
   # `|| return 1`: errexit is off inside `if "$@"`, and a failed install must not be stamped.
   python3 -m venv .venv || return 1
-  .venv/bin/pip install --quiet --disable-pip-version-check -r requirements-dev.txt || return 1
+  # The project's package, editable (its modules work on this checkout), with the pinned tools.
+  .venv/bin/pip install --quiet --disable-pip-version-check -r requirements-dev.txt -e . || return 1
   echo "${want}" > "${stamp}"
 }
 
 # The provider lists written from the catalogue are what the generator writes, and it can fail.
+# Standard library only, with the system python3 (no .venv needed): the tests import the package
+# from the checkout (tools/python), as the tools/provider-lists/provider_lists.py shim runs it.
 provider_lists() {
-  python3 -m unittest discover -s tools/provider-lists/tests -q || return 1
+  PYTHONPATH="tools/python${PYTHONPATH:+:${PYTHONPATH}}" python3 -m unittest discover -s tools/provider-lists/tests -q ||
+    return 1
   python3 tools/provider-lists/provider_lists.py --check
 }
 

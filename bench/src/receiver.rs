@@ -1,5 +1,5 @@
 //! A forwarding destination for the benchmark suite (`bench receive`): a small HTTP server that
-//! answers every `POST` with `200` at once and counts what it received, so `bench/forwarding.py`
+//! answers every `POST` with `200` at once and counts what it received, so `tools/python/inbox_tools/bench/forwarding.py`
 //! can measure forwarding throughput and check that every event arrived exactly once.
 //!
 //! Each request is checked as a receiving service would check it: the Standard Webhooks

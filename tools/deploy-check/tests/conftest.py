@@ -5,7 +5,6 @@ from __future__ import annotations
 import copy
 import os
 import shutil
-import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -14,29 +13,16 @@ from typing import Any
 import pytest
 import yaml
 
+from inbox_tools import ROOT
+from inbox_tools.deploy_check.external_refs import ExternalRefs
+from inbox_tools.deploy_check.findings import ERROR
+from inbox_tools.deploy_check.rules import Context, run_rules
+from inbox_tools.manifests import objects_from_docs
+from inbox_tools.spin_manifest import SpinManifest
+
 TESTS = Path(__file__).resolve().parent
 FIXTURES = TESTS / "fixtures"
-TOOL_ROOT = TESTS.parent
-sys.path.insert(0, str(TOOL_ROOT))
-
-from deploy_check.external_refs import ExternalRefs  # noqa: E402
-from deploy_check.findings import ERROR  # noqa: E402
-from deploy_check.manifests import objects_from_docs  # noqa: E402
-from deploy_check.rules import Context, run_rules  # noqa: E402
-from deploy_check.spin_manifest import SpinManifest  # noqa: E402
-
-
-def repo_root() -> Path:
-    try:
-        out = subprocess.run(
-            ["git", "-C", str(TESTS), "rev-parse", "--show-toplevel"], capture_output=True, text=True, check=True
-        ).stdout.strip()
-        return Path(out)
-    except (OSError, subprocess.CalledProcessError):
-        return TOOL_ROOT.parent.parent
-
-
-REPO = repo_root()
+REPO = ROOT
 # The components, in spin.toml's order: of the fixture copy (rule tests) and of the repository
 # (tests that render the real overlays). Nothing here lists them by hand.
 FIXTURE_COMPONENTS = tuple(SpinManifest.load(FIXTURES / "spin.toml").components)

@@ -8,7 +8,7 @@ import pytest
 import yaml
 from conftest import FIXTURE_COMPONENTS, FIXTURES, REPO, crds_dir, find, require_or_skip
 
-from deploy_check.cli import main
+from inbox_tools.deploy_check.cli import main
 
 SPIN = str(FIXTURES / "spin.toml")
 REFS = str(REPO / "kustomize" / "external-refs.yaml")

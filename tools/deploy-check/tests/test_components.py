@@ -1,4 +1,4 @@
-"""scripts/ci/components.py: the per-component manifests derived from spin.toml, and the stamps.
+"""inbox_tools.components (scripts/ci/components.py): per-component manifests derived from spin.toml; stamps.
 
 Nothing lists the components but spin.toml, so these tests also derive from a spin.toml with a
 component and a variable the real one does not have (a `gallery` serving /gallery/...); the real component list is read
@@ -8,7 +8,6 @@ with another (the ticker, with the forwarder) is not an artifact of its own.
 
 from __future__ import annotations
 
-import importlib.util
 import subprocess
 import sys
 import tomllib
@@ -17,15 +16,15 @@ from pathlib import Path
 import pytest
 from conftest import REPO
 
-SPEC = importlib.util.spec_from_file_location("components", REPO / "scripts" / "ci" / "components.py")
-components = importlib.util.module_from_spec(SPEC)
-SPEC.loader.exec_module(components)  # type: ignore[union-attr]
-REAL_MANIFEST = components.load(REPO / "spin.toml")
+from inbox_tools import components
+from inbox_tools.spin_manifest import ManifestError, SpinManifest
+
+REAL_MANIFEST = SpinManifest.load(REPO / "spin.toml")
 # Every component of spin.toml, and the artifacts among them (the others ride in one of these).
-REAL = components.component_ids(REAL_MANIFEST)
+REAL = list(REAL_MANIFEST.components)
 ALL = [*REAL, "gallery"]
-ARTIFACTS = [*components.artifact_ids(REAL_MANIFEST), "gallery"]
-CARRIED = {c: components.carrier(REAL_MANIFEST, c) for c in REAL if components.carrier(REAL_MANIFEST, c)}
+ARTIFACTS = [*REAL_MANIFEST.artifacts(), "gallery"]
+CARRIED = {c.id: c.carried_with for c in REAL_MANIFEST.components.values() if c.carried_with}
 
 CONSOLE = """
 [variables.gallery_title]
@@ -60,9 +59,9 @@ def app(tmp_path: Path) -> Path:
 
 
 def test_the_component_list_is_spin_tomls(app: Path) -> None:
-    manifest = components.load(app / "spin.toml")
-    assert components.component_ids(manifest) == ALL
-    assert components.artifact_ids(manifest) == ARTIFACTS
+    spin = SpinManifest.load(app / "spin.toml")
+    assert list(spin.components) == ALL
+    assert spin.artifacts() == ARTIFACTS
 
 
 def test_list_names_the_five_artifacts_and_list_all_the_ticker_too() -> None:
@@ -79,9 +78,10 @@ def test_list_names_the_five_artifacts_and_list_all_the_ticker_too() -> None:
 
 @pytest.mark.parametrize("component", ARTIFACTS)
 def test_each_derived_manifest_holds_its_components_their_routes_and_their_variables(app: Path, component: str) -> None:
-    manifest = components.load(app / "spin.toml")
+    spin = SpinManifest.load(app / "spin.toml")
+    manifest = spin.data
     out = app / "out" / component
-    path = components.write_manifest(manifest, component, app, out)
+    path = components.write_manifest(spin, component, app, out)
     derived = tomllib.loads(path.read_text())
     held = [component, *(c for c, owner in CARRIED.items() if owner == component)]
     assert list(derived["component"]) == held
@@ -107,18 +107,18 @@ def test_each_derived_manifest_holds_its_components_their_routes_and_their_varia
 
 
 def test_the_forwarder_artifact_carries_the_ticker_on_a_command_trigger(app: Path) -> None:
-    manifest = components.load(app / "spin.toml")
+    spin = SpinManifest.load(app / "spin.toml")
     # spin.toml itself gives the ticker no trigger (spin up runs no command trigger).
-    assert not any(t.get("component") == "ticker" for ts in manifest["trigger"].values() for t in ts)
-    derived = tomllib.loads(components.write_manifest(manifest, "forwarder", app, app / "o").read_text())
+    assert not any(t.get("component") == "ticker" for ts in spin.data["trigger"].values() for t in ts)
+    derived = tomllib.loads(components.write_manifest(spin, "forwarder", app, app / "o").read_text())
     assert derived["trigger"]["command"] == [{"component": "ticker"}]
     assert list(derived["component"]) == ["forwarder", "ticker"]
     assert derived["component"]["ticker"]["allowed_outbound_hosts"] == ["http://127.0.0.1:80"]
     assert derived["component"]["ticker"]["variables"] == {"api_token": "{{ api_token }}"}
     assert "api_token" in derived["variables"]
-    assert components.members(manifest, "forwarder") == ["forwarder", "ticker"]
+    assert spin.members("forwarder") == ["forwarder", "ticker"]
     with pytest.raises(components.ComponentError, match="not an artifact"):
-        components.derive(manifest, "ticker", app, app / "o")
+        components.derive(spin, "ticker", app, app / "o")
 
 
 @pytest.mark.parametrize(
@@ -131,31 +131,36 @@ def test_the_forwarder_artifact_carries_the_ticker_on_a_command_trigger(app: Pat
     ],
 )
 def test_a_carried_component_must_name_an_artifact_and_a_command_trigger(app: Path, tool: dict, message: str) -> None:
-    manifest = components.load(app / "spin.toml")
+    manifest = SpinManifest.load(app / "spin.toml").data
     manifest["component"]["ticker"]["tool"]["webhook-inbox"] = tool
-    with pytest.raises(components.ComponentError, match=message):
-        components.artifact_ids(manifest)
+    with pytest.raises(ManifestError, match=message):
+        SpinManifest.from_dict(manifest)
 
 
 def test_a_new_component_and_variable_need_no_other_change(app: Path) -> None:
-    manifest = components.load(app / "spin.toml")
-    derived = tomllib.loads(components.write_manifest(manifest, "gallery", app, app / "o").read_text())
+    spin = SpinManifest.load(app / "spin.toml")
+    derived = tomllib.loads(components.write_manifest(spin, "gallery", app, app / "o").read_text())
     assert set(derived["variables"]) == {"gallery_title", "log_level"}
     files = derived["component"]["gallery"]["files"]
     assert (app / "o" / files[0]["source"]).resolve() == (app / "assets").resolve()
-    assert components.package(manifest, "gallery") == "gallery"
+    assert components.package(spin, "gallery") == "gallery"
 
 
 def test_refusals(app: Path) -> None:
-    manifest = components.load(app / "spin.toml")
+    spin = SpinManifest.load(app / "spin.toml")
     (app / "target" / "wasm32-wasip2" / "release" / "api.wasm").unlink()
     with pytest.raises(components.ComponentError, match="build it first"):
-        components.derive(manifest, "api", app, app / "o")
+        components.derive(spin, "api", app, app / "o")
     with pytest.raises(components.ComponentError, match="no component 'nope'"):
-        components.derive(manifest, "nope", app, app / "o")
-    manifest["component"]["health"]["variables"]["x"] = "{{ undeclared }}"
+        components.derive(spin, "nope", app, app / "o")
+    # A template the model lets through (allowed_outbound_hosts) naming an undeclared variable.
+    spin.data["component"]["health"]["allowed_outbound_hosts"] = ["https://{{ undeclared }}.example"]
     with pytest.raises(components.ComponentError, match="undeclared"):
-        components.derive(manifest, "health", app, app / "o")
+        components.derive(spin, "health", app, app / "o")
+    # One in the component's variables: the model itself refuses spin.toml.
+    spin.data["component"]["health"].setdefault("variables", {})["x"] = "{{ undeclared }}"
+    with pytest.raises(ManifestError, match="undeclared"):
+        SpinManifest.from_dict(spin.data)
 
 
 @pytest.mark.parametrize(
@@ -172,11 +177,11 @@ def test_the_toml_writer_reads_back_exactly(table: dict) -> None:
 def test_stamps_follow_only_a_components_own_inputs(tmp_path: Path) -> None:
     # The real checkout: each stamp is a commit of this repository, and health's inputs do not
     # include another component's crate.
-    inputs = components.inputs(components.load(REPO / "spin.toml"), "health", REPO)
+    inputs = components.inputs(REAL_MANIFEST, "health", REPO)
     assert "services/health" in inputs and "crates/inbox-core" in inputs and "Cargo.lock" in inputs
     assert not any(p.startswith(("services/api", "services/webhook", "services/ticker")) for p in inputs)
     # The forwarder's artifact carries the ticker: a change to the ticker's crate rolls it.
-    forwarder = components.inputs(components.load(REPO / "spin.toml"), "forwarder", REPO)
+    forwarder = components.inputs(REAL_MANIFEST, "forwarder", REPO)
     assert {"services/forwarder", "services/ticker", "crates/inbox-core", "crates/api-contract", "spin-adapter"} <= set(
         forwarder
     )

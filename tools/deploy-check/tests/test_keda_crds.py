@@ -14,13 +14,13 @@ import re
 from pathlib import Path
 
 import pytest
-from conftest import TOOL_ROOT, find, find_all
+from conftest import REPO, find, find_all
 from test_overlays import render, tree  # noqa: F401  (tree: the fixture, a fresh-clone copy of kustomize/)
 
-from deploy_check import crd_schema
-from deploy_check.manifests import objects_from_docs
+from inbox_tools.deploy_check import crd_schema
+from inbox_tools.manifests import objects_from_docs
 
-KEDA_CRDS = TOOL_ROOT / "vendor" / "keda-crds"
+KEDA_CRDS = REPO / "tools" / "deploy-check" / "vendor" / "keda-crds"
 
 # Every CRD the two charts ship (keda/templates/crds, http-add-on/templates/crds).
 SHIPPED = {

@@ -14,10 +14,10 @@ import pytest
 import yaml
 from conftest import REPO, REPO_ARTIFACTS, errors, find, find_all, kubectl, require_or_skip
 
-from deploy_check.external_refs import ExternalRefs
-from deploy_check.manifests import objects_from_docs
-from deploy_check.rules import Context, run_rules
-from deploy_check.spin_manifest import SpinManifest
+from inbox_tools.deploy_check.external_refs import ExternalRefs
+from inbox_tools.deploy_check.rules import Context, run_rules
+from inbox_tools.manifests import objects_from_docs
+from inbox_tools.spin_manifest import SpinManifest
 
 SORT_OPTIONS = (REPO / "kustomize" / "overlays" / "prod" / "kustomization.yaml").read_text()
 SORT_OPTIONS = SORT_OPTIONS[SORT_OPTIONS.index("sortOptions:") :]

@@ -8,10 +8,10 @@ import pytest
 import yaml
 from conftest import FIXTURE_ARTIFACTS, FIXTURE_COMPONENTS, REPO, errors, find, find_all
 
-from deploy_check.external_refs import ExternalRefs
-from deploy_check.findings import ERROR, WARNING
-from deploy_check.rules import RULES
-from deploy_check.spin_manifest import SpinManifest
+from inbox_tools.deploy_check.external_refs import ExternalRefs
+from inbox_tools.deploy_check.findings import ERROR, WARNING
+from inbox_tools.deploy_check.rules import RULES
+from inbox_tools.spin_manifest import SpinManifest
 
 API = "webhook-inbox-api"
 HEALTH = "webhook-inbox-health"

@@ -6,8 +6,8 @@ import jsonschema
 import pytest
 from conftest import crds_dir, find, require_or_skip
 
-from deploy_check import crd_schema, k8s_schema
-from deploy_check.manifests import objects_from_docs
+from inbox_tools.deploy_check import crd_schema, k8s_schema
+from inbox_tools.manifests import objects_from_docs
 
 
 @pytest.fixture(scope="module")

@@ -1,21 +1,17 @@
-"""Each check of obscheck.py, fed the broken inputs it must reject (and the committed ones)."""
+"""Each check of inbox_tools.obscheck, fed the broken inputs it must reject (and the committed ones)."""
 
 from __future__ import annotations
 
 import copy
 import json
 import re
-import sys
-from pathlib import Path
 
 import pytest
 import yaml
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent))
-import obscheck  # noqa: E402
+from inbox_tools import ROOT as REPO
+from inbox_tools import obscheck
 
-REPO = HERE.parents[2]
 COMPONENT = REPO / "kustomize/components/observability"
 NS = "webhook-inbox-prod"
 

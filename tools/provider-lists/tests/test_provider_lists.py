@@ -1,7 +1,7 @@
 """provider_lists.py on a copy of the repository's target files and a made-up catalogue: --write
 fills every block, --check passes then, and fails when a provider is added to the catalogue or a
-generated line is edited by hand. Standard library only: `python3 -m unittest discover
-tools/provider-lists/tests`."""
+generated line is edited by hand. Standard library only: `PYTHONPATH=tools/python python3 -m
+unittest discover -s tools/provider-lists/tests` (scripts/test.sh's unit step), or pytest in .venv."""
 
 from __future__ import annotations
 
@@ -9,16 +9,12 @@ import contextlib
 import io
 import json
 import shutil
-import sys
 import tempfile
 import unittest
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent))
-import provider_lists  # noqa: E402
-
-REPO = HERE.parents[2]
+from inbox_tools import ROOT as REPO
+from inbox_tools import provider_lists
 
 
 def row(slug: str, name: str, secret_format: str = "text") -> dict:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from deploy_check.findings import Finding, error
-from deploy_check.manifests import Obj
-from deploy_check.quantity import QuantityError, parse_quantity
-from deploy_check.rules.base import Context, artifacts_of, min_replicas, rule
+from inbox_tools.deploy_check.findings import Finding, error
+from inbox_tools.deploy_check.quantity import QuantityError, parse_quantity
+from inbox_tools.deploy_check.rules.base import Context, artifacts_of, min_replicas, rule
+from inbox_tools.manifests import Obj
 
 # --- capacity: limits sized from measured figures -------------------------------------------
 
@@ -35,7 +35,7 @@ def _design_concurrency(ctx: Context, app: Obj) -> tuple[int | None, str]:
 def check_capacity(ctx: Context) -> list[Finding]:
     """Memory limits hold the concurrency a pod may reach, from measured per-pod figures.
 
-    With the figures of deploy/capacity.yaml (bench/shim.py, under the containerd shim) for the
+    With the figures of deploy/capacity.yaml (inbox_tools.bench.shim, under the containerd shim) for the
     SpinApp's component: idle + concurrency x memory per in-flight request x (1 + margin) must
     fit resources.limits.memory, the request must cover idle, and one request at its
     invocationLimits.memory cap must fit beside idle. The concurrency is the HTTPScaledObject's

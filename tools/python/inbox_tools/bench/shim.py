@@ -35,7 +35,8 @@ import threading
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from inbox_tools import ROOT
+
 SHIM = "io.containerd.spin.v2"
 GITHUB_SECRET = "bench-github-secret"  # obviously fake
 API_TOKEN = "bench-api-token"

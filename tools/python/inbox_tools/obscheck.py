@@ -1,26 +1,23 @@
 """Offline checks of kustomize/components/observability, on a rendered overlay (kubectl kustomize).
 
-    python obscheck.py collector RENDERED.yaml      collector config vs the pinned distribution's
-                                                    component list, pipelines, and the signals
-                                                    Spin 3.6.3 will export given the executor
-    python obscheck.py rules RENDERED.yaml OUT_DIR  every PrometheusRule's spec -> OUT_DIR/*.rules.yaml
-                                                    (for promtool check rules / test rules)
-    python obscheck.py dashboards RENDERED.yaml OUT_DIR
-                                                    every grafana_dashboard ConfigMap: JSON schema,
-                                                    panel rules, each query -> a recording rule in
-                                                    OUT_DIR/dashboard-queries.rules.yaml (promtool
-                                                    parses them)
-    python obscheck.py metrics RENDERED.yaml        every metric name used by a rule or a dashboard
-                                                    query is one that something really exports
-    python obscheck.py labels REPO_ROOT RENDERED.yaml
-                                                    the collector's label bounds agree with the app
-                                                    (providers, spin.toml routes); every alert has
-                                                    severity, summary, description and a runbook
-                                                    entry in docs/operations.md
-    python obscheck.py mutants RULES.yaml TESTS.yaml
-                                                    each alert's unit tests can fail: with the
-                                                    alert made never-firing, then always-firing,
-                                                    `promtool test rules` must fail both times
+`python -m inbox_tools.obscheck COMMAND ...` (scripts/check-observability.sh runs each):
+
+    collector RENDERED.yaml           collector config vs the pinned distribution's component
+                                      list, pipelines, and the signals Spin 3.6.3 will export
+                                      given the executor
+    rules RENDERED.yaml OUT_DIR       every PrometheusRule's spec -> OUT_DIR/*.rules.yaml (for
+                                      promtool check rules / test rules)
+    dashboards RENDERED.yaml OUT_DIR  every grafana_dashboard ConfigMap: JSON schema, panel rules,
+                                      each query -> a recording rule in
+                                      OUT_DIR/dashboard-queries.rules.yaml (promtool parses them)
+    metrics RENDERED.yaml             every metric name used by a rule or a dashboard query is one
+                                      that something really exports
+    labels REPO_ROOT RENDERED.yaml    the collector's label bounds agree with the app (providers,
+                                      spin.toml routes); every alert has severity, summary,
+                                      description and a runbook entry in docs/operations.md
+    mutants RULES.yaml TESTS.yaml     each alert's unit tests can fail: with the alert made
+                                      never-firing, then always-firing, `promtool test rules`
+                                      must fail both times
 
 Exit status 0 when everything holds, 1 when a check found a problem, 2 on unreadable input.
 Only PyYAML, jsonschema and promql-parser (requirements-dev.txt) are needed.
@@ -38,12 +35,12 @@ from typing import Any
 import jsonschema
 import yaml
 
-HERE = Path(__file__).resolve().parent
-# The one spin.toml model, deploy_check.spin_manifest (standard library only): this script runs
-# without an installed package, so the package's directory (tools/deploy-check) goes on the path.
-sys.path.insert(0, str(HERE.parent / "deploy-check"))
-from deploy_check.spin_manifest import SpinManifest  # noqa: E402
+from inbox_tools import ROOT
+from inbox_tools.manifests import ManifestLoadError, load_objects
+from inbox_tools.spin_manifest import SpinManifest
 
+# The check's data: alerts.test.yaml and vendor/ (its SOURCES.md says where each file is from).
+HERE = ROOT / "tools" / "observability-check"
 VENDOR = HERE / "vendor"
 
 SIGNALS = ("traces", "metrics", "logs")
@@ -144,11 +141,11 @@ class CheckError(Exception):
 
 
 def load_rendered(path: str | Path) -> list[dict[str, Any]]:
+    """The objects of a rendered overlay (the project's model of rendered output), as their tables."""
     try:
-        docs = list(yaml.safe_load_all(Path(path).read_text(encoding="utf-8")))
-    except (OSError, yaml.YAMLError) as error:
-        raise CheckError(f"{path}: {error}") from error
-    return [d for d in docs if isinstance(d, dict)]
+        return [o.doc for o in load_objects(path)]
+    except ManifestLoadError as error:
+        raise CheckError(str(error)) from error
 
 
 def find(objs: list[dict[str, Any]], kind: str, name_prefix: str = "") -> list[dict[str, Any]]:

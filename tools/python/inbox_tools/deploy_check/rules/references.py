@@ -3,9 +3,8 @@ disruption budgets, the default-deny NetworkPolicy."""
 
 from __future__ import annotations
 
-from deploy_check.findings import Finding, error, warning
-from deploy_check.manifests import Obj, dotted, walk
-from deploy_check.rules.base import (
+from inbox_tools.deploy_check.findings import Finding, error, warning
+from inbox_tools.deploy_check.rules.base import (
     DIGEST_REF,
     INTERNAL_ROUTES,
     OPERATOR_SERVICE_PORT,
@@ -16,7 +15,8 @@ from deploy_check.rules.base import (
     rule,
     selector_matches,
 )
-from deploy_check.spin_manifest import best_route
+from inbox_tools.manifests import Obj, dotted, walk
+from inbox_tools.spin_manifest import best_route
 
 # --- references, images, ingress, disruption budgets, network policies ----------------------
 

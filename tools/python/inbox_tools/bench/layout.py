@@ -35,7 +35,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import common  # bench/common.py: the suite's helpers (it imports no step module)
+from inbox_tools.bench import common  # the suite's helpers (it imports no step module)
 
 DEFAULT_BASELINE = "518f8193d1c5a8688dd3652621cd2402211cbd3f"
 DEFAULT_BASELINE_WHAT = ("the event store layout before issue 19 (two reads per listed event, "

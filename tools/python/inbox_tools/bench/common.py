@@ -1,8 +1,8 @@
 """The benchmark suite's shared helpers: output, server processes, load cells, the app's API.
 
-bench/run.py (the suite) and its step modules (bench/layout.py, bench/forwarding.py,
-bench/retention.py) import this module; it imports none of them, so no step module reaches back
-into run.py. Standard library only, like the rest of the suite.
+inbox_tools.bench.run (the suite) and its step modules (layout, forwarding, retention, shim,
+kubelet) import this module; it imports none of them, so no step module reaches back into run.py.
+Standard library only, like the rest of the suite.
 """
 
 from __future__ import annotations
@@ -16,11 +16,8 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-# The one spin.toml model, deploy_check.spin_manifest (standard library only): the suite runs
-# with any python3, outside the project's virtualenv, so the package's directory goes on the path.
-sys.path.insert(0, str(ROOT / "tools" / "deploy-check"))
-from deploy_check import spin_manifest  # noqa: E402
+from inbox_tools import ROOT
+from inbox_tools.spin_manifest import ManifestError, SpinManifest
 
 BENCH_BIN = ROOT / "target" / "bench-native" / "bench"
 APP_MANIFEST = ROOT / "spin.toml"
@@ -31,8 +28,11 @@ LIST_PATH = "/api/events?limit=50"
 
 def spin_components(manifest: Path) -> dict[str, Path]:
     """Every component of a spin.toml and the Wasm file it runs (its `source`), in file order."""
-    components = spin_manifest.load(manifest)["component"]
-    return {name: manifest.parent / component["source"] for name, component in components.items()}
+    components = SpinManifest.load(manifest).components.values()
+    missing = [c.id for c in components if c.source is None]
+    if missing:
+        raise ManifestError(f"{manifest}: component(s) {', '.join(missing)} have no Wasm file as `source`")
+    return {c.id: manifest.parent / c.source for c in components}
 
 
 # ---------------------------------------------------------------------------------------------

@@ -4,8 +4,8 @@ whether a peer matches, and whether traffic between two pod sets on a port is al
 
 from __future__ import annotations
 
-from deploy_check.manifests import Obj
-from deploy_check.rules.base import WORKLOAD_KINDS, Context, app_pod_labels, selector_matches
+from inbox_tools.deploy_check.rules.base import WORKLOAD_KINDS, Context, app_pod_labels, selector_matches
+from inbox_tools.manifests import Obj
 
 
 def pod_sets(ctx: Context) -> list[tuple[str, str | None, dict[str, str]]]:

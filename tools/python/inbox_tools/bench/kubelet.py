@@ -16,7 +16,7 @@ precompile lease id replaced by one per save, `CLUSTER_SHIM=leasefix`, ../shared
 Times are wall clock, measured by polling the API every 100 ms; the leasefix/upstream ratio is
 the comparison (same machine, same run). Standard library only.
 
-  python3 bench/kubelet.py [--replicas N] [--rounds R] [--out DIR]
+  python3 -m inbox_tools.bench.kubelet [--replicas N] [--rounds R] [--out DIR]
 """
 
 from __future__ import annotations
@@ -30,9 +30,10 @@ import tempfile
 import time
 from pathlib import Path
 
-import common  # bench/common.py: spin.toml through the project's model
+from inbox_tools import ROOT
+from inbox_tools.bench import common
+from inbox_tools.spin_manifest import SpinManifest
 
-ROOT = Path(__file__).resolve().parent.parent
 SHARED_TOOLS = Path(os.environ.get("SHARED_TOOLS_DIR") or ROOT.parent / "shared" / "tools")
 NAMESPACE = "bench-kubelet"
 APP = "bench-health"
@@ -99,7 +100,7 @@ def spinapp(image: str, replicas: int, annotation: str = "0", name: str = APP,
 def probe_prefixes() -> dict[str, str]:
     """Each routed component's probe prefix: its `/...` route without the `/...` (health: "")."""
     prefixes: dict[str, str] = {}
-    for route in common.spin_manifest.SpinManifest.load(ROOT / "spin.toml").routes:
+    for route in SpinManifest.load(common.APP_MANIFEST).routes:
         if route.path.endswith("/..."):
             prefix = route.path[: -len("/...")]
             current = prefixes.get(route.component)
@@ -110,9 +111,7 @@ def probe_prefixes() -> dict[str, str]:
 
 def members(component: str) -> list[str]:
     """The components an artifact carries (the forwarder's carries the ticker)."""
-    out = subprocess.run([sys.executable, str(ROOT / "scripts" / "ci" / "components.py"), "members", component],
-                         capture_output=True, text=True, check=True, cwd=ROOT)
-    return out.stdout.split()
+    return SpinManifest.load(common.APP_MANIFEST).members(component)
 
 
 def deployment_state(cluster: Cluster, replicas: int, release: str, name: str = APP) -> tuple[int, int, bool]:
@@ -325,7 +324,7 @@ def markdown_section(section: dict) -> list[str]:
     if not section or section.get("skipped"):
         return ["", "### On the kubelet", "", f"Skipped: {(section or {}).get('skipped', 'not run')}."]
     return ["", f"### On the kubelet (a real single-node cluster; health SpinApp, {section['rounds']} round(s), "
-            "bench/kubelet.py)", "", markdown(section, section["replicas"])]
+            "inbox_tools.bench.kubelet)", "", markdown(section, section["replicas"])]
 
 
 def main() -> int:

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from decimal import Decimal
 
-from deploy_check.findings import Finding, error, warning
-from deploy_check.quantity import QuantityError, parse_quantity
-from deploy_check.rules.base import SECRET_OPTION_NAMES, SHARED_KV_TYPES, Context, rule
-from deploy_check.spin_manifest import best_route
+from inbox_tools.deploy_check.findings import Finding, error, warning
+from inbox_tools.deploy_check.quantity import QuantityError, parse_quantity
+from inbox_tools.deploy_check.rules.base import SECRET_OPTION_NAMES, SHARED_KV_TYPES, Context, rule
+from inbox_tools.spin_manifest import best_route
 
 # --- spin.toml: components, probes, variables, key-value stores -------------------------------
 

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from collections import Counter
 
-from deploy_check.findings import Finding, error
-from deploy_check.manifests import Obj
-from deploy_check.rules.base import (
+from inbox_tools.deploy_check.findings import Finding, error
+from inbox_tools.deploy_check.rules.base import (
     DNS_1035_LABEL,
     OPERATOR_SERVICE_PORT,
     Context,
@@ -15,6 +14,7 @@ from deploy_check.rules.base import (
     executor_of,
     rule,
 )
+from inbox_tools.manifests import Obj
 
 # --- namespaces and apply order ------------------------------------------------------------
 

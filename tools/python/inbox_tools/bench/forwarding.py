@@ -42,8 +42,7 @@ import threading
 import time
 from pathlib import Path
 
-import common  # bench/common.py: the suite's helpers (it imports no step module)
-import layout
+from inbox_tools.bench import common, layout  # common: the suite's helpers (it imports no step module)
 
 # The destination's signing secret: `whsec_` + base64 of "bench-destination-key". Obviously fake.
 DESTINATION_SECRET = "whsec_YmVuY2gtZGVzdGluYXRpb24ta2V5"

@@ -1,13 +1,12 @@
 """Rules on forwarding: the forwarder's origin, its ticker, and who may talk to whom (the
-NetworkPolicies, through deploy_check.rules.netpol)."""
+NetworkPolicies, through inbox_tools.deploy_check.rules.netpol)."""
 
 from __future__ import annotations
 
 import re
 
-from deploy_check.findings import Finding, error, warning
-from deploy_check.manifests import Obj
-from deploy_check.rules.base import (
+from inbox_tools.deploy_check.findings import Finding, error, warning
+from inbox_tools.deploy_check.rules.base import (
     APP_PORT,
     DISPATCH_EVENT_PATH,
     DISPATCH_PATH,
@@ -22,8 +21,9 @@ from deploy_check.rules.base import (
     rule,
     selector_matches,
 )
-from deploy_check.rules.netpol import allowed, egress_peers, peer_kind, pod_sets, policies_for, port_allowed
-from deploy_check.spin_manifest import TEMPLATE_REF, best_route
+from inbox_tools.deploy_check.rules.netpol import allowed, egress_peers, peer_kind, pod_sets, policies_for, port_allowed
+from inbox_tools.manifests import Obj
+from inbox_tools.spin_manifest import TEMPLATE_REF, best_route
 
 # --- forwarding: the forwarder's origin, its ticker, and who may talk to whom -------------------
 

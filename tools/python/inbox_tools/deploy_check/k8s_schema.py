@@ -2,7 +2,7 @@
 
 The strict variant of the schemas rejects undeclared fields, like the API server's strict field
 validation. Kinds from API groups that are not built in (``*.k8s.io`` or core) are CRDs: they are
-left to :mod:`deploy_check.crd_schema` and reported as such here.
+left to :mod:`inbox_tools.deploy_check.crd_schema` and reported as such here.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import kubernetes_validate
 from kubernetes_validate.utils import SchemaNotFoundError, ValidationError, VersionNotSupportedError
 
-from deploy_check.manifests import Obj
+from inbox_tools.manifests import Obj
 
 # API groups served by the API server itself (everything else needs a CRD).
 BUILTIN_GROUPS = frozenset(

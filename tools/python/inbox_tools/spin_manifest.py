@@ -1,18 +1,18 @@
-"""What the checks need from ``spin.toml`` (manifest version 2): variables, components, routes.
+"""The project's one model of ``spin.toml`` (manifest version 2): variables, components, routes.
 
 Only the parts of the manifest that decide whether a SpinApp can work are modelled: which
 components exist, which HTTP routes each serves, which application variables each one reads
 (through ``{{ variable }}`` templates in ``[component.<id>.variables]``), which key-value stores
 it opens, and which components spin.toml gives no trigger because the cluster runs them on one
 inside another component's artifact (``[component.<id>.tool.webhook-inbox]``: ``trigger`` and
-``with``; scripts/ci/components.py writes that trigger into the artifact).
+``with``; :mod:`inbox_tools.components` writes that trigger into the artifact).
 
-This module is the project's one reading of spin.toml. It has two layers over the same file:
-:func:`load` gives the TOML table as written (what scripts/ci/components.py copies into each
-artifact's manifest) and the carried-component rules over it (:func:`carrier`,
-:func:`artifact_ids`, :func:`members`); :class:`SpinManifest` is the typed model the checks use
-(deploy_check's rules, deploy/manifest.py, tools/observability-check). Standard library only, so
-scripts that run outside the project's virtualenv can import it (see ``SPIN_MODEL_PATH`` below).
+Every reader of spin.toml uses :class:`SpinManifest`: deploy_check's rules, the per-component
+artifacts (:mod:`inbox_tools.components`), the deploy scripts' YAML helper
+(:mod:`inbox_tools.deploy_manifest`), the observability check and the bench. It keeps the table as
+written (:attr:`SpinManifest.data`, what the artifacts' manifests copy) beside the typed view, and
+decides who carries whom (:meth:`SpinManifest.artifacts`, :meth:`SpinManifest.members`) once, when
+it is loaded. Standard library only: scripts that run outside the project's virtualenv use it.
 """
 
 from __future__ import annotations
@@ -36,69 +36,6 @@ CARRIED_TRIGGERS = ("command",)
 
 class ManifestError(ValueError):
     """spin.toml cannot be used (unreadable, wrong version, inconsistent)."""
-
-
-# --- the table as written, and which component's artifact carries which --------------------
-
-
-def load(spin_toml: Path) -> dict[str, Any]:
-    """spin.toml's table, as written (its manifest version checked)."""
-    with Path(spin_toml).open("rb") as f:
-        manifest = tomllib.load(f)
-    if manifest.get("spin_manifest_version") != 2:
-        raise ManifestError(f"{spin_toml}: only spin_manifest_version = 2 is supported")
-    return manifest
-
-
-def component_ids(manifest: dict[str, Any]) -> list[str]:
-    return list((manifest.get("component") or {}).keys())
-
-
-def tool_table(manifest: dict[str, Any], component: str) -> dict[str, Any]:
-    body = (manifest.get("component") or {}).get(component) or {}
-    table = (body.get("tool") or {}).get(TOOL) or {}
-    return table if isinstance(table, dict) else {}
-
-
-def carrier(manifest: dict[str, Any], component: str) -> str | None:
-    """The component whose artifact carries `component` (its tool table's `with`), or None."""
-    carried_with = tool_table(manifest, component).get("with")
-    if carried_with is None:
-        return None
-    ids = component_ids(manifest)
-    if not isinstance(carried_with, str) or carried_with not in ids:
-        raise ManifestError(
-            f"component {component!r}: tool.{TOOL}.with = {carried_with!r} is not a component of spin.toml"
-        )
-    if carried_with == component or tool_table(manifest, carried_with).get("with") is not None:
-        raise ManifestError(
-            f"component {component!r}: tool.{TOOL}.with must name a component that is an artifact itself"
-        )
-    trigger = tool_table(manifest, component).get("trigger")
-    if trigger not in CARRIED_TRIGGERS:
-        raise ManifestError(
-            f"component {component!r}: tool.{TOOL}.trigger = {trigger!r}; a carried component runs on one of: "
-            + ", ".join(CARRIED_TRIGGERS)
-        )
-    return carried_with
-
-
-def artifact_ids(manifest: dict[str, Any]) -> list[str]:
-    """The components that are artifacts of their own (the others ride in one of these)."""
-    return [c for c in component_ids(manifest) if carrier(manifest, c) is None]
-
-
-def members(manifest: dict[str, Any], artifact: str) -> list[str]:
-    """The components the artifact of `artifact` holds: itself, then those it carries."""
-    ids = component_ids(manifest)
-    if artifact not in ids:
-        raise ManifestError(f"no component {artifact!r} in spin.toml (components: {', '.join(ids)})")
-    if (owner := carrier(manifest, artifact)) is not None:
-        raise ManifestError(f"component {artifact!r} is not an artifact: it rides in {owner!r}'s")
-    return [artifact, *(c for c in ids if c != artifact and carrier(manifest, c) == artifact)]
-
-
-# --- the typed model ----------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -137,6 +74,8 @@ class Component:
     """A ``[component.<id>]`` table."""
 
     id: str
+    # Its Wasm file (`source`, relative to spin.toml's folder) when that is a path.
+    source: str | None = None
     # Component-level variable name -> template (e.g. "api_token" -> "{{ api_token }}").
     variables: dict[str, str] = field(default_factory=dict)
     key_value_stores: list[str] = field(default_factory=list)
@@ -176,14 +115,18 @@ class SpinManifest:
 
     path: Path
     variables: dict[str, Variable]
+    # In spin.toml's order.
     components: dict[str, Component]
     routes: list[Route]
+    # The table as written (what a derived manifest copies); empty for a model built in code.
+    data: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def load(cls, path: str | Path) -> SpinManifest:
         path = Path(path)
         try:
-            data = load(path)
+            with path.open("rb") as f:
+                data = tomllib.load(f)
         except (OSError, tomllib.TOMLDecodeError) as error:
             raise ManifestError(f"{path}: {error}") from error
         return cls.from_dict(data, path)
@@ -214,8 +157,10 @@ class SpinManifest:
             if not isinstance(spec, dict):
                 raise ManifestError(f"{path}: component {component_id!r} must be a table")
             tool = (spec.get("tool") or {}).get(TOOL) or {}
+            source = spec.get("source")
             components[component_id] = Component(
                 id=component_id,
+                source=source if isinstance(source, str) else None,
                 variables={k: str(v) for k, v in (spec.get("variables") or {}).items()},
                 key_value_stores=[str(s) for s in spec.get("key_value_stores") or []],
                 serves=[str(p) for p in ((spec.get("tool") or {}).get("deploy-check") or {}).get("serves") or []],
@@ -240,13 +185,9 @@ class SpinManifest:
             if component not in components:
                 raise ManifestError(f"{path}: http trigger names unknown component {component!r}")
 
-        manifest = cls(path=path, variables=variables, components=components, routes=routes)
+        manifest = cls(path=path, variables=variables, components=components, routes=routes, data=data)
         for component in components.values():
-            if component.carried_with is not None and component.carried_with not in components:
-                raise ManifestError(
-                    f"{path}: component {component.id!r} rides with {component.carried_with!r} "
-                    f"(tool.{TOOL}.with), which is not a component"
-                )
+            _check_carrier(path, component, components)
             for name in component.app_variables:
                 if name not in variables:
                     raise ManifestError(
@@ -258,6 +199,18 @@ class SpinManifest:
         """The components whose tool table says `component`'s artifact carries them."""
         return [c.id for c in self.components.values() if c.carried_with == component]
 
+    def artifacts(self) -> list[str]:
+        """The components that are artifacts of their own (the others ride in one of these)."""
+        return [c.id for c in self.components.values() if c.carried_with is None]
+
+    def members(self, artifact: str) -> list[str]:
+        """The components the artifact of `artifact` holds: itself, then those it carries."""
+        if artifact not in self.components:
+            raise ManifestError(f"no component {artifact!r} in spin.toml (components: {', '.join(self.components)})")
+        if (owner := self.components[artifact].carried_with) is not None:
+            raise ManifestError(f"component {artifact!r} is not an artifact: it rides in {owner!r}'s")
+        return [artifact, *self.carried_by(artifact)]
+
     def retained(self, components: list[str] | None) -> set[str]:
         """Component ids kept by a SpinApp's ``components:`` (all of them when it is absent)."""
         if components is None:
@@ -267,6 +220,24 @@ class SpinManifest:
 
 def _str_or_none(value: object) -> str | None:
     return None if value is None else str(value)
+
+
+def _check_carrier(path: Path, component: Component, components: dict[str, Component]) -> None:
+    """A carried component names, as `with`, another component that is an artifact itself, and a
+    trigger the cluster can run it on."""
+    carried_with = component.carried_with
+    if carried_with is None:
+        return
+    where = f"{path}: component {component.id!r}: tool.{TOOL}"
+    if carried_with not in components:
+        raise ManifestError(f"{where}.with = {carried_with!r} is not a component of spin.toml")
+    if carried_with == component.id or components[carried_with].carried_with is not None:
+        raise ManifestError(f"{where}.with must name a component that is an artifact itself")
+    if component.trigger not in CARRIED_TRIGGERS:
+        raise ManifestError(
+            f"{where}.trigger = {component.trigger!r}; a carried component runs on one of: "
+            + ", ".join(CARRIED_TRIGGERS)
+        )
 
 
 def _segments(path: str) -> list[str]:

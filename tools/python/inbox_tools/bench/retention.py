@@ -41,9 +41,11 @@ import threading
 import time
 from pathlib import Path
 
-import common  # bench/common.py: the suite's helpers (it imports no step module)
-import forwarding
-import layout
+from inbox_tools.bench import (
+    common,  # the suite's helpers (it imports no step module)
+    forwarding,
+    layout,
+)
 
 # The cap is smaller on SQLite, whose ingestion runs at tens of deliveries per second here (ten
 # times 1 000 at half of that would take a quarter of an hour per variant).

@@ -1,4 +1,4 @@
-"""Command line: ``python -m deploy_check {rules,crd-schema,k8s-schema,list-rules} ...``.
+"""Command line: ``python -m inbox_tools.deploy_check {rules,crd-schema,k8s-schema,list-rules} ...``.
 
 Exit status: 0 when nothing is wrong, 1 when a check found an error, 2 when the inputs could not
 be read (bad file, unknown option, unsupported Kubernetes version).
@@ -12,12 +12,12 @@ from pathlib import Path
 
 import yaml
 
-from deploy_check import crd_schema, k8s_schema
-from deploy_check.external_refs import ExternalRefs, ExternalRefsError
-from deploy_check.findings import ERROR
-from deploy_check.manifests import ManifestLoadError, Obj, load_objects
-from deploy_check.rules import RULES, Context, run_rules
-from deploy_check.spin_manifest import ManifestError, SpinManifest
+from inbox_tools.deploy_check import crd_schema, k8s_schema
+from inbox_tools.deploy_check.external_refs import ExternalRefs, ExternalRefsError
+from inbox_tools.deploy_check.findings import ERROR
+from inbox_tools.deploy_check.rules import RULES, Context, run_rules
+from inbox_tools.manifests import ManifestLoadError, Obj, load_objects
+from inbox_tools.spin_manifest import ManifestError, SpinManifest
 
 
 def _load_all(paths: list[str]) -> list[Obj]:

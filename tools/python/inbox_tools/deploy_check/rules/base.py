@@ -8,10 +8,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from deploy_check.external_refs import ExternalRefs
-from deploy_check.findings import Finding
-from deploy_check.manifests import Obj
-from deploy_check.spin_manifest import SpinManifest
+from inbox_tools.deploy_check.external_refs import ExternalRefs
+from inbox_tools.deploy_check.findings import Finding
+from inbox_tools.manifests import Obj
+from inbox_tools.spin_manifest import SpinManifest
 
 SPIN_GROUP = "core.spinkube.dev"
 # The operator's Service port and the label it puts on every pod of a SpinApp.

@@ -24,7 +24,7 @@ from typing import Any
 import jsonschema
 import yaml
 
-from deploy_check.manifests import Obj, dotted
+from inbox_tools.manifests import Obj, dotted
 
 DNS_1123_SUBDOMAIN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
 DNS_1123_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
