@@ -291,14 +291,25 @@ pub fn sign(
             .expect("every header the scheme signs is set")
     };
     for (name, value) in signed {
-        if let (
-            Scheme::Hashed(Hashed {
-                signature: Signature::Body(pointer),
-                ..
-            }),
-            "body",
-        ) = (spec.scheme, name)
-        {
+        // Mailgun's signature, and a shared value (Microsoft Graph's, Figma's), go in the body.
+        let in_body = match (spec.scheme, name) {
+            (
+                Scheme::Hashed(Hashed {
+                    signature: Signature::Body(pointer),
+                    ..
+                }),
+                "body",
+            ) => Some(pointer),
+            (
+                Scheme::Token(webhook_verify::scheme::Token {
+                    pointer: Some(pointer),
+                    ..
+                }),
+                "body",
+            ) => Some(pointer),
+            _ => None,
+        };
+        if let Some(pointer) = in_body {
             set(&mut json, pointer, &value);
             body = json.to_string();
         } else {

@@ -125,7 +125,9 @@ pub struct Payload {
     pub content_type: String,
     /// The signature-relevant request headers, names lower-cased.
     pub headers: BTreeMap<String, String>,
-    /// The request body, byte for byte.
+    /// The request body, byte for byte; but where a provider's credential is a value in the body
+    /// (Microsoft Graph's `clientState`, Figma's `passcode`), that value reads `"[redacted]"`,
+    /// here and in `json`.
     pub raw_body: String,
     /// The JSON payload (the body, or GitHub's form field `payload`), exactly as sent.
     #[cfg_attr(feature = "openapi", schema(value_type = Object))]

@@ -185,6 +185,15 @@ const fn standard(
     })
 }
 
+/// A shared value at a JSON pointer of the body.
+const fn body_token(pointer: &'static str) -> Scheme {
+    Scheme::Token(Token {
+        header: "body",
+        prefix: "",
+        pointer: Some(pointer),
+    })
+}
+
 /// A shared token in `header`.
 const fn token(header: &'static str) -> Scheme {
     Scheme::Token(Token {
@@ -704,6 +713,27 @@ catalogue! {
         Spec {
         scheme: token("x-telegram-bot-api-secret-token"),
         delivery_id: Field::Json("/update_id"),
+        ..ROW
+    },
+    MicrosoftGraph => "msgraph",
+        "Microsoft Graph change notifications",
+        "https://learn.microsoft.com/en-us/graph/change-notifications-delivery-webhooks",
+        Spec {
+        // The subscription's `clientState`, in each notification of the batch (the first is
+        // checked; the stored copy has it redacted).
+        scheme: body_token("/value/0/clientState"),
+        event_type: Field::Json("/value/0/changeType"),
+        handshake: Some(Handshake::PostQueryEcho("validationToken")),
+        ..ROW
+    },
+    Figma => "figma",
+        "Figma",
+        "https://www.figma.com/developers/api#webhooks-v2",
+        Spec {
+        // The webhook's `passcode` (redacted in the stored copy).
+        scheme: body_token("/passcode"),
+        event_type: Field::Json("/event_type"),
+        type_required: true,
         ..ROW
     },
     Meta => "meta",

@@ -92,6 +92,9 @@ pub enum Handshake {
     /// Okta's one-time verification: a `GET` with `x-okta-verification-challenge`, answered
     /// `{"verification": <its value>}`.
     OktaVerification,
+    /// A `POST` with this query parameter, answered before any check with its value as
+    /// `text/plain` (Microsoft Graph's `?validationToken=` when a subscription is created).
+    PostQueryEcho(&'static str),
     /// An unsigned `POST` that hands over the secret the provider will sign with: Asana's
     /// `X-Hook-Secret` header (answered 200 with the same header), Notion's
     /// `verification_token` (answered 200). Recognised by `secret` present and the `unless`
@@ -127,6 +130,7 @@ impl Handshake {
             Self::XCrc => "x-crc",
             Self::OktaVerification => "okta-verification",
             Self::SecretHandover { .. } => "secret-handover",
+            Self::PostQueryEcho(_) => "post-query-echo",
         }
     }
 }

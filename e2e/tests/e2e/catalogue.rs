@@ -312,8 +312,26 @@ fn every_documented_handshake_is_answered_as_documented_and_never_stored() {
         .unwrap()
         .assert_problem(401);
 
+    // Microsoft Graph validates a subscription's URL with a POST carrying ?validationToken=,
+    // answered with the decoded token as text/plain.
+    let response = client
+        .post("/webhooks/msgraph?validationToken=Validation%3A%20Testing%20client%20application%20reachability")
+        .header("content-type", "text/plain; charset=utf-8")
+        .send()
+        .unwrap();
+    assert_eq!(response.status, 200, "{}", response.text());
+    assert_eq!(
+        response.text(),
+        "Validation: Testing client application reachability"
+    );
+    assert_eq!(
+        response.header("content-type"),
+        Some("text/plain; charset=utf-8")
+    );
+
     // Nothing of the above was stored.
     for provider in [
+        Provider::MicrosoftGraph,
         Provider::Asana,
         Provider::Notion,
         Provider::Twitch,
@@ -330,6 +348,38 @@ fn every_documented_handshake_is_answered_as_documented_and_never_stored() {
     ] {
         assert_eq!(stored(&client, provider), 0, "{provider}");
     }
+
+    // A shared value in the body (Graph's clientState) authenticates the notification and is
+    // not stored: the payload and the raw body keep "[redacted]" in its place.
+    let secret = secret_of(Provider::MicrosoftGraph);
+    let notification = serde_json::json!({"value": [{
+        "subscriptionId": "sub-e2e", "clientState": secret, "changeType": "updated",
+        "resource": "users/u-1"}]});
+    let delivery =
+        e2e::deliveries::signed_json(Provider::MicrosoftGraph, &[], &notification, &base);
+    let response = delivery.request(&client).send().unwrap();
+    assert_eq!(response.status, 202, "{}", response.text());
+    let id = response.json()["id"].as_str().unwrap().to_owned();
+    let event = client
+        .get(&format!("/api/events/{id}"))
+        .bearer(API_TOKEN)
+        .send()
+        .unwrap();
+    assert_eq!(event.status, 200, "{}", event.text());
+    assert_eq!(
+        event.json()["payload"]["json"]["value"][0]["clientState"],
+        "[redacted]"
+    );
+    assert_eq!(event.json()["event_type"], "updated");
+    assert!(!event.text().contains(&secret), "{}", event.text());
+    let forged = serde_json::json!({"value": [{"clientState": "guess", "changeType": "updated"}]});
+    client
+        .post("/webhooks/msgraph")
+        .header("content-type", "application/json")
+        .body(forged.to_string())
+        .send()
+        .unwrap()
+        .assert_problem(401);
 }
 
 fn hex_encode(bytes: &[u8]) -> String {

@@ -222,6 +222,13 @@ impl<K: KeyValue, V: Variables, C: Clock, P: Poke> Webhooks<K, V, C, P> {
             }
             None => {
                 let provider = Self::provider(ctx)?;
+                if let Some(answer) =
+                    providers::post_challenge(providers::spec(provider), request.query())
+                {
+                    log.provider = provider.as_str();
+                    log.outcome = Some("handshake");
+                    return Ok(answer.response());
+                }
                 if let Some((secret, answer)) = providers::handed_over(
                     providers::spec(provider),
                     request.headers(),
@@ -295,6 +302,10 @@ impl<K: KeyValue, V: Variables, C: Clock, P: Poke> Webhooks<K, V, C, P> {
                 vec![FieldError::new("body", error.to_string())],
             )
         })?;
+        // A shared value carried in the body (Microsoft Graph's `clientState`, Figma's
+        // `passcode`) is the credential: verified above, never stored or forwarded.
+        let redacted = providers::redact_token(&spec.scheme, text);
+        let text = redacted.as_deref().unwrap_or(text);
         let payload = providers::payload(spec.body, &media, text)?;
         if let Some(answer) =
             providers::after_verification(spec, request.headers(), &payload, &secrets)?

@@ -289,6 +289,14 @@ def vectors() -> list[dict]:
     add("telegram", "https://core.telegram.org/bots/api#setwebhook",
         {"x-telegram-bot-api-secret-token": sec("telegram")})
     add("okta", "https://developer.okta.com/docs/concepts/event-hooks/", {"authorization": sec("okta")})
+    # A shared value inside the body: Microsoft Graph's clientState (in each notification of the
+    # batch), Figma's passcode.
+    graph = json.dumps({"value": [{"subscriptionId": "sub-1", "clientState": sec("msgraph"),
+                                   "changeType": "created", "resource": "users/u-1"}]}, separators=(",", ":"))
+    add("msgraph", "https://learn.microsoft.com/en-us/graph/change-notifications-delivery-webhooks", {}, body=graph)
+    figma = json.dumps({"event_type": "FILE_UPDATE", "passcode": sec("figma"), "webhook_id": "22",
+                        "timestamp": "2020-02-23T20:27:16Z"}, separators=(",", ":"))
+    add("figma", "https://www.figma.com/developers/api#webhooks-v2", {}, body=figma)
     add("auth0", "https://auth0.com/docs/customize/log-streams/custom-log-streams", {"authorization": sec("auth0")})
     mailgun = {
         "signature": {

@@ -7,6 +7,8 @@ use inbox_core::problem::{FieldError, Problem};
 use serde_json::value::RawValue;
 use sha2::{Digest, Sha256};
 
+use webhook_verify::scheme::{Scheme, Token};
+
 use super::{BodyFormat, Field, Spec, FORM};
 
 /// The JSON payload of a verified body, as the row's body format says: the body itself (an
@@ -29,16 +31,8 @@ pub fn payload(format: BodyFormat, media_type: &str, body: &str) -> Result<Box<R
         (BodyFormat::Form, _) => {
             // An object of the fields in order; a repeated field keeps its last value (a JSON
             // reader takes the last of duplicate members).
-            let members: Vec<String> = form_urlencoded::parse(body.as_bytes())
-                .map(|(name, value)| {
-                    format!(
-                        "{}:{}",
-                        serde_json::to_string(&name).unwrap_or_default(),
-                        serde_json::to_string(&value).unwrap_or_default()
-                    )
-                })
-                .collect();
-            let json = format!("{{{}}}", members.join(","));
+            let pairs: Vec<_> = form_urlencoded::parse(body.as_bytes()).collect();
+            let json = json_object(&mut pairs.iter().map(|(n, v)| (n.as_ref(), v.as_ref())));
             return RawValue::from_string(json).map_err(|error| {
                 Problem::invalid(
                     "the form cannot be read",
@@ -158,4 +152,41 @@ pub fn identify(
             errors,
         )),
     }
+}
+
+/// What replaces a body token ([`redact_token`]).
+pub const REDACTED: &str = "\"[redacted]\"";
+
+/// `body` with the token of a body-token scheme (its JSON string, as serde_json writes it)
+/// replaced by [`REDACTED`], or `None` for any other scheme (or when the body does not carry it
+/// as a string).
+pub fn redact_token(scheme: &Scheme, body: &str) -> Option<String> {
+    let Scheme::Token(Token {
+        pointer: Some(pointer),
+        ..
+    }) = scheme
+    else {
+        return None;
+    };
+    let Found::Text(token) = webhook_verify::json::text_at(body, pointer) else {
+        return None;
+    };
+    let literal = serde_json::to_string(&token).ok()?;
+    Some(body.replace(&literal, REDACTED))
+}
+
+/// `{"name":"value",...}`, each string escaped by serde_json (written in place: no joined
+/// `Vec<String>`, whose `join` alone is a kilobyte of the component).
+pub fn json_object<'a>(members: &mut dyn Iterator<Item = (&'a str, &'a str)>) -> String {
+    let mut object = String::from("{");
+    for (name, value) in members {
+        if object.len() > 1 {
+            object.push(',');
+        }
+        object.push_str(&serde_json::to_string(name).unwrap_or_default());
+        object.push(':');
+        object.push_str(&serde_json::to_string(value).unwrap_or_default());
+    }
+    object.push('}');
+    object
 }

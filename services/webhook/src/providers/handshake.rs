@@ -9,7 +9,7 @@ use serde_json::value::RawValue;
 use subtle::ConstantTimeEq;
 use webhook_verify::scheme::Digest;
 
-use super::extract::{pointer_text, Found};
+use super::extract::{json_object, pointer_text, Found};
 use super::secrets::Secrets;
 use super::{Field, Handshake, Spec};
 
@@ -31,7 +31,10 @@ impl Answer {
     pub fn response(self) -> Response {
         let (body, content_type) = match self {
             Self::Text(text) => (text.into_bytes(), "text/plain; charset=utf-8"),
-            Self::Json(members) => (json_object(&members).into_bytes(), "application/json"),
+            Self::Json(members) => (
+                json_object(&mut members.iter().map(|(n, v)| (*n, v.as_str()))).into_bytes(),
+                "application/json",
+            ),
             Self::Empty => (Vec::new(), "text/plain; charset=utf-8"),
             Self::Header(name, value) => {
                 return Response::new(StatusCode::OK, Vec::new())
@@ -44,21 +47,6 @@ impl Answer {
             .with_header("x-content-type-options", "nosniff")
             .with_header("cache-control", "no-store")
     }
-}
-
-/// `{"name":"value",...}`, each string escaped by serde_json.
-fn json_object(members: &[(&str, String)]) -> String {
-    let fields: Vec<String> = members
-        .iter()
-        .map(|(name, value)| {
-            format!(
-                "{}:{}",
-                serde_json::to_string(name).unwrap_or_default(),
-                serde_json::to_string(value).unwrap_or_default()
-            )
-        })
-        .collect();
-    format!("{{{}}}", fields.join(","))
 }
 
 fn query_value(query: &str, name: &str) -> Option<String> {
@@ -77,6 +65,15 @@ fn missing(what: &str) -> Problem {
 /// Through the engine's HMAC (one copy of HMAC-SHA256 in the component).
 fn hmac_sha256(key: &[u8], message: &[u8]) -> Vec<u8> {
     webhook_verify::scheme::hmac(Digest::Sha256, key, message)
+}
+
+/// A `POST` challenge answered before any check ([`Handshake::PostQueryEcho`]: Microsoft
+/// Graph's `?validationToken=`), or `None` when the request is not one.
+pub fn post_challenge(spec: &Spec, query: Option<&str>) -> Option<Answer> {
+    let Some(Handshake::PostQueryEcho(parameter)) = spec.handshake else {
+        return None;
+    };
+    query_value(query?, parameter).map(Answer::Text)
 }
 
 /// A secret handover ([`Handshake::SecretHandover`]: Asana's, Notion's): the secret and the
@@ -175,7 +172,8 @@ pub fn before_verification(
         | Handshake::EmptyList(_)
         | Handshake::ZoomUrlValidation
         | Handshake::EchoHeader(_)
-        | Handshake::SecretHandover { .. } => Ok(None),
+        | Handshake::SecretHandover { .. }
+        | Handshake::PostQueryEcho(_) => Ok(None),
     }
 }
 
@@ -234,6 +232,7 @@ pub fn after_verification(
         | Handshake::MetaVerify
         | Handshake::XCrc
         | Handshake::OktaVerification
-        | Handshake::SecretHandover { .. } => Ok(None),
+        | Handshake::SecretHandover { .. }
+        | Handshake::PostQueryEcho(_) => Ok(None),
     }
 }

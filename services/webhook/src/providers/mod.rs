@@ -13,8 +13,8 @@ mod secrets;
 pub mod sources;
 mod verifiers;
 
-pub use extract::{identify, payload, Identity};
-pub use handshake::{after_verification, before_verification, handed_over, Answer};
+pub use extract::{identify, payload, redact_token, Identity, REDACTED};
+pub use handshake::{after_verification, before_verification, handed_over, post_challenge, Answer};
 pub use inbox_core::events::Provider;
 pub use provider_catalogue::{BodyFormat, Field, Handshake, SecretFormat, Spec, FORM, JSON};
 pub use secrets::{Key, Secrets};

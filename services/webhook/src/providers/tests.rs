@@ -316,3 +316,48 @@ fn slack_url_verification_is_a_handshake_answered_with_its_challenge() {
     // Other providers have no such handshake.
     assert_eq!(answer(Provider::Github, &none, challenge).unwrap(), None);
 }
+
+#[test]
+fn a_body_token_is_redacted_wherever_it_appears_and_other_schemes_are_untouched() {
+    let figma = spec(Provider::Figma);
+    let body = r#"{"event_type":"PING","passcode":"s3cr\"et","echo":"s3cr\"et","n":1}"#;
+    let redacted = redact_token(&figma.scheme, body).unwrap();
+    assert_eq!(
+        redacted,
+        r#"{"event_type":"PING","passcode":"[redacted]","echo":"[redacted]","n":1}"#
+    );
+    // Without the token (or not as a string): nothing to redact.
+    assert_eq!(
+        redact_token(&figma.scheme, r#"{"event_type":"PING"}"#),
+        None
+    );
+    assert_eq!(redact_token(&figma.scheme, "not json"), None);
+    // Signed schemes keep the body byte for byte.
+    assert_eq!(redact_token(&spec(Provider::Github).scheme, body), None);
+    // Every body-token row redacts.
+    for provider in Provider::named() {
+        if let webhook_verify::scheme::Scheme::Token(webhook_verify::scheme::Token {
+            pointer: Some(_),
+            ..
+        }) = spec(provider).scheme
+        {
+            assert!(
+                matches!(provider, Provider::Figma | Provider::MicrosoftGraph),
+                "{provider}: document its redaction"
+            );
+        }
+    }
+}
+
+#[test]
+fn microsoft_graph_validation_is_echoed_and_other_posts_are_not_challenges() {
+    let graph = spec(Provider::MicrosoftGraph);
+    let answer = post_challenge(graph, Some("validationToken=Validation%3A%20a%2Bb"));
+    assert_eq!(answer, Some(Answer::Text("Validation: a+b".into())));
+    assert_eq!(post_challenge(graph, Some("other=1")), None);
+    assert_eq!(post_challenge(graph, None), None);
+    assert_eq!(
+        post_challenge(spec(Provider::Github), Some("validationToken=x")),
+        None
+    );
+}
