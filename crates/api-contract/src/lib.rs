@@ -384,7 +384,7 @@ pub const BULK_REPLAY_MAX_SCAN: usize = 500;
 /// out (none given: the newest dead letters of every destination); none may be `null`. Its
 /// schema is written by hand in the OpenAPI document (the filter's pattern is built from the
 /// provider list).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DeadLetterReplayRequest {
     /// Only this destination's dead letters.
@@ -416,12 +416,13 @@ pub struct DeadLetterReplayRequest {
     )]
     pub filter: Option<Vec<String>>,
     /// Replay at most this many (1 to [`BULK_REPLAY_MAX`], default [`BULK_REPLAY_DEFAULT`]).
+    /// A number, since JSON Schema's integers include `68.0`; the server takes whole ones.
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
         deserialize_with = "present"
     )]
-    pub limit: Option<u64>,
+    pub limit: Option<f64>,
     /// Go on from here: the `next_cursor` of the previous call.
     #[serde(
         default,

@@ -250,8 +250,10 @@ impl BulkRequest {
                 Err(error) => errors.push(error),
             }
         }
-        let limit = wanted.limit.unwrap_or(u64::from(BULK_REPLAY_DEFAULT));
-        if !(1..=u64::from(BULK_REPLAY_MAX)).contains(&limit) {
+        // A whole number (`68.0` is one, as JSON Schema says) from 1 to the maximum.
+        let limit = wanted.limit.unwrap_or(f64::from(BULK_REPLAY_DEFAULT));
+        let whole = (1..=BULK_REPLAY_MAX).find(|n| f64::from(*n) == limit);
+        if whole.is_none() {
             errors.push(FieldError::new(
                 "/limit",
                 format!("must be a whole number from 1 to {BULK_REPLAY_MAX}"),
@@ -272,7 +274,7 @@ impl BulkRequest {
         }
         Ok(Self {
             selection,
-            limit: usize::try_from(limit).unwrap_or(1),
+            limit: whole.map_or(1, |n| usize::try_from(n).unwrap_or(1)),
             before,
         })
     }

@@ -347,7 +347,8 @@ fn bulk_replay_queues_dead_letters_in_batches_asks_for_each_and_resumes_from_its
         })
         .collect();
     let api = Api::new(&kv, vars(), &clock, &asked);
-    let first = bulk(&api, r#"{"destination":"sink","limit":2}"#);
+    // 2.0 is a whole number, as JSON Schema counts integers.
+    let first = bulk(&api, r#"{"destination":"sink","limit":2.0}"#);
     assert_eq!(first["replayed"][0]["event_id"], ids[2].as_str(), "{first}");
     assert_eq!(first["replayed"][1]["event_id"], ids[1].as_str(), "{first}");
     assert_eq!(first["replayed"][0]["destination"], "sink");
@@ -442,7 +443,9 @@ fn bad_bulk_replays_are_specific_problems_naming_each_member() {
         (r#"{"filter":[" github"]}"#, "/filter/0"),
         (r#"{"filter":["push","a*b"]}"#, "/filter/1"),
         (r#"{"limit":101}"#, "/limit"),
-        (r#"{"limit":-1}"#, "body"),
+        (r#"{"limit":2.5}"#, "/limit"),
+        (r#"{"limit":-1}"#, "/limit"),
+        (r#"{"limit":"5"}"#, "body"),
         (r#"{"limit":null}"#, "body"),
         (r#"{"colour":"red"}"#, "body"),
         (r#"{"filter":"github"}"#, "body"),
