@@ -1034,7 +1034,7 @@ fn bulk_replay_takes_only_the_destination_time_range_and_filter_selected() {
     let schedule = Schedule::default();
     let sender = Scripted::answering("billing", vec![status(410)]);
     sender.script("all", vec![status(410)]);
-    let mut make = |provider, delivery: &str, kind: &str| {
+    let make = |provider, delivery: &str, kind: &str| {
         let id = ingest(&kv, &clock, provider, delivery, kind);
         dispatcher(&kv, &clock, &sender, &targets, &schedule)
             .dispatch_event(&id)
