@@ -10,6 +10,7 @@ import {
   filtersToQuery, isFiltered, eventsPath, mergeFirstPage, appendPage, formatTime, formatAgo,
   formatBytes, utf8Length, bucketize, formatWidth, describeProblem, payloadJson, curlCommand,
   text, deliveryRows, deadLetterDestinations, bulkReplayBody, addBatch, describeBatches,
+  BULK_REPLAY_MAX, BULK_REPLAY_DEFAULT,
 } from './logic.js';
 
 const $ = (id) => document.getElementById(id);
@@ -876,6 +877,8 @@ function start() {
     loadCatalogue();
   });
   $('load-more').addEventListener('click', () => loadPage());
+  $('dead-limit').max = String(BULK_REPLAY_MAX);
+  $('dead-limit').value = String(BULK_REPLAY_DEFAULT);
   $('dead-form').addEventListener('submit', replayDeadLetters);
   $('dead-form').addEventListener('input', resetBulk);
   $('dead-form').addEventListener('change', resetBulk);
