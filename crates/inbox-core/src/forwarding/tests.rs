@@ -1165,3 +1165,32 @@ fn a_store_failure_in_a_bulk_replay_leaves_each_dead_letter_replayable_once() {
         }
     }
 }
+
+#[test]
+fn a_dead_letter_replayed_by_id_and_delivered_is_never_taken_by_a_bulk_replay() {
+    let (kv, clock) = (MemoryKv::new(), ManualClock::at_unix(T0));
+    let dead = dead_letters_at_sink(&kv, &clock, 2);
+    let ledger = Ledger::new(&kv, &clock, Tuning::default());
+    let meta = EventStore::new(&kv, &clock)
+        .meta(&dead[1])
+        .unwrap()
+        .unwrap();
+    ledger.replay(&meta, None).unwrap();
+    let (targets, schedule) = (one_destination(), Schedule::default());
+    let sender = Scripted::default();
+    dispatcher(&kv, &clock, &sender, &targets, &schedule)
+        .dispatch_event(&dead[1])
+        .unwrap();
+    assert_eq!(
+        ledger.records_of(&dead[1]).unwrap()[0].state,
+        State::Delivered
+    );
+    let done = replay_dead(&kv, &clock, &Selection::default(), 10, None);
+    assert_eq!(ids(&done), [dead[0].as_str()]);
+    assert_eq!(done.skipped.no_longer_dead, 1, "{done:?}");
+    assert_eq!(
+        ledger.records_of(&dead[1]).unwrap()[0].state,
+        State::Delivered
+    );
+    assert_eq!(counts(&kv).unwrap()[0].1, [1, 1, 0]);
+}
