@@ -359,6 +359,89 @@ def test_deliveries_show_each_attempt_and_replay_sends_again(app, page):
         destination.close()
 
 
+class Outage:
+    """A forwarding destination on a loopback port that is gone (410) until `recover()`, then
+    takes everything; it counts what it got by `webhook-id`."""
+
+    def __init__(self) -> None:
+        self.up = False
+        self.got: dict[str, list[int]] = {}
+        owner = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                self.rfile.read(int(self.headers.get("content-length") or 0))
+                status = 200 if owner.up else 410
+                owner.got.setdefault(self.headers.get("webhook-id") or "?", []).append(status)
+                self.send_response(status)
+                self.send_header("content-length", "0")
+                self.end_headers()
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_port}/hooks"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def wait_until(what: str, check, timeout: float = 15.0):
+    deadline = time.monotonic() + timeout
+    while not (result := check()):
+        assert time.monotonic() < deadline, f"{what}: not within {timeout} s"
+        time.sleep(0.1)
+    return result
+
+
+def test_replay_dead_letters_in_batches_continues_and_never_sends_one_twice(app, page):
+    destination = Outage()
+    try:
+        secret = "whsec_ZTJlLWNvbnNvbGUtZGVzdGluYXRpb24="  # obviously fake
+        app.restart(forward_destinations=json.dumps(
+            [{"name": "downstream", "url": destination.url, "secret": secret}]))
+        pushes = [app.github(f"outage-{n}", "push", {"n": n}) for n in range(3)]
+        issue = app.github("outage-issue", "issues", {"action": "opened"})
+        wait_until("four dead letters", lambda: len(
+            app.api("GET", "/api/dead-letters?destination=downstream").json()["items"]) == 4)
+        destination.up = True
+
+        sign_in(page, app)
+        choice = page.get_by_label("Destination", exact=True)
+        expect(choice.locator("option", has_text="downstream (4 dead)")).to_have_count(1, timeout=TIMEOUT_MS)
+        choice.select_option("downstream")
+        page.get_by_label("Filter", exact=True).fill("github:push")
+        page.get_by_label("Batch size").fill("2")
+        page.get_by_role("button", name="Replay dead letters").click()
+        status = page.locator("#dead-status")
+        expect(status).to_contain_text("Replayed 2 dead letters.")
+        expect(status).to_contain_text("Passed over: 1 not selected")
+        expect(status).to_contain_text("More remain")
+        screenshot(page, "dead-letters-continue")
+        page.get_by_role("button", name="Continue").click()
+        expect(status).to_contain_text("Replayed 1 dead letter (3 in 2 batches).")
+        expect(status).to_contain_text("Done")
+        expect(page.get_by_role("button", name="Replay dead letters")).to_be_visible()
+
+        # Each push lands once more (sent at once, no tick here); the issue is left dead.
+        wait_until("three replays", lambda: all(destination.got.get(i) == [410, 200] for i in pushes))
+        expect(choice.locator("option", has_text="downstream (1 dead)")).to_have_count(1, timeout=TIMEOUT_MS)
+        assert destination.got.get(issue) == [410]
+        letters = app.api("GET", "/api/dead-letters").json()["items"]
+        assert [(d["event_id"], d["destination"]) for d in letters] == [(issue, "downstream")]
+
+        # A pass from the top now replays nothing of those: they are no longer dead.
+        page.get_by_role("button", name="Replay dead letters").click()
+        expect(status).to_contain_text("Replayed 0 dead letters.")
+        expect(status).to_contain_text("3 no longer dead")
+        assert all(destination.got.get(i) == [410, 200] for i in pushes)
+    finally:
+        destination.close()
+
+
 def test_html_in_stored_data_renders_as_text(app, page):
     event_type = '"><img/src=x/onerror=window.__xss=1>'
     delivery = "<script>window.__xss=2</script>"

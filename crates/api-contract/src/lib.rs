@@ -32,6 +32,23 @@ pub mod patterns {
     pub const DESTINATION: &str = "^[a-z0-9][a-z0-9-]{0,39}$";
     /// A dead-letter cursor: a decimal position.
     pub const DEAD_CURSOR: &str = "^[1-9][0-9]{0,18}$";
+    /// One pattern of an event filter, in the grammar of a forwarding destination's `filter`:
+    /// `provider:type`, `provider` or `type`, where `provider` is a provider's name or `*` and
+    /// `type` is visible ASCII that may end in `*` (a prefix), or `*`.
+    pub fn filter_pattern() -> String {
+        let providers: Vec<&str> = inbox_core::events::Provider::ALL
+            .iter()
+            .map(|p| p.as_str())
+            .collect();
+        format!(
+            r"^(?:(?:\*|{}):(?:\*|[!-)+-~]+\*?)|\*|[!-)+-9;-~]+\*?)$",
+            providers.join("|")
+        )
+    }
+    /// The longest filter pattern.
+    pub const FILTER_PATTERN_MAX: usize = 200;
+    /// The most patterns in a filter.
+    pub const FILTER_PATTERNS_MAX: usize = 20;
     /// A source label: 1 to 32 of a-z, 0-9 and `-`, not starting with `-`.
     pub const SOURCE: &str = "^[a-z0-9][a-z0-9-]{0,31}$";
     /// `If-Match` / `If-None-Match`: `*` or a list of entity tags (RFC 9110: `W/` optional,
@@ -402,6 +419,105 @@ pub struct ReplayRequest {
     pub destination: Option<String>,
 }
 
+/// Dead letters one bulk replay call queues again at most.
+pub const BULK_REPLAY_MAX: u32 = 100;
+/// The default of a bulk replay's `limit`.
+pub const BULK_REPLAY_DEFAULT: u32 = 20;
+/// Dead-letter index entries one bulk replay call reads at most.
+pub const BULK_REPLAY_MAX_SCAN: usize = 500;
+
+/// A bulk replay of dead letters: which ones, and how many this call. Every member may be left
+/// out (none given: the newest dead letters of every destination); none may be `null`. Its
+/// schema is written by hand in the OpenAPI document (the filter's pattern is built from the
+/// provider list).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeadLetterReplayRequest {
+    /// Only this destination's dead letters.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
+    pub destination: Option<String>,
+    /// Only those that became dead letters at or after this (RFC 3339).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
+    pub since: Option<String>,
+    /// Only those that became dead letters before this (RFC 3339).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
+    pub until: Option<String>,
+    /// Only those of events one of these patterns matches (`patterns::filter_pattern`).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
+    pub filter: Option<Vec<String>>,
+    /// Replay at most this many (1 to [`BULK_REPLAY_MAX`], default [`BULK_REPLAY_DEFAULT`]).
+    /// A number, since JSON Schema's integers include `68.0`; the server takes whole ones.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
+    pub limit: Option<f64>,
+    /// Go on from here: the `next_cursor` of the previous call.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
+    pub cursor: Option<String>,
+}
+
+/// One delivery a bulk replay queued again.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ReplayedDelivery {
+    /// The event.
+    pub event_id: String,
+    /// The destination.
+    pub destination: String,
+}
+
+/// Dead-letter index entries a bulk replay passed over, by why.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ReplaySkips {
+    /// The destination, the time range or the filter does not select it.
+    pub not_matching: u32,
+    /// No longer a dead letter: replayed already (by an earlier call, a call at the same time,
+    /// or by id), delivered since, or dead again later (its newer entry counts instead).
+    pub no_longer_dead: u32,
+    /// Its event was deleted or pruned: nothing to send.
+    pub event_gone: u32,
+    /// Its stored record or event is corrupt (left as it is).
+    pub unreadable: u32,
+}
+
+/// What one bulk replay call did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct DeadLetterReplay {
+    /// The deliveries queued again (due now; the forwarder is asked for each), newest dead
+    /// letter first.
+    pub replayed: Vec<ReplayedDelivery>,
+    /// The dead-letter index entries passed over, by why.
+    pub skipped: ReplaySkips,
+    /// Dead-letter index entries read (at most 500 per call).
+    pub scanned: u32,
+    /// Pass as `cursor`, with the same selection, to go on; `null` when every entry was read.
+    pub next_cursor: Option<String>,
+}
+
 /// A field that may be left out but, when given, is not `null`.
 fn present<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(
     deserializer: D,
@@ -529,6 +645,8 @@ pub enum Operation {
     DispatchEvent,
     /// `GET /api/dead-letters`
     ListDeadLetters,
+    /// `POST /api/dead-letters/replay`
+    ReplayDeadLetters,
     /// `POST /api/dispatch`
     Dispatch,
     /// `GET /api/openapi.json`
@@ -537,7 +655,7 @@ pub enum Operation {
 
 impl Operation {
     /// All operations, in documentation order.
-    pub const ALL: [Operation; 14] = [
+    pub const ALL: [Operation; 15] = [
         Self::ListEvents,
         Self::GetEvent,
         Self::UpdateEvent,
@@ -550,6 +668,7 @@ impl Operation {
         Self::ReplayEvent,
         Self::DispatchEvent,
         Self::ListDeadLetters,
+        Self::ReplayDeadLetters,
         Self::Dispatch,
         Self::GetOpenApi,
     ];
@@ -566,7 +685,9 @@ impl Operation {
             | Self::GetDeliveries
             | Self::ListDeadLetters
             | Self::GetOpenApi => HttpMethod::Get,
-            Self::ReplayEvent | Self::DispatchEvent | Self::Dispatch => HttpMethod::Post,
+            Self::ReplayEvent | Self::DispatchEvent | Self::ReplayDeadLetters | Self::Dispatch => {
+                HttpMethod::Post
+            }
             Self::UpdateEvent => HttpMethod::Patch,
             Self::DeleteEvent => HttpMethod::Delete,
         }
@@ -585,6 +706,7 @@ impl Operation {
             Self::ReplayEvent => "/api/events/:id/replay",
             Self::DispatchEvent => "/api/events/:id/dispatch",
             Self::ListDeadLetters => "/api/dead-letters",
+            Self::ReplayDeadLetters => "/api/dead-letters/replay",
             Self::Dispatch => "/api/dispatch",
             Self::GetOpenApi => "/api/openapi.json",
         }
@@ -617,6 +739,7 @@ impl Operation {
             Self::ReplayEvent => "replayEvent",
             Self::DispatchEvent => "dispatchEvent",
             Self::ListDeadLetters => "listDeadLetters",
+            Self::ReplayDeadLetters => "replayDeadLetters",
             Self::Dispatch => "dispatch",
             Self::GetOpenApi => "getOpenApi",
         }
@@ -639,7 +762,8 @@ impl Operation {
             | Self::ListHandshakes
             | Self::GetDeliveries
             | Self::ReplayEvent
-            | Self::ListDeadLetters => Server::Api,
+            | Self::ListDeadLetters
+            | Self::ReplayDeadLetters => Server::Api,
         }
     }
 
@@ -657,6 +781,7 @@ impl Operation {
             | Self::ReplayEvent
             | Self::DispatchEvent
             | Self::ListDeadLetters
+            | Self::ReplayDeadLetters
             | Self::Dispatch => "forwarding",
             Self::ListProviders | Self::ListHandshakes => "providers",
             Self::ListEvents

@@ -8,7 +8,9 @@ use utoipa::openapi::path::{
     HttpMethod, OperationBuilder, ParameterBuilder, ParameterIn, PathItem, PathsBuilder,
 };
 use utoipa::openapi::request_body::RequestBodyBuilder;
-use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, SchemaFormat, Type};
+use utoipa::openapi::schema::{
+    AdditionalProperties, ArrayBuilder, KnownFormat, ObjectBuilder, SchemaFormat, Type,
+};
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityRequirement, SecurityScheme};
 use utoipa::openapi::{
     ComponentsBuilder, ContentBuilder, InfoBuilder, LicenseBuilder, OpenApi, OpenApiBuilder, Ref,
@@ -16,10 +18,11 @@ use utoipa::openapi::{
 };
 
 use crate::{
-    patterns, CatalogueEntry, Counts, DeadLetterPage, Deliveries, Delivery, DeliveryAttempt,
-    DeliveryState, DispatchReport, EventDetail, EventPage, EventPatch, EventSummary, FieldError,
-    ForwardingCounts, HandedOverSecret, HandedOverSecrets, Operation, Payload, Problem, Provider,
-    ProviderCatalogue, ReplayRequest, SourceEntry, Stats, Status,
+    patterns, CatalogueEntry, Counts, DeadLetterPage, DeadLetterReplay, Deliveries, Delivery,
+    DeliveryAttempt, DeliveryState, DispatchReport, EventDetail, EventPage, EventPatch,
+    EventSummary, FieldError, ForwardingCounts, HandedOverSecret, HandedOverSecrets, Operation,
+    Payload, Problem, Provider, ProviderCatalogue, ReplayRequest, ReplaySkips, ReplayedDelivery,
+    SourceEntry, Stats, Status, BULK_REPLAY_DEFAULT, BULK_REPLAY_MAX, BULK_REPLAY_MAX_SCAN,
 };
 
 const JSON: &str = "application/json";
@@ -75,6 +78,71 @@ fn enum_schema(values: &[&str]) -> ObjectBuilder {
 
 fn date_time() -> ObjectBuilder {
     string_schema().format(Some(SchemaFormat::KnownFormat(KnownFormat::DateTime)))
+}
+
+/// `DeadLetterReplayRequest`, written here: its filter's pattern is built from the providers.
+fn dead_letter_replay_request() -> Schema {
+    ObjectBuilder::new()
+        .description(Some(
+            "Which dead letters to replay, and how many this call. Every member may be left out \
+             (none: the newest dead letters of every destination); none may be null.",
+        ))
+        .property(
+            "destination",
+            string_schema()
+                .pattern(Some(patterns::DESTINATION))
+                .description(Some("Only this destination's dead letters.")),
+        )
+        .property(
+            "since",
+            date_time().description(Some(
+                "Only those that became dead letters at or after this (RFC 3339).",
+            )),
+        )
+        .property(
+            "until",
+            date_time().description(Some(
+                "Only those that became dead letters before this (RFC 3339). An `until` at or \
+                 before `since` selects none.",
+            )),
+        )
+        .property(
+            "filter",
+            ArrayBuilder::new()
+                .items(
+                    string_schema()
+                        .pattern(Some(patterns::filter_pattern()))
+                        .max_length(Some(patterns::FILTER_PATTERN_MAX)),
+                )
+                .min_items(Some(1))
+                .max_items(Some(patterns::FILTER_PATTERNS_MAX))
+                .description(Some(
+                    "Only those of events one of these patterns matches, in the grammar of a \
+                     destination's `filter`: `provider:type`, `provider` or `type`; `type` may \
+                     end in `*` (a prefix), `*` is any (`stripe:invoice.*`, `github`, `push`).",
+                )),
+        )
+        .property(
+            "limit",
+            ObjectBuilder::new()
+                .schema_type(Type::Integer)
+                .minimum(Some(1))
+                .maximum(Some(BULK_REPLAY_MAX))
+                .description(Some(format!(
+                    "Replay at most this many, 1 to {BULK_REPLAY_MAX} (default \
+                     {BULK_REPLAY_DEFAULT})."
+                ))),
+        )
+        .property(
+            "cursor",
+            string_schema()
+                .pattern(Some(patterns::DEAD_CURSOR))
+                .description(Some(
+                    "`next_cursor` of the previous call (with the same selection).",
+                )),
+        )
+        .additional_properties(Some(AdditionalProperties::FreeForm(false)))
+        .into()
 }
 
 /// A link (for clients and stateful testers) to `target`, passing `id` from `expression`.
@@ -441,6 +509,48 @@ fn operation(op: Operation) -> OperationBuilder {
                 "400",
                 problem("A query parameter is invalid, unknown or repeated."),
             ),
+        Operation::ReplayDeadLetters => builder
+            .summary(Some("Replay dead letters in bounded, resumable batches"))
+            .description(Some(format!(
+                "Queues dead letters again, due now, exactly as a replay by id does, and asks the \
+                 forwarder to send each at once: those of one destination, or every \
+                 destination's, that became dead letters within `since`/`until`, of events the \
+                 filter matches. Newest first: at most `limit` per call, reading at most \
+                 {BULK_REPLAY_MAX_SCAN} dead-letter entries; while entries remain, `next_cursor` \
+                 says where to go on (call again with it and the same selection). Only dead \
+                 letters are replayed, never a delivered or pending delivery. Resuming with a \
+                 cursor already used (after a crash, say) sends nothing twice: a dead letter \
+                 queued again is no longer dead and is counted in `skipped.no_longer_dead`; two \
+                 calls at once queue each dead letter once."
+            )))
+            .request_body(Some(
+                RequestBodyBuilder::new()
+                    .required(Some(Required::False))
+                    .content(
+                        JSON,
+                        ContentBuilder::new()
+                            .schema(Some(schema_ref("DeadLetterReplayRequest")))
+                            .build(),
+                    )
+                    .build(),
+            ))
+            .response(
+                "200",
+                json_response(
+                    "What was replayed, what was passed over and why, and where to go on.",
+                    "DeadLetterReplay",
+                ),
+            )
+            .response(
+                "400",
+                problem(
+                    "The body is not a bulk replay request: unknown or null members, a \
+                     destination, time, filter pattern, limit or cursor of the wrong shape \
+                     (each is named in `errors`).",
+                ),
+            )
+            .response("413", problem("The body is larger than 16 KiB."))
+            .response("415", problem("The body is not application/json.")),
         Operation::Dispatch => builder
             .summary(Some("Send what is due"))
             .description(Some(
@@ -536,6 +646,10 @@ pub fn document() -> OpenApi {
         .schema_from::<Deliveries>()
         .schema_from::<DeadLetterPage>()
         .schema_from::<ReplayRequest>()
+        .schema("DeadLetterReplayRequest", dead_letter_replay_request())
+        .schema_from::<ReplayedDelivery>()
+        .schema_from::<ReplaySkips>()
+        .schema_from::<DeadLetterReplay>()
         .schema_from::<DispatchReport>()
         .schema_from::<FieldError>()
         .schema_from::<Problem>()

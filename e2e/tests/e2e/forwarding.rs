@@ -637,3 +637,211 @@ fn a_destination_that_leads_back_to_this_app_is_refused_there_and_one_event_stay
     );
     assert_eq!(events_stored(&client), 1, "one event stays one");
 }
+
+/// How many requests at `path` carried each `webhook-id` (the event id).
+fn by_webhook_id(receiver: &Receiver, path: &str) -> BTreeMap<String, usize> {
+    let mut counts = BTreeMap::new();
+    for request in receiver.received(path) {
+        *counts
+            .entry(request.header("webhook-id").unwrap().to_owned())
+            .or_default() += 1;
+    }
+    counts
+}
+
+/// One call of `POST /api/dead-letters/replay`.
+fn bulk_replay(client: &Client, body: &Value) -> Value {
+    let response = client
+        .post("/api/dead-letters/replay")
+        .bearer(API_TOKEN)
+        .json(body)
+        .send()
+        .unwrap();
+    assert_eq!(response.status, 200, "{body}: {}", response.text());
+    response.json()
+}
+
+fn replayed_ids(answer: &Value) -> Vec<String> {
+    answer["replayed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["event_id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[test]
+fn bulk_replay_after_an_outage_delivers_each_dead_letter_once_in_resumed_batches() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    // `flaky` is gone (410: a dead letter at once) until it recovers; `steady` always takes.
+    let up = Arc::new(AtomicBool::new(false));
+    let receiver = {
+        let up = Arc::clone(&up);
+        Receiver::start(move |path, _| match path {
+            "/flaky" if !up.load(Ordering::SeqCst) => Reply::Status(410),
+            _ => Reply::Status(200),
+        })
+    };
+    let app = start_or_skip!(
+        "forwarding bulk replay",
+        forwarding_to(
+            &[
+                ("flaky", receiver.url("/flaky")),
+                ("steady", receiver.url("/steady"))
+            ],
+            "30s"
+        )
+    );
+    let client = app.client();
+    let dead_at_flaky = |delivery: &str, kind: &str| {
+        let response = signing::github(&client, delivery, kind, "{}")
+            .send()
+            .unwrap();
+        assert_eq!(response.status, 202, "{}", response.text());
+        let id = response.json()["id"].as_str().unwrap().to_owned();
+        let dead = wait_for_delivery(&client, &id, "flaky", Duration::from_secs(15), |d| {
+            d["state"] == "dead"
+        });
+        (id, dead)
+    };
+    // The outage: four dead letters, then (later) two more.
+    let early: Vec<String> = [
+        ("p1", "push"),
+        ("p2", "push"),
+        ("p3", "push"),
+        ("i1", "issues"),
+    ]
+    .iter()
+    .map(|(delivery, kind)| dead_at_flaky(delivery, kind).0)
+    .collect();
+    let (p4, dead) = dead_at_flaky("p4", "push");
+    // Every dead letter of p4 and later died at or after this; every earlier one before.
+    let later_from = dead["attempts"][0]["at"].as_str().unwrap().to_owned();
+    let (i2, _) = dead_at_flaky("i2", "issues");
+    for id in early.iter().chain([&p4, &i2]) {
+        wait_for_delivery(&client, id, "steady", Duration::from_secs(15), |d| {
+            d["state"] == "delivered"
+        });
+    }
+    up.store(true, Ordering::SeqCst);
+    // Delivered at the first attempt after the recovery: never part of a bulk replay.
+    let (p5, _) = {
+        let response = signing::github(&client, "p5", "push", "{}").send().unwrap();
+        assert_eq!(response.status, 202, "{}", response.text());
+        let id = response.json()["id"].as_str().unwrap().to_owned();
+        let done = wait_for_delivery(&client, &id, "flaky", Duration::from_secs(15), |d| {
+            d["state"] == "delivered"
+        });
+        (id, done)
+    };
+
+    // A time range and a filter select only what they say: the later issues event.
+    let answer = bulk_replay(
+        &client,
+        &json!({"destination": "flaky", "since": later_from, "filter": ["github:issues"]}),
+    );
+    assert_eq!(replayed_ids(&answer), [i2.as_str()], "{answer}");
+    assert_eq!(answer["next_cursor"], Value::Null, "{answer}");
+
+    // The earlier pushes, one per call, resumed from each answer's cursor. The second answer is
+    // lost, as to a client that crashed: it calls again with the same cursor, which goes on
+    // past what the lost call queued without queuing it again.
+    let selection =
+        json!({"destination": "flaky", "until": later_from, "filter": ["push"], "limit": 1});
+    let mut replayed = Vec::new();
+    let mut cursor = Value::Null;
+    for call in 1..=20 {
+        let mut body = selection.clone();
+        if !cursor.is_null() {
+            body["cursor"] = cursor.clone();
+        }
+        let mut answer = bulk_replay(&client, &body);
+        assert!(
+            replayed_ids(&answer).len() <= 1,
+            "the limit holds: {answer}"
+        );
+        if call == 2 {
+            let lost = replayed_ids(&answer);
+            assert_eq!(lost.len(), 1, "{answer}");
+            replayed.extend(lost.clone());
+            answer = bulk_replay(&client, &body);
+            assert!(!replayed_ids(&answer).contains(&lost[0]), "{answer}");
+            assert_eq!(answer["skipped"]["no_longer_dead"], 1, "{answer}");
+        }
+        replayed.extend(replayed_ids(&answer));
+        cursor = answer["next_cursor"].clone();
+        if cursor.is_null() {
+            break;
+        }
+    }
+    assert!(cursor.is_null(), "the pass ends");
+    replayed.sort();
+    let mut pushes = early[..3].to_vec();
+    pushes.sort();
+    assert_eq!(replayed, pushes, "each once");
+
+    // The rest of every destination's, two per call: only i1 and p4 are still dead.
+    let mut rest = Vec::new();
+    let mut cursor = Value::Null;
+    for _ in 0..20 {
+        let mut body = json!({"limit": 2});
+        if !cursor.is_null() {
+            body["cursor"] = cursor.clone();
+        }
+        let answer = bulk_replay(&client, &body);
+        rest.extend(replayed_ids(&answer));
+        cursor = answer["next_cursor"].clone();
+        if cursor.is_null() {
+            break;
+        }
+    }
+    rest.sort();
+    let mut want = vec![early[3].clone(), p4.clone()];
+    want.sort();
+    assert_eq!(rest, want);
+
+    // Each dead letter lands exactly once (the replays are sent at once, no tick needed); ticks
+    // then find nothing more to send.
+    let every: Vec<&String> = early.iter().chain([&p4, &i2]).collect();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while by_webhook_id(&receiver, "/flaky").values().sum::<usize>() < every.len() * 2 + 1 {
+        assert!(
+            Instant::now() < deadline,
+            "{:?}",
+            by_webhook_id(&receiver, "/flaky")
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let ticker = Ticker::start(app.client(), API_TOKEN, TICK);
+    ticker.wait_rounds(10, Duration::from_secs(30));
+    drop(ticker);
+    let flaky = by_webhook_id(&receiver, "/flaky");
+    for id in &every {
+        assert_eq!(
+            flaky.get(*id),
+            Some(&2),
+            "the 410, then one replay: {flaky:?}"
+        );
+    }
+    assert_eq!(flaky.get(&p5), Some(&1), "delivered: never re-sent");
+    let steady = by_webhook_id(&receiver, "/steady");
+    assert_eq!(steady.len(), 7, "{steady:?}");
+    assert!(
+        steady.values().all(|n| *n == 1),
+        "delivered: never re-sent: {steady:?}"
+    );
+    for id in &every {
+        wait_for_delivery(&client, id, "flaky", Duration::from_secs(10), |d| {
+            d["state"] == "delivered" && d["replays"] == 1
+        });
+    }
+    let letters = client
+        .get("/api/dead-letters")
+        .bearer(API_TOKEN)
+        .send()
+        .unwrap()
+        .json();
+    assert_eq!(letters["items"], json!([]), "{letters}");
+    assert_verified(&receiver.all());
+}

@@ -6,17 +6,23 @@
 
 use api_contract::serve::{event_not_found, path_event_id};
 use api_contract::{
-    DeadLetterPage, Deliveries, Delivery, DeliveryAttempt, DeliveryState, ReplayRequest,
+    patterns, DeadLetterPage, DeadLetterReplay, DeadLetterReplayRequest, Deliveries, Delivery,
+    DeliveryAttempt, DeliveryState, ReplayRequest, ReplaySkips, ReplayedDelivery,
+    BULK_REPLAY_DEFAULT, BULK_REPLAY_MAX, BULK_REPLAY_MAX_SCAN,
 };
 use inbox_core::clock::Clock;
 use inbox_core::config::Variables;
 use inbox_core::events::{EventId, EventMeta};
+use inbox_core::forwarding::bulk::Selection;
 use inbox_core::forwarding::ledger::{self, Ledger, ReplayError};
 use inbox_core::forwarding::poke::Poke;
+use inbox_core::forwarding::Filter;
 use inbox_core::forwarding::{DestinationName, Record, State, Tuning};
 use inbox_core::http::{json, media_type, Request, RequestContext, Response, StatusCode};
 use inbox_core::kv::KeyValue;
 use inbox_core::problem::{FieldError, Problem, ProblemKind};
+use inbox_core::time::Timestamp;
+use serde::de::DeserializeOwned;
 
 use crate::service::Api;
 
@@ -118,6 +124,54 @@ impl<K: KeyValue, V: Variables, C: Clock, P: Poke> Api<K, V, C, P> {
         )
     }
 
+    /// `POST /api/dead-letters/replay`: one bounded batch; the forwarder is asked for each
+    /// replayed event after the answer.
+    pub(crate) fn replay_dead_letters(
+        &self,
+        _: &RequestContext,
+        request: Request,
+    ) -> Result<Response, Problem> {
+        self.admit(&request)?;
+        let wanted: DeadLetterReplayRequest = json_body(
+            &request,
+            "a bulk replay request",
+            "expected {\"destination\", \"since\", \"until\", \"filter\": [...], \"limit\", \
+             \"cursor\"}, each optional",
+        )?;
+        let bulk = BulkRequest::parse(wanted)?;
+        let done = self.ledger().replay_dead(
+            &bulk.selection,
+            bulk.limit,
+            bulk.before,
+            BULK_REPLAY_MAX_SCAN,
+        )?;
+        for record in &done.replayed {
+            self.ask_after_response(record.event.clone());
+        }
+        let skipped = done.skipped;
+        json(
+            StatusCode::OK,
+            &DeadLetterReplay {
+                replayed: done
+                    .replayed
+                    .iter()
+                    .map(|record| ReplayedDelivery {
+                        event_id: record.event.as_str().to_owned(),
+                        destination: record.destination.as_str().to_owned(),
+                    })
+                    .collect(),
+                skipped: ReplaySkips {
+                    not_matching: skipped.not_matching,
+                    no_longer_dead: skipped.no_longer_dead,
+                    event_gone: skipped.event_gone,
+                    unreadable: skipped.unreadable,
+                },
+                scanned: done.scanned,
+                next_cursor: done.next.map(|k| k.to_string()),
+            },
+        )
+    }
+
     fn load_meta(&self, ctx: &RequestContext) -> Result<EventMeta, Problem> {
         self.event_store()
             .meta(&path_event_id(ctx)?)?
@@ -127,26 +181,140 @@ impl<K: KeyValue, V: Variables, C: Clock, P: Poke> Api<K, V, C, P> {
 
 /// The optional JSON body of a replay.
 fn replay_request(request: &Request) -> Result<ReplayRequest, Problem> {
+    json_body(
+        request,
+        "a replay request",
+        "expected {\"destination\": \"<name>\"} or {}",
+    )
+}
+
+/// An optional JSON body (none: the default) of `what`; `expected` describes it.
+fn json_body<T: DeserializeOwned + Default>(
+    request: &Request,
+    what: &str,
+    expected: &str,
+) -> Result<T, Problem> {
     if request.body().is_empty() {
-        return Ok(ReplayRequest::default());
+        return Ok(T::default());
     }
     let media = media_type(request).unwrap_or_default();
     if media != "application/json" {
         return Err(Problem::of(
             ProblemKind::UnsupportedMediaType,
-            "a replay request is application/json",
+            format!("{what} is application/json"),
         )
         .with_header("accept-post", "application/json"));
     }
     serde_json::from_slice(request.body()).map_err(|error| {
         Problem::invalid(
-            format!("the body is not a replay request: {error}"),
-            vec![FieldError::new(
-                "body",
-                "expected {\"destination\": \"<name>\"} or {}",
-            )],
+            format!("the body is not {what}: {error}"),
+            vec![FieldError::new("body", expected)],
         )
     })
+}
+
+/// A bulk replay request, checked: each bad member is named (as a JSON pointer).
+struct BulkRequest {
+    selection: Selection,
+    limit: usize,
+    before: Option<u64>,
+}
+
+impl BulkRequest {
+    fn parse(wanted: DeadLetterReplayRequest) -> Result<Self, Problem> {
+        let mut errors = Vec::new();
+        let mut selection = Selection::default();
+        if let Some(name) = wanted.destination {
+            match DestinationName::parse(&name) {
+                Ok(name) => selection.destination = Some(name),
+                Err(e) => errors.push(FieldError::new("/destination", e.0)),
+            }
+        }
+        for (field, value, slot) in [
+            ("/since", wanted.since, &mut selection.since),
+            ("/until", wanted.until, &mut selection.until),
+        ] {
+            if let Some(value) = value {
+                match Timestamp::parse_rfc3339(&value) {
+                    Ok(at) => *slot = Some(at),
+                    Err(_) => errors.push(FieldError::new(
+                        field,
+                        "must be an RFC 3339 timestamp, e.g. 2026-11-24T13:00:00Z",
+                    )),
+                }
+            }
+        }
+        if let Some(patterns) = wanted.filter {
+            match filter(&patterns) {
+                Ok(filter) => selection.filter = filter,
+                Err(error) => errors.push(error),
+            }
+        }
+        // A whole number (`68.0` is one, as JSON Schema says) from 1 to the maximum.
+        let limit = wanted.limit.unwrap_or(f64::from(BULK_REPLAY_DEFAULT));
+        let whole = (1..=BULK_REPLAY_MAX).find(|n| f64::from(*n) == limit);
+        if whole.is_none() {
+            errors.push(FieldError::new(
+                "/limit",
+                format!("must be a whole number from 1 to {BULK_REPLAY_MAX}"),
+            ));
+        }
+        let mut before = None;
+        if let Some(cursor) = wanted.cursor {
+            match dead_cursor(&cursor) {
+                Ok(k) => before = Some(k),
+                Err(detail) => errors.push(FieldError::new("/cursor", detail)),
+            }
+        }
+        if !errors.is_empty() {
+            return Err(Problem::invalid(
+                "the bulk replay request is invalid",
+                errors,
+            ));
+        }
+        Ok(Self {
+            selection,
+            limit: whole.map_or(1, |n| usize::try_from(n).unwrap_or(1)),
+            before,
+        })
+    }
+}
+
+/// A filter of the destinations' grammar, exactly as the document's pattern says: no
+/// surrounding space (which the destinations' parser forgives), bounded lengths.
+fn filter(patterns: &[String]) -> Result<Filter, FieldError> {
+    if patterns.is_empty() || patterns.len() > patterns::FILTER_PATTERNS_MAX {
+        return Err(FieldError::new(
+            "/filter",
+            format!(
+                "from 1 to {} patterns (leave filter out for every event)",
+                patterns::FILTER_PATTERNS_MAX
+            ),
+        ));
+    }
+    for (i, pattern) in patterns.iter().enumerate() {
+        let shape = if pattern.trim() != pattern || pattern.len() > patterns::FILTER_PATTERN_MAX {
+            Err(format!(
+                "{pattern:?} is not a pattern: at most {} characters, no surrounding space",
+                patterns::FILTER_PATTERN_MAX
+            ))
+        } else {
+            Filter::parse([pattern.as_str()]).map(drop)
+        };
+        if let Err(detail) = shape {
+            return Err(FieldError::new(format!("/filter/{i}"), detail));
+        }
+    }
+    Filter::parse(patterns.iter().map(String::as_str)).map_err(|e| FieldError::new("/filter", e))
+}
+
+/// A dead-letter cursor: a decimal position this API issued.
+fn dead_cursor(value: &str) -> Result<u64, String> {
+    value
+        .parse::<u64>()
+        .ok()
+        .filter(|k| *k >= 1 && !value.starts_with('0') && value.len() <= 19)
+        .ok_or_else(|| "not a cursor this API issued".to_owned())
 }
 
 /// The query of `GET /api/dead-letters`.
@@ -181,12 +349,7 @@ impl DeadLetterQuery {
                     .filter(|limit| (1..=MAX_LIMIT).contains(limit))
                     .map(|limit| parsed.limit = limit)
                     .ok_or_else(|| format!("must be a whole number from 1 to {MAX_LIMIT}")),
-                "cursor" => value
-                    .parse::<u64>()
-                    .ok()
-                    .filter(|k| *k >= 1 && !value.starts_with('0') && value.len() <= 19)
-                    .map(|k| parsed.before = Some(k))
-                    .ok_or_else(|| "not a cursor this API issued".to_owned()),
+                "cursor" => dead_cursor(&value).map(|k| parsed.before = Some(k)),
                 _ => Err("unknown parameter; known are destination, limit, cursor".to_owned()),
             };
             if let Err(detail) = result {

@@ -44,8 +44,8 @@ pub struct Api<K, V, C, P> {
     router: Router<Self>,
     /// How the forwarder is asked to send at once (after a replay).
     poke: P,
-    /// The event to ask the forwarder about once the answer is sent.
-    ask: RefCell<Option<EventId>>,
+    /// The events to ask the forwarder about once the answer is sent.
+    ask: RefCell<Vec<EventId>>,
 }
 
 impl<K, V, C, P> std::fmt::Debug for Api<K, V, C, P> {
@@ -66,7 +66,7 @@ impl<K: KeyValue, V: Variables, C: Clock, P: Poke> Api<K, V, C, P> {
             clock,
             router,
             poke,
-            ask: RefCell::new(None),
+            ask: RefCell::new(Vec::new()),
         }
     }
 
@@ -85,6 +85,7 @@ impl<K: KeyValue, V: Variables, C: Clock, P: Poke> Api<K, V, C, P> {
             Operation::GetDeliveries => Some(Self::get_deliveries),
             Operation::ReplayEvent => Some(Self::replay_event),
             Operation::ListDeadLetters => Some(Self::list_dead_letters),
+            Operation::ReplayDeadLetters => Some(Self::replay_dead_letters),
             Operation::GetOpenApi | Operation::DispatchEvent | Operation::Dispatch => None,
         }
     }
@@ -324,9 +325,12 @@ fn parse_patch(body: &[u8]) -> Result<Option<EventStatus>, Problem> {
 }
 
 impl<K: KeyValue, V: Variables, C: Clock, P: Poke> Api<K, V, C, P> {
-    /// Asks the forwarder about `id` once the answer has been sent.
+    /// Asks the forwarder about `id` once the answer has been sent (once per event).
     pub(crate) fn ask_after_response(&self, id: EventId) {
-        self.ask.replace(Some(id));
+        let mut ask = self.ask.borrow_mut();
+        if !ask.contains(&id) {
+            ask.push(id);
+        }
     }
 }
 
@@ -347,17 +351,16 @@ impl<K: KeyValue, V: Variables, C: Clock, P: Poke> Service for Api<K, V, C, P> {
         })
     }
 
-    /// After a replay's 202: the forwarder sends it now (else the next tick does).
+    /// After a replay's answer: the forwarder sends it now (else the next tick does).
     fn after_response(&self) {
-        let Some(id) = self.ask.take() else {
-            return;
-        };
-        if let Err(error) = self.poke.ask(&self.vars, &id) {
-            tracing::warn!(
-                event_id = id.as_str(),
-                error,
-                "the forwarder was not asked; the dispatch tick sends the replay"
-            );
+        for id in self.ask.take() {
+            if let Err(error) = self.poke.ask(&self.vars, &id) {
+                tracing::warn!(
+                    event_id = id.as_str(),
+                    error,
+                    "the forwarder was not asked; the dispatch tick sends the replay"
+                );
+            }
         }
     }
 

@@ -9,7 +9,8 @@ import {
   CHANGED_MEANWHILE, cellText, visibleColumns, detailFields, providerOptions, statsRows, emptyFilters,
   filtersToQuery, isFiltered, eventsPath, mergeFirstPage, appendPage, formatTime, formatAgo,
   formatBytes, utf8Length, bucketize, formatWidth, describeProblem, payloadJson, curlCommand,
-  text, deliveryRows,
+  text, deliveryRows, deadLetterDestinations, bulkReplayBody, addBatch, describeBatches,
+  BULK_REPLAY_MAX, BULK_REPLAY_DEFAULT,
 } from './logic.js';
 
 const $ = (id) => document.getElementById(id);
@@ -51,6 +52,7 @@ const state = {
   busy: false,
   freshIds: new Set(),
   lastFocusedId: null,
+  bulk: null, // the totals of the dead-letter replay under way (its `cursor` goes on)
 };
 
 function storage() {
@@ -208,6 +210,8 @@ function signOut(problem = null) {
   state.catalogue = null;
   state.catalogueProblem = null;
   state.stats = null;
+  resetBulk();
+  $('dead-status').textContent = '';
   $('events-body').replaceChildren();
   $('stats-body').replaceChildren();
   showProblem($('signin-problem'), problem);
@@ -531,6 +535,72 @@ function renderStats(stats) {
   if (!stats || typeof stats !== 'object') return;
   state.stats = stats;
   updateProviders();
+  updateDeadDestinations();
+}
+
+// --- replaying dead letters in bulk ---------------------------------------------------------
+
+/** The bulk replay's destination choices, from the stats (the choice made is kept). */
+function updateDeadDestinations() {
+  const select = $('dead-destination');
+  const current = select.value;
+  const options = deadLetterDestinations(state.stats);
+  const labels = options.map((o) => o.label).join('\n');
+  if (select.dataset.labels === labels) return;
+  select.dataset.labels = labels;
+  select.replaceChildren(h('option', { value: '' }, 'All destinations'),
+    ...options.map((o) => h('option', { value: o.value }, o.label)));
+  if (current && !options.some((o) => o.value === current)) select.append(h('option', { value: current }, current));
+  select.value = current;
+}
+
+/** A changed selection starts a new pass. */
+function resetBulk() {
+  state.bulk = null;
+  $('replay-dead').textContent = 'Replay dead letters';
+  $('replay-dead-over').hidden = true;
+}
+
+/** One batch: the first of a pass, or the next from where the last stopped. */
+async function replayDeadLetters(event) {
+  event.preventDefault();
+  const controls = {
+    destination: $('dead-destination').value,
+    filter: $('dead-filter').value,
+    since: $('dead-since').value,
+    limit: $('dead-limit').value,
+  };
+  const { body, error } = bulkReplayBody(controls, state.bulk && state.bulk.cursor);
+  if (error) {
+    showProblem($('dead-problem'), { title: 'Check the replay', detail: error, errors: [], requestId: '' });
+    return;
+  }
+  const button = $('replay-dead');
+  button.disabled = true;
+  $('dead-status').textContent = 'Replaying\u2026';
+  showProblem($('dead-problem'), null);
+  try {
+    const result = await api('/api/dead-letters/replay', {
+      method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body),
+    });
+    state.bulk = addBatch(state.bulk, result.body);
+    $('dead-status').textContent = describeBatches(state.bulk);
+    if (state.bulk.cursor) {
+      button.textContent = 'Continue';
+      $('replay-dead-over').hidden = false;
+    } else {
+      state.bulk = null;
+      button.textContent = 'Replay dead letters';
+      $('replay-dead-over').hidden = true;
+    }
+    setTimeout(loadStats, 1500);
+  } catch (failure) {
+    if (failure.status === 401) return;
+    $('dead-status').textContent = '';
+    showProblem($('dead-problem'), failure.problem);
+  } finally {
+    button.disabled = false;
+  }
 }
 
 function renderStatsTable(stats) {
@@ -807,6 +877,15 @@ function start() {
     loadCatalogue();
   });
   $('load-more').addEventListener('click', () => loadPage());
+  $('dead-limit').max = String(BULK_REPLAY_MAX);
+  $('dead-limit').value = String(BULK_REPLAY_DEFAULT);
+  $('dead-form').addEventListener('submit', replayDeadLetters);
+  $('dead-form').addEventListener('input', resetBulk);
+  $('dead-form').addEventListener('change', resetBulk);
+  $('replay-dead-over').addEventListener('click', () => {
+    resetBulk();
+    $('dead-status').textContent = '';
+  });
   $('events-body').addEventListener('click', onRowClick);
   $('events-body').addEventListener('keydown', onRowKey);
   $('mark-processed').addEventListener('click', markProcessed);

@@ -532,3 +532,87 @@ export function curlCommand(detail, base = DEFAULT_RESEND_BASE) {
   lines.push(`--data-raw ${shellQuote(payload.raw_body ?? '')}`);
   return lines.join(' \\\n  ');
 }
+
+// --- replaying dead letters in bulk (POST /api/dead-letters/replay) ------------------------
+
+/** The largest batch the API takes, and the console's default. */
+export const BULK_REPLAY_MAX = 100;
+export const BULK_REPLAY_DEFAULT = 20;
+
+/**
+ * The destinations the bulk replay offers, from the stats' per-destination counts:
+ * `[{ value, label }]`, each labelled with its dead letters, by name.
+ */
+export function deadLetterDestinations(stats) {
+  const forwarding = stats && typeof stats.forwarding === 'object' && stats.forwarding ? stats.forwarding : {};
+  return Object.keys(forwarding).sort().map((name) => {
+    const dead = Number((forwarding[name] || {}).dead) || 0;
+    return { value: name, label: `${name} (${dead} dead)` };
+  });
+}
+
+/** A filter as typed (`stripe:invoice.*, github push`): its patterns, commas or spaces between. */
+export function filterPatterns(value) {
+  return String(value || '').split(/[\s,]+/).filter((pattern) => pattern !== '');
+}
+
+/**
+ * The request body of one batch for the controls' state `{ destination, filter, since, limit }`
+ * and the cursor to go on from: `{ body, error }` (an error names what the API would refuse).
+ */
+export function bulkReplayBody(controls, cursor = null) {
+  const body = {};
+  if (controls.destination) body.destination = controls.destination;
+  const patterns = filterPatterns(controls.filter);
+  if (patterns.length) body.filter = patterns;
+  if (controls.since) {
+    const since = localToRfc3339(controls.since);
+    if (!since) return { body: null, error: 'Dead since is not a date and time.' };
+    body.since = since;
+  }
+  const limit = controls.limit === '' || controls.limit === undefined ? BULK_REPLAY_DEFAULT : Number(controls.limit);
+  if (!Number.isInteger(limit) || limit < 1 || limit > BULK_REPLAY_MAX) {
+    return { body: null, error: `The batch size is a whole number from 1 to ${BULK_REPLAY_MAX}.` };
+  }
+  body.limit = limit;
+  if (cursor) body.cursor = cursor;
+  return { body, error: null };
+}
+
+/** Adds one batch's answer to the totals of a pass (`null`: a new pass). */
+export function addBatch(totals, answer) {
+  const sum = totals || { replayed: 0, batches: 0, skipped: {} };
+  const replayed = Array.isArray(answer && answer.replayed) ? answer.replayed.length : 0;
+  const skipped = { ...sum.skipped };
+  for (const [reason, count] of Object.entries((answer && answer.skipped) || {})) {
+    skipped[reason] = (skipped[reason] || 0) + (Number(count) || 0);
+  }
+  return {
+    replayed: sum.replayed + replayed,
+    batches: sum.batches + 1,
+    last: replayed,
+    skipped,
+    cursor: (answer && answer.next_cursor) || null,
+  };
+}
+
+const SKIP_REASONS = {
+  no_longer_dead: 'no longer dead',
+  not_matching: 'not selected',
+  event_gone: 'event gone',
+  unreadable: 'unreadable',
+};
+
+/** What a pass did so far, in a sentence or two. */
+export function describeBatches(totals) {
+  const plural = (n, one) => `${n} ${one}${n === 1 ? '' : 's'}`;
+  const skipped = Object.entries(SKIP_REASONS)
+    .filter(([reason]) => totals.skipped[reason])
+    .map(([reason, label]) => `${totals.skipped[reason]} ${label}`);
+  const head = totals.batches > 1
+    ? `Replayed ${plural(totals.last, 'dead letter')} (${totals.replayed} in ${totals.batches} batches).`
+    : `Replayed ${plural(totals.last, 'dead letter')}.`;
+  const passed = skipped.length ? ` Passed over: ${skipped.join(', ')}.` : '';
+  const tail = totals.cursor ? ' More remain: Continue goes on from here.' : ' Done: every dead letter was read.';
+  return head + passed + tail;
+}

@@ -73,6 +73,7 @@ impl<K: KeyValue, V: Variables, C: Clock, S: Sender> Forwarder<K, V, C, S> {
             Operation::GetDeliveries
             | Operation::ReplayEvent
             | Operation::ListDeadLetters
+            | Operation::ReplayDeadLetters
             | Operation::ListEvents
             | Operation::GetEvent
             | Operation::UpdateEvent

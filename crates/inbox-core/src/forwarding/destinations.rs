@@ -109,6 +109,15 @@ impl Pattern {
 pub struct Filter(Vec<Pattern>);
 
 impl Filter {
+    /// A filter of these patterns (none: every event); the error names the first bad one.
+    pub fn parse<'p>(patterns: impl IntoIterator<Item = &'p str>) -> Result<Self, String> {
+        patterns
+            .into_iter()
+            .map(Pattern::parse)
+            .collect::<Result<_, _>>()
+            .map(Self)
+    }
+
     /// Whether the event goes to the destination.
     pub fn matches(&self, meta: &EventMeta) -> bool {
         self.0.is_empty() || self.0.iter().any(|pattern| pattern.matches(meta))
@@ -380,13 +389,8 @@ pub fn parse(value: &str) -> Result<Vec<Destination>, ConfigError> {
             }
             Some(FilterSpec::Many(patterns)) => patterns,
         };
-        let filter = Filter(
-            patterns
-                .iter()
-                .map(|pattern| Pattern::parse(pattern))
-                .collect::<Result<_, _>>()
-                .map_err(|e| at("filter", e))?,
-        );
+        let filter =
+            Filter::parse(patterns.iter().map(String::as_str)).map_err(|e| at("filter", e))?;
         destinations.push(Destination {
             name,
             url,

@@ -52,6 +52,12 @@ pub fn dead(k: u64) -> String {
     format!("fwd:dead:{k:020}")
 }
 
+/// Counter: bulk replays of dead letter `k` (the one that gets 1 queues it again; a failed one
+/// gives its claim back).
+pub fn revived(k: u64) -> String {
+    format!("fwd:revived:{k:020}")
+}
+
 /// Counter: deliveries to `d` in `state` (`pending`, `delivered`, `dead`).
 pub fn stats(d: &str, state: &str) -> String {
     format!("stats:fwd:{d}:{state}")

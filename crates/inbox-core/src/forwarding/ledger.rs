@@ -31,9 +31,9 @@ pub enum ReplayError {
 /// Delivery records and the due-attempt queue over a store and a clock.
 #[derive(Debug)]
 pub struct Ledger<'a, K, C> {
-    kv: &'a K,
-    clock: &'a C,
-    tuning: Tuning,
+    pub(super) kv: &'a K,
+    pub(super) clock: &'a C,
+    pub(super) tuning: Tuning,
     floor_known: Cell<bool>,
 }
 
@@ -92,32 +92,35 @@ impl<'a, K: KeyValue, C: Clock> Ledger<'a, K, C> {
             return Err(ReplayError::InFlight(busy.destination.clone()));
         }
         let mut replayed = Vec::new();
-        for mut record in wanted {
-            let previous =
-                (!record.attempts.is_empty() || record.replays > 0).then_some(record.state);
-            record.state = State::Pending;
-            record.next_at = Some(now);
-            record.replays += 1;
-            record.round_start = record.next_attempt;
-            let (b, k) = self.slot(now)?;
-            let pointer = Pointer {
-                event: meta.id.clone(),
-                destination: record.destination.clone(),
-                attempt: record.next_attempt,
-            };
-            self.kv
-                .set_many(&[
-                    (
-                        keys::record(&meta.id, &record.destination),
-                        encode(&record)?,
-                    ),
-                    (keys::pointer(b, k), encode(&pointer)?),
-                ])
-                .map_err(StoreError::from)?;
-            self.count_transition(&record.destination, previous, Some(State::Pending));
-            replayed.push(record);
+        for record in wanted {
+            replayed.push(self.requeue(now, record)?);
         }
         Ok(replayed)
+    }
+
+    /// Queues one delivery again, due `now`: pending, a new round, the history kept; its due
+    /// pointer names the next attempt number, whose claim lets only one sender send it.
+    pub(super) fn requeue(&self, now: Timestamp, mut record: Record) -> Result<Record, StoreError> {
+        let previous = (!record.attempts.is_empty() || record.replays > 0).then_some(record.state);
+        record.state = State::Pending;
+        record.next_at = Some(now);
+        record.replays += 1;
+        record.round_start = record.next_attempt;
+        let (b, k) = self.slot(now)?;
+        let pointer = Pointer {
+            event: record.event.clone(),
+            destination: record.destination.clone(),
+            attempt: record.next_attempt,
+        };
+        self.kv.set_many(&[
+            (
+                keys::record(&record.event, &record.destination),
+                encode(&record)?,
+            ),
+            (keys::pointer(b, k), encode(&pointer)?),
+        ])?;
+        self.count_transition(&record.destination, previous, Some(State::Pending));
+        Ok(record)
     }
 
     /// A slot in the bucket of `due`. The first pointer ever written also starts the bucket

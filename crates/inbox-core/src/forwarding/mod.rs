@@ -11,11 +11,13 @@
 //! | [`tuning`] | timing and bounds: lease, send deadline, buckets, per-call budgets |
 //! | [`dispatch`] | sending: rounds over new events and due attempts, claims, leases |
 //! | [`ledger`] | reading and writing them: records, the due queue, dead letters, counters, replay |
+//! | [`bulk`] | replaying dead letters in bounded, resumable batches (a destination, a time range, a filter) |
 //! | [`poke`] | asking the forwarder for an event's attempts right away (`forward_dispatch_url`) |
 //! | [`hops`] | loop protection: this installation's id and the `webhook-inbox-hops` header |
 //! | [`signing`] | the Standard Webhooks headers of a forwarded request |
 
 pub mod allowed;
+pub mod bulk;
 pub mod destinations;
 pub mod dispatch;
 pub mod hops;

@@ -5,7 +5,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use super::destinations::{self, Destination, DestinationName};
+use super::bulk::{BulkReplay, Selection};
+use super::destinations::{self, Destination, DestinationName, Filter};
 use super::dispatch::{Dispatcher, Sender};
 use super::keys;
 use super::ledger::{counts, dead_letters, Ledger, ReplayError};
@@ -936,4 +937,260 @@ fn a_loopback_url_under_webhooks_is_this_apps_own_route() {
         let url = destinations::Url::parse(other).unwrap();
         assert!(!url.is_own_webhook_route(), "{other}");
     }
+}
+
+// ---------------------------------------------------------------- bulk replay of dead letters
+
+/// `n` GitHub `push` events, each dead at `sink` after a 410 (one second apart).
+fn dead_letters_at_sink(kv: &MemoryKv, clock: &ManualClock, n: usize) -> Vec<EventId> {
+    let (targets, schedule) = (one_destination(), Schedule::default());
+    let sender = Scripted::answering("sink", vec![status(410)]);
+    (0..n)
+        .map(|i| {
+            let id = ingest(kv, clock, Provider::Github, &format!("dead-{i}"), "push");
+            dispatcher(kv, clock, &sender, &targets, &schedule)
+                .dispatch_event(&id)
+                .unwrap();
+            clock.advance(Duration::from_secs(1));
+            id
+        })
+        .collect()
+}
+
+fn replay_dead(
+    kv: &MemoryKv,
+    clock: &ManualClock,
+    selection: &Selection,
+    limit: usize,
+    before: Option<u64>,
+) -> BulkReplay {
+    Ledger::new(kv, clock, Tuning::default())
+        .replay_dead(selection, limit, before, 500)
+        .unwrap()
+}
+
+fn ids(replay: &BulkReplay) -> Vec<String> {
+    replay
+        .replayed
+        .iter()
+        .map(|r| r.event.as_str().to_owned())
+        .collect()
+}
+
+#[test]
+fn bulk_replay_goes_in_bounded_batches_and_a_resumed_cursor_never_queues_one_twice() {
+    let (kv, clock) = (MemoryKv::new(), ManualClock::at_unix(T0));
+    let dead = dead_letters_at_sink(&kv, &clock, 5);
+    let all = Selection::default();
+    let first = replay_dead(&kv, &clock, &all, 2, None);
+    // Newest first, at most the limit, and where to go on from.
+    assert_eq!(ids(&first), [dead[4].as_str(), dead[3].as_str()]);
+    assert!(first.replayed.iter().all(|r| r.state == State::Pending));
+    assert_eq!(first.next, Some(4));
+    let second = replay_dead(&kv, &clock, &all, 2, first.next);
+    assert_eq!(ids(&second), [dead[2].as_str(), dead[1].as_str()]);
+    // The client crashed before it saw the second answer: it resumes from the first cursor.
+    let resumed = replay_dead(&kv, &clock, &all, 2, first.next);
+    assert_eq!(ids(&resumed), [dead[0].as_str()]);
+    assert_eq!(resumed.skipped.no_longer_dead, 2, "{resumed:?}");
+    assert_eq!(resumed.next, None, "the oldest entry was read");
+    assert_eq!(counts(&kv).unwrap()[0].1, [5, 0, 0]);
+
+    // Sent once each, with the next attempt number; then nothing is dead.
+    let (targets, schedule) = (one_destination(), Schedule::default());
+    let sender = Scripted::default();
+    for id in &dead {
+        dispatcher(&kv, &clock, &sender, &targets, &schedule)
+            .dispatch_event(id)
+            .unwrap();
+    }
+    for _ in 0..3 {
+        clock.advance(Duration::from_secs(30));
+        dispatcher(&kv, &clock, &sender, &targets, &schedule)
+            .dispatch()
+            .unwrap();
+    }
+    let mut sent = sender.sent();
+    sent.sort();
+    let mut expected: Vec<_> = dead
+        .iter()
+        .map(|id| (id.as_str().to_owned(), "sink".to_owned(), 2))
+        .collect();
+    expected.sort();
+    assert_eq!(sent, expected);
+    assert_eq!(counts(&kv).unwrap()[0].1, [0, 5, 0]);
+    let again = replay_dead(&kv, &clock, &all, 10, None);
+    assert!(again.replayed.is_empty());
+    assert_eq!(again.skipped.no_longer_dead, 5, "delivered: never replayed");
+}
+
+#[test]
+fn bulk_replay_takes_only_the_destination_time_range_and_filter_selected() {
+    let (kv, clock) = (MemoryKv::new(), ManualClock::at_unix(T0));
+    let targets = destinations(&format!(
+        r#"[{{"name":"billing","url":"http://127.0.0.1:9/b","secret":"{KEY}","filter":"stripe"}},
+            {{"name":"all","url":"http://127.0.0.1:9/a","secret":"{KEY}"}}]"#
+    ));
+    let schedule = Schedule::default();
+    let sender = Scripted::answering("billing", vec![status(410)]);
+    sender.script("all", vec![status(410)]);
+    let make = |provider, delivery: &str, kind: &str| {
+        let id = ingest(&kv, &clock, provider, delivery, kind);
+        dispatcher(&kv, &clock, &sender, &targets, &schedule)
+            .dispatch_event(&id)
+            .unwrap();
+        clock.advance(Duration::from_secs(60));
+        id
+    };
+    let paid = make(Provider::Stripe, "s-paid", "invoice.paid");
+    let created = make(Provider::Stripe, "s-created", "customer.created");
+    let middle = clock.now();
+    let failed = make(Provider::Stripe, "s-failed", "invoice.payment_failed");
+    let push = make(Provider::Github, "g-push", "push");
+    // Seven dead letters: the three Stripe events at billing and at all, the GitHub one at all.
+    assert_eq!(
+        dead_letters(&kv, None, 50, None, 500).unwrap().items.len(),
+        7
+    );
+
+    let invoices = Selection {
+        destination: Some(DestinationName::parse("all").unwrap()),
+        filter: Filter::parse(["stripe:invoice.*"]).unwrap(),
+        until: Some(middle),
+        ..Selection::default()
+    };
+    let done = replay_dead(&kv, &clock, &invoices, 50, None);
+    assert_eq!(ids(&done), [paid.as_str()]);
+    assert_eq!(done.replayed[0].destination.as_str(), "all");
+    assert_eq!(done.skipped.not_matching, 6, "{done:?}");
+    assert_eq!(done.next, None);
+
+    let recent = Selection {
+        since: Some(middle),
+        filter: Filter::parse(["github", "stripe:invoice.payment_failed"]).unwrap(),
+        ..Selection::default()
+    };
+    let done = replay_dead(&kv, &clock, &recent, 50, None);
+    let mut got: Vec<_> = done
+        .replayed
+        .iter()
+        .map(|r| (r.event.as_str(), r.destination.as_str()))
+        .collect();
+    got.sort_unstable();
+    let mut want = vec![
+        (push.as_str(), "all"),
+        (failed.as_str(), "all"),
+        (failed.as_str(), "billing"),
+    ];
+    want.sort_unstable();
+    assert_eq!(got, want);
+    // The walk stops at the first entry older than the range: the rest are older still.
+    assert_eq!(done.next, None);
+    assert!(done.scanned < 7, "{done:?}");
+    assert_eq!(
+        Ledger::new(&kv, &clock, Tuning::default())
+            .record(&created, &DestinationName::parse("billing").unwrap())
+            .unwrap()
+            .unwrap()
+            .state,
+        State::Dead,
+        "not selected: still dead"
+    );
+    // A range that ends at or before it starts selects nothing.
+    let empty = Selection {
+        since: Some(middle),
+        until: Some(middle),
+        ..Selection::default()
+    };
+    assert!(replay_dead(&kv, &clock, &empty, 50, None)
+        .replayed
+        .is_empty());
+}
+
+#[test]
+fn bulk_replay_passes_over_gone_events_claimed_entries_and_the_scan_bound() {
+    let (kv, clock) = (MemoryKv::new(), ManualClock::at_unix(T0));
+    let dead = dead_letters_at_sink(&kv, &clock, 4);
+    let store = EventStore::new(&kv, &clock);
+    store
+        .delete(&store.meta(&dead[3]).unwrap().unwrap())
+        .unwrap();
+    // Another call is replaying entry 3 right now.
+    kv.increment(&keys::revived(3), 1).unwrap();
+    let ledger = Ledger::new(&kv, &clock, Tuning::default());
+    let done = ledger
+        .replay_dead(&Selection::default(), 10, None, 3)
+        .unwrap();
+    assert_eq!(ids(&done), [dead[1].as_str()]);
+    assert_eq!(done.skipped.event_gone, 1, "{done:?}");
+    assert_eq!(done.skipped.no_longer_dead, 1, "{done:?}");
+    assert_eq!(
+        (done.scanned, done.next),
+        (3, Some(2)),
+        "bounded by the scan"
+    );
+    let rest = ledger
+        .replay_dead(&Selection::default(), 10, done.next, 3)
+        .unwrap();
+    assert_eq!(ids(&rest), [dead[0].as_str()]);
+    assert_eq!(rest.next, None);
+}
+
+#[test]
+fn a_store_failure_in_a_bulk_replay_leaves_each_dead_letter_replayable_once() {
+    for fail_at in 0..30 {
+        let (kv, clock) = (MemoryKv::new(), ManualClock::at_unix(T0));
+        let dead = dead_letters_at_sink(&kv, &clock, 3);
+        let once = std::sync::atomic::AtomicBool::new(true);
+        let faulty = FaultyKv::new(&kv, |op, _, n| {
+            op != Op::Get && n == fail_at && once.swap(false, std::sync::atomic::Ordering::SeqCst)
+        });
+        let _ = Ledger::new(&faulty, &clock, Tuning::default()).replay_dead(
+            &Selection::default(),
+            10,
+            None,
+            500,
+        );
+        // Resumed from the start on a healthy store: every dead letter is queued, none twice.
+        let done = replay_dead(&kv, &clock, &Selection::default(), 10, None);
+        let ledger = Ledger::new(&kv, &clock, Tuning::default());
+        for id in &dead {
+            let record = ledger.records_of(id).unwrap().remove(0);
+            assert_eq!(
+                record.state,
+                State::Pending,
+                "failing op {fail_at}: {done:?}"
+            );
+            assert_eq!(record.replays, 1, "failing op {fail_at}");
+        }
+    }
+}
+
+#[test]
+fn a_dead_letter_replayed_by_id_and_delivered_is_never_taken_by_a_bulk_replay() {
+    let (kv, clock) = (MemoryKv::new(), ManualClock::at_unix(T0));
+    let dead = dead_letters_at_sink(&kv, &clock, 2);
+    let ledger = Ledger::new(&kv, &clock, Tuning::default());
+    let meta = EventStore::new(&kv, &clock)
+        .meta(&dead[1])
+        .unwrap()
+        .unwrap();
+    ledger.replay(&meta, None).unwrap();
+    let (targets, schedule) = (one_destination(), Schedule::default());
+    let sender = Scripted::default();
+    dispatcher(&kv, &clock, &sender, &targets, &schedule)
+        .dispatch_event(&dead[1])
+        .unwrap();
+    assert_eq!(
+        ledger.records_of(&dead[1]).unwrap()[0].state,
+        State::Delivered
+    );
+    let done = replay_dead(&kv, &clock, &Selection::default(), 10, None);
+    assert_eq!(ids(&done), [dead[0].as_str()]);
+    assert_eq!(done.skipped.no_longer_dead, 1, "{done:?}");
+    assert_eq!(
+        ledger.records_of(&dead[1]).unwrap()[0].state,
+        State::Delivered
+    );
+    assert_eq!(counts(&kv).unwrap()[0].1, [1, 1, 0]);
 }

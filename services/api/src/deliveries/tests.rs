@@ -313,3 +313,222 @@ fn an_abandoned_attempt_is_shown_as_such() {
     assert_eq!(attempts[1]["status_code"], 200, "{body}");
     assert_eq!(body["deliveries"][0]["state"], "delivered", "{body}");
 }
+
+fn bulk(
+    api: &Api<&MemoryKv, StaticVariables, &ManualClock, &Asked>,
+    body: &str,
+) -> serde_json::Value {
+    let response = call(
+        api,
+        authed(
+            Method::POST,
+            "/api/dead-letters/replay",
+            body.as_bytes(),
+            Some("application/json"),
+        ),
+    );
+    assert_eq!(
+        response.status(),
+        StatusCode::OK,
+        "{}",
+        body_json(&response)
+    );
+    body_json(&response)
+}
+
+#[test]
+fn bulk_replay_queues_dead_letters_in_batches_asks_for_each_and_resumes_from_its_cursor() {
+    let (kv, clock, asked) = (MemoryKv::new(), ManualClock::at_unix(NOW), Asked::default());
+    let ids: Vec<EventId> = (0..3)
+        .map(|n| {
+            let id = ingest(&kv, &clock, &format!("gh-bulk-{n}"));
+            dispatch(&kv, &clock, &id, 410);
+            id
+        })
+        .collect();
+    let api = Api::new(&kv, vars(), &clock, &asked);
+    // 2.0 is a whole number, as JSON Schema counts integers.
+    let first = bulk(&api, r#"{"destination":"sink","limit":2.0}"#);
+    assert_eq!(first["replayed"][0]["event_id"], ids[2].as_str(), "{first}");
+    assert_eq!(first["replayed"][1]["event_id"], ids[1].as_str(), "{first}");
+    assert_eq!(first["replayed"][0]["destination"], "sink");
+    assert_eq!(first["scanned"], 2);
+    let cursor = first["next_cursor"].as_str().unwrap().to_owned();
+    assert_eq!(
+        asked.0.lock().unwrap().as_slice(),
+        [
+            format!("/api/events/{}/dispatch", ids[2]),
+            format!("/api/events/{}/dispatch", ids[1])
+        ],
+        "the forwarder is asked for each, after the answer"
+    );
+    let rest = bulk(&api, &format!(r#"{{"cursor":"{cursor}","limit":2}}"#));
+    assert_eq!(rest["replayed"][0]["event_id"], ids[0].as_str(), "{rest}");
+    assert_eq!(rest["next_cursor"], serde_json::Value::Null);
+    // The same cursor again (a client that never saw the answer): nothing is queued twice.
+    let again = bulk(&api, &format!(r#"{{"cursor":"{cursor}","limit":2}}"#));
+    assert_eq!(again["replayed"], serde_json::json!([]), "{again}");
+    assert_eq!(again["skipped"]["no_longer_dead"], 1, "{again}");
+    // Nothing dead is left; an empty body is every destination's newest.
+    let none = call(
+        &api,
+        authed(Method::POST, "/api/dead-letters/replay", b"", None),
+    );
+    let none = body_json(&none);
+    assert_eq!(none["replayed"], serde_json::json!([]));
+    assert_eq!(none["skipped"]["no_longer_dead"], 3, "{none}");
+}
+
+#[test]
+fn a_bulk_filter_and_destination_select_only_theirs() {
+    let (kv, clock, asked) = (MemoryKv::new(), ManualClock::at_unix(NOW), Asked::default());
+    let id = ingest(&kv, &clock, "gh-filtered");
+    dispatch(&kv, &clock, &id, 410);
+    let api = Api::new(&kv, vars(), &clock, &asked);
+    for body in [
+        r#"{"filter":["stripe"]}"#,
+        r#"{"filter":["github:issues","*:pull_request*"]}"#,
+        r#"{"destination":"billing"}"#,
+        r#"{"since":"2100-01-01T00:00:00Z"}"#,
+        r#"{"until":"2000-01-01T00:00:00Z"}"#,
+    ] {
+        let done = bulk(&api, body);
+        assert_eq!(done["replayed"], serde_json::json!([]), "{body}: {done}");
+        assert_eq!(done["skipped"]["not_matching"], 1, "{body}: {done}");
+    }
+    assert!(asked.0.lock().unwrap().is_empty());
+    let done = bulk(
+        &api,
+        r#"{"filter":["github:pu*"],"since":"2000-01-01T00:00:00Z"}"#,
+    );
+    assert_eq!(done["replayed"][0]["event_id"], id.as_str(), "{done}");
+}
+
+#[test]
+fn bad_bulk_replays_are_specific_problems_naming_each_member() {
+    let (kv, clock) = (MemoryKv::new(), ManualClock::at_unix(NOW));
+    let api = Api::new(&kv, vars(), &clock, inbox_core::forwarding::poke::NoPoke);
+    let path = "/api/dead-letters/replay";
+    let response = call(
+        &api,
+        authed(
+            Method::POST,
+            path,
+            br#"{"destination":"Bad Name","since":"yesterday","until":"2026-13-01T00:00:00Z",
+                 "filter":["nosuch:push"],"limit":0,"cursor":"01"}"#,
+            Some("application/json"),
+        ),
+    );
+    let problem = assert_problem(&response, 400, "invalid-request");
+    let fields: Vec<&str> = problem["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        fields,
+        [
+            "/destination",
+            "/since",
+            "/until",
+            "/filter/0",
+            "/limit",
+            "/cursor"
+        ],
+        "{problem}"
+    );
+    for (body, field) in [
+        (r#"{"filter":[]}"#, "/filter"),
+        (r#"{"filter":[" github"]}"#, "/filter/0"),
+        (r#"{"filter":["push","a*b"]}"#, "/filter/1"),
+        (r#"{"limit":101}"#, "/limit"),
+        (r#"{"limit":2.5}"#, "/limit"),
+        (r#"{"limit":-1}"#, "/limit"),
+        (r#"{"limit":"5"}"#, "body"),
+        (r#"{"limit":null}"#, "body"),
+        (r#"{"colour":"red"}"#, "body"),
+        (r#"{"filter":"github"}"#, "body"),
+    ] {
+        let response = call(
+            &api,
+            authed(
+                Method::POST,
+                path,
+                body.as_bytes(),
+                Some("application/json"),
+            ),
+        );
+        let problem = assert_problem(&response, 400, "invalid-request");
+        assert_eq!(problem["errors"][0]["field"], field, "{body}: {problem}");
+    }
+    let response = call(&api, authed(Method::POST, path, b"{}", Some("text/plain")));
+    assert_problem(&response, 415, "unsupported-media-type");
+    let response = call(&api, testing::request(Method::POST, path, &[], b""));
+    assert_problem(&response, 401, "unauthorized");
+}
+
+mod patterns {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn accepted(pattern: &str) -> bool {
+        let (kv, clock) = (MemoryKv::new(), ManualClock::at_unix(NOW));
+        let api = Api::new(&kv, vars(), &clock, inbox_core::forwarding::poke::NoPoke);
+        let body = serde_json::json!({ "filter": [pattern] }).to_string();
+        let response = call(
+            &api,
+            authed(
+                Method::POST,
+                "/api/dead-letters/replay",
+                body.as_bytes(),
+                Some("application/json"),
+            ),
+        );
+        response.status() == StatusCode::OK
+    }
+
+    proptest! {
+        /// Every pattern the document admits is accepted: never a 400 for schema-valid input.
+        #[test]
+        fn every_documented_filter_pattern_is_accepted(
+            pattern in proptest::string::string_regex(
+                api_contract::patterns::filter_pattern()
+                    .trim_start_matches('^')
+                    .trim_end_matches('$'),
+            )
+            .unwrap()
+        ) {
+            prop_assume!(pattern.len() <= api_contract::patterns::FILTER_PATTERN_MAX);
+            prop_assert!(accepted(&pattern), "{:?}", pattern);
+        }
+
+        /// A documented pattern broken the ways the document excludes is refused: space
+        /// around it, a non-ASCII character, an unknown provider, `*` before the end, nothing.
+        #[test]
+        fn patterns_outside_the_document_are_refused(
+            pattern in proptest::string::string_regex(
+                api_contract::patterns::filter_pattern()
+                    .trim_start_matches('^')
+                    .trim_end_matches('$'),
+            )
+            .unwrap(),
+            cut in 0usize..64,
+        ) {
+            let mut inner: Vec<char> = pattern.chars().collect();
+            inner.insert(cut % (inner.len() + 1), '\u{e9}');
+            for broken in [
+                format!("{pattern} "),
+                format!("\t{pattern}"),
+                inner.into_iter().collect::<String>(),
+                format!("nosuch:{pattern}"),
+                format!("*{pattern}"),
+                format!("{pattern}**"),
+            ] {
+                prop_assert!(!accepted(&broken), "{:?}", broken);
+            }
+            prop_assert!(!accepted(""));
+            prop_assert!(!accepted(&"x".repeat(api_contract::patterns::FILTER_PATTERN_MAX + 1)));
+        }
+    }
+}

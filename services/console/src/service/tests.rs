@@ -324,3 +324,20 @@ fn the_api_document_is_served_with_content_negotiation() {
     let refused = get(OPENAPI_PATH, &[("accept", "text/html")]);
     assert_problem(&refused, 406, "not-acceptable");
 }
+
+#[test]
+fn the_bulk_replay_bounds_are_the_apis() {
+    let logic = ui("logic.js");
+    for line in [
+        format!(
+            "export const BULK_REPLAY_MAX = {};",
+            api_contract::BULK_REPLAY_MAX
+        ),
+        format!(
+            "export const BULK_REPLAY_DEFAULT = {};",
+            api_contract::BULK_REPLAY_DEFAULT
+        ),
+    ] {
+        assert!(logic.contains(&line), "logic.js lacks {line}");
+    }
+}

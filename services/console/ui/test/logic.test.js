@@ -437,3 +437,45 @@ test('delivery rows say the state in words, the last attempt and the history', (
   assert.deepEqual(deliveryRows({}), []);
   assert.deepEqual(deliveryRows(null), []);
 });
+
+// --- bulk replay of dead letters -------------------------------------------------------------
+
+test('the bulk replay offers the destinations the stats count, with their dead letters', () => {
+  const { deadLetterDestinations } = logic;
+  assert.deepEqual(deadLetterDestinations({ forwarding: { zeta: { dead: 2 }, alpha: { dead: 0 } } }), [
+    { value: 'alpha', label: 'alpha (0 dead)' },
+    { value: 'zeta', label: 'zeta (2 dead)' },
+  ]);
+  assert.deepEqual(deadLetterDestinations(null), []);
+  assert.deepEqual(deadLetterDestinations({ forwarding: null }), []);
+});
+
+test('a bulk replay body carries only what is set, and refuses what the API would', () => {
+  const { bulkReplayBody, filterPatterns, BULK_REPLAY_DEFAULT } = logic;
+  assert.deepEqual(filterPatterns(' stripe:invoice.*,github  push ,'), ['stripe:invoice.*', 'github', 'push']);
+  assert.deepEqual(bulkReplayBody({ destination: '', filter: '', since: '', limit: '' }),
+    { body: { limit: BULK_REPLAY_DEFAULT }, error: null });
+  assert.deepEqual(
+    bulkReplayBody({ destination: 'billing', filter: 'stripe:invoice.*', since: '2026-11-24T13:00', limit: '5' }, '17'),
+    { body: { destination: 'billing', filter: ['stripe:invoice.*'], since: '2026-11-24T13:00:00.000Z', limit: 5, cursor: '17' }, error: null });
+  for (const limit of ['0', '101', '2.5', 'x']) {
+    assert.match(bulkReplayBody({ limit }).error, /1 to 100/, limit);
+  }
+  assert.match(bulkReplayBody({ since: 'nope', limit: '1' }).error, /Dead since/);
+});
+
+test('batches add up, and the summary says whether more remain', () => {
+  const { addBatch, describeBatches } = logic;
+  const first = addBatch(null, {
+    replayed: [{ event_id: 'evt_a', destination: 'd' }, { event_id: 'evt_b', destination: 'd' }],
+    skipped: { not_matching: 1, no_longer_dead: 0, event_gone: 0, unreadable: 0 },
+    scanned: 3,
+    next_cursor: '5',
+  });
+  assert.equal(first.cursor, '5');
+  assert.equal(describeBatches(first), 'Replayed 2 dead letters. Passed over: 1 not selected. More remain: Continue goes on from here.');
+  const second = addBatch(first, { replayed: [{ event_id: 'evt_c', destination: 'd' }], skipped: { no_longer_dead: 2 }, next_cursor: null });
+  assert.deepEqual([second.replayed, second.batches, second.cursor], [3, 2, null]);
+  assert.equal(describeBatches(second),
+    'Replayed 1 dead letter (3 in 2 batches). Passed over: 2 no longer dead, 1 not selected. Done: every dead letter was read.');
+});
