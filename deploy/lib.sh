@@ -168,11 +168,12 @@ port_forward() {
   while [[ -z "${PF_PORT}" ]]; do
     PF_PORT="$(sed -n 's/^Forwarding from 127\.0\.0\.1:\([0-9]*\) .*/\1/p' "${log}" | head -n1)"
     [[ -n "${PF_PORT}" ]] && break
-    if ! kill -0 "${PF_PID}" 2>/dev/null || ((waited >= 30)); then
+    # Polled every 0.2 s (kubectl prints its port within a second; 30 s at most).
+    if ! kill -0 "${PF_PID}" 2>/dev/null || ((waited >= 150)); then
       cat "${log}" >&2
       die "kubectl port-forward $2 did not start"
     fi
-    sleep 1
+    sleep 0.2
     waited=$((waited + 1))
   done
 }
