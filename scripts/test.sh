@@ -25,7 +25,10 @@
 #   browser     the console in Debian's Chromium via Playwright against the real `spin up`
 #               (e2e/browser); screenshots in out/console/
 #   bench       the benchmark suite's smoke run (scripts/bench.sh --smoke): every measurement
-#               once, tiny, must answer without errors; no timing is judged
+#               once, tiny, must answer without errors; no timing is judged. When the cluster
+#               step runs too, the bench's two sections that start a cluster of their own (the
+#               containerd shim, the kubelet: `--only cluster`) run right after the cluster
+#               test, in its step (the same ports), and the bench step runs the others
 #   deploy      kustomize overlays rendered and checked offline (scripts/check-deploy.sh)
 #   observability  the observability component offline (scripts/check-observability.sh): collector
 #               config vs its distribution and Spin's signals, promtool check/test rules, the
@@ -46,7 +49,7 @@
 #      REQUIRE_CLUSTER=1  the real-cluster test fails instead of skipping without root or the
 #                       provided tools (SHARED_TOOLS_DIR, default ../shared/tools)
 #      CLUSTER_FOREGROUND=1  run the cluster step in the foreground even when steps follow it
-#                       (by default it runs beside browser, deploy, observability and lint)
+#                       (by default it runs beside bench, browser, deploy, observability and lint)
 #      BACKGROUND=0     run every step in the foreground, one at a time (by default a full run
 #                       installs .venv and the SDK proofs' packages beside fmt, clippy, unit and
 #                       wasm, and runs the cluster step beside the last steps)
@@ -89,8 +92,9 @@ step() { # NAME COMMAND...
 # .venv, the SDK proofs' node_modules) wait on the network and the disk, so they run beside the
 # compile-bound fmt, clippy, unit and wasm steps and are awaited by the first step that needs
 # them. The real-cluster step mostly waits on the kubelet and the pods, so it runs beside the
-# steps after it that judge no timing (browser, deploy, observability, lint); the bench, which
-# starts clusters of its own on the same ports, has finished before it starts.
+# steps after it that judge no timing (the bench's smoke run, browser, deploy, observability,
+# lint); the bench's own cluster sections run in the cluster step, after the cluster test, since
+# they start clusters on the same ports.
 declare -A background_pids=() background_t0=()
 step_background() { # NAME COMMAND...
   local name=$1
@@ -257,12 +261,29 @@ browser() { # pytest skips loudly without spin or chromium unless REQUIRE_SPIN=1
   fi
 }
 
+# Whether the bench's smoke run goes ahead (it needs Spin; REQUIRE_SPIN=1 fails without it).
+bench_runs() {
+  [[ -n "${SPIN_BIN:-$(command -v spin || true)}" || "${REQUIRE_SPIN}" == 1 ]]
+}
+
 bench_smoke() {
-  local spin_bin="${SPIN_BIN:-$(command -v spin || true)}"
-  if [[ -z "${spin_bin}" && "${REQUIRE_SPIN}" != 1 ]]; then
+  if ! bench_runs; then
     skip bench "spin not found"
+  elif [[ " ${selected[*]} " == *" cluster "* ]]; then
+    # Its cluster sections run in the cluster step (cluster_step), on the same ports.
+    step bench scripts/bench.sh --smoke --skip cluster --out out/bench-smoke
   else
     step bench scripts/bench.sh --smoke --out out/bench-smoke
+  fi
+}
+
+# The real-cluster test, then (when the bench step runs too) the bench's smoke sections that
+# start a cluster of their own: after it, as they use the same ports.
+cluster_step() {
+  cargo test -p e2e --quiet --test cluster -- --nocapture || return 1
+  if [[ " ${selected[*]} " == *" bench "* ]] && bench_runs; then
+    echo "==> the bench smoke run's cluster sections (the shim, the kubelet), on the same ports"
+    scripts/bench.sh --smoke --only cluster --out out/bench-smoke-cluster
   fi
 }
 
@@ -302,9 +323,9 @@ run_step() { # NAME: one step of the test command, with its skip rules
     e2e) e2e ;;
     cluster)
       if [[ "${2:-}" == background ]]; then
-        step_background cluster cargo test -p e2e --quiet --test cluster -- --nocapture
+        step_background cluster cluster_step
       else
-        step cluster cargo test -p e2e --quiet --test cluster -- --nocapture
+        step cluster cluster_step
       fi
       ;;
     browser) if [[ -x .venv/bin/python ]]; then browser; else skip browser "python3 (.venv)"; fi ;;
@@ -321,7 +342,7 @@ usage() {
 
 # No argument: every step, in this order. Arguments: those steps (plus their prerequisites), in
 # this order whatever the order given.
-STEPS=(toolchain python fmt clippy unit ui wasm openapi e2e bench cluster browser deploy observability lint)
+STEPS=(toolchain python fmt clippy unit ui wasm openapi e2e cluster bench browser deploy observability lint)
 selected=()
 if (($# == 0)); then
   selected=("${STEPS[@]}")

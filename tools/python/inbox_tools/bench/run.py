@@ -624,17 +624,17 @@ def markdown(results: dict) -> str:
     return "\n".join(out) + "\n"
 
 
-STEPS_ONLY = ("store", "forwarding", "retention")
+STEPS_ONLY = ("store", "forwarding", "retention", "cluster")
 
 
-def only_steps(text: str | None) -> set[str] | None:
-    """--only's comma-separated steps, or None (every step)."""
+def only_steps(text: str | None, option: str = "--only") -> set[str] | None:
+    """--only's (or --skip's) comma-separated steps, or None (none given)."""
     if text is None:
         return None
     wanted = {part.strip() for part in text.split(",") if part.strip()}
     unknown = wanted - set(STEPS_ONLY)
     if not wanted or unknown:
-        fail(f"--only takes a comma-separated list of {', '.join(STEPS_ONLY)}; got {text!r}")
+        fail(f"{option} takes a comma-separated list of {', '.join(STEPS_ONLY)}; got {text!r}")
     return wanted
 
 
@@ -646,6 +646,8 @@ def report_only(results: dict) -> str:
            f"{env['memory_gib']} GiB, Linux {env['kernel']}; {env['spin']}; {env['rustc']}; "
            f"{env['redis']}.",
            layout.markdown(results), forwarding.markdown(results), retention.markdown(results),
+           *shim.markdown(results.get("shim") or {}),
+           *kubelet.markdown_section(results.get("kubelet") or {}),
            "### Targets", "", "| target | measured | limit | result |", "|---|---|---|---|"]
     for t in results["targets"]:
         verdict = "PASS" if t["pass"] else "MISS"
@@ -670,9 +672,15 @@ def main() -> None:
     parser.add_argument("--only", default=None, metavar="STEP[,STEP]",
                         help="only these steps, after the builds: store (step 9: before/after, "
                              "store operations, concurrent copies), forwarding (step 10, issue "
-                             "16), retention (step 11, issue 17)")
+                             "16), retention (step 11, issue 17), cluster (steps 8 and 8b: the "
+                             "containerd shim and the kubelet, each on a cluster it starts)")
+    parser.add_argument("--skip", default=None, metavar="STEP[,STEP]",
+                        help="every step but these (the same names as --only): the test command "
+                             "runs `--smoke --skip cluster` in its bench step and `--smoke --only "
+                             "cluster` after its cluster step, which uses the same ports")
     args = parser.parse_args()
     only = only_steps(args.only)
+    skip = only_steps(args.skip, "--skip") or set()
     cfg = SMOKE if args.smoke else FULL
     spin = os.environ.get("SPIN_BIN") or shutil.which("spin")
     if not spin:
@@ -682,7 +690,7 @@ def main() -> None:
     mode = "smoke" if args.smoke else "full"
 
     def wanted(step: str) -> bool:
-        return only is None or step in only
+        return (only is None or step in only) and step not in skip
 
     results: dict = {"mode": mode, "config": cfg}
     if only:
@@ -704,7 +712,7 @@ def main() -> None:
                 spin, args.baseline_rev or layout.DEFAULT_BASELINE, smoke=args.smoke,
                 explicit=args.baseline_rev is not None, skip_build=args.skip_build)
         if only:
-            log(f"steps 3-8 skipped (--only {args.only})")
+            log(f"steps 3-7 skipped (--only {args.only})")
         else:
             section("3/11 size")
             results["sizes"] = sizes(spin, workdir)
@@ -717,10 +725,13 @@ def main() -> None:
             results["open_loop"] = open_loop_probes(spin, cfg, workdir, results["throughput"])
             section("7/11 scaling with stored events")
             results["scaling"] = scaling(spin, cfg, workdir)
+        if wanted("cluster"):
             section("8/11 under the containerd shim (inbox_tools.bench.shim)")
             results["shim"] = shim.measure(cfg["shim"], workdir)
             section("8b/11 on the kubelet: apply, scale-out and roll on a real cluster (inbox_tools.bench.kubelet)")
             results["kubelet"] = kubelet.measure(cfg["kubelet"], workdir)
+        else:
+            log("steps 8 and 8b skipped (" + (f"--only {args.only}" if only else f"--skip {args.skip}") + ")")
         if wanted("store"):
             section("9/11 store layout before/after, store operations, concurrent copies")
             results["layout"] = layout.measure(spin, workdir, mode, baseline, baseline_info,
