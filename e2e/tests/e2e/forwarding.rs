@@ -159,6 +159,78 @@ fn a_healthy_destination_gets_each_event_once_signed_and_byte_for_byte() {
     assert_eq!(stats["forwarding"]["inbox"]["pending"], 0, "{stats}");
 }
 
+/// Issue 25, secret rotation with overlap: a destination configured with the new and the old
+/// secret signs each request with both, so a receiver still holding only the old secret and one
+/// already holding only the new one verify the very same request: with the project's verifier and
+/// with the standardwebhooks npm library (e2e/sdk). A secret it was not given does not verify it.
+#[test]
+fn during_a_secret_rotation_receivers_holding_either_secret_verify_the_same_delivery() {
+    /// `whsec_` + base64 of "e2e-rotated-key" and of "e2e-unrelated-key". Obviously fake.
+    const NEW_SECRET: &str = "whsec_ZTJlLXJvdGF0ZWQta2V5";
+    const UNRELATED: &str = "whsec_ZTJlLXVucmVsYXRlZC1rZXk=";
+    let receiver = Receiver::ok();
+    let list = json!([{"name": "rotating", "url": receiver.url("/rotating"),
+        "secret": [NEW_SECRET, DESTINATION_SECRET]}]);
+    let app = start_or_skip!(
+        "forwarding secret rotation",
+        configured()
+            .variable("forward_destinations", &list.to_string())
+            .variable("forward_retry_schedule", "1s")
+    );
+    let client = app.client();
+    let ready = client.get("/forwarder/readyz").send().unwrap();
+    assert_eq!(ready.status, 200, "{}", ready.text());
+    let body = "{\"rotation\": \"overlap\"}";
+    let id = ingest(&client, "rotation-1", body);
+    let got = receiver.wait_for("/rotating", 1, Duration::from_secs(15));
+    assert_eq!(got.len(), 1);
+    let request = &got[0];
+    let signature = request.header("webhook-signature").unwrap();
+    assert_eq!(signature.split(' ').count(), 2, "{signature}");
+    for secret in [DESTINATION_SECRET, NEW_SECRET] {
+        request
+            .verify(secret)
+            .unwrap_or_else(|e| panic!("a receiver holding one of the secrets: {e}"));
+    }
+    assert!(
+        request.verify(UNRELATED).is_err(),
+        "a secret it was not given"
+    );
+    wait_for_delivery(&client, &id, "rotating", Duration::from_secs(10), |d| {
+        d["state"] == "delivered"
+    });
+
+    // The same request through an independent library, as a destination would check it.
+    let Some(node) = crate::sdk::harness("forwarding secret rotation (standardwebhooks)") else {
+        return;
+    };
+    let headers: serde_json::Map<String, Value> = request
+        .headers
+        .iter()
+        .map(|(name, value)| (name.clone(), Value::String(value.clone())))
+        .collect();
+    let cases: Vec<Value> = [DESTINATION_SECRET, NEW_SECRET, UNRELATED]
+        .iter()
+        .map(|secret| {
+            json!({"mode": "verify-forwarded", "secret": secret, "body": body,
+                "headers": headers, "now": signing::now()})
+        })
+        .collect();
+    let verdicts = crate::sdk::prove(&node, &[], &Value::Array(cases));
+    let valid: Vec<&Value> = verdicts
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| &v["valid"])
+        .collect();
+    assert_eq!(
+        valid,
+        [&json!(true), &json!(true), &json!(false)],
+        "{verdicts}"
+    );
+    assert_eq!(verdicts[0]["package"], "standardwebhooks", "{verdicts}");
+}
+
 #[test]
 fn failures_are_retried_in_backoff_order_then_dead_lettered_and_replay_delivers() {
     // 500 to the first three attempts, 200 after: the schedule (3 attempts) is used up first.

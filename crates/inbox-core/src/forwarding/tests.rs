@@ -780,9 +780,9 @@ fn forwarded_requests_verify_with_a_standard_webhooks_verifier() {
     let (kv, clock) = (MemoryKv::new(), ManualClock::at_unix(T0));
     let id = ingest(&kv, &clock, Provider::Stripe, "evt_sig", "invoice.paid");
     let event = EventStore::new(&kv, &clock).get(&id).unwrap().unwrap();
-    let key = one_destination().remove(0).key;
+    let keys = one_destination().remove(0).keys;
     let headers: HashMap<&str, String> =
-        signing::headers(&key, &event, 3, "0123456789abcdef", clock.now())
+        signing::headers(&keys, &event, 3, "0123456789abcdef", clock.now())
             .into_iter()
             .collect();
     let verifier_key = webhook_verify::standard::Key::parse(KEY).unwrap();
@@ -861,6 +861,115 @@ fn destinations_are_validated_naming_the_entry_never_the_secret_or_url() {
             "{text}"
         );
     }
+}
+
+/// `whsec_` + base64("rotation-new-key") and base64("rotation-old-key").
+const NEW_KEY: &str = "whsec_cm90YXRpb24tbmV3LWtleQ==";
+const OLD_KEY: &str = "whsec_cm90YXRpb24tb2xkLWtleQ==";
+
+fn verifies_with(headers: &HashMap<&str, String>, body: &[u8], secret: &str) -> bool {
+    let key = webhook_verify::standard::Key::parse(secret).unwrap();
+    webhook_verify::standard::verify(
+        webhook_verify::standard::SignedHeaders {
+            id: headers.get("webhook-id").map(String::as_str),
+            timestamp: headers.get("webhook-timestamp").map(String::as_str),
+            signature: headers.get("webhook-signature").map(String::as_str),
+        },
+        body,
+        &[&key],
+        T0,
+        Duration::from_secs(300),
+    )
+    .is_ok()
+}
+
+#[test]
+fn during_a_rotation_every_request_is_signed_with_each_secret() {
+    let (kv, clock) = (MemoryKv::new(), ManualClock::at_unix(T0));
+    let id = ingest(&kv, &clock, Provider::Stripe, "evt_rot", "invoice.paid");
+    let event = EventStore::new(&kv, &clock).get(&id).unwrap().unwrap();
+    let rotating = destinations(&format!(
+        r#"[{{"name":"sink","url":"http://127.0.0.1:9/in","secret":["{NEW_KEY}","{OLD_KEY}"]}}]"#
+    ))
+    .remove(0);
+    assert_eq!(rotating.keys.len(), 2);
+    let headers: HashMap<&str, String> =
+        signing::headers(&rotating.keys, &event, 1, "0123456789abcdef", clock.now())
+            .into_iter()
+            .collect();
+    let body = event.body.raw_body.as_bytes();
+    // Two entries, the new secret's first, each the signature that secret alone makes.
+    let entries: Vec<&str> = headers["webhook-signature"].split(' ').collect();
+    assert_eq!(entries.len(), 2, "{entries:?}");
+    let timestamp: i64 = headers["webhook-timestamp"].parse().unwrap();
+    for (entry, key) in entries.iter().zip(&rotating.keys) {
+        assert_eq!(
+            *entry,
+            signing::signature(key, id.as_str(), timestamp, body)
+        );
+    }
+    // A receiver holding either secret verifies it; one holding neither does not.
+    assert!(verifies_with(&headers, body, NEW_KEY), "the new secret");
+    assert!(verifies_with(&headers, body, OLD_KEY), "the old secret");
+    assert!(!verifies_with(&headers, body, KEY), "an unrelated secret");
+
+    // One secret, as a string or a one-item list: one entry.
+    for spec in [format!(r#""{KEY}""#), format!(r#"["{KEY}"]"#)] {
+        let one = destinations(&format!(
+            r#"[{{"name":"sink","url":"http://127.0.0.1:9/in","secret":{spec}}}]"#
+        ))
+        .remove(0);
+        let headers: HashMap<&str, String> =
+            signing::headers(&one.keys, &event, 1, "0123456789abcdef", clock.now())
+                .into_iter()
+                .collect();
+        assert!(!headers["webhook-signature"].contains(' '), "{spec}");
+        assert!(verifies_with(&headers, body, KEY), "{spec}");
+    }
+}
+
+#[test]
+fn a_malformed_secret_list_is_named_without_echoing_a_secret() {
+    // Each secret's base64 contains this, so an echoed secret would show it.
+    let (a, b, c, d) = (
+        "whsec_c2VjcmV0LW9uZQ==",
+        "whsec_c2VjcmV0LXR3bw==",
+        "whsec_c2VjcmV0LXRocmVl",
+        "whsec_c2VjcmV0LWZvdXI=",
+    );
+    for (secret, says) in [
+        ("[]".to_owned(), "empty list"),
+        (format!(r#"["{a}","{b}","{a}"]"#), "secrets 1 and 3"),
+        (format!(r#"["{a}","{b}","{c}","{d}"]"#), "at most 3"),
+        (
+            format!(r#"["{a}","plain-c2VjcmV0"]"#),
+            "secret 2 of the list",
+        ),
+        (format!(r#"["{a}","whsec_"]"#), "secret 2 of the list"),
+        (
+            r#""whsec_not base64 c2VjcmV0""#.to_owned(),
+            "the secret must be whsec_",
+        ),
+        (format!(r#"["{a}",7]"#), "line"),
+        ("{}".to_owned(), "line"),
+    ] {
+        let json = format!(r#"[{{"name":"sink","url":"https://x.example","secret":{secret}}}]"#);
+        let error = destinations::parse(&json).unwrap_err();
+        let text = error.to_string();
+        assert_eq!(error.variable(), destinations::VARIABLE);
+        assert!(text.contains(says), "{secret}: {text}");
+        if says != "line" {
+            assert!(text.contains("entry 1 (secret)"), "{secret}: {text}");
+        }
+        assert!(!text.contains("c2VjcmV0"), "{secret}: {text}");
+    }
+    // Three distinct secrets are allowed.
+    let three =
+        format!(r#"[{{"name":"sink","url":"https://x.example","secret":["{a}","{b}","{c}"]}}]"#);
+    assert_eq!(
+        destinations(&three)[0].keys.len(),
+        destinations::MAX_SECRETS
+    );
 }
 
 #[test]
