@@ -231,6 +231,102 @@ fn during_a_secret_rotation_receivers_holding_either_secret_verify_the_same_deli
     assert_eq!(verdicts[0]["package"], "standardwebhooks", "{verdicts}");
 }
 
+/// Issue 25, throttling: a destination limited to 1 send per second gets no more than that in any
+/// second (the forwarder's own record of when each attempt started), each event once as attempt 1
+/// (waiting is not a failed attempt), while the unthrottled destination beside it has every event
+/// before the throttled one is through.
+#[test]
+fn a_throttled_destination_gets_its_limit_per_second_and_slows_no_other() {
+    let receiver = Receiver::ok();
+    let list = json!([
+        {"name": "slow", "url": receiver.url("/slow"), "secret": DESTINATION_SECRET,
+         "max_per_second": 1},
+        {"name": "fast", "url": receiver.url("/fast"), "secret": DESTINATION_SECRET},
+    ]);
+    let app = start_or_skip!(
+        "forwarding throttle",
+        configured()
+            .variable("forward_destinations", &list.to_string())
+            .variable("forward_retry_schedule", "1m")
+    );
+    let client = app.client();
+    let ready = client.get("/forwarder/readyz").send().unwrap();
+    assert_eq!(ready.status, 200, "{}", ready.text());
+    let events = 8;
+    let ids: Vec<String> = (0..events)
+        .map(|n| ingest(&client, &format!("throttle-{n}"), "{}"))
+        .collect();
+    let ticker = Ticker::start(client, API_TOKEN, TICK);
+
+    // The unthrottled one has every event while the throttled one (8 need at least 7 s at one a
+    // second) is still going.
+    let fast = receiver.wait_for("/fast", events, Duration::from_secs(30));
+    let slow_then = receiver.received("/slow").len();
+    assert!(slow_then < events, "{slow_then} sent at 1/s by then");
+    let slow = receiver.wait_for("/slow", events, Duration::from_secs(60));
+    ticker.wait_rounds(5, Duration::from_secs(20));
+    drop(ticker);
+    assert_eq!(receiver.received("/slow").len(), events, "each once");
+    assert_eq!(receiver.received("/fast").len(), events, "each once");
+    assert_verified(&fast);
+    assert_verified(&slow);
+    assert!(
+        attempt_numbers(&slow).iter().all(|n| *n == 1),
+        "never a failed attempt"
+    );
+
+    // When each attempt started, as the forwarder recorded it: at most 1 per second.
+    let mut per_second: BTreeMap<String, usize> = BTreeMap::new();
+    for id in &ids {
+        let delivery = wait_for_delivery(&client, id, "slow", Duration::from_secs(10), |d| {
+            d["state"] == "delivered"
+        });
+        let attempts = delivery["attempts"].as_array().unwrap();
+        assert_eq!(attempts.len(), 1, "{delivery}");
+        let at = attempts[0]["at"].as_str().unwrap();
+        *per_second.entry(at[..19].to_owned()).or_default() += 1;
+    }
+    assert!(per_second.values().all(|n| *n <= 1), "{per_second:?}");
+    assert_eq!(per_second.len(), events, "{per_second:?}");
+}
+
+/// Throttling in flight: a destination allowed one send at a time that holds each request (until
+/// the 10 s send timeout cuts it off) gets no second one while the first is under way, however
+/// many rounds run, and the next one once the first is over.
+#[test]
+fn a_destination_allowed_one_in_flight_gets_no_second_request_while_one_is_held() {
+    let receiver = Receiver::start(|_, _| Reply::Hang);
+    let list = json!([{"name": "held", "url": receiver.url("/held"),
+        "secret": DESTINATION_SECRET, "max_in_flight": 1}]);
+    let app = start_or_skip!(
+        "forwarding in flight",
+        configured()
+            .variable("forward_destinations", &list.to_string())
+            .variable("forward_retry_schedule", "1m")
+    );
+    let client = app.client();
+    for n in 0..3 {
+        ingest(&client, &format!("in-flight-{n}"), "{}");
+    }
+    assert_eq!(
+        receiver.wait_for("/held", 1, Duration::from_secs(15)).len(),
+        1
+    );
+    // Rounds run (each would send the two others) while the first is held.
+    let ticker = Ticker::start(client, API_TOKEN, TICK);
+    ticker.wait_rounds(5, Duration::from_secs(6));
+    assert_eq!(receiver.received("/held").len(), 1, "one at a time");
+    // The timeout ends the first; the next one follows, still one at a time.
+    assert!(receiver.wait_for("/held", 2, Duration::from_secs(30)).len() >= 2);
+    drop(ticker);
+    let got = receiver.received("/held");
+    let ids: std::collections::BTreeSet<&str> = got
+        .iter()
+        .map(|r| r.header("webhook-id").unwrap())
+        .collect();
+    assert_eq!(ids.len(), got.len(), "each a different event: {ids:?}");
+}
+
 #[test]
 fn failures_are_retried_in_backoff_order_then_dead_lettered_and_replay_delivers() {
     // 500 to the first three attempts, 200 after: the schedule (3 attempts) is used up first.

@@ -21,6 +21,10 @@
 //! holding any one of them verifies it. Rotate by adding the new secret beside the old, switching
 //! the receiver to the new one, then removing the old one.
 //!
+//! **Throttling.** `"max_per_second"` (1 to 1000) caps the sends started in any one second,
+//! `"max_in_flight"` (1 to 100) the sends under way at once, across every replica
+//! ([`super::throttle`]). A delivery held back waits, without counting as a failed attempt.
+//!
 //! **Filters.** `filter` is a pattern or a list of patterns (any may match; absent: every
 //! event). A pattern is `provider:type`, `provider` or `type`, where `type` is an event type
 //! that may end in `*` (a prefix match: `invoice.*` matches `invoice.paid`, `*` matches every
@@ -32,6 +36,7 @@ use std::fmt;
 
 use serde::Deserialize;
 
+use super::throttle::{Throttle, MAX_IN_FLIGHT, MAX_PER_SECOND};
 use crate::config::ConfigError;
 use crate::events::{EventMeta, Provider};
 
@@ -155,6 +160,8 @@ pub struct Destination {
     pub keys: Vec<SigningKey>,
     /// Which events it receives.
     pub filter: Filter,
+    /// Its limits (`max_per_second`, `max_in_flight`; none by default).
+    pub throttle: Throttle,
 }
 
 /// A destination URL, split the way requests and allowed-host checks need it.
@@ -292,6 +299,10 @@ struct Entry {
     filter: Option<OneOrMany>,
     #[serde(default)]
     plain_http: bool,
+    #[serde(default)]
+    max_per_second: Option<u32>,
+    #[serde(default)]
+    max_in_flight: Option<u32>,
 }
 
 /// `"text"` or `["text", ...]` (a filter's patterns, a destination's secrets). Deserialized by
@@ -394,7 +405,7 @@ pub fn parse(value: &str) -> Result<Vec<Destination>, ConfigError> {
     let entries: Vec<Entry> = serde_json::from_slice(value.as_bytes()).map_err(|error| {
         // serde's message can quote the input: keep only where it failed.
         malformed(format!(
-            "not a JSON array of {{name, url, secret, filter, plain_http}} objects (line {}, column {})",
+            "not a JSON array of {{name, url, secret, filter, plain_http, max_per_second, max_in_flight}} objects (line {}, column {})",
             error.line(),
             error.column()
         ))
@@ -433,11 +444,20 @@ pub fn parse(value: &str) -> Result<Vec<Destination>, ConfigError> {
                 .collect::<Result<_, _>>()
                 .map_err(|e| at("filter", e))?,
         );
+        let limit = |field: &str, value: Option<u32>, max: u32| match value {
+            Some(n) if n == 0 || n > max => Err(at(field, format!("{n} is not from 1 to {max}"))),
+            _ => Ok(value),
+        };
+        let throttle = Throttle {
+            max_per_second: limit("max_per_second", entry.max_per_second, MAX_PER_SECOND)?,
+            max_in_flight: limit("max_in_flight", entry.max_in_flight, MAX_IN_FLIGHT)?,
+        };
         destinations.push(Destination {
             name,
             url,
             keys,
             filter,
+            throttle,
         });
     }
     Ok(destinations)

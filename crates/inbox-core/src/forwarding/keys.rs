@@ -36,6 +36,12 @@ pub fn pointer(b: i64, k: u64) -> String {
     format!("fwd:due:{b}:{k}")
 }
 
+/// Counter: claims on moving pointer `k` of bucket `b` to a later bucket (its destination was
+/// throttled); the one that gets 1 writes the new pointer.
+pub fn moved(b: i64, k: u64) -> String {
+    format!("fwd:due:{b}:{k}:moved")
+}
+
 /// How many of bucket `b`'s pointers, from the first, are resolved (decimal; a hint).
 pub fn resolved(b: i64) -> String {
     format!("fwd:due:{b}:resolved")

@@ -104,6 +104,7 @@ impl<'a, K: KeyValue, C: Clock> Ledger<'a, K, C> {
                 event: meta.id.clone(),
                 destination: record.destination.clone(),
                 attempt: record.next_attempt,
+                not_before: None,
             };
             self.kv
                 .set_many(&[

@@ -258,10 +258,10 @@ fn readiness_names_a_destination_the_manifest_does_not_allow() {
     assert_eq!(header_of(&response, "cache-control"), Some("no-store"));
 }
 
-/// A rotation's secret list: two secrets are ready; a list readiness refuses names the variable,
-/// the entry and what is wrong with it, never a secret.
+/// A rotation's secret list: two secrets are ready; a list readiness refuses (or a throttle limit
+/// out of range) is named with the variable, the entry and what is wrong, never a secret.
 #[test]
-fn readiness_names_a_malformed_secret_list_without_echoing_a_secret() {
+fn readiness_names_a_malformed_secret_list_or_limit_without_echoing_a_secret() {
     let (kv, sender) = (MemoryKv::new(), Scripted::default());
     let with_secret = |secret: &str| {
         let mut vars = vars();
@@ -279,7 +279,15 @@ fn readiness_names_a_malformed_secret_list_without_echoing_a_secret() {
     );
     assert_eq!(ready.status(), StatusCode::OK, "{}", body_json(&ready));
     for (secret, says) in [
-        ("[]".to_owned(), "empty list"),
+        (
+            format!(r#""{KEY}","max_per_second":0"#),
+            "entry 1 (max_per_second)",
+        ),
+        (
+            format!(r#""{KEY}","max_in_flight":101"#),
+            "entry 1 (max_in_flight)",
+        ),
+        ("[]".to_owned(), "entry 1 (secret): an empty list"),
         (format!(r#"["{KEY}","{KEY}"]"#), "same key"),
         (
             format!(r#"["{KEY}","{other}","whsec_YQ==","whsec_Yg=="]"#),
@@ -295,10 +303,7 @@ fn readiness_names_a_malformed_secret_list_without_echoing_a_secret() {
             request(Method::GET, "/forwarder/readyz", &[], b""),
         );
         let text = assert_problem(&response, 503, "not-ready").to_string();
-        assert!(
-            text.contains("forward_destinations") && text.contains("entry 1 (secret)"),
-            "{text}"
-        );
+        assert!(text.contains("forward_destinations"), "{text}");
         assert!(text.contains(says), "{says}: {text}");
         assert!(!text.contains("Zm9y") && !text.contains("b3Ro"), "{text}");
     }
