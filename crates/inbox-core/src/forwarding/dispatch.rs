@@ -289,7 +289,7 @@ impl<'a, K: KeyValue, C: Clock, S: Sender> Dispatcher<'a, K, C, S> {
                     attempt: 1,
                     not_before: None,
                 };
-                self.queue_again(first, destination, *until)?;
+                self.queue_again(first, destination, *until, None)?;
                 self.tally(step, report);
                 continue;
             }
@@ -299,12 +299,14 @@ impl<'a, K: KeyValue, C: Clock, S: Sender> Dispatcher<'a, K, C, S> {
     }
 
     /// Queues a throttled delivery's pointer again for when its destination has room, spaced
-    /// after the others this dispatcher queued for it.
+    /// after the others this dispatcher queued for it; `from`: the pointer it replaces, whose
+    /// [`keys::moved_to`] is written with it.
     fn queue_again(
         &self,
         mut pointer: Pointer,
         destination: &Destination,
         until: Timestamp,
+        from: Option<(i64, u64)>,
     ) -> Result<(), StoreError> {
         let at = {
             let mut throttled = self.throttled.borrow_mut();
@@ -323,7 +325,11 @@ impl<'a, K: KeyValue, C: Clock, S: Sender> Dispatcher<'a, K, C, S> {
         };
         pointer.not_before = Some(at);
         let (b, k) = self.ledger.slot(at)?;
-        self.kv.set(&keys::pointer(b, k), &encode(&pointer)?)?;
+        let mut writes = vec![(keys::pointer(b, k), encode(&pointer)?)];
+        if let Some((ob, ok)) = from {
+            writes.push((keys::moved_to(ob, ok), format!("{b}:{k}").into_bytes()));
+        }
+        self.kv.set_many(&writes)?;
         Ok(())
     }
 
@@ -432,8 +438,9 @@ impl<'a, K: KeyValue, C: Clock, S: Sender> Dispatcher<'a, K, C, S> {
         self.settle(step, b, k, pointer, destination, report)
     }
 
-    /// Tallies a pointer's step; a throttled one is moved to a later bucket (by one resolver
-    /// only), which resolves this one.
+    /// Tallies a pointer's step; a throttled one is moved to a later bucket by the one resolver
+    /// that claims the move, which resolves this one once the new pointer is written (a move
+    /// that failed leaves this one unresolved: it is tried as it is, never lost or doubled).
     fn settle(
         &self,
         step: Step,
@@ -448,9 +455,10 @@ impl<'a, K: KeyValue, C: Clock, S: Sender> Dispatcher<'a, K, C, S> {
         };
         self.tally(step, report);
         if self.kv.increment(&keys::moved(b, k), 1)? == 1 {
-            self.queue_again(pointer, destination, until)?;
+            self.queue_again(pointer, destination, until, Some((b, k)))?;
+            return Ok(true);
         }
-        Ok(true)
+        Ok(self.kv.get(&keys::moved_to(b, k))?.is_some())
     }
 
     // ------------------------------------------------------------------ one attempt

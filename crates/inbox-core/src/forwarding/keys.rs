@@ -42,6 +42,12 @@ pub fn moved(b: i64, k: u64) -> String {
     format!("fwd:due:{b}:{k}:moved")
 }
 
+/// Where pointer `k` of bucket `b` was moved (`{b}:{k}`), written with the new pointer: until it
+/// exists the old one stays unresolved (and is tried as it is).
+pub fn moved_to(b: i64, k: u64) -> String {
+    format!("fwd:due:{b}:{k}:moved-to")
+}
+
 /// How many of bucket `b`'s pointers, from the first, are resolved (decimal; a hint).
 pub fn resolved(b: i64) -> String {
     format!("fwd:due:{b}:resolved")

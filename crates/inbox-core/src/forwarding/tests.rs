@@ -1233,10 +1233,11 @@ fn a_store_failure_at_any_step_of_a_throttled_round_leaves_every_delivery_due() 
     let targets = destinations(&format!(
         r#"[{{"name":"slow","url":"http://127.0.0.1:9/s","secret":"{KEY}","max_per_second":1,"max_in_flight":1}}]"#
     ));
-    for fail_at in 0..120 {
+    // The failure in the first round (first attempts queued) or a later one (queued ones moved).
+    for (round, fail_at) in (0..3).flat_map(|round| (0..150).map(move |n| (round, n))) {
         let (kv, clock) = (MemoryKv::new(), ManualClock::at_unix(T0));
         let sender = Scripted::default();
-        let ids: Vec<EventId> = (0..3)
+        let ids: Vec<EventId> = (0..5)
             .map(|n| {
                 ingest(
                     &kv,
@@ -1247,17 +1248,18 @@ fn a_store_failure_at_any_step_of_a_throttled_round_leaves_every_delivery_due() 
                 )
             })
             .collect();
+        for _ in 0..round {
+            dispatcher(&kv, &clock, &sender, &targets, &schedule)
+                .dispatch()
+                .unwrap();
+            // Both queued ones are due then, and only one fits the second: the other is moved.
+            clock.advance(Duration::from_millis(2_500));
+        }
         let once = std::sync::atomic::AtomicBool::new(true);
-        let faulty = FaultyKv::new(&kv, |op, key, n| {
-            if fail_at == 23 {
-                eprintln!("DBG {n} {op:?} {key}");
-            }
+        let faulty = FaultyKv::new(&kv, |_, _, n| {
             n == fail_at && once.swap(false, std::sync::atomic::Ordering::SeqCst)
         });
-        let r = dispatcher(&faulty, &clock, &sender, &targets, &schedule).dispatch();
-        if fail_at == 23 {
-            eprintln!("DBG {r:?}");
-        }
+        let _ = dispatcher(&faulty, &clock, &sender, &targets, &schedule).dispatch();
         // Later rounds on a healthy store deliver them all (a slot whose release failed expires).
         for _ in 0..12 {
             clock.advance(Duration::from_secs(40));
@@ -1271,12 +1273,23 @@ fn a_store_failure_at_any_step_of_a_throttled_round_leaves_every_delivery_due() 
                 .unwrap()
                 .into_iter()
                 .next()
-                .unwrap_or_else(|| panic!("failing operation {fail_at}: {id} never sent"));
+                .unwrap_or_else(|| panic!("round {round}, operation {fail_at}: {id} never sent"));
             assert_eq!(
                 record.state,
                 State::Delivered,
-                "failing operation {fail_at}: {record:?}"
+                "round {round}, operation {fail_at}: {record:?}"
             );
         }
+        if round == 1 && fail_at == 149 {
+            // Past every operation: the round ran whole, and it moved a queued pointer.
+            let moved = kv.keys().iter().any(|k| k.ends_with(":moved-to"));
+            assert!(moved, "{:?}", kv.keys());
+        }
+        // At least once: a send whose outcome the failure kept from the record is sent again.
+        let sent = sender.sent();
+        assert!(
+            sent.len() <= ids.len() + 1,
+            "round {round}, operation {fail_at}: {sent:?}"
+        );
     }
 }
