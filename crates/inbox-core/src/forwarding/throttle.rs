@@ -5,7 +5,7 @@
 //!
 //! Built on `increment` alone, like the claims (docs/dedup.md):
 //!
-//! - **Rate**: a counter per destination and Unix second, `fwd:thr:{d}:rate:{s}`. A send
+//! - **Rate**: a counter per destination and Unix second, `fwd:thr:{d}:rate:{s}` ([`super::keys`] names them all). A send
 //!   increments the current second's; one that gets more than the limit is throttled.
 //! - **In flight**: a *started* and a *done* counter per destination and 5-second bucket,
 //!   `fwd:thr:{d}:fly:{b}` and `...:done`. A send adds 1 to its bucket's started, then reads the
@@ -24,6 +24,7 @@
 use std::time::Duration;
 
 use super::destinations::DestinationName;
+use super::keys;
 use super::tuning::{millis, Tuning};
 use crate::kv::{KeyValue, KvError};
 use crate::time::Timestamp;
@@ -81,23 +82,6 @@ impl Ticket {
     pub const FREE: Ticket = Ticket(None);
 }
 
-fn rate_key(d: &DestinationName, second: i64) -> String {
-    format!("fwd:thr:{d}:rate:{second}")
-}
-
-fn fly_key(d: &DestinationName, b: i64) -> String {
-    format!("fwd:thr:{d}:fly:{b}")
-}
-
-fn done_key(d: &DestinationName, b: i64) -> String {
-    format!("fwd:thr:{d}:fly:{b}:done")
-}
-
-/// How far the sweep has deleted `d`'s counters (a Unix second, decimal).
-pub fn swept_key(d: &DestinationName) -> String {
-    format!("fwd:thr:{d}:swept")
-}
-
 fn fly_bucket(at: Timestamp) -> i64 {
     at.unix_millis().div_euclid(millis(FLY_BUCKET))
 }
@@ -119,15 +103,15 @@ pub fn admit<K: KeyValue>(
     let mut ticket = Ticket::FREE;
     if let Some(max) = throttle.max_in_flight {
         let b = fly_bucket(now);
-        kv.increment(&fly_key(d, b), 1)?;
+        kv.increment(&keys::throttle_started(d, b), 1)?;
         ticket = Ticket(Some(b));
         let mut done = 0i64;
         for w in window(now, tuning) {
-            done = done.saturating_add(kv.increment(&done_key(d, w), 0)?);
+            done = done.saturating_add(kv.increment(&keys::throttle_done(d, w), 0)?);
         }
         let mut started = 0i64;
         for w in window(now, tuning) {
-            started = started.saturating_add(kv.increment(&fly_key(d, w), 0)?);
+            started = started.saturating_add(kv.increment(&keys::throttle_started(d, w), 0)?);
         }
         if started.saturating_sub(done) > i64::from(max) {
             release(kv, d, ticket);
@@ -136,7 +120,7 @@ pub fn admit<K: KeyValue>(
     }
     if let Some(max) = throttle.max_per_second {
         let second = now.unix_seconds();
-        if kv.increment(&rate_key(d, second), 1)? > i64::from(max) {
+        if kv.increment(&keys::throttle_rate(d, second), 1)? > i64::from(max) {
             release(kv, d, ticket);
             return Ok(Admission::Throttled(Timestamp::from_unix_seconds(
                 second + 1,
@@ -150,7 +134,7 @@ pub fn admit<K: KeyValue>(
 /// failure here is logged; the slot frees itself when its bucket leaves the window.
 pub fn release<K: KeyValue>(kv: &K, d: &DestinationName, ticket: Ticket) {
     if let Ticket(Some(b)) = ticket {
-        if let Err(error) = kv.increment(&done_key(d, b), 1) {
+        if let Err(error) = kv.increment(&keys::throttle_done(d, b), 1) {
             tracing::warn!(destination = d.as_str(), error = %error, "in-flight slot not released; it expires");
         }
     }
@@ -166,8 +150,8 @@ pub fn in_flight<K: KeyValue>(
     let mut count = 0i64;
     for w in window(now, tuning) {
         count = count
-            .saturating_add(kv.increment(&fly_key(d, w), 0)?)
-            .saturating_sub(kv.increment(&done_key(d, w), 0)?);
+            .saturating_add(kv.increment(&keys::throttle_started(d, w), 0)?)
+            .saturating_sub(kv.increment(&keys::throttle_done(d, w), 0)?);
     }
     Ok(count)
 }
@@ -179,9 +163,9 @@ pub fn start_sweep<K: KeyValue>(
     d: &DestinationName,
     now: Timestamp,
 ) -> Result<(), KvError> {
-    if kv.get(&swept_key(d))?.is_none() {
+    if kv.get(&keys::throttle_swept(d))?.is_none() {
         kv.set(
-            &swept_key(d),
+            &keys::throttle_swept(d),
             (now.unix_seconds() - 60).to_string().as_bytes(),
         )?;
     }
@@ -198,7 +182,7 @@ pub fn sweep<K: KeyValue>(
     tuning: &Tuning,
 ) -> Result<i64, KvError> {
     let Some(from) = kv
-        .get(&swept_key(d))?
+        .get(&keys::throttle_swept(d))?
         .and_then(|bytes| std::str::from_utf8(&bytes).ok()?.trim().parse::<i64>().ok())
     else {
         return Ok(0);
@@ -213,15 +197,15 @@ pub fn sweep<K: KeyValue>(
     let fly_seconds = i64::try_from(FLY_BUCKET.as_secs()).unwrap_or(5).max(1);
     let mut doomed = Vec::new();
     for second in from + 1..=to {
-        doomed.push(rate_key(d, second));
+        doomed.push(keys::throttle_rate(d, second));
         if second.rem_euclid(fly_seconds) == 0 {
             let b = second.div_euclid(fly_seconds);
-            doomed.push(fly_key(d, b));
-            doomed.push(done_key(d, b));
+            doomed.push(keys::throttle_started(d, b));
+            doomed.push(keys::throttle_done(d, b));
         }
     }
     kv.delete_many(&doomed)?;
-    kv.set(&swept_key(d), to.to_string().as_bytes())?;
+    kv.set(&keys::throttle_swept(d), to.to_string().as_bytes())?;
     Ok(to - from)
 }
 
