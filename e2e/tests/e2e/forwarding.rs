@@ -305,6 +305,13 @@ fn a_destination_allowed_one_in_flight_gets_no_second_request_while_one_is_held(
             .variable("forward_retry_schedule", "1m")
     );
     let client = app.client();
+    // The three asks after the 202s race for the one slot: all may be refused (never two let
+    // through), and the tick's rounds send then. Two tickers: a round that sends the held
+    // request waits with it, the other ticker's rounds go on.
+    let tickers = [
+        Ticker::start(client, API_TOKEN, TICK),
+        Ticker::start(client, API_TOKEN, TICK),
+    ];
     for n in 0..3 {
         ingest(&client, &format!("in-flight-{n}"), "{}");
     }
@@ -312,13 +319,17 @@ fn a_destination_allowed_one_in_flight_gets_no_second_request_while_one_is_held(
         receiver.wait_for("/held", 1, Duration::from_secs(15)).len(),
         1
     );
-    // Rounds run (each would send the two others) while the first is held.
-    let ticker = Ticker::start(client, API_TOKEN, TICK);
-    ticker.wait_rounds(5, Duration::from_secs(6));
+    // Complete rounds run (each would send the two others) while the first is held.
+    let rounds = || tickers.iter().map(Ticker::ticks).sum::<usize>();
+    let (target, deadline) = (rounds() + 5, Instant::now() + Duration::from_secs(6));
+    while rounds() < target {
+        assert!(Instant::now() < deadline, "no dispatch rounds completed");
+        std::thread::sleep(Duration::from_millis(20));
+    }
     assert_eq!(receiver.received("/held").len(), 1, "one at a time");
     // The timeout ends the first; the next one follows, still one at a time.
     assert!(receiver.wait_for("/held", 2, Duration::from_secs(30)).len() >= 2);
-    drop(ticker);
+    drop(tickers);
     let got = receiver.received("/held");
     let ids: std::collections::BTreeSet<&str> = got
         .iter()

@@ -12,7 +12,8 @@
 //!   window (done counters first, then started: a read in between can only overcount) and is
 //!   throttled (and adds 1 to done, undoing itself) when more than the limit are in flight; it
 //!   adds 1 to done when it finishes. Of two racing sends the later reader sees both, so the limit
-//!   is never exceeded. The window spans the send timeout and the clock margin: a send that
+//!   is never exceeded; racing sends may all be refused instead (each saw the others' increments),
+//!   and the next round tries again. The window spans the send timeout and the clock margin: a send that
 //!   started earlier has finished or been cut off, so a sender that died without adding to done
 //!   holds its slot for that long at most (the lease), never forever.
 //!
