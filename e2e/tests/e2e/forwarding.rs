@@ -606,6 +606,56 @@ fn two_replicas_ticking_one_redis_store_never_send_an_attempt_twice() {
     );
 }
 
+/// Throttling across replicas: two apps on one Redis store, four tickers, a destination limited
+/// to 2 sends per second: the limit holds for the two together (each attempt's start, as the
+/// forwarder recorded it), and every event arrives once, as attempt 1.
+#[test]
+fn two_replicas_on_one_redis_store_share_a_destinations_rate_limit() {
+    let Some(redis) = RedisServer::start("forwarding throttle replicas") else {
+        return;
+    };
+    let receiver = Receiver::ok();
+    let list = json!([{"name": "slow", "url": receiver.url("/slow"),
+        "secret": DESTINATION_SECRET, "max_per_second": 2}]);
+    let options = configured()
+        .variable("forward_destinations", &list.to_string())
+        .variable("forward_retry_schedule", "1m")
+        // Only the ticks dispatch: the replicas race for every send.
+        .variable("forward_dispatch_url", "")
+        .runtime_config(&redis.runtime_config());
+    let a = start_or_skip!("forwarding throttle replicas", options.clone());
+    let b = start_or_skip!("forwarding throttle replicas", options);
+    let events = 10;
+    let ids: Vec<String> = (0..events)
+        .map(|n| ingest(&a.client(), &format!("shared-limit-{n}"), "{}"))
+        .collect();
+    let tickers: Vec<Ticker> = [&a, &b, &a, &b]
+        .into_iter()
+        .map(|app: &SpinApp| Ticker::start(app.client(), API_TOKEN, Duration::from_millis(50)))
+        .collect();
+    let got = receiver.wait_for("/slow", events, Duration::from_secs(60));
+    assert_eq!(got.len(), events);
+    for ticker in &tickers {
+        ticker.wait_rounds(2, Duration::from_secs(20));
+    }
+    drop(tickers);
+    assert_eq!(receiver.received("/slow").len(), events, "each once");
+    assert!(
+        attempt_numbers(&got).iter().all(|n| *n == 1),
+        "never a failed attempt"
+    );
+    let mut per_second: BTreeMap<String, usize> = BTreeMap::new();
+    for id in &ids {
+        let delivery = wait_for_delivery(&b.client(), id, "slow", Duration::from_secs(10), |d| {
+            d["state"] == "delivered"
+        });
+        let at = delivery["attempts"][0]["at"].as_str().unwrap().to_owned();
+        *per_second.entry(at[..19].to_owned()).or_default() += 1;
+    }
+    assert!(per_second.values().all(|n| *n <= 2), "{per_second:?}");
+    assert!(per_second.len() >= events / 2, "{per_second:?}");
+}
+
 #[test]
 fn readiness_names_a_malformed_or_unreachable_destination_without_echoing_it() {
     let secret_like = "whsec_do-not-echo-me";
