@@ -8,6 +8,8 @@
 // A case: {"mode": "sign"|"verify", "provider": "<slug>", "secret", "body", "timestamp" (unix s),
 //          "url", "id", "headers" (verify: the delivery's headers), "now" (verify: unix s, the
 //          library's clock is frozen there)}
+// Or {"mode": "verify-forwarded", "secret", "body", "headers", "now"}: a forwarded request checked
+// with standardwebhooks as a destination would (not a provider).
 // Answers, in the same order: sign -> {"package", "headers", "body"} (the body may be re-serialized:
 // WorkOS signs JSON.stringify of the parsed body); verify -> {"package", "valid", "error"?};
 // a harness failure -> {"error"}. Library console output goes to stderr; stdout is JSON only.
@@ -279,8 +281,18 @@ const PROVIDERS = {
   },
 };
 
+// Not a provider: a request the forwarder sent, verified as a destination would with
+// standardwebhooks/dist/index.js: Webhook#verify(body, headers) (e2e/tests/e2e/forwarding.rs).
+async function verifyForwarded(c) {
+  const { Webhook } = require('standardwebhooks');
+  return verdict(() => new Webhook(must(c.secret, 'secret')).verify(c.body, lower(c.headers)));
+}
+
 async function runCase(c) {
   try {
+    if (c?.mode === 'verify-forwarded') {
+      return { package: 'standardwebhooks', ...(await withClock(c.now, () => verifyForwarded(c))) };
+    }
     const p = PROVIDERS[c?.provider];
     if (!p) throw new Error(`no library for provider ${c?.provider}; known: ${Object.keys(PROVIDERS).join(', ')}`);
     if (c.mode === 'sign') {

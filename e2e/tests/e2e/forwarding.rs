@@ -159,6 +159,185 @@ fn a_healthy_destination_gets_each_event_once_signed_and_byte_for_byte() {
     assert_eq!(stats["forwarding"]["inbox"]["pending"], 0, "{stats}");
 }
 
+/// Issue 25, secret rotation with overlap: a destination configured with the new and the old
+/// secret signs each request with both, so a receiver still holding only the old secret and one
+/// already holding only the new one verify the very same request: with the project's verifier and
+/// with the standardwebhooks npm library (e2e/sdk). A secret it was not given does not verify it.
+#[test]
+fn during_a_secret_rotation_receivers_holding_either_secret_verify_the_same_delivery() {
+    /// `whsec_` + base64 of "e2e-rotated-key" and of "e2e-unrelated-key". Obviously fake.
+    const NEW_SECRET: &str = "whsec_ZTJlLXJvdGF0ZWQta2V5";
+    const UNRELATED: &str = "whsec_ZTJlLXVucmVsYXRlZC1rZXk=";
+    let receiver = Receiver::ok();
+    let list = json!([{"name": "rotating", "url": receiver.url("/rotating"),
+        "secret": [NEW_SECRET, DESTINATION_SECRET]}]);
+    let app = start_or_skip!(
+        "forwarding secret rotation",
+        configured()
+            .variable("forward_destinations", &list.to_string())
+            .variable("forward_retry_schedule", "1s")
+    );
+    let client = app.client();
+    let ready = client.get("/forwarder/readyz").send().unwrap();
+    assert_eq!(ready.status, 200, "{}", ready.text());
+    let body = "{\"rotation\": \"overlap\"}";
+    let id = ingest(&client, "rotation-1", body);
+    let got = receiver.wait_for("/rotating", 1, Duration::from_secs(15));
+    assert_eq!(got.len(), 1);
+    let request = &got[0];
+    let signature = request.header("webhook-signature").unwrap();
+    assert_eq!(signature.split(' ').count(), 2, "{signature}");
+    for secret in [DESTINATION_SECRET, NEW_SECRET] {
+        request
+            .verify(secret)
+            .unwrap_or_else(|e| panic!("a receiver holding one of the secrets: {e}"));
+    }
+    assert!(
+        request.verify(UNRELATED).is_err(),
+        "a secret it was not given"
+    );
+    wait_for_delivery(&client, &id, "rotating", Duration::from_secs(10), |d| {
+        d["state"] == "delivered"
+    });
+
+    // The same request through an independent library, as a destination would check it.
+    let Some(node) = crate::sdk::harness("forwarding secret rotation (standardwebhooks)") else {
+        return;
+    };
+    let headers: serde_json::Map<String, Value> = request
+        .headers
+        .iter()
+        .map(|(name, value)| (name.clone(), Value::String(value.clone())))
+        .collect();
+    let cases: Vec<Value> = [DESTINATION_SECRET, NEW_SECRET, UNRELATED]
+        .iter()
+        .map(|secret| {
+            json!({"mode": "verify-forwarded", "secret": secret, "body": body,
+                "headers": headers, "now": signing::now()})
+        })
+        .collect();
+    let verdicts = crate::sdk::prove(&node, &[], &Value::Array(cases));
+    let valid: Vec<&Value> = verdicts
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| &v["valid"])
+        .collect();
+    assert_eq!(
+        valid,
+        [&json!(true), &json!(true), &json!(false)],
+        "{verdicts}"
+    );
+    assert_eq!(verdicts[0]["package"], "standardwebhooks", "{verdicts}");
+}
+
+/// Issue 25, throttling: a destination limited to 1 send per second gets no more than that in any
+/// second (the forwarder's own record of when each attempt started), each event once as attempt 1
+/// (waiting is not a failed attempt), while the unthrottled destination beside it has every event
+/// before the throttled one is through.
+#[test]
+fn a_throttled_destination_gets_its_limit_per_second_and_slows_no_other() {
+    let receiver = Receiver::ok();
+    let list = json!([
+        {"name": "slow", "url": receiver.url("/slow"), "secret": DESTINATION_SECRET,
+         "max_per_second": 1},
+        {"name": "fast", "url": receiver.url("/fast"), "secret": DESTINATION_SECRET},
+    ]);
+    let app = start_or_skip!(
+        "forwarding throttle",
+        configured()
+            .variable("forward_destinations", &list.to_string())
+            .variable("forward_retry_schedule", "1m")
+    );
+    let client = app.client();
+    let ready = client.get("/forwarder/readyz").send().unwrap();
+    assert_eq!(ready.status, 200, "{}", ready.text());
+    let events = 8;
+    let ids: Vec<String> = (0..events)
+        .map(|n| ingest(&client, &format!("throttle-{n}"), "{}"))
+        .collect();
+    let ticker = Ticker::start(client, API_TOKEN, TICK);
+
+    // The unthrottled one has every event while the throttled one (8 need at least 7 s at one a
+    // second) is still going.
+    let fast = receiver.wait_for("/fast", events, Duration::from_secs(30));
+    let slow_then = receiver.received("/slow").len();
+    assert!(slow_then < events, "{slow_then} sent at 1/s by then");
+    let slow = receiver.wait_for("/slow", events, Duration::from_secs(60));
+    ticker.wait_rounds(5, Duration::from_secs(20));
+    drop(ticker);
+    assert_eq!(receiver.received("/slow").len(), events, "each once");
+    assert_eq!(receiver.received("/fast").len(), events, "each once");
+    assert_verified(&fast);
+    assert_verified(&slow);
+    assert!(
+        attempt_numbers(&slow).iter().all(|n| *n == 1),
+        "never a failed attempt"
+    );
+
+    // When each attempt started, as the forwarder recorded it: at most 1 per second.
+    let mut per_second: BTreeMap<String, usize> = BTreeMap::new();
+    for id in &ids {
+        let delivery = wait_for_delivery(&client, id, "slow", Duration::from_secs(10), |d| {
+            d["state"] == "delivered"
+        });
+        let attempts = delivery["attempts"].as_array().unwrap();
+        assert_eq!(attempts.len(), 1, "{delivery}");
+        let at = attempts[0]["at"].as_str().unwrap();
+        *per_second.entry(at[..19].to_owned()).or_default() += 1;
+    }
+    assert!(per_second.values().all(|n| *n <= 1), "{per_second:?}");
+    assert_eq!(per_second.len(), events, "{per_second:?}");
+}
+
+/// Throttling in flight: a destination allowed one send at a time that holds each request (until
+/// the 10 s send timeout cuts it off) gets no second one while the first is under way, however
+/// many rounds run, and the next one once the first is over.
+#[test]
+fn a_destination_allowed_one_in_flight_gets_no_second_request_while_one_is_held() {
+    let receiver = Receiver::start(|_, _| Reply::Hang);
+    let list = json!([{"name": "held", "url": receiver.url("/held"),
+        "secret": DESTINATION_SECRET, "max_in_flight": 1}]);
+    let app = start_or_skip!(
+        "forwarding in flight",
+        configured()
+            .variable("forward_destinations", &list.to_string())
+            .variable("forward_retry_schedule", "1m")
+    );
+    let client = app.client();
+    // The three asks after the 202s race for the one slot: all may be refused (never two let
+    // through), and the tick's rounds send then. Two tickers: a round that sends the held
+    // request waits with it, the other ticker's rounds go on.
+    let tickers = [
+        Ticker::start(client, API_TOKEN, TICK),
+        Ticker::start(client, API_TOKEN, TICK),
+    ];
+    for n in 0..3 {
+        ingest(&client, &format!("in-flight-{n}"), "{}");
+    }
+    assert_eq!(
+        receiver.wait_for("/held", 1, Duration::from_secs(15)).len(),
+        1
+    );
+    // Complete rounds run (each would send the two others) while the first is held.
+    let rounds = || tickers.iter().map(Ticker::ticks).sum::<usize>();
+    let (target, deadline) = (rounds() + 5, Instant::now() + Duration::from_secs(6));
+    while rounds() < target {
+        assert!(Instant::now() < deadline, "no dispatch rounds completed");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(receiver.received("/held").len(), 1, "one at a time");
+    // The timeout ends the first; the next one follows, still one at a time.
+    assert!(receiver.wait_for("/held", 2, Duration::from_secs(30)).len() >= 2);
+    drop(tickers);
+    let got = receiver.received("/held");
+    let ids: std::collections::BTreeSet<&str> = got
+        .iter()
+        .map(|r| r.header("webhook-id").unwrap())
+        .collect();
+    assert_eq!(ids.len(), got.len(), "each a different event: {ids:?}");
+}
+
 #[test]
 fn failures_are_retried_in_backoff_order_then_dead_lettered_and_replay_delivers() {
     // 500 to the first three attempts, 200 after: the schedule (3 attempts) is used up first.
@@ -425,6 +604,56 @@ fn two_replicas_ticking_one_redis_store_never_send_an_attempt_twice() {
         events * 3,
         "three each (the budget) to the failing one"
     );
+}
+
+/// Throttling across replicas: two apps on one Redis store, four tickers, a destination limited
+/// to 2 sends per second: the limit holds for the two together (each attempt's start, as the
+/// forwarder recorded it), and every event arrives once, as attempt 1.
+#[test]
+fn two_replicas_on_one_redis_store_share_a_destinations_rate_limit() {
+    let Some(redis) = RedisServer::start("forwarding throttle replicas") else {
+        return;
+    };
+    let receiver = Receiver::ok();
+    let list = json!([{"name": "slow", "url": receiver.url("/slow"),
+        "secret": DESTINATION_SECRET, "max_per_second": 2}]);
+    let options = configured()
+        .variable("forward_destinations", &list.to_string())
+        .variable("forward_retry_schedule", "1m")
+        // Only the ticks dispatch: the replicas race for every send.
+        .variable("forward_dispatch_url", "")
+        .runtime_config(&redis.runtime_config());
+    let a = start_or_skip!("forwarding throttle replicas", options.clone());
+    let b = start_or_skip!("forwarding throttle replicas", options);
+    let events = 10;
+    let ids: Vec<String> = (0..events)
+        .map(|n| ingest(&a.client(), &format!("shared-limit-{n}"), "{}"))
+        .collect();
+    let tickers: Vec<Ticker> = [&a, &b, &a, &b]
+        .into_iter()
+        .map(|app: &SpinApp| Ticker::start(app.client(), API_TOKEN, Duration::from_millis(50)))
+        .collect();
+    let got = receiver.wait_for("/slow", events, Duration::from_secs(60));
+    assert_eq!(got.len(), events);
+    for ticker in &tickers {
+        ticker.wait_rounds(2, Duration::from_secs(20));
+    }
+    drop(tickers);
+    assert_eq!(receiver.received("/slow").len(), events, "each once");
+    assert!(
+        attempt_numbers(&got).iter().all(|n| *n == 1),
+        "never a failed attempt"
+    );
+    let mut per_second: BTreeMap<String, usize> = BTreeMap::new();
+    for id in &ids {
+        let delivery = wait_for_delivery(&b.client(), id, "slow", Duration::from_secs(10), |d| {
+            d["state"] == "delivered"
+        });
+        let at = delivery["attempts"][0]["at"].as_str().unwrap().to_owned();
+        *per_second.entry(at[..19].to_owned()).or_default() += 1;
+    }
+    assert!(per_second.values().all(|n| *n <= 2), "{per_second:?}");
+    assert!(per_second.len() >= events / 2, "{per_second:?}");
 }
 
 #[test]

@@ -42,7 +42,7 @@ fn sdk_dir() -> PathBuf {
 }
 
 /// Node and the installed harness, or `None` after a loud SKIP (a failure when required).
-fn harness(test: &str) -> Option<PathBuf> {
+pub(crate) fn harness(test: &str) -> Option<PathBuf> {
     let node = e2e::require_program("NODE_BIN", "node", test)?;
     let installed = sdk_dir().join("node_modules/.package-lock.json");
     if installed.is_file() {
@@ -64,7 +64,7 @@ fn harness(test: &str) -> Option<PathBuf> {
 }
 
 /// Runs prove.mjs with `args` and `input` on stdin; its JSON answer.
-fn prove(node: &Path, args: &[&str], input: &Value) -> Value {
+pub(crate) fn prove(node: &Path, args: &[&str], input: &Value) -> Value {
     let mut child = Command::new(node)
         .arg("prove.mjs")
         .args(args)

@@ -48,7 +48,7 @@ fn request<'a>(
     now: Timestamp,
 ) -> Outgoing<'a> {
     let url = &destination.url;
-    let headers = signing::headers(&destination.key, event, attempt, hops, now)
+    let headers = signing::headers(&destination.keys, event, attempt, hops, now)
         .into_iter()
         .map(|(name, value)| (name.to_owned(), value))
         .collect();

@@ -15,6 +15,16 @@
 //! authenticates them, but body and signature travel unencrypted: an explicit choice per
 //! destination, never a default.
 //!
+//! **Secret rotation.** `secret` is one `whsec_` secret, or a list of 1 to [`MAX_SECRETS`] distinct
+//! ones during a rotation (`["whsec_new...", "whsec_old..."]`): every request is then signed with
+//! each, `webhook-signature` carrying one space-separated `v1,<sig>` per secret, so a receiver
+//! holding any one of them verifies it. Rotate by adding the new secret beside the old, switching
+//! the receiver to the new one, then removing the old one.
+//!
+//! **Throttling.** `"max_per_second"` (1 to 1000) caps the sends started in any one second,
+//! `"max_in_flight"` (1 to 100) the sends under way at once, across every replica
+//! ([`super::throttle`]). A delivery held back waits, without counting as a failed attempt.
+//!
 //! **Filters.** `filter` is a pattern or a list of patterns (any may match; absent: every
 //! event). A pattern is `provider:type`, `provider` or `type`, where `type` is an event type
 //! that may end in `*` (a prefix match: `invoice.*` matches `invoice.paid`, `*` matches every
@@ -26,6 +36,7 @@ use std::fmt;
 
 use serde::Deserialize;
 
+use super::throttle::{Throttle, MAX_IN_FLIGHT, MAX_PER_SECOND};
 use crate::config::ConfigError;
 use crate::events::{EventMeta, Provider};
 
@@ -141,6 +152,10 @@ impl fmt::Debug for SigningKey {
     }
 }
 
+/// The most secrets a destination signs with at once (a rotation needs two; a third leaves room
+/// for a rotation started before the last one finished).
+pub const MAX_SECRETS: usize = 3;
+
 /// One destination.
 #[derive(Debug, Clone)]
 pub struct Destination {
@@ -149,10 +164,13 @@ pub struct Destination {
     /// Where requests go: `https://...`, or `http://` to a loopback host (any host with
     /// `"plain_http": true`).
     pub url: Url,
-    /// The Standard Webhooks key requests are signed with.
-    pub key: SigningKey,
+    /// The Standard Webhooks keys requests are signed with, in the order configured: 1 to
+    /// [`MAX_SECRETS`], distinct (several during a rotation: each signs every request).
+    pub keys: Vec<SigningKey>,
     /// Which events it receives.
     pub filter: Filter,
+    /// Its limits (`max_per_second`, `max_in_flight`; none by default).
+    pub throttle: Throttle,
 }
 
 /// A destination URL, split the way requests and allowed-host checks need it.
@@ -285,47 +303,102 @@ impl Url {
 struct Entry {
     name: String,
     url: String,
-    secret: String,
+    secret: OneOrMany,
     #[serde(default)]
-    filter: Option<FilterSpec>,
+    filter: Option<OneOrMany>,
     #[serde(default)]
     plain_http: bool,
+    #[serde(default)]
+    max_per_second: Option<u32>,
+    #[serde(default)]
+    max_in_flight: Option<u32>,
 }
 
-/// `"pattern"` or `["pattern", ...]`. Deserialized by hand: `#[serde(untagged)]` buffers the
-/// value through serde's content tree, several KB of Wasm for a two-way choice.
-enum FilterSpec {
+/// `"text"` or `["text", ...]` (a filter's patterns, a destination's secrets). Deserialized by
+/// hand: `#[serde(untagged)]` buffers the value through serde's content tree, several KB of Wasm
+/// for a two-way choice.
+enum OneOrMany {
     One(String),
     Many(Vec<String>),
 }
 
-impl<'de> Deserialize<'de> for FilterSpec {
+impl<'de> Deserialize<'de> for OneOrMany {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         struct Spec;
         impl<'de> serde::de::Visitor<'de> for Spec {
-            type Value = FilterSpec;
+            type Value = OneOrMany;
 
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a pattern or an array of patterns")
+                f.write_str("a string or an array of strings")
             }
 
-            fn visit_str<E: serde::de::Error>(self, pattern: &str) -> Result<FilterSpec, E> {
-                Ok(FilterSpec::One(pattern.to_owned()))
+            fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<OneOrMany, E> {
+                Ok(OneOrMany::One(text.to_owned()))
             }
 
             fn visit_seq<A: serde::de::SeqAccess<'de>>(
                 self,
                 mut seq: A,
-            ) -> Result<FilterSpec, A::Error> {
-                let mut patterns = Vec::new();
-                while let Some(pattern) = seq.next_element()? {
-                    patterns.push(pattern);
+            ) -> Result<OneOrMany, A::Error> {
+                let mut items = Vec::new();
+                while let Some(item) = seq.next_element()? {
+                    items.push(item);
                 }
-                Ok(FilterSpec::Many(patterns))
+                Ok(OneOrMany::Many(items))
             }
         }
         deserializer.deserialize_any(Spec)
     }
+}
+
+/// A destination's secrets: one `whsec_` secret, or a list of 1 to [`MAX_SECRETS`] distinct ones.
+/// The error says which item and why, never the secret.
+fn signing_keys(spec: OneOrMany) -> Result<Vec<SigningKey>, String> {
+    let (texts, listed) = match spec {
+        OneOrMany::One(text) => (vec![text], false),
+        OneOrMany::Many(texts) => (texts, true),
+    };
+    if texts.is_empty() {
+        return Err(
+            "an empty list signs nothing: give one secret, or two during a rotation".into(),
+        );
+    }
+    if texts.len() > MAX_SECRETS {
+        return Err(format!(
+            "{} secrets listed, at most {MAX_SECRETS} (a rotation needs two: the new and the old)",
+            texts.len()
+        ));
+    }
+    let mut keys: Vec<SigningKey> = Vec::with_capacity(texts.len());
+    for (at, text) in texts.iter().enumerate() {
+        let which = if listed {
+            format!("secret {} of the list", at + 1)
+        } else {
+            "the secret".to_owned()
+        };
+        let key = text
+            .strip_prefix("whsec_")
+            .and_then(|encoded| {
+                use base64::Engine;
+                base64::engine::general_purpose::STANDARD
+                    .decode(encoded)
+                    .ok()
+            })
+            .filter(|key| !key.is_empty())
+            .map(SigningKey)
+            .ok_or_else(|| {
+                format!("{which} must be whsec_ followed by base64 (Standard Webhooks)")
+            })?;
+        if let Some(same) = keys.iter().position(|k| *k == key) {
+            return Err(format!(
+                "secrets {} and {} of the list are the same key: list each once",
+                same + 1,
+                at + 1
+            ));
+        }
+        keys.push(key);
+    }
+    Ok(keys)
 }
 
 /// Parses the variable's value. Empty or blank: no destinations. Errors name the entry and the
@@ -341,7 +414,7 @@ pub fn parse(value: &str) -> Result<Vec<Destination>, ConfigError> {
     let entries: Vec<Entry> = serde_json::from_slice(value.as_bytes()).map_err(|error| {
         // serde's message can quote the input: keep only where it failed.
         malformed(format!(
-            "not a JSON array of {{name, url, secret, filter}} objects (line {}, column {})",
+            "not a JSON array of {{name, url, secret, filter, plain_http, max_per_second, max_in_flight}} objects (line {}, column {})",
             error.line(),
             error.column()
         ))
@@ -361,41 +434,34 @@ pub fn parse(value: &str) -> Result<Vec<Destination>, ConfigError> {
             Url::parse(&entry.url)
         }
         .map_err(|e| at("url", e))?;
-        let key = entry
-            .secret
-            .strip_prefix("whsec_")
-            .and_then(|encoded| {
-                use base64::Engine;
-                base64::engine::general_purpose::STANDARD
-                    .decode(encoded)
-                    .ok()
-            })
-            .filter(|key| !key.is_empty())
-            .map(SigningKey)
-            .ok_or_else(|| {
-                at(
-                    "secret",
-                    "must be whsec_ followed by base64 (Standard Webhooks)".into(),
-                )
-            })?;
+        let keys = signing_keys(entry.secret).map_err(|e| at("secret", e))?;
         let patterns = match entry.filter {
             None => Vec::new(),
-            Some(FilterSpec::One(pattern)) => vec![pattern],
-            Some(FilterSpec::Many(patterns)) if patterns.is_empty() => {
+            Some(OneOrMany::One(pattern)) => vec![pattern],
+            Some(OneOrMany::Many(patterns)) if patterns.is_empty() => {
                 return Err(at(
                     "filter",
                     "an empty list matches nothing; leave filter out for every event".into(),
                 ))
             }
-            Some(FilterSpec::Many(patterns)) => patterns,
+            Some(OneOrMany::Many(patterns)) => patterns,
         };
         let filter =
             Filter::parse(patterns.iter().map(String::as_str)).map_err(|e| at("filter", e))?;
+        let limit = |field: &str, value: Option<u32>, max: u32| match value {
+            Some(n) if n == 0 || n > max => Err(at(field, format!("{n} is not from 1 to {max}"))),
+            _ => Ok(value),
+        };
+        let throttle = Throttle {
+            max_per_second: limit("max_per_second", entry.max_per_second, MAX_PER_SECOND)?,
+            max_in_flight: limit("max_in_flight", entry.max_in_flight, MAX_IN_FLIGHT)?,
+        };
         destinations.push(Destination {
             name,
             url,
-            key,
+            keys,
             filter,
+            throttle,
         });
     }
     Ok(destinations)

@@ -22,6 +22,11 @@
 //! is older than `lease - timeout - margin`, so two replicas never send the same delivery at
 //! the same time. A store failure anywhere leaves the attempt due: its pointer stays unresolved,
 //! or its event's floor does not move.
+//!
+//! **Throttling** ([`super::throttle`]) is asked before the claim: a throttled attempt is not
+//! claimed, recorded or counted. It stays due without holding up anything else: a new event's
+//! first attempt gets a due pointer (so the floor moves on), and a due pointer is moved to a later
+//! bucket (once: `fwd:due:{b}:{k}:moved`), spaced by the destination's limit.
 
 use std::time::Duration;
 
@@ -33,6 +38,7 @@ use super::keys;
 use super::ledger::{read_decimal, registered, Ledger};
 use super::policy::{classify, jitter, Answer, Schedule, Verdict};
 use super::records::{encode, Attempt, DeadEntry, Pointer, Record, State};
+use super::throttle::{self, Admission, Ticket};
 use super::tuning::{millis, Tuning};
 use crate::clock::Clock;
 use crate::events::{EventId, EventMeta, EventStore, StoreError, StoredEvent};
@@ -96,6 +102,8 @@ enum Step {
     Nothing,
     /// A bound was reached before sending.
     Deferred,
+    /// The destination is throttled: not claimed; it has room again at about this time.
+    Throttled(Timestamp),
 }
 
 /// The state of a claim's lease.
@@ -145,6 +153,11 @@ pub struct Dispatcher<'a, K, C, S> {
     ledger: Ledger<'a, K, C>,
     /// This installation's id, read (or made) before the first claim.
     installation: std::cell::OnceCell<Installation>,
+    /// Destinations found throttled by this dispatcher, and when the next of their deliveries
+    /// queued again is due: they are not asked again within one call.
+    throttled: std::cell::RefCell<Vec<(DestinationName, Timestamp)>>,
+    /// Destinations whose throttle counters this dispatcher made sure the sweep covers.
+    swept: std::cell::RefCell<Vec<DestinationName>>,
 }
 
 impl<'a, K: KeyValue, C: Clock, S: Sender> Dispatcher<'a, K, C, S> {
@@ -169,6 +182,8 @@ impl<'a, K: KeyValue, C: Clock, S: Sender> Dispatcher<'a, K, C, S> {
             sends: std::cell::Cell::new(0),
             ledger: Ledger::new(kv, clock, tuning),
             installation: std::cell::OnceCell::new(),
+            throttled: std::cell::RefCell::new(Vec::new()),
+            swept: std::cell::RefCell::new(Vec::new()),
         }
     }
 
@@ -181,6 +196,7 @@ impl<'a, K: KeyValue, C: Clock, S: Sender> Dispatcher<'a, K, C, S> {
         self.register_destinations()?;
         self.new_events(&mut report)?;
         self.due_attempts(&mut report)?;
+        self.sweep_throttles();
         Ok(report)
     }
 
@@ -198,7 +214,8 @@ impl<'a, K: KeyValue, C: Clock, S: Sender> Dispatcher<'a, K, C, S> {
         let Some(meta) = self.events.meta(id)? else {
             return Ok(report);
         };
-        self.first_attempts(&meta, &mut report)?;
+        // A throttled first attempt is left to the floor (the tick), which queues it.
+        self.first_attempts(&meta, &mut report, false)?;
         let now = self.clock.now();
         for destination in self.destinations.iter().filter(|d| d.filter.matches(&meta)) {
             let Some(record) = self.ledger.record(&meta.id, &destination.name)? else {
@@ -236,7 +253,7 @@ impl<'a, K: KeyValue, C: Clock, S: Sender> Dispatcher<'a, K, C, S> {
                     if gap_since.take().is_some() && meta.received_at > old_enough {
                         contiguous = false;
                     }
-                    self.first_attempts(&meta, report)?
+                    self.first_attempts(&meta, report, true)?
                 }
             };
             contiguous &= covered;
@@ -252,17 +269,68 @@ impl<'a, K: KeyValue, C: Clock, S: Sender> Dispatcher<'a, K, C, S> {
     }
 
     /// Attempt 1 for each matching destination without a record. Returns whether every one of
-    /// them has a record now.
-    fn first_attempts(&self, meta: &EventMeta, report: &mut Report) -> Result<bool, StoreError> {
+    /// them has a record now, or (`queue_throttled`) a due pointer because it was throttled.
+    fn first_attempts(
+        &self,
+        meta: &EventMeta,
+        report: &mut Report,
+        queue_throttled: bool,
+    ) -> Result<bool, StoreError> {
         let mut covered = true;
         for destination in self.destinations.iter().filter(|d| d.filter.matches(meta)) {
             if self.ledger.record(&meta.id, &destination.name)?.is_some() {
                 continue;
             }
             let step = self.attempt(meta, destination, 1)?;
+            if let (Step::Throttled(until), true) = (&step, queue_throttled) {
+                let first = Pointer {
+                    event: meta.id.clone(),
+                    destination: destination.name.clone(),
+                    attempt: 1,
+                    not_before: None,
+                };
+                self.queue_again(first, destination, *until, None)?;
+                self.tally(step, report);
+                continue;
+            }
             covered &= self.tally(step, report);
         }
         Ok(covered)
+    }
+
+    /// Queues a throttled delivery's pointer again for when its destination has room, spaced
+    /// after the others this dispatcher queued for it; `from`: the pointer it replaces, whose
+    /// [`keys::moved_to`] is written with it.
+    fn queue_again(
+        &self,
+        mut pointer: Pointer,
+        destination: &Destination,
+        until: Timestamp,
+        from: Option<(i64, u64)>,
+    ) -> Result<(), StoreError> {
+        let at = {
+            let mut throttled = self.throttled.borrow_mut();
+            let spacing = destination.throttle.spacing();
+            match throttled.iter_mut().find(|(d, _)| *d == destination.name) {
+                Some((_, next)) => {
+                    let at = if *next > until { *next } else { until };
+                    *next = at.plus(spacing);
+                    at
+                }
+                None => {
+                    throttled.push((destination.name.clone(), until.plus(spacing)));
+                    until
+                }
+            }
+        };
+        pointer.not_before = Some(at);
+        let (b, k) = self.ledger.slot(at)?;
+        let mut writes = vec![(keys::pointer(b, k), encode(&pointer)?)];
+        if let Some((ob, ok)) = from {
+            writes.push((keys::moved_to(ob, ok), format!("{b}:{k}").into_bytes()));
+        }
+        self.kv.set_many(&writes)?;
+        Ok(())
     }
 
     // ------------------------------------------------------------------ due attempts
@@ -336,7 +404,19 @@ impl<'a, K: KeyValue, C: Clock, S: Sender> Dispatcher<'a, K, C, S> {
             // The destination was removed from the configuration.
             return Ok(true);
         };
+        if pointer.not_before.is_some_and(|at| at > now) {
+            // Queued again after a throttle, for a moment inside this bucket.
+            return Ok(false);
+        }
         let Some(record) = self.ledger.record(&pointer.event, &destination.name)? else {
+            // A throttled first attempt, queued with no record yet; anything else: retention
+            // removed it.
+            if n == 1 && pointer.not_before.is_some() {
+                if let Some(meta) = self.events.meta(&pointer.event)? {
+                    let step = self.attempt(&meta, destination, 1)?;
+                    return self.settle(step, b, k, pointer, destination, report);
+                }
+            }
             return Ok(true);
         };
         let step = match record.in_flight {
@@ -344,7 +424,7 @@ impl<'a, K: KeyValue, C: Clock, S: Sender> Dispatcher<'a, K, C, S> {
             Some((m, _)) if m != n => return Ok(m > n),
             // A check: attempt `n` has not finished. Its claim decides (the lease).
             Some(_) => match self.events.meta(&pointer.event)? {
-                Some(meta) => self.contend(&meta, destination, n)?,
+                Some(meta) => self.contend(&meta, destination, n, None)?,
                 None => return self.abandon(&record, destination, "the event was deleted"),
             },
             // Finished, replaced by a later attempt, or not due yet (a replica's clock ahead).
@@ -355,7 +435,30 @@ impl<'a, K: KeyValue, C: Clock, S: Sender> Dispatcher<'a, K, C, S> {
                 None => return self.abandon(&record, destination, "the event was deleted"),
             },
         };
-        Ok(self.tally(step, report))
+        self.settle(step, b, k, pointer, destination, report)
+    }
+
+    /// Tallies a pointer's step; a throttled one is moved to a later bucket by the one resolver
+    /// that claims the move, which resolves this one once the new pointer is written (a move
+    /// that failed leaves this one unresolved: it is tried as it is, never lost or doubled).
+    fn settle(
+        &self,
+        step: Step,
+        b: i64,
+        k: u64,
+        pointer: Pointer,
+        destination: &Destination,
+        report: &mut Report,
+    ) -> Result<bool, StoreError> {
+        let Step::Throttled(until) = step else {
+            return Ok(self.tally(step, report));
+        };
+        self.tally(step, report);
+        if self.kv.increment(&keys::moved(b, k), 1)? == 1 {
+            self.queue_again(pointer, destination, until, Some((b, k)))?;
+            return Ok(true);
+        }
+        Ok(self.kv.get(&keys::moved_to(b, k))?.is_some())
     }
 
     // ------------------------------------------------------------------ one attempt
@@ -367,22 +470,98 @@ impl<'a, K: KeyValue, C: Clock, S: Sender> Dispatcher<'a, K, C, S> {
         destination: &Destination,
         n: u32,
     ) -> Result<Step, StoreError> {
-        if self.sends.get() >= self.tuning.max_sends
-            || self.clock.monotonic().saturating_sub(self.started) >= self.tuning.max_duration
-        {
+        if self.spent() {
             return Ok(Step::Deferred);
         }
         // Before the claim: a store failure here leaves the attempt due, not in flight.
         let me = self.installation()?;
-        if self
-            .kv
-            .increment(&keys::claim(&meta.id, &destination.name, n), 1)?
-            != 1
-        {
-            return self.contend(meta, destination, n);
-        }
-        self.sends.set(self.sends.get() + 1);
         let claimed_at = self.clock.now();
+        let ticket = match self.admit(destination, claimed_at)? {
+            Admission::Admitted(ticket) => ticket,
+            Admission::Throttled(until) => return Ok(Step::Throttled(until)),
+        };
+        self.attempt_admitted(meta, destination, n, me, (ticket, claimed_at))
+    }
+
+    /// Claims and sends attempt `n` with room the throttle gave at `claimed_at` (released when
+    /// the send is over, or handed on to the attempt that takes over).
+    fn attempt_admitted(
+        &self,
+        meta: &EventMeta,
+        destination: &Destination,
+        n: u32,
+        me: Installation,
+        (ticket, claimed_at): (Ticket, Timestamp),
+    ) -> Result<Step, StoreError> {
+        let claimed = self
+            .kv
+            .increment(&keys::claim(&meta.id, &destination.name, n), 1)
+            .map_err(StoreError::from);
+        let result = match claimed {
+            Ok(1) => self.send_claimed(meta, destination, n, me, claimed_at),
+            Ok(_) => return self.contend(meta, destination, n, Some((ticket, claimed_at))),
+            Err(error) => Err(error),
+        };
+        // Sent, given up, or failed: the send is over either way.
+        throttle::release(self.kv, &destination.name, ticket);
+        result
+    }
+
+    /// Asks the destination's throttle for room at `now` (once throttled, not again this call).
+    fn admit(&self, destination: &Destination, now: Timestamp) -> Result<Admission, StoreError> {
+        if !destination.throttle.is_set() {
+            return Ok(Admission::Admitted(Ticket::FREE));
+        }
+        if let Some((_, next)) = self
+            .throttled
+            .borrow()
+            .iter()
+            .find(|(d, _)| *d == destination.name)
+        {
+            return Ok(Admission::Throttled(*next));
+        }
+        if !self.swept.borrow().contains(&destination.name) {
+            throttle::start_sweep(self.kv, &destination.name, now)?;
+            self.swept.borrow_mut().push(destination.name.clone());
+        }
+        let admission = throttle::admit(
+            self.kv,
+            &destination.name,
+            destination.throttle,
+            now,
+            &self.tuning,
+        )?;
+        if let Admission::Throttled(until) = admission {
+            tracing::debug!(destination = destination.name.as_str(), "throttled");
+            self.throttled
+                .borrow_mut()
+                .push((destination.name.clone(), until));
+        }
+        Ok(admission)
+    }
+
+    /// Deletes the throttled destinations' old counters (each dispatch round; a failure is
+    /// logged, the next round goes on from where this one got).
+    fn sweep_throttles(&self) {
+        for destination in self.destinations.iter().filter(|d| d.throttle.is_set()) {
+            let now = self.clock.now();
+            if let Err(error) = throttle::sweep(self.kv, &destination.name, now, &self.tuning) {
+                tracing::warn!(destination = destination.name.as_str(), error = %error, "throttle counters not swept");
+            }
+        }
+    }
+
+    /// Attempt `n`, claimed at `claimed_at` by this request: records it as in flight, sends it
+    /// and records the outcome.
+    fn send_claimed(
+        &self,
+        meta: &EventMeta,
+        destination: &Destination,
+        n: u32,
+        me: Installation,
+        claimed_at: Timestamp,
+    ) -> Result<Step, StoreError> {
+        self.sends.set(self.sends.get() + 1);
         let mut record = self
             .ledger
             .record(&meta.id, &destination.name)?
@@ -398,6 +577,7 @@ impl<'a, K: KeyValue, C: Clock, S: Sender> Dispatcher<'a, K, C, S> {
             event: meta.id.clone(),
             destination: destination.name.clone(),
             attempt: n,
+            not_before: None,
         };
         self.kv.set_many(&[
             (keys::record(&meta.id, &destination.name), encode(&record)?),
@@ -513,6 +693,7 @@ impl<'a, K: KeyValue, C: Clock, S: Sender> Dispatcher<'a, K, C, S> {
                     event: record.event.clone(),
                     destination: destination.name.clone(),
                     attempt: n + 1,
+                    not_before: None,
                 };
                 writes.push((keys::pointer(b, k), encode(&pointer)?));
             }
@@ -558,11 +739,30 @@ impl<'a, K: KeyValue, C: Clock, S: Sender> Dispatcher<'a, K, C, S> {
     }
 
     /// Another request claimed attempt `n`: wait for it, or take over from a sender that is gone.
+    /// `admitted`: the throttle's room this request already has (the takeover uses it; else it
+    /// is released).
     fn contend(
         &self,
         meta: &EventMeta,
         destination: &Destination,
         n: u32,
+        admitted: Option<(Ticket, Timestamp)>,
+    ) -> Result<Step, StoreError> {
+        let mut room = admitted;
+        let step = self.contend_for(meta, destination, n, &mut room);
+        // Not handed on to a takeover (which releases it): the room is not used.
+        if let Some((ticket, _)) = room {
+            throttle::release(self.kv, &destination.name, ticket);
+        }
+        step
+    }
+
+    fn contend_for(
+        &self,
+        meta: &EventMeta,
+        destination: &Destination,
+        n: u32,
+        room: &mut Option<(Ticket, Timestamp)>,
     ) -> Result<Step, StoreError> {
         let lease = match self.ledger.record(&meta.id, &destination.name)? {
             Some(record) if record.in_flight.map(|(m, _)| m) == Some(n) => {
@@ -598,7 +798,17 @@ impl<'a, K: KeyValue, C: Clock, S: Sender> Dispatcher<'a, K, C, S> {
                     attempt = n,
                     "taking over an attempt whose sender did not finish"
                 );
-                self.attempt(meta, destination, n + 1)
+                if room.is_some() && self.spent() {
+                    // The room is released by `contend`.
+                    return Ok(Step::Deferred);
+                }
+                match room.take() {
+                    Some(room) => {
+                        let me = self.installation()?;
+                        self.attempt_admitted(meta, destination, n + 1, me, room)
+                    }
+                    None => self.attempt(meta, destination, n + 1),
+                }
             }
             Lease::Expired => Ok(Step::Busy),
         }
@@ -656,7 +866,7 @@ impl<'a, K: KeyValue, C: Clock, S: Sender> Dispatcher<'a, K, C, S> {
                 true
             }
             Step::Nothing => true,
-            Step::Busy | Step::Deferred => {
+            Step::Busy | Step::Deferred | Step::Throttled(_) => {
                 report.still_due += 1;
                 false
             }
@@ -685,6 +895,12 @@ impl<'a, K: KeyValue, C: Clock, S: Sender> Dispatcher<'a, K, C, S> {
                 }
             },
         })
+    }
+
+    /// Whether this call has used up its sends or its time.
+    fn spent(&self) -> bool {
+        self.sends.get() >= self.tuning.max_sends
+            || self.clock.monotonic().saturating_sub(self.started) >= self.tuning.max_duration
     }
 
     /// This installation's id (made on first use: [`hops`]), read once per dispatcher.

@@ -36,6 +36,18 @@ pub fn pointer(b: i64, k: u64) -> String {
     format!("fwd:due:{b}:{k}")
 }
 
+/// Counter: claims on moving pointer `k` of bucket `b` to a later bucket (its destination was
+/// throttled); the one that gets 1 writes the new pointer.
+pub fn moved(b: i64, k: u64) -> String {
+    format!("fwd:due:{b}:{k}:moved")
+}
+
+/// Where pointer `k` of bucket `b` was moved (`{b}:{k}`), written with the new pointer: until it
+/// exists the old one stays unresolved (and is tried as it is).
+pub fn moved_to(b: i64, k: u64) -> String {
+    format!("fwd:due:{b}:{k}:moved-to")
+}
+
 /// How many of bucket `b`'s pointers, from the first, are resolved (decimal; a hint).
 pub fn resolved(b: i64) -> String {
     format!("fwd:due:{b}:resolved")
@@ -71,3 +83,23 @@ pub fn attempts(d: &str, result: &str) -> String {
 /// The destination names forwarding has seen configured (JSON list), so the API's stats and
 /// retention know which per-destination keys exist without reading the secret variable.
 pub const DESTINATIONS: &str = "fwd:destinations";
+
+/// Counter: sends to `d` started in Unix second `s` (`super::throttle`, `max_per_second`).
+pub fn throttle_rate(d: &DestinationName, s: i64) -> String {
+    format!("fwd:thr:{d}:rate:{s}")
+}
+
+/// Counter: sends to `d` started in 5-second bucket `b` (`super::throttle`, `max_in_flight`).
+pub fn throttle_started(d: &DestinationName, b: i64) -> String {
+    format!("fwd:thr:{d}:fly:{b}")
+}
+
+/// Counter: of those, the ones over (or refused).
+pub fn throttle_done(d: &DestinationName, b: i64) -> String {
+    format!("fwd:thr:{d}:fly:{b}:done")
+}
+
+/// The Unix second up to which `d`'s throttle counters are deleted (decimal).
+pub fn throttle_swept(d: &DestinationName) -> String {
+    format!("fwd:thr:{d}:swept")
+}

@@ -111,6 +111,7 @@ impl<'a, K: KeyValue, C: Clock> Ledger<'a, K, C> {
             event: record.event.clone(),
             destination: record.destination.clone(),
             attempt: record.next_attempt,
+            not_before: None,
         };
         self.kv.set_many(&[
             (

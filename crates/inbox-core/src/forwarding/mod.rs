@@ -15,6 +15,7 @@
 //! | [`poke`] | asking the forwarder for an event's attempts right away (`forward_dispatch_url`) |
 //! | [`hops`] | loop protection: this installation's id and the `webhook-inbox-hops` header |
 //! | [`signing`] | the Standard Webhooks headers of a forwarded request |
+//! | [`throttle`] | per-destination limits: sends per second, sends in flight |
 
 pub mod allowed;
 pub mod bulk;
@@ -27,6 +28,7 @@ pub mod poke;
 pub mod policy;
 pub mod records;
 pub mod signing;
+pub mod throttle;
 pub mod tuning;
 
 pub use destinations::{Destination, DestinationName, Filter, Url};

@@ -147,6 +147,9 @@ pub(super) struct Pointer {
     pub(super) event: EventId,
     pub(super) destination: DestinationName,
     pub(super) attempt: u32,
+    /// A throttled delivery queued again: not before this (its bucket may start earlier).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) not_before: Option<Timestamp>,
 }
 
 /// A dead letter's entry in the dead-letter index.

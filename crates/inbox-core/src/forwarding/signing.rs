@@ -1,7 +1,8 @@
 //! The headers of a forwarded request: Standard Webhooks' three (`webhook-id` = the event id,
 //! `webhook-timestamp`, `webhook-signature` = `v1,` base64 of HMAC-SHA256 over
-//! `{id}.{timestamp}.{body}` with the destination's key), so any Standard Webhooks library
-//! verifies it, and a few that say what it is.
+//! `{id}.{timestamp}.{body}` with the destination's key; during a secret rotation one such entry
+//! per key, space-separated, as the specification allows), so any Standard Webhooks library
+//! holding any one of the keys verifies it, and a few that say what it is.
 
 use base64::Engine;
 use hmac::{Hmac, Mac};
@@ -41,10 +42,18 @@ pub fn signature(key: &SigningKey, id: &str, timestamp: i64, body: &[u8]) -> Str
     )
 }
 
-/// Every header of a forwarded request but `host` and `content-length`; `hops` is its
-/// [`HOPS_HEADER`] ([`super::hops::outgoing`]).
+/// The `webhook-signature` value: one `v1,<sig>` per key, in the keys' order, space-separated.
+pub fn signatures(keys: &[SigningKey], id: &str, timestamp: i64, body: &[u8]) -> String {
+    keys.iter()
+        .map(|key| signature(key, id, timestamp, body))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Every header of a forwarded request but `host` and `content-length`, signed with each of
+/// `keys` (a destination's); `hops` is its [`HOPS_HEADER`] ([`super::hops::outgoing`]).
 pub fn headers(
-    key: &SigningKey,
+    keys: &[SigningKey],
     event: &StoredEvent,
     attempt: u32,
     hops: &str,
@@ -58,7 +67,7 @@ pub fn headers(
         ("webhook-timestamp", timestamp.to_string()),
         (
             "webhook-signature",
-            signature(key, id, timestamp, event.body.raw_body.as_bytes()),
+            signatures(keys, id, timestamp, event.body.raw_body.as_bytes()),
         ),
         (PROVIDER_HEADER, event.meta.provider.as_str().to_owned()),
         (

@@ -781,9 +781,9 @@ fn forwarded_requests_verify_with_a_standard_webhooks_verifier() {
     let (kv, clock) = (MemoryKv::new(), ManualClock::at_unix(T0));
     let id = ingest(&kv, &clock, Provider::Stripe, "evt_sig", "invoice.paid");
     let event = EventStore::new(&kv, &clock).get(&id).unwrap().unwrap();
-    let key = one_destination().remove(0).key;
+    let keys = one_destination().remove(0).keys;
     let headers: HashMap<&str, String> =
-        signing::headers(&key, &event, 3, "0123456789abcdef", clock.now())
+        signing::headers(&keys, &event, 3, "0123456789abcdef", clock.now())
             .into_iter()
             .collect();
     let verifier_key = webhook_verify::standard::Key::parse(KEY).unwrap();
@@ -862,6 +862,115 @@ fn destinations_are_validated_naming_the_entry_never_the_secret_or_url() {
             "{text}"
         );
     }
+}
+
+/// `whsec_` + base64("rotation-new-key") and base64("rotation-old-key").
+const NEW_KEY: &str = "whsec_cm90YXRpb24tbmV3LWtleQ==";
+const OLD_KEY: &str = "whsec_cm90YXRpb24tb2xkLWtleQ==";
+
+fn verifies_with(headers: &HashMap<&str, String>, body: &[u8], secret: &str) -> bool {
+    let key = webhook_verify::standard::Key::parse(secret).unwrap();
+    webhook_verify::standard::verify(
+        webhook_verify::standard::SignedHeaders {
+            id: headers.get("webhook-id").map(String::as_str),
+            timestamp: headers.get("webhook-timestamp").map(String::as_str),
+            signature: headers.get("webhook-signature").map(String::as_str),
+        },
+        body,
+        &[&key],
+        T0,
+        Duration::from_secs(300),
+    )
+    .is_ok()
+}
+
+#[test]
+fn during_a_rotation_every_request_is_signed_with_each_secret() {
+    let (kv, clock) = (MemoryKv::new(), ManualClock::at_unix(T0));
+    let id = ingest(&kv, &clock, Provider::Stripe, "evt_rot", "invoice.paid");
+    let event = EventStore::new(&kv, &clock).get(&id).unwrap().unwrap();
+    let rotating = destinations(&format!(
+        r#"[{{"name":"sink","url":"http://127.0.0.1:9/in","secret":["{NEW_KEY}","{OLD_KEY}"]}}]"#
+    ))
+    .remove(0);
+    assert_eq!(rotating.keys.len(), 2);
+    let headers: HashMap<&str, String> =
+        signing::headers(&rotating.keys, &event, 1, "0123456789abcdef", clock.now())
+            .into_iter()
+            .collect();
+    let body = event.body.raw_body.as_bytes();
+    // Two entries, the new secret's first, each the signature that secret alone makes.
+    let entries: Vec<&str> = headers["webhook-signature"].split(' ').collect();
+    assert_eq!(entries.len(), 2, "{entries:?}");
+    let timestamp: i64 = headers["webhook-timestamp"].parse().unwrap();
+    for (entry, key) in entries.iter().zip(&rotating.keys) {
+        assert_eq!(
+            *entry,
+            signing::signature(key, id.as_str(), timestamp, body)
+        );
+    }
+    // A receiver holding either secret verifies it; one holding neither does not.
+    assert!(verifies_with(&headers, body, NEW_KEY), "the new secret");
+    assert!(verifies_with(&headers, body, OLD_KEY), "the old secret");
+    assert!(!verifies_with(&headers, body, KEY), "an unrelated secret");
+
+    // One secret, as a string or a one-item list: one entry.
+    for spec in [format!(r#""{KEY}""#), format!(r#"["{KEY}"]"#)] {
+        let one = destinations(&format!(
+            r#"[{{"name":"sink","url":"http://127.0.0.1:9/in","secret":{spec}}}]"#
+        ))
+        .remove(0);
+        let headers: HashMap<&str, String> =
+            signing::headers(&one.keys, &event, 1, "0123456789abcdef", clock.now())
+                .into_iter()
+                .collect();
+        assert!(!headers["webhook-signature"].contains(' '), "{spec}");
+        assert!(verifies_with(&headers, body, KEY), "{spec}");
+    }
+}
+
+#[test]
+fn a_malformed_secret_list_is_named_without_echoing_a_secret() {
+    // Each secret's base64 contains this, so an echoed secret would show it.
+    let (a, b, c, d) = (
+        "whsec_c2VjcmV0LW9uZQ==",
+        "whsec_c2VjcmV0LXR3bw==",
+        "whsec_c2VjcmV0LXRocmVl",
+        "whsec_c2VjcmV0LWZvdXI=",
+    );
+    for (secret, says) in [
+        ("[]".to_owned(), "empty list"),
+        (format!(r#"["{a}","{b}","{a}"]"#), "secrets 1 and 3"),
+        (format!(r#"["{a}","{b}","{c}","{d}"]"#), "at most 3"),
+        (
+            format!(r#"["{a}","plain-c2VjcmV0"]"#),
+            "secret 2 of the list",
+        ),
+        (format!(r#"["{a}","whsec_"]"#), "secret 2 of the list"),
+        (
+            r#""whsec_not base64 c2VjcmV0""#.to_owned(),
+            "the secret must be whsec_",
+        ),
+        (format!(r#"["{a}",7]"#), "line"),
+        ("{}".to_owned(), "line"),
+    ] {
+        let json = format!(r#"[{{"name":"sink","url":"https://x.example","secret":{secret}}}]"#);
+        let error = destinations::parse(&json).unwrap_err();
+        let text = error.to_string();
+        assert_eq!(error.variable(), destinations::VARIABLE);
+        assert!(text.contains(says), "{secret}: {text}");
+        if says != "line" {
+            assert!(text.contains("entry 1 (secret)"), "{secret}: {text}");
+        }
+        assert!(!text.contains("c2VjcmV0"), "{secret}: {text}");
+    }
+    // Three distinct secrets are allowed.
+    let three =
+        format!(r#"[{{"name":"sink","url":"https://x.example","secret":["{a}","{b}","{c}"]}}]"#);
+    assert_eq!(
+        destinations(&three)[0].keys.len(),
+        destinations::MAX_SECRETS
+    );
 }
 
 #[test]
@@ -1193,4 +1302,251 @@ fn a_dead_letter_replayed_by_id_and_delivered_is_never_taken_by_a_bulk_replay() 
         State::Delivered
     );
     assert_eq!(counts(&kv).unwrap()[0].1, [1, 1, 0]);
+}
+
+fn throttled_pair(limits: &str) -> Vec<Destination> {
+    destinations(&format!(
+        r#"[{{"name":"slow","url":"http://127.0.0.1:9/s","secret":"{KEY}",{limits}}},
+            {{"name":"fast","url":"http://127.0.0.1:9/f","secret":"{KEY}"}}]"#
+    ))
+}
+
+#[test]
+fn a_throttled_destination_gets_its_rate_and_slows_no_other() {
+    let (kv, clock) = (MemoryKv::new(), ManualClock::at_unix(T0));
+    let (targets, schedule) = (throttled_pair(r#""max_per_second":2"#), Schedule::default());
+    let sender = Scripted::default();
+    let events = 7;
+    for n in 0..events {
+        ingest(&kv, &clock, Provider::Github, &format!("t-{n}"), "push");
+    }
+    let report = dispatcher(&kv, &clock, &sender, &targets, &schedule)
+        .dispatch()
+        .unwrap();
+    let to = |who: &str| -> Vec<(String, String, u32)> {
+        sender.sent().into_iter().filter(|s| s.1 == who).collect()
+    };
+    // One round: every event to the unthrottled one, the limit to the throttled one, the rest
+    // left due (not failed), and the floor past all of them.
+    assert_eq!(to("fast").len(), events, "{report:?}");
+    assert_eq!(to("slow").len(), 2, "{report:?}");
+    assert_eq!((report.failed, report.dead), (0, 0), "{report:?}");
+    assert_eq!(report.still_due, 5, "{report:?}");
+    assert_eq!(
+        kv.get(keys::FLOOR).unwrap().as_deref(),
+        Some(events.to_string().as_bytes())
+    );
+
+    // Rounds every 250 ms: never more than 2 sends started in a second, until all are sent.
+    let mut per_second: BTreeMap<i64, usize> = BTreeMap::new();
+    per_second.insert(T0, 2);
+    for _ in 0..60 {
+        if to("slow").len() == events {
+            break;
+        }
+        clock.advance(Duration::from_millis(250));
+        let before = to("slow").len();
+        dispatcher(&kv, &clock, &sender, &targets, &schedule)
+            .dispatch()
+            .unwrap();
+        *per_second.entry(clock.now().unix_seconds()).or_default() += to("slow").len() - before;
+    }
+    assert!(per_second.values().all(|n| *n <= 2), "{per_second:?}");
+    let slow = to("slow");
+    assert_eq!(slow.len(), events, "all sent in the end: {per_second:?}");
+    // Each once, as attempt 1: waiting was not an attempt.
+    assert!(slow.iter().all(|s| s.2 == 1), "{slow:?}");
+    let mut ids: Vec<_> = slow.iter().map(|s| s.0.clone()).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), events);
+    assert_eq!(to("fast").len(), events, "the other one got nothing twice");
+    let retries = kv.increment(&keys::attempts("slow", "retry"), 0).unwrap();
+    assert_eq!(retries, 0, "no failed attempt counted");
+    let counted = counts(&kv).unwrap();
+    let slow_counts = counted.iter().find(|(d, _)| d.as_str() == "slow").unwrap();
+    assert_eq!(slow_counts.1, [0, events as u64, 0]);
+}
+
+/// A sender that, while it sends, lets another dispatcher (another instance or replica, same
+/// store) run a round, and remembers the most sends each destination had under way at once.
+struct Overlapping<'a> {
+    kv: &'a MemoryKv,
+    clock: &'a ManualClock,
+    destinations: &'a [Destination],
+    schedule: &'a Schedule,
+    under_way: std::cell::RefCell<BTreeMap<String, (usize, usize)>>,
+    sent: std::cell::RefCell<Vec<String>>,
+}
+
+impl Sender for &Overlapping<'_> {
+    fn send(
+        &self,
+        destination: &Destination,
+        _event: &StoredEvent,
+        _attempt: u32,
+        _hops: &str,
+        _timeout: Duration,
+    ) -> Answer {
+        let name = destination.name.as_str().to_owned();
+        self.sent.borrow_mut().push(name.clone());
+        {
+            let mut under_way = self.under_way.borrow_mut();
+            let (now, most) = under_way.entry(name.clone()).or_default();
+            *now += 1;
+            *most = (*most).max(*now);
+        }
+        // Another instance runs while this send is under way (not too deep).
+        if self.sent.borrow().len() < 40 {
+            Dispatcher::new(
+                self.kv,
+                self.clock,
+                *self,
+                self.destinations,
+                self.schedule,
+                Tuning::default(),
+            )
+            .dispatch()
+            .unwrap();
+        }
+        if let Some((now, _)) = self.under_way.borrow_mut().get_mut(&name) {
+            *now -= 1;
+        }
+        ok()
+    }
+}
+
+#[test]
+fn in_flight_is_limited_across_dispatchers_and_freed_when_sends_end() {
+    let (kv, clock) = (MemoryKv::new(), ManualClock::at_unix(T0));
+    let (targets, schedule) = (throttled_pair(r#""max_in_flight":1"#), Schedule::default());
+    for n in 0..4 {
+        ingest(&kv, &clock, Provider::Github, &format!("f-{n}"), "push");
+    }
+    let sender = Overlapping {
+        kv: &kv,
+        clock: &clock,
+        destinations: &targets,
+        schedule: &schedule,
+        under_way: std::cell::RefCell::new(BTreeMap::new()),
+        sent: std::cell::RefCell::new(Vec::new()),
+    };
+    for _ in 0..20 {
+        Dispatcher::new(&kv, &clock, &sender, &targets, &schedule, Tuning::default())
+            .dispatch()
+            .unwrap();
+        clock.advance(Duration::from_secs(1));
+    }
+    let under_way = sender.under_way.borrow().clone();
+    assert_eq!(under_way["slow"].1, 1, "never two at once: {under_way:?}");
+    assert!(
+        under_way["fast"].1 > 1,
+        "the other one overlaps: {under_way:?}"
+    );
+    let sent = sender.sent.borrow().clone();
+    assert_eq!(sent.iter().filter(|d| *d == "slow").count(), 4, "{sent:?}");
+    assert_eq!(sent.iter().filter(|d| *d == "fast").count(), 4, "{sent:?}");
+    // Every slot was given back.
+    let slow = DestinationName::parse("slow").unwrap();
+    let in_flight = super::throttle::in_flight(&kv, &slow, clock.now(), &Tuning::default());
+    assert_eq!(in_flight.unwrap(), 0);
+}
+
+#[test]
+fn throttle_limits_are_validated_naming_the_field() {
+    for (limits, field) in [
+        (r#""max_per_second":0"#, "max_per_second"),
+        (r#""max_per_second":1001"#, "max_per_second"),
+        (r#""max_in_flight":0"#, "max_in_flight"),
+        (r#""max_in_flight":101"#, "max_in_flight"),
+        (r#""max_in_flight":-1"#, "line"),
+        (r#""max_per_second":"5""#, "line"),
+        (r#""max_per_second":2.5"#, "line"),
+    ] {
+        let json = format!(
+            r#"[{{"name":"slow","url":"http://127.0.0.1:9/s","secret":"{KEY}",{limits}}}]"#
+        );
+        let error = destinations::parse(&json).unwrap_err();
+        assert_eq!(error.variable(), destinations::VARIABLE);
+        let text = error.to_string();
+        assert!(text.contains(field), "{limits}: {text}");
+        if field != "line" {
+            assert!(
+                text.contains("entry 1 (") && text.contains("from 1 to"),
+                "{text}"
+            );
+        }
+        assert!(!text.contains("Zm9y"), "{text}");
+    }
+    let both = throttled_pair(r#""max_per_second":1000,"max_in_flight":100"#);
+    assert_eq!(both[0].throttle.max_per_second, Some(1000));
+    assert_eq!(both[0].throttle.max_in_flight, Some(100));
+    assert!(!both[1].throttle.is_set());
+}
+
+#[test]
+fn a_store_failure_at_any_step_of_a_throttled_round_leaves_every_delivery_due() {
+    let schedule = Schedule::default();
+    let targets = destinations(&format!(
+        r#"[{{"name":"slow","url":"http://127.0.0.1:9/s","secret":"{KEY}","max_per_second":1,"max_in_flight":1}}]"#
+    ));
+    // The failure in the first round (first attempts queued) or a later one (queued ones moved).
+    for (round, fail_at) in (0..3).flat_map(|round| (0..150).map(move |n| (round, n))) {
+        let (kv, clock) = (MemoryKv::new(), ManualClock::at_unix(T0));
+        let sender = Scripted::default();
+        let ids: Vec<EventId> = (0..5)
+            .map(|n| {
+                ingest(
+                    &kv,
+                    &clock,
+                    Provider::Github,
+                    &format!("fragile-{n}"),
+                    "push",
+                )
+            })
+            .collect();
+        for _ in 0..round {
+            dispatcher(&kv, &clock, &sender, &targets, &schedule)
+                .dispatch()
+                .unwrap();
+            // Both queued ones are due then, and only one fits the second: the other is moved.
+            clock.advance(Duration::from_millis(2_500));
+        }
+        let once = std::sync::atomic::AtomicBool::new(true);
+        let faulty = FaultyKv::new(&kv, |_, _, n| {
+            n == fail_at && once.swap(false, std::sync::atomic::Ordering::SeqCst)
+        });
+        let _ = dispatcher(&faulty, &clock, &sender, &targets, &schedule).dispatch();
+        // Later rounds on a healthy store deliver them all (a slot whose release failed expires).
+        for _ in 0..12 {
+            clock.advance(Duration::from_secs(40));
+            dispatcher(&kv, &clock, &sender, &targets, &schedule)
+                .dispatch()
+                .unwrap();
+        }
+        for id in &ids {
+            let record = Ledger::new(&kv, &clock, Tuning::default())
+                .records_of(id)
+                .unwrap()
+                .into_iter()
+                .next()
+                .unwrap_or_else(|| panic!("round {round}, operation {fail_at}: {id} never sent"));
+            assert_eq!(
+                record.state,
+                State::Delivered,
+                "round {round}, operation {fail_at}: {record:?}"
+            );
+        }
+        if round == 1 && fail_at == 149 {
+            // Past every operation: the round ran whole, and it moved a queued pointer.
+            let moved = kv.keys().iter().any(|k| k.ends_with(":moved-to"));
+            assert!(moved, "{:?}", kv.keys());
+        }
+        // At least once: a send whose outcome the failure kept from the record is sent again.
+        let sent = sender.sent();
+        assert!(
+            sent.len() <= ids.len() + 1,
+            "round {round}, operation {fail_at}: {sent:?}"
+        );
+    }
 }

@@ -258,6 +258,57 @@ fn readiness_names_a_destination_the_manifest_does_not_allow() {
     assert_eq!(header_of(&response, "cache-control"), Some("no-store"));
 }
 
+/// A rotation's secret list: two secrets are ready; a list readiness refuses (or a throttle limit
+/// out of range) is named with the variable, the entry and what is wrong, never a secret.
+#[test]
+fn readiness_names_a_malformed_secret_list_or_limit_without_echoing_a_secret() {
+    let (kv, sender) = (MemoryKv::new(), Scripted::default());
+    let with_secret = |secret: &str| {
+        let mut vars = vars();
+        vars.set(
+            "forward_destinations",
+            &format!(r#"[{{"name":"sink","url":"http://127.0.0.1:9/in","secret":{secret}}}]"#),
+        );
+        vars
+    };
+    let other = "whsec_b3RoZXIta2V5LWZvci1yb3RhdGlvbg==";
+    let rotating = with_secret(&format!(r#"["{other}","{KEY}"]"#));
+    let ready = call(
+        &forwarder(&kv, rotating, &sender),
+        request(Method::GET, "/forwarder/readyz", &[], b""),
+    );
+    assert_eq!(ready.status(), StatusCode::OK, "{}", body_json(&ready));
+    for (secret, says) in [
+        (
+            format!(r#""{KEY}","max_per_second":0"#),
+            "entry 1 (max_per_second)",
+        ),
+        (
+            format!(r#""{KEY}","max_in_flight":101"#),
+            "entry 1 (max_in_flight)",
+        ),
+        ("[]".to_owned(), "entry 1 (secret): an empty list"),
+        (format!(r#"["{KEY}","{KEY}"]"#), "same key"),
+        (
+            format!(r#"["{KEY}","{other}","whsec_YQ==","whsec_Yg=="]"#),
+            "at most 3",
+        ),
+        (
+            format!(r#"["{KEY}","Zm9yd2FyZA=="]"#),
+            "secret 2 of the list",
+        ),
+    ] {
+        let response = call(
+            &forwarder(&kv, with_secret(&secret), &sender),
+            request(Method::GET, "/forwarder/readyz", &[], b""),
+        );
+        let text = assert_problem(&response, 503, "not-ready").to_string();
+        assert!(text.contains("forward_destinations"), "{text}");
+        assert!(text.contains(says), "{says}: {text}");
+        assert!(!text.contains("Zm9y") && !text.contains("b3Ro"), "{text}");
+    }
+}
+
 /// Issue 25: a destination at this app's own webhook route turned one event into 119 in 8 s.
 /// Readiness names it (never its URL or secret), and nothing is sent while it is configured.
 #[test]

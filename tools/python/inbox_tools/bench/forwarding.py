@@ -27,6 +27,17 @@ seconds (the retries' clock; docs/architecture.md, "What drives retries").
               `POST /api/dispatch` back to back from 1 and from several callers at once: the
               ticker's throughput, events delivered per second.
 
+  throttle    (issue 25) a throttled destination beside an unthrottled one: `beside` forwards
+              to `fast` (unthrottled) and `slow` (`"max_per_second": 1`), `alone` to `fast` only
+              (the baseline). Events are sent one after another, each once the previous one
+              reached `fast`, to both apps in interleaved rounds (well above `slow`'s rate, so its
+              backlog grows and the ticks keep queueing it), the webhook component asking the
+              forwarder after each 202 (`forward_dispatch_token` set); `fast`'s delivery latency (from the
+              send to its arrival at the receiver) with the throttled neighbour against without:
+              p50 and p99, and their ratio. `fast` is listed first, so the ratio is what the
+              throttled neighbour's backlog costs it, not its place in the per-event send order.
+              SQLite (and Redis in a full run when installed).
+
 Correctness checks (a smoke run fails on them too, they are not timings): the destination got
 every stored event exactly once (distinct ids = requests = events stored), every signature
 verified, every body was its delivery's, and the app's own counters say the same (delivered =
@@ -50,6 +61,14 @@ DESTINATION = "bench"
 INGEST = "POST /webhooks/github 1 KB"
 # Issue 16: webhook ingest p99 with one healthy destination at most this many times without.
 P99_AT_MOST = 1.2
+# Issue 25: the unthrottled destination's delivery p99 beside a throttled one at most this many
+# times its p99 alone.
+THROTTLE_P99_AT_MOST = 1.5
+# The throttled destination's limit (sends per second).
+THROTTLE_RATE = 1
+# What the throttle apps' webhook component presents when it asks the forwarder for an event's
+# first attempts after its 202 (`forward_dispatch_token`): the latency measured is that ask's.
+DISPATCH_TOKEN = "bench-dispatch-token"
 
 FULL = {
     "rounds": 3,
@@ -64,6 +83,9 @@ FULL = {
     "drain_callers": [1, 4],
     "settle_timeout_s": 180,
     "drain_timeout_s": 600,
+    "throttle_rounds": 3,
+    "throttle_events": 200,
+    "throttle_backends": ["sqlite", "redis"],
 }
 # The backlog is smaller on SQLite, where each send costs several synced writes (tens of events
 # per second). Smoke: one closed-loop cell at c=1 (SQLite syncs on a busy 2-core machine), one
@@ -81,6 +103,9 @@ SMOKE = {
     "drain_callers": [1, 2],
     "settle_timeout_s": 60,
     "drain_timeout_s": 60,
+    "throttle_rounds": 1,
+    "throttle_events": 8,
+    "throttle_backends": ["sqlite"],
 }
 
 
@@ -327,6 +352,111 @@ def drain(spin: str, workdir: Path, backend: str, callers: int, cfg: dict) -> di
 
 
 # ---------------------------------------------------------------------------------------------
+# Throttle: the unthrottled destination's latency beside a throttled one, against alone
+
+
+def ingest_one(port: int, delivery: str) -> int:
+    """One signed 1 KB GitHub delivery (the receiver checks `"delivery":"<id>"` is in it)."""
+    body = json.dumps({"ref": "refs/heads/main", "delivery": delivery, "pad": "x" * 960},
+                      separators=(",", ":")).encode()
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        conn.request("POST", "/webhooks/github", body=body,
+                     headers=layout.signed_github(delivery, body))
+        response = conn.getresponse()
+        response.read()
+    finally:
+        conn.close()
+    return response.status
+
+
+def arrival(receiver: common.Server, count: int, deadline: float) -> float | None:
+    """When the receiver's `count`-th distinct event arrived, on this process's monotonic
+    clock (its own clock lined up by `now_ms`), or None past the deadline."""
+    while time.monotonic() < deadline:
+        got = received(receiver)
+        local = time.monotonic()
+        if got["unique"] >= count and got["last_ms"] is not None:
+            return local - (got["now_ms"] - got["last_ms"]) / 1000
+        time.sleep(0.002)
+    return None
+
+
+def throttle_cells(spin: str, workdir: Path, backend: str, cfg: dict, stamp: str) -> dict:
+    def percentile(values: list[float], q: float) -> float:
+        ordered = sorted(values)
+        return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else 0.0
+
+    with layout.Servers() as servers:
+        receivers = {name: servers.start(receiver_server(workdir, f"recv-thr-{backend}-{name}"))
+                     for name in ("alone", "beside", "slow")}
+
+        def fast(name: str) -> dict:
+            return {"name": "fast", "url": f"http://127.0.0.1:{receivers[name].port}/hooks",
+                    "secret": DESTINATION_SECRET}
+
+        slow = {"name": "slow", "url": f"http://127.0.0.1:{receivers['slow'].port}/hooks",
+                "secret": DESTINATION_SECRET, "max_per_second": THROTTLE_RATE}
+        started = {
+            "alone": app(spin, workdir, servers, backend, "thr-alone",
+                         {"forward_destinations": json.dumps([fast("alone")]),
+                          "forward_dispatch_token": DISPATCH_TOKEN}),
+            "beside": app(spin, workdir, servers, backend, "thr-beside",
+                          {"forward_destinations": json.dumps([fast("beside"), slow]),
+                           "forward_dispatch_token": DISPATCH_TOKEN}),
+        }
+        tickers = {name: Ticker(server.port, cfg["tick_s"]) for name, server in started.items()}
+        latencies: dict[str, list[list[float]]] = {"alone": [], "beside": []}
+        sent = {"alone": 0, "beside": 0}
+        problems: list[str] = []
+        t_start = time.monotonic()
+        try:
+            for r in range(cfg["throttle_rounds"]):
+                order = ["alone", "beside"] if r % 2 == 0 else ["beside", "alone"]
+                for name in order:
+                    port, receiver = started[name].port, receivers[name]
+                    round_ms: list[float] = []
+                    for n in range(cfg["throttle_events"]):
+                        t0 = time.monotonic()
+                        status = ingest_one(port, f"thr-{stamp}-{backend}-{name}-{r}-{n}")
+                        if status != 202:
+                            problems.append(f"{name}: ingest answered {status}")
+                            continue
+                        sent[name] += 1
+                        at = arrival(receiver, sent[name], t0 + 30)
+                        if at is None:
+                            problems.append(f"{name}: event {sent[name]} never reached fast")
+                            break
+                        round_ms.append((at - t0) * 1000)
+                    latencies[name].append(round_ms)
+                    common.log(f"forwarding {backend} throttle {name:6} round {r + 1}: fast's "
+                              f"delivery p50 {percentile(round_ms, 0.5):.1f} p99 "
+                              f"{percentile(round_ms, 0.99):.1f} ms over {len(round_ms)} events")
+            elapsed = time.monotonic() - t_start
+            slow_got = received(receivers["slow"])
+            fast_got = {name: received(receivers[name]) for name in ("alone", "beside")}
+        finally:
+            for ticker in tickers.values():
+                ticker.stop()
+        tick_failures = {name: t.failures for name, t in tickers.items()}
+    row: dict = {"backend": backend, "events": cfg["throttle_events"],
+                 "rounds": cfg["throttle_rounds"], "rate": THROTTLE_RATE, "sent": sent,
+                 "seconds": round(elapsed, 2), "slow": slow_got, "fast": fast_got,
+                 "problems": problems, "tick_failures": tick_failures}
+    for name in ("alone", "beside"):
+        rounds = [x for x in latencies[name] if x]
+        row[name] = {"p50_ms": statistics.median(percentile(x, 0.5) for x in rounds)
+                     if rounds else 0.0,
+                     "p99_ms": statistics.median(percentile(x, 0.99) for x in rounds)
+                     if rounds else 0.0,
+                     "per_round_p99_ms": [round(percentile(x, 0.99), 2) for x in rounds]}
+    common.log(f"forwarding {backend} throttle: fast p99 {row['beside']['p99_ms']:.1f} ms beside "
+              f"slow vs {row['alone']['p99_ms']:.1f} ms alone; slow got {slow_got['unique']} of "
+              f"{sent['beside']} in {elapsed:.1f}s (limit {THROTTLE_RATE}/s)")
+    return row
+
+
+# ---------------------------------------------------------------------------------------------
 # The step
 
 
@@ -336,7 +466,7 @@ def measure(spin: str, workdir: Path, mode: str) -> dict:
     if "redis" not in backends:
         common.log("forwarding: redis-server/redis-cli not found, Redis skipped")
     stamp = str(int(time.time()))
-    result: dict = {"config": cfg, "cells": [], "settled": {}, "drains": []}
+    result: dict = {"config": cfg, "cells": [], "settled": {}, "drains": [], "throttle": []}
     t0 = time.monotonic()
     for backend in backends:
         with layout.Servers() as servers:
@@ -370,6 +500,8 @@ def measure(spin: str, workdir: Path, mode: str) -> dict:
                       f"last cell; counters {settled['counters']}")
         for callers in cfg["drain_callers"]:
             result["drains"].append(drain(spin, workdir, backend, callers, cfg))
+        if backend in cfg["throttle_backends"]:
+            result["throttle"].append(throttle_cells(spin, workdir, backend, cfg, stamp))
     common.log(f"forwarding measurements: {time.monotonic() - t0:.0f}s")
     return result
 
@@ -402,6 +534,27 @@ def failures(results: dict) -> list[str]:
         for which, failed in (("one", s["tick_failures"]), ("none", s["none_tick_failures"])):
             if failed:
                 bad.append(f"{where}: {len(failed)} dispatch ticks of `{which}` failed: "
+                           f"{failed[:3]}")
+    for t in fwd.get("throttle", []):
+        where = f"forwarding {t['backend']} throttle"
+        bad += [f"{where}: {p}" for p in t["problems"]]
+        for name, got in t["fast"].items():
+            if got["unique"] != t["sent"][name] or got["requests"] != got["unique"]:
+                bad.append(f"{where}: {name}'s fast got {got['unique']} distinct events in "
+                           f"{got['requests']} requests for {t['sent'][name]} sent")
+            if got["bad_signature"] or got["body_mismatch"]:
+                bad.append(f"{where}: {name}'s fast: {got['bad_signature']} bad signatures, "
+                           f"{got['body_mismatch']} wrong bodies")
+        slow, allowed = t["slow"], t["rate"] * (t["seconds"] + 2)
+        if slow["unique"] > allowed or slow["requests"] != slow["unique"]:
+            bad.append(f"{where}: slow got {slow['unique']} distinct events in "
+                       f"{slow['requests']} requests in {t['seconds']}s at a limit of "
+                       f"{t['rate']}/s")
+        if not slow["unique"]:
+            bad.append(f"{where}: slow got nothing in {t['seconds']}s")
+        for name, failed in t["tick_failures"].items():
+            if failed:
+                bad.append(f"{where}: {len(failed)} dispatch ticks of `{name}` failed: "
                            f"{failed[:3]}")
     for d in fwd["drains"]:
         got, where = d["received"], f"forwarding {d['backend']} drain x{d['callers']}"
@@ -453,6 +606,17 @@ def targets(results: dict) -> list[dict]:
                        "pass": r <= P99_AT_MOST and not one["unsent"],
                        "detail": f"{one['p99_ms']:.2f} vs {none['p99_ms']:.2f} ms{behind}",
                        "ratio": True})
+    for t in fwd.get("throttle", []):
+        alone, beside = t["alone"]["p99_ms"], t["beside"]["p99_ms"]
+        if not alone:
+            continue
+        r = beside / alone
+        checks.append({"target": f"an unthrottled destination's delivery p99 beside a throttled "
+                                 f"one ({t['rate']}/s) <= {THROTTLE_P99_AT_MOST}x alone "
+                                 f"({t['backend']})",
+                       "measured": round(r, 3), "limit": THROTTLE_P99_AT_MOST,
+                       "pass": r <= THROTTLE_P99_AT_MOST,
+                       "detail": f"{beside:.2f} vs {alone:.2f} ms", "ratio": True})
     return checks
 
 
@@ -516,4 +680,18 @@ def markdown(results: dict) -> str:
         out.append(f"| {d['backend']} | {d['callers']} | {d['events']:,} | {g['unique']:,} | "
                    f"{d['seconds']:.2f} | {d['events_per_s']:,.1f} | {d['calls']} | "
                    f"{d['call_p50_ms']:.0f} | {d['call_max_ms']:.0f} | {g['duplicates']} |")
+    if fwd.get("throttle"):
+        out += ["", ("#### A throttled destination beside an unthrottled one (issue 25): the "
+                "unthrottled one's delivery latency, send to arrival, events one after another "
+                "(median of the rounds)"), "",
+                ("| store | events x rounds | slow's limit | fast alone p50 / p99 ms | fast beside "
+                 "slow p50 / p99 ms | p99 beside/alone | slow got (in s) |"),
+                "|---|---:|---:|---:|---:|---:|---:|"]
+        for t in fwd["throttle"]:
+            a, b = t["alone"], t["beside"]
+            ratio = f"{b['p99_ms'] / a['p99_ms']:.2f}x" if a["p99_ms"] else "-"
+            out.append(f"| {t['backend']} | {t['events']} x {t['rounds']} | {t['rate']}/s | "
+                       f"{a['p50_ms']:.1f} / {a['p99_ms']:.1f} | {b['p50_ms']:.1f} / "
+                       f"{b['p99_ms']:.1f} | {ratio} | {t['slow']['unique']} "
+                       f"({t['seconds']:.0f}) |")
     return "\n".join(out) + "\n"
