@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use crate::scheme::{Digest, Encoding, Hashed, Keying, Part, Signature};
-use crate::{with_request, VerifyError};
+use crate::{sign_with, verify_with, VerifyError};
 
 /// The signature header.
 pub const SIGNATURE_HEADER: &str = "x-hub-signature-256";
@@ -28,22 +28,19 @@ pub const SCHEME: Hashed = Hashed {
 
 /// Verifies a GitHub delivery against any of `secrets`, given the `X-Hub-Signature-256` value.
 pub fn verify(signature: Option<&str>, body: &[u8], secrets: &[&[u8]]) -> Result<(), VerifyError> {
-    with_request(
+    verify_with(
+        &SCHEME,
         &[(SIGNATURE_HEADER, signature)],
         body,
+        secrets,
         0,
         Duration::ZERO,
-        |request| SCHEME.verify(request, secrets),
     )
 }
 
 /// The `X-Hub-Signature-256` value GitHub would send.
 pub fn sign(secret: &[u8], body: &[u8]) -> String {
-    // Signing reads no header, so it cannot fail.
-    with_request(&[], body, 0, Duration::ZERO, |request| {
-        SCHEME.sign(request, secret, None)
-    })
-    .unwrap_or_default()
+    sign_with(&SCHEME, &[], body, secret, None)
 }
 
 #[cfg(test)]

@@ -84,7 +84,7 @@ impl VerifyError {
 }
 
 /// Runs `run` on a request of `headers` (lower-case name, value if sent) and `body`, without a
-/// URL: the reference modules' verifiers and signers are this and their scheme.
+/// URL.
 fn with_request<T>(
     headers: &[(&str, Option<&str>)],
     body: &[u8],
@@ -105,6 +105,35 @@ fn with_request<T>(
         now_millis,
         tolerance,
     })
+}
+
+/// The reference modules' verifiers: `scheme` over a delivery of `headers` and `body`.
+fn verify_with(
+    scheme: &scheme::Hashed,
+    headers: &[(&str, Option<&str>)],
+    body: &[u8],
+    keys: &[&[u8]],
+    now_millis: i64,
+    tolerance: Duration,
+) -> Result<(), VerifyError> {
+    with_request(headers, body, now_millis, tolerance, |request| {
+        scheme.verify(request, keys)
+    })
+}
+
+/// The reference modules' signers: the signature header's value for `body` and the signed
+/// `headers`, empty where one of them is missing or empty (which no verifier accepts).
+fn sign_with(
+    scheme: &scheme::Hashed,
+    headers: &[(&str, Option<&str>)],
+    body: &[u8],
+    key: &[u8],
+    timestamp: Option<&str>,
+) -> String {
+    with_request(headers, body, 0, Duration::ZERO, |request| {
+        scheme.sign(request, key, timestamp)
+    })
+    .unwrap_or_default()
 }
 
 /// Checks `|now - timestamp| <= tolerance`, in both directions.

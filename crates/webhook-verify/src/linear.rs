@@ -17,7 +17,7 @@
 use std::time::Duration;
 
 use crate::scheme::{Clock, Digest, Encoding, Hashed, Keying, Part, Signature, Timestamp, Unit};
-use crate::{with_request, VerifyError};
+use crate::{sign_with, verify_with, VerifyError};
 
 /// The signature header.
 pub const SIGNATURE_HEADER: &str = "linear-signature";
@@ -55,23 +55,20 @@ pub fn verify(
     now_ms: i64,
     tolerance: Duration,
 ) -> Result<(), VerifyError> {
-    with_request(
+    verify_with(
+        &SCHEME,
         &[(SIGNATURE_HEADER, signature)],
         body,
+        secrets,
         now_ms,
         tolerance,
-        |request| SCHEME.verify(request, secrets),
     )
 }
 
 /// The `Linear-Signature` value Linear would send for `body` (which should carry a
 /// `webhookTimestamp` to verify).
 pub fn sign(secret: &[u8], body: &[u8]) -> String {
-    // Signing reads no header, so it cannot fail.
-    with_request(&[], body, 0, Duration::ZERO, |request| {
-        SCHEME.sign(request, secret, None)
-    })
-    .unwrap_or_default()
+    sign_with(&SCHEME, &[], body, secret, None)
 }
 
 #[cfg(test)]

@@ -15,7 +15,7 @@
 use std::time::Duration;
 
 use crate::scheme::{Clock, Digest, Encoding, Hashed, Keying, Part, Signature, Timestamp, Unit};
-use crate::{with_request, VerifyError};
+use crate::{sign_with, verify_with, VerifyError};
 
 /// The timestamp header (Unix seconds, also signed).
 pub const TIMESTAMP_HEADER: &str = "x-slack-request-timestamp";
@@ -66,25 +66,22 @@ pub fn verify(
     now: i64,
     tolerance: Duration,
 ) -> Result<(), VerifyError> {
-    with_request(
+    verify_with(
+        &SCHEME,
         &[
             (TIMESTAMP_HEADER, headers.timestamp),
             (SIGNATURE_HEADER, headers.signature),
         ],
         body,
+        secrets,
         now.saturating_mul(1000),
         tolerance,
-        |request| SCHEME.verify(request, secrets),
     )
 }
 
 /// The `X-Slack-Signature` value Slack would send with `X-Slack-Request-Timestamp: <timestamp>`.
 pub fn sign(secret: &[u8], timestamp: i64, body: &[u8]) -> String {
-    // Signing reads no header (the timestamp is given), so it cannot fail.
-    with_request(&[], body, 0, Duration::ZERO, |request| {
-        SCHEME.sign(request, secret, Some(&timestamp.to_string()))
-    })
-    .unwrap_or_default()
+    sign_with(&SCHEME, &[], body, secret, Some(&timestamp.to_string()))
 }
 
 #[cfg(test)]

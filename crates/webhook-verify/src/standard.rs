@@ -10,7 +10,7 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine;
 
 use crate::scheme::{Clock, Digest, Encoding, Hashed, Keying, Part, Signature, Timestamp, Unit};
-use crate::{with_request, VerifyError};
+use crate::{sign_with, verify_with, VerifyError};
 
 /// The delivery id header (also signed).
 pub const ID_HEADER: &str = "webhook-id";
@@ -98,30 +98,30 @@ pub fn verify(
     tolerance: Duration,
 ) -> Result<(), VerifyError> {
     let keys: Vec<&[u8]> = keys.iter().map(|key| key.as_bytes()).collect();
-    with_request(
+    verify_with(
+        &SCHEME,
         &[
             (ID_HEADER, headers.id),
             (TIMESTAMP_HEADER, headers.timestamp),
             (SIGNATURE_HEADER, headers.signature),
         ],
         body,
+        &keys,
         now.saturating_mul(1000),
         tolerance,
-        |request| SCHEME.verify(request, &keys),
     )
 }
 
-/// The `webhook-signature` value a sender would put on this message. Empty for an empty `id`,
-/// which no verifier accepts.
+/// The `webhook-signature` value a sender would put on this message (empty for an empty `id`,
+/// which no verifier accepts).
 pub fn sign(key: &Key, id: &str, timestamp: i64, body: &[u8]) -> String {
-    with_request(
+    sign_with(
+        &SCHEME,
         &[(ID_HEADER, Some(id))],
         body,
-        0,
-        Duration::ZERO,
-        |request| SCHEME.sign(request, key.as_bytes(), Some(&timestamp.to_string())),
+        key.as_bytes(),
+        Some(&timestamp.to_string()),
     )
-    .unwrap_or_default()
 }
 
 #[cfg(test)]

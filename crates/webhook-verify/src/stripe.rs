@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use crate::scheme::{Clock, Digest, Encoding, Hashed, Keying, Part, Signature, Timestamp, Unit};
-use crate::{with_request, VerifyError};
+use crate::{sign_with, verify_with, VerifyError};
 
 /// The signature header.
 pub const SIGNATURE_HEADER: &str = "stripe-signature";
@@ -39,22 +39,19 @@ pub fn verify(
     now: i64,
     tolerance: Duration,
 ) -> Result<(), VerifyError> {
-    with_request(
+    verify_with(
+        &SCHEME,
         &[(SIGNATURE_HEADER, signature)],
         body,
+        secrets,
         now.saturating_mul(1000),
         tolerance,
-        |request| SCHEME.verify(request, secrets),
     )
 }
 
 /// The `Stripe-Signature` value Stripe would send at `timestamp`.
 pub fn sign(secret: &[u8], timestamp: i64, body: &[u8]) -> String {
-    // Signing reads no header, so it cannot fail.
-    with_request(&[], body, 0, Duration::ZERO, |request| {
-        SCHEME.sign(request, secret, Some(&timestamp.to_string()))
-    })
-    .unwrap_or_default()
+    sign_with(&SCHEME, &[], body, secret, Some(&timestamp.to_string()))
 }
 
 #[cfg(test)]
