@@ -4,6 +4,7 @@
 use webhook_verify::scheme::{
     Clock, Digest, Encoding, Hashed, Keying, Part, Scheme, Signature, Timestamp, Token, Unit,
 };
+use webhook_verify::{github, linear, shopify, slack, standard, stripe};
 
 use crate::spec::{BodyFormat, Field, Handshake, Proof, SecretFormat, Spec, FORM, JSON};
 
@@ -103,7 +104,7 @@ const fn base64_body(name: &'static str, prefix: &'static str) -> Scheme {
     })
 }
 
-/// `t=…,v1=…`-style pairs over `<t>.<body>`, HMAC-SHA256 hex.
+/// `t=…,v1=…`-style pairs over `<t>.<body>`, HMAC-SHA256 hex: Stripe's scheme, other names.
 const fn dotted_pairs(
     name: &'static str,
     timestamp_key: &'static str,
@@ -117,73 +118,50 @@ const fn dotted_pairs(
             timestamp_key,
             signature_key,
         },
-        signed: DOTTED,
         timestamp: Some(Timestamp {
             clock: Clock::Pairs,
             unit,
         }),
-        ..SHA256_HEX
+        ..stripe::SCHEME
     })
 }
 
-/// `v0:<timestamp>:<body>`, hex, `v0=` prefixed, the timestamp (seconds) in its own header.
+/// `v0:<timestamp>:<body>`, hex, after `prefix`, the timestamp (seconds) in its own header:
+/// Slack's scheme, other names.
 const fn v0(name: &'static str, timestamp: &'static str, prefix: &'static str) -> Scheme {
     Scheme::Hashed(Hashed {
         signature: header(name, prefix),
-        signed: &[
-            Part::Text("v0:"),
-            Part::Timestamp,
-            Part::Text(":"),
-            Part::Body,
-        ],
         timestamp: seconds_in(timestamp),
-        ..SHA256_HEX
+        ..slack::SCHEME
     })
 }
 
 /// Standard Webhooks (<https://www.standardwebhooks.com>).
-const STANDARD_WEBHOOKS: Scheme = standard(
-    "webhook-signature",
-    "webhook-timestamp",
-    &[
-        Part::Header("webhook-id"),
-        Part::Text("."),
-        Part::Timestamp,
-        Part::Text("."),
-        Part::Body,
-    ],
-);
+const STANDARD_WEBHOOKS: Scheme = Scheme::Hashed(standard::SCHEME);
 
-/// Standard Webhooks as Svix sends it, with `svix-` header names.
-const SVIX: Scheme = standard(
-    "svix-signature",
-    "svix-timestamp",
-    &[
+/// Standard Webhooks as Svix sends it, with `svix-` header names (the signature's prefix and
+/// separator are Standard Webhooks').
+const SVIX: Scheme = Scheme::Hashed(Hashed {
+    signature: match standard::SCHEME.signature {
+        Signature::Header {
+            prefix, separator, ..
+        } => Signature::Header {
+            name: "svix-signature",
+            prefix,
+            separator,
+        },
+        other => other,
+    },
+    signed: &[
         Part::Header("svix-id"),
         Part::Text("."),
         Part::Timestamp,
         Part::Text("."),
         Part::Body,
     ],
-);
-
-const fn standard(
-    signature: &'static str,
-    timestamp: &'static str,
-    signed: &'static [Part],
-) -> Scheme {
-    Scheme::Hashed(Hashed {
-        encoding: Encoding::Base64,
-        signature: Signature::Header {
-            name: signature,
-            prefix: "v1,",
-            separator: Some(' '),
-        },
-        signed,
-        timestamp: seconds_in(timestamp),
-        ..SHA256_HEX
-    })
-}
+    timestamp: seconds_in("svix-timestamp"),
+    ..standard::SCHEME
+});
 
 /// A shared value at a JSON pointer of the body.
 const fn body_token(pointer: &'static str) -> Scheme {
@@ -202,8 +180,6 @@ const fn token(header: &'static str) -> Scheme {
         pointer: None,
     })
 }
-
-const DOTTED: &[Part] = &[Part::Timestamp, Part::Text("."), Part::Body];
 
 const fn header(name: &'static str, prefix: &'static str) -> Signature {
     Signature::Header {
@@ -225,7 +201,7 @@ catalogue! {
         "GitHub",
         "https://docs.github.com/en/webhooks/using-webhooks/validating-webhook-deliveries",
         Spec {
-        scheme: hex_body("x-hub-signature-256", "sha256="),
+        scheme: Scheme::Hashed(github::SCHEME),
         body: BodyFormat::JsonOrFormPayload,
         media_types: &[JSON, FORM],
         extra_headers: &[
@@ -244,7 +220,7 @@ catalogue! {
         "Stripe",
         "https://docs.stripe.com/webhooks#verify-manually",
         Spec {
-        scheme: dotted_pairs("stripe-signature", "t", "v1", Unit::Seconds),
+        scheme: Scheme::Hashed(stripe::SCHEME),
         delivery_id: Field::Json("/id"),
         event_type: Field::Json("/type"),
         type_required: true,
@@ -267,7 +243,7 @@ catalogue! {
         "Shopify",
         "https://shopify.dev/docs/apps/build/webhooks/subscribe/https#step-5-verify-the-webhook",
         Spec {
-        scheme: base64_body("x-shopify-hmac-sha256", ""),
+        scheme: Scheme::Hashed(shopify::SCHEME),
         extra_headers: &["x-shopify-shop-domain", "x-shopify-triggered-at", "x-shopify-api-version"],
         delivery_id: Field::Header("x-shopify-webhook-id"),
         event_type: Field::Header("x-shopify-topic"),
@@ -279,7 +255,7 @@ catalogue! {
         "Slack",
         "https://docs.slack.dev/authentication/verifying-requests-from-slack",
         Spec {
-        scheme: v0("x-slack-signature", "x-slack-request-timestamp", "v0="),
+        scheme: Scheme::Hashed(slack::SCHEME),
         extra_headers: &["x-slack-retry-num", "x-slack-retry-reason"],
         // An `event_callback`'s id; Slack's retries (`X-Slack-Retry-Num`) carry the same one.
         delivery_id: Field::Json("/event_id"),
@@ -297,14 +273,7 @@ catalogue! {
         "Linear",
         "https://linear.app/developers/webhooks#securing-webhooks",
         Spec {
-        scheme: Scheme::Hashed(Hashed {
-            signature: header("linear-signature", ""),
-            timestamp: Some(Timestamp {
-                clock: Clock::Body("/webhookTimestamp"),
-                unit: Unit::Millis,
-            }),
-            ..SHA256_HEX
-        }),
+        scheme: Scheme::Hashed(linear::SCHEME),
         delivery_id: Field::Header("linear-delivery"),
         event_type: Field::Header("linear-event"),
         type_required: true,
@@ -943,12 +912,12 @@ catalogue! {
                 timestamp_key: "t",
                 signature_key: "v1",
             },
-            signed: DOTTED,
             timestamp: Some(Timestamp {
                 clock: Clock::Pairs,
                 unit: Unit::Millis,
             }),
-            ..SHA256_HEX
+            // Stripe's `<t>.<body>`.
+            ..stripe::SCHEME
         }),
         extra_headers: &["sanity-project-id", "sanity-dataset", "sanity-document-id"],
         delivery_id: Field::Header("idempotency-key"),

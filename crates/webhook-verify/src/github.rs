@@ -4,32 +4,43 @@
 //! GitHub signs no timestamp, so there is no replay window to check; replays are caught by
 //! delivery-id deduplication instead.
 
-use crate::{mac_bytes, required, sign_raw, signed_by_any, VerifyError};
+use std::time::Duration;
+
+use crate::scheme::{Digest, Encoding, Hashed, Keying, Part, Signature};
+use crate::{sign_with, verify_with, VerifyError};
 
 /// The signature header.
 pub const SIGNATURE_HEADER: &str = "x-hub-signature-256";
-const PREFIX: &str = "sha256=";
+
+/// GitHub's scheme, as the provider catalogue's row has it.
+pub const SCHEME: Hashed = Hashed {
+    digest: Digest::Sha256,
+    keying: Keying::Hmac,
+    encoding: Encoding::Hex,
+    signature: Signature::Header {
+        name: SIGNATURE_HEADER,
+        prefix: "sha256=",
+        separator: None,
+    },
+    signed: &[Part::Body],
+    timestamp: None,
+};
 
 /// Verifies a GitHub delivery against any of `secrets`, given the `X-Hub-Signature-256` value.
 pub fn verify(signature: Option<&str>, body: &[u8], secrets: &[&[u8]]) -> Result<(), VerifyError> {
-    let value = required(signature, SIGNATURE_HEADER)?;
-    let hex_signature = value
-        .strip_prefix(PREFIX)
-        .ok_or(VerifyError::MalformedHeader {
-            header: SIGNATURE_HEADER,
-            reason: "expected sha256=<hex>",
-        })?;
-    let signature = mac_bytes(
-        hex::decode(hex_signature).ok(),
-        SIGNATURE_HEADER,
-        "expected 64 hex digits after sha256=",
-    )?;
-    signed_by_any(secrets, &[body], &signature)
+    verify_with(
+        &SCHEME,
+        &[(SIGNATURE_HEADER, signature)],
+        body,
+        secrets,
+        0,
+        Duration::ZERO,
+    )
 }
 
 /// The `X-Hub-Signature-256` value GitHub would send.
 pub fn sign(secret: &[u8], body: &[u8]) -> String {
-    format!("{PREFIX}{}", hex::encode(sign_raw(secret, &[body])))
+    sign_with(&SCHEME, &[], body, secret, None)
 }
 
 #[cfg(test)]

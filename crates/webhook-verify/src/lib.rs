@@ -8,9 +8,10 @@
 //! Nothing here logs, and no error carries a secret or a signature. [`json`] reads one value of a
 //! JSON body without building a document.
 //!
-//! The modules below are the reference signers (and verifiers) of the first six providers, each
-//! with its published vectors: the end-to-end suite, the bench and the forwarding tests sign with
-//! them, and their vectors are verified again through the catalogue's rows.
+//! The modules below hold the schemes of the first six providers (each a `SCHEME` constant, the
+//! value `provider-catalogue`'s row uses) with their published vectors, and reference signers
+//! (and verifiers) that are thin wrappers over the engine with typed arguments: the end-to-end
+//! suite, the bench and the forwarding tests sign with them.
 //!
 //! | provider | header | signed bytes | encoding | replay window |
 //! |---|---|---|---|---|
@@ -32,9 +33,6 @@ pub mod standard;
 pub mod stripe;
 
 use std::time::Duration;
-
-use hmac::{Hmac, Mac};
-use sha2::Sha256;
 
 /// Why a delivery was not authenticated.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -85,52 +83,57 @@ impl VerifyError {
     }
 }
 
-/// HMAC-SHA256 over the concatenation of `parts`. `None` cannot happen (HMAC takes keys of any
-/// length) but is handled as "does not verify" rather than unwrapped.
-fn hmac_sha256(key: &[u8], parts: &[&[u8]]) -> Option<Hmac<Sha256>> {
-    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key).ok()?;
-    for part in parts {
-        mac.update(part);
-    }
-    Some(mac)
+/// Runs `run` on a request of `headers` (lower-case name, value if sent) and `body`, without a
+/// URL.
+fn with_request<T>(
+    headers: &[(&str, Option<&str>)],
+    body: &[u8],
+    now_millis: i64,
+    tolerance: Duration,
+    run: impl FnOnce(&scheme::Request<'_>) -> T,
+) -> T {
+    let header = |name: &str| {
+        headers
+            .iter()
+            .find(|(header, _)| *header == name)
+            .and_then(|(_, value)| *value)
+    };
+    run(&scheme::Request {
+        header: &header,
+        body,
+        url: None,
+        now_millis,
+        tolerance,
+    })
 }
 
-/// Whether `candidate` is the HMAC of `parts` under any of `keys`, in constant time per key.
-fn any_key_signs(keys: &[&[u8]], parts: &[&[u8]], candidate: &[u8]) -> bool {
-    keys.iter()
-        .any(|key| hmac_sha256(key, parts).is_some_and(|mac| mac.verify_slice(candidate).is_ok()))
+/// The reference modules' verifiers: `scheme` over a delivery of `headers` and `body`.
+fn verify_with(
+    scheme: &scheme::Hashed,
+    headers: &[(&str, Option<&str>)],
+    body: &[u8],
+    keys: &[&[u8]],
+    now_millis: i64,
+    tolerance: Duration,
+) -> Result<(), VerifyError> {
+    with_request(headers, body, now_millis, tolerance, |request| {
+        scheme.verify(request, keys)
+    })
 }
 
-/// `Ok` when `candidate` is the HMAC of `parts` under any of `keys`, else a signature mismatch.
-fn signed_by_any(keys: &[&[u8]], parts: &[&[u8]], candidate: &[u8]) -> Result<(), VerifyError> {
-    if any_key_signs(keys, parts, candidate) {
-        Ok(())
-    } else {
-        Err(VerifyError::SignatureMismatch)
-    }
-}
-
-/// A header's decoded HMAC-SHA256 (32 bytes), or why the header is malformed.
-fn mac_bytes(
-    decoded: Option<Vec<u8>>,
-    header: &'static str,
-    reason: &'static str,
-) -> Result<Vec<u8>, VerifyError> {
-    decoded
-        .filter(|bytes| bytes.len() == 32)
-        .ok_or(VerifyError::MalformedHeader { header, reason })
-}
-
-/// The raw HMAC-SHA256 of `parts` under `key`: for signing in tests and tools.
-fn sign_raw(key: &[u8], parts: &[&[u8]]) -> Vec<u8> {
-    hmac_sha256(key, parts)
-        .map(|mac| mac.finalize().into_bytes().to_vec())
-        .unwrap_or_default()
-}
-
-/// The value of a header the scheme needs, or a missing-header error.
-fn required<'a>(value: Option<&'a str>, name: &'static str) -> Result<&'a str, VerifyError> {
-    value.ok_or(VerifyError::MissingHeader(name))
+/// The reference modules' signers: the signature header's value for `body` and the signed
+/// `headers`, empty where one of them is missing or empty (which no verifier accepts).
+fn sign_with(
+    scheme: &scheme::Hashed,
+    headers: &[(&str, Option<&str>)],
+    body: &[u8],
+    key: &[u8],
+    timestamp: Option<&str>,
+) -> String {
+    with_request(headers, body, 0, Duration::ZERO, |request| {
+        scheme.sign(request, key, timestamp)
+    })
+    .unwrap_or_default()
 }
 
 /// Checks `|now - timestamp| <= tolerance`, in both directions.

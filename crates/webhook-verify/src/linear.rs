@@ -16,9 +16,8 @@
 
 use std::time::Duration;
 
-use serde::Deserialize;
-
-use crate::{mac_bytes, required, sign_raw, signed_by_any, VerifyError};
+use crate::scheme::{Clock, Digest, Encoding, Hashed, Keying, Part, Signature, Timestamp, Unit};
+use crate::{sign_with, verify_with, VerifyError};
 
 /// The signature header.
 pub const SIGNATURE_HEADER: &str = "linear-signature";
@@ -28,6 +27,23 @@ pub const DELIVERY_HEADER: &str = "linear-delivery";
 pub const EVENT_HEADER: &str = "linear-event";
 /// The signed body field holding the time of sending, in Unix milliseconds.
 pub const TIMESTAMP_FIELD: &str = "webhookTimestamp";
+
+/// Linear's scheme, as the provider catalogue's row has it.
+pub const SCHEME: Hashed = Hashed {
+    digest: Digest::Sha256,
+    keying: Keying::Hmac,
+    encoding: Encoding::Hex,
+    signature: Signature::Header {
+        name: SIGNATURE_HEADER,
+        prefix: "",
+        separator: None,
+    },
+    signed: &[Part::Body],
+    timestamp: Some(Timestamp {
+        clock: Clock::Body("/webhookTimestamp"),
+        unit: Unit::Millis,
+    }),
+};
 
 /// Verifies a Linear delivery against any of `secrets` (webhook signing secrets), given the
 /// `Linear-Signature` value, with `now_ms` in Unix milliseconds: the signature, then the body's
@@ -39,69 +55,26 @@ pub fn verify(
     now_ms: i64,
     tolerance: Duration,
 ) -> Result<(), VerifyError> {
-    let value = required(signature, SIGNATURE_HEADER)?;
-    let signature = mac_bytes(
-        hex::decode(value).ok(),
-        SIGNATURE_HEADER,
-        "expected 64 hex digits",
-    )?;
-    signed_by_any(secrets, &[body], &signature)?;
-    check_timestamp_ms(webhook_timestamp(body)?, now_ms, tolerance)
+    verify_with(
+        &SCHEME,
+        &[(SIGNATURE_HEADER, signature)],
+        body,
+        secrets,
+        now_ms,
+        tolerance,
+    )
 }
 
 /// The `Linear-Signature` value Linear would send for `body` (which should carry a
 /// `webhookTimestamp` to verify).
 pub fn sign(secret: &[u8], body: &[u8]) -> String {
-    hex::encode(sign_raw(secret, &[body]))
-}
-
-/// The one field read from the body. A duplicated field is an error (serde's derive rejects it).
-#[derive(Deserialize)]
-struct Stamp {
-    #[serde(rename = "webhookTimestamp")]
-    webhook_timestamp: Option<serde_json::Value>,
-}
-
-/// The body's `webhookTimestamp`: present, and an integer.
-fn webhook_timestamp(body: &[u8]) -> Result<i64, VerifyError> {
-    let malformed = |reason| VerifyError::MalformedBody {
-        field: TIMESTAMP_FIELD,
-        reason,
-    };
-    // serde's derive would also read a JSON array positionally as the struct: only objects count.
-    if body.trim_ascii_start().first() != Some(&b'{') {
-        return Err(malformed("the body is not a JSON object"));
-    }
-    let stamp: Stamp = serde_json::from_slice(body)
-        .map_err(|_| malformed("the body is not valid JSON, or has the field twice"))?;
-    match stamp.webhook_timestamp {
-        None => Err(malformed("missing")),
-        Some(value) => value
-            .as_i64()
-            .ok_or(malformed("not an integer number of Unix milliseconds")),
-    }
-}
-
-/// Checks `|now_ms - timestamp_ms| <= tolerance`, in both directions, reporting whole seconds
-/// (rounded up, so a skew just over the tolerance never reads as equal to it).
-fn check_timestamp_ms(
-    timestamp_ms: i64,
-    now_ms: i64,
-    tolerance: Duration,
-) -> Result<(), VerifyError> {
-    let skew_ms = now_ms.abs_diff(timestamp_ms);
-    if u128::from(skew_ms) > tolerance.as_millis() {
-        return Err(VerifyError::TimestampOutOfTolerance {
-            skew_secs: skew_ms.div_ceil(1000),
-            tolerance_secs: tolerance.as_secs(),
-        });
-    }
-    Ok(())
+    sign_with(&SCHEME, &[], body, secret, None)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scheme::hmac;
     use proptest::prelude::*;
 
     // Linear publishes no fixed example (its SDK tests sign at run time). This vector was
@@ -227,7 +200,7 @@ mod tests {
     fn malformed_headers() {
         let bad = VerifyError::MalformedHeader {
             header: SIGNATURE_HEADER,
-            reason: "expected 64 hex digits",
+            reason: "no signature of the expected form",
         };
         assert_eq!(
             verify(None, BODY, &[SECRET], T_MS, MINUTE),
@@ -240,7 +213,7 @@ mod tests {
             &format!("{SIGNATURE}00"),
             &format!("sha256={SIGNATURE}"),
             &format!("v0={SIGNATURE}"),
-            &format!(" {SIGNATURE}"),
+            &format!("{} {}", &SIGNATURE[..32], &SIGNATURE[32..]),
             // Base64 of the right HMAC (Shopify's encoding) is not Linear's:
             // python3 -c 'import base64; print(base64.b64encode(bytes.fromhex("1911c7bfb70af3c6b3af5f9b8d97f4180f2cd956aa9e1fabeffcc324b247395b")).decode())'
             "GRHHv7cK88azr1+bjZf0GA8s2Vaqnh+r7/zDJLJHOVs=",
@@ -254,42 +227,80 @@ mod tests {
     }
 
     #[test]
+    fn whitespace_around_the_header_value_is_not_part_of_it() {
+        // RFC 9110 (5.5): a field value has no leading or trailing whitespace.
+        for padded in [format!(" {SIGNATURE}"), format!("{SIGNATURE} ")] {
+            assert_eq!(
+                verify(header(&padded), BODY, &[SECRET], T_MS, MINUTE),
+                Ok(()),
+                "{padded:?}"
+            );
+        }
+    }
+
+    #[test]
     fn a_signed_body_without_a_usable_timestamp_is_malformed() {
-        let not_object = malformed_body("the body is not a JSON object");
-        let not_json = malformed_body("the body is not valid JSON, or has the field twice");
-        let missing = malformed_body("missing");
-        let not_integer = malformed_body("not an integer number of Unix milliseconds");
-        let cases: [(&[u8], VerifyError); 15] = [
-            (b"", not_object.clone()),
-            (b"garbage", not_object.clone()),
-            (b"[1700000000000]", not_object.clone()),
-            (b"1700000000000", not_object.clone()),
-            (b"\"webhookTimestamp\"", not_object),
-            (b"{", not_json.clone()),
-            (br#"{"webhookTimestamp":1700000000000"#, not_json.clone()),
-            (
-                br#"{"webhookTimestamp":1700000000000,"webhookTimestamp":1700000000000}"#,
-                not_json,
-            ),
+        let not_utf8 = malformed_body("the body is not UTF-8 JSON");
+        let missing = malformed_body("missing, or not a string or a whole number");
+        let not_a_time = malformed_body("not a Unix time");
+        let cases: [(&[u8], VerifyError); 17] = [
+            (b"\xff{}", not_utf8),
+            (b"", missing.clone()),
+            (b"garbage", missing.clone()),
+            (b"[1700000000000]", missing.clone()),
+            (b"1700000000000", missing.clone()),
+            (b"\"webhookTimestamp\"", missing.clone()),
+            (b"{", missing.clone()),
+            (br#"{"webhookTimestamp":1700000000000"#, missing.clone()),
             (b"{}", missing.clone()),
             (br#"{"webhookTimestamp":null}"#, missing.clone()),
-            (br#"{"data":{"webhookTimestamp":1700000000000}}"#, missing),
             (
-                br#"{"webhookTimestamp":"1700000000000"}"#,
-                not_integer.clone(),
+                br#"{"data":{"webhookTimestamp":1700000000000}}"#,
+                missing.clone(),
             ),
+            (br#"{"webhookTimestamp":1700000000000.5}"#, missing.clone()),
+            (br#"{"webhookTimestamp":1.7e12}"#, missing.clone()),
+            (br#"{"webhookTimestamp":-1700000000000}"#, missing.clone()),
+            (br#"{"webhookTimestamp":true}"#, missing),
             (
-                br#"{"webhookTimestamp":1700000000000.5}"#,
-                not_integer.clone(),
+                br#"{"webhookTimestamp":99999999999999999999}"#,
+                not_a_time.clone(),
             ),
-            (br#"{"webhookTimestamp":1.7e12}"#, not_integer.clone()),
-            (br#"{"webhookTimestamp":99999999999999999999}"#, not_integer),
+            (br#"{"webhookTimestamp":"soon"}"#, not_a_time),
         ];
         for (body, expected) in cases {
             let signature = sign(SECRET, body);
             let error = verify(header(&signature), body, &[SECRET], T_MS, MINUTE).unwrap_err();
             assert!(error.is_malformed(), "{error}");
             assert_eq!(error, expected, "{:?}", String::from_utf8_lossy(body));
+        }
+    }
+
+    #[test]
+    fn a_signed_timestamp_written_as_digits_in_a_string_or_repeated_is_read() {
+        // Both are in the signed body, so only Linear could have written them: the digits of a
+        // string count (as in Linear's SDK, whose JavaScript subtracts it from now), and of a
+        // repeated field the last one does (as in JSON.parse), each still within the tolerance.
+        for body in [
+            format!(r#"{{"webhookTimestamp":"{T_MS}"}}"#),
+            format!(r#"{{"webhookTimestamp":0,"webhookTimestamp":{T_MS}}}"#),
+        ] {
+            let signature = sign(SECRET, body.as_bytes());
+            assert_eq!(
+                verify(header(&signature), body.as_bytes(), &[SECRET], T_MS, MINUTE),
+                Ok(()),
+                "{body}"
+            );
+            assert!(matches!(
+                verify(
+                    header(&signature),
+                    body.as_bytes(),
+                    &[SECRET],
+                    T_MS + 60_001,
+                    MINUTE
+                ),
+                Err(VerifyError::TimestampOutOfTolerance { .. })
+            ));
         }
     }
 
@@ -365,7 +376,8 @@ mod tests {
         #[test]
         fn a_correctly_signed_body_always_verifies(
             secret in proptest::collection::vec(any::<u8>(), 1..64),
-            timestamp in any::<i64>(),
+            // Any Unix time of up to 15 digits of milliseconds (to the year 33658).
+            timestamp in 0i64..1_000_000_000_000_000,
             skew in -60_000i64..=60_000,
             id in ".{0,40}",
             title in ".{0,80}",
@@ -427,7 +439,7 @@ mod tests {
             bit in 0u8..8,
         ) {
             let body = body_at(timestamp);
-            let mut raw = sign_raw(&secret, &[&body]);
+            let mut raw = hmac(Digest::Sha256, &secret, &body);
             raw[index] ^= 1 << bit;
             prop_assert_eq!(
                 verify(header(&hex::encode(raw)), &body, &[&secret], timestamp, MINUTE),

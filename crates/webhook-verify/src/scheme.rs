@@ -88,7 +88,7 @@ pub enum Part {
     Text(&'static str),
     /// The signed timestamp exactly as sent.
     Timestamp,
-    /// A header's value exactly as sent; a delivery without it is malformed.
+    /// A header's value exactly as sent; a delivery without it, or with it empty, is malformed.
     Header(&'static str),
     /// The URL the sender called (scheme, host, path and query).
     Url,
@@ -385,7 +385,12 @@ fn content<'r: 'c, 'c>(
             Part::Body => Ok(Cow::Borrowed(request.body)),
             Part::Text(text) => Ok(Cow::Borrowed(text.as_bytes())),
             Part::Timestamp => Ok(Cow::Borrowed(timestamp.unwrap_or_default().as_bytes())),
-            Part::Header(name) => required(request, name).map(|v| Cow::Borrowed(v.as_bytes())),
+            // An empty value identifies nothing (Standard Webhooks' reference libraries reject an
+            // empty `webhook-id`).
+            Part::Header(name) => match required(request, name)? {
+                "" => Err(malformed(name, "empty")),
+                value => Ok(Cow::Borrowed(value.as_bytes())),
+            },
             Part::Url => Ok(Cow::Borrowed(request.url.unwrap_or_default().as_bytes())),
             Part::Secret => Ok(Cow::Borrowed(secret)),
             Part::SortedForm => Ok(Cow::Owned(sorted_form(request.body))),
@@ -454,7 +459,8 @@ fn check(value: i64, per_second: i64, request: &Request<'_>) -> Result<(), Verif
     check_timestamp(value, now, tolerance).map_err(|error| match error {
         VerifyError::TimestampOutOfTolerance { skew_secs, .. } => {
             VerifyError::TimestampOutOfTolerance {
-                skew_secs: skew_secs / per_second.unsigned_abs(),
+                // Rounded up, so a skew just over the tolerance never reads as equal to it.
+                skew_secs: skew_secs.div_ceil(per_second.unsigned_abs()),
                 tolerance_secs: request.tolerance.as_secs(),
             }
         }

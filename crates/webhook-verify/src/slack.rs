@@ -14,9 +14,8 @@
 
 use std::time::Duration;
 
-use crate::{
-    check_timestamp, mac_bytes, parse_timestamp, required, sign_raw, signed_by_any, VerifyError,
-};
+use crate::scheme::{Clock, Digest, Encoding, Hashed, Keying, Part, Signature, Timestamp, Unit};
+use crate::{sign_with, verify_with, VerifyError};
 
 /// The timestamp header (Unix seconds, also signed).
 pub const TIMESTAMP_HEADER: &str = "x-slack-request-timestamp";
@@ -27,8 +26,27 @@ pub const RETRY_NUM_HEADER: &str = "x-slack-retry-num";
 /// On a retry, why Slack retried (for example `http_timeout`).
 pub const RETRY_REASON_HEADER: &str = "x-slack-retry-reason";
 
-const VERSION: &str = "v0";
-const PREFIX: &str = "v0=";
+/// Slack's scheme, as the provider catalogue's row has it.
+pub const SCHEME: Hashed = Hashed {
+    digest: Digest::Sha256,
+    keying: Keying::Hmac,
+    encoding: Encoding::Hex,
+    signature: Signature::Header {
+        name: SIGNATURE_HEADER,
+        prefix: "v0=",
+        separator: None,
+    },
+    signed: &[
+        Part::Text("v0:"),
+        Part::Timestamp,
+        Part::Text(":"),
+        Part::Body,
+    ],
+    timestamp: Some(Timestamp {
+        clock: Clock::Header(TIMESTAMP_HEADER),
+        unit: Unit::Seconds,
+    }),
+};
 
 /// The two headers Slack's signature covers or carries.
 #[derive(Debug, Clone, Copy, Default)]
@@ -48,44 +66,28 @@ pub fn verify(
     now: i64,
     tolerance: Duration,
 ) -> Result<(), VerifyError> {
-    let timestamp_text = required(headers.timestamp, TIMESTAMP_HEADER)?;
-    let timestamp = parse_timestamp(timestamp_text, TIMESTAMP_HEADER)?;
-    let value = required(headers.signature, SIGNATURE_HEADER)?;
-    let hex_signature = value
-        .strip_prefix(PREFIX)
-        .ok_or(VerifyError::MalformedHeader {
-            header: SIGNATURE_HEADER,
-            reason: "expected v0=<hex>",
-        })?;
-    let signature = mac_bytes(
-        hex::decode(hex_signature).ok(),
-        SIGNATURE_HEADER,
-        "expected 64 hex digits after v0=",
-    )?;
-    check_timestamp(timestamp, now, tolerance)?;
-    let parts: [&[u8]; 5] = [
-        VERSION.as_bytes(),
-        b":",
-        timestamp_text.as_bytes(),
-        b":",
+    verify_with(
+        &SCHEME,
+        &[
+            (TIMESTAMP_HEADER, headers.timestamp),
+            (SIGNATURE_HEADER, headers.signature),
+        ],
         body,
-    ];
-    signed_by_any(secrets, &parts, &signature)
+        secrets,
+        now.saturating_mul(1000),
+        tolerance,
+    )
 }
 
 /// The `X-Slack-Signature` value Slack would send with `X-Slack-Request-Timestamp: <timestamp>`.
 pub fn sign(secret: &[u8], timestamp: i64, body: &[u8]) -> String {
-    let t = timestamp.to_string();
-    let raw = sign_raw(
-        secret,
-        &[VERSION.as_bytes(), b":", t.as_bytes(), b":", body],
-    );
-    format!("{PREFIX}{}", hex::encode(raw))
+    sign_with(&SCHEME, &[], body, secret, Some(&timestamp.to_string()))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scheme::hmac;
     use proptest::prelude::*;
 
     // The worked example of Slack's "Verifying requests from Slack" page
@@ -229,24 +231,23 @@ mod tests {
             header: TIMESTAMP_HEADER,
             reason: "the timestamp is not a Unix time in seconds",
         };
+        // Without the v0= prefix or with a value that is not 64 hex digits after it, there is
+        // no signature of Slack's form.
         let no_prefix = VerifyError::MalformedHeader {
             header: SIGNATURE_HEADER,
-            reason: "expected v0=<hex>",
+            reason: "no signature of the expected form",
         };
-        let bad_hex = VerifyError::MalformedHeader {
-            header: SIGNATURE_HEADER,
-            reason: "expected 64 hex digits after v0=",
-        };
+        let bad_hex = no_prefix.clone();
         let hex = &SIGNATURE[3..];
         let v1 = SIGNATURE.replace("v0=", "v1=");
         let upper_version = SIGNATURE.replace("v0=", "V0=");
         let github_style = format!("sha256={hex}");
         let too_long = format!("{SIGNATURE}00");
-        let trailing_space = format!("{SIGNATURE} ");
+        let inner_space = format!("v0= {hex}");
         let cases = [
             (
                 SignedHeaders::default(),
-                VerifyError::MissingHeader(TIMESTAMP_HEADER),
+                VerifyError::MissingHeader(SIGNATURE_HEADER),
             ),
             (
                 SignedHeaders {
@@ -279,13 +280,26 @@ mod tests {
                 bad_hex.clone(),
             ),
             (headers(T_TEXT, &too_long), bad_hex.clone()),
-            (headers(T_TEXT, &trailing_space), bad_hex),
+            (headers(T_TEXT, &inner_space), bad_hex),
         ];
         for (h, expected) in cases {
             assert_eq!(
                 verify(h, BODY, &[SECRET], T, FIVE_MINUTES),
                 Err(expected),
                 "{h:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn whitespace_around_the_value_is_not_part_of_it() {
+        // RFC 9110 (5.5): a field value has no leading or trailing whitespace.
+        for padded in [format!("{SIGNATURE} "), format!(" {SIGNATURE}")] {
+            let h = headers(T_TEXT, &padded);
+            assert_eq!(
+                verify(h, BODY, &[SECRET], T, FIVE_MINUTES),
+                Ok(()),
+                "{padded:?}"
             );
         }
     }
@@ -399,7 +413,7 @@ mod tests {
             bit in 0u8..8,
         ) {
             let t = timestamp.to_string();
-            let mut raw = sign_raw(&secret, &[b"v0:", t.as_bytes(), b":", &body]);
+            let mut raw = hmac(Digest::Sha256, &secret, &[b"v0:", t.as_bytes(), b":", &body].concat());
             raw[index] ^= 1 << bit;
             let signature = format!("v0={}", hex::encode(raw));
             prop_assert_eq!(

@@ -9,7 +9,8 @@ use std::time::Duration;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine;
 
-use crate::{any_key_signs, check_timestamp, parse_timestamp, required, sign_raw, VerifyError};
+use crate::scheme::{Clock, Digest, Encoding, Hashed, Keying, Part, Signature, Timestamp, Unit};
+use crate::{sign_with, verify_with, VerifyError};
 
 /// The delivery id header (also signed).
 pub const ID_HEADER: &str = "webhook-id";
@@ -19,6 +20,30 @@ pub const TIMESTAMP_HEADER: &str = "webhook-timestamp";
 pub const SIGNATURE_HEADER: &str = "webhook-signature";
 
 const SECRET_PREFIX: &str = "whsec_";
+
+/// The Standard Webhooks scheme, as the provider catalogue's row has it (the key is a [`Key`]'s
+/// bytes).
+pub const SCHEME: Hashed = Hashed {
+    digest: Digest::Sha256,
+    keying: Keying::Hmac,
+    encoding: Encoding::Base64,
+    signature: Signature::Header {
+        name: SIGNATURE_HEADER,
+        prefix: "v1,",
+        separator: Some(' '),
+    },
+    signed: &[
+        Part::Header(ID_HEADER),
+        Part::Text("."),
+        Part::Timestamp,
+        Part::Text("."),
+        Part::Body,
+    ],
+    timestamp: Some(Timestamp {
+        clock: Clock::Header(TIMESTAMP_HEADER),
+        unit: Unit::Seconds,
+    }),
+};
 
 /// A signing key decoded from its `whsec_<base64>` text form.
 #[derive(Clone, PartialEq, Eq)]
@@ -72,54 +97,31 @@ pub fn verify(
     now: i64,
     tolerance: Duration,
 ) -> Result<(), VerifyError> {
-    let id = required(headers.id, ID_HEADER)?;
-    if id.is_empty() {
-        return Err(VerifyError::MalformedHeader {
-            header: ID_HEADER,
-            reason: "empty",
-        });
-    }
-    let timestamp_text = required(headers.timestamp, TIMESTAMP_HEADER)?;
-    let timestamp = parse_timestamp(timestamp_text, TIMESTAMP_HEADER)?;
-    let value = required(headers.signature, SIGNATURE_HEADER)?;
-
-    let mut signatures = Vec::new();
-    for entry in value.split(' ').filter(|entry| !entry.is_empty()) {
-        let (version, encoded) = entry.split_once(',').ok_or(VerifyError::MalformedHeader {
-            header: SIGNATURE_HEADER,
-            reason: "expected space-separated <version>,<signature> entries",
-        })?;
-        if version == "v1" {
-            signatures.extend(BASE64.decode(encoded).ok().filter(|sig| sig.len() == 32));
-        }
-    }
-    if signatures.is_empty() {
-        return Err(VerifyError::MalformedHeader {
-            header: SIGNATURE_HEADER,
-            reason: "no v1 signature",
-        });
-    }
-    check_timestamp(timestamp, now, tolerance)?;
-    let raw_keys: Vec<&[u8]> = keys.iter().map(|key| key.as_bytes()).collect();
-    let parts: [&[u8]; 5] = [id.as_bytes(), b".", timestamp_text.as_bytes(), b".", body];
-    if signatures
-        .iter()
-        .any(|signature| any_key_signs(&raw_keys, &parts, signature))
-    {
-        Ok(())
-    } else {
-        Err(VerifyError::SignatureMismatch)
-    }
+    let keys: Vec<&[u8]> = keys.iter().map(|key| key.as_bytes()).collect();
+    verify_with(
+        &SCHEME,
+        &[
+            (ID_HEADER, headers.id),
+            (TIMESTAMP_HEADER, headers.timestamp),
+            (SIGNATURE_HEADER, headers.signature),
+        ],
+        body,
+        &keys,
+        now.saturating_mul(1000),
+        tolerance,
+    )
 }
 
-/// The `webhook-signature` value a sender would put on this message.
+/// The `webhook-signature` value a sender would put on this message (empty for an empty `id`,
+/// which no verifier accepts).
 pub fn sign(key: &Key, id: &str, timestamp: i64, body: &[u8]) -> String {
-    let t = timestamp.to_string();
-    let raw = sign_raw(
+    sign_with(
+        &SCHEME,
+        &[(ID_HEADER, Some(id))],
+        body,
         key.as_bytes(),
-        &[id.as_bytes(), b".", t.as_bytes(), b".", body],
-    );
-    format!("v1,{}", BASE64.encode(raw))
+        Some(&timestamp.to_string()),
+    )
 }
 
 #[cfg(test)]

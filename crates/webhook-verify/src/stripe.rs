@@ -6,10 +6,29 @@
 
 use std::time::Duration;
 
-use crate::{any_key_signs, check_timestamp, parse_timestamp, required, sign_raw, VerifyError};
+use crate::scheme::{Clock, Digest, Encoding, Hashed, Keying, Part, Signature, Timestamp, Unit};
+use crate::{sign_with, verify_with, VerifyError};
 
 /// The signature header.
 pub const SIGNATURE_HEADER: &str = "stripe-signature";
+
+/// Stripe's scheme, as the provider catalogue's row has it.
+pub const SCHEME: Hashed = Hashed {
+    digest: Digest::Sha256,
+    keying: Keying::Hmac,
+    encoding: Encoding::Hex,
+    signature: Signature::Pairs {
+        name: SIGNATURE_HEADER,
+        separator: ',',
+        timestamp_key: "t",
+        signature_key: "v1",
+    },
+    signed: &[Part::Timestamp, Part::Text("."), Part::Body],
+    timestamp: Some(Timestamp {
+        clock: Clock::Pairs,
+        unit: Unit::Seconds,
+    }),
+};
 
 /// Verifies a Stripe delivery against any of `secrets`, given the `Stripe-Signature` value, with
 /// `now` in Unix seconds.
@@ -20,61 +39,19 @@ pub fn verify(
     now: i64,
     tolerance: Duration,
 ) -> Result<(), VerifyError> {
-    let value = required(signature, SIGNATURE_HEADER)?;
-    let mut timestamp = None;
-    let mut signatures = Vec::new();
-    for item in value.split(',') {
-        let (key, val) = item
-            .trim()
-            .split_once('=')
-            .ok_or(VerifyError::MalformedHeader {
-                header: SIGNATURE_HEADER,
-                reason: "expected comma-separated key=value pairs",
-            })?;
-        match key {
-            "t" if timestamp.is_none() => timestamp = Some(parse_timestamp(val, SIGNATURE_HEADER)?),
-            "t" => {
-                return Err(VerifyError::MalformedHeader {
-                    header: SIGNATURE_HEADER,
-                    reason: "more than one t= timestamp",
-                })
-            }
-            // A v1 that is not 64 hex digits cannot match; skipping it lets a well-formed
-            // sibling still verify.
-            "v1" => signatures.extend(hex::decode(val).ok().filter(|sig| sig.len() == 32)),
-            _ => {}
-        }
-    }
-    let timestamp = timestamp.ok_or(VerifyError::MalformedHeader {
-        header: SIGNATURE_HEADER,
-        reason: "no t= timestamp",
-    })?;
-    if signatures.is_empty() {
-        return Err(VerifyError::MalformedHeader {
-            header: SIGNATURE_HEADER,
-            reason: "no v1= signature",
-        });
-    }
-    check_timestamp(timestamp, now, tolerance)?;
-    let t = timestamp.to_string();
-    let parts: [&[u8]; 3] = [t.as_bytes(), b".", body];
-    if signatures
-        .iter()
-        .any(|signature| any_key_signs(secrets, &parts, signature))
-    {
-        Ok(())
-    } else {
-        Err(VerifyError::SignatureMismatch)
-    }
+    verify_with(
+        &SCHEME,
+        &[(SIGNATURE_HEADER, signature)],
+        body,
+        secrets,
+        now.saturating_mul(1000),
+        tolerance,
+    )
 }
 
 /// The `Stripe-Signature` value Stripe would send at `timestamp`.
 pub fn sign(secret: &[u8], timestamp: i64, body: &[u8]) -> String {
-    let t = timestamp.to_string();
-    format!(
-        "t={t},v1={}",
-        hex::encode(sign_raw(secret, &[t.as_bytes(), b".", body]))
-    )
+    sign_with(&SCHEME, &[], body, secret, Some(&timestamp.to_string()))
 }
 
 #[cfg(test)]

@@ -10,94 +10,11 @@ use super::*;
 
 const FIVE_MINUTES: Duration = Duration::from_secs(300);
 
-const GITHUB: Hashed = Hashed {
-    digest: Digest::Sha256,
-    keying: Keying::Hmac,
-    encoding: Encoding::Hex,
-    signature: Signature::Header {
-        name: "x-hub-signature-256",
-        prefix: "sha256=",
-        separator: None,
-    },
-    signed: &[Part::Body],
-    timestamp: None,
-};
-
-const STRIPE: Hashed = Hashed {
-    digest: Digest::Sha256,
-    keying: Keying::Hmac,
-    encoding: Encoding::Hex,
-    signature: Signature::Pairs {
-        name: "stripe-signature",
-        separator: ',',
-        timestamp_key: "t",
-        signature_key: "v1",
-    },
-    signed: &[Part::Timestamp, Part::Text("."), Part::Body],
-    timestamp: Some(Timestamp {
-        clock: Clock::Pairs,
-        unit: Unit::Seconds,
-    }),
-};
-
-const SLACK: Hashed = Hashed {
-    digest: Digest::Sha256,
-    keying: Keying::Hmac,
-    encoding: Encoding::Hex,
-    signature: Signature::Header {
-        name: "x-slack-signature",
-        prefix: "v0=",
-        separator: None,
-    },
-    signed: &[
-        Part::Text("v0:"),
-        Part::Timestamp,
-        Part::Text(":"),
-        Part::Body,
-    ],
-    timestamp: Some(Timestamp {
-        clock: Clock::Header("x-slack-request-timestamp"),
-        unit: Unit::Seconds,
-    }),
-};
-
-const STANDARD: Hashed = Hashed {
-    digest: Digest::Sha256,
-    keying: Keying::Hmac,
-    encoding: Encoding::Base64,
-    signature: Signature::Header {
-        name: "webhook-signature",
-        prefix: "v1,",
-        separator: Some(' '),
-    },
-    signed: &[
-        Part::Header("webhook-id"),
-        Part::Text("."),
-        Part::Timestamp,
-        Part::Text("."),
-        Part::Body,
-    ],
-    timestamp: Some(Timestamp {
-        clock: Clock::Header("webhook-timestamp"),
-        unit: Unit::Seconds,
-    }),
-};
-
-const LINEAR: Hashed = Hashed {
-    digest: Digest::Sha256,
-    keying: Keying::Hmac,
-    encoding: Encoding::Hex,
-    signature: Signature::Header {
-        name: "linear-signature",
-        prefix: "",
-        separator: None,
-    },
-    signed: &[Part::Body],
-    timestamp: Some(Timestamp {
-        clock: Clock::Body("/webhookTimestamp"),
-        unit: Unit::Millis,
-    }),
-};
+use crate::github::SCHEME as GITHUB;
+use crate::linear::SCHEME as LINEAR;
+use crate::slack::SCHEME as SLACK;
+use crate::standard::SCHEME as STANDARD;
+use crate::stripe::SCHEME as STRIPE;
 
 /// Twilio's scheme for a JSON body is the URL (with its `bodySHA256` parameter) HMAC-SHA1'd.
 const URL_SHA1: Hashed = Hashed {
@@ -322,6 +239,50 @@ fn linear_body_timestamp_in_millis_is_read_after_the_signature() {
     assert_eq!(
         forged.verify(&LINEAR, &[key]),
         Err(VerifyError::SignatureMismatch)
+    );
+}
+
+#[test]
+fn a_skew_in_millis_just_over_the_tolerance_reads_as_over_it() {
+    let key: &[u8] = b"k";
+    let body = br#"{"webhookTimestamp":1700000000000}"#;
+    let signature = Delivery::new(body, 0).sign(&LINEAR, key, None);
+    let mut late = Delivery::new(body, 0).header("linear-signature", &signature);
+    late.now_millis = 1_700_000_000_000 + 300_001;
+    assert_eq!(
+        late.verify(&LINEAR, &[key]),
+        Err(VerifyError::TimestampOutOfTolerance {
+            skew_secs: 301,
+            tolerance_secs: 300
+        })
+    );
+    late.now_millis -= 1;
+    assert_eq!(late.verify(&LINEAR, &[key]), Ok(()));
+}
+
+#[test]
+fn an_empty_signed_header_is_malformed_even_when_signed() {
+    let key: &[u8] = b"k";
+    // What a sender that signed an empty webhook-id would send.
+    let signature = format!(
+        "v1,{}",
+        BASE64.encode(hmac(Digest::Sha256, key, b".1700000000.{}"))
+    );
+    let mut delivery = Delivery::new(b"{}", 1_700_000_000)
+        .header("webhook-id", "")
+        .header("webhook-timestamp", "1700000000")
+        .header("webhook-signature", &signature);
+    assert_eq!(
+        delivery.verify(&STANDARD, &[key]),
+        Err(VerifyError::MalformedHeader {
+            header: "webhook-id",
+            reason: "empty"
+        })
+    );
+    delivery.headers.remove("webhook-id");
+    assert_eq!(
+        delivery.verify(&STANDARD, &[key]),
+        Err(VerifyError::MissingHeader("webhook-id"))
     );
 }
 
