@@ -59,6 +59,12 @@ pub trait Probed: Sized {
     fn check_configuration(&self) -> Result<(), ConfigError> {
         Self::validate(self.vars())
     }
+
+    /// What readiness reports without failing: a named warning about another part of the app
+    /// (the health component: the forwarder refusing its configuration). None by default.
+    fn warnings(&self) -> Vec<(&'static str, String)> {
+        Vec::new()
+    }
 }
 
 /// Adds the component's two probes to its router.
@@ -79,6 +85,17 @@ fn ready<S: Probed>(component: &S, ctx: &RequestContext, _: Request) -> Result<R
         checks.push(check_store(ctx, store, component.clock()));
     }
     checks.push(check_variables(component));
+    checks.extend(
+        component
+            .warnings()
+            .into_iter()
+            .map(|(name, warning)| Check {
+                name,
+                status: CheckStatus::Warn,
+                duration_ms: 0.0,
+                error: Some(warning),
+            }),
+    );
     let failed: Vec<&str> = checks
         .iter()
         .filter(|check| check.status == CheckStatus::Fail)
@@ -165,6 +182,8 @@ fn check_store<K: KeyValue>(ctx: &RequestContext, store: &K, clock: &impl Clock)
 enum CheckStatus {
     Ok,
     Fail,
+    /// Reported, not failed: readiness stays 200.
+    Warn,
 }
 
 #[derive(Debug, Serialize)]

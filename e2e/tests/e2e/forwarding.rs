@@ -691,6 +691,16 @@ fn readiness_names_a_malformed_or_unreachable_destination_without_echoing_it() {
         configured()
             .variable("forward_destinations", &external)
             .component("forwarder", "/forwarder/healthz")
+            .component("health", "/healthz")
+    );
+    // The app's main /readyz (the health component, not granted the destinations) has nothing
+    // to say until the forwarder's readiness has looked.
+    let main = app.client().get("/readyz").send().unwrap();
+    assert_eq!(
+        main.json()["checks"].as_array().unwrap().len(),
+        2,
+        "{}",
+        main.text()
     );
     let response = app.client().get("/forwarder/readyz").send().unwrap();
     assert_eq!(response.status, 503, "{}", response.text());
@@ -698,6 +708,21 @@ fn readiness_names_a_malformed_or_unreachable_destination_without_echoing_it() {
     assert!(text.contains("billing"), "{text}");
     assert!(text.contains("forward_allowed_host_a"), "{text}");
     assert!(!text.contains("billing.example.com/hooks"), "{text}");
+    // Then it says the forwarder refuses its configuration, and why, while staying ready
+    // (ingestion works; events wait for forwarding to be fixed).
+    let main = app.client().get("/readyz").send().unwrap();
+    assert_eq!(main.status, 200, "{}", main.text());
+    let forwarding = &main.json()["checks"][2];
+    assert_eq!(forwarding["name"], "forwarding", "{}", main.text());
+    assert_eq!(forwarding["status"], "warn");
+    let warning = forwarding["error"].as_str().unwrap();
+    assert!(
+        warning.contains("billing") && warning.contains("forward_allowed_host_a"),
+        "{warning}"
+    );
+    assert!(
+        !warning.contains("billing.example.com/hooks") && !warning.contains(DESTINATION_SECRET)
+    );
     drop(app);
 
     let app = start_or_skip!(

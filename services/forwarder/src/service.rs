@@ -15,7 +15,7 @@ use inbox_core::config::{names, ConfigError, LogLevel, Retention, Variables};
 use inbox_core::events::{EventId, EventMeta, EventStore};
 use inbox_core::forwarding::allowed;
 use inbox_core::forwarding::dispatch::{Dispatcher, Sender};
-use inbox_core::forwarding::{destinations, policy, Tuning};
+use inbox_core::forwarding::{destinations, policy, status, Tuning};
 use inbox_core::http::{
     accepts_json, json, BodyPolicy, Handler, Head, Request, RequestContext, Response, Router,
     Service, StatusCode,
@@ -251,6 +251,21 @@ impl<K: KeyValue, V: Variables, C: Clock, S: Sender> Probed for Forwarder<K, V, 
         Retention::load(vars)?;
         inbox_core::config::secret_list(vars, names::API_TOKEN)?;
         Settings::load(vars).map(drop)
+    }
+
+    /// Validates, then records whether the forwarder takes its configuration for the app's main
+    /// `/readyz` (`forwarding::status`: a read per probe, a write on a change). A store failure
+    /// is logged, not a readiness failure (the store check reports the store).
+    fn check_configuration(&self) -> Result<(), ConfigError> {
+        let result = Self::validate(&self.vars);
+        let reason = result.as_ref().err().map(ToString::to_string);
+        if let Err(error) = status::record(&self.store, reason.as_deref(), self.clock.now()) {
+            tracing::warn!(
+                error = %error,
+                "the forwarding status was not recorded; the next readiness probe retries"
+            );
+        }
+        result
     }
 }
 

@@ -7,6 +7,7 @@
 use inbox_core::build_info::BuildInfo;
 use inbox_core::clock::Clock;
 use inbox_core::config::{names, ConfigError, LogLevel, Variables, WebhookLimits};
+use inbox_core::forwarding::{self, status::Status};
 use inbox_core::http::{BodyPolicy, Head, Request, RequestContext, Response, Router, Service};
 use inbox_core::kv::KeyValue;
 use inbox_core::probes::{self, Probed};
@@ -80,6 +81,26 @@ impl<K: KeyValue, V: Variables, C: Clock> Probed for Health<K, V, C> {
     fn validate(vars: &V) -> Result<(), ConfigError> {
         LogLevel::load(vars)?;
         WebhookLimits::load(vars).map(drop)
+    }
+
+    /// When the forwarder refuses its configuration (a destination not allowed, or pointing back
+    /// at this app), as its readiness last recorded: said here, without failing (ingestion
+    /// works; events wait, stored, until forwarding is fixed). A store that cannot be read is
+    /// the store check's failure, not a warning.
+    fn warnings(&self) -> Vec<(&'static str, String)> {
+        match forwarding::status::load(&self.store) {
+            Ok(Some(Status {
+                refused: Some(reason),
+                since,
+            })) => vec![(
+                "forwarding",
+                format!(
+                    "the forwarder refuses its configuration since {}: {reason}",
+                    since.to_rfc3339_seconds()
+                ),
+            )],
+            _ => Vec::new(),
+        }
     }
 }
 
@@ -190,6 +211,34 @@ mod tests {
         assert_eq!(body["checks"][1]["name"], "variables");
         assert_eq!(body["checks"][1]["status"], "ok");
         assert!(kv.keys().is_empty(), "{:?}", kv.keys());
+    }
+
+    #[test]
+    fn readyz_says_when_the_forwarder_refuses_its_configuration_without_failing() {
+        let kv = MemoryKv::new();
+        let ready = |kv: &MemoryKv| {
+            call(
+                &health(kv, good_vars()),
+                request(Method::GET, "/readyz", &[], b""),
+            )
+        };
+        let t0 = inbox_core::time::Timestamp::from_unix_seconds(1_800_000_000);
+        // Taken: nothing to say.
+        forwarding::status::record(&kv, None, t0).unwrap();
+        let body = body_json(&ready(&kv));
+        assert_eq!(body["checks"].as_array().unwrap().len(), 2);
+        // Refused: a warning naming why, and still ready (ingestion works).
+        let reason = "variable `forward_destinations` is malformed: entry 1 (url): this app's own webhook route";
+        forwarding::status::record(&kv, Some(reason), t0).unwrap();
+        let response = ready(&kv);
+        assert_eq!(response.status(), StatusCode::OK);
+        let body = body_json(&response);
+        assert_eq!(body["status"], "ready");
+        assert_eq!(body["checks"][2]["name"], "forwarding");
+        assert_eq!(body["checks"][2]["status"], "warn");
+        let warning = body["checks"][2]["error"].as_str().unwrap();
+        assert!(warning.contains(reason), "{warning}");
+        assert!(warning.contains("since 2027-01-15T08:00:00Z"), "{warning}");
     }
 
     #[test]

@@ -16,6 +16,7 @@
 //! | [`hops`] | loop protection: this installation's id and the `webhook-inbox-hops` header |
 //! | [`signing`] | the Standard Webhooks headers of a forwarded request |
 //! | [`throttle`] | per-destination limits: sends per second, sends in flight |
+//! | [`status`] | whether the forwarder takes its configuration, for the app's main `/readyz` |
 
 pub mod allowed;
 pub mod bulk;
@@ -28,6 +29,7 @@ pub mod poke;
 pub mod policy;
 pub mod records;
 pub mod signing;
+pub mod status;
 pub mod throttle;
 pub mod tuning;
 

@@ -239,6 +239,11 @@ fn readiness_names_a_destination_the_manifest_does_not_allow() {
         "no URL in it: {text}"
     );
     assert!(!text.contains("Zm9y"), "no secret in it: {text}");
+    // Recorded for the app's main /readyz (the health component cannot read the destinations).
+    let recorded = status::load(&kv).unwrap().unwrap();
+    let reason = recorded.refused.expect("refused");
+    assert!(reason.contains("destination billing"), "{reason}");
+    assert!(!reason.contains("billing.example.com") && !reason.contains("Zm9y"));
     // A malformed list is named, never echoed.
     let mut malformed = vars();
     malformed.set(
@@ -256,6 +261,19 @@ fn readiness_names_a_destination_the_manifest_does_not_allow() {
     );
     // The response carries the usual headers.
     assert_eq!(header_of(&response, "cache-control"), Some("no-store"));
+    assert!(!kv
+        .get(status::KEY)
+        .unwrap()
+        .unwrap()
+        .windows(6)
+        .any(|w| w == b"s3cret"));
+    // Fixed: recorded as taken again.
+    let ready = call(
+        &forwarder(&kv, vars(), &sender),
+        request(Method::GET, "/forwarder/readyz", &[], b""),
+    );
+    assert_eq!(ready.status(), StatusCode::OK);
+    assert_eq!(status::load(&kv).unwrap().unwrap().refused, None);
 }
 
 /// A rotation's secret list: two secrets are ready; a list readiness refuses (or a throttle limit
