@@ -95,6 +95,8 @@ impl<'a, K: KeyValue, C: Clock> Ledger<'a, K, C> {
         for mut record in wanted {
             let previous =
                 (!record.attempts.is_empty() || record.replays > 0).then_some(record.state);
+            // An ordered destination's line has passed a delivery with an outcome.
+            record.out_of_line |= record.state != State::Pending;
             record.state = State::Pending;
             record.next_at = Some(now);
             record.replays += 1;
@@ -245,6 +247,14 @@ pub fn keys_of<K: KeyValue>(kv: &K, event: &EventId) -> Result<Vec<String>, Stor
 pub fn registered<K: KeyValue>(kv: &K) -> Result<Vec<DestinationName>, StoreError> {
     Ok(kv
         .get(keys::DESTINATIONS)?
+        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+        .unwrap_or_default())
+}
+
+/// The destinations configured `"ordered"`, as the forwarder last wrote them.
+pub fn ordered_names<K: KeyValue>(kv: &K) -> Result<Vec<DestinationName>, StoreError> {
+    Ok(kv
+        .get(keys::ORDERED)?
         .and_then(|bytes| serde_json::from_slice(&bytes).ok())
         .unwrap_or_default())
 }

@@ -15,6 +15,7 @@
 //! | [`hops`] | loop protection: this installation's id and the `webhook-inbox-hops` header |
 //! | [`signing`] | the Standard Webhooks headers of a forwarded request |
 //! | [`throttle`] | per-destination limits: sends per second, sends in flight |
+//! | [`ordered`] | ordered delivery: one line per `"ordered"` destination, head of line only |
 
 pub mod allowed;
 pub mod destinations;
@@ -22,6 +23,7 @@ pub mod dispatch;
 pub mod hops;
 pub mod keys;
 pub mod ledger;
+pub mod ordered;
 pub mod poke;
 pub mod policy;
 pub mod records;
