@@ -203,8 +203,12 @@ impl<'a, K: KeyValue, C: Clock, S: Sender> Dispatcher<'a, K, C, S> {
         }
         self.register_destinations()?;
         self.new_events(&mut report)?;
-        for destination in self.destinations.iter().filter(|d| d.ordered) {
-            self.line(destination, &mut report)?;
+        for destination in self.destinations {
+            if destination.ordered {
+                self.line(destination, &mut report)?;
+            } else {
+                self.left_in_line(destination, &mut report)?;
+            }
         }
         self.due_attempts(&mut report)?;
         self.sweep_throttles();
@@ -246,6 +250,19 @@ impl<'a, K: KeyValue, C: Clock, S: Sender> Dispatcher<'a, K, C, S> {
             }
         }
         Ok(report)
+    }
+
+    /// First attempts of the events a destination's line held when it stopped being ordered.
+    fn left_in_line(
+        &self,
+        destination: &Destination,
+        report: &mut Report,
+    ) -> Result<(), StoreError> {
+        for meta in ordered::left_behind(self.kv, self.clock, destination, &self.tuning)? {
+            let step = self.attempt(&meta, destination, 1)?;
+            self.tally(step, report);
+        }
+        Ok(())
     }
 
     /// Sends the head of an ordered destination's line (its next attempt, once due), and the next

@@ -27,6 +27,11 @@
 //! ordering applies to the events after it. Racing starters write floors read while the line did
 //! not exist, each of them safe.
 //!
+//! **Turning it off.** The floor passed the events behind the head without a first attempt. A
+//! destination no longer `"ordered"` whose line still exists is drained ([`left_behind`]): those
+//! events get their first attempt (unordered now), and the line is deleted once it reaches the
+//! floor.
+//!
 //! **Replays.** A replayed dead letter (or delivered event) is sent at once, *outside* the line:
 //! the line had passed it, and holding newer events back behind an operator's resend would block
 //! the destination again for an event it already gave up on. Its order against the others is not
@@ -129,4 +134,45 @@ pub fn allows<K: KeyValue, C: Clock>(
         return Ok(true);
     }
     Ok(head(kv, clock, d, tuning)?.is_some_and(|h| h.id == meta.id))
+}
+
+/// For a destination no longer ordered: the events its line still owns (matching, between its
+/// position and the floor, with no delivery yet), as many as one walk of [`Tuning::max_events`]
+/// reads; they need their first attempt. The position moves past those that have one; the line is
+/// deleted once it reaches the floor. Nothing to do (no line): one read.
+pub fn left_behind<K: KeyValue, C: Clock>(
+    kv: &K,
+    clock: &C,
+    d: &Destination,
+    tuning: &Tuning,
+) -> Result<Vec<EventMeta>, StoreError> {
+    let key = keys::line(&d.name);
+    let Some(from) = read_position(kv, &key)? else {
+        return Ok(Vec::new());
+    };
+    let floor = read_decimal(kv, keys::FLOOR)?;
+    let events = EventStore::new(kv, clock);
+    let ledger = Ledger::new(kv, clock, *tuning);
+    let (mut seq, mut passed, mut waiting) = (from, from, Vec::new());
+    while seq < floor && seq - from < tuning.max_events as u64 {
+        seq += 1;
+        // Below the floor a gap can no longer fill.
+        let Some(meta) = events.summary_at(seq)? else {
+            if waiting.is_empty() {
+                passed = seq;
+            }
+            continue;
+        };
+        if d.filter.matches(&meta) && ledger.record(&meta.id, &d.name)?.is_none() {
+            waiting.push(meta);
+        } else if waiting.is_empty() {
+            passed = seq;
+        }
+    }
+    if passed >= floor {
+        kv.delete(&key)?;
+    } else if passed > from {
+        kv.set(&key, passed.to_string().as_bytes())?;
+    }
+    Ok(waiting)
 }

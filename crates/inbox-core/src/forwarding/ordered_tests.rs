@@ -168,7 +168,10 @@ fn the_line_passes_events_its_filter_does_not_match_and_waits_at_a_young_gap() {
     dispatcher(&kv, &clock, &sender, &targets, &schedule)
         .dispatch()
         .unwrap();
-    assert_eq!(sequence(&sent_to(&sender, "line")), ids(std::slice::from_ref(&first)));
+    assert_eq!(
+        sequence(&sent_to(&sender, "line")),
+        ids(std::slice::from_ref(&first))
+    );
     assert_eq!(
         kv.get("fwd:line:line").unwrap().as_deref(),
         Some(&b"2"[..]),
@@ -431,5 +434,50 @@ fn a_retry_queued_before_the_line_started_waits_its_turn() {
             (events[1].as_str().into(), 2),
         ],
         "{report:?}"
+    );
+}
+
+#[test]
+fn a_destination_no_longer_ordered_gets_what_its_line_held() {
+    let (kv, clock) = (MemoryKv::new(), ManualClock::at_unix(T0));
+    let (targets, schedule) = (ordered_pair(), Schedule::default());
+    let sender = Scripted::answering("line", vec![status(500), ok()]);
+    let events = burst(&kv, &clock, 4);
+    dispatcher(&kv, &clock, &sender, &targets, &schedule)
+        .dispatch()
+        .unwrap();
+    assert_eq!(
+        sent_to(&sender, "line").len(),
+        1,
+        "the head failed; three wait"
+    );
+    // The same destinations, "line" no longer ordered: the floor had passed the three.
+    let unordered = destinations(&format!(
+        r#"[{{"name":"line","url":"http://127.0.0.1:9/l","secret":"{KEY}"}},
+            {{"name":"free","url":"http://127.0.0.1:9/f","secret":"{KEY}"}}]"#
+    ));
+    dispatcher(&kv, &clock, &sender, &unordered, &schedule)
+        .dispatch()
+        .unwrap();
+    for id in &events[1..] {
+        assert_eq!(state_of(&kv, &clock, id, "line"), Some(State::Delivered));
+    }
+    clock.advance(Duration::from_secs(8));
+    dispatcher(&kv, &clock, &sender, &unordered, &schedule)
+        .dispatch()
+        .unwrap();
+    assert_eq!(
+        state_of(&kv, &clock, &events[0], "line"),
+        Some(State::Delivered)
+    );
+    assert_eq!(
+        sent_to(&sender, "line").len(),
+        5,
+        "each once, the head twice"
+    );
+    assert_eq!(
+        kv.get("fwd:line:line").unwrap(),
+        None,
+        "the drained line is gone"
     );
 }
