@@ -277,7 +277,7 @@ impl<'a, K: KeyValue, C: Clock, S: Sender> Dispatcher<'a, K, C, S> {
                 // Its sender may be gone: the lease decides, as for a check pointer.
                 Some(record) => match record.in_flight {
                     Some((n, _)) => self.contend(&meta, destination, n, None)?,
-                    None if record.next_at.is_some_and(|at| at <= self.clock.now()) => {
+                    None if record.next_at.is_none_or(|at| at <= self.clock.now()) => {
                         self.attempt(&meta, destination, record.next_attempt)?
                     }
                     // Waiting for its retry: the line waits with it.

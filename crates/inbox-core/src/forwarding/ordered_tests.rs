@@ -481,3 +481,34 @@ fn a_destination_no_longer_ordered_gets_what_its_line_held() {
         "the drained line is gone"
     );
 }
+
+#[test]
+fn a_replay_of_the_head_while_it_waits_keeps_it_the_head() {
+    let (kv, clock) = (MemoryKv::new(), ManualClock::at_unix(T0));
+    let (targets, schedule) = (ordered_pair(), Schedule::default());
+    let sender = Scripted::answering("line", vec![status(500), status(500), ok()]);
+    let events = burst(&kv, &clock, 3);
+    dispatcher(&kv, &clock, &sender, &targets, &schedule)
+        .dispatch()
+        .unwrap();
+    let meta = EventStore::new(&kv, &clock)
+        .meta(&events[0])
+        .unwrap()
+        .unwrap();
+    let line = DestinationName::parse("line").unwrap();
+    let replayed = Ledger::new(&kv, &clock, Tuning::default())
+        .replay(&meta, Some(&line))
+        .unwrap();
+    assert!(!replayed[0].out_of_line, "still in the line");
+    // Sent now (before its retry was due), failing again: nothing behind it moves.
+    dispatcher(&kv, &clock, &sender, &targets, &schedule)
+        .dispatch_event(&events[0])
+        .unwrap();
+    let head = events[0].as_str().to_owned();
+    assert_eq!(sent_to(&sender, "line"), [(head.clone(), 1), (head, 2)]);
+    clock.advance(Duration::from_secs(8));
+    dispatcher(&kv, &clock, &sender, &targets, &schedule)
+        .dispatch()
+        .unwrap();
+    assert_eq!(sequence(&sent_to(&sender, "line")), ids(&events));
+}
