@@ -1011,13 +1011,13 @@ impl<'a, K: KeyValue, C: Clock, S: Sender> Dispatcher<'a, K, C, S> {
         if names.len() != before {
             self.kv.set(keys::DESTINATIONS, &encode(&names)?)?;
         }
-        let ordered: Vec<&DestinationName> = self
+        let ordered: Vec<DestinationName> = self
             .destinations
             .iter()
             .filter(|d| d.ordered)
-            .map(|d| &d.name)
+            .map(|d| d.name.clone())
             .collect();
-        if ordered_names(self.kv)?.iter().collect::<Vec<_>>() != ordered {
+        if ordered_names(self.kv)? != ordered {
             self.kv.set(keys::ORDERED, &encode(&ordered)?)?;
         }
         Ok(())
