@@ -274,6 +274,10 @@ impl<'a, K: KeyValue, C: Clock, S: Sender> Dispatcher<'a, K, C, S> {
             };
             let step = match self.ledger.record(&meta.id, &destination.name)? {
                 None => self.attempt(&meta, destination, 1)?,
+                // Finished since the walk read it: the next round's walk passes it.
+                Some(record) if record.state != State::Pending || record.out_of_line => {
+                    return Ok(())
+                }
                 // Its sender may be gone: the lease decides, as for a check pointer.
                 Some(record) => match record.in_flight {
                     Some((n, _)) => self.contend(&meta, destination, n, None)?,
