@@ -258,7 +258,8 @@ pub struct ForwardingCounts {
     /// Dead letters.
     pub dead: u64,
     /// Configured `"ordered"`: events reach it in ingestion order, one at a time, a failing one
-    /// holding those behind it until it is delivered or becomes a dead letter.
+    /// holding those behind it until it is delivered or becomes a dead letter. As the forwarder
+    /// recorded it at its last dispatch (the api component does not read the destinations).
     #[serde(default)]
     pub ordered: bool,
 }
@@ -322,7 +323,7 @@ pub struct Delivery {
     pub replays: u32,
     /// The destination is configured `"ordered"`: events reach it in ingestion order, one at a
     /// time; an event waiting behind a failing one has no delivery yet. A replay after an
-    /// outcome is sent outside that order.
+    /// outcome is sent outside that order. As the forwarder recorded it at its last dispatch.
     #[serde(default)]
     pub ordered: bool,
 }
