@@ -320,6 +320,11 @@ pub struct ForwardingCounts {
     pub delivered: u64,
     /// Dead letters.
     pub dead: u64,
+    /// Configured `"ordered"`: events reach it in ingestion order, one at a time, a failing one
+    /// holding those behind it until it is delivered or becomes a dead letter. As the forwarder
+    /// recorded it at its last dispatch (the api component does not read the destinations).
+    #[serde(default)]
+    pub ordered: bool,
 }
 
 /// Where a delivery is.
@@ -379,6 +384,11 @@ pub struct Delivery {
     pub next_attempt_at: Option<String>,
     /// How many times it was replayed.
     pub replays: u32,
+    /// The destination is configured `"ordered"`: events reach it in ingestion order, one at a
+    /// time; an event waiting behind a failing one has no delivery yet. A replay after an
+    /// outcome is sent outside that order. As the forwarder recorded it at its last dispatch.
+    #[serde(default)]
+    pub ordered: bool,
 }
 
 /// An event's deliveries, one per destination whose filter matches it.

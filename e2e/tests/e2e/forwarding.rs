@@ -664,6 +664,143 @@ fn two_replicas_on_one_redis_store_share_a_destinations_rate_limit() {
     assert!(per_second.len() >= events / 2, "{per_second:?}");
 }
 
+/// Issue 25, ordered delivery: two replicas on one Redis store, each with two tickers and its
+/// webhook component asking for every event at once, a burst of events, and a receiver that fails
+/// the first attempts of some of them. The ordered destination gets them in ingestion order, each
+/// delivered exactly once, a failed one retried before the next is sent (the line held); the
+/// unordered destination beside it gets every one, each once.
+#[test]
+fn an_ordered_destination_gets_a_burst_in_ingestion_order_through_failures_on_two_replicas() {
+    let Some(redis) = RedisServer::start("forwarding ordered") else {
+        return;
+    };
+    // The 1st, 2nd, 6th and 11th requests to the ordered destination fail: the first event's
+    // first two attempts, and the first attempt of two later ones.
+    const FAILED: [usize; 4] = [1, 2, 6, 11];
+    let receiver = Receiver::start(|path, nth| match path {
+        "/ordered" if FAILED.contains(&nth) => Reply::Status(500),
+        _ => Reply::Status(200),
+    });
+    let list = json!([
+        {"name": "ordered", "url": receiver.url("/ordered"), "secret": DESTINATION_SECRET,
+         "ordered": true},
+        {"name": "unordered", "url": receiver.url("/unordered"), "secret": DESTINATION_SECRET},
+    ]);
+    let options = configured()
+        .variable("forward_destinations", &list.to_string())
+        .variable("forward_retry_schedule", "1s,1s,1s,1s")
+        .runtime_config(&redis.runtime_config());
+    let a = start_or_skip!("forwarding ordered", options.clone());
+    let b = start_or_skip!("forwarding ordered", options);
+    for app in [&a, &b] {
+        let ready = app.client().get("/forwarder/readyz").send().unwrap();
+        assert_eq!(ready.status, 200, "{}", ready.text());
+    }
+    // The burst, alternating between the replicas: each one's webhook component asks its own
+    // forwarder for the event at once, so both send while the tickers run.
+    let events = 12;
+    let tickers: Vec<Ticker> = [&a, &b, &a, &b]
+        .into_iter()
+        .map(|app: &SpinApp| Ticker::start(app.client(), API_TOKEN, Duration::from_millis(50)))
+        .collect();
+    let ids: Vec<String> = (0..events)
+        .map(|n| {
+            let app = if n % 2 == 0 { &a } else { &b };
+            ingest(&app.client(), &format!("ordered-{n}"), "{}")
+        })
+        .collect();
+    receiver.wait_for("/unordered", events, Duration::from_secs(60));
+    receiver.wait_for("/ordered", events + FAILED.len(), Duration::from_secs(90));
+    // Every ticker completes more rounds (anything sent twice or early would be by now).
+    for ticker in &tickers {
+        ticker.wait_rounds(3, Duration::from_secs(20));
+    }
+    drop(tickers);
+
+    let got = receiver.received("/ordered");
+    assert_verified(&got);
+    let seen: Vec<&str> = got
+        .iter()
+        .map(|r| r.header("webhook-id").unwrap())
+        .collect();
+    assert_eq!(got.len(), events + FAILED.len(), "{seen:?}");
+    // Answered 2xx: exactly once each, in the order ingested.
+    let delivered: Vec<&str> = seen
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| !FAILED.contains(&(i + 1)))
+        .map(|(_, id)| *id)
+        .collect();
+    assert_eq!(delivered, ids, "delivered in ingestion order, once each");
+    // A failed attempt is followed by the same event's next attempt: nothing behind it was sent.
+    for nth in FAILED {
+        assert_eq!(seen[nth - 1], seen[nth], "request {nth} failed: {seen:?}");
+        let attempt = |i: usize| -> u32 {
+            got[i]
+                .header("webhook-inbox-attempt")
+                .unwrap()
+                .parse()
+                .unwrap()
+        };
+        assert_eq!(attempt(nth), attempt(nth - 1) + 1, "{seen:?}");
+    }
+
+    let unordered = receiver.received("/unordered");
+    assert_eq!(unordered.len(), events, "each once");
+    let mut all: Vec<&str> = unordered
+        .iter()
+        .map(|r| r.header("webhook-id").unwrap())
+        .collect();
+    all.sort_unstable();
+    let mut expected: Vec<&str> = ids.iter().map(String::as_str).collect();
+    expected.sort_unstable();
+    assert_eq!(all, expected);
+
+    // The API shows the setting, and each delivery's outcome.
+    let client = a.client();
+    let first = wait_for_delivery(&client, &ids[0], "ordered", Duration::from_secs(10), |d| {
+        d["state"] == "delivered"
+    });
+    assert_eq!(first["ordered"], true, "{first}");
+    assert_eq!(first["attempts"].as_array().unwrap().len(), 3, "{first}");
+    let stats = client
+        .get("/api/stats")
+        .bearer(API_TOKEN)
+        .send()
+        .unwrap()
+        .json();
+    assert_eq!(stats["forwarding"]["ordered"]["ordered"], true, "{stats}");
+    assert_eq!(
+        stats["forwarding"]["ordered"]["delivered"], events,
+        "{stats}"
+    );
+    assert_eq!(
+        stats["forwarding"]["unordered"]["ordered"], false,
+        "{stats}"
+    );
+}
+
+/// An ordered destination allowed more than one send in flight is a contradiction, named by
+/// readiness with the entry and the field.
+#[test]
+fn readiness_names_an_ordered_destination_with_more_than_one_in_flight() {
+    let receiver = Receiver::ok();
+    let list = json!([{"name": "line", "url": receiver.url("/line"),
+        "secret": DESTINATION_SECRET, "ordered": true, "max_in_flight": 4}]);
+    let app = start_or_skip!(
+        "forwarding ordered readiness",
+        configured()
+            .variable("forward_destinations", &list.to_string())
+            .component("forwarder", "/forwarder/healthz")
+    );
+    let response = app.client().get("/forwarder/readyz").send().unwrap();
+    assert_eq!(response.status, 503, "{}", response.text());
+    let text = response.text();
+    assert!(text.contains("entry 1 (max_in_flight)"), "{text}");
+    assert!(text.contains("one send at a time"), "{text}");
+    assert!(!text.contains(DESTINATION_SECRET), "{text}");
+}
+
 #[test]
 fn readiness_names_a_malformed_or_unreachable_destination_without_echoing_it() {
     let secret_like = "whsec_do-not-echo-me";

@@ -47,7 +47,8 @@ impl<K: KeyValue, V: Variables, C: Clock, P: Poke> Api<K, V, C, P> {
         self.admit(&request)?;
         let meta = self.load_meta(ctx)?;
         let records = self.ledger().records_of(&meta.id)?;
-        json(StatusCode::OK, &deliveries(&meta.id, &records))
+        let ordered = ledger::ordered_names(&self.store)?;
+        json(StatusCode::OK, &deliveries(&meta.id, &records, &ordered))
     }
 
     /// `POST /api/events/{id}/replay`: queued now; the forwarder is asked after the answer.
@@ -97,7 +98,11 @@ impl<K: KeyValue, V: Variables, C: Clock, P: Poke> Api<K, V, C, P> {
         if !replayed.is_empty() {
             self.ask_after_response(meta.id.clone());
         }
-        json(StatusCode::ACCEPTED, &deliveries(&meta.id, &replayed))
+        let ordered = ledger::ordered_names(&self.store)?;
+        json(
+            StatusCode::ACCEPTED,
+            &deliveries(&meta.id, &replayed, &ordered),
+        )
     }
 
     /// `GET /api/dead-letters`.
@@ -115,10 +120,15 @@ impl<K: KeyValue, V: Variables, C: Clock, P: Poke> Api<K, V, C, P> {
             query.before,
             inbox_core::events::Tuning::default().max_scan,
         )?;
+        let ordered = ledger::ordered_names(&self.store)?;
         json(
             StatusCode::OK,
             &DeadLetterPage {
-                items: page.items.iter().map(delivery).collect(),
+                items: page
+                    .items
+                    .iter()
+                    .map(|record| delivery(record, &ordered))
+                    .collect(),
                 next_cursor: page.next.map(|k| k.to_string()),
             },
         )
@@ -372,7 +382,7 @@ fn state(state: State) -> DeliveryState {
     }
 }
 
-fn delivery(record: &Record) -> Delivery {
+fn delivery(record: &Record, ordered: &[DestinationName]) -> Delivery {
     Delivery {
         event_id: record.event.as_str().to_owned(),
         destination: record.destination.as_str().to_owned(),
@@ -394,13 +404,17 @@ fn delivery(record: &Record) -> Delivery {
             .filter(|_| record.state == State::Pending)
             .map(|at| at.to_rfc3339_millis()),
         replays: record.replays,
+        ordered: ordered.contains(&record.destination),
     }
 }
 
-fn deliveries(id: &EventId, records: &[Record]) -> Deliveries {
+fn deliveries(id: &EventId, records: &[Record], ordered: &[DestinationName]) -> Deliveries {
     Deliveries {
         event_id: id.as_str().to_owned(),
-        deliveries: records.iter().map(delivery).collect(),
+        deliveries: records
+            .iter()
+            .map(|record| delivery(record, ordered))
+            .collect(),
     }
 }
 

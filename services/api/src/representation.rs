@@ -92,6 +92,8 @@ pub struct Figures {
     pub max_events: u64,
     /// Per destination: pending, delivered and dead deliveries.
     pub forwarding: Vec<(String, [u64; 3])>,
+    /// The destinations configured `"ordered"`.
+    pub ordered: Vec<String>,
     /// Per destination: attempts that delivered, were retried, died.
     pub attempts: Vec<(String, [u64; 3])>,
 }
@@ -123,6 +125,7 @@ pub fn stats(figures: &Figures) -> Stats {
                 pending: *pending,
                 delivered: *delivered,
                 dead: *dead,
+                ordered: figures.ordered.contains(name),
             },
         );
     }

@@ -248,6 +248,10 @@ impl<K: KeyValue, V: Variables, C: Clock, P: Poke> Api<K, V, C, P> {
             pruned: store.pruned()?,
             max_events: retention.max_events.unwrap_or(0),
             forwarding: read("deliveries")?,
+            ordered: forwarding::ledger::ordered_names(&self.store)?
+                .iter()
+                .map(|name| name.as_str().to_owned())
+                .collect(),
             attempts: read("attempts")?,
         })
     }

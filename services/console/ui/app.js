@@ -731,14 +731,15 @@ function renderDeliveries(body) {
       'aria-label': `Replay to ${row.destination}` }, 'Replay');
     // data-label: on a narrow screen each cell names its column (console.css).
     return h('tr', {},
-      h('td', { 'data-label': 'Destination' }, h('code', {}, row.destination)),
+      h('td', { 'data-label': 'Destination' }, h('code', {}, row.destination),
+        ...(row.ordered ? [' ', h('span', { class: 'badge unknown', title: 'Events reach it in ingestion order, one at a time: a failing one holds those behind it until it is delivered or dead.' }, 'ordered')] : [])),
       h('td', { 'data-label': 'State' }, h('span', { class: `badge ${row.state}` }, row.state), ' ', row.label),
       h('td', { 'data-label': 'Attempts' }, history),
       h('td', { 'data-label': 'Last attempt' }, row.last),
       h('td', { 'data-label': '' }, replay));
   });
   $('deliveries-body').replaceChildren(...(rows.length ? rows : [h('tr', {}, h('td', { colspan: 5, class: 'empty' },
-    'Not forwarded: forwarding is off (no forward_destinations), or no destination\u2019s filter matches this event.'))]));
+    'Not forwarded: forwarding is off (no forward_destinations), no destination\u2019s filter matches this event, or it waits behind a failing event in an ordered destination\u2019s line.'))]));
   $('replay-all').disabled = !rows.length;
 }
 

@@ -350,6 +350,8 @@ export function deliveryRows(body, nowMs = Date.now()) {
       last: attempts.length ? attemptSummary(attempts[attempts.length - 1]) : 'none yet',
       history: attempts.map(attemptSummary),
       replays: Number(d.replays) || 0,
+      // An "ordered" destination: events reach it in ingestion order, one at a time.
+      ordered: d.ordered === true,
     };
   });
 }

@@ -1,5 +1,6 @@
 //! Where events are forwarded: the `forward_destinations` variable, a JSON array of
-//! `{"name", "url", "secret", "filter", "plain_http"}`, and the filter grammar.
+//! `{"name", "url", "secret", "filter", "plain_http", "max_per_second", "max_in_flight",
+//! "ordered"}`, and the filter grammar.
 //!
 //! ```json
 //! [{"name": "billing", "url": "https://billing.internal/hooks", "secret": "whsec_...",
@@ -24,6 +25,10 @@
 //! **Throttling.** `"max_per_second"` (1 to 1000) caps the sends started in any one second,
 //! `"max_in_flight"` (1 to 100) the sends under way at once, across every replica
 //! ([`super::throttle`]). A delivery held back waits, without counting as a failed attempt.
+//!
+//! **Ordered delivery.** `"ordered": true` sends events to the destination in ingestion order,
+//! one at a time: a failing event holds the ones behind it until it is delivered or becomes a
+//! dead letter ([`super::ordered`]). `max_in_flight` above 1 is refused beside it.
 //!
 //! **Filters.** `filter` is a pattern or a list of patterns (any may match; absent: every
 //! event). A pattern is `provider:type`, `provider` or `type`, where `type` is an event type
@@ -171,6 +176,8 @@ pub struct Destination {
     pub filter: Filter,
     /// Its limits (`max_per_second`, `max_in_flight`; none by default).
     pub throttle: Throttle,
+    /// Events reach it in ingestion order, one at a time (`"ordered": true`; [`super::ordered`]).
+    pub ordered: bool,
 }
 
 /// A destination URL, split the way requests and allowed-host checks need it.
@@ -312,6 +319,8 @@ struct Entry {
     max_per_second: Option<u32>,
     #[serde(default)]
     max_in_flight: Option<u32>,
+    #[serde(default)]
+    ordered: bool,
 }
 
 /// `"text"` or `["text", ...]` (a filter's patterns, a destination's secrets). Deserialized by
@@ -414,7 +423,7 @@ pub fn parse(value: &str) -> Result<Vec<Destination>, ConfigError> {
     let entries: Vec<Entry> = serde_json::from_slice(value.as_bytes()).map_err(|error| {
         // serde's message can quote the input: keep only where it failed.
         malformed(format!(
-            "not a JSON array of {{name, url, secret, filter, plain_http, max_per_second, max_in_flight}} objects (line {}, column {})",
+            "not a JSON array of {{name, url, secret, filter, plain_http, max_per_second, max_in_flight, ordered}} objects (line {}, column {})",
             error.line(),
             error.column()
         ))
@@ -456,12 +465,20 @@ pub fn parse(value: &str) -> Result<Vec<Destination>, ConfigError> {
             max_per_second: limit("max_per_second", entry.max_per_second, MAX_PER_SECOND)?,
             max_in_flight: limit("max_in_flight", entry.max_in_flight, MAX_IN_FLIGHT)?,
         };
+        if entry.ordered && throttle.max_in_flight.is_some_and(|n| n > 1) {
+            return Err(at(
+                "max_in_flight",
+                "an ordered destination gets one send at a time: leave max_in_flight out (or 1)"
+                    .into(),
+            ));
+        }
         destinations.push(Destination {
             name,
             url,
             keys,
             filter,
             throttle,
+            ordered: entry.ordered,
         });
     }
     Ok(destinations)

@@ -27,6 +27,11 @@
 //! claimed, recorded or counted. It stays due without holding up anything else: a new event's
 //! first attempt gets a due pointer (so the floor moves on), and a due pointer is moved to a later
 //! bucket (once: `fwd:due:{b}:{k}:moved`), spaced by the destination's limit.
+//!
+//! **Ordered destinations** ([`super::ordered`]) are sent from their line instead: each round
+//! attempts the head of each line (the next one at once when it is delivered or dead), the floor
+//! passes their events without a first attempt, and an attempt of anything but the head is held
+//! before the claim (not claimed, recorded or counted; its pointer is dropped: the line finds it).
 
 use std::time::Duration;
 
@@ -35,7 +40,8 @@ use serde::Serialize;
 use super::destinations::{Destination, DestinationName};
 use super::hops::{self, Installation, HOPS_HEADER};
 use super::keys;
-use super::ledger::{read_decimal, registered, Ledger};
+use super::ledger::{ordered_names, read_decimal, registered, Ledger};
+use super::ordered;
 use super::policy::{classify, jitter, Answer, Schedule, Verdict};
 use super::records::{encode, Attempt, DeadEntry, Pointer, Record, State};
 use super::throttle::{self, Admission, Ticket};
@@ -104,6 +110,8 @@ enum Step {
     Deferred,
     /// The destination is throttled: not claimed; it has room again at about this time.
     Throttled(Timestamp),
+    /// Not the head of its ordered destination's line: not claimed; the line sends it in turn.
+    Held,
 }
 
 /// The state of a claim's lease.
@@ -195,6 +203,13 @@ impl<'a, K: KeyValue, C: Clock, S: Sender> Dispatcher<'a, K, C, S> {
         }
         self.register_destinations()?;
         self.new_events(&mut report)?;
+        for destination in self.destinations {
+            if destination.ordered {
+                self.line(destination, &mut report)?;
+            } else {
+                self.left_in_line(destination, &mut report)?;
+            }
+        }
         self.due_attempts(&mut report)?;
         self.sweep_throttles();
         Ok(report)
@@ -229,7 +244,57 @@ impl<'a, K: KeyValue, C: Clock, S: Sender> Dispatcher<'a, K, C, S> {
                 self.tally(step, &mut report);
             }
         }
+        for destination in self.destinations.iter().filter(|d| d.ordered) {
+            if destination.filter.matches(&meta) {
+                self.line(destination, &mut report)?;
+            }
+        }
         Ok(report)
+    }
+
+    /// First attempts of the events a destination's line held when it stopped being ordered.
+    fn left_in_line(
+        &self,
+        destination: &Destination,
+        report: &mut Report,
+    ) -> Result<(), StoreError> {
+        for meta in ordered::left_behind(self.kv, self.clock, destination, &self.tuning)? {
+            let step = self.attempt(&meta, destination, 1)?;
+            self.tally(step, report);
+        }
+        Ok(())
+    }
+
+    /// Sends the head of an ordered destination's line (its next attempt, once due), and the next
+    /// head as soon as one is delivered or dead, within this call's bounds.
+    fn line(&self, destination: &Destination, report: &mut Report) -> Result<(), StoreError> {
+        while !self.spent() {
+            let Some(meta) = ordered::head(self.kv, self.clock, destination, &self.tuning)? else {
+                return Ok(());
+            };
+            let step = match self.ledger.record(&meta.id, &destination.name)? {
+                None => self.attempt(&meta, destination, 1)?,
+                // Finished since the walk read it: the next round's walk passes it.
+                Some(record) if record.state != State::Pending || record.out_of_line => {
+                    return Ok(())
+                }
+                // Its sender may be gone: the lease decides, as for a check pointer.
+                Some(record) => match record.in_flight {
+                    Some((n, _)) => self.contend(&meta, destination, n, None)?,
+                    None if record.next_at.is_none_or(|at| at <= self.clock.now()) => {
+                        self.attempt(&meta, destination, record.next_attempt)?
+                    }
+                    // Waiting for its retry: the line waits with it.
+                    None => return Ok(()),
+                },
+            };
+            let moved_on = matches!(step, Step::Done(Verdict::Delivered | Verdict::Permanent));
+            self.tally(step, report);
+            if !moved_on {
+                return Ok(());
+            }
+        }
+        Ok(())
     }
 
     // ------------------------------------------------------------------ new events
@@ -278,6 +343,11 @@ impl<'a, K: KeyValue, C: Clock, S: Sender> Dispatcher<'a, K, C, S> {
     ) -> Result<bool, StoreError> {
         let mut covered = true;
         for destination in self.destinations.iter().filter(|d| d.filter.matches(meta)) {
+            if destination.ordered {
+                // The line sends it in turn (started now if it has not been).
+                ordered::position(self.kv, destination)?;
+                continue;
+            }
             if self.ledger.record(&meta.id, &destination.name)?.is_some() {
                 continue;
             }
@@ -450,6 +520,11 @@ impl<'a, K: KeyValue, C: Clock, S: Sender> Dispatcher<'a, K, C, S> {
         destination: &Destination,
         report: &mut Report,
     ) -> Result<bool, StoreError> {
+        if let Step::Held = step {
+            // The line finds it when it is the head.
+            self.tally(step, report);
+            return Ok(true);
+        }
         let Step::Throttled(until) = step else {
             return Ok(self.tally(step, report));
         };
@@ -472,6 +547,11 @@ impl<'a, K: KeyValue, C: Clock, S: Sender> Dispatcher<'a, K, C, S> {
     ) -> Result<Step, StoreError> {
         if self.spent() {
             return Ok(Step::Deferred);
+        }
+        if destination.ordered
+            && !ordered::allows(self.kv, self.clock, meta, destination, &self.tuning)?
+        {
+            return Ok(Step::Held);
         }
         // Before the claim: a store failure here leaves the attempt due, not in flight.
         let me = self.installation()?;
@@ -866,7 +946,7 @@ impl<'a, K: KeyValue, C: Clock, S: Sender> Dispatcher<'a, K, C, S> {
                 true
             }
             Step::Nothing => true,
-            Step::Busy | Step::Deferred | Step::Throttled(_) => {
+            Step::Busy | Step::Deferred | Step::Throttled(_) | Step::Held => {
                 report.still_due += 1;
                 false
             }
@@ -934,6 +1014,15 @@ impl<'a, K: KeyValue, C: Clock, S: Sender> Dispatcher<'a, K, C, S> {
         }
         if names.len() != before {
             self.kv.set(keys::DESTINATIONS, &encode(&names)?)?;
+        }
+        let ordered: Vec<DestinationName> = self
+            .destinations
+            .iter()
+            .filter(|d| d.ordered)
+            .map(|d| d.name.clone())
+            .collect();
+        if ordered_names(self.kv)? != ordered {
+            self.kv.set(keys::ORDERED, &encode(&ordered)?)?;
         }
         Ok(())
     }

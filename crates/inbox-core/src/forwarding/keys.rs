@@ -80,6 +80,16 @@ pub fn attempts(d: &str, result: &str) -> String {
     format!("stats:fwd-attempts:{d}:{result}")
 }
 
+/// The position of ordered destination `d`'s line (`super::ordered`): every event up to this
+/// sequence number is passed (decimal).
+pub fn line(d: &DestinationName) -> String {
+    format!("fwd:line:{d}")
+}
+
+/// The names of the destinations configured `"ordered"` (JSON list), written by the forwarder
+/// with [`DESTINATIONS`] so the API can show the setting without reading the secret variable.
+pub const ORDERED: &str = "fwd:ordered";
+
 /// The destination names forwarding has seen configured (JSON list), so the API's stats and
 /// retention know which per-destination keys exist without reading the secret variable.
 pub const DESTINATIONS: &str = "fwd:destinations";

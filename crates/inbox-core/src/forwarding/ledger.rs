@@ -102,6 +102,9 @@ impl<'a, K: KeyValue, C: Clock> Ledger<'a, K, C> {
     /// pointer names the next attempt number, whose claim lets only one sender send it.
     pub(super) fn requeue(&self, now: Timestamp, mut record: Record) -> Result<Record, StoreError> {
         let previous = (!record.attempts.is_empty() || record.replays > 0).then_some(record.state);
+        // An ordered destination's line has passed a delivery with an outcome: its replay is
+        // sent outside the line.
+        record.out_of_line |= record.state != State::Pending;
         record.state = State::Pending;
         record.next_at = Some(now);
         record.replays += 1;
@@ -248,6 +251,14 @@ pub fn keys_of<K: KeyValue>(kv: &K, event: &EventId) -> Result<Vec<String>, Stor
 pub fn registered<K: KeyValue>(kv: &K) -> Result<Vec<DestinationName>, StoreError> {
     Ok(kv
         .get(keys::DESTINATIONS)?
+        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+        .unwrap_or_default())
+}
+
+/// The destinations configured `"ordered"`, as the forwarder last wrote them.
+pub fn ordered_names<K: KeyValue>(kv: &K) -> Result<Vec<DestinationName>, StoreError> {
+    Ok(kv
+        .get(keys::ORDERED)?
         .and_then(|bytes| serde_json::from_slice(&bytes).ok())
         .unwrap_or_default())
 }

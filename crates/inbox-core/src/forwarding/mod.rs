@@ -17,6 +17,7 @@
 //! | [`signing`] | the Standard Webhooks headers of a forwarded request |
 //! | [`throttle`] | per-destination limits: sends per second, sends in flight |
 //! | [`status`] | whether the forwarder takes its configuration, for the app's main `/readyz` |
+//! | [`ordered`] | ordered delivery: one line per `"ordered"` destination, head of line only |
 
 pub mod allowed;
 pub mod bulk;
@@ -25,6 +26,7 @@ pub mod dispatch;
 pub mod hops;
 pub mod keys;
 pub mod ledger;
+pub mod ordered;
 pub mod poke;
 pub mod policy;
 pub mod records;

@@ -90,6 +90,10 @@ pub struct Record {
     /// Its newest entry in the dead-letter index, while dead.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dead_entry: Option<u64>,
+    /// Replayed after it had an outcome (delivered or dead): an ordered destination's line has
+    /// passed it, so it is sent outside the line and holds nothing up (`super::ordered`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub out_of_line: bool,
 }
 
 fn one() -> u32 {
@@ -113,6 +117,7 @@ impl Record {
             replays: 0,
             round_start: 1,
             dead_entry: None,
+            out_of_line: false,
         }
     }
 

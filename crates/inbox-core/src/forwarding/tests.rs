@@ -19,6 +19,9 @@ use crate::events::{EventId, EventStore, Ingested, NewEvent, Provider, StoredEve
 use crate::kv::testing::{FaultyKv, Op};
 use crate::kv::{KeyValue, MemoryKv};
 
+#[path = "ordered_tests.rs"]
+mod ordered_tests;
+
 const T0: i64 = 1_800_000_000;
 /// `whsec_` + base64("forwarding-test-key").
 const KEY: &str = "whsec_Zm9yd2FyZGluZy10ZXN0LWtleQ==";

@@ -532,3 +532,41 @@ mod patterns {
         }
     }
 }
+
+/// The forwarder records which destinations are `"ordered"`; the API shows it on their
+/// deliveries, dead letters and stats, without reading the destinations' settings.
+#[test]
+fn an_ordered_destination_is_shown_as_such() {
+    let (kv, clock, asked) = (MemoryKv::new(), ManualClock::at_unix(NOW), Asked::default());
+    let id = ingest(&kv, &clock, "gh-ordered");
+    let targets = destinations::parse(&format!(
+        r#"[{{"name":"sink","url":"http://127.0.0.1:9/in","secret":"{KEY}","ordered":true}},
+            {{"name":"free","url":"http://127.0.0.1:9/free","secret":"{KEY}"}}]"#
+    ))
+    .unwrap();
+    let (schedule, sender) = (Schedule::parse("5s").unwrap(), Answering(Mutex::new(410)));
+    Dispatcher::new(&kv, &clock, &sender, &targets, &schedule, Tuning::default())
+        .dispatch()
+        .unwrap();
+    let api = Api::new(&kv, vars(), &clock, &asked);
+    let path = format!("/api/events/{id}/deliveries");
+    let body = body_json(&call(&api, authed(Method::GET, &path, b"", None)));
+    let ordered = |name: &str| {
+        body["deliveries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["destination"] == name)
+            .map(|d| d["ordered"].clone())
+    };
+    assert_eq!(ordered("sink"), Some(serde_json::json!(true)), "{body}");
+    assert_eq!(ordered("free"), Some(serde_json::json!(false)), "{body}");
+    let dead = body_json(&call(
+        &api,
+        authed(Method::GET, "/api/dead-letters?destination=sink", b"", None),
+    ));
+    assert_eq!(dead["items"][0]["ordered"], true, "{dead}");
+    let stats = body_json(&call(&api, authed(Method::GET, "/api/stats", b"", None)));
+    assert_eq!(stats["forwarding"]["sink"]["ordered"], true, "{stats}");
+    assert_eq!(stats["forwarding"]["free"]["ordered"], false, "{stats}");
+}

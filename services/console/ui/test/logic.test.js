@@ -419,11 +419,12 @@ test('delivery rows say the state in words, the last attempt and the history', (
       { destination: 'ci', state: 'dead', replays: 1, attempts: [
         { attempt: 1, at: '2026-11-24T13:50:00Z', status_code: 410, duration_ms: 3 },
         { attempt: 2, at: '2026-11-24T13:55:00Z', status_code: 410, duration_ms: 4 }] },
-      { destination: 'x', state: 'delivered', attempts: [] },
+      { destination: 'x', state: 'delivered', attempts: [], ordered: true },
       { destination: '<img src=x onerror=alert(1)>', state: 'teleported' },
     ],
   }, NOW);
   assert.deepEqual(rows.map((r) => r.state), ['pending', 'dead', 'delivered', 'unknown']);
+  assert.deepEqual(rows.map((r) => r.ordered), [false, false, true, false]);
   assert.equal(rows[0].label, 'Pending, next attempt in 5 min');
   assert.equal(rows[0].last, '#1 at 2026-11-24 13:59:00: HTTP 500, 9 ms');
   assert.equal(rows[1].label, 'Dead letter: no more attempts');

@@ -305,6 +305,15 @@ fn readiness_names_a_malformed_secret_list_or_limit_without_echoing_a_secret() {
             format!(r#""{KEY}","max_in_flight":101"#),
             "entry 1 (max_in_flight)",
         ),
+        (
+            format!(r#""{KEY}","ordered":true,"max_in_flight":2"#),
+            "entry 1 (max_in_flight): an ordered destination gets one send at a time",
+        ),
+        (
+            format!(r#""{KEY}","ordered":"yes""#),
+            "not a JSON array of {name, url, secret, filter, plain_http, max_per_second, \
+             max_in_flight, ordered} objects",
+        ),
         ("[]".to_owned(), "entry 1 (secret): an empty list"),
         (format!(r#"["{KEY}","{KEY}"]"#), "same key"),
         (

@@ -27,6 +27,9 @@ seconds (the retries' clock; docs/architecture.md, "What drives retries").
               `POST /api/dispatch` back to back from 1 and from several callers at once: the
               ticker's throughput, events delivered per second.
 
+  ordered     (issue 25) the drain again with the destination `"ordered": true` (one send at a
+              time, in ingestion order) and the larger number of callers: its throughput against
+              the unordered drain's, as a ratio (target: at least 0.3x).
   throttle    (issue 25) a throttled destination beside an unthrottled one: `beside` forwards
               to `fast` (unthrottled) and `slow` (`"max_per_second": 1`), `alone` to `fast` only
               (the baseline). Events are sent one after another, each once the previous one
@@ -69,6 +72,9 @@ THROTTLE_RATE = 1
 # What the throttle apps' webhook component presents when it asks the forwarder for an event's
 # first attempts after its 202 (`forward_dispatch_token`): the latency measured is that ask's.
 DISPATCH_TOKEN = "bench-dispatch-token"
+# Issue 25: an ordered destination's drain throughput (one send at a time) at least this fraction
+# of the same destination's unordered, with the same backlog and dispatch callers.
+ORDERED_THROUGHPUT_AT_LEAST = 0.3
 
 FULL = {
     "rounds": 3,
@@ -86,6 +92,8 @@ FULL = {
     "throttle_rounds": 3,
     "throttle_events": 200,
     "throttle_backends": ["sqlite", "redis"],
+    "ordered_callers": 4,
+    "ordered_backends": ["sqlite", "redis"],
 }
 # The backlog is smaller on SQLite, where each send costs several synced writes (tens of events
 # per second). Smoke: one closed-loop cell at c=1 (SQLite syncs on a busy 2-core machine), one
@@ -106,6 +114,8 @@ SMOKE = {
     "throttle_rounds": 1,
     "throttle_events": 8,
     "throttle_backends": ["sqlite"],
+    "ordered_callers": 2,
+    "ordered_backends": ["sqlite"],
 }
 
 
@@ -133,9 +143,10 @@ def received(receiver: common.Server) -> dict:
     return json.loads(data)
 
 
-def destinations(receiver: common.Server) -> str:
-    return json.dumps([{"name": DESTINATION, "url": f"http://127.0.0.1:{receiver.port}/hooks",
-                        "secret": DESTINATION_SECRET}])
+def destinations(receiver: common.Server, ordered: bool = False) -> str:
+    one = {"name": DESTINATION, "url": f"http://127.0.0.1:{receiver.port}/hooks",
+           "secret": DESTINATION_SECRET}
+    return json.dumps([{**one, "ordered": True} if ordered else one])
 
 
 def app(spin: str, workdir: Path, servers: layout.Servers, backend: str, name: str,
@@ -280,16 +291,21 @@ def settle(app_port: int, receiver: common.Server, ticker: Ticker, cfg: dict) ->
 # Drain: a backlog emptied by dispatch ticks alone
 
 
-def drain(spin: str, workdir: Path, backend: str, callers: int, cfg: dict) -> dict:
+def drain(spin: str, workdir: Path, backend: str, callers: int, cfg: dict,
+          ordered: bool = False) -> dict:
+    """`ordered`: the destination is `"ordered": true` (one send at a time, in order)."""
     n = cfg["drain_events"][backend]
+    kind = "-ordered" if ordered else ""
     with layout.Servers() as servers:
-        receiver = servers.start(receiver_server(workdir, f"recv-drain-{backend}-{callers}"))
+        receiver = servers.start(receiver_server(workdir,
+                                                 f"recv-drain-{backend}-{callers}{kind}"))
         t0 = time.monotonic()
-        started = app(spin, workdir, servers, backend, f"drain-{callers}",
-                      {"forward_destinations": destinations(receiver),
+        started = app(spin, workdir, servers, backend, f"drain-{callers}{kind}",
+                      {"forward_destinations": destinations(receiver, ordered),
                        "forward_dispatch_url": ""}, seed=n)
-        common.log(f"forwarding {backend} drain: {n:,} events stored by bench seed, app started "
-                  f"({time.monotonic() - t0:.1f}s); {callers} caller(s) of POST /api/dispatch")
+        common.log(f"forwarding {backend} drain{kind}: {n:,} events stored by bench seed, app "
+                  f"started ({time.monotonic() - t0:.1f}s); {callers} caller(s) of "
+                  "POST /api/dispatch")
         calls: list[dict] = []
         failures: list[str] = []
         lock = threading.Lock()
@@ -337,14 +353,15 @@ def drain(spin: str, workdir: Path, backend: str, callers: int, cfg: dict) -> di
                    for event, _ in got.get("duplicated", [])[:3]}
     seconds = ((got["last_ms"] or start_ms) - start_ms) / 1000
     sent = sum(c.get("sent", 0) for c in calls)
-    row = {"backend": backend, "callers": callers, "events": n, "received": got,
+    row = {"backend": backend, "callers": callers, "ordered": ordered, "events": n,
+           "received": got,
            "counters": counters, "seconds": round(seconds, 3),
            "events_per_s": got["unique"] / seconds if seconds > 0 else 0.0,
            "calls": len(calls), "sent": sent, "failures": failures,
            "duplicate_histories": history,
            "call_p50_ms": statistics.median(c["ms"] for c in calls) if calls else 0.0,
            "call_max_ms": max((c["ms"] for c in calls), default=0.0)}
-    common.log(f"forwarding {backend} drain x{callers}: {got['unique']:,}/{n:,} delivered in "
+    common.log(f"forwarding {backend} drain{kind} x{callers}: {got['unique']:,}/{n:,} delivered in "
               f"{seconds:.2f}s = {row['events_per_s']:.1f} events/s; {len(calls)} dispatch calls "
               f"(p50 {row['call_p50_ms']:.0f} ms), {sent} sends reported; duplicates "
               f"{got['duplicates']}, bad signatures {got['bad_signature']}")
@@ -500,6 +517,9 @@ def measure(spin: str, workdir: Path, mode: str) -> dict:
                       f"last cell; counters {settled['counters']}")
         for callers in cfg["drain_callers"]:
             result["drains"].append(drain(spin, workdir, backend, callers, cfg))
+        if backend in cfg["ordered_backends"]:
+            result["drains"].append(drain(spin, workdir, backend, cfg["ordered_callers"], cfg,
+                                          ordered=True))
         if backend in cfg["throttle_backends"]:
             result["throttle"].append(throttle_cells(spin, workdir, backend, cfg, stamp))
     common.log(f"forwarding measurements: {time.monotonic() - t0:.0f}s")
@@ -557,7 +577,8 @@ def failures(results: dict) -> list[str]:
                 bad.append(f"{where}: {len(failed)} dispatch ticks of `{name}` failed: "
                            f"{failed[:3]}")
     for d in fwd["drains"]:
-        got, where = d["received"], f"forwarding {d['backend']} drain x{d['callers']}"
+        got, where = d["received"], (f"forwarding {d['backend']} drain x{d['callers']}"
+                                     f"{' ordered' if d.get('ordered') else ''}")
         if got["unique"] != d["events"]:
             bad.append(f"{where}: {got['unique']} of {d['events']} stored events arrived")
         if got["requests"] != got["unique"]:
@@ -617,6 +638,19 @@ def targets(results: dict) -> list[dict]:
                        "measured": round(r, 3), "limit": THROTTLE_P99_AT_MOST,
                        "pass": r <= THROTTLE_P99_AT_MOST,
                        "detail": f"{beside:.2f} vs {alone:.2f} ms", "ratio": True})
+    for d in [d for d in fwd["drains"] if d.get("ordered")]:
+        free = next((x for x in fwd["drains"] if not x.get("ordered")
+                     and x["backend"] == d["backend"] and x["callers"] == d["callers"]), None)
+        if not free or not free["events_per_s"]:
+            continue
+        r = d["events_per_s"] / free["events_per_s"]
+        checks.append({"target": f"an ordered destination's throughput >= "
+                                 f"{ORDERED_THROUGHPUT_AT_LEAST}x unordered ({d['backend']}, "
+                                 f"a backlog drained by {d['callers']} dispatch callers)",
+                       "measured": round(r, 3), "limit": ORDERED_THROUGHPUT_AT_LEAST,
+                       "pass": r >= ORDERED_THROUGHPUT_AT_LEAST,
+                       "detail": f"{d['events_per_s']:.1f} vs {free['events_per_s']:.1f} "
+                                 "events/s", "ratio": True})
     return checks
 
 
@@ -677,7 +711,8 @@ def markdown(results: dict) -> str:
             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for d in fwd["drains"]:
         g = d["received"]
-        out.append(f"| {d['backend']} | {d['callers']} | {d['events']:,} | {g['unique']:,} | "
+        how = f"{d['callers']}{' (ordered)' if d.get('ordered') else ''}"
+        out.append(f"| {d['backend']} | {how} | {d['events']:,} | {g['unique']:,} | "
                    f"{d['seconds']:.2f} | {d['events_per_s']:,.1f} | {d['calls']} | "
                    f"{d['call_p50_ms']:.0f} | {d['call_max_ms']:.0f} | {g['duplicates']} |")
     if fwd.get("throttle"):
