@@ -8,12 +8,14 @@
 //! - **Rate**: a counter per destination and Unix second, `fwd:thr:{d}:rate:{s}` ([`super::keys`] names them all). A send
 //!   increments the current second's; one that gets more than the limit is throttled.
 //! - **In flight**: a *started* and a *done* counter per destination and 5-second bucket,
-//!   `fwd:thr:{d}:fly:{b}` and `...:done`. A send adds 1 to its bucket's started, then reads the
-//!   window (done counters first, then started: a read in between can only overcount) and is
-//!   throttled (and adds 1 to done, undoing itself) when more than the limit are in flight; it
-//!   adds 1 to done when it finishes. Of two racing sends the later reader sees both, so the limit
-//!   is never exceeded; racing sends may all be refused instead (each saw the others' increments),
-//!   and the next round tries again. The window spans the send timeout and the clock margin: a send that
+//!   `fwd:thr:{d}:fly:{b}` and `...:done`. A send adds 1 to its bucket's started; what that
+//!   returns, plus the window's other buckets' started, is its place in line. It then reads the
+//!   window's done counters (before the other started counters: a read in between can only
+//!   overcount) and is throttled when its place is more than the limit above them, taking its
+//!   start back (adding -1); it adds 1 to done when it finishes. Of racing sends the one with the
+//!   lower place goes and the later ones see it, so the limit is never exceeded and one of them
+//!   always goes: with every racer's start counted instead, each refused the others, and rounds
+//!   in step (two tickers) could refuse them all round after round. The window spans the send timeout and the clock margin: a send that
 //!   started earlier has finished or been cut off, so a sender that died without adding to done
 //!   holds its slot for that long at most (the lease), never forever.
 //!
@@ -104,18 +106,25 @@ pub fn admit<K: KeyValue>(
     let mut ticket = Ticket::FREE;
     if let Some(max) = throttle.max_in_flight {
         let b = fly_bucket(now);
-        kv.increment(&keys::throttle_started(d, b), 1)?;
+        // This send's place: what its own increment returned, plus the other buckets' sends.
+        let mine = kv.increment(&keys::throttle_started(d, b), 1)?;
         ticket = Ticket(Some(b));
         let mut done = 0i64;
         for w in window(now, tuning) {
             done = done.saturating_add(kv.increment(&keys::throttle_done(d, w), 0)?);
         }
-        let mut started = 0i64;
-        for w in window(now, tuning) {
-            started = started.saturating_add(kv.increment(&keys::throttle_started(d, w), 0)?);
+        let mut place = mine;
+        for w in window(now, tuning).filter(|w| *w != b) {
+            place = place.saturating_add(kv.increment(&keys::throttle_started(d, w), 0)?);
         }
-        if started.saturating_sub(done) > i64::from(max) {
-            release(kv, d, ticket);
+        if place.saturating_sub(done) > i64::from(max) {
+            // Undone by taking its start back, not by counting it done: a later send's place
+            // then stays above every earlier one still deciding, so of racing sends the first
+            // always goes (counting all of them, each refused the others, and rounds that run in
+            // step, as two tickers do, could refuse every one of them again and again).
+            if let Err(error) = kv.increment(&keys::throttle_started(d, b), -1) {
+                tracing::warn!(destination = d.as_str(), error = %error, "in-flight slot not given back; it expires");
+            }
             return Ok(Admission::Throttled(now.plus(Duration::from_millis(500))));
         }
     }
@@ -225,6 +234,74 @@ mod tests {
         match a {
             Admission::Admitted(ticket) => Some(ticket),
             Admission::Throttled(_) => None,
+        }
+    }
+
+    /// A store on which every send's start waits for the other racers' (a barrier): both start,
+    /// then both read, as two dispatch rounds in step do.
+    struct Lockstep<'a> {
+        inner: &'a MemoryKv,
+        started: std::sync::Barrier,
+    }
+
+    impl KeyValue for Lockstep<'_> {
+        fn get(&self, key: &str) -> Result<Option<Vec<u8>>, KvError> {
+            self.inner.get(key)
+        }
+        fn set(&self, key: &str, value: &[u8]) -> Result<(), KvError> {
+            self.inner.set(key, value)
+        }
+        fn set_many(&self, entries: &[(String, Vec<u8>)]) -> Result<(), KvError> {
+            self.inner.set_many(entries)
+        }
+        fn delete(&self, key: &str) -> Result<(), KvError> {
+            self.inner.delete(key)
+        }
+        fn delete_many(&self, keys: &[String]) -> Result<(), KvError> {
+            self.inner.delete_many(keys)
+        }
+        fn increment(&self, key: &str, delta: i64) -> Result<i64, KvError> {
+            let value = self.inner.increment(key, delta)?;
+            if delta == 1 && key.contains(":fly:") && !key.ends_with(":done") {
+                self.started.wait();
+            }
+            Ok(value)
+        }
+    }
+
+    /// Two sends racing for the one slot, both starting before either reads: one goes. (Counting
+    /// every start, each refused the other, and two tickers in step did so round after round:
+    /// the e2e test's destination then got nothing for 15 s.)
+    #[test]
+    fn of_sends_racing_for_the_last_slot_one_always_goes() {
+        let tuning = Tuning::default();
+        let limit = Throttle {
+            max_per_second: None,
+            max_in_flight: Some(1),
+        };
+        let at = Timestamp::from_unix_seconds(T0);
+        for round in 0..20 {
+            let kv = MemoryKv::new();
+            let store = Lockstep {
+                inner: &kv,
+                started: std::sync::Barrier::new(2),
+            };
+            let outcomes: Vec<bool> = std::thread::scope(|scope| {
+                let racers: Vec<_> = (0..2)
+                    .map(|_| {
+                        scope.spawn(|| {
+                            admitted(admit(&store, &name(), limit, at, &tuning).unwrap()).is_some()
+                        })
+                    })
+                    .collect();
+                racers.into_iter().map(|r| r.join().unwrap()).collect()
+            });
+            assert_eq!(
+                outcomes.iter().filter(|went| **went).count(),
+                1,
+                "round {round}: {outcomes:?}"
+            );
+            assert_eq!(in_flight(&kv, &name(), at, &tuning).unwrap(), 1);
         }
     }
 
