@@ -130,21 +130,36 @@ export function catalogueProviders(catalogue) {
     }));
 }
 
+/** The generic sources the catalogue lists (`sources`: those with a secret), by name. */
+export function catalogueSources(catalogue) {
+  const entries = catalogue && Array.isArray(catalogue.sources) ? catalogue.sources : [];
+  return entries
+    .filter((entry) => entry && typeof entry.name === 'string' && entry.name !== '')
+    .map((entry) => entry.name);
+}
+
+/** A provider filter value that is one generic source: `source/<name>`. */
+export const SOURCE_PREFIX = 'source/';
+
 /**
  * The provider filter's options, `{ value, label, group }`, sorted by name: from the API's
  * catalogue (`/api/providers`), the configured providers first (`group` 'Configured', the others
- * 'Not configured') once the webhook component has said which are; until the catalogue is read
- * (or if it cannot be), the providers `/api/stats` counts, by slug. No list is kept here.
+ * 'Not configured') once the webhook component has said which are, then each generic source
+ * (`group` 'Generic sources', value `source/<name>`); until the catalogue is read (or if it
+ * cannot be), the providers `/api/stats` counts, by slug. No list is kept here.
  */
 export function providerOptions(catalogue, stats = null) {
   const byName = (a, b) => a.label.localeCompare(b.label, 'en', { sensitivity: 'base' }) || a.value.localeCompare(b.value);
   const providers = catalogueProviders(catalogue);
   if (providers.length) {
     const options = providers.map((p) => ({ value: p.slug, label: p.name, configured: p.configured })).sort(byName);
+    const sources = catalogueSources(catalogue).sort()
+      .map((name) => ({ value: `${SOURCE_PREFIX}${name}`, label: name, group: 'Generic sources' }));
     if (!options.some((o) => o.configured !== null)) return options.map(({ value, label }) => ({ value, label }));
     return [
       ...options.filter((o) => o.configured).map(({ value, label }) => ({ value, label, group: 'Configured' })),
       ...options.filter((o) => !o.configured).map(({ value, label }) => ({ value, label, group: 'Not configured' })),
+      ...sources,
     ];
   }
   const counted = stats && stats.by_provider && typeof stats.by_provider === 'object' ? Object.keys(stats.by_provider) : [];
@@ -192,7 +207,13 @@ export function filtersToQuery(state, nowMs = Date.now(), limit = PAGE_SIZE) {
   const params = new URLSearchParams();
   params.set('limit', String(limit));
   const provider = (state.provider || '').trim();
-  if (provider) params.set('provider', provider);
+  if (provider.startsWith(SOURCE_PREFIX)) {
+    // One generic source: its events are the provider `source`'s with that source.
+    params.set('provider', 'source');
+    params.set('source', provider.slice(SOURCE_PREFIX.length));
+  } else if (provider) {
+    params.set('provider', provider);
+  }
   const type = (state.type || '').trim();
   if (type) {
     if (/\s/.test(type)) return { params, error: 'Type cannot contain spaces.' };

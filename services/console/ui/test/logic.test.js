@@ -10,7 +10,7 @@ process.env.TZ = 'UTC';
 const logic = await import('../logic.js');
 const {
   COLUMNS, FILTERS, MISSING, typeLabel, visibleColumns, cellText, detailFields, providerOptions,
-  catalogueProviders, statsRows, emptyFilters, filtersToQuery, isFiltered, eventsPath, mergeFirstPage, appendPage, formatTime,
+  catalogueProviders, catalogueSources, statsRows, emptyFilters, filtersToQuery, isFiltered, eventsPath, mergeFirstPage, appendPage, formatTime,
   formatAgo, formatBytes, utf8Length, bucketize, formatWidth, describeProblem, prettyJson,
   payloadJson, shellQuote, normalizeBase, curlCommand, localToRfc3339, attemptSummary, formatIn,
   deliveryRows,
@@ -85,6 +85,18 @@ test('the provider filter offers the catalogue by name, configured providers fir
   // The webhook component has not said which are configured yet: one list, by name.
   assert.deepEqual(providerOptions(catalogue(null)).map((o) => o.value), ['azuredevops', 'box', 'github', 'stripe']);
   assert.ok(providerOptions(catalogue(null)).every((o) => !('group' in o)));
+});
+
+test('the generic sources the catalogue lists follow, and filter by provider source and their name', () => {
+  const withSources = { ...catalogue(true), sources: [{ name: 'billing' }, { name: 'acme' }, null, { name: '' }] };
+  assert.deepEqual(providerOptions(withSources).slice(-2), [
+    { value: 'source/acme', label: 'acme', group: 'Generic sources' },
+    { value: 'source/billing', label: 'billing', group: 'Generic sources' },
+  ]);
+  assert.deepEqual(catalogueSources({ sources: 'nope' }), []);
+  const { params, error } = filtersToQuery({ ...emptyFilters(), provider: 'source/acme' }, NOW);
+  assert.equal(error, null);
+  assert.equal(params.toString(), 'limit=50&provider=source&source=acme');
 });
 
 test('until the catalogue is read, the filter offers what the stats count; nothing is hand-kept', () => {
