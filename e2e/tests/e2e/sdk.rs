@@ -162,25 +162,10 @@ fn key(format: SecretFormat, secret: &str) -> Vec<u8> {
     }
 }
 
-/// `t` as RFC 3339 UTC (`2026-12-06T20:00:00Z`): Box's and Twitch's timestamp headers.
+/// `t` as RFC 3339 UTC (`2026-12-06T20:00:00Z`): Box's and Twitch's timestamp headers, written
+/// by the project's own `Timestamp`.
 fn rfc3339(t: i64) -> String {
-    let (days, seconds) = (t.div_euclid(86_400), t.rem_euclid(86_400));
-    // Howard Hinnant's civil_from_days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        seconds / 3600,
-        seconds / 60 % 60,
-        seconds % 60
-    )
+    inbox_core::time::Timestamp::from_unix_seconds(t).to_rfc3339_seconds()
 }
 
 /// Sets `value` at a JSON pointer, creating objects (or arrays, for numeric segments) on the way.
