@@ -1,6 +1,6 @@
 //! Where events are forwarded: the `forward_destinations` variable, a JSON array of
 //! `{"name", "url", "secret", "filter", "plain_http", "max_per_second", "max_in_flight",
-//! "ordered"}`, and the filter grammar.
+//! "ordered", "disable_after_failures", "disable_after_seconds"}`, and the filter grammar.
 //!
 //! ```json
 //! [{"name": "billing", "url": "https://billing.internal/hooks", "secret": "whsec_...",
@@ -30,6 +30,11 @@
 //! one at a time: a failing event holds the ones behind it until it is delivered or becomes a
 //! dead letter ([`super::ordered`]). `max_in_flight` above 1 is refused beside it.
 //!
+//! **Circuit breaking.** `"disable_after_failures"` (1 to 100000 failed attempts in a row) and
+//! `"disable_after_seconds"` (1 to 2592000, failing that long with nothing delivered) disable a
+//! destination that keeps failing: its deliveries wait, kept due, until it is re-enabled through
+//! the API ([`super::circuit`]). Neither is set by default.
+//!
 //! **Filters.** `filter` is a pattern or a list of patterns (any may match; absent: every
 //! event). A pattern is `provider:type`, `provider` or `type`, where `type` is an event type
 //! that may end in `*` (a prefix match: `invoice.*` matches `invoice.paid`, `*` matches every
@@ -41,6 +46,7 @@ use std::fmt;
 
 use serde::Deserialize;
 
+use super::circuit::{self, Circuit};
 use super::throttle::{Throttle, MAX_IN_FLIGHT, MAX_PER_SECOND};
 use crate::config::ConfigError;
 use crate::events::{EventMeta, Provider};
@@ -178,6 +184,9 @@ pub struct Destination {
     pub throttle: Throttle,
     /// Events reach it in ingestion order, one at a time (`"ordered": true`; [`super::ordered`]).
     pub ordered: bool,
+    /// When it is disabled for failing (`disable_after_failures`, `disable_after_seconds`;
+    /// never by default).
+    pub circuit: Circuit,
 }
 
 /// A destination URL, split the way requests and allowed-host checks need it.
@@ -321,6 +330,10 @@ struct Entry {
     max_in_flight: Option<u32>,
     #[serde(default)]
     ordered: bool,
+    #[serde(default)]
+    disable_after_failures: Option<u32>,
+    #[serde(default)]
+    disable_after_seconds: Option<u32>,
 }
 
 /// `"text"` or `["text", ...]` (a filter's patterns, a destination's secrets). Deserialized by
@@ -423,7 +436,7 @@ pub fn parse(value: &str) -> Result<Vec<Destination>, ConfigError> {
     let entries: Vec<Entry> = serde_json::from_slice(value.as_bytes()).map_err(|error| {
         // serde's message can quote the input: keep only where it failed.
         malformed(format!(
-            "not a JSON array of {{name, url, secret, filter, plain_http, max_per_second, max_in_flight, ordered}} objects (line {}, column {})",
+            "not a JSON array of {{name, url, secret, filter, plain_http, max_per_second, max_in_flight, ordered, disable_after_failures, disable_after_seconds}} objects (line {}, column {})",
             error.line(),
             error.column()
         ))
@@ -472,6 +485,18 @@ pub fn parse(value: &str) -> Result<Vec<Destination>, ConfigError> {
                     .into(),
             ));
         }
+        let circuit = Circuit {
+            after_failures: limit(
+                "disable_after_failures",
+                entry.disable_after_failures,
+                circuit::MAX_FAILURES,
+            )?,
+            after_seconds: limit(
+                "disable_after_seconds",
+                entry.disable_after_seconds,
+                circuit::MAX_SECONDS,
+            )?,
+        };
         destinations.push(Destination {
             name,
             url,
@@ -479,6 +504,7 @@ pub fn parse(value: &str) -> Result<Vec<Destination>, ConfigError> {
             filter,
             throttle,
             ordered: entry.ordered,
+            circuit,
         });
     }
     Ok(destinations)

@@ -28,6 +28,11 @@
 //! first attempt gets a due pointer (so the floor moves on), and a due pointer is moved to a later
 //! bucket (once: `fwd:due:{b}:{k}:moved`), spaced by the destination's limit.
 //!
+//! **Disabled destinations** ([`super::circuit`]) are held like throttled ones, with room again
+//! in [`circuit::RECHECK`]: nothing is claimed, recorded or counted, and their due pointers move
+//! on together (not spaced) so a re-enabled destination drains at once. Each attempt's outcome
+//! is counted towards its destination's thresholds.
+//!
 //! **Ordered destinations** ([`super::ordered`]) are sent from their line instead: each round
 //! attempts the head of each line (the next one at once when it is delivered or dead), the floor
 //! passes their events without a first attempt, and an attempt of anything but the head is held
@@ -37,10 +42,11 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use super::circuit;
 use super::destinations::{Destination, DestinationName};
 use super::hops::{self, Installation, HOPS_HEADER};
 use super::keys;
-use super::ledger::{ordered_names, read_decimal, registered, Ledger};
+use super::ledger::{read_decimal, registered, Ledger};
 use super::ordered;
 use super::policy::{classify, jitter, Answer, Schedule, Verdict};
 use super::records::{encode, Attempt, DeadEntry, Pointer, Record, State};
@@ -166,6 +172,9 @@ pub struct Dispatcher<'a, K, C, S> {
     throttled: std::cell::RefCell<Vec<(DestinationName, Timestamp)>>,
     /// Destinations whose throttle counters this dispatcher made sure the sweep covers.
     swept: std::cell::RefCell<Vec<DestinationName>>,
+    /// Destinations this dispatcher found enabled (`false`) or disabled (`true`): read once per
+    /// call, then as this call's own outcomes disable them.
+    disabled: std::cell::RefCell<Vec<(DestinationName, bool)>>,
 }
 
 impl<'a, K: KeyValue, C: Clock, S: Sender> Dispatcher<'a, K, C, S> {
@@ -192,6 +201,7 @@ impl<'a, K: KeyValue, C: Clock, S: Sender> Dispatcher<'a, K, C, S> {
             installation: std::cell::OnceCell::new(),
             throttled: std::cell::RefCell::new(Vec::new()),
             swept: std::cell::RefCell::new(Vec::new()),
+            disabled: std::cell::RefCell::new(Vec::new()),
         }
     }
 
@@ -380,7 +390,12 @@ impl<'a, K: KeyValue, C: Clock, S: Sender> Dispatcher<'a, K, C, S> {
     ) -> Result<(), StoreError> {
         let at = {
             let mut throttled = self.throttled.borrow_mut();
-            let spacing = destination.throttle.spacing();
+            // A disabled destination's deliveries are not spaced: re-enabled, they all go.
+            let spacing = if self.is_disabled(destination)? {
+                Duration::ZERO
+            } else {
+                destination.throttle.spacing()
+            };
             match throttled.iter_mut().find(|(d, _)| *d == destination.name) {
                 Some((_, next)) => {
                     let at = if *next > until { *next } else { until };
@@ -587,8 +602,12 @@ impl<'a, K: KeyValue, C: Clock, S: Sender> Dispatcher<'a, K, C, S> {
         result
     }
 
-    /// Asks the destination's throttle for room at `now` (once throttled, not again this call).
+    /// Asks the destination's throttle for room at `now` (once throttled, not again this call);
+    /// a disabled destination has none until [`circuit::RECHECK`] from now.
     fn admit(&self, destination: &Destination, now: Timestamp) -> Result<Admission, StoreError> {
+        if self.is_disabled(destination)? {
+            return Ok(Admission::Throttled(now.plus(circuit::RECHECK)));
+        }
         if !destination.throttle.is_set() {
             return Ok(Admission::Admitted(Ticket::FREE));
         }
@@ -618,6 +637,51 @@ impl<'a, K: KeyValue, C: Clock, S: Sender> Dispatcher<'a, K, C, S> {
                 .push((destination.name.clone(), until));
         }
         Ok(admission)
+    }
+
+    /// Whether `destination` is disabled (its record is read once per call).
+    fn is_disabled(&self, destination: &Destination) -> Result<bool, StoreError> {
+        if let Some((_, disabled)) = self
+            .disabled
+            .borrow()
+            .iter()
+            .find(|(d, _)| *d == destination.name)
+        {
+            return Ok(*disabled);
+        }
+        let disabled = circuit::disabled(self.kv, &destination.name)?.is_some();
+        self.disabled
+            .borrow_mut()
+            .push((destination.name.clone(), disabled));
+        Ok(disabled)
+    }
+
+    /// Counts an attempt's outcome towards its destination's thresholds (a store failure is
+    /// logged: the outcome itself is recorded).
+    fn count_towards_circuit(&self, destination: &Destination, delivered: bool) {
+        let counted = if delivered {
+            circuit::succeeded(self.kv, &destination.name, destination.circuit).map(|()| None)
+        } else {
+            circuit::failed(
+                self.kv,
+                &destination.name,
+                destination.circuit,
+                self.clock.now(),
+            )
+        };
+        match counted {
+            Ok(None) => {}
+            Ok(Some(_)) => {
+                let mut disabled = self.disabled.borrow_mut();
+                disabled.retain(|(d, _)| *d != destination.name);
+                disabled.push((destination.name.clone(), true));
+            }
+            Err(error) => tracing::error!(
+                destination = destination.name.as_str(),
+                error = %error,
+                "outcome not counted towards the destination's circuit"
+            ),
+        }
     }
 
     /// Deletes the throttled destinations' old counters (each dispatch round; a failure is
@@ -717,7 +781,7 @@ impl<'a, K: KeyValue, C: Clock, S: Sender> Dispatcher<'a, K, C, S> {
             abandoned: false,
         };
         let retry_after = retry_after.filter(|_| matches!(status, Some(429 | 503)));
-        Ok(Step::Done(self.finish(Outcome {
+        let verdict = self.finish(Outcome {
             record,
             destination,
             previous,
@@ -725,7 +789,12 @@ impl<'a, K: KeyValue, C: Clock, S: Sender> Dispatcher<'a, K, C, S> {
             attempt,
             verdict,
             retry_after,
-        })?))
+        })?;
+        // 429 asks for less, not for the destination to be given up on: it counts for nothing.
+        if status != Some(429) {
+            self.count_towards_circuit(destination, verdict == Verdict::Delivered);
+        }
+        Ok(Step::Done(verdict))
     }
 
     /// Records an attempt's outcome in one batch (the record, the released lease, and the next
@@ -1003,7 +1072,8 @@ impl<'a, K: KeyValue, C: Clock, S: Sender> Dispatcher<'a, K, C, S> {
     }
 
     /// Keeps `fwd:destinations` listing every configured name (read by the API's stats and by
-    /// retention), written only when it changes.
+    /// retention) and `fwd:settings` their settings (shown by the API), each written only when
+    /// it changes.
     fn register_destinations(&self) -> Result<(), StoreError> {
         let mut names = registered(self.kv)?;
         let before = names.len();
@@ -1015,15 +1085,6 @@ impl<'a, K: KeyValue, C: Clock, S: Sender> Dispatcher<'a, K, C, S> {
         if names.len() != before {
             self.kv.set(keys::DESTINATIONS, &encode(&names)?)?;
         }
-        let ordered: Vec<DestinationName> = self
-            .destinations
-            .iter()
-            .filter(|d| d.ordered)
-            .map(|d| d.name.clone())
-            .collect();
-        if ordered_names(self.kv)? != ordered {
-            self.kv.set(keys::ORDERED, &encode(&ordered)?)?;
-        }
-        Ok(())
+        super::settings::record(self.kv, self.destinations)
     }
 }

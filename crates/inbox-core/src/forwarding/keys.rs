@@ -86,10 +86,6 @@ pub fn line(d: &DestinationName) -> String {
     format!("fwd:line:{d}")
 }
 
-/// The names of the destinations configured `"ordered"` (JSON list), written by the forwarder
-/// with [`DESTINATIONS`] so the API can show the setting without reading the secret variable.
-pub const ORDERED: &str = "fwd:ordered";
-
 /// The destination names forwarding has seen configured (JSON list), so the API's stats and
 /// retention know which per-destination keys exist without reading the secret variable.
 pub const DESTINATIONS: &str = "fwd:destinations";
@@ -113,3 +109,27 @@ pub fn throttle_done(d: &DestinationName, b: i64) -> String {
 pub fn throttle_swept(d: &DestinationName) -> String {
     format!("fwd:thr:{d}:swept")
 }
+
+/// `d` is disabled (`super::circuit`): since when (RFC 3339), a newline, why; absent: enabled.
+pub fn circuit(d: &DestinationName) -> String {
+    format!("fwd:circuit:{d}")
+}
+
+/// Counter: failed attempts to `d`, ever (`super::circuit`).
+pub fn circuit_failures(d: &DestinationName) -> String {
+    format!("fwd:circuit:{d}:failures")
+}
+
+/// [`circuit_failures`] when `d`'s current run of failures began (decimal).
+pub fn circuit_base(d: &DestinationName) -> String {
+    format!("fwd:circuit:{d}:base")
+}
+
+/// The failure counter's value at the run's first failure, a newline, when (Unix ms).
+pub fn circuit_since(d: &DestinationName) -> String {
+    format!("fwd:circuit:{d}:since")
+}
+
+/// The destinations' settings as the forwarder last found them (JSON, `super::settings`), so
+/// the API can show them without reading the secret variable.
+pub const SETTINGS: &str = "fwd:settings";

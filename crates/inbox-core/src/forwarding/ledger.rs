@@ -255,12 +255,13 @@ pub fn registered<K: KeyValue>(kv: &K) -> Result<Vec<DestinationName>, StoreErro
         .unwrap_or_default())
 }
 
-/// The destinations configured `"ordered"`, as the forwarder last wrote them.
+/// The destinations configured `"ordered"`, as the forwarder last recorded its settings.
 pub fn ordered_names<K: KeyValue>(kv: &K) -> Result<Vec<DestinationName>, StoreError> {
-    Ok(kv
-        .get(keys::ORDERED)?
-        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
-        .unwrap_or_default())
+    Ok(super::settings::load(kv)?
+        .into_iter()
+        .filter(|s| s.ordered)
+        .map(|s| s.name)
+        .collect())
 }
 
 /// Per-destination counts: pending, delivered, dead (three reads per destination).

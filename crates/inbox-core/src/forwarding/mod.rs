@@ -18,9 +18,12 @@
 //! | [`throttle`] | per-destination limits: sends per second, sends in flight |
 //! | [`status`] | whether the forwarder takes its configuration, for the app's main `/readyz` |
 //! | [`ordered`] | ordered delivery: one line per `"ordered"` destination, head of line only |
+//! | [`circuit`] | circuit breaking: a destination failing too long is disabled until re-enabled |
+//! | [`settings`] | each destination's limits, secrets and thresholds, recorded for the API |
 
 pub mod allowed;
 pub mod bulk;
+pub mod circuit;
 pub mod destinations;
 pub mod dispatch;
 pub mod hops;
@@ -30,6 +33,7 @@ pub mod ordered;
 pub mod poke;
 pub mod policy;
 pub mod records;
+pub mod settings;
 pub mod signing;
 pub mod status;
 pub mod throttle;

@@ -12,14 +12,14 @@ fn ordered_pair() -> Vec<Destination> {
     ))
 }
 
-fn burst(kv: &MemoryKv, clock: &ManualClock, n: usize) -> Vec<EventId> {
+pub(super) fn burst(kv: &MemoryKv, clock: &ManualClock, n: usize) -> Vec<EventId> {
     (0..n)
         .map(|i| ingest(kv, clock, Provider::Github, &format!("ord-{i}"), "push"))
         .collect()
 }
 
 /// The events sent to `destination`, in the order sent, with the attempt numbers.
-fn sent_to(sender: &Scripted, destination: &str) -> Vec<(String, u32)> {
+pub(super) fn sent_to(sender: &Scripted, destination: &str) -> Vec<(String, u32)> {
     sender
         .sent()
         .into_iter()
@@ -29,17 +29,22 @@ fn sent_to(sender: &Scripted, destination: &str) -> Vec<(String, u32)> {
 }
 
 /// The events in the order they were first sent, each once (a repeat of the one before collapsed).
-fn sequence(sends: &[(String, u32)]) -> Vec<String> {
+pub(super) fn sequence(sends: &[(String, u32)]) -> Vec<String> {
     let mut events: Vec<String> = sends.iter().map(|(e, _)| e.clone()).collect();
     events.dedup();
     events
 }
 
-fn ids(ids: &[EventId]) -> Vec<String> {
+pub(super) fn ids(ids: &[EventId]) -> Vec<String> {
     ids.iter().map(|id| id.as_str().to_owned()).collect()
 }
 
-fn state_of(kv: &MemoryKv, clock: &ManualClock, id: &EventId, destination: &str) -> Option<State> {
+pub(super) fn state_of(
+    kv: &MemoryKv,
+    clock: &ManualClock,
+    id: &EventId,
+    destination: &str,
+) -> Option<State> {
     Ledger::new(kv, clock, Tuning::default())
         .records_of(id)
         .unwrap()

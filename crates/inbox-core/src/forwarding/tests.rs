@@ -22,6 +22,9 @@ use crate::kv::{KeyValue, MemoryKv};
 #[path = "ordered_tests.rs"]
 mod ordered_tests;
 
+#[path = "circuit_tests.rs"]
+mod circuit_tests;
+
 const T0: i64 = 1_800_000_000;
 /// `whsec_` + base64("forwarding-test-key").
 const KEY: &str = "whsec_Zm9yd2FyZGluZy10ZXN0LWtleQ==";
@@ -1456,7 +1459,7 @@ fn in_flight_is_limited_across_dispatchers_and_freed_when_sends_end() {
 }
 
 #[test]
-fn throttle_limits_are_validated_naming_the_field() {
+fn throttle_limits_and_circuit_thresholds_are_validated_naming_the_field() {
     for (limits, field) in [
         (r#""max_per_second":0"#, "max_per_second"),
         (r#""max_per_second":1001"#, "max_per_second"),
@@ -1465,6 +1468,17 @@ fn throttle_limits_are_validated_naming_the_field() {
         (r#""max_in_flight":-1"#, "line"),
         (r#""max_per_second":"5""#, "line"),
         (r#""max_per_second":2.5"#, "line"),
+        (r#""disable_after_failures":0"#, "disable_after_failures"),
+        (
+            r#""disable_after_failures":100001"#,
+            "disable_after_failures",
+        ),
+        (r#""disable_after_seconds":0"#, "disable_after_seconds"),
+        (
+            r#""disable_after_seconds":2592001"#,
+            "disable_after_seconds",
+        ),
+        (r#""disable_after_seconds":true"#, "line"),
     ] {
         let json = format!(
             r#"[{{"name":"slow","url":"http://127.0.0.1:9/s","secret":"{KEY}",{limits}}}]"#

@@ -1,0 +1,125 @@
+//! Circuit breaking in the dispatcher (`super::super::circuit`): a destination failing too often
+//! is disabled, its deliveries wait without being attempted, counted or dead-lettered, the
+//! others go on, and once re-enabled it drains every one exactly once (in order, if ordered).
+
+use super::ordered_tests::{burst, ids, sent_to, sequence, state_of};
+use super::*;
+use crate::forwarding::circuit;
+
+/// `sink` disabled after 3 failed attempts in a row (`ordered` as given), `other` healthy.
+fn breaking_pair(ordered: bool) -> Vec<Destination> {
+    destinations(&format!(
+        r#"[{{"name":"sink","url":"http://127.0.0.1:9/s","secret":"{KEY}","disable_after_failures":3,"ordered":{ordered}}},
+            {{"name":"other","url":"http://127.0.0.1:9/o","secret":"{KEY}"}}]"#
+    ))
+}
+
+fn sink() -> DestinationName {
+    DestinationName::parse("sink").unwrap()
+}
+
+#[test]
+fn a_disabled_destination_waits_without_attempts_and_drains_exactly_once_when_re_enabled() {
+    for ordered in [false, true] {
+        let (kv, clock) = (MemoryKv::new(), ManualClock::at_unix(T0));
+        let (targets, schedule) = (breaking_pair(ordered), Schedule::default());
+        let sender = Scripted::answering("sink", vec![status(500)]);
+        let events = burst(&kv, &clock, 5);
+        let dispatch = || {
+            dispatcher(&kv, &clock, &sender, &targets, &schedule)
+                .dispatch()
+                .unwrap()
+        };
+        // Long enough for three failed attempts (retries 5 s and 5 min apart), then an hour.
+        for _ in 0..40 {
+            dispatch();
+            clock.advance(Duration::from_secs(120));
+        }
+        let disabled = circuit::disabled(&kv, &sink()).unwrap();
+        assert_eq!(
+            disabled.map(|d| d.reason).as_deref(),
+            Some("3 failed attempts in a row"),
+            "ordered: {ordered}"
+        );
+        assert_eq!(sent_to(&sender, "sink").len(), 3, "ordered: {ordered}");
+        // The healthy one went on; nothing of the disabled one died or was counted.
+        assert_eq!(sent_to(&sender, "other").len(), 5);
+        for id in &events {
+            assert_ne!(state_of(&kv, &clock, id, "sink"), Some(State::Dead));
+        }
+        let figures: BTreeMap<_, _> = counts(&kv).unwrap().into_iter().collect();
+        assert_eq!(figures[&sink()][2], 0, "no dead letters: {figures:?}");
+
+        // Fixed and re-enabled: everything drains, each event delivered once.
+        sender.script("sink", vec![ok()]);
+        assert!(circuit::enable(&kv, &sink()).unwrap().is_some());
+        for _ in 0..10 {
+            clock.advance(Duration::from_secs(10));
+            dispatch();
+        }
+        for id in &events {
+            assert_eq!(
+                state_of(&kv, &clock, id, "sink"),
+                Some(State::Delivered),
+                "ordered: {ordered}"
+            );
+        }
+        let sends = sent_to(&sender, "sink");
+        assert_eq!(sends.len(), 3 + 5, "ordered: {ordered}: {sends:?}");
+        if ordered {
+            assert_eq!(sequence(&sends), ids(&events));
+        }
+        assert_eq!(circuit::disabled(&kv, &sink()).unwrap(), None);
+    }
+}
+
+#[test]
+fn a_success_ends_the_run_and_429_counts_for_nothing() {
+    let (kv, clock) = (MemoryKv::new(), ManualClock::at_unix(T0));
+    let (targets, schedule) = (breaking_pair(false), Schedule::default());
+    // Two failures, a success, two failures, then "slow down" for ever: never three in a row.
+    let too_many = Answer::Status {
+        code: 429,
+        retry_after: Some(Duration::from_secs(1)),
+    };
+    let sender = Scripted::answering(
+        "sink",
+        vec![
+            status(500),
+            status(500),
+            ok(),
+            status(502),
+            status(502),
+            too_many,
+        ],
+    );
+    burst(&kv, &clock, 8);
+    for _ in 0..60 {
+        dispatcher(&kv, &clock, &sender, &targets, &schedule)
+            .dispatch()
+            .unwrap();
+        clock.advance(Duration::from_secs(5));
+    }
+    assert!(sent_to(&sender, "sink").len() > 10);
+    assert_eq!(circuit::disabled(&kv, &sink()).unwrap(), None);
+}
+
+#[test]
+fn an_unreadable_circuit_leaves_the_delivery_due() {
+    let (kv, clock) = (MemoryKv::new(), ManualClock::at_unix(T0));
+    let (targets, schedule) = (breaking_pair(false), Schedule::default());
+    let sender = Scripted::default();
+    let events = burst(&kv, &clock, 1);
+    let faulty = FaultyKv::new(&kv, |op, key, _| op == Op::Get && key == "fwd:circuit:sink");
+    assert!(dispatcher(&faulty, &clock, &sender, &targets, &schedule)
+        .dispatch()
+        .is_err());
+    assert!(sent_to(&sender, "sink").is_empty());
+    dispatcher(&kv, &clock, &sender, &targets, &schedule)
+        .dispatch()
+        .unwrap();
+    assert_eq!(
+        state_of(&kv, &clock, &events[0], "sink"),
+        Some(State::Delivered)
+    );
+}
