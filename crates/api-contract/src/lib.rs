@@ -311,7 +311,7 @@ pub struct HandedOverSecrets {
 }
 
 /// Deliveries to one destination, by state.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ForwardingCounts {
     /// Waiting for a retry.
@@ -325,6 +325,56 @@ pub struct ForwardingCounts {
     /// recorded it at its last dispatch (the api component does not read the destinations).
     #[serde(default)]
     pub ordered: bool,
+    /// Its settings as the forwarder last found them (absent until it first dispatched with
+    /// this destination configured).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub settings: Option<DestinationSettings>,
+    /// Present while it is disabled for failing: its deliveries wait, kept due, until it is
+    /// re-enabled (`POST /api/destinations/{name}/enable`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disabled: Option<DestinationDisabled>,
+}
+
+/// A destination's settings from `forward_destinations` (never its URL or a secret).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct DestinationSettings {
+    /// How many secrets sign each request (more than one during a rotation: each signs it).
+    pub secrets: u32,
+    /// Sends started per second, at most (`max_per_second`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_per_second: Option<u32>,
+    /// Sends under way at once, at most (`max_in_flight`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_in_flight: Option<u32>,
+    /// Disabled after this many failed attempts in a row (`disable_after_failures`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disable_after_failures: Option<u32>,
+    /// Disabled after failing this many seconds with nothing delivered
+    /// (`disable_after_seconds`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disable_after_seconds: Option<u32>,
+}
+
+/// Why and since when a destination is disabled.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct DestinationDisabled {
+    /// When it was disabled (RFC 3339).
+    #[cfg_attr(feature = "openapi", schema(format = DateTime))]
+    pub since: String,
+    /// The threshold it reached.
+    pub reason: String,
+}
+
+/// What re-enabling a destination did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct DestinationEnabled {
+    /// The destination.
+    pub destination: String,
+    /// What it was disabled for (`null`: it was not disabled; nothing changed).
+    pub was_disabled: Option<DestinationDisabled>,
 }
 
 /// Where a delivery is.
@@ -657,6 +707,8 @@ pub enum Operation {
     ListDeadLetters,
     /// `POST /api/dead-letters/replay`
     ReplayDeadLetters,
+    /// `POST /api/destinations/{name}/enable`
+    EnableDestination,
     /// `POST /api/dispatch`
     Dispatch,
     /// `GET /api/openapi.json`
@@ -665,7 +717,7 @@ pub enum Operation {
 
 impl Operation {
     /// All operations, in documentation order.
-    pub const ALL: [Operation; 15] = [
+    pub const ALL: [Operation; 16] = [
         Self::ListEvents,
         Self::GetEvent,
         Self::UpdateEvent,
@@ -679,6 +731,7 @@ impl Operation {
         Self::DispatchEvent,
         Self::ListDeadLetters,
         Self::ReplayDeadLetters,
+        Self::EnableDestination,
         Self::Dispatch,
         Self::GetOpenApi,
     ];
@@ -695,9 +748,11 @@ impl Operation {
             | Self::GetDeliveries
             | Self::ListDeadLetters
             | Self::GetOpenApi => HttpMethod::Get,
-            Self::ReplayEvent | Self::DispatchEvent | Self::ReplayDeadLetters | Self::Dispatch => {
-                HttpMethod::Post
-            }
+            Self::ReplayEvent
+            | Self::DispatchEvent
+            | Self::ReplayDeadLetters
+            | Self::EnableDestination
+            | Self::Dispatch => HttpMethod::Post,
             Self::UpdateEvent => HttpMethod::Patch,
             Self::DeleteEvent => HttpMethod::Delete,
         }
@@ -717,6 +772,7 @@ impl Operation {
             Self::DispatchEvent => "/api/events/:id/dispatch",
             Self::ListDeadLetters => "/api/dead-letters",
             Self::ReplayDeadLetters => "/api/dead-letters/replay",
+            Self::EnableDestination => "/api/destinations/:name/enable",
             Self::Dispatch => "/api/dispatch",
             Self::GetOpenApi => "/api/openapi.json",
         }
@@ -750,6 +806,7 @@ impl Operation {
             Self::DispatchEvent => "dispatchEvent",
             Self::ListDeadLetters => "listDeadLetters",
             Self::ReplayDeadLetters => "replayDeadLetters",
+            Self::EnableDestination => "enableDestination",
             Self::Dispatch => "dispatch",
             Self::GetOpenApi => "getOpenApi",
         }
@@ -773,7 +830,8 @@ impl Operation {
             | Self::GetDeliveries
             | Self::ReplayEvent
             | Self::ListDeadLetters
-            | Self::ReplayDeadLetters => Server::Api,
+            | Self::ReplayDeadLetters
+            | Self::EnableDestination => Server::Api,
         }
     }
 
@@ -792,6 +850,7 @@ impl Operation {
             | Self::DispatchEvent
             | Self::ListDeadLetters
             | Self::ReplayDeadLetters
+            | Self::EnableDestination
             | Self::Dispatch => "forwarding",
             Self::ListProviders | Self::ListHandshakes => "providers",
             Self::ListEvents

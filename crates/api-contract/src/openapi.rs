@@ -19,10 +19,11 @@ use utoipa::openapi::{
 
 use crate::{
     patterns, CatalogueEntry, Counts, DeadLetterPage, DeadLetterReplay, Deliveries, Delivery,
-    DeliveryAttempt, DeliveryState, DispatchReport, EventDetail, EventPage, EventPatch,
-    EventSummary, FieldError, ForwardingCounts, HandedOverSecret, HandedOverSecrets, Operation,
-    Payload, Problem, Provider, ProviderCatalogue, ReplayRequest, ReplaySkips, ReplayedDelivery,
-    SourceEntry, Stats, Status, BULK_REPLAY_DEFAULT, BULK_REPLAY_MAX, BULK_REPLAY_MAX_SCAN,
+    DeliveryAttempt, DeliveryState, DestinationDisabled, DestinationEnabled, DestinationSettings,
+    DispatchReport, EventDetail, EventPage, EventPatch, EventSummary, FieldError, ForwardingCounts,
+    HandedOverSecret, HandedOverSecrets, Operation, Payload, Problem, Provider, ProviderCatalogue,
+    ReplayRequest, ReplaySkips, ReplayedDelivery, SourceEntry, Stats, Status, BULK_REPLAY_DEFAULT,
+    BULK_REPLAY_MAX, BULK_REPLAY_MAX_SCAN,
 };
 
 const JSON: &str = "application/json";
@@ -378,7 +379,9 @@ fn operation(op: Operation) -> OperationBuilder {
                 "Prometheus text exposition (0.0.4): webhook_inbox_events{provider,status}, \
                  webhook_inbox_events_pruned_total{reason}, webhook_inbox_retention_max_events, \
                  webhook_inbox_forward_deliveries{destination,state}, \
-                 webhook_inbox_forward_attempts_total{destination,result}.",
+                 webhook_inbox_forward_attempts_total{destination,result}, \
+                 webhook_inbox_forward_destination_disabled{destination} (1 while disabled for \
+                 failing).",
             ))
             .response(
                 "200",
@@ -551,6 +554,36 @@ fn operation(op: Operation) -> OperationBuilder {
             )
             .response("413", problem("The body is larger than 16 KiB."))
             .response("415", problem("The body is not application/json.")),
+        Operation::EnableDestination => builder
+            .summary(Some("Re-enable a destination disabled for failing"))
+            .description(Some(
+                "A destination with `disable_after_failures` or `disable_after_seconds` is \
+                 disabled once it fails that often or that long: its deliveries wait, kept due \
+                 (not attempted, not counted, not dead-lettered), and `/api/stats` shows it \
+                 under `forwarding.{name}.disabled`. Re-enabled, its failure count starts \
+                 again and the forwarder drains what waited within about 30 s, each delivery \
+                 once (in order, if it is ordered). Re-enabling one that is not disabled \
+                 changes nothing.",
+            ))
+            .parameter(
+                ParameterBuilder::new()
+                    .name("name")
+                    .parameter_in(ParameterIn::Path)
+                    .required(Required::True)
+                    .description(Some("The destination's name in `forward_destinations`."))
+                    .schema(Some(string_schema().pattern(Some(patterns::DESTINATION)))),
+            )
+            .response(
+                "200",
+                json_response(
+                    "Enabled; what it had been disabled for.",
+                    "DestinationEnabled",
+                ),
+            )
+            .response(
+                "404",
+                problem("No destination by this name has been configured."),
+            ),
         Operation::Dispatch => builder
             .summary(Some("Send what is due"))
             .description(Some(
@@ -635,6 +668,9 @@ pub fn document() -> OpenApi {
         .schema_from::<Counts>()
         .schema_from::<Stats>()
         .schema_from::<ForwardingCounts>()
+        .schema_from::<DestinationSettings>()
+        .schema_from::<DestinationDisabled>()
+        .schema_from::<DestinationEnabled>()
         .schema_from::<CatalogueEntry>()
         .schema_from::<ProviderCatalogue>()
         .schema_from::<SourceEntry>()

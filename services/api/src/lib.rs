@@ -1,10 +1,11 @@
 //! The `api` component: an authenticated REST API over the stored events (an event inbox).
 //!
-//! Routes come from `api_contract::Operation::ALL`; the handlers in [`service`] (events, stats)
-//! and `deliveries` (forwarding's records) are plain code over the shared traits, tested
-//! natively. The last line of this file is the Spin adapter.
+//! Routes come from `api_contract::Operation::ALL`; the handlers in [`service`] (events, stats),
+//! `deliveries` (forwarding's records) and `destinations` (re-enabling one) are plain code over
+//! the shared traits, tested natively. The last line of this file is the Spin adapter.
 
 mod deliveries;
+mod destinations;
 pub mod query;
 pub mod representation;
 pub mod service;

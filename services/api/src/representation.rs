@@ -2,11 +2,13 @@
 //! storage layout can change without breaking clients, and the other way round.
 
 use api_contract::{
-    CatalogueEntry, Counts, EventDetail, EventSummary, ForwardingCounts, Payload,
-    ProviderCatalogue, SourceEntry, Stats,
+    CatalogueEntry, Counts, DestinationDisabled, DestinationSettings, EventDetail, EventSummary,
+    ForwardingCounts, Payload, ProviderCatalogue, SourceEntry, Stats,
 };
 use inbox_core::configured::Configured;
 use inbox_core::events::{EventMeta, EventStatus, Provider, PruneReason, StoredEvent};
+use inbox_core::forwarding::circuit::Disabled;
+use inbox_core::forwarding::settings::Settings;
 
 fn status(status: EventStatus) -> api_contract::Status {
     match status {
@@ -92,8 +94,10 @@ pub struct Figures {
     pub max_events: u64,
     /// Per destination: pending, delivered and dead deliveries.
     pub forwarding: Vec<(String, [u64; 3])>,
-    /// The destinations configured `"ordered"`.
-    pub ordered: Vec<String>,
+    /// The destinations' settings, as the forwarder last recorded them.
+    pub settings: Vec<Settings>,
+    /// The destinations disabled for failing.
+    pub disabled: Vec<(String, Disabled)>,
     /// Per destination: attempts that delivered, were retried, died.
     pub attempts: Vec<(String, [u64; 3])>,
 }
@@ -119,17 +123,38 @@ pub fn stats(figures: &Figures) -> Stats {
     }
     stats.max_events = figures.max_events;
     for (name, [pending, delivered, dead]) in &figures.forwarding {
+        let settings = figures.settings.iter().find(|s| s.name.as_str() == name);
         stats.forwarding.insert(
             name.clone(),
             ForwardingCounts {
                 pending: *pending,
                 delivered: *delivered,
                 dead: *dead,
-                ordered: figures.ordered.contains(name),
+                ordered: settings.is_some_and(|s| s.ordered),
+                settings: settings.map(|s| DestinationSettings {
+                    secrets: s.secrets,
+                    max_per_second: s.max_per_second,
+                    max_in_flight: s.max_in_flight,
+                    disable_after_failures: s.disable_after_failures,
+                    disable_after_seconds: s.disable_after_seconds,
+                }),
+                disabled: figures
+                    .disabled
+                    .iter()
+                    .find(|(d, _)| d == name)
+                    .map(|(_, d)| disabled(d)),
             },
         );
     }
     stats
+}
+
+/// A disabled destination's record as the API shows it.
+pub fn disabled(record: &Disabled) -> DestinationDisabled {
+    DestinationDisabled {
+        since: record.since.to_rfc3339_millis(),
+        reason: record.reason.clone(),
+    }
 }
 
 /// The figures in the Prometheus text exposition format 0.0.4 (metric names:
@@ -192,6 +217,19 @@ pub fn metrics(figures: &Figures) -> String {
                 "webhook_inbox_forward_deliveries{{destination=\"{name}\",state=\"{state}\"}} {value}"
             );
         }
+    }
+    family(
+        &mut out,
+        "webhook_inbox_forward_destination_disabled",
+        "gauge",
+        "1 while a destination is disabled for failing (its deliveries wait), else 0.",
+    );
+    for (name, _) in &figures.forwarding {
+        let value = u8::from(figures.disabled.iter().any(|(d, _)| d == name));
+        let _ = writeln!(
+            out,
+            "webhook_inbox_forward_destination_disabled{{destination=\"{name}\"}} {value}"
+        );
     }
     family(
         &mut out,

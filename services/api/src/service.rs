@@ -86,6 +86,7 @@ impl<K: KeyValue, V: Variables, C: Clock, P: Poke> Api<K, V, C, P> {
             Operation::ReplayEvent => Some(Self::replay_event),
             Operation::ListDeadLetters => Some(Self::list_dead_letters),
             Operation::ReplayDeadLetters => Some(Self::replay_dead_letters),
+            Operation::EnableDestination => Some(Self::enable_destination),
             Operation::GetOpenApi | Operation::DispatchEvent | Operation::Dispatch => None,
         }
     }
@@ -248,10 +249,8 @@ impl<K: KeyValue, V: Variables, C: Clock, P: Poke> Api<K, V, C, P> {
             pruned: store.pruned()?,
             max_events: retention.max_events.unwrap_or(0),
             forwarding: read("deliveries")?,
-            ordered: forwarding::ledger::ordered_names(&self.store)?
-                .iter()
-                .map(|name| name.as_str().to_owned())
-                .collect(),
+            settings: forwarding::settings::load(&self.store)?,
+            disabled: forwarding::ledger::disabled(&self.store)?,
             attempts: read("attempts")?,
         })
     }

@@ -74,6 +74,7 @@ impl<K: KeyValue, V: Variables, C: Clock, S: Sender> Forwarder<K, V, C, S> {
             | Operation::ReplayEvent
             | Operation::ListDeadLetters
             | Operation::ReplayDeadLetters
+            | Operation::EnableDestination
             | Operation::ListEvents
             | Operation::GetEvent
             | Operation::UpdateEvent

@@ -114,6 +114,7 @@ _known(
     "webhook_inbox_retention_max_events",
     "webhook_inbox_forward_deliveries",
     "webhook_inbox_forward_attempts_total",
+    "webhook_inbox_forward_destination_disabled",
 )
 _known(
     "kube-state-metrics (kube-prometheus-stack)",

@@ -264,6 +264,19 @@ pub fn ordered_names<K: KeyValue>(kv: &K) -> Result<Vec<DestinationName>, StoreE
         .collect())
 }
 
+/// The registered destinations that are disabled for failing (a read per destination).
+pub fn disabled<K: KeyValue>(
+    kv: &K,
+) -> Result<Vec<(String, super::circuit::Disabled)>, StoreError> {
+    let mut found = Vec::new();
+    for name in registered(kv)? {
+        if let Some(record) = super::circuit::disabled(kv, &name)? {
+            found.push((name.as_str().to_owned(), record));
+        }
+    }
+    Ok(found)
+}
+
 /// Per-destination counts: pending, delivered, dead (three reads per destination).
 pub fn counts<K: KeyValue>(kv: &K) -> Result<Vec<(DestinationName, [u64; 3])>, StoreError> {
     Ok(per_destination(kv, "deliveries")?

@@ -570,3 +570,81 @@ fn an_ordered_destination_is_shown_as_such() {
     assert_eq!(stats["forwarding"]["sink"]["ordered"], true, "{stats}");
     assert_eq!(stats["forwarding"]["free"]["ordered"], false, "{stats}");
 }
+
+/// Circuit breaking: the stats show each destination's settings and, once one is disabled for
+/// failing, since when and why; the metrics have a gauge for the alert; re-enabling it through
+/// the API clears it (and says what it was for), and bad names are specific problems.
+#[test]
+fn a_destination_disabled_for_failing_is_shown_and_re_enabled() {
+    let (kv, clock, asked) = (MemoryKv::new(), ManualClock::at_unix(NOW), Asked::default());
+    let targets = destinations::parse(&format!(
+        r#"[{{"name":"sink","url":"http://127.0.0.1:9/in","secret":["{KEY}","whsec_b3RoZXIta2V5"],
+              "disable_after_failures":2,"max_per_second":50}},
+            {{"name":"free","url":"http://127.0.0.1:9/free","secret":"{KEY}"}}]"#
+    ))
+    .unwrap();
+    let (schedule, sender) = (Schedule::parse("5s").unwrap(), Answering(Mutex::new(500)));
+    for n in 0..2 {
+        ingest(&kv, &clock, &format!("gh-failing-{n}"));
+        Dispatcher::new(&kv, &clock, &sender, &targets, &schedule, Tuning::default())
+            .dispatch()
+            .unwrap();
+    }
+    let api = Api::new(&kv, vars(), &clock, &asked);
+    let stats = body_json(&call(&api, authed(Method::GET, "/api/stats", b"", None)));
+    let sink = &stats["forwarding"]["sink"];
+    assert_eq!(
+        sink["disabled"]["reason"], "2 failed attempts in a row",
+        "{stats}"
+    );
+    assert_eq!(
+        sink["disabled"]["since"], "2027-01-15T08:00:00.000Z",
+        "{stats}"
+    );
+    assert_eq!(
+        sink["settings"],
+        serde_json::json!({"secrets": 2, "max_per_second": 50, "disable_after_failures": 2}),
+        "{stats}"
+    );
+    assert!(
+        stats["forwarding"]["free"].get("disabled").is_none(),
+        "{stats}"
+    );
+    assert_eq!(
+        stats["forwarding"]["free"]["settings"]["secrets"], 1,
+        "{stats}"
+    );
+    let metrics = call(&api, authed(Method::GET, "/api/metrics", b"", None));
+    let text = String::from_utf8_lossy(metrics.body());
+    assert!(
+        text.contains("webhook_inbox_forward_destination_disabled{destination=\"sink\"} 1\n"),
+        "{text}"
+    );
+    assert!(text.contains("webhook_inbox_forward_destination_disabled{destination=\"free\"} 0\n"));
+
+    let enable = |name: &str| {
+        let path = format!("/api/destinations/{name}/enable");
+        call(&api, authed(Method::POST, &path, b"", None))
+    };
+    let answer = enable("sink");
+    assert_eq!(answer.status(), StatusCode::OK);
+    let body = body_json(&answer);
+    assert_eq!(body["destination"], "sink");
+    assert_eq!(body["was_disabled"]["reason"], "2 failed attempts in a row");
+    let stats = body_json(&call(&api, authed(Method::GET, "/api/stats", b"", None)));
+    assert!(
+        stats["forwarding"]["sink"].get("disabled").is_none(),
+        "{stats}"
+    );
+    // Again: nothing to do, said as such.
+    assert_eq!(
+        body_json(&enable("sink"))["was_disabled"],
+        serde_json::Value::Null
+    );
+
+    assert_problem(&enable("nowhere"), 404, "not-found");
+    let bad = assert_problem(&enable("Not_A_Name"), 404, "not-found");
+    assert_eq!(testing::error_fields(&bad), ["path:name"]);
+    let anonymous = testing::request(Method::POST, "/api/destinations/sink/enable", &[], b"");
+    assert_problem(&call(&api, anonymous), 401, "unauthorized");
+}

@@ -312,7 +312,15 @@ fn readiness_names_a_malformed_secret_list_or_limit_without_echoing_a_secret() {
         (
             format!(r#""{KEY}","ordered":"yes""#),
             "not a JSON array of {name, url, secret, filter, plain_http, max_per_second, \
-             max_in_flight, ordered} objects",
+             max_in_flight, ordered, disable_after_failures, disable_after_seconds} objects",
+        ),
+        (
+            format!(r#""{KEY}","disable_after_failures":0"#),
+            "entry 1 (disable_after_failures): 0 is not from 1 to 100000",
+        ),
+        (
+            format!(r#""{KEY}","disable_after_seconds":2592001"#),
+            "entry 1 (disable_after_seconds)",
         ),
         ("[]".to_owned(), "entry 1 (secret): an empty list"),
         (format!(r#"["{KEY}","{KEY}"]"#), "same key"),
