@@ -561,7 +561,7 @@ fn operation(op: Operation) -> OperationBuilder {
                  disabled once it fails that often or that long: its deliveries wait, kept due \
                  (not attempted, not counted, not dead-lettered), and `/api/stats` shows it \
                  under `forwarding.{name}.disabled`. Re-enabled, its failure count starts \
-                 again and the forwarder drains what waited within about 30 s, each delivery \
+                 again and the forwarder drains what waited from its next dispatch round on, each delivery \
                  once (in order, if it is ordered). Re-enabling one that is not disabled \
                  changes nothing.",
             ))

@@ -22,9 +22,10 @@
 //! failure; the time a run began is trusted only when it belongs to this run (its counter value
 //! is above the base), else the run is taken to begin now (later, never sooner).
 //!
-//! While disabled, [`super::dispatch`] treats the destination like a throttled one that has room
-//! again in [`RECHECK`]: its due pointers move on in the due queue at that pace, so it is looked
-//! at twice a minute and starts draining within about that long of its re-enable.
+//! While disabled, [`super::dispatch`] holds the destination's attempts before the claim, like a
+//! throttled one's, and parks their due pointers aside ([`super::parked`]): a long-disabled
+//! destination costs nothing per round, and the first round after its re-enable starts draining
+//! what waited.
 
 use std::time::Duration;
 
@@ -37,7 +38,8 @@ use crate::time::Timestamp;
 pub const MAX_FAILURES: u32 = 100_000;
 /// The most seconds `disable_after_seconds` may name (30 days).
 pub const MAX_SECONDS: u32 = 30 * 24 * 3600;
-/// How often a disabled destination's deliveries are looked at again.
+/// When a held attempt of a disabled destination is asked about again at the earliest (its
+/// pointer is parked, so in practice: once it is enabled).
 pub const RECHECK: Duration = Duration::from_secs(30);
 
 /// When a destination is disabled (none set: never).

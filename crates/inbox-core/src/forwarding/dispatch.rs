@@ -28,10 +28,11 @@
 //! first attempt gets a due pointer (so the floor moves on), and a due pointer is moved to a later
 //! bucket (once: `fwd:due:{b}:{k}:moved`), spaced by the destination's limit.
 //!
-//! **Disabled destinations** ([`super::circuit`]) are held like throttled ones, with room again
-//! in [`circuit::RECHECK`]: nothing is claimed, recorded or counted, and their due pointers move
-//! on together (not spaced) so a re-enabled destination drains at once. Each attempt's outcome
-//! is counted towards its destination's thresholds.
+//! **Disabled destinations** ([`super::circuit`]) are held before the claim like throttled
+//! ones: nothing is claimed, recorded or counted. Their due pointers (and a new event's first
+//! attempt) are parked aside ([`super::parked`]) instead of moved on in the due queue, and each
+//! round puts a batch of an enabled destination's parked pointers back, due now. Each attempt's
+//! outcome is counted towards its destination's thresholds.
 //!
 //! **Ordered destinations** ([`super::ordered`]) are sent from their line instead: each round
 //! attempts the head of each line (the next one at once when it is delivered or dead), the floor
@@ -48,6 +49,7 @@ use super::hops::{self, Installation, HOPS_HEADER};
 use super::keys;
 use super::ledger::{read_decimal, registered, Ledger};
 use super::ordered;
+use super::parked;
 use super::policy::{classify, jitter, Answer, Schedule, Verdict};
 use super::records::{encode, Attempt, DeadEntry, Pointer, Record, State};
 use super::throttle::{self, Admission, Ticket};
@@ -220,6 +222,7 @@ impl<'a, K: KeyValue, C: Clock, S: Sender> Dispatcher<'a, K, C, S> {
                 self.left_in_line(destination, &mut report)?;
             }
         }
+        self.put_back_parked()?;
         self.due_attempts(&mut report)?;
         self.sweep_throttles();
         Ok(report)
@@ -378,9 +381,26 @@ impl<'a, K: KeyValue, C: Clock, S: Sender> Dispatcher<'a, K, C, S> {
         Ok(covered)
     }
 
+    /// Puts the parked pointers of each enabled destination back into the due queue (a bounded
+    /// batch per round).
+    fn put_back_parked(&self) -> Result<(), StoreError> {
+        for destination in self.destinations {
+            if !self.is_disabled(destination)? {
+                parked::put_back(
+                    self.kv,
+                    self.clock,
+                    &self.ledger,
+                    &destination.name,
+                    self.tuning.max_pointer_reads,
+                )?;
+            }
+        }
+        Ok(())
+    }
+
     /// Queues a throttled delivery's pointer again for when its destination has room, spaced
-    /// after the others this dispatcher queued for it; `from`: the pointer it replaces, whose
-    /// [`keys::moved_to`] is written with it.
+    /// after the others this dispatcher queued for it, or parks it while its destination is
+    /// disabled; `from`: the pointer it replaces, whose [`keys::moved_to`] is written after it.
     fn queue_again(
         &self,
         mut pointer: Pointer,
@@ -388,14 +408,17 @@ impl<'a, K: KeyValue, C: Clock, S: Sender> Dispatcher<'a, K, C, S> {
         until: Timestamp,
         from: Option<(i64, u64)>,
     ) -> Result<(), StoreError> {
+        if self.is_disabled(destination)? {
+            let k = parked::park(self.kv, &pointer)?;
+            if let Some((ob, ok)) = from {
+                self.kv
+                    .set(&keys::moved_to(ob, ok), format!("parked:{k}").as_bytes())?;
+            }
+            return Ok(());
+        }
         let at = {
             let mut throttled = self.throttled.borrow_mut();
-            // A disabled destination's deliveries are not spaced: re-enabled, they all go.
-            let spacing = if self.is_disabled(destination)? {
-                Duration::ZERO
-            } else {
-                destination.throttle.spacing()
-            };
+            let spacing = destination.throttle.spacing();
             match throttled.iter_mut().find(|(d, _)| *d == destination.name) {
                 Some((_, next)) => {
                     let at = if *next > until { *next } else { until };

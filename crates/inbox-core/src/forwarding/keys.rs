@@ -133,3 +133,18 @@ pub fn circuit_since(d: &DestinationName) -> String {
 /// The destinations' settings as the forwarder last found them (JSON, `super::settings`), so
 /// the API can show them without reading the secret variable.
 pub const SETTINGS: &str = "fwd:settings";
+
+/// Counter: pointers parked for disabled destination `d` (`super::parked`).
+pub fn parked_count(d: &DestinationName) -> String {
+    format!("fwd:park:{d}")
+}
+
+/// Parked pointer `k` of `d` (JSON).
+pub fn parked(d: &DestinationName, k: u64) -> String {
+    format!("fwd:park:{d}:{k}")
+}
+
+/// How many of `d`'s parked pointers, from the first, are back in the due queue (decimal).
+pub fn parked_back(d: &DestinationName) -> String {
+    format!("fwd:park:{d}:back")
+}

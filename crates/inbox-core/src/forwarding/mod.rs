@@ -19,6 +19,7 @@
 //! | [`status`] | whether the forwarder takes its configuration, for the app's main `/readyz` |
 //! | [`ordered`] | ordered delivery: one line per `"ordered"` destination, head of line only |
 //! | [`circuit`] | circuit breaking: a destination failing too long is disabled until re-enabled |
+//! | [`parked`] | a disabled destination's due pointers, kept aside until it is enabled again |
 //! | [`settings`] | each destination's limits, secrets and thresholds, recorded for the API |
 
 pub mod allowed;
@@ -30,6 +31,7 @@ pub mod hops;
 pub mod keys;
 pub mod ledger;
 pub mod ordered;
+pub mod parked;
 pub mod poke;
 pub mod policy;
 pub mod records;
