@@ -20,6 +20,8 @@ use e2e::ticker::Ticker;
 use e2e::{start_or_skip, Client, SpinApp, SpinOptions};
 use serde_json::{json, Value};
 
+mod circuit;
+
 /// The destinations' signing secret (`whsec_` + base64 of "e2e-forwarding-key"). Obviously fake.
 const DESTINATION_SECRET: &str = "whsec_ZTJlLWZvcndhcmRpbmcta2V5";
 /// How often the tests' ticker calls `POST /api/dispatch`.

@@ -100,15 +100,27 @@ fn decimal(kv: &impl KeyValue, key: &str) -> Result<i64, KvError> {
         .unwrap_or(0))
 }
 
-/// Counts a failed attempt to `d` at `now`; returns the record if this failure disabled it.
+/// What counting a failure found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Counted {
+    /// Below every threshold.
+    Failing,
+    /// This failure disabled it (the record written).
+    Disabled(Disabled),
+    /// A threshold is reached and it was already disabled (by another instance or replica, or
+    /// by an earlier failure of a send that was under way): send it nothing more either.
+    AlreadyDisabled,
+}
+
+/// Counts a failed attempt to `d` at `now`; says whether it is disabled now.
 pub fn failed(
     kv: &impl KeyValue,
     d: &DestinationName,
     circuit: Circuit,
     now: Timestamp,
-) -> Result<Option<Disabled>, KvError> {
+) -> Result<Counted, KvError> {
     if !circuit.is_set() {
-        return Ok(None);
+        return Ok(Counted::Failing);
     }
     let count = kv.increment(&keys::circuit_failures(d), 1)?;
     let base = decimal(kv, &keys::circuit_base(d))?;
@@ -136,10 +148,10 @@ pub fn failed(
     {
         format!("failing for {failing_for} s ({run} failed attempts in a row)")
     } else {
-        return Ok(None);
+        return Ok(Counted::Failing);
     };
     if disabled(kv, d)?.is_some() {
-        return Ok(None);
+        return Ok(Counted::AlreadyDisabled);
     }
     let record = Disabled { since: now, reason };
     kv.set(&keys::circuit(d), record.encode().as_bytes())?;
@@ -148,7 +160,7 @@ pub fn failed(
         reason = record.reason.as_str(),
         "destination disabled: its deliveries wait until it is re-enabled"
     );
-    Ok(Some(record))
+    Ok(Counted::Disabled(record))
 }
 
 fn run_start(bytes: &[u8]) -> Option<(i64, Timestamp)> {
@@ -204,7 +216,7 @@ mod tests {
         for s in 0..50 {
             assert_eq!(
                 failed(&kv, &name(), Circuit::default(), at(s)).unwrap(),
-                None
+                Counted::Failing
             );
         }
         succeeded(&kv, &name(), Circuit::default()).unwrap();
@@ -219,26 +231,52 @@ mod tests {
             after_failures: Some(3),
             after_seconds: None,
         };
-        assert_eq!(failed(&kv, &name(), circuit, at(0)).unwrap(), None);
-        assert_eq!(failed(&kv, &name(), circuit, at(1)).unwrap(), None);
+        assert_eq!(
+            failed(&kv, &name(), circuit, at(0)).unwrap(),
+            Counted::Failing
+        );
+        assert_eq!(
+            failed(&kv, &name(), circuit, at(1)).unwrap(),
+            Counted::Failing
+        );
         succeeded(&kv, &name(), circuit).unwrap();
-        assert_eq!(failed(&kv, &name(), circuit, at(2)).unwrap(), None);
-        assert_eq!(failed(&kv, &name(), circuit, at(3)).unwrap(), None);
+        assert_eq!(
+            failed(&kv, &name(), circuit, at(2)).unwrap(),
+            Counted::Failing
+        );
+        assert_eq!(
+            failed(&kv, &name(), circuit, at(3)).unwrap(),
+            Counted::Failing
+        );
         assert_eq!(disabled(&kv, &name()).unwrap(), None);
-        let tripped = failed(&kv, &name(), circuit, at(4)).unwrap().unwrap();
+        let Counted::Disabled(tripped) = failed(&kv, &name(), circuit, at(4)).unwrap() else {
+            panic!("not disabled")
+        };
         assert_eq!(tripped.reason, "3 failed attempts in a row");
         assert_eq!(tripped.since, at(4));
         assert_eq!(disabled(&kv, &name()).unwrap(), Some(tripped.clone()));
-        // Failures of sends already under way do not rewrite it.
-        assert_eq!(failed(&kv, &name(), circuit, at(9)).unwrap(), None);
+        // Failures of sends already under way do not rewrite it, and say it is disabled.
+        assert_eq!(
+            failed(&kv, &name(), circuit, at(9)).unwrap(),
+            Counted::AlreadyDisabled
+        );
         assert_eq!(disabled(&kv, &name()).unwrap(), Some(tripped.clone()));
         // Re-enabled: a fresh run.
         assert_eq!(enable(&kv, &name()).unwrap(), Some(tripped));
         assert_eq!(disabled(&kv, &name()).unwrap(), None);
         assert_eq!(enable(&kv, &name()).unwrap(), None);
-        assert_eq!(failed(&kv, &name(), circuit, at(10)).unwrap(), None);
-        assert_eq!(failed(&kv, &name(), circuit, at(11)).unwrap(), None);
-        assert!(failed(&kv, &name(), circuit, at(12)).unwrap().is_some());
+        assert_eq!(
+            failed(&kv, &name(), circuit, at(10)).unwrap(),
+            Counted::Failing
+        );
+        assert_eq!(
+            failed(&kv, &name(), circuit, at(11)).unwrap(),
+            Counted::Failing
+        );
+        assert!(matches!(
+            failed(&kv, &name(), circuit, at(12)).unwrap(),
+            Counted::Disabled(_)
+        ));
     }
 
     #[test]
@@ -248,20 +286,37 @@ mod tests {
             after_failures: None,
             after_seconds: Some(600),
         };
-        assert_eq!(failed(&kv, &name(), circuit, at(0)).unwrap(), None);
-        assert_eq!(failed(&kv, &name(), circuit, at(599)).unwrap(), None);
+        assert_eq!(
+            failed(&kv, &name(), circuit, at(0)).unwrap(),
+            Counted::Failing
+        );
+        assert_eq!(
+            failed(&kv, &name(), circuit, at(599)).unwrap(),
+            Counted::Failing
+        );
         // A success restarts the clock.
         succeeded(&kv, &name(), circuit).unwrap();
-        assert_eq!(failed(&kv, &name(), circuit, at(600)).unwrap(), None);
-        assert_eq!(failed(&kv, &name(), circuit, at(1199)).unwrap(), None);
-        let tripped = failed(&kv, &name(), circuit, at(1200)).unwrap().unwrap();
+        assert_eq!(
+            failed(&kv, &name(), circuit, at(600)).unwrap(),
+            Counted::Failing
+        );
+        assert_eq!(
+            failed(&kv, &name(), circuit, at(1199)).unwrap(),
+            Counted::Failing
+        );
+        let Counted::Disabled(tripped) = failed(&kv, &name(), circuit, at(1200)).unwrap() else {
+            panic!("not disabled")
+        };
         assert_eq!(
             tripped.reason,
             "failing for 600 s (3 failed attempts in a row)"
         );
         // A single failure, however old the last success, does not trip it: a run needs time.
         let kv = MemoryKv::new();
-        assert_eq!(failed(&kv, &name(), circuit, at(100_000)).unwrap(), None);
+        assert_eq!(
+            failed(&kv, &name(), circuit, at(100_000)).unwrap(),
+            Counted::Failing
+        );
     }
 
     #[test]
@@ -271,15 +326,27 @@ mod tests {
             after_failures: None,
             after_seconds: Some(600),
         };
-        assert_eq!(failed(&kv, &name(), circuit, at(0)).unwrap(), None);
+        assert_eq!(
+            failed(&kv, &name(), circuit, at(0)).unwrap(),
+            Counted::Failing
+        );
         succeeded(&kv, &name(), circuit).unwrap();
         // The new run's first failure could not record when it began.
         let no_since = FaultyKv::new(&kv, |op, key, _| op == Op::Set && key.ends_with(":since"));
         assert!(failed(&no_since, &name(), circuit, at(700)).is_err());
         // The next one finds the old run's start and starts the clock now instead.
-        assert_eq!(failed(&kv, &name(), circuit, at(800)).unwrap(), None);
-        assert_eq!(failed(&kv, &name(), circuit, at(1399)).unwrap(), None);
-        assert!(failed(&kv, &name(), circuit, at(1400)).unwrap().is_some());
+        assert_eq!(
+            failed(&kv, &name(), circuit, at(800)).unwrap(),
+            Counted::Failing
+        );
+        assert_eq!(
+            failed(&kv, &name(), circuit, at(1399)).unwrap(),
+            Counted::Failing
+        );
+        assert!(matches!(
+            failed(&kv, &name(), circuit, at(1400)).unwrap(),
+            Counted::Disabled(_)
+        ));
     }
 
     #[test]

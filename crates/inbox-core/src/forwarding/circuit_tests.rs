@@ -141,3 +141,56 @@ fn an_unreadable_circuit_leaves_the_delivery_due() {
         Some(State::Delivered)
     );
 }
+
+/// Fails every send to `sink`; the first one also plays another replica, which fails three attempts of
+/// its own meanwhile and so disables the destination.
+struct OtherReplicaTrips<'a> {
+    kv: &'a MemoryKv,
+    circuit: circuit::Circuit,
+    sends: std::sync::atomic::AtomicUsize,
+}
+
+impl Sender for OtherReplicaTrips<'_> {
+    fn send(&self, to: &Destination, _: &StoredEvent, _: u32, _: &str, _: Duration) -> Answer {
+        use std::sync::atomic::Ordering;
+        if to.name != sink() {
+            return ok();
+        }
+        if self.sends.fetch_add(1, Ordering::SeqCst) == 0 {
+            for _ in 0..3 {
+                circuit::failed(
+                    self.kv,
+                    &sink(),
+                    self.circuit,
+                    crate::time::Timestamp::from_unix_seconds(T0),
+                )
+                .unwrap();
+            }
+        }
+        status(500)
+    }
+}
+
+/// Issue 25, found on two replicas: a round that found the destination enabled when it began
+/// went on sending after another replica had disabled it (six attempts for a threshold of
+/// three). Its own next failure now finds it disabled, and the round stops sending to it.
+#[test]
+fn a_round_stops_sending_once_another_replica_disabled_the_destination() {
+    let (kv, clock) = (MemoryKv::new(), ManualClock::at_unix(T0));
+    let (targets, schedule) = (breaking_pair(false), Schedule::default());
+    burst(&kv, &clock, 6);
+    let sender = OtherReplicaTrips {
+        kv: &kv,
+        circuit: targets[0].circuit,
+        sends: std::sync::atomic::AtomicUsize::new(0),
+    };
+    let report = dispatcher(&kv, &clock, &sender, &targets, &schedule)
+        .dispatch()
+        .unwrap();
+    assert_eq!(
+        sender.sends.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "{report:?}"
+    );
+    assert!(circuit::disabled(&kv, &sink()).unwrap().is_some());
+}

@@ -683,7 +683,8 @@ impl<'a, K: KeyValue, C: Clock, S: Sender> Dispatcher<'a, K, C, S> {
     /// logged: the outcome itself is recorded).
     fn count_towards_circuit(&self, destination: &Destination, delivered: bool) {
         let counted = if delivered {
-            circuit::succeeded(self.kv, &destination.name, destination.circuit).map(|()| None)
+            circuit::succeeded(self.kv, &destination.name, destination.circuit)
+                .map(|()| circuit::Counted::Failing)
         } else {
             circuit::failed(
                 self.kv,
@@ -693,8 +694,9 @@ impl<'a, K: KeyValue, C: Clock, S: Sender> Dispatcher<'a, K, C, S> {
             )
         };
         match counted {
-            Ok(None) => {}
-            Ok(Some(_)) => {
+            Ok(circuit::Counted::Failing) => {}
+            // Disabled by this failure, or before it by another instance: send it nothing more.
+            Ok(circuit::Counted::Disabled(_) | circuit::Counted::AlreadyDisabled) => {
                 let mut disabled = self.disabled.borrow_mut();
                 disabled.retain(|(d, _)| *d != destination.name);
                 disabled.push((destination.name.clone(), true));
