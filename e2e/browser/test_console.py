@@ -511,7 +511,7 @@ def test_destinations_show_settings_and_a_disabled_one_is_re_enabled(app, page, 
             "\u2264 20/s", "\u2264 5 in flight", "rotating: 2 secrets",
             "disabled after 2 failed attempts in a row or 10 min failing"]
         # Both deliveries wait (the first retry is not due yet), nothing delivered or dead.
-        assert flaky_row.locator("td.num").all_text_contents() == ["2", "0", "0"]
+        expect(flaky_row.locator("td.num")).to_have_text(["2", "0", "0"], timeout=TIMEOUT_MS)
         expect(steady_row.locator(".badge.enabled")).to_have_text("enabled")
         expect(steady_row.locator(".badge.unknown")).to_have_text("ordered")
         expect(steady_row.locator("td.num")).to_have_text(["0", "2", "0"], timeout=TIMEOUT_MS)
