@@ -442,6 +442,121 @@ def test_replay_dead_letters_in_batches_continues_and_never_sends_one_twice(app,
         destination.close()
 
 
+class Receiver:
+    """A forwarding destination on a loopback port answering `status` (changeable), recording the
+    `webhook-id` of each request it got."""
+
+    def __init__(self, status: int) -> None:
+        self.status = status
+        self.got: list[str] = []
+        owner = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                self.rfile.read(int(self.headers.get("content-length") or 0))
+                owner.got.append(self.headers.get("webhook-id") or "?")
+                self.send_response(owner.status)
+                self.send_header("content-length", "0")
+                self.end_headers()
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_port}/hooks"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_destinations_show_settings_and_a_disabled_one_is_re_enabled(app, page, watched, request):
+    flaky = Receiver(500)
+    steady = Receiver(200)
+    try:
+        secrets = ["whsec_ZTJlLWNvbnNvbGUtbmV3LXNlY3JldA==", "whsec_ZTJlLWNvbnNvbGUtb2xkLXNlY3JldA=="]  # obviously fake
+        app.restart(forward_destinations=json.dumps([
+            {"name": "flaky", "url": flaky.url, "secret": secrets, "max_per_second": 20, "max_in_flight": 5,
+             "disable_after_failures": 2, "disable_after_seconds": 600},
+            {"name": "steady", "url": steady.url, "secret": secrets[0], "ordered": True},
+        ]))
+        # Two events, each sent at once after ingestion: flaky answers 500 to both, two failed
+        # attempts in a row, and is disabled.
+        events = [app.github(f"circuit-{n}", "push", {"n": n}) for n in range(2)]
+        def flaky_state() -> dict:
+            return app.api("GET", "/api/stats").json()["forwarding"]["flaky"]
+
+        disabled = wait_until("flaky disabled", lambda: flaky_state().get("disabled"))
+        assert disabled["reason"] == "2 failed attempts in a row"
+        assert sorted(flaky.got) == sorted(events)
+
+        # The ordered one may hold the second event until the first is delivered: tick as the
+        # ticker does (flaky, disabled, is not attempted: its deliveries wait).
+        def steady_got_both() -> bool:
+            assert app.api("POST", "/api/dispatch").status == 200
+            return sorted(steady.got) == sorted(events)
+
+        wait_until("steady got both", steady_got_both)
+        assert sorted(flaky.got) == sorted(events)
+
+        sign_in(page, app)
+        table = page.locator("#destinations-body")
+        flaky_row = table.locator("tr[data-destination='flaky']")
+        steady_row = table.locator("tr[data-destination='steady']")
+        expect(flaky_row.locator(".badge.disabled")).to_have_text("disabled", timeout=TIMEOUT_MS)
+        expect(flaky_row).to_contain_text("2 failed attempts in a row")
+        assert flaky_row.locator("time").get_attribute("datetime") == disabled["since"]
+        assert flaky_row.locator(".badge.setting").all_text_contents() == [
+            "\u2264 20/s", "\u2264 5 in flight", "rotating: 2 secrets",
+            "disabled after 2 failed attempts in a row or 10 min failing"]
+        # Both deliveries wait (the first retry is not due yet), nothing delivered or dead.
+        expect(flaky_row.locator("td.num")).to_have_text(["2", "0", "0"], timeout=TIMEOUT_MS)
+        expect(steady_row.locator(".badge.enabled")).to_have_text("enabled")
+        expect(steady_row.locator(".badge.unknown")).to_have_text("ordered")
+        expect(steady_row.locator("td.num")).to_have_text(["0", "2", "0"], timeout=TIMEOUT_MS)
+        expect(steady_row.locator("td", has_text="no limits or thresholds")).to_have_count(1)
+        expect(steady_row.get_by_role("button")).to_have_count(0)
+        screenshot(page, "destinations-disabled")
+
+        # A refused re-enable shows the API's problem and leaves the row as it was: the real
+        # API's answer for a name never configured, given to this click.
+        unknown = app.api("POST", "/api/destinations/nope/enable")
+        assert unknown.status == 404
+        page.route("**/api/destinations/flaky/enable", lambda route: route.fulfill(
+            status=unknown.status, headers={"content-type": unknown.header("content-type")}, body=unknown.body))
+        page.get_by_role("button", name="Re-enable flaky").click()
+        problem = page.locator("#destinations-problem")
+        expect(problem).to_contain_text("no destination nope has been configured")
+        expect(problem).to_contain_text("HTTP 404")
+        expect(page.get_by_role("button", name="Re-enable flaky")).to_be_enabled()
+        expect_failures(request, watched, (404, "/api/destinations/flaky/enable"))
+        page.unroute("**/api/destinations/flaky/enable")
+        assert "disabled" in flaky_state()
+
+        # Fixed: re-enable it. The page says what it was disabled for and shows it enabled.
+        flaky.status = 200
+        page.get_by_role("button", name="Re-enable flaky").click()
+        status = page.locator("#destinations-status")
+        expect(status).to_contain_text("Re-enabled flaky (it was disabled since")
+        expect(status).to_contain_text(": 2 failed attempts in a row).")
+        expect(problem).to_be_hidden()
+        expect(flaky_row.locator(".badge.enabled")).to_have_text("enabled")
+        expect(flaky_row.locator(".badge.disabled")).to_have_count(0)
+        expect(flaky_row.get_by_role("button")).to_have_count(0)
+        expect(page.get_by_role("heading", name="Destinations")).to_be_focused()
+        assert "disabled" not in flaky_state()
+        screenshot(page, "destinations-enabled")
+
+        # It fits a phone: one card per destination.
+        page.set_viewport_size({"width": 375, "height": 812})
+        assert page.evaluate("document.documentElement.scrollWidth") <= 375, overflow(page, 375)
+        screenshot(page, "mobile-destinations")
+    finally:
+        flaky.close()
+        steady.close()
+
+
 def test_html_in_stored_data_renders_as_text(app, page):
     event_type = '"><img/src=x/onerror=window.__xss=1>'
     delivery = "<script>window.__xss=2</script>"

@@ -1,8 +1,8 @@
-// The console page: sign-in, the events list, one event, the stats. Plain ES modules, no
-// framework, no build step. Every stored value (payloads, headers, ids, types) reaches the page
-// through textContent, text nodes or attribute values, never through HTML parsing; the page's
-// CSP also enforces Trusted Types with no policy, so an HTML sink would throw.
-// The logic (formatting, filters -> query, merging pages, curl) is in logic.js, tested by node.
+// The console page: sign-in, the events list, one event, the stats, the destinations. Plain ES
+// modules, no framework, no build step. Every stored value (payloads, headers, ids, types) reaches
+// the page through textContent, text nodes or attribute values, never through HTML parsing; the
+// page's CSP also enforces Trusted Types with no policy, so an HTML sink would throw. The logic
+// (formatting, filters -> query, merging pages, curl) is in logic.js, tested by node.
 
 import {
   TOKEN_KEY, RESEND_BASE_KEY, DEFAULT_RESEND_BASE, REFRESH_MS, FILTERS, MISSING,
@@ -10,7 +10,7 @@ import {
   filtersToQuery, isFiltered, eventsPath, mergeFirstPage, appendPage, formatTime, formatAgo,
   formatBytes, utf8Length, bucketize, formatWidth, describeProblem, payloadJson, curlCommand,
   text, deliveryRows, deadLetterDestinations, bulkReplayBody, addBatch, describeBatches,
-  BULK_REPLAY_MAX, BULK_REPLAY_DEFAULT,
+  BULK_REPLAY_MAX, BULK_REPLAY_DEFAULT, destinationRows, enableRequest, describeEnabled,
 } from './logic.js';
 
 const $ = (id) => document.getElementById(id);
@@ -214,6 +214,10 @@ function signOut(problem = null) {
   $('dead-status').textContent = '';
   $('events-body').replaceChildren();
   $('stats-body').replaceChildren();
+  $('destinations-body').replaceChildren();
+  delete $('destinations-body').dataset.shown;
+  $('destinations-status').textContent = '';
+  showProblem($('destinations-problem'), null);
   showProblem($('signin-problem'), problem);
   if (location.hash && location.hash !== '#/') history.replaceState(null, '', '#/');
   route();
@@ -535,7 +539,78 @@ function renderStats(stats) {
   if (!stats || typeof stats !== 'object') return;
   state.stats = stats;
   updateProviders();
+  updateDestinations();
   updateDeadDestinations();
+}
+
+// --- destinations: state, settings, re-enabling one disabled for failing --------------------
+
+const ORDERED_TITLE = 'Events reach it in ingestion order, one at a time: a failing one holds those behind it until it is delivered or dead.';
+
+/** The destinations table, from the stats; rebuilt only when what it shows changed (focus stays). */
+function updateDestinations() {
+  const rows = destinationRows(state.stats);
+  const body = $('destinations-body');
+  const shown = JSON.stringify(rows);
+  if (body.dataset.shown === shown) return;
+  body.dataset.shown = shown;
+  const focused = document.activeElement && body.contains(document.activeElement)
+    ? document.activeElement.getAttribute('data-destination') : null;
+  body.replaceChildren(...(rows.length ? rows.map(destinationRow) : [h('tr', {}, h('td', { colspan: 7, class: 'empty' },
+    'No destination: forwarding is off (no forward_destinations), or the forwarder has not sent anything yet.'))]));
+  if (focused) body.querySelector(`button[data-destination="${CSS.escape(focused)}"]`)?.focus();
+}
+
+function destinationRow(row) {
+  const condition = row.disabled
+    ? [h('span', { class: 'badge disabled' }, 'disabled'),
+      h('span', { class: 'why' }, 'since ', h('time', { datetime: row.disabled.since }, row.disabled.when), `: ${row.disabled.reason}`)]
+    : [h('span', { class: 'badge enabled' }, 'enabled')];
+  const settings = row.settings.length
+    ? h('div', { class: 'settings' }, ...row.settings.map((setting) => h('span', { class: 'badge setting' }, setting)))
+    : (row.reported ? 'no limits or thresholds' : 'not reported yet');
+  const action = row.disabled
+    ? h('button', { type: 'button', 'data-destination': row.name, 'aria-label': `Re-enable ${row.name}` }, 'Re-enable')
+    : null;
+  // data-label: on a narrow screen each cell names its column (console.css), its content in one
+  // box beside the name.
+  const td = (label, attrs, ...content) => h('td', { 'data-label': label, ...attrs }, h('div', {}, ...content));
+  return h('tr', { 'data-destination': row.name },
+    td('Destination', {}, h('code', {}, row.name),
+      ...(row.ordered ? [' ', h('span', { class: 'badge unknown', title: ORDERED_TITLE }, 'ordered')] : [])),
+    td('State', {}, ...condition),
+    td('Pending', { class: 'num' }, row.counts.pending),
+    td('Delivered', { class: 'num' }, row.counts.delivered),
+    td('Dead', { class: 'num' }, row.counts.dead),
+    td('Settings', {}, settings),
+    td('', {}, action));
+}
+
+/** POST /api/destinations/{name}/enable, then says what it did and reads the stats again. */
+async function enableDestination(button) {
+  const name = button.getAttribute('data-destination');
+  const request = enableRequest(name);
+  const status = $('destinations-status');
+  showProblem($('destinations-problem'), null);
+  if (request.error) {
+    showProblem($('destinations-problem'), { title: 'Nothing to re-enable', detail: request.error, errors: [], requestId: '' });
+    return;
+  }
+  button.disabled = true;
+  status.textContent = `Re-enabling ${name}\u2026`;
+  try {
+    const result = await api(request.path, { method: request.method });
+    status.textContent = describeEnabled(name, result.body);
+    await loadStats();
+    // Its row was rebuilt without the button: keep the focus in the panel, not on the page.
+    if (!button.isConnected) $('destinations-title').focus();
+  } catch (error) {
+    if (error.status === 401) return;
+    status.textContent = '';
+    showProblem($('destinations-problem'), error.problem);
+  } finally {
+    button.disabled = false; // a row the new stats replaced is gone with its button
+  }
 }
 
 // --- replaying dead letters in bulk ---------------------------------------------------------
@@ -886,6 +961,10 @@ function start() {
   $('replay-dead-over').addEventListener('click', () => {
     resetBulk();
     $('dead-status').textContent = '';
+  });
+  $('destinations-body').addEventListener('click', (event) => {
+    const button = event.target.closest('button[data-destination]');
+    if (button && !button.disabled) enableDestination(button);
   });
   $('events-body').addEventListener('click', onRowClick);
   $('events-body').addEventListener('keydown', onRowKey);

@@ -639,3 +639,108 @@ export function describeBatches(totals) {
   const tail = totals.cursor ? ' More remain: Continue goes on from here.' : ' Done: every dead letter was read.';
   return head + passed + tail;
 }
+
+// --- destinations: their state, settings and circuit breaking (GET /api/stats) --------------
+
+/** How long a disabled destination's deliveries take to move again once it is re-enabled. */
+export const DRAIN_WITHIN = 'about 30 s';
+
+/** A count as text: a whole number, else a dash. */
+function countText(value) {
+  return Number.isInteger(value) && value >= 0 ? String(value) : MISSING;
+}
+
+/** A setting that is a positive whole number, or null. */
+function positive(value) {
+  return Number.isInteger(value) && value > 0 ? value : null;
+}
+
+/** A number of seconds in words: `45 s`, `10 min`, `1 h 30 min`, `2 d 3 h`. */
+export function formatSeconds(total) {
+  if (!Number.isInteger(total) || total < 0) return MISSING;
+  const units = [['d', 86400], ['h', 3600], ['min', 60], ['s', 1]];
+  const parts = [];
+  let rest = total;
+  for (const [unit, size] of units) {
+    const n = Math.floor(rest / size);
+    rest -= n * size;
+    if (n && parts.length < 2) parts.push(`${n} ${unit}`);
+    else if (parts.length) break; // two adjacent units at most: `1 h 30 min`, never `1 h 5 s`
+  }
+  return parts.length ? parts.join(' ') : '0 s';
+}
+
+/**
+ * A destination's settings as short texts, in order: throttle limits (`≤ 20/s`, `≤ 5 in
+ * flight`), a rotation (`rotating: 2 secrets`) and when it is disabled for failing (`disabled
+ * after 3 failed attempts in a row or 10 min failing`). Empty for none, or for no settings.
+ */
+export function settingsTexts(settings) {
+  if (!settings || typeof settings !== 'object' || Array.isArray(settings)) return [];
+  const texts = [];
+  const perSecond = positive(settings.max_per_second);
+  if (perSecond) texts.push(`\u2264 ${perSecond}/s`);
+  const inFlight = positive(settings.max_in_flight);
+  if (inFlight) texts.push(`\u2264 ${inFlight} in flight`);
+  const secrets = positive(settings.secrets);
+  if (secrets && secrets > 1) texts.push(`rotating: ${secrets} secrets`);
+  const failures = positive(settings.disable_after_failures);
+  const seconds = positive(settings.disable_after_seconds);
+  const thresholds = [
+    failures ? `${failures} failed attempt${failures === 1 ? '' : 's'} in a row` : null,
+    seconds ? `${formatSeconds(seconds)} failing` : null,
+  ].filter(Boolean);
+  if (thresholds.length) texts.push(`disabled after ${thresholds.join(' or ')}`);
+  return texts;
+}
+
+/**
+ * The destinations panel's rows, from `/api/stats`' `forwarding`, sorted by name: `{ name,
+ * counts: { pending, delivered, dead } (text), ordered, settings (texts, see settingsTexts),
+ * reported (whether the forwarder has recorded its settings yet), disabled }`. `disabled` is null
+ * while it is enabled, else `{ since (RFC 3339, or null), when (text), reason }`: any value of
+ * `disabled` but null, false or absent means disabled, so a malformed one still offers
+ * re-enabling (which changes nothing for a destination that is not disabled).
+ */
+export function destinationRows(stats) {
+  const forwarding = stats && stats.forwarding && typeof stats.forwarding === 'object' && !Array.isArray(stats.forwarding)
+    ? stats.forwarding : {};
+  return Object.keys(forwarding).sort().map((name) => {
+    const raw = forwarding[name];
+    const entry = raw && typeof raw === 'object' && !Array.isArray(raw) ? raw : {};
+    const settings = entry.settings && typeof entry.settings === 'object' && !Array.isArray(entry.settings)
+      ? entry.settings : null;
+    let disabled = null;
+    if (entry.disabled !== undefined && entry.disabled !== null && entry.disabled !== false) {
+      const record = typeof entry.disabled === 'object' ? entry.disabled : {};
+      const since = typeof record.since === 'string' && !Number.isNaN(new Date(record.since).getTime()) ? record.since : null;
+      const reason = typeof record.reason === 'string' && record.reason.trim() ? record.reason.trim() : 'no reason given';
+      disabled = { since, when: since ? formatTime(since) : 'unknown time', reason };
+    }
+    return {
+      name,
+      counts: { pending: countText(entry.pending), delivered: countText(entry.delivered), dead: countText(entry.dead) },
+      ordered: entry.ordered === true,
+      settings: settingsTexts(settings),
+      reported: settings !== null,
+      disabled,
+    };
+  });
+}
+
+/** The request that re-enables a destination: `{ method, path, error }` (`error`: nothing to send). */
+export function enableRequest(name) {
+  if (typeof name !== 'string' || name === '') return { method: 'POST', path: null, error: 'No destination was named.' };
+  return { method: 'POST', path: `/api/destinations/${encodeURIComponent(name)}/enable`, error: null };
+}
+
+/** What a re-enable did, in a sentence, from its answer (`DestinationEnabled`). */
+export function describeEnabled(name, answer) {
+  const destination = answer && typeof answer.destination === 'string' && answer.destination ? answer.destination : text(name);
+  const was = answer && typeof answer === 'object' ? answer.was_disabled : undefined;
+  if (was === null) return `${destination} was not disabled: nothing changed.`;
+  if (!was || typeof was !== 'object') return `Asked to re-enable ${destination}; the answer did not say what it was disabled for.`;
+  const since = typeof was.since === 'string' && !Number.isNaN(new Date(was.since).getTime()) ? ` since ${formatTime(was.since)}` : '';
+  const reason = typeof was.reason === 'string' && was.reason.trim() ? `: ${was.reason.trim()}` : '';
+  return `Re-enabled ${destination} (it was disabled${since}${reason}). What waited for it is sent within ${DRAIN_WITHIN}.`;
+}

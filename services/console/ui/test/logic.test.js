@@ -492,3 +492,118 @@ test('batches add up, and the summary says whether more remain', () => {
   assert.equal(describeBatches(second),
     'Replayed 1 dead letter (3 in 2 batches). Passed over: 2 no longer dead, 1 not selected. Done: every dead letter was read.');
 });
+
+// --- destinations: state, settings, circuit breaking -----------------------------------------
+
+test('formatSeconds writes at most two adjacent units', () => {
+  const { formatSeconds } = logic;
+  assert.equal(formatSeconds(45), '45 s');
+  assert.equal(formatSeconds(600), '10 min');
+  assert.equal(formatSeconds(5400), '1 h 30 min');
+  assert.equal(formatSeconds(3605), '1 h');
+  assert.equal(formatSeconds(2592000), '30 d');
+  assert.equal(formatSeconds(0), '0 s');
+  for (const odd of [-1, 1.5, '60', null, undefined]) assert.equal(formatSeconds(odd), MISSING, String(odd));
+});
+
+test('settingsTexts: limits, a rotation and the circuit thresholds', () => {
+  const { settingsTexts } = logic;
+  assert.deepEqual(settingsTexts({
+    secrets: 2, max_per_second: 20, max_in_flight: 5, disable_after_failures: 3, disable_after_seconds: 600,
+  }), ['\u2264 20/s', '\u2264 5 in flight', 'rotating: 2 secrets', 'disabled after 3 failed attempts in a row or 10 min failing']);
+  assert.deepEqual(settingsTexts({ secrets: 1 }), [], 'one secret is no rotation, no limit or threshold is none');
+  assert.deepEqual(settingsTexts({ secrets: 1, disable_after_failures: 1 }), ['disabled after 1 failed attempt in a row']);
+  assert.deepEqual(settingsTexts({ secrets: 1, disable_after_seconds: 3600 }), ['disabled after 1 h failing']);
+  // Odd values are left out, never shown as "≤ undefined/s".
+  assert.deepEqual(settingsTexts({ secrets: '3', max_per_second: 0, max_in_flight: -2, disable_after_failures: 'x', disable_after_seconds: 2.5 }), []);
+  for (const odd of [null, undefined, 'fast', 7, [], [1]]) assert.deepEqual(settingsTexts(odd), [], JSON.stringify(odd));
+});
+
+test('destinationRows turns the stats into one row per destination, by name', () => {
+  const { destinationRows } = logic;
+  const rows = destinationRows({
+    forwarding: {
+      zeta: { pending: 0, delivered: 12, dead: 1, ordered: true, settings: { secrets: 2, max_per_second: 20 } },
+      billing: {
+        pending: 4, delivered: 0, dead: 0, ordered: false,
+        settings: { secrets: 1, disable_after_failures: 2 },
+        disabled: { since: '2026-11-24T13:59:00.000Z', reason: '2 failed attempts in a row' },
+      },
+    },
+  });
+  assert.deepEqual(rows, [
+    {
+      name: 'billing', counts: { pending: '4', delivered: '0', dead: '0' }, ordered: false,
+      settings: ['disabled after 2 failed attempts in a row'], reported: true,
+      disabled: { since: '2026-11-24T13:59:00.000Z', when: '2026-11-24 13:59:00', reason: '2 failed attempts in a row' },
+    },
+    {
+      name: 'zeta', counts: { pending: '0', delivered: '12', dead: '1' }, ordered: true,
+      settings: ['\u2264 20/s', 'rotating: 2 secrets'], reported: true, disabled: null,
+    },
+  ]);
+});
+
+test('destinationRows survives odd input: missing settings, disabled without a reason, non-objects', () => {
+  const { destinationRows } = logic;
+  for (const stats of [null, undefined, 'stats', {}, { forwarding: null }, { forwarding: 'x' }, { forwarding: [{ pending: 1 }] }]) {
+    assert.deepEqual(destinationRows(stats), [], JSON.stringify(stats));
+  }
+  const rows = destinationRows({
+    forwarding: {
+      a: { pending: 1, delivered: 2, dead: 3 }, // an older API: no settings, no ordered
+      b: 5,
+      c: null,
+      d: { pending: -1, delivered: '7', dead: 1.5, ordered: 'yes', settings: 'none' },
+      e: { disabled: {} },
+      f: { disabled: { since: 'yesterday', reason: '   ' } },
+      g: { disabled: true },
+      h: { disabled: null },
+      i: { disabled: false },
+      j: { settings: [] },
+    },
+  });
+  const byName = Object.fromEntries(rows.map((row) => [row.name, row]));
+  assert.deepEqual(rows.map((row) => row.name), ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i', 'j']);
+  assert.deepEqual(byName.a, { name: 'a', counts: { pending: '1', delivered: '2', dead: '3' }, ordered: false, settings: [], reported: false, disabled: null });
+  for (const name of ['b', 'c', 'd']) {
+    assert.deepEqual(byName[name].counts, { pending: MISSING, delivered: MISSING, dead: MISSING }, name);
+    assert.equal(byName[name].ordered, false, name);
+    assert.equal(byName[name].reported, false, name);
+    assert.equal(byName[name].disabled, null, name);
+  }
+  const unknown = { since: null, when: 'unknown time', reason: 'no reason given' };
+  assert.deepEqual(byName.e.disabled, unknown);
+  assert.deepEqual(byName.f.disabled, unknown, 'an unreadable time and a blank reason');
+  assert.deepEqual(byName.g.disabled, unknown, 'disabled, though not as an object: still offered re-enabling');
+  assert.equal(byName.h.disabled, null);
+  assert.equal(byName.i.disabled, null);
+  assert.equal(byName.j.reported, false);
+});
+
+test('enableRequest posts to the destination, its name encoded', () => {
+  const { enableRequest } = logic;
+  assert.deepEqual(enableRequest('billing'), { method: 'POST', path: '/api/destinations/billing/enable', error: null });
+  assert.equal(enableRequest('a/b?c').path, '/api/destinations/a%2Fb%3Fc/enable');
+  for (const odd of ['', null, undefined, 7, {}]) {
+    const request = enableRequest(odd);
+    assert.equal(request.path, null, String(odd));
+    assert.match(request.error, /No destination/);
+  }
+});
+
+test('describeEnabled says what the destination was disabled for', () => {
+  const { describeEnabled } = logic;
+  assert.equal(
+    describeEnabled('billing', { destination: 'billing', was_disabled: { since: '2026-11-24T13:59:00Z', reason: '2 failed attempts in a row' } }),
+    'Re-enabled billing (it was disabled since 2026-11-24 13:59:00: 2 failed attempts in a row). What waited for it is sent within about 30 s.',
+  );
+  assert.equal(describeEnabled('billing', { destination: 'billing', was_disabled: null }), 'billing was not disabled: nothing changed.');
+  assert.equal(describeEnabled('billing', { destination: 'billing', was_disabled: {} }),
+    'Re-enabled billing (it was disabled). What waited for it is sent within about 30 s.');
+  assert.equal(describeEnabled('billing', { was_disabled: { since: 'soon', reason: 7 } }),
+    'Re-enabled billing (it was disabled). What waited for it is sent within about 30 s.');
+  for (const odd of [null, undefined, 'ok', {}, { destination: 'billing' }, { was_disabled: 'yes' }]) {
+    assert.equal(describeEnabled('billing', odd), 'Asked to re-enable billing; the answer did not say what it was disabled for.', JSON.stringify(odd));
+  }
+});
