@@ -642,8 +642,6 @@ export function describeBatches(totals) {
 
 // --- destinations: their state, settings and circuit breaking (GET /api/stats) --------------
 
-/** How long a disabled destination's deliveries take to move again once it is re-enabled. */
-export const DRAIN_WITHIN = 'about 30 s';
 
 /** A count as text: a whole number, else a dash. */
 function countText(value) {
@@ -742,5 +740,5 @@ export function describeEnabled(name, answer) {
   if (!was || typeof was !== 'object') return `Asked to re-enable ${destination}; the answer did not say what it was disabled for.`;
   const since = typeof was.since === 'string' && !Number.isNaN(new Date(was.since).getTime()) ? ` since ${formatTime(was.since)}` : '';
   const reason = typeof was.reason === 'string' && was.reason.trim() ? `: ${was.reason.trim()}` : '';
-  return `Re-enabled ${destination} (it was disabled${since}${reason}). What waited for it is sent within ${DRAIN_WITHIN}.`;
+  return `Re-enabled ${destination} (it was disabled${since}${reason}). What waited for it is sent from the next dispatch round on.`;
 }

@@ -141,7 +141,8 @@ pub fn failed(
     };
     let failing_for = now.unix_seconds().saturating_sub(began.unix_seconds());
     let reason = if circuit.after_failures.is_some_and(|n| run >= i64::from(n)) {
-        format!("{run} failed attempts in a row")
+        let s = if run == 1 { "" } else { "s" };
+        format!("{run} failed attempt{s} in a row")
     } else if circuit
         .after_seconds
         .is_some_and(|s| failing_for >= i64::from(s))

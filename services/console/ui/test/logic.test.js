@@ -596,13 +596,13 @@ test('describeEnabled says what the destination was disabled for', () => {
   const { describeEnabled } = logic;
   assert.equal(
     describeEnabled('billing', { destination: 'billing', was_disabled: { since: '2026-11-24T13:59:00Z', reason: '2 failed attempts in a row' } }),
-    'Re-enabled billing (it was disabled since 2026-11-24 13:59:00: 2 failed attempts in a row). What waited for it is sent within about 30 s.',
+    'Re-enabled billing (it was disabled since 2026-11-24 13:59:00: 2 failed attempts in a row). What waited for it is sent from the next dispatch round on.',
   );
   assert.equal(describeEnabled('billing', { destination: 'billing', was_disabled: null }), 'billing was not disabled: nothing changed.');
   assert.equal(describeEnabled('billing', { destination: 'billing', was_disabled: {} }),
-    'Re-enabled billing (it was disabled). What waited for it is sent within about 30 s.');
+    'Re-enabled billing (it was disabled). What waited for it is sent from the next dispatch round on.');
   assert.equal(describeEnabled('billing', { was_disabled: { since: 'soon', reason: 7 } }),
-    'Re-enabled billing (it was disabled). What waited for it is sent within about 30 s.');
+    'Re-enabled billing (it was disabled). What waited for it is sent from the next dispatch round on.');
   for (const odd of [null, undefined, 'ok', {}, { destination: 'billing' }, { was_disabled: 'yes' }]) {
     assert.equal(describeEnabled('billing', odd), 'Asked to re-enable billing; the answer did not say what it was disabled for.', JSON.stringify(odd));
   }
