@@ -15,7 +15,9 @@ use std::io::Write;
 use std::sync::Arc;
 use std::sync::{Mutex, OnceLock};
 
-use serde_json::{Map, Value};
+use serde::{Serialize, Serializer};
+#[cfg(any(test, feature = "testing"))]
+use serde_json::Value;
 use tracing_core::field::{Field, Visit};
 use tracing_core::span::{Attributes, Id, Record};
 use tracing_core::subscriber::Interest;
@@ -131,19 +133,16 @@ impl Subscriber for JsonLines {
     fn record_follows_from(&self, _span: &Id, _follows: &Id) {}
 
     fn event(&self, event: &Event<'_>) {
-        let mut fields = Map::new();
+        let mut fields = Line::default();
+        fields.insert("ts", Member::Text(SystemClock.now().to_rfc3339_millis()));
         fields.insert(
-            "ts".into(),
-            Value::String(SystemClock.now().to_rfc3339_millis()),
+            "level",
+            Member::Text(event.metadata().level().as_str().to_ascii_lowercase()),
         );
-        fields.insert(
-            "level".into(),
-            Value::String(event.metadata().level().as_str().to_ascii_lowercase()),
-        );
-        fields.insert("component".into(), Value::String(self.component.into()));
-        event.record(&mut JsonVisitor(&mut fields));
+        fields.insert("component", Member::Text(self.component.into()));
+        event.record(&mut fields);
 
-        let mut line = serde_json::to_vec(&Value::Object(fields)).unwrap_or_default();
+        let mut line = serde_json::to_vec(&fields).unwrap_or_default();
         line.push(b'\n');
         let mut writer = self
             .writer
@@ -159,49 +158,94 @@ impl Subscriber for JsonLines {
     fn exit(&self, _span: &Id) {}
 }
 
-struct JsonVisitor<'a>(&'a mut Map<String, Value>);
+/// One log line: its members in the order of their names, each name once (the last value
+/// recorded wins). Not a `serde_json::Map` of `Value`s: that B-tree's code is about 5 KB of each
+/// component, for a handful of members.
+#[derive(Default)]
+struct Line(Vec<(&'static str, Member)>);
 
-impl Visit for JsonVisitor<'_> {
+/// A member's value.
+enum Member {
+    Text(String),
+    Unsigned(u64),
+    Signed(i64),
+    Float(f64),
+    Bool(bool),
+    Null,
+}
+
+impl Line {
+    fn insert(&mut self, name: &'static str, value: Member) {
+        match self.0.binary_search_by(|(held, _)| held.cmp(&name)) {
+            Ok(at) => {
+                if let Some(member) = self.0.get_mut(at) {
+                    member.1 = value;
+                }
+            }
+            Err(at) => self.0.insert(at, (name, value)),
+        }
+    }
+}
+
+impl Serialize for Line {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_map(self.0.iter().map(|(name, value)| (name, value)))
+    }
+}
+
+impl Serialize for Member {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Self::Text(text) => serializer.serialize_str(text),
+            Self::Unsigned(value) => serializer.serialize_u64(*value),
+            Self::Signed(value) => serializer.serialize_i64(*value),
+            // As a JSON number when finite, `null` otherwise (JSON has no infinities).
+            Self::Float(value) if value.is_finite() => serializer.serialize_f64(*value),
+            Self::Float(_) | Self::Null => serializer.serialize_unit(),
+            Self::Bool(value) => serializer.serialize_bool(*value),
+        }
+    }
+}
+
+impl Visit for Line {
     fn record_str(&mut self, field: &Field, value: &str) {
         // Empty means "not known for this request" (e.g. the delivery id of a request rejected
         // before it was read): leave the field out rather than log "".
         if !value.is_empty() {
-            self.0
-                .insert(field.name().into(), Value::String(value.into()));
+            self.insert(field.name(), Member::Text(value.into()));
         }
     }
 
     fn record_u64(&mut self, field: &Field, value: u64) {
-        self.0.insert(field.name().into(), Value::from(value));
+        self.insert(field.name(), Member::Unsigned(value));
     }
 
     fn record_i64(&mut self, field: &Field, value: i64) {
-        self.0.insert(field.name().into(), Value::from(value));
+        self.insert(field.name(), Member::Signed(value));
     }
 
     // 128-bit integers as numbers when they fit (none is logged today): the default formats
     // them through `Debug`, which links 128-bit formatting into every component (1.5 KB).
     fn record_i128(&mut self, field: &Field, value: i128) {
-        let value = i64::try_from(value).map_or(Value::Null, Value::from);
-        self.0.insert(field.name().into(), value);
+        let value = i64::try_from(value).map_or(Member::Null, Member::Signed);
+        self.insert(field.name(), value);
     }
 
     fn record_u128(&mut self, field: &Field, value: u128) {
-        let value = u64::try_from(value).map_or(Value::Null, Value::from);
-        self.0.insert(field.name().into(), value);
+        let value = u64::try_from(value).map_or(Member::Null, Member::Unsigned);
+        self.insert(field.name(), value);
     }
 
     fn record_f64(&mut self, field: &Field, value: f64) {
-        self.0.insert(field.name().into(), Value::from(value));
+        self.insert(field.name(), Member::Float(value));
     }
 
     fn record_bool(&mut self, field: &Field, value: bool) {
-        self.0.insert(field.name().into(), Value::Bool(value));
+        self.insert(field.name(), Member::Bool(value));
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        self.0
-            .insert(field.name().into(), Value::String(format!("{value:?}")));
+        self.insert(field.name(), Member::Text(format!("{value:?}")));
     }
 }
 
@@ -310,6 +354,49 @@ mod tests {
             "empty fields are left out: {}",
             lines[1]
         );
+    }
+
+    #[test]
+    fn a_line_is_what_a_json_map_of_its_members_would_write() {
+        let ((), logs) = CapturedLogs::capture(|| {
+            tracing::info!(
+                zeta = 1_u64,
+                alpha = -2_i64,
+                big = u128::MAX,
+                small = -3_i128,
+                ratio = 0.25,
+                infinite = f64::INFINITY,
+                yes = false,
+                level = "shadowed",
+                detail = ?Some("x"),
+                "msg \"quoted\" \u{1}"
+            );
+        });
+        let text = logs.text();
+        let line = text.lines().next().unwrap_or_default();
+        // The members as a `serde_json::Map` of `Value`s would hold them: sorted, a later
+        // member of one name replacing the earlier.
+        let parsed: serde_json::Map<String, Value> = serde_json::from_str(line).unwrap();
+        let ts = parsed["ts"].as_str().unwrap().to_owned();
+        let mut map = serde_json::Map::new();
+        for (name, value) in [
+            ("ts", Value::from(ts)),
+            ("level", Value::from("info")),
+            ("component", Value::from("test")),
+            ("zeta", Value::from(1_u64)),
+            ("alpha", Value::from(-2_i64)),
+            ("big", Value::Null),
+            ("small", Value::from(-3_i64)),
+            ("ratio", Value::from(0.25)),
+            ("infinite", Value::from(f64::INFINITY)),
+            ("yes", Value::from(false)),
+            ("level", Value::from("shadowed")),
+            ("detail", Value::from("Some(\"x\")")),
+            ("message", Value::from("msg \"quoted\" \u{1}")),
+        ] {
+            map.insert(name.to_owned(), value);
+        }
+        assert_eq!(line, serde_json::to_string(&map).unwrap());
     }
 
     #[test]

@@ -86,8 +86,8 @@ pub fn catalogue(configured: Option<&Configured>) -> ProviderCatalogue {
 /// Everything `/api/stats` and `/api/metrics` report, read from counters (no scan).
 #[derive(Debug, Clone, Default)]
 pub struct Figures {
-    /// Events per provider and status.
-    pub events: std::collections::BTreeMap<Provider, inbox_core::events::Counts>,
+    /// Events per provider and status, in the order of `Provider::ALL`.
+    pub events: Vec<(Provider, inbox_core::events::Counts)>,
     /// Pruned events per reason.
     pub pruned: Vec<(PruneReason, u64)>,
     /// The retention cap (0: none).

@@ -285,37 +285,43 @@ fn render(event: StoredEvent) -> Result<(Vec<u8>, String), Problem> {
 
 /// A merge patch of an event: only `status`, only as a string. `None` means "no change".
 fn parse_patch(body: &[u8]) -> Result<Option<EventStatus>, Problem> {
-    let value: serde_json::Value = serde_json::from_slice(body).map_err(|error| {
+    let patch: PatchDocument = serde_json::from_slice(body).map_err(|error| {
         Problem::invalid(
             format!("the patch is not valid JSON: {error}"),
             vec![FieldError::new("body", error.to_string())],
         )
     })?;
-    let serde_json::Value::Object(members) = value else {
+    let PatchDocument::Object {
+        mut unknown,
+        status,
+    } = patch
+    else {
         return Err(Problem::invalid(
             "a merge patch of an event is a JSON object",
             vec![FieldError::new("body", "not an object")],
         ));
     };
-    let mut errors: Vec<FieldError> = members
-        .keys()
-        .filter(|key| key.as_str() != "status")
+    // In the order of their names, each once, as the members of a JSON object.
+    unknown.sort_unstable();
+    unknown.dedup();
+    let mut errors: Vec<FieldError> = unknown
+        .iter()
         .map(|key| FieldError::new(format!("/{key}"), "unknown member; only status can change"))
         .collect();
-    let status = match members.get("status") {
+    let status = match status {
         None => None,
-        Some(serde_json::Value::String(text)) => match EventStatus::parse(text) {
+        Some(PatchMember::Text(text)) => match EventStatus::parse(&text) {
             Some(status) => Some(status),
             None => {
                 errors.push(FieldError::new("/status", "must be pending or processed"));
                 None
             }
         },
-        Some(serde_json::Value::Null) => {
+        Some(PatchMember::Null) => {
             errors.push(FieldError::new("/status", "cannot be removed"));
             None
         }
-        Some(_) => {
+        Some(PatchMember::Other) => {
             errors.push(FieldError::new("/status", "must be a string"));
             None
         }
@@ -324,6 +330,128 @@ fn parse_patch(body: &[u8]) -> Result<Option<EventStatus>, Problem> {
         Ok(status)
     } else {
         Err(Problem::invalid("the patch is invalid", errors))
+    }
+}
+
+/// A patch body as far as `parse_patch` cares: any JSON document, parsed whole (every value,
+/// nested or not, is read as `serde_json::Value` would be, so what that refuses this refuses),
+/// keeping only the member names of an object and what its last `status` member holds. Not a
+/// `serde_json::Value`: deserializing one links a second JSON parser (for its raw-value
+/// support) into the component, about 10 KB.
+enum PatchDocument {
+    Object {
+        unknown: Vec<String>,
+        status: Option<PatchMember>,
+    },
+    NotObject,
+}
+
+/// What a member of a patch holds.
+enum PatchMember {
+    Text(String),
+    Null,
+    Other,
+}
+
+impl<'de> serde::Deserialize<'de> for PatchDocument {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Document;
+        impl<'de> serde::de::Visitor<'de> for Document {
+            type Value = PatchDocument;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<PatchDocument, A::Error> {
+                let mut unknown = Vec::new();
+                let mut status = None;
+                while let Some(key) = map.next_key::<String>()? {
+                    let value = map.next_value_seed(Member)?;
+                    if key == "status" {
+                        status = Some(value);
+                    } else {
+                        unknown.push(key);
+                    }
+                }
+                Ok(PatchDocument::Object { unknown, status })
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                seq: A,
+            ) -> Result<PatchDocument, A::Error> {
+                Member.visit_seq(seq).map(|_| PatchDocument::NotObject)
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<PatchDocument, E> {
+                Ok(PatchDocument::NotObject)
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<PatchDocument, E> {
+                Ok(PatchDocument::NotObject)
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<PatchDocument, E> {
+                Ok(PatchDocument::NotObject)
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<PatchDocument, E> {
+                Ok(PatchDocument::NotObject)
+            }
+            fn visit_str<E>(self, _: &str) -> Result<PatchDocument, E> {
+                Ok(PatchDocument::NotObject)
+            }
+            fn visit_unit<E>(self) -> Result<PatchDocument, E> {
+                Ok(PatchDocument::NotObject)
+            }
+        }
+        deserializer.deserialize_any(Document)
+    }
+}
+
+/// Reads any JSON value (nested ones through itself) into a [`PatchMember`].
+#[derive(Clone, Copy)]
+struct Member;
+
+impl<'de> serde::de::DeserializeSeed<'de> for Member {
+    type Value = PatchMember;
+    fn deserialize<D: serde::Deserializer<'de>>(
+        self,
+        deserializer: D,
+    ) -> Result<PatchMember, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for Member {
+    type Value = PatchMember;
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<PatchMember, A::Error> {
+        while map.next_key_seed(self)?.is_some() {
+            map.next_value_seed(self)?;
+        }
+        Ok(PatchMember::Other)
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<PatchMember, A::Error> {
+        while seq.next_element_seed(self)?.is_some() {}
+        Ok(PatchMember::Other)
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<PatchMember, E> {
+        Ok(PatchMember::Other)
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<PatchMember, E> {
+        Ok(PatchMember::Other)
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<PatchMember, E> {
+        Ok(PatchMember::Other)
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<PatchMember, E> {
+        Ok(PatchMember::Other)
+    }
+    fn visit_str<E>(self, text: &str) -> Result<PatchMember, E> {
+        Ok(PatchMember::Text(text.to_owned()))
+    }
+    fn visit_unit<E>(self) -> Result<PatchMember, E> {
+        Ok(PatchMember::Null)
     }
 }
 

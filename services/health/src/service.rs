@@ -211,6 +211,13 @@ mod tests {
         assert_eq!(body["checks"][1]["name"], "variables");
         assert_eq!(body["checks"][1]["status"], "ok");
         assert!(kv.keys().is_empty(), "{:?}", kv.keys());
+        // Members in the order of their names, as readiness has always written them.
+        let text = String::from_utf8_lossy(response.body());
+        assert!(text.starts_with(r#"{"checks":[{"duration_ms":"#), "{text}");
+        assert!(
+            text.ends_with(r#","name":"variables","status":"ok"}],"status":"ready"}"#),
+            "{text}"
+        );
     }
 
     #[test]

@@ -1,7 +1,6 @@
 //! The event store: deduplicated ingestion, listing, status changes, deletion and counters, on
 //! nothing but [`KeyValue`]. The protocol is described in the [module docs](crate::events).
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use serde::de::DeserializeOwned;
@@ -384,9 +383,11 @@ impl<K: KeyValue, C: Clock> EventStore<K, C> {
 
     // ---------------------------------------------------------------- counters
 
-    /// Event counts per provider, from the counters (six reads, no scan).
-    pub fn stats(&self) -> Result<BTreeMap<Provider, Counts>, StoreError> {
-        let mut stats = BTreeMap::new();
+    /// Event counts of every provider, in the order of `Provider::ALL` (which is the order of
+    /// `Provider`), from the counters (two reads per provider, no scan). A list, not a map: a
+    /// `BTreeMap` of providers would link a B-tree's code into the api component (about 5 KB).
+    pub fn stats(&self) -> Result<Vec<(Provider, Counts)>, StoreError> {
+        let mut stats = Vec::with_capacity(Provider::ALL.len());
         for &provider in Provider::ALL {
             let read = |status| -> Result<u64, StoreError> {
                 // Clamped: a counter can only drift below zero if a request died between two
@@ -396,13 +397,13 @@ impl<K: KeyValue, C: Clock> EventStore<K, C> {
                         .unwrap_or(0),
                 )
             };
-            stats.insert(
+            stats.push((
                 provider,
                 Counts {
                     pending: read(EventStatus::Pending)?,
                     processed: read(EventStatus::Processed)?,
                 },
-            );
+            ));
         }
         Ok(stats)
     }

@@ -807,3 +807,125 @@ fn the_catalogue_lists_the_generic_sources_the_webhook_reported() {
         .iter()
         .all(|p| !p["slug"].as_str().unwrap().starts_with("source/")));
 }
+
+/// `parse_patch` as it was written over `serde_json::Value`: the patch parser must answer every
+/// body exactly as this does (it reads the body without building a `Value`, to stay small).
+fn parse_patch_over_value(body: &[u8]) -> Result<Option<EventStatus>, Problem> {
+    let value: serde_json::Value = serde_json::from_slice(body).map_err(|error| {
+        Problem::invalid(
+            format!("the patch is not valid JSON: {error}"),
+            vec![FieldError::new("body", error.to_string())],
+        )
+    })?;
+    let serde_json::Value::Object(members) = value else {
+        return Err(Problem::invalid(
+            "a merge patch of an event is a JSON object",
+            vec![FieldError::new("body", "not an object")],
+        ));
+    };
+    let mut errors: Vec<FieldError> = members
+        .keys()
+        .filter(|key| key.as_str() != "status")
+        .map(|key| FieldError::new(format!("/{key}"), "unknown member; only status can change"))
+        .collect();
+    let status = match members.get("status") {
+        None => None,
+        Some(serde_json::Value::String(text)) => match EventStatus::parse(text) {
+            Some(status) => Some(status),
+            None => {
+                errors.push(FieldError::new("/status", "must be pending or processed"));
+                None
+            }
+        },
+        Some(serde_json::Value::Null) => {
+            errors.push(FieldError::new("/status", "cannot be removed"));
+            None
+        }
+        Some(_) => {
+            errors.push(FieldError::new("/status", "must be a string"));
+            None
+        }
+    };
+    if errors.is_empty() {
+        Ok(status)
+    } else {
+        Err(Problem::invalid("the patch is invalid", errors))
+    }
+}
+
+fn assert_patch_answer_as_over_value(body: &[u8]) {
+    let ours = parse_patch(body).map_err(|problem| problem.into_response().body().to_vec());
+    let reference =
+        parse_patch_over_value(body).map_err(|problem| problem.into_response().body().to_vec());
+    assert_eq!(
+        ours.as_ref().map_err(|b| String::from_utf8_lossy(b)),
+        reference.as_ref().map_err(|b| String::from_utf8_lossy(b)),
+        "{}",
+        String::from_utf8_lossy(body)
+    );
+}
+
+#[test]
+fn patches_are_read_as_a_json_value_would_read_them() {
+    let nested = format!("{}{}", "[".repeat(200), "]".repeat(200));
+    let deep_status = format!(r#"{{"status":{}1{}}}"#, "[".repeat(127), "]".repeat(127));
+    for body in [
+        "",
+        " ",
+        "{}",
+        "null",
+        "true",
+        "1",
+        "-1.5e3",
+        r#""processed""#,
+        "[]",
+        r#"[{"status":"processed"}]"#,
+        r#"{"status":"processed"}"#,
+        r#"{"status":"pending"}"#,
+        r#"{"status":"done"}"#,
+        r#"{"status":"proc\u0065ssed"}"#,
+        r#"{"status":null}"#,
+        r#"{"status":1}"#,
+        r#"{"status":1e400}"#,
+        r#"{"status":"processed","x":1e400}"#,
+        r#"{"status":"processed","x":[1,{"y":-0.0,"z":[null,true,"\ud800"]}]}"#,
+        r#"{"status":"processed","x":"\ud800"}"#,
+        r#"{"status":"processed","x":"\uDC00\uD800"}"#,
+        r#"{"status":[],"zeta":{},"alpha":1,"zeta":2,"":3}"#,
+        r#"{"status":"done","status":"processed"}"#,
+        r#"{"status":"processed","status":null}"#,
+        r#"{"status":"processed",}"#,
+        r#"{"status":"processed"} x"#,
+        r#"{"status":"processed"}{}"#,
+        "{\"status\":",
+        "{\"a\":\u{1}}",
+        "\u{feff}{}",
+        r#"{"a":18446744073709551616,"b":-9223372036854775809,"c":01}"#,
+        nested.as_str(),
+        deep_status.as_str(),
+    ] {
+        assert_patch_answer_as_over_value(body.as_bytes());
+    }
+    assert_patch_answer_as_over_value(b"{\"status\":\"\xff\"}");
+    assert_patch_answer_as_over_value(b"{\"\xc3\":1}");
+}
+
+proptest! {
+    /// Any body, and any object of JSON-ish members, gets the answer a `Value` would give.
+    #[test]
+    fn arbitrary_patches_are_read_as_a_json_value_would_read_them(
+        bytes in proptest::collection::vec(any::<u8>(), 0..64),
+        members in proptest::collection::vec(
+            ("(status|[a-z]{0,3})", r#"(null|true|-?[0-9]{1,25}(\.[0-9])?(e-?[0-9]{1,3})?|"[a-z\\"]{0,6}"|\[[0-9,]{0,6}\]|\{"[a-z]?":[0-9nul]{0,4}\})"#),
+            0..5,
+        ),
+    ) {
+        assert_patch_answer_as_over_value(&bytes);
+        let object = members
+            .iter()
+            .map(|(name, value)| format!(r#""{name}":{value}"#))
+            .collect::<Vec<_>>()
+            .join(",");
+        assert_patch_answer_as_over_value(format!("{{{object}}}").as_bytes());
+    }
+}
