@@ -297,19 +297,26 @@ def test_list_filter_open_mark_processed_handle_412_and_delete(app, page, watche
     stats.locator("tr", has_text="stripe").get_by_text("0").first.wait_for(timeout=TIMEOUT_MS)
 
 
-class Destination:
-    """A forwarding destination on a loopback port: answers 410 to the first attempt and 200
-    after, and records the attempt numbers it got."""
+class Receiver:
+    """A forwarding destination on a loopback port. It answers `status`, which a test may change,
+    or a function of the request's number (1 for the first). It records each request's
+    `webhook-id`, `webhook-inbox-attempt` and the status it answered."""
 
-    def __init__(self) -> None:
-        self.attempts: list[str] = []
+    def __init__(self, status) -> None:
+        self.status = status
+        self.got: list[tuple[str, str, int]] = []
+        lock = threading.Lock()
         owner = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 self.rfile.read(int(self.headers.get("content-length") or 0))
-                owner.attempts.append(self.headers.get("webhook-inbox-attempt") or "?")
-                self.send_response(410 if len(owner.attempts) == 1 else 200)
+                with lock:
+                    answer = owner.status
+                    status = answer(len(owner.got) + 1) if callable(answer) else answer
+                    owner.got.append((self.headers.get("webhook-id") or "?",
+                                      self.headers.get("webhook-inbox-attempt") or "?", status))
+                self.send_response(status)
                 self.send_header("content-length", "0")
                 self.end_headers()
 
@@ -320,11 +327,24 @@ class Destination:
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
         self.url = f"http://127.0.0.1:{self.server.server_port}/hooks"
 
+    def ids(self) -> list[str]:
+        """The `webhook-id` of each request, in order."""
+        return [webhook_id for webhook_id, _, _ in self.got]
+
+    def attempts(self) -> list[str]:
+        """The attempt number of each request, in order."""
+        return [attempt for _, attempt, _ in self.got]
+
+    def statuses(self, webhook_id: str) -> list[int]:
+        """What it answered to each request for this event, in order."""
+        return [status for got_id, _, status in self.got if got_id == webhook_id]
+
     def wait_for(self, count: int, timeout: float = 15.0) -> list[str]:
+        """The attempt numbers, once there are `count` requests (or the deadline passed)."""
         deadline = time.monotonic() + timeout
-        while len(self.attempts) < count and time.monotonic() < deadline:
+        while len(self.got) < count and time.monotonic() < deadline:
             time.sleep(0.05)
-        return self.attempts
+        return self.attempts()
 
     def close(self) -> None:
         self.server.shutdown()
@@ -332,7 +352,8 @@ class Destination:
 
 
 def test_deliveries_show_each_attempt_and_replay_sends_again(app, page):
-    destination = Destination()
+    # Gone (410) at the first attempt, then takes everything.
+    destination = Receiver(lambda n: 410 if n == 1 else 200)
     try:
         secret = "whsec_ZTJlLWNvbnNvbGUtZGVzdGluYXRpb24="  # obviously fake
         app.restart(forward_destinations=json.dumps(
@@ -359,36 +380,6 @@ def test_deliveries_show_each_attempt_and_replay_sends_again(app, page):
         destination.close()
 
 
-class Outage:
-    """A forwarding destination on a loopback port that is gone (410) until `recover()`, then
-    takes everything; it counts what it got by `webhook-id`."""
-
-    def __init__(self) -> None:
-        self.up = False
-        self.got: dict[str, list[int]] = {}
-        owner = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                self.rfile.read(int(self.headers.get("content-length") or 0))
-                status = 200 if owner.up else 410
-                owner.got.setdefault(self.headers.get("webhook-id") or "?", []).append(status)
-                self.send_response(status)
-                self.send_header("content-length", "0")
-                self.end_headers()
-
-            def log_message(self, *args) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.server.server_port}/hooks"
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
 def wait_until(what: str, check, timeout: float = 15.0):
     deadline = time.monotonic() + timeout
     while not (result := check()):
@@ -398,7 +389,7 @@ def wait_until(what: str, check, timeout: float = 15.0):
 
 
 def test_replay_dead_letters_in_batches_continues_and_never_sends_one_twice(app, page):
-    destination = Outage()
+    destination = Receiver(410)  # gone until it recovers
     try:
         secret = "whsec_ZTJlLWNvbnNvbGUtZGVzdGluYXRpb24="  # obviously fake
         app.restart(forward_destinations=json.dumps(
@@ -407,7 +398,7 @@ def test_replay_dead_letters_in_batches_continues_and_never_sends_one_twice(app,
         issue = app.github("outage-issue", "issues", {"action": "opened"})
         wait_until("four dead letters", lambda: len(
             app.api("GET", "/api/dead-letters?destination=downstream").json()["items"]) == 4)
-        destination.up = True
+        destination.status = 200
 
         sign_in(page, app)
         choice = page.get_by_label("Destination", exact=True)
@@ -427,9 +418,9 @@ def test_replay_dead_letters_in_batches_continues_and_never_sends_one_twice(app,
         expect(page.get_by_role("button", name="Replay dead letters")).to_be_visible()
 
         # Each push lands once more (sent at once, no tick here); the issue is left dead.
-        wait_until("three replays", lambda: all(destination.got.get(i) == [410, 200] for i in pushes))
+        wait_until("three replays", lambda: all(destination.statuses(i) == [410, 200] for i in pushes))
         expect(choice.locator("option", has_text="downstream (1 dead)")).to_have_count(1, timeout=TIMEOUT_MS)
-        assert destination.got.get(issue) == [410]
+        assert destination.statuses(issue) == [410]
         letters = app.api("GET", "/api/dead-letters").json()["items"]
         assert [(d["event_id"], d["destination"]) for d in letters] == [(issue, "downstream")]
 
@@ -437,38 +428,9 @@ def test_replay_dead_letters_in_batches_continues_and_never_sends_one_twice(app,
         page.get_by_role("button", name="Replay dead letters").click()
         expect(status).to_contain_text("Replayed 0 dead letters.")
         expect(status).to_contain_text("3 no longer dead")
-        assert all(destination.got.get(i) == [410, 200] for i in pushes)
+        assert all(destination.statuses(i) == [410, 200] for i in pushes)
     finally:
         destination.close()
-
-
-class Receiver:
-    """A forwarding destination on a loopback port answering `status` (changeable), recording the
-    `webhook-id` of each request it got."""
-
-    def __init__(self, status: int) -> None:
-        self.status = status
-        self.got: list[str] = []
-        owner = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                self.rfile.read(int(self.headers.get("content-length") or 0))
-                owner.got.append(self.headers.get("webhook-id") or "?")
-                self.send_response(owner.status)
-                self.send_header("content-length", "0")
-                self.end_headers()
-
-            def log_message(self, *args) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.server.server_port}/hooks"
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 def test_destinations_show_settings_and_a_disabled_one_is_re_enabled(app, page, watched, request):
@@ -489,16 +451,16 @@ def test_destinations_show_settings_and_a_disabled_one_is_re_enabled(app, page, 
 
         disabled = wait_until("flaky disabled", lambda: flaky_state().get("disabled"))
         assert disabled["reason"] == "2 failed attempts in a row"
-        assert sorted(flaky.got) == sorted(events)
+        assert sorted(flaky.ids()) == sorted(events)
 
         # The ordered one may hold the second event until the first is delivered: tick as the
         # ticker does (flaky, disabled, is not attempted: its deliveries wait).
         def steady_got_both() -> bool:
             assert app.api("POST", "/api/dispatch").status == 200
-            return sorted(steady.got) == sorted(events)
+            return sorted(steady.ids()) == sorted(events)
 
         wait_until("steady got both", steady_got_both)
-        assert sorted(flaky.got) == sorted(events)
+        assert sorted(flaky.ids()) == sorted(events)
 
         sign_in(page, app)
         table = page.locator("#destinations-body")
