@@ -9,10 +9,11 @@ in one run:
          free loopback port, which answers 200 at once and counts what arrived, checking each
          request's Standard Webhooks signature and that its body is the delivery it names.
 
-Both run as `scripts/dev` runs the app: every component in one `spin up`, the webhook
-component asking the forwarder for each event's first attempt right after its 202
-(`forward_dispatch_url` = http://self), and a ticker calling `POST /api/dispatch` every few
-seconds (the retries' clock; docs/architecture.md, "What drives retries").
+Both run as `scripts/dev` and the cluster run the app: every component in one `spin up`, the
+webhook component asking the forwarder for each event's first attempt right after its 202
+(`forward_dispatch_url` = http://self, `forward_dispatch_token` set: without the token it does
+not ask, and only the ticks send), and a ticker calling `POST /api/dispatch` every few seconds
+(the retries' clock; docs/architecture.md, "What drives retries").
 
   ingest      1 KB GitHub deliveries to both apps: closed loop (throughput), then open loop at
               fractions of `none`'s closed-loop maximum and of `one`'s (latency from the
@@ -91,8 +92,9 @@ P99_AT_MOST = 1.2
 THROTTLE_P99_AT_MOST = 1.5
 # The throttled destination's limit (sends per second).
 THROTTLE_RATE = 1
-# What the throttle apps' webhook component presents when it asks the forwarder for an event's
-# first attempts after its 202 (`forward_dispatch_token`): the latency measured is that ask's.
+# What the apps' webhook component presents when it asks the forwarder for an event's first
+# attempts after its 202 (`forward_dispatch_token`), as scripts/dev and the cluster set it:
+# without it the webhook component does not ask, and only the ticks send.
 DISPATCH_TOKEN = "bench-dispatch-token"
 # Issue 25: an ordered destination's drain throughput (one send at a time) at least this fraction
 # of the same destination's unordered, with the same backlog and dispatch callers.
@@ -814,9 +816,11 @@ def measure_store(spin: str, workdir: Path, backend: str, cfg: dict, stamp: str,
     with layout.Servers() as servers:
         receiver = servers.start(receiver_server(workdir, f"recv-{backend}"))
         started = {
-            "none": app(spin, workdir, servers, backend, "none", {}),
+            "none": app(spin, workdir, servers, backend, "none",
+                        {"forward_dispatch_token": DISPATCH_TOKEN}),
             "one": app(spin, workdir, servers, backend, "one",
-                       {"forward_destinations": destinations(receiver)}),
+                       {"forward_destinations": destinations(receiver),
+                        "forward_dispatch_token": DISPATCH_TOKEN}),
         }
         status, ready = common.api(started["one"].port, "GET", "/forwarder/readyz")
         if status != 200:
