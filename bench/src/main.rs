@@ -9,7 +9,7 @@
 //! bench copies --ports P[,P...] --run ID [--copies 50] [--rounds 10] [--size BYTES] [--pause-ms MS]
 //! bench count  --db FILE [--events 60]   (store operations per request, counted natively)
 //! bench receive --listen 127.0.0.1:9000 --secret whsec_...   (a forwarding destination:
-//!              200 to every POST; GET /stats counts what arrived)
+//!              200 to every POST, or what PUT /answer names; GET /stats counts what arrived)
 //! ```
 
 use std::collections::HashMap;

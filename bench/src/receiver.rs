@@ -1,15 +1,21 @@
 //! A forwarding destination for the benchmark suite (`bench receive`): a small HTTP server that
-//! answers every `POST` with `200` at once and counts what it received, so `tools/python/inbox_tools/bench/forwarding.py`
-//! can measure forwarding throughput and check that every event arrived exactly once.
+//! answers every `POST` with `200` at once (or the status `PUT /answer` set) and counts what it
+//! received, so `tools/python/inbox_tools/bench/forwarding.py` can measure forwarding throughput
+//! and check that every event arrived exactly once.
 //!
 //! Each request is checked as a receiving service would check it: the Standard Webhooks
 //! signature against the destination's secret (the project's own verifier, 5 minute tolerance),
 //! and the body against the delivery it claims to be (the suite's deliveries carry their own id
 //! in the body, `"delivery":"<id>"`, and the forwarder names it in `webhook-inbox-delivery-id`).
 //! `GET /stats` answers the tally as JSON; `GET /healthz` answers 200 (the suite's start probe).
+//!
+//! `PUT /answer` with a status code as its body (`500`) makes it a failing destination: every
+//! `POST` then gets that status and is counted as `failed`, not as an arrival (what the suite's
+//! circuit-breaking measurement needs); `PUT /answer` with `200` makes it healthy again.
 
 use std::collections::HashMap;
 use std::convert::Infallible;
+use std::sync::atomic::{AtomicU16, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -42,6 +48,13 @@ pub struct Stats {
     pub first_ms: Option<f64>,
     /// When the last `POST` arrived.
     pub last_ms: Option<f64>,
+    /// `POST` requests answered with a failing status (`PUT /answer`): not arrivals, not in
+    /// the counts above.
+    pub failed: u64,
+    /// When the last of those came.
+    pub last_failed_ms: Option<f64>,
+    /// The status every `POST` gets now (200 unless `PUT /answer` said otherwise).
+    pub answer: u16,
     /// Now (to line the receiver's clock up with the caller's).
     pub now_ms: f64,
 }
@@ -52,6 +65,8 @@ pub struct Receiver {
     key: Key,
     started: Instant,
     tally: Mutex<Tally>,
+    /// What a `POST` gets: 200 (recorded), or a failing status (counted as failed).
+    answer: AtomicU16,
 }
 
 #[derive(Debug, Default)]
@@ -88,6 +103,7 @@ impl Receiver {
             key: Key::parse(secret)?,
             started: Instant::now(),
             tally: Mutex::new(Tally::default()),
+            answer: AtomicU16::new(200),
         })
     }
 
@@ -150,8 +166,33 @@ impl Receiver {
         let tally = self.tally.lock().unwrap_or_else(PoisonError::into_inner);
         Stats {
             now_ms: self.ms(Instant::now()),
+            answer: self.answer(),
             ..tally.stats.clone()
         }
+    }
+
+    /// The status a `POST` gets now.
+    pub fn answer(&self) -> u16 {
+        self.answer.load(Ordering::SeqCst)
+    }
+
+    /// Answers every `POST` with `status` from now on: 200 records them, anything else counts
+    /// them as failed. A status outside 200..=599 is refused (`false`).
+    pub fn set_answer(&self, status: u16) -> bool {
+        if !(200..=599).contains(&status) {
+            return false;
+        }
+        self.answer.store(status, Ordering::SeqCst);
+        true
+    }
+
+    /// Counts one `POST` answered with a failing status.
+    pub fn refuse(&self) {
+        let at = Instant::now();
+        let mut tally = self.tally.lock().unwrap_or_else(PoisonError::into_inner);
+        let ms = self.ms(at);
+        tally.stats.failed += 1;
+        tally.stats.last_failed_ms = Some(ms);
     }
 }
 
@@ -178,6 +219,24 @@ async fn handle(
 ) -> Result<hyper::Response<Full<Bytes>>, Infallible> {
     let (parts, body) = request.into_parts();
     let (status, answer) = match (parts.method.as_str(), parts.uri.path()) {
+        ("PUT", "/answer") => match body.collect().await {
+            Ok(collected) => {
+                let status = std::str::from_utf8(&collected.to_bytes())
+                    .ok()
+                    .and_then(|text| text.trim().parse::<u16>().ok());
+                match status {
+                    Some(status) if receiver.set_answer(status) => (204, Vec::new()),
+                    _ => (400, b"expected a status code, 200 to 599".to_vec()),
+                }
+            }
+            Err(_) => (400, Vec::new()),
+        },
+        ("POST", _) if receiver.answer() != 200 => {
+            // Read it whole, as a destination would, then fail it.
+            let _ = body.collect().await;
+            receiver.refuse();
+            (receiver.answer(), Vec::new())
+        }
         ("POST", _) => match body.collect().await {
             Ok(collected) => {
                 let body = collected.to_bytes();
@@ -264,6 +323,25 @@ mod tests {
         assert_eq!(stats.body_mismatch, 1);
         assert!(stats.first_ms.unwrap() <= stats.last_ms.unwrap());
         assert!(stats.last_ms.unwrap() <= stats.now_ms);
+    }
+
+    #[test]
+    fn a_failing_answer_counts_failures_not_arrivals() {
+        let receiver = Receiver::new(SECRET).unwrap();
+        assert_eq!(receiver.answer(), 200);
+        assert!(receiver.set_answer(500));
+        assert!(!receiver.set_answer(99));
+        assert!(!receiver.set_answer(600));
+        receiver.refuse();
+        receiver.refuse();
+        let stats = receiver.stats();
+        assert_eq!(
+            (stats.answer, stats.failed, stats.requests, stats.unique),
+            (500, 2, 0, 0)
+        );
+        assert!(stats.last_failed_ms.is_some() && stats.last_ms.is_none());
+        assert!(receiver.set_answer(200));
+        assert_eq!(receiver.stats().answer, 200);
     }
 
     #[test]

@@ -9,10 +9,11 @@ in one run:
          free loopback port, which answers 200 at once and counts what arrived, checking each
          request's Standard Webhooks signature and that its body is the delivery it names.
 
-Both run as `scripts/dev` runs the app: every component in one `spin up`, the webhook
-component asking the forwarder for each event's first attempt right after its 202
-(`forward_dispatch_url` = http://self), and a ticker calling `POST /api/dispatch` every few
-seconds (the retries' clock; docs/architecture.md, "What drives retries").
+Both run as `scripts/dev` and the cluster run the app: every component in one `spin up`, the
+webhook component asking the forwarder for each event's first attempt right after its 202
+(`forward_dispatch_url` = http://self, `forward_dispatch_token` set: without the token it does
+not ask, and only the ticks send), and a ticker calling `POST /api/dispatch` every few seconds
+(the retries' clock; docs/architecture.md, "What drives retries").
 
   ingest      1 KB GitHub deliveries to both apps: closed loop (throughput), then open loop at
               fractions of `none`'s closed-loop maximum and of `one`'s (latency from the
@@ -40,6 +41,27 @@ seconds (the retries' clock; docs/architecture.md, "What drives retries").
               p50 and p99, and their ratio. `fast` is listed first, so the ratio is what the
               throttled neighbour's backlog costs it, not its place in the per-event send order.
               SQLite (and Redis in a full run when installed).
+  circuit     (issue 25) circuit breaking: the time from a disabled destination's re-enable
+              to drained. `cb` forwards to a destination with `"disable_after_failures": 3`
+              whose receiver answers 500 (`bench receive`, PUT /answer): 3 events disable it,
+              then N more are ingested while it is disabled and held (a full run holds it for
+              RECHECK + 2 ticks, so the held deliveries are looked at again); the receiver
+              answers 200 again, `POST /api/destinations/bench/enable` is called, and the time
+              runs until the last of the 3 + N events arrives (the receiver's clock). Bound: the
+              held deliveries come due at most RECHECK (`circuit::RECHECK`, read from
+              crates/inbox-core/src/forwarding/circuit.rs) after the re-enable and are then sent
+              at a backlog's pace, so the baseline, side by side, is `fresh`: the same 3 + N
+              events (`bench seed`) drained to a fresh destination by the same ticker from its
+              start (its first tick included). Target: re-enable to drained at most 1.0x
+              (RECHECK + fresh), i.e. within the documented recheck of a healthy destination's
+              drain. Checked too (they fail a smoke run): disabled while held (GET /api/stats),
+              no attempt at all while disabled (the receiver's failed count and arrivals do not
+              move), and after the re-enable every event exactly once by webhook-id, signed and
+              unaltered, the counters agreeing (delivered = 3 + N, nothing pending, dead or
+              disabled). SQLite (and Redis in a full run when installed), after each store's
+              other measurements. A smoke run (N = 10) holds it for 2 ticks only and runs it in
+              a thread beside the other measurements, waiting for the drain at the end, so its
+              wait for RECHECK costs the smoke run little (the smoke run judges no timing).
 
 Correctness checks (a smoke run fails on them too, they are not timings): the destination got
 every stored event exactly once (distinct ids = requests = events stored), every signature
@@ -51,6 +73,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import re
 import statistics
 import threading
 import time
@@ -69,12 +92,35 @@ P99_AT_MOST = 1.2
 THROTTLE_P99_AT_MOST = 1.5
 # The throttled destination's limit (sends per second).
 THROTTLE_RATE = 1
-# What the throttle apps' webhook component presents when it asks the forwarder for an event's
-# first attempts after its 202 (`forward_dispatch_token`): the latency measured is that ask's.
+# What the apps' webhook component presents when it asks the forwarder for an event's first
+# attempts after its 202 (`forward_dispatch_token`), as scripts/dev and the cluster set it:
+# without it the webhook component does not ask, and only the ticks send.
 DISPATCH_TOKEN = "bench-dispatch-token"
 # Issue 25: an ordered destination's drain throughput (one send at a time) at least this fraction
 # of the same destination's unordered, with the same backlog and dispatch callers.
 ORDERED_THROUGHPUT_AT_LEAST = 0.3
+# Issue 25, circuit breaking: failed attempts in a row that disable the measured destination.
+CIRCUIT_FAILURES = 3
+# How often a disabled destination's deliveries are looked at again (`circuit::RECHECK`): read
+# from the source, so that the bound below is the code's.
+CIRCUIT_SOURCE = common.ROOT / "crates" / "inbox-core" / "src" / "forwarding" / "circuit.rs"
+
+
+def recheck_seconds() -> int:
+    found = re.search(r"pub const RECHECK: Duration = Duration::from_secs\((\d+)\);",
+                      CIRCUIT_SOURCE.read_text())
+    if not found:
+        common.fail(f"forwarding: no `pub const RECHECK: Duration = Duration::from_secs(N);` in "
+                    f"{CIRCUIT_SOURCE}")
+    return int(found.group(1))
+
+
+CIRCUIT_RECHECK_S = recheck_seconds()
+# Issue 25: a re-enabled destination drained (its re-enable to the last arrival) within this
+# many times its bound, RECHECK + the time the same backlog takes a fresh destination with the
+# same ticker (which includes the wait for the first tick): the deliveries that waited come due
+# at most RECHECK after the re-enable, and are then sent at the pace a backlog is.
+CIRCUIT_AT_MOST = 1.0
 
 FULL = {
     "rounds": 3,
@@ -94,6 +140,9 @@ FULL = {
     "throttle_backends": ["sqlite", "redis"],
     "ordered_callers": 4,
     "ordered_backends": ["sqlite", "redis"],
+    "circuit_events": {"sqlite": 100, "redis": 200},
+    "circuit_backends": ["sqlite", "redis"],
+    "circuit_beside": False,
 }
 # The backlog is smaller on SQLite, where each send costs several synced writes (tens of events
 # per second). Smoke: one closed-loop cell at c=1 (SQLite syncs on a busy 2-core machine), one
@@ -116,6 +165,9 @@ SMOKE = {
     "throttle_backends": ["sqlite"],
     "ordered_callers": 2,
     "ordered_backends": ["sqlite"],
+    "circuit_events": {"sqlite": 10, "redis": 10},
+    "circuit_backends": ["sqlite"],
+    "circuit_beside": True,
 }
 
 
@@ -474,6 +526,257 @@ def throttle_cells(spin: str, workdir: Path, backend: str, cfg: dict, stamp: str
 
 
 # ---------------------------------------------------------------------------------------------
+# Circuit breaking: a disabled destination's backlog, from its re-enable to drained
+
+
+def answer_with(receiver: common.Server, status: int) -> None:
+    """Makes the receiver answer every POST with `status` (bench/src/receiver.rs, PUT /answer)."""
+    conn = http.client.HTTPConnection("127.0.0.1", receiver.port, timeout=10)
+    try:
+        conn.request("PUT", "/answer", body=str(status).encode())
+        response = conn.getresponse()
+        response.read()
+    finally:
+        conn.close()
+    if response.status != 204:
+        common.fail(f"the destination's PUT /answer {status} answered {response.status}")
+
+
+def until(what: str, ready, deadline_s: float, every: float = 0.05):
+    """Polls `ready()` until it returns something truthy (returned) or the deadline passes
+    (None; the caller says what is missing)."""
+    deadline = time.monotonic() + deadline_s
+    while time.monotonic() < deadline:
+        got = ready()
+        if got:
+            return got
+        time.sleep(every)
+    common.log(f"forwarding circuit: {what}: not within {deadline_s:g}s")
+    return None
+
+
+class CircuitRun:
+    """One store's circuit-breaking measurement (issue 25):
+
+    prepare   `cb`: the app with a destination `"disable_after_failures": CIRCUIT_FAILURES`
+              (configured as the ingest apps are, its ticker running from the start); the
+              receiver answers 500, so that many deliveries disable it; then N more events are
+              ingested while it is disabled.
+    hold      it stays disabled: a full run for RECHECK + 2 ticks with nothing else running (the
+              held deliveries are looked at again, and must still not be sent), a smoke run for
+              2 ticks.
+    enable    the receiver answers 200 again and `POST /api/destinations/bench/enable` is
+              called: the time starts.
+    drained   waits until every stored event has arrived and the app counts nothing pending:
+              the time ends at the last arrival (the receiver's clock).
+    baseline  `cb-fresh`: the same number of events (`bench seed`) drained by the same ticker
+              from its start, to the same destination, enabled and never failed.
+
+    A full run does these one after the other (`run`); a smoke run does all but `drained` in
+    a thread beside the other forwarding measurements (`start_beside`) and `drained` at the end
+    (`finish`), so that the wait for RECHECK costs it little.
+
+    The checks: disabled while held (GET /api/stats), no attempt at all while disabled (the
+    receiver's failed count does not move, nothing arrives), and after the re-enable every
+    event exactly once (by webhook-id), signed and unaltered, the app's counters agreeing.
+    """
+
+    def __init__(self, spin: str, workdir: Path, backend: str, cfg: dict, stamp: str):
+        self.spin, self.workdir, self.backend, self.cfg = spin, workdir, backend, cfg
+        self.stamp = stamp
+        self.n = cfg["circuit_events"][backend]
+        self.total = CIRCUIT_FAILURES + self.n
+        self.servers = layout.Servers()
+        self.problems: list[str] = []
+        self.row: dict = {"backend": backend, "failures_to_disable": CIRCUIT_FAILURES,
+                          "backlog": self.n, "tick_s": cfg["tick_s"],
+                          "recheck_s": CIRCUIT_RECHECK_S, "problems": self.problems}
+        self.ticker: Ticker | None = None
+        self._beside: threading.Thread | None = None
+        self._beside_error: BaseException | None = None
+
+    # -- the two ways to run it
+
+    def run(self) -> dict:
+        """prepare, hold for RECHECK + 2 ticks, enable, drained, baseline: one after another."""
+        try:
+            self.prepare()
+            self.hold(CIRCUIT_RECHECK_S + 2 * self.cfg["tick_s"])
+            self.enable()
+            self.drained()
+            self.baseline()
+            return self.result()
+        finally:
+            self.close()
+
+    def start_beside(self) -> None:
+        """prepare, hold for 2 ticks, enable and baseline in a thread; `finish` waits for it."""
+        def steps() -> None:
+            try:
+                self.prepare()
+                self.hold(2 * self.cfg["tick_s"])
+                self.enable()
+                self.baseline()
+            except BaseException as error:  # noqa: BLE001 (finish() raises it)
+                self._beside_error = error
+
+        self._beside = threading.Thread(target=steps, daemon=True)
+        self._beside.start()
+
+    def finish(self) -> dict:
+        try:
+            if self._beside:
+                self._beside.join()
+                self._beside = None
+            if self._beside_error:
+                raise self._beside_error
+            self.drained()
+            return self.result()
+        finally:
+            self.close()
+
+    # -- the steps
+
+    def _destination(self, receiver: common.Server) -> str:
+        return json.dumps([{"name": DESTINATION, "url": f"http://127.0.0.1:{receiver.port}/hooks",
+                            "secret": DESTINATION_SECRET,
+                            "disable_after_failures": CIRCUIT_FAILURES}])
+
+    def _state(self) -> dict:
+        return forwarded(self.app.port)
+
+    def _ingest(self, what: str, count: int) -> None:
+        for i in range(count):
+            status = ingest_one(self.app.port, f"cb-{self.stamp}-{self.backend}-{what}-{i}")
+            if status != 202:
+                self.problems.append(f"ingest of a {what} event answered {status}")
+
+    def prepare(self) -> None:
+        b = self.backend
+        self.receiver = self.servers.start(receiver_server(self.workdir, f"recv-cb-{b}"))
+        answer_with(self.receiver, 500)
+        self.app = app(self.spin, self.workdir, self.servers, b, "cb",
+                       {"forward_destinations": self._destination(self.receiver),
+                        "forward_dispatch_token": DISPATCH_TOKEN})
+        self.ticker = Ticker(self.app.port, self.cfg["tick_s"])
+        t0 = time.monotonic()
+        self._ingest("failing", CIRCUIT_FAILURES)
+        state = until("disabled after failing", lambda: self._state().get("disabled"),
+                      CIRCUIT_FAILURES * 2 * self.cfg["tick_s"] + 30)
+        if not state:
+            self.problems.append(f"not disabled after {CIRCUIT_FAILURES} failing events: "
+                                 f"{self._state()}, destination {received(self.receiver)}")
+        self.row["disabled"] = state
+        self.row["seconds_to_disable"] = round(time.monotonic() - t0, 2)
+        time.sleep(0.5)  # an attempt that started before the disable lands by now
+        self.failed_at_disable = received(self.receiver)["failed"]
+        self._ingest("held", self.n)
+        self.held_at, self.ticks_at_held = time.monotonic(), self.ticker.calls
+        common.log(f"forwarding {b} circuit: disabled after {self.failed_at_disable} failed "
+                  f"attempts ({self.row['seconds_to_disable']:.1f}s; {state}); {self.n} events "
+                  "ingested while disabled")
+
+    def hold(self, seconds: float) -> None:
+        """Keeps it disabled at least `seconds` after the last held event and at least 2 ticks."""
+        until("two ticks while disabled",
+              lambda: self.ticker and self.ticker.calls >= self.ticks_at_held + 2,
+              self.cfg["tick_s"] * 4 + 30)
+        time.sleep(max(0.0, self.held_at + seconds - time.monotonic()))
+
+    def enable(self) -> None:
+        # While disabled: still disabled, and the destination got nothing more.
+        got, state = received(self.receiver), self._state()
+        held = {"seconds": round(time.monotonic() - self.held_at, 2),
+                "ticks": self.ticker.calls - self.ticks_at_held if self.ticker else 0,
+                "failed": got["failed"], "arrived": got["requests"], "counters": state}
+        self.row["held"] = held
+        if not state.get("disabled"):
+            self.problems.append(f"no longer disabled before the re-enable: {state}")
+        if got["failed"] != self.failed_at_disable or got["requests"]:
+            self.problems.append(
+                f"attempted while disabled: {got['failed'] - self.failed_at_disable} more failed "
+                f"attempts and {got['requests']} arrivals in {held['seconds']}s "
+                f"({held['ticks']} ticks)")
+        answer_with(self.receiver, 200)
+        self.enabled_ms = received(self.receiver)["now_ms"]
+        status, body = common.api(self.app.port, "POST",
+                                  f"/api/destinations/{DESTINATION}/enable")
+        self.row["enable_answer"] = body
+        if status != 200 or not body.get("was_disabled"):
+            self.problems.append(f"POST /api/destinations/{DESTINATION}/enable answered "
+                                 f"{status}: {body}")
+        common.log(f"forwarding {self.backend} circuit: re-enabled after {held['seconds']:.1f}s "
+                  f"disabled with the backlog in ({held['ticks']} ticks; "
+                  f"{got['failed'] - self.failed_at_disable} attempts meanwhile)")
+
+    def drained(self) -> None:
+        wait = CIRCUIT_RECHECK_S + 2 * self.cfg["tick_s"] + self.cfg["drain_timeout_s"]
+
+        def done() -> bool:
+            if received(self.receiver)["unique"] < self.total:
+                return False
+            counters = self._state()
+            return not counters.get("pending") and not counters.get("disabled")
+
+        since_enable = (received(self.receiver)["now_ms"] - self.enabled_ms) / 1000
+        until("drained after the re-enable", done, max(1.0, wait - since_enable), 0.1)
+        time.sleep(0.5)  # anything sent twice would arrive about now
+        ticker, self.ticker = self.ticker, None
+        if ticker:
+            ticker.stop()
+        got = received(self.receiver)
+        self.row.update({"events": stored(self.app.port), "received": got,
+                         "counters": self._state(),
+                         "tick_failures": ticker.failures if ticker else [],
+                         "reenabled_s": round(((got["last_ms"] or self.enabled_ms)
+                                               - self.enabled_ms) / 1000, 3)})
+
+    def baseline(self) -> None:
+        b, cfg = self.backend, self.cfg
+        receiver = self.servers.start(receiver_server(self.workdir, f"recv-cb-fresh-{b}"))
+        fresh = app(self.spin, self.workdir, self.servers, b, "cb-fresh",
+                    {"forward_destinations": self._destination(receiver),
+                     "forward_dispatch_url": ""}, seed=self.total)
+        start_ms = received(receiver)["now_ms"]
+        ticker = Ticker(fresh.port, cfg["tick_s"])
+        try:
+            until("the fresh destination drained",
+                  lambda: received(receiver)["unique"] >= self.total,
+                  cfg["tick_s"] + cfg["drain_timeout_s"], 0.1)
+            time.sleep(0.5)
+        finally:
+            ticker.stop()
+        got = received(receiver)
+        self.row["fresh"] = {"received": got, "counters": forwarded(fresh.port),
+                             "tick_failures": ticker.failures,
+                             "seconds": round(((got["last_ms"] or start_ms) - start_ms) / 1000,
+                                              3)}
+        common.log(f"forwarding {b} circuit: the same {self.total:,} events to a fresh "
+                  f"destination by the ticks: {self.row['fresh']['seconds']:.2f}s")
+
+    def result(self) -> dict:
+        row, got = self.row, self.row["received"]
+        row["bound_s"] = CIRCUIT_RECHECK_S + row["fresh"]["seconds"]
+        common.log(f"forwarding {self.backend} circuit: re-enabled -> drained "
+                  f"{row['reenabled_s']:.2f}s ({got['unique']:,}/{self.total:,} arrived, "
+                  f"{got['requests']:,} requests, {got['duplicates']} duplicates, "
+                  f"{got['failed']} failed attempts in all); bound "
+                  f"{row['bound_s']:.2f}s (recheck {CIRCUIT_RECHECK_S}s + fresh "
+                  f"{row['fresh']['seconds']:.2f}s); counters {row['counters']}")
+        return row
+
+    def close(self) -> None:
+        if self._beside:
+            self._beside.join()
+            self._beside = None
+        if self.ticker:
+            self.ticker.stop()
+            self.ticker = None
+        self.servers.__exit__(None, None, None)
+        self.servers = layout.Servers()  # nothing left to stop
+
+
+# ---------------------------------------------------------------------------------------------
 # The step
 
 
@@ -483,47 +786,71 @@ def measure(spin: str, workdir: Path, mode: str) -> dict:
     if "redis" not in backends:
         common.log("forwarding: redis-server/redis-cli not found, Redis skipped")
     stamp = str(int(time.time()))
-    result: dict = {"config": cfg, "cells": [], "settled": {}, "drains": [], "throttle": []}
+    result: dict = {"config": cfg, "cells": [], "settled": {}, "drains": [], "throttle": [],
+                    "circuit": []}
     t0 = time.monotonic()
-    for backend in backends:
-        with layout.Servers() as servers:
-            receiver = servers.start(receiver_server(workdir, f"recv-{backend}"))
-            started = {
-                "none": app(spin, workdir, servers, backend, "none", {}),
-                "one": app(spin, workdir, servers, backend, "one",
-                           {"forward_destinations": destinations(receiver)}),
-            }
-            status, ready = common.api(started["one"].port, "GET", "/forwarder/readyz")
-            if status != 200:
-                common.fail(f"forwarding {backend}: /forwarder/readyz answered {status}: {ready}")
-            common.log(f"forwarding {backend}: none on :{started['none'].port}, one on "
-                      f":{started['one'].port} -> destination on :{receiver.port}; tickers "
-                      f"every {cfg['tick_s']:g}s")
-            tickers = {name: Ticker(server.port, cfg["tick_s"])
-                       for name, server in started.items()}
-            try:
-                result["cells"] += ingest_cells(started, receiver, backend, cfg, stamp)
-                settled = settle(started["one"].port, receiver, tickers["one"], cfg)
-            finally:
-                for ticker in tickers.values():
-                    ticker.stop()
-            settled["none_tick_failures"] = tickers["none"].failures
-            result["settled"][backend] = settled
-            got = settled["received"]
-            common.log(f"forwarding {backend}: {settled['events']:,} events stored by `one`, "
-                      f"{got['unique']:,} arrived ({got['requests']:,} requests, "
-                      f"{got['duplicates']} duplicates, {got['bad_signature']} bad signatures, "
-                      f"{got['body_mismatch']} wrong bodies) {settled['seconds']:.1f}s after the "
-                      f"last cell; counters {settled['counters']}")
-        for callers in cfg["drain_callers"]:
-            result["drains"].append(drain(spin, workdir, backend, callers, cfg))
-        if backend in cfg["ordered_backends"]:
-            result["drains"].append(drain(spin, workdir, backend, cfg["ordered_callers"], cfg,
-                                          ordered=True))
-        if backend in cfg["throttle_backends"]:
-            result["throttle"].append(throttle_cells(spin, workdir, backend, cfg, stamp))
+    # Circuit breaking (issue 25): a smoke run re-enables its destination beside the other
+    # measurements and waits for the drain (the held deliveries come due RECHECK after they were
+    # held) at the end; a full run gives it the machine to itself, after each store's others.
+    circuits = [CircuitRun(spin, workdir, backend, cfg, stamp) for backend in backends
+                if backend in cfg["circuit_backends"]]
+    beside = circuits if cfg["circuit_beside"] else []
+    try:
+        for run in beside:
+            run.start_beside()
+        for backend in backends:
+            measure_store(spin, workdir, backend, cfg, stamp, result)
+            result["circuit"] += [run.run() for run in circuits
+                                  if run.backend == backend and run not in beside]
+        result["circuit"] += [run.finish() for run in beside]
+    finally:
+        for run in circuits:
+            run.close()
     common.log(f"forwarding measurements: {time.monotonic() - t0:.0f}s")
     return result
+
+
+def measure_store(spin: str, workdir: Path, backend: str, cfg: dict, stamp: str,
+                  result: dict) -> None:
+    """One store's ingest cells, drains, ordered drain and throttle cells, into `result`."""
+    with layout.Servers() as servers:
+        receiver = servers.start(receiver_server(workdir, f"recv-{backend}"))
+        started = {
+            "none": app(spin, workdir, servers, backend, "none",
+                        {"forward_dispatch_token": DISPATCH_TOKEN}),
+            "one": app(spin, workdir, servers, backend, "one",
+                       {"forward_destinations": destinations(receiver),
+                        "forward_dispatch_token": DISPATCH_TOKEN}),
+        }
+        status, ready = common.api(started["one"].port, "GET", "/forwarder/readyz")
+        if status != 200:
+            common.fail(f"forwarding {backend}: /forwarder/readyz answered {status}: {ready}")
+        common.log(f"forwarding {backend}: none on :{started['none'].port}, one on "
+                  f":{started['one'].port} -> destination on :{receiver.port}; tickers "
+                  f"every {cfg['tick_s']:g}s")
+        tickers = {name: Ticker(server.port, cfg["tick_s"])
+                   for name, server in started.items()}
+        try:
+            result["cells"] += ingest_cells(started, receiver, backend, cfg, stamp)
+            settled = settle(started["one"].port, receiver, tickers["one"], cfg)
+        finally:
+            for ticker in tickers.values():
+                ticker.stop()
+        settled["none_tick_failures"] = tickers["none"].failures
+        result["settled"][backend] = settled
+        got = settled["received"]
+        common.log(f"forwarding {backend}: {settled['events']:,} events stored by `one`, "
+                  f"{got['unique']:,} arrived ({got['requests']:,} requests, "
+                  f"{got['duplicates']} duplicates, {got['bad_signature']} bad signatures, "
+                  f"{got['body_mismatch']} wrong bodies) {settled['seconds']:.1f}s after the "
+                  f"last cell; counters {settled['counters']}")
+    for callers in cfg["drain_callers"]:
+        result["drains"].append(drain(spin, workdir, backend, callers, cfg))
+    if backend in cfg["ordered_backends"]:
+        result["drains"].append(drain(spin, workdir, backend, cfg["ordered_callers"], cfg,
+                                      ordered=True))
+    if backend in cfg["throttle_backends"]:
+        result["throttle"].append(throttle_cells(spin, workdir, backend, cfg, stamp))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -573,6 +900,31 @@ def failures(results: dict) -> list[str]:
         if not slow["unique"]:
             bad.append(f"{where}: slow got nothing in {t['seconds']}s")
         for name, failed in t["tick_failures"].items():
+            if failed:
+                bad.append(f"{where}: {len(failed)} dispatch ticks of `{name}` failed: "
+                           f"{failed[:3]}")
+    for c in fwd.get("circuit", []):
+        got, counters, where = c["received"], c["counters"], f"forwarding {c['backend']} circuit"
+        total = c["failures_to_disable"] + c["backlog"]
+        bad += [f"{where}: {p}" for p in c["problems"]]
+        if c["events"] != total:
+            bad.append(f"{where}: the app holds {c['events']} events, {total} were ingested")
+        if got["unique"] != total or got["requests"] != got["unique"]:
+            bad.append(f"{where}: after the re-enable {got['unique']} distinct events arrived in "
+                       f"{got['requests']} requests for {total} stored (by webhook-id; "
+                       f"duplicated: {dict(got.get('duplicated', []))})")
+        if got["bad_signature"] or got["body_mismatch"]:
+            bad.append(f"{where}: {got['bad_signature']} bad signatures, "
+                       f"{got['body_mismatch']} wrong bodies")
+        if (counters.get("delivered") != total or counters.get("pending")
+                or counters.get("dead") or counters.get("disabled")):
+            bad.append(f"{where}: the app counts {counters} for {total} events")
+        fresh = c["fresh"]
+        if fresh["received"]["unique"] != total or fresh["received"]["requests"] != total:
+            bad.append(f"{where}: the fresh destination (baseline) got "
+                       f"{fresh['received']['unique']} distinct events in "
+                       f"{fresh['received']['requests']} requests for {total} stored")
+        for name, failed in (("cb", c["tick_failures"]), ("fresh", fresh["tick_failures"])):
             if failed:
                 bad.append(f"{where}: {len(failed)} dispatch ticks of `{name}` failed: "
                            f"{failed[:3]}")
@@ -638,6 +990,22 @@ def targets(results: dict) -> list[dict]:
                        "measured": round(r, 3), "limit": THROTTLE_P99_AT_MOST,
                        "pass": r <= THROTTLE_P99_AT_MOST,
                        "detail": f"{beside:.2f} vs {alone:.2f} ms", "ratio": True})
+    for c in fwd.get("circuit", []):
+        if not c["bound_s"]:
+            continue
+        r = c["reenabled_s"] / c["bound_s"]
+        total = c["failures_to_disable"] + c["backlog"]
+        missing = total - c["received"]["unique"]
+        checks.append({"target": f"a re-enabled destination drained <= {CIRCUIT_AT_MOST}x "
+                                 f"(RECHECK {c['recheck_s']} s + the same backlog's drain to a "
+                                 f"fresh destination) ({c['backend']}, "
+                                 f"{c['failures_to_disable'] + c['backlog']} events held)",
+                       "measured": round(r, 3), "limit": CIRCUIT_AT_MOST,
+                       "pass": r <= CIRCUIT_AT_MOST and not c["problems"] and missing <= 0,
+                       "detail": f"{c['reenabled_s']:.2f} s vs {c['recheck_s']} + "
+                                 f"{c['fresh']['seconds']:.2f} s"
+                                 + (f"; {missing} of {total} never arrived" if missing > 0
+                                    else ""), "ratio": True})
     for d in [d for d in fwd["drains"] if d.get("ordered")]:
         free = next((x for x in fwd["drains"] if not x.get("ordered")
                      and x["backend"] == d["backend"] and x["callers"] == d["callers"]), None)
@@ -715,6 +1083,22 @@ def markdown(results: dict) -> str:
         out.append(f"| {d['backend']} | {how} | {d['events']:,} | {g['unique']:,} | "
                    f"{d['seconds']:.2f} | {d['events_per_s']:,.1f} | {d['calls']} | "
                    f"{d['call_p50_ms']:.0f} | {d['call_max_ms']:.0f} | {g['duplicates']} |")
+    if fwd.get("circuit"):
+        out += ["", ("#### A disabled destination re-enabled (issue 25): from "
+                "`POST /api/destinations/{name}/enable` to the last held event's arrival, against "
+                "the bound RECHECK + the same backlog drained to a fresh destination by the same "
+                "ticker"), "",
+                ("| store | events held (failing + while disabled) | failed attempts | held "
+                 "disabled, s (ticks) | re-enable -> drained s | fresh destination s | bound s | "
+                 "ratio | arrived / requests |"),
+                "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+        for x in fwd["circuit"]:
+            g, held = x["received"], x.get("held", {})
+            out.append(f"| {x['backend']} | {x['failures_to_disable']} + {x['backlog']} | "
+                       f"{g['failed']} | {held.get('seconds', 0):.1f} ({held.get('ticks', 0)}) | "
+                       f"{x['reenabled_s']:.2f} | {x['fresh']['seconds']:.2f} | "
+                       f"{x['bound_s']:.2f} | {x['reenabled_s'] / x['bound_s']:.2f}x | "
+                       f"{g['unique']:,} / {g['requests']:,} |")
     if fwd.get("throttle"):
         out += ["", ("#### A throttled destination beside an unthrottled one (issue 25): the "
                 "unthrottled one's delivery latency, send to arrival, events one after another "

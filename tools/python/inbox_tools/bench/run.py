@@ -17,7 +17,8 @@ Two steps measure the app against itself, each configuration side by side in one
               destination (`bench receive`, bench/src/receiver.rs) against none; forwarding throughput after
               each ingest and when dispatch ticks drain a backlog; every event delivered once;
               (issue 25) an unthrottled destination's delivery latency beside a throttled one,
-              and an ordered destination's drain throughput against unordered, as a ratio;
+              an ordered destination's drain throughput against unordered, and a disabled
+              destination's re-enable to drained against RECHECK + a fresh one's drain, as ratios;
   retention   (inbox_tools.bench.retention, issue 17) ingestion well past `retention_max_events`, on
               SQLite and Redis, against the same cells without a cap: the event count and Redis
               memory as ingestion proceeds, ingest and listing latency while pruning runs.
