@@ -468,6 +468,8 @@ def test_destinations_show_settings_and_a_disabled_one_is_re_enabled(app, page, 
         steady_row = table.locator("tr[data-destination='steady']")
         expect(flaky_row.locator(".badge.disabled")).to_have_text("disabled", timeout=TIMEOUT_MS)
         expect(flaky_row).to_contain_text("2 failed attempts in a row")
+        # Nothing parked yet: both wait for their first retry, in the queue as usual.
+        expect(flaky_row).to_contain_text("; 0 waiting")
         assert flaky_row.locator("time").get_attribute("datetime") == disabled["since"]
         assert flaky_row.locator(".badge.setting").all_text_contents() == [
             "\u2264 20/s", "\u2264 5 in flight", "rotating: 2 secrets",

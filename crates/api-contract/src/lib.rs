@@ -435,6 +435,13 @@ pub struct DestinationDisabled {
     pub since: String,
     /// The threshold it reached.
     pub reason: String,
+    /// About how many deliveries are set aside while it is disabled, sent once it is
+    /// re-enabled: first attempts of events that came in meanwhile, and retries that came due
+    /// (the ones with a record also count as `pending`; a retry not yet due waits in the queue
+    /// as usual). One set aside by two replicas at the same moment counts twice (it is sent
+    /// once).
+    #[serde(default)]
+    pub waiting: u64,
 }
 
 /// What re-enabling a destination did.

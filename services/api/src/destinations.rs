@@ -2,12 +2,12 @@
 //! (`inbox_core::forwarding::circuit`). Its state and settings are shown by `/api/stats`; like
 //! the rest of the API this never sees a destination's URL or secret.
 
-use api_contract::DestinationEnabled;
+use api_contract::{DestinationDisabled, DestinationEnabled};
 use inbox_core::clock::Clock;
 use inbox_core::config::Variables;
 use inbox_core::events::StoreError;
 use inbox_core::forwarding::poke::Poke;
-use inbox_core::forwarding::{circuit, ledger, DestinationName};
+use inbox_core::forwarding::{circuit, ledger, parked, DestinationName};
 use inbox_core::http::{json, Request, RequestContext, Response, StatusCode};
 use inbox_core::kv::KeyValue;
 use inbox_core::problem::{FieldError, Problem, ProblemKind};
@@ -35,12 +35,16 @@ impl<K: KeyValue, V: Variables, C: Clock, P: Poke> Api<K, V, C, P> {
         if !ledger::registered(&self.store)?.contains(&name) {
             return Err(unknown());
         }
+        let waiting = parked::waiting(&self.store, &name)?;
         let was = circuit::enable(&self.store, &name).map_err(StoreError::from)?;
         json(
             StatusCode::OK,
             &DestinationEnabled {
                 destination: name.as_str().to_owned(),
-                was_disabled: was.as_ref().map(representation::disabled),
+                was_disabled: was.as_ref().map(|record| DestinationDisabled {
+                    waiting,
+                    ..representation::disabled(record)
+                }),
             },
         )
     }

@@ -96,8 +96,8 @@ pub struct Figures {
     pub forwarding: Vec<(String, [u64; 3])>,
     /// The destinations' settings, as the forwarder last recorded them.
     pub settings: Vec<Settings>,
-    /// The destinations disabled for failing.
-    pub disabled: Vec<(String, Disabled)>,
+    /// The destinations disabled for failing, with how many deliveries wait for each.
+    pub disabled: Vec<(String, Disabled, u64)>,
     /// Per destination: attempts that delivered, were retried, died.
     pub attempts: Vec<(String, [u64; 3])>,
 }
@@ -138,11 +138,12 @@ pub fn stats(figures: &Figures) -> Stats {
                     disable_after_failures: s.disable_after_failures,
                     disable_after_seconds: s.disable_after_seconds,
                 }),
-                disabled: figures
-                    .disabled
-                    .iter()
-                    .find(|(d, _)| d == name)
-                    .map(|(_, d)| disabled(d)),
+                disabled: figures.disabled.iter().find(|(d, _, _)| d == name).map(
+                    |(_, d, waiting)| DestinationDisabled {
+                        waiting: *waiting,
+                        ..disabled(d)
+                    },
+                ),
             },
         );
     }
@@ -154,6 +155,7 @@ pub fn disabled(record: &Disabled) -> DestinationDisabled {
     DestinationDisabled {
         since: record.since.to_rfc3339_millis(),
         reason: record.reason.clone(),
+        waiting: 0,
     }
 }
 
@@ -225,7 +227,7 @@ pub fn metrics(figures: &Figures) -> String {
         "1 while a destination is disabled for failing (its deliveries wait), else 0.",
     );
     for (name, _) in &figures.forwarding {
-        let value = u8::from(figures.disabled.iter().any(|(d, _)| d == name));
+        let value = u8::from(figures.disabled.iter().any(|(d, _, _)| d == name));
         let _ = writeln!(
             out,
             "webhook_inbox_forward_destination_disabled{{destination=\"{name}\"}} {value}"

@@ -564,7 +564,8 @@ function updateDestinations() {
 function destinationRow(row) {
   const condition = row.disabled
     ? [h('span', { class: 'badge disabled' }, 'disabled'),
-      h('span', { class: 'why' }, 'since ', h('time', { datetime: row.disabled.since }, row.disabled.when), `: ${row.disabled.reason}`)]
+      h('span', { class: 'why' }, 'since ', h('time', { datetime: row.disabled.since }, row.disabled.when), `: ${row.disabled.reason}`,
+        row.disabled.waiting === null ? '' : `; ${row.disabled.waiting} waiting`)]
     : [h('span', { class: 'badge enabled' }, 'enabled')];
   const settings = row.settings.length
     ? h('div', { class: 'settings' }, ...row.settings.map((setting) => h('span', { class: 'badge setting' }, setting)))

@@ -713,7 +713,9 @@ export function destinationRows(stats) {
       const record = typeof entry.disabled === 'object' ? entry.disabled : {};
       const since = typeof record.since === 'string' && !Number.isNaN(new Date(record.since).getTime()) ? record.since : null;
       const reason = typeof record.reason === 'string' && record.reason.trim() ? record.reason.trim() : 'no reason given';
-      disabled = { since, when: since ? formatTime(since) : 'unknown time', reason };
+      // How many deliveries wait for it (a whole number; absent from an older API: null).
+      const waiting = Number.isInteger(record.waiting) && record.waiting >= 0 ? record.waiting : null;
+      disabled = { since, when: since ? formatTime(since) : 'unknown time', reason, waiting };
     }
     return {
       name,

@@ -144,6 +144,11 @@ pub fn parked(d: &DestinationName, k: u64) -> String {
     format!("fwd:park:{d}:{k}")
 }
 
+/// Attempt `n` of `e` is parked for `d` as pointer `k` (decimal), until it is put back.
+pub fn parked_attempt(d: &DestinationName, e: &EventId, n: u32) -> String {
+    format!("fwd:park:{d}:at:{e}:{n}")
+}
+
 /// How many of `d`'s parked pointers, from the first, are back in the due queue (decimal).
 pub fn parked_back(d: &DestinationName) -> String {
     format!("fwd:park:{d}:back")

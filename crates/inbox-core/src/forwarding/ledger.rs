@@ -264,14 +264,16 @@ pub fn ordered_names<K: KeyValue>(kv: &K) -> Result<Vec<DestinationName>, StoreE
         .collect())
 }
 
-/// The registered destinations that are disabled for failing (a read per destination).
+/// The registered destinations that are disabled for failing (a read per destination), each
+/// with how many of its deliveries are parked ([`super::parked::waiting`]).
 pub fn disabled<K: KeyValue>(
     kv: &K,
-) -> Result<Vec<(String, super::circuit::Disabled)>, StoreError> {
+) -> Result<Vec<(String, super::circuit::Disabled, u64)>, StoreError> {
     let mut found = Vec::new();
     for name in registered(kv)? {
         if let Some(record) = super::circuit::disabled(kv, &name)? {
-            found.push((name.as_str().to_owned(), record));
+            let waiting = super::parked::waiting(kv, &name)?;
+            found.push((name.as_str().to_owned(), record, waiting));
         }
     }
     Ok(found)

@@ -9,11 +9,17 @@
 //! | `fwd:park:{d}` | counter: pointers parked for `d`, ever (the newest is highest) |
 //! | `fwd:park:{d}:{k}` | parked pointer `k` (JSON, as in the due queue) |
 //! | `fwd:park:{d}:back` | how many of them, from the first, are back in the due queue (decimal; a hint) |
+//! | `fwd:park:{d}:at:{e}:{n}` | attempt `n` of `e` is parked as pointer `k` (decimal), until it is put back |
 //!
-//! A pointer put back twice (two rounds at once, or a round that failed between writing the
-//! pointer and the hint) is harmless: attempts are claimed (`fwd:try:...`), so the second copy
-//! finds its attempt claimed or finished. Nothing is lost: the hint moves past a pointer only
-//! after its copy in the due queue is written.
+//! An attempt is parked once as a rule: a round that finds it parked already (a later round over
+//! the same new event, or a check and a retry pointer of the same attempt) does not park it
+//! again, so [`waiting`] counts deliveries. Two rounds at the same moment (two replicas) can both
+//! miss the mark and park it twice, and a round that fails between the pointer and the mark
+//! leaves a pointer without a mark: the mark is written after the pointer, never a mark without a
+//! pointer, so an extra copy is possible and a lost one is not. A pointer put back twice (two rounds at once, or a round that failed
+//! between writing the pointer and the hint) is harmless: attempts are claimed (`fwd:try:...`),
+//! so the second copy finds its attempt claimed or finished. Nothing is lost: the hint moves past
+//! a pointer only after its copy in the due queue is written.
 
 use super::destinations::DestinationName;
 use super::keys;
@@ -23,12 +29,31 @@ use crate::clock::Clock;
 use crate::events::StoreError;
 use crate::kv::KeyValue;
 
-/// Parks `pointer` for its destination; returns its number.
+/// Parks `pointer` for its destination unless its attempt is parked already; returns its
+/// number.
 pub(super) fn park<K: KeyValue>(kv: &K, pointer: &Pointer) -> Result<u64, StoreError> {
     let d = &pointer.destination;
+    let mark = keys::parked_attempt(d, &pointer.event, pointer.attempt);
+    if let Some(k) = kv
+        .get(&mark)?
+        .and_then(|bytes| std::str::from_utf8(&bytes).ok()?.parse::<u64>().ok())
+    {
+        return Ok(k);
+    }
     let k = u64::try_from(kv.increment(&keys::parked_count(d), 1)?).unwrap_or_default();
     kv.set(&keys::parked(d, k), &encode(pointer)?)?;
+    kv.set(&mark, k.to_string().as_bytes())?;
     Ok(k)
+}
+
+/// How many of `d`'s pointers are parked and not back in the due queue yet (two reads): the
+/// deliveries waiting for it to be enabled (a first attempt, or a retry that came due).
+pub fn waiting<K: KeyValue>(kv: &K, d: &DestinationName) -> Result<u64, StoreError> {
+    let parked = u64::try_from(kv.increment(&keys::parked_count(d), 0)?).unwrap_or_default();
+    if parked == 0 {
+        return Ok(0);
+    }
+    Ok(parked.saturating_sub(read_decimal(kv, &keys::parked_back(d))?))
 }
 
 /// Puts up to `budget` of `d`'s parked pointers back into the due queue, due now (call it only
@@ -50,6 +75,7 @@ pub(super) fn put_back<K: KeyValue, C: Clock>(
     while k < parked && moved < budget {
         k += 1;
         let key = keys::parked(d, k);
+        let mut done = vec![key.clone()];
         if let Some(bytes) = kv.get(&key)? {
             match serde_json::from_slice::<Pointer>(&bytes) {
                 Ok(mut pointer) => {
@@ -58,13 +84,14 @@ pub(super) fn put_back<K: KeyValue, C: Clock>(
                     pointer.not_before = Some(now);
                     let (b, slot) = ledger.slot(now)?;
                     kv.set(&keys::pointer(b, slot), &encode(&pointer)?)?;
+                    done.push(keys::parked_attempt(d, &pointer.event, pointer.attempt));
                     moved += 1;
                 }
                 Err(_) => tracing::error!(k, "corrupt parked forwarding pointer skipped"),
             }
         }
         kv.set(&keys::parked_back(d), k.to_string().as_bytes())?;
-        kv.delete(&key)?;
+        kv.delete_many(&done)?;
     }
     if moved > 0 {
         tracing::info!(
@@ -100,10 +127,15 @@ mod tests {
         let ledger = Ledger::new(&kv, &clock, Tuning::default());
         let d = DestinationName::parse("sink").unwrap();
         assert_eq!(put_back(&kv, &clock, &ledger, &d, 10).unwrap(), 0);
+        assert_eq!(waiting(&kv, &d).unwrap(), 0);
         for n in 1..=5 {
             assert_eq!(park(&kv, &pointer(n)).unwrap(), u64::from(n));
         }
+        // An attempt parked already is not parked again.
+        assert_eq!(park(&kv, &pointer(2)).unwrap(), 2);
+        assert_eq!(waiting(&kv, &d).unwrap(), 5);
         assert_eq!(put_back(&kv, &clock, &ledger, &d, 3).unwrap(), 3);
+        assert_eq!(waiting(&kv, &d).unwrap(), 2);
         assert_eq!(put_back(&kv, &clock, &ledger, &d, 3).unwrap(), 2);
         assert_eq!(put_back(&kv, &clock, &ledger, &d, 3).unwrap(), 0);
         let b = ledger.bucket_of(clock.now());
@@ -117,6 +149,10 @@ mod tests {
             .collect();
         assert_eq!(queued, [1, 2, 3, 4, 5]);
         assert_eq!(kv.get(&keys::parked(&d, 1)).unwrap(), None, "cleaned up");
+        let event = pointer(1).event;
+        assert_eq!(kv.get(&keys::parked_attempt(&d, &event, 1)).unwrap(), None);
+        // Put back, the same attempt can be parked again (disabled a second time).
+        assert_eq!(park(&kv, &pointer(1)).unwrap(), 6);
     }
 
     #[test]

@@ -590,6 +590,11 @@ fn a_destination_disabled_for_failing_is_shown_and_re_enabled() {
             .dispatch()
             .unwrap();
     }
+    // One more while it is disabled: its first attempt is parked, waiting.
+    ingest(&kv, &clock, "gh-while-disabled");
+    Dispatcher::new(&kv, &clock, &sender, &targets, &schedule, Tuning::default())
+        .dispatch()
+        .unwrap();
     let api = Api::new(&kv, vars(), &clock, &asked);
     let stats = body_json(&call(&api, authed(Method::GET, "/api/stats", b"", None)));
     let sink = &stats["forwarding"]["sink"];
@@ -597,6 +602,8 @@ fn a_destination_disabled_for_failing_is_shown_and_re_enabled() {
         sink["disabled"]["reason"], "2 failed attempts in a row",
         "{stats}"
     );
+    assert_eq!(sink["disabled"]["waiting"], 1, "{stats}");
+    assert_eq!(sink["pending"], 2, "{stats}");
     assert_eq!(
         sink["disabled"]["since"], "2027-01-15T08:00:00.000Z",
         "{stats}"
@@ -631,6 +638,7 @@ fn a_destination_disabled_for_failing_is_shown_and_re_enabled() {
     let body = body_json(&answer);
     assert_eq!(body["destination"], "sink");
     assert_eq!(body["was_disabled"]["reason"], "2 failed attempts in a row");
+    assert_eq!(body["was_disabled"]["waiting"], 1);
     let stats = body_json(&call(&api, authed(Method::GET, "/api/stats", b"", None)));
     assert!(
         stats["forwarding"]["sink"].get("disabled").is_none(),

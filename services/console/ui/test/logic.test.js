@@ -527,7 +527,7 @@ test('destinationRows turns the stats into one row per destination, by name', ()
       billing: {
         pending: 4, delivered: 0, dead: 0, ordered: false,
         settings: { secrets: 1, disable_after_failures: 2 },
-        disabled: { since: '2026-11-24T13:59:00.000Z', reason: '2 failed attempts in a row' },
+        disabled: { since: '2026-11-24T13:59:00.000Z', reason: '2 failed attempts in a row', waiting: 9 },
       },
     },
   });
@@ -535,7 +535,7 @@ test('destinationRows turns the stats into one row per destination, by name', ()
     {
       name: 'billing', counts: { pending: '4', delivered: '0', dead: '0' }, ordered: false,
       settings: ['disabled after 2 failed attempts in a row'], reported: true,
-      disabled: { since: '2026-11-24T13:59:00.000Z', when: '2026-11-24 13:59:00', reason: '2 failed attempts in a row' },
+      disabled: { since: '2026-11-24T13:59:00.000Z', when: '2026-11-24 13:59:00', reason: '2 failed attempts in a row', waiting: 9 },
     },
     {
       name: 'zeta', counts: { pending: '0', delivered: '12', dead: '1' }, ordered: true,
@@ -556,7 +556,7 @@ test('destinationRows survives odd input: missing settings, disabled without a r
       c: null,
       d: { pending: -1, delivered: '7', dead: 1.5, ordered: 'yes', settings: 'none' },
       e: { disabled: {} },
-      f: { disabled: { since: 'yesterday', reason: '   ' } },
+      f: { disabled: { since: 'yesterday', reason: '   ', waiting: -2 } },
       g: { disabled: true },
       h: { disabled: null },
       i: { disabled: false },
@@ -572,7 +572,7 @@ test('destinationRows survives odd input: missing settings, disabled without a r
     assert.equal(byName[name].reported, false, name);
     assert.equal(byName[name].disabled, null, name);
   }
-  const unknown = { since: null, when: 'unknown time', reason: 'no reason given' };
+  const unknown = { since: null, when: 'unknown time', reason: 'no reason given', waiting: null };
   assert.deepEqual(byName.e.disabled, unknown);
   assert.deepEqual(byName.f.disabled, unknown, 'an unreadable time and a blank reason');
   assert.deepEqual(byName.g.disabled, unknown, 'disabled, though not as an object: still offered re-enabling');
