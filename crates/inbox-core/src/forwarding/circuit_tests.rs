@@ -194,3 +194,69 @@ fn a_round_stops_sending_once_another_replica_disabled_the_destination() {
     );
     assert!(circuit::disabled(&kv, &sink()).unwrap().is_some());
 }
+
+/// A store failure at any step of a round that parks a disabled destination's deliveries, or of
+/// the first round after its re-enable (which puts them back), loses none: later rounds on a
+/// healthy store deliver every one, and at most one more send than deliveries (a send whose
+/// outcome the failure kept from the record).
+#[test]
+fn a_store_failure_at_any_step_of_parking_or_putting_back_loses_nothing() {
+    let schedule = Schedule::default();
+    let targets = breaking_pair(false);
+    for (putting_back, fail_at) in [false, true]
+        .into_iter()
+        .flat_map(|phase| (0..160).map(move |n| (phase, n)))
+    {
+        let (kv, clock) = (MemoryKv::new(), ManualClock::at_unix(T0));
+        let sender = Scripted::answering("sink", vec![status(500)]);
+        let events = burst(&kv, &clock, 6);
+        // Three fail and disable it; the other three are parked.
+        dispatcher(&kv, &clock, &sender, &targets, &schedule)
+            .dispatch()
+            .unwrap();
+        clock.advance(Duration::from_secs(10));
+        let once = std::sync::atomic::AtomicBool::new(true);
+        let faulty = FaultyKv::new(&kv, |_, _, n| {
+            n == fail_at && once.swap(false, std::sync::atomic::Ordering::SeqCst)
+        });
+        if putting_back {
+            // The failed ones' retries came due and were parked too; then it is re-enabled.
+            dispatcher(&kv, &clock, &sender, &targets, &schedule)
+                .dispatch()
+                .unwrap();
+            sender.script("sink", vec![ok()]);
+            circuit::enable(&kv, &sink()).unwrap();
+        }
+        let _ = dispatcher(&faulty, &clock, &sender, &targets, &schedule).dispatch();
+        sender.script("sink", vec![ok()]);
+        if circuit::disabled(&kv, &sink()).unwrap().is_some() {
+            circuit::enable(&kv, &sink()).unwrap();
+        }
+        for _ in 0..10 {
+            clock.advance(Duration::from_secs(40));
+            dispatcher(&kv, &clock, &sender, &targets, &schedule)
+                .dispatch()
+                .unwrap();
+        }
+        for id in &events {
+            assert_eq!(
+                state_of(&kv, &clock, id, "sink"),
+                Some(State::Delivered),
+                "putting back: {putting_back}, operation {fail_at}"
+            );
+        }
+        // They were parked (at least the three never attempted), and all were put back.
+        let parked = kv.increment("fwd:park:sink", 0).unwrap();
+        assert!(
+            parked >= 3,
+            "putting back: {putting_back}, operation {fail_at}"
+        );
+        let back = kv.get("fwd:park:sink:back").unwrap().unwrap();
+        assert_eq!(String::from_utf8(back).unwrap(), parked.to_string());
+        let sends = sent_to(&sender, "sink").len();
+        assert!(
+            (3 + 6..=3 + 6 + 1).contains(&sends),
+            "putting back: {putting_back}, operation {fail_at}: {sends} sends"
+        );
+    }
+}
