@@ -91,10 +91,12 @@ step() { # NAME COMMAND...
 # started is a no-op; no name: all of them). A full run uses it twice. The installs (python's
 # .venv, the SDK proofs' node_modules) wait on the network and the disk, so they run beside the
 # compile-bound fmt, clippy, unit and wasm steps and are awaited by the first step that needs
-# them. The real-cluster step mostly waits on the kubelet and the pods, so it runs beside the
-# steps after it that judge no timing (the bench's smoke run, browser, deploy, observability,
-# lint); the bench's own cluster sections run in the cluster step, after the cluster test, since
-# they start clusters on the same ports.
+# them. The real-cluster step mostly waits on the kubelet and the pods, and the end-to-end suites
+# on Spin and their deadlines (a fresh clone's run had half of the 2 cores idle during them), so
+# a full run starts the cluster step and the checks lane (deploy, observability, lint) beside the
+# suites, once their test binaries are built; the bench's smoke run and the browser step follow
+# the suites in the foreground. The bench's own cluster sections run in the cluster step, after
+# the cluster test, since they start clusters on the same ports.
 declare -A background_pids=() background_t0=()
 step_background() { # NAME COMMAND...
   local name=$1
@@ -116,6 +118,11 @@ finish_background() { # [NAME]
     rc=0
     wait "${background_pids[${name}]}" || rc=$?
     cat "out/test-steps/${name}.log"
+    # A lane of steps (checks_lane) leaves each one's result line beside its log.
+    if [[ -f "out/test-steps/${name}.results" ]]; then
+      mapfile -t -O "${#results[@]}" results <"out/test-steps/${name}.results"
+      rm -f "out/test-steps/${name}.results"
+    fi
     if ((rc == 0)); then
       results+=("PASS  ${name} ($(($(date +%s) - background_t0[${name}]))s, in the background)")
     else
@@ -277,6 +284,21 @@ bench_smoke() {
   fi
 }
 
+# The steps that check manifests, rules and scripts (deploy, observability, lint), one after the
+# other, in a lane of their own: a full run starts it beside the end-to-end suites, which wait on
+# Spin, the network and their deadlines more than they compute (about half of the 2 cores idle in
+# a fresh clone's run). Each step's result line is left for finish_background.
+checks_lane() {
+  results=()
+  failed=0
+  local name
+  for name in deploy observability lint; do
+    [[ " ${selected[*]} " == *" ${name} "* ]] && run_step "${name}"
+  done
+  printf '%s\n' "${results[@]}" >out/test-steps/checks.results
+  return "${failed}"
+}
+
 # The real-cluster test, then (when the bench step runs too) the bench's smoke sections that
 # start a cluster of their own: after it, as they use the same ports.
 cluster_step() {
@@ -378,9 +400,23 @@ for name in "${selected[@]}"; do
         run_step python
       fi
       ;;
-    openapi | browser | deploy | observability | lint) finish_background python; run_step "${name}" ;;
+    e2e)
+      if ((overlap)); then
+        # Compiled first (the cluster step's test binary with it: they share cargo's lock), then
+        # the real cluster and the checks lane start beside the suites (see checks_lane).
+        step e2e-build cargo test -p e2e --quiet --no-run
+        run_step cluster background
+        finish_background python
+        step_background checks checks_lane
+      fi
+      run_step e2e
+      ;;
+    deploy | observability | lint) ((overlap)) || { finish_background python; run_step "${name}"; } ;;
+    openapi | browser) finish_background python; run_step "${name}" ;;
     cluster)
-      if [[ "${last}" != cluster && "${CLUSTER_FOREGROUND:-0}" != 1 && "${BACKGROUND:-1}" == 1 ]]; then
+      if ((overlap)); then
+        : # started beside the e2e step
+      elif [[ "${last}" != cluster && "${CLUSTER_FOREGROUND:-0}" != 1 && "${BACKGROUND:-1}" == 1 ]]; then
         run_step cluster background
       else
         run_step cluster
