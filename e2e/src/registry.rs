@@ -166,6 +166,9 @@ pub fn push_from(dir: &Path, spin: &Path, image: &str, tags: &[&str], build: boo
     let outputs: PathBuf = temp.path().join("github-output");
     let summary: PathBuf = temp.path().join("github-step-summary");
     let mut command = Command::new(dir.join("scripts/push.sh"));
+    for (key, value) in crate::scratch::cargo_env() {
+        command.env(key, value);
+    }
     command.arg("--insecure");
     if build {
         command.arg("--build");

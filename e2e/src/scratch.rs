@@ -7,10 +7,12 @@ use std::process::Command;
 use crate::repo_root;
 
 /// A scratch copy of the checkout (what `git ls-files` lists, uncommitted changes included) at a
-/// fixed place under target/, so its own target/ keeps the dependencies built between runs.
+/// fixed place under target/, so its own target/ keeps the dependencies built between runs. The
+/// first time, its target/ is seeded with the checkout's compiled dependencies ([`seed_target`]).
 pub fn scratch_copy() -> PathBuf {
     let root = repo_root();
     let scratch = root.join("target/e2e-release/src");
+    seed_target(&root.join("target"), &scratch.join("target"));
     if scratch.exists() {
         for entry in std::fs::read_dir(&scratch).unwrap().flatten() {
             if entry.file_name() != "target" {
@@ -49,6 +51,52 @@ pub fn scratch_copy() -> PathBuf {
     git(&scratch, &["init", "-q", "-b", "main"]);
     commit(&scratch, "base");
     scratch
+}
+
+/// What a build in the scratch copy needs to reuse the seeded dependencies: the checkout's own
+/// linker for the Wasm target. `.cargo/config.toml` names it relative to the config file, so the
+/// scratch copy's resolves to another path (a byte-identical copy of the script), and cargo, which
+/// fingerprints the linker's path, would build every dependency again.
+pub fn cargo_env() -> [(&'static str, PathBuf); 1] {
+    [(
+        "CARGO_TARGET_WASM32_WASIP2_LINKER",
+        repo_root().join("scripts/build/link-component"),
+    )]
+}
+
+/// Copies what the checkout's release builds compiled (the Wasm target's and the host's: build
+/// scripts, proc macros) into `to`, unless `to` exists. With [`cargo_env`], cargo then reuses
+/// every crates.io dependency, whose artifacts do not depend on where the workspace is (the same
+/// versions, features, profile, target and linker), and builds the copy's own crates, which do
+/// (their paths differ), from their sources: on a fresh clone the release from the scratch copy
+/// compiled every dependency again (most of the cluster test's 290 s beside the end-to-end
+/// suites).
+fn seed_target(from: &Path, to: &Path) {
+    if to.exists() {
+        return;
+    }
+    for dir in ["wasm32-wasip2/release", "release"] {
+        for part in ["deps", "build", ".fingerprint"] {
+            let source = from.join(dir).join(part);
+            if !source.is_dir() {
+                continue;
+            }
+            let target = to.join(dir);
+            std::fs::create_dir_all(&target).unwrap();
+            let copied = Command::new("cp")
+                .args(["-a", "--reflink=auto"])
+                .arg(&source)
+                .arg(&target)
+                .status()
+                .unwrap();
+            assert!(
+                copied.success(),
+                "cp -a {} {}",
+                source.display(),
+                target.display()
+            );
+        }
+    }
 }
 
 /// Runs git in `dir` with a fixed identity and dates; its trimmed standard output.
