@@ -139,7 +139,10 @@ def release_profile_overrides() -> list[str]:
     return args
 
 
-def build(spin: str, smoke: bool = False) -> None:
+def build(spin: str, smoke: bool = False, hello_baseline: bool = True, native_tools: bool = True) -> None:
+    """The app, and what the steps that run need: the hello baseline (steps 3-7) and the native
+    tools (the baseline services, load generator, seeder and receiver of steps 3-7, 9, 10, 11;
+    the cluster steps drive their pods from Python)."""
     env = dict(os.environ)
     native = ["cargo", "build", "--profile", "bench-native", "-p", "bench"]
     hello = [spin, "build", "--from", str(HELLO_MANIFEST)]
@@ -160,8 +163,11 @@ def build(spin: str, smoke: bool = False) -> None:
     env.setdefault("GIT_COMMIT", subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True,
                                                 text=True, cwd=ROOT).stdout.strip() or "unknown")
     for what, argv in [("app (spin build)", [spin, "build", "--from", str(APP_MANIFEST)]),
-                       (f"hello baseline ({' '.join(hello[:2])})", hello),
-                       (f"native tools ({' '.join(native)})", native)]:
+                       (f"hello baseline ({' '.join(hello[:2])})", hello if hello_baseline else None),
+                       (f"native tools ({' '.join(native)})", native if native_tools else None)]:
+        if argv is None:
+            log(f"build {what}: not needed by the steps that run")
+            continue
         t0 = time.monotonic()
         log(f"build {what} ...")
         # Not captured: cargo's own progress shows where a long build is.
@@ -728,7 +734,8 @@ def main() -> None:
         if args.skip_build:
             log("skipped (--skip-build)")
         else:
-            build(spin, smoke=args.smoke)
+            build(spin, smoke=args.smoke, hello_baseline=only is None,
+                  native_tools=only is None or any(wanted(s) for s in ("store", "forwarding", "retention")))
         if wanted("store"):
             baseline, baseline_info = layout.prepare_baseline(
                 spin, args.baseline_rev or layout.DEFAULT_BASELINE, smoke=args.smoke,
