@@ -73,6 +73,28 @@ fn query(name: &str, description: &str, schema: ObjectBuilder) -> ParameterBuild
         .schema(Some(schema))
 }
 
+fn path(name: &str, description: &str, pattern: &str) -> ParameterBuilder {
+    ParameterBuilder::new()
+        .name(name)
+        .parameter_in(ParameterIn::Path)
+        .required(Required::True)
+        .description(Some(description))
+        .schema(Some(string_schema().pattern(Some(pattern))))
+}
+
+/// A JSON request body that may be left out.
+fn optional_json_body(schema: &str) -> utoipa::openapi::request_body::RequestBody {
+    RequestBodyBuilder::new()
+        .required(Some(Required::False))
+        .content(
+            JSON,
+            ContentBuilder::new()
+                .schema(Some(schema_ref(schema)))
+                .build(),
+        )
+        .build()
+}
+
 fn enum_schema(values: &[&str]) -> ObjectBuilder {
     string_schema().enum_values(Some(values.iter().copied()))
 }
@@ -161,12 +183,7 @@ fn operation(op: Operation) -> OperationBuilder {
     if op.authenticated() {
         builder = builder.security(SecurityRequirement::new(BEARER, Vec::<String>::new()));
     }
-    let id_parameter = ParameterBuilder::new()
-        .name("id")
-        .parameter_in(ParameterIn::Path)
-        .required(Required::True)
-        .description(Some("The event id."))
-        .schema(Some(string_schema().pattern(Some(patterns::EVENT_ID))));
+    let id_parameter = path("id", "The event id.", patterns::EVENT_ID);
     let etag = header("A strong validator of this representation.");
     let if_match = || {
         ParameterBuilder::new()
@@ -444,17 +461,7 @@ fn operation(op: Operation) -> OperationBuilder {
                  once; the attempt history is kept. The body may be left out.",
             ))
             .parameter(id_parameter)
-            .request_body(Some(
-                RequestBodyBuilder::new()
-                    .required(Some(Required::False))
-                    .content(
-                        JSON,
-                        ContentBuilder::new()
-                            .schema(Some(schema_ref("ReplayRequest")))
-                            .build(),
-                    )
-                    .build(),
-            ))
+            .request_body(Some(optional_json_body("ReplayRequest")))
             .response("202", json_response("Queued.", "Deliveries"))
             .response(
                 "400",
@@ -526,17 +533,7 @@ fn operation(op: Operation) -> OperationBuilder {
                  queued again is no longer dead and is counted in `skipped.no_longer_dead`; two \
                  calls at once queue each dead letter once."
             )))
-            .request_body(Some(
-                RequestBodyBuilder::new()
-                    .required(Some(Required::False))
-                    .content(
-                        JSON,
-                        ContentBuilder::new()
-                            .schema(Some(schema_ref("DeadLetterReplayRequest")))
-                            .build(),
-                    )
-                    .build(),
-            ))
+            .request_body(Some(optional_json_body("DeadLetterReplayRequest")))
             .response(
                 "200",
                 json_response(
@@ -565,14 +562,11 @@ fn operation(op: Operation) -> OperationBuilder {
                  once (in order, if it is ordered). Re-enabling one that is not disabled \
                  changes nothing.",
             ))
-            .parameter(
-                ParameterBuilder::new()
-                    .name("name")
-                    .parameter_in(ParameterIn::Path)
-                    .required(Required::True)
-                    .description(Some("The destination's name in `forward_destinations`."))
-                    .schema(Some(string_schema().pattern(Some(patterns::DESTINATION)))),
-            )
+            .parameter(path(
+                "name",
+                "The destination's name in `forward_destinations`.",
+                patterns::DESTINATION,
+            ))
             .response(
                 "200",
                 json_response(
