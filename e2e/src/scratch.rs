@@ -71,31 +71,84 @@ pub fn cargo_env() -> [(&'static str, PathBuf); 1] {
 /// (their paths differ), from their sources: on a fresh clone the release from the scratch copy
 /// compiled every dependency again (most of the cluster test's 290 s beside the end-to-end
 /// suites).
+///
+/// The checkout may be building while this copies (the test suite runs the bench's release
+/// builds beside the cluster test): rustc's temporaries vanish under the copy, and a unit being
+/// compiled has half-written outputs. So what vanishes is skipped (`cp -a` failed the test on it),
+/// and `.fingerprint` is copied first: cargo writes a unit's fingerprint after its outputs are
+/// complete, so every fingerprint in the copy vouches for outputs that were whole before the copy
+/// of `deps` began, and a unit without one is compiled again. Modification times are kept: cargo
+/// compares them between a unit and its dependencies.
 fn seed_target(from: &Path, to: &Path) {
     if to.exists() {
         return;
     }
     for dir in ["wasm32-wasip2/release", "release"] {
-        for part in ["deps", "build", ".fingerprint"] {
+        for part in [".fingerprint", "build", "deps"] {
             let source = from.join(dir).join(part);
             if !source.is_dir() {
                 continue;
             }
-            let target = to.join(dir);
-            std::fs::create_dir_all(&target).unwrap();
-            let copied = Command::new("cp")
-                .args(["-a", "--reflink=auto"])
-                .arg(&source)
-                .arg(&target)
-                .status()
-                .unwrap();
-            assert!(
-                copied.success(),
-                "cp -a {} {}",
-                source.display(),
-                target.display()
-            );
+            let target = to.join(dir).join(part);
+            if let Err(error) = copy_tree(&source, &target) {
+                panic!(
+                    "copying {} to {}: {error}",
+                    source.display(),
+                    target.display()
+                );
+            }
         }
+    }
+}
+
+/// Copies the tree `from` into `to` (files with their permissions and modification times,
+/// directories, symbolic links), skipping every entry that vanishes while it is copied.
+fn copy_tree(from: &Path, to: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(to)?;
+    let Some(entries) = unless_vanished(std::fs::read_dir(from))? else {
+        return Ok(());
+    };
+    for entry in entries {
+        let Some(entry) = unless_vanished(entry)? else {
+            continue;
+        };
+        let Some(kind) = unless_vanished(entry.file_type())? else {
+            continue;
+        };
+        let (source, target) = (entry.path(), to.join(entry.file_name()));
+        if kind.is_dir() {
+            copy_tree(&source, &target)?;
+        } else if kind.is_symlink() {
+            if let Some(link) = unless_vanished(std::fs::read_link(&source))? {
+                std::os::unix::fs::symlink(link, &target)?;
+            }
+        } else {
+            copy_file(&source, &target)?;
+        }
+    }
+    Ok(())
+}
+
+/// Copies one file with its permissions and modification time; `false` if it was gone. Once
+/// open, the file's contents stay whole even if it is deleted meanwhile.
+fn copy_file(from: &Path, to: &Path) -> std::io::Result<bool> {
+    let Some(mut source) = unless_vanished(std::fs::File::open(from))? else {
+        return Ok(false);
+    };
+    let metadata = source.metadata()?;
+    let mut target = std::fs::File::create(to)?;
+    std::io::copy(&mut source, &mut target)?;
+    target.set_permissions(metadata.permissions())?;
+    target.set_modified(metadata.modified()?)?;
+    Ok(true)
+}
+
+/// `Ok(None)` for an entry that no longer exists, the result otherwise.
+fn unless_vanished<T>(result: std::io::Result<T>) -> std::io::Result<Option<T>> {
+    match result {
+        Ok(value) => Ok(Some(value)),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(error) => Err(error),
     }
 }
 
@@ -136,4 +189,115 @@ pub fn commit(dir: &Path, message: &str) -> String {
         ],
     );
     git(dir, &["rev-parse", "HEAD"])
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::time::{Duration, SystemTime};
+
+    use super::*;
+
+    #[test]
+    fn the_seed_keeps_contents_permissions_times_and_links() {
+        let dir = tempfile::tempdir().unwrap();
+        let (from, to) = (dir.path().join("from"), dir.path().join("to"));
+        let deps = from.join("release/deps");
+        let build = from.join("release/build/pkg-1/out");
+        std::fs::create_dir_all(&deps).unwrap();
+        std::fs::create_dir_all(&build).unwrap();
+        let old = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        let script = from.join("release/build/pkg-1/build-script-build");
+        std::fs::write(&script, b"#!/bin/sh\n").unwrap();
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+        std::fs::write(deps.join("libx.rlib"), b"rlib").unwrap();
+        std::fs::File::options()
+            .write(true)
+            .open(deps.join("libx.rlib"))
+            .unwrap()
+            .set_modified(old)
+            .unwrap();
+        std::fs::write(build.join("generated.rs"), b"// generated").unwrap();
+        std::os::unix::fs::symlink("libx.rlib", deps.join("liblink.rlib")).unwrap();
+
+        seed_target(&from, &to);
+
+        let copied = to.join("release/deps/libx.rlib");
+        assert_eq!(std::fs::read(&copied).unwrap(), b"rlib");
+        assert_eq!(std::fs::metadata(&copied).unwrap().modified().unwrap(), old);
+        let mode = std::fs::metadata(to.join("release/build/pkg-1/build-script-build"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o755);
+        assert_eq!(
+            std::fs::read(to.join("release/build/pkg-1/out/generated.rs")).unwrap(),
+            b"// generated"
+        );
+        assert_eq!(
+            std::fs::read_link(to.join("release/deps/liblink.rlib")).unwrap(),
+            Path::new("libx.rlib")
+        );
+        assert!(!to.join("wasm32-wasip2").exists(), "nothing to copy there");
+    }
+
+    #[test]
+    fn a_file_gone_before_its_copy_is_skipped_and_other_errors_are_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let gone = dir.path().join("gone.o");
+        assert!(!copy_file(&gone, &dir.path().join("copy.o")).unwrap());
+        assert!(!dir.path().join("copy.o").exists());
+        std::fs::write(dir.path().join("present.o"), b"o").unwrap();
+        let into_missing_dir = copy_file(
+            &dir.path().join("present.o"),
+            &dir.path().join("no/such/dir/present.o"),
+        );
+        assert!(into_missing_dir.is_err(), "only the source may vanish");
+    }
+
+    /// What failed the cluster test in CI: the bench's release build ran beside it, and rustc's
+    /// temporaries (`*.rcgu.o`) vanished between `cp -a` listing `deps` and copying them.
+    #[test]
+    fn the_seed_survives_a_build_creating_and_deleting_files_beside_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let from = dir.path().join("from");
+        let deps = from.join("release/deps");
+        std::fs::create_dir_all(&deps).unwrap();
+        for n in 0..200 {
+            std::fs::write(deps.join(format!("libdep{n}.rlib")), b"rlib").unwrap();
+        }
+        let building = AtomicBool::new(true);
+        std::thread::scope(|scope| {
+            scope.spawn(|| {
+                let mut n = 0_u64;
+                while building.load(Ordering::Relaxed) {
+                    let temporary = deps.join(format!("x.cgu.{}.rcgu.o", (n / 2) % 64));
+                    if n.is_multiple_of(2) {
+                        let _ = std::fs::write(&temporary, b"object");
+                    } else {
+                        let _ = std::fs::remove_file(&temporary);
+                    }
+                    n += 1;
+                }
+            });
+            // Stops the build when the copies are done, or when one panicked (the scope waits).
+            let _stop = StopOnDrop(&building);
+            for round in 0..20 {
+                let to = dir.path().join(format!("to-{round}"));
+                seed_target(&from, &to);
+                for n in 0..200 {
+                    assert!(to.join(format!("release/deps/libdep{n}.rlib")).is_file());
+                }
+            }
+        });
+    }
+
+    struct StopOnDrop<'a>(&'a AtomicBool);
+
+    impl Drop for StopOnDrop<'_> {
+        fn drop(&mut self) {
+            self.0.store(false, Ordering::Relaxed);
+        }
+    }
 }
