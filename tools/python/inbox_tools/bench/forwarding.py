@@ -113,7 +113,7 @@ FULL = {
     "warmup_ms": 500,
     "concurrency": [10],
     "open_fractions": [0.5, 0.8],
-    "open_fractions_one": [0.5],
+    "open_fractions_one": [0.25, 0.5],
     "open_connections": 50,
     "tick_s": 5.0,
     "drain_events": {"sqlite": 300, "redis": 2000},
@@ -297,7 +297,8 @@ def ingest_cells(started: dict[str, common.Server], receiver: common.Server, bac
     for c in cfg["concurrency"]:
         cell("closed", c, None, None)
     # Rates: fractions of `none`'s closed-loop maximum (the same traffic the app takes without
-    # forwarding), and of `one`'s (light load for the app that forwards).
+    # forwarding: at or past `one`'s capacity), and of `one`'s (light load for the app that
+    # forwards: a quarter and a half of what it takes at most).
     for of, key in (("none", "open_fractions"), ("one", "open_fractions_one")):
         base = max((r["rps"] for r in rows if r["app"] == of and r["mode"] == "closed"),
                    default=0.0)
