@@ -12,6 +12,12 @@ use crate::kv::{KeyValue, MemoryKv};
 
 const T0: i64 = 1_800_000_000;
 
+/// What the store counts for `provider`.
+fn counts_of<K: KeyValue, C: Clock>(store: &EventStore<K, C>, provider: Provider) -> Counts {
+    let stats = store.stats().unwrap();
+    stats.into_iter().find(|(p, _)| *p == provider).unwrap().1
+}
+
 fn new_event(provider: Provider, delivery: &str) -> NewEvent {
     let body = format!(r#"{{"id":"{delivery}","type":"thing.happened","n":1.50}}"#);
     NewEvent {
@@ -119,15 +125,7 @@ fn fifty_concurrent_copies_are_stored_once() {
     let store = EventStore::new(&*kv, &*clock);
     let page = store.list(&ListFilter::default(), 100, None).unwrap();
     assert_eq!(page.items.len(), 1);
-    assert_eq!(
-        store
-            .stats()
-            .unwrap()
-            .into_iter()
-            .collect::<BTreeMap<_, _>>()[&Provider::Standard]
-            .pending,
-        1
-    );
+    assert_eq!(counts_of(&store, Provider::Standard).pending, 1);
 }
 
 #[test]
@@ -160,12 +158,7 @@ fn a_failed_write_leaves_nothing_visible_and_the_retry_succeeds_at_once() {
         );
     }
     assert_eq!(
-        EventStore::new(&kv, &clock)
-            .stats()
-            .unwrap()
-            .into_iter()
-            .collect::<BTreeMap<_, _>>()[&Provider::Github]
-            .pending,
+        counts_of(&EventStore::new(&kv, &clock), Provider::Github).pending,
         2
     );
 }
@@ -218,15 +211,7 @@ fn a_deleted_event_can_be_delivered_again() {
     assert!(second.seq > first.seq);
     let page = store.list(&ListFilter::default(), 10, None).unwrap();
     assert_eq!(page.items, vec![second]);
-    assert_eq!(
-        store
-            .stats()
-            .unwrap()
-            .into_iter()
-            .collect::<BTreeMap<_, _>>()[&Provider::Github]
-            .pending,
-        1
-    );
+    assert_eq!(counts_of(&store, Provider::Github).pending, 1);
 }
 
 #[test]
@@ -392,11 +377,7 @@ fn marking_processed_moves_the_counters_once_and_is_final() {
     assert_eq!(updated.status, EventStatus::Processed);
     assert_eq!(updated.processed_at, Some(clock.now()));
     assert_eq!(
-        store
-            .stats()
-            .unwrap()
-            .into_iter()
-            .collect::<BTreeMap<_, _>>()[&Provider::Github],
+        counts_of(&store, Provider::Github),
         Counts {
             pending: 0,
             processed: 1
@@ -434,14 +415,7 @@ fn deletes_move_the_counters_once_and_clean_up() {
     let meta = accepted(store.ingest(new_event(Provider::Stripe, "x1")));
     store.delete(&meta).unwrap();
     store.delete(&meta).unwrap();
-    assert_eq!(
-        store
-            .stats()
-            .unwrap()
-            .into_iter()
-            .collect::<BTreeMap<_, _>>()[&Provider::Stripe],
-        Counts::default()
-    );
+    assert_eq!(counts_of(&store, Provider::Stripe), Counts::default());
     let leftovers: Vec<_> = kv
         .keys()
         .into_iter()
@@ -738,15 +712,7 @@ fn the_count_cap_keeps_the_newest_k_and_a_pruned_delivery_is_still_a_duplicate()
     let page = store.list(&ListFilter::default(), 100, None).unwrap();
     assert_eq!(page.items.len(), 10);
     assert_eq!(page.items.last().unwrap().delivery_id.as_str(), "cap-15");
-    assert_eq!(
-        store
-            .stats()
-            .unwrap()
-            .into_iter()
-            .collect::<BTreeMap<_, _>>()[&Provider::Github]
-            .pending,
-        10
-    );
+    assert_eq!(counts_of(&store, Provider::Github).pending, 10);
     assert_eq!(pruned_count(&store, PruneReason::MaxEvents), 15);
     // Within the dedup window, a provider's retry of a pruned delivery is still a duplicate,
     // and the event reads as gone.
@@ -834,24 +800,8 @@ fn age_rules_prune_processed_and_pending_events_and_leave_nothing_behind() {
         .filter(|k| k.contains(old_processed.id.as_str()) || k.contains(old_pending.id.as_str()))
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
-    assert_eq!(
-        store
-            .stats()
-            .unwrap()
-            .into_iter()
-            .collect::<BTreeMap<_, _>>()[&Provider::Stripe]
-            .pending,
-        1
-    );
-    assert_eq!(
-        store
-            .stats()
-            .unwrap()
-            .into_iter()
-            .collect::<BTreeMap<_, _>>()[&Provider::Stripe]
-            .processed,
-        0
-    );
+    assert_eq!(counts_of(&store, Provider::Stripe).pending, 1);
+    assert_eq!(counts_of(&store, Provider::Stripe).processed, 0);
 }
 
 #[test]
@@ -952,15 +902,7 @@ fn concurrent_sweeps_prune_each_event_once_and_skip_none() {
         assert!(store.sweep(&rules, 7, true).unwrap().examined > 0);
     }
     assert_eq!(pruned_count(&store, PruneReason::PendingAge), 200);
-    assert_eq!(
-        store
-            .stats()
-            .unwrap()
-            .into_iter()
-            .collect::<BTreeMap<_, _>>()[&Provider::Standard]
-            .pending,
-        0
-    );
+    assert_eq!(counts_of(&store, Provider::Standard).pending, 0);
 }
 
 #[test]

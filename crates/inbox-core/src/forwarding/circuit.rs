@@ -211,15 +211,19 @@ mod tests {
         Timestamp::from_unix_seconds(1_800_000_000 + seconds)
     }
 
+    /// A failure at each of `seconds`, none of which disables the destination.
+    fn fails_without_disabling<K: KeyValue>(kv: &K, circuit: Circuit, seconds: &[i64]) {
+        for &s in seconds {
+            let counted = failed(kv, &name(), circuit, at(s)).unwrap();
+            assert_eq!(counted, Counted::Failing, "the failure at {s} s");
+        }
+    }
+
     #[test]
     fn unset_counts_nothing_and_never_disables() {
         let kv = MemoryKv::new();
-        for s in 0..50 {
-            assert_eq!(
-                failed(&kv, &name(), Circuit::default(), at(s)).unwrap(),
-                Counted::Failing
-            );
-        }
+        let seconds: Vec<i64> = (0..50).collect();
+        fails_without_disabling(&kv, Circuit::default(), &seconds);
         succeeded(&kv, &name(), Circuit::default()).unwrap();
         assert_eq!(kv.get(&keys::circuit_failures(&name())).unwrap(), None);
         assert_eq!(disabled(&kv, &name()).unwrap(), None);
@@ -232,23 +236,9 @@ mod tests {
             after_failures: Some(3),
             after_seconds: None,
         };
-        assert_eq!(
-            failed(&kv, &name(), circuit, at(0)).unwrap(),
-            Counted::Failing
-        );
-        assert_eq!(
-            failed(&kv, &name(), circuit, at(1)).unwrap(),
-            Counted::Failing
-        );
+        fails_without_disabling(&kv, circuit, &[0, 1]);
         succeeded(&kv, &name(), circuit).unwrap();
-        assert_eq!(
-            failed(&kv, &name(), circuit, at(2)).unwrap(),
-            Counted::Failing
-        );
-        assert_eq!(
-            failed(&kv, &name(), circuit, at(3)).unwrap(),
-            Counted::Failing
-        );
+        fails_without_disabling(&kv, circuit, &[2, 3]);
         assert_eq!(disabled(&kv, &name()).unwrap(), None);
         let Counted::Disabled(tripped) = failed(&kv, &name(), circuit, at(4)).unwrap() else {
             panic!("not disabled")
@@ -266,14 +256,7 @@ mod tests {
         assert_eq!(enable(&kv, &name()).unwrap(), Some(tripped));
         assert_eq!(disabled(&kv, &name()).unwrap(), None);
         assert_eq!(enable(&kv, &name()).unwrap(), None);
-        assert_eq!(
-            failed(&kv, &name(), circuit, at(10)).unwrap(),
-            Counted::Failing
-        );
-        assert_eq!(
-            failed(&kv, &name(), circuit, at(11)).unwrap(),
-            Counted::Failing
-        );
+        fails_without_disabling(&kv, circuit, &[10, 11]);
         assert!(matches!(
             failed(&kv, &name(), circuit, at(12)).unwrap(),
             Counted::Disabled(_)
@@ -287,24 +270,10 @@ mod tests {
             after_failures: None,
             after_seconds: Some(600),
         };
-        assert_eq!(
-            failed(&kv, &name(), circuit, at(0)).unwrap(),
-            Counted::Failing
-        );
-        assert_eq!(
-            failed(&kv, &name(), circuit, at(599)).unwrap(),
-            Counted::Failing
-        );
+        fails_without_disabling(&kv, circuit, &[0, 599]);
         // A success restarts the clock.
         succeeded(&kv, &name(), circuit).unwrap();
-        assert_eq!(
-            failed(&kv, &name(), circuit, at(600)).unwrap(),
-            Counted::Failing
-        );
-        assert_eq!(
-            failed(&kv, &name(), circuit, at(1199)).unwrap(),
-            Counted::Failing
-        );
+        fails_without_disabling(&kv, circuit, &[600, 1199]);
         let Counted::Disabled(tripped) = failed(&kv, &name(), circuit, at(1200)).unwrap() else {
             panic!("not disabled")
         };
@@ -314,10 +283,7 @@ mod tests {
         );
         // A single failure, however old the last success, does not trip it: a run needs time.
         let kv = MemoryKv::new();
-        assert_eq!(
-            failed(&kv, &name(), circuit, at(100_000)).unwrap(),
-            Counted::Failing
-        );
+        fails_without_disabling(&kv, circuit, &[100_000]);
     }
 
     #[test]
@@ -327,23 +293,13 @@ mod tests {
             after_failures: None,
             after_seconds: Some(600),
         };
-        assert_eq!(
-            failed(&kv, &name(), circuit, at(0)).unwrap(),
-            Counted::Failing
-        );
+        fails_without_disabling(&kv, circuit, &[0]);
         succeeded(&kv, &name(), circuit).unwrap();
         // The new run's first failure could not record when it began.
         let no_since = FaultyKv::new(&kv, |op, key, _| op == Op::Set && key.ends_with(":since"));
         assert!(failed(&no_since, &name(), circuit, at(700)).is_err());
         // The next one finds the old run's start and starts the clock now instead.
-        assert_eq!(
-            failed(&kv, &name(), circuit, at(800)).unwrap(),
-            Counted::Failing
-        );
-        assert_eq!(
-            failed(&kv, &name(), circuit, at(1399)).unwrap(),
-            Counted::Failing
-        );
+        fails_without_disabling(&kv, circuit, &[800, 1399]);
         assert!(matches!(
             failed(&kv, &name(), circuit, at(1400)).unwrap(),
             Counted::Disabled(_)
